@@ -1,0 +1,418 @@
+//! Reading and writing typed values at document keys: the one place that maps between
+//! `Value`s and Automerge scalars and objects.
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue};
+
+use crate::codes::{FundIssue, RecordKind, ReviewStatus};
+use crate::division::Division;
+use crate::edit::AttachmentRef;
+use crate::error::DomainError;
+use crate::field::{Field, FieldType, GeoPoint, ItemList, Value};
+use crate::ids::{ItemId, RecordId};
+use crate::record::{Comment, Decision, Item, Record, Review};
+
+/// The document keys that are not fields.
+pub(crate) mod keys {
+    pub const SCHEMA: &str = "schema";
+    pub const ID: &str = "id";
+    pub const KIND: &str = "kind";
+    pub const CREATOR: &str = "creator";
+    pub const CREATED_AT: &str = "created_at";
+    pub const NARRATIVE: &str = "narrative";
+    pub const TAGS: &str = "tags";
+    pub const ISSUES: &str = "issues";
+    pub const ATTACHMENTS: &str = "attachments";
+    pub const REVIEW: &str = "review";
+    pub const STATUS: &str = "status";
+    pub const COMMENTS: &str = "comments";
+    pub const DECISION: &str = "decision";
+    pub const AUTHOR: &str = "author";
+    pub const AT: &str = "at";
+    pub const TEXT: &str = "text";
+    pub const NOTE: &str = "note";
+    pub const BY: &str = "by";
+    pub const HEADS: &str = "heads";
+    pub const CAPTION: &str = "caption";
+    pub const MIME: &str = "mime";
+    pub const SIZE: &str = "size";
+    pub const TAKEN_AT: &str = "taken_at";
+    pub const GPS: &str = "gps";
+    pub const CODE: &str = "code";
+    pub const NAME: &str = "name";
+    pub const LAT: &str = "lat";
+    pub const LON: &str = "lon";
+    pub const ACCURACY: &str = "accuracy";
+}
+
+/// The winning scalar at `key`, if the key holds a scalar.
+pub(crate) fn scalar(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<ScalarValue> {
+    match doc.get(obj, key).ok()?? {
+        (automerge::Value::Scalar(value), _) => Some(value.into_owned()),
+        _ => None,
+    }
+}
+
+/// The object at `key`, if the key holds one.
+pub(crate) fn child(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<ObjId> {
+    match doc.get(obj, key).ok()?? {
+        (automerge::Value::Object(_), id) => Some(id),
+        _ => None,
+    }
+}
+
+/// The map at `key`, if the key holds a map.
+pub(crate) fn map_child(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<ObjId> {
+    match doc.get(obj, key).ok()?? {
+        (automerge::Value::Object(ObjType::Map), id) => Some(id),
+        _ => None,
+    }
+}
+
+fn text_at(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<String> {
+    scalar(doc, obj, key).and_then(|s| s.as_str().map(str::to_owned))
+}
+
+fn int_at(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<i64> {
+    scalar(doc, obj, key).and_then(|s| s.as_i64())
+}
+
+fn f64_at(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<f64> {
+    scalar(doc, obj, key).and_then(|s| s.as_f64())
+}
+
+/// Refuses a value of the wrong type for a field.
+pub(crate) fn check_type(
+    field: &str,
+    ty: FieldType,
+    value: Option<&Value>,
+) -> Result<(), DomainError> {
+    match value {
+        Some(value) if !ty.admits(value) => Err(DomainError::BadValue {
+            field: field.to_owned(),
+            input: value.to_string(),
+            expected: match ty {
+                FieldType::Choice(vocabulary) => vocabulary.codes(),
+                other => format!("{other:?}"),
+            },
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Writes `value` at `key` (a scalar, or a small map for divisions and GPS points).
+pub(crate) fn put_value(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    value: &Value,
+) -> Result<(), DomainError> {
+    match value {
+        Value::Text(text) | Value::Date(text) | Value::Choice(text) => {
+            doc.put(obj, key, text.as_str())?
+        }
+        Value::Money(yuan) => doc.put(obj, key, yuan.fen())?,
+        Value::Area(mu) => doc.put(obj, key, mu.hundredths())?,
+        Value::Flag(flag) => doc.put(obj, key, *flag)?,
+        Value::Division(division) => {
+            let map = doc.put_object(obj, key, ObjType::Map)?;
+            doc.put(&map, keys::CODE, division.code.as_str())?;
+            doc.put(&map, keys::NAME, division.name.as_str())?;
+        }
+        Value::Gps(point) => put_gps(doc, obj, key, point)?,
+    }
+    Ok(())
+}
+
+fn put_gps(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    point: &GeoPoint,
+) -> Result<(), DomainError> {
+    let map = doc.put_object(obj, key, ObjType::Map)?;
+    doc.put(&map, keys::LAT, point.lat)?;
+    doc.put(&map, keys::LON, point.lon)?;
+    if let Some(accuracy) = point.accuracy_m {
+        doc.put(&map, keys::ACCURACY, accuracy)?;
+    }
+    Ok(())
+}
+
+/// Sets or clears `key`, writing nothing when the key already holds exactly that one value
+/// (so re-saving a form creates no change), and overwriting every concurrent value
+/// otherwise (which settles a conflict).
+pub(crate) fn set_settling(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    ty: FieldType,
+    value: Option<&Value>,
+) -> Result<(), DomainError> {
+    let current = doc.get_all(obj, key)?;
+    match value {
+        None => {
+            if !current.is_empty() {
+                doc.delete(obj, key)?;
+            }
+        }
+        Some(value) => {
+            let unchanged = current.len() == 1
+                && decode(doc, ty, &current[0].0, &current[0].1).as_ref() == Some(value);
+            if !unchanged {
+                put_value(doc, obj, key, value)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads one value of type `ty` (as returned by `get` or `get_all`).
+pub(crate) fn decode(
+    doc: &AutoCommit,
+    ty: FieldType,
+    value: &automerge::Value<'_>,
+    id: &ObjId,
+) -> Option<Value> {
+    match (ty, value) {
+        (FieldType::Text, automerge::Value::Scalar(s)) => {
+            s.as_str().map(|t| Value::Text(t.to_owned()))
+        }
+        (FieldType::Date, automerge::Value::Scalar(s)) => {
+            s.as_str().map(|t| Value::Date(t.to_owned()))
+        }
+        (FieldType::Choice(_), automerge::Value::Scalar(s)) => {
+            s.as_str().map(|t| Value::Choice(t.to_owned()))
+        }
+        (FieldType::Money, automerge::Value::Scalar(s)) => {
+            s.as_i64().map(|f| Value::Money(crate::Yuan::from_fen(f)))
+        }
+        (FieldType::Area, automerge::Value::Scalar(s)) => s
+            .as_i64()
+            .map(|h| Value::Area(crate::Mu::from_hundredths(h))),
+        (FieldType::Flag, automerge::Value::Scalar(s)) => s.as_bool().map(Value::Flag),
+        (FieldType::Division, automerge::Value::Object(ObjType::Map)) => {
+            Some(Value::Division(Division::new(
+                text_at(doc, id, keys::CODE).unwrap_or_default(),
+                text_at(doc, id, keys::NAME).unwrap_or_default(),
+            )))
+        }
+        (FieldType::Gps, automerge::Value::Object(ObjType::Map)) => {
+            read_gps_obj(doc, id).map(Value::Gps)
+        }
+        _ => None,
+    }
+}
+
+fn read_gps_obj(doc: &AutoCommit, obj: &ObjId) -> Option<GeoPoint> {
+    Some(GeoPoint {
+        lat: f64_at(doc, obj, keys::LAT)?,
+        lon: f64_at(doc, obj, keys::LON)?,
+        accuracy_m: f64_at(doc, obj, keys::ACCURACY),
+    })
+}
+
+/// Reads the winning value of a field; a value of the wrong type reads as absent and is
+/// reported by `malformed`.
+pub(crate) fn read_value(
+    doc: &AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    ty: FieldType,
+    malformed: &mut Vec<String>,
+    path: &str,
+) -> Option<Value> {
+    let (value, id) = doc.get(obj, key).ok()??;
+    let decoded = decode(doc, ty, &value, &id);
+    if decoded.is_none() {
+        malformed.push(path.to_owned());
+    }
+    decoded
+}
+
+/// Adds an attachment reference.
+pub(crate) fn put_attachment(
+    doc: &mut AutoCommit,
+    attachments: &ObjId,
+    attachment: &AttachmentRef,
+) -> Result<(), DomainError> {
+    let map = doc.put_object(attachments, attachment.sha256.as_str(), ObjType::Map)?;
+    doc.put(&map, keys::MIME, attachment.mime.as_str())?;
+    doc.put(&map, keys::SIZE, ScalarValue::Uint(attachment.size))?;
+    doc.put(&map, keys::CAPTION, attachment.caption.as_str())?;
+    if let Some(taken_at) = attachment.taken_at_ms {
+        doc.put(&map, keys::TAKEN_AT, taken_at)?;
+    }
+    if let Some(point) = &attachment.gps {
+        put_gps(doc, &map, keys::GPS, point)?;
+    }
+    Ok(())
+}
+
+/// The keys of the map at `key` of `obj`, in sorted order.
+pub(crate) fn map_keys(doc: &AutoCommit, obj: &ObjId, key: &str) -> Vec<String> {
+    map_child(doc, obj, key)
+        .map(|map| doc.keys(&map).collect())
+        .unwrap_or_default()
+}
+
+/// Reads the whole record.
+pub(crate) fn read_record(doc: &AutoCommit, id: RecordId, kind: RecordKind) -> Record {
+    let mut malformed = Vec::new();
+    let mut fields = std::collections::BTreeMap::new();
+    for field in Field::ALL.iter().filter(|f| f.kinds().contains(kind)) {
+        if let Some(value) = read_value(
+            doc,
+            &ROOT,
+            field.key(),
+            field.ty(),
+            &mut malformed,
+            field.key(),
+        ) {
+            fields.insert(*field, value);
+        }
+    }
+    let mut lists = std::collections::BTreeMap::new();
+    for list in ItemList::ALL.iter().filter(|l| l.kind() == kind) {
+        let mut items = Vec::new();
+        if let Some(list_obj) = map_child(doc, &ROOT, list.key()) {
+            for key in doc.keys(&list_obj).collect::<Vec<_>>() {
+                let (Ok(item_id), Some(item_obj)) =
+                    (key.parse::<ItemId>(), map_child(doc, &list_obj, &key))
+                else {
+                    malformed.push(format!("{}/{key}", list.key()));
+                    continue;
+                };
+                let mut values = std::collections::BTreeMap::new();
+                for field in list.fields() {
+                    let path = format!("{}/{key}/{}", list.key(), field.key());
+                    if let Some(value) = read_value(
+                        doc,
+                        &item_obj,
+                        field.key(),
+                        field.ty(),
+                        &mut malformed,
+                        &path,
+                    ) {
+                        values.insert(field, value);
+                    }
+                }
+                items.push(Item {
+                    id: item_id,
+                    values,
+                });
+            }
+        }
+        lists.insert(*list, items);
+    }
+    let mut issues = Vec::new();
+    for code in map_keys(doc, &ROOT, keys::ISSUES) {
+        match FundIssue::parse(&code) {
+            Some(issue) => issues.push(issue),
+            None => malformed.push(format!("{}/{code}", keys::ISSUES)),
+        }
+    }
+    let mut attachments = Vec::new();
+    if let Some(map) = map_child(doc, &ROOT, keys::ATTACHMENTS) {
+        for sha256 in doc.keys(&map).collect::<Vec<_>>() {
+            let Some(obj) = map_child(doc, &map, &sha256) else {
+                continue;
+            };
+            attachments.push(AttachmentRef {
+                mime: text_at(doc, &obj, keys::MIME).unwrap_or_default(),
+                size: scalar(doc, &obj, keys::SIZE)
+                    .and_then(|s| s.as_u64())
+                    .unwrap_or(0),
+                caption: text_at(doc, &obj, keys::CAPTION).unwrap_or_default(),
+                taken_at_ms: int_at(doc, &obj, keys::TAKEN_AT),
+                gps: map_child(doc, &obj, keys::GPS).and_then(|g| read_gps_obj(doc, &g)),
+                sha256,
+            });
+        }
+    }
+    let narrative = child(doc, &ROOT, keys::NARRATIVE)
+        .and_then(|t| doc.text(&t).ok())
+        .unwrap_or_default();
+    let review = map_child(doc, &ROOT, keys::REVIEW)
+        .map(|r| read_review(doc, &r))
+        .unwrap_or_default();
+    Record {
+        id,
+        kind,
+        creator: text_at(doc, &ROOT, keys::CREATOR).unwrap_or_default(),
+        created_at_ms: int_at(doc, &ROOT, keys::CREATED_AT).unwrap_or(0),
+        fields,
+        lists,
+        tags: map_keys(doc, &ROOT, keys::TAGS),
+        issues,
+        attachments,
+        narrative,
+        review,
+        malformed,
+    }
+}
+
+fn read_review(doc: &AutoCommit, review: &ObjId) -> Review {
+    let status = text_at(doc, review, keys::STATUS)
+        .and_then(|s| ReviewStatus::parse(&s))
+        .unwrap_or(ReviewStatus::Draft);
+    let mut comments = Vec::new();
+    if let Some(map) = map_child(doc, review, keys::COMMENTS) {
+        for key in doc.keys(&map).collect::<Vec<_>>() {
+            let (Ok(id), Some(obj)) = (key.parse::<ItemId>(), map_child(doc, &map, &key)) else {
+                continue;
+            };
+            comments.push(Comment {
+                id,
+                author: text_at(doc, &obj, keys::AUTHOR).unwrap_or_default(),
+                at_ms: int_at(doc, &obj, keys::AT).unwrap_or(0),
+                text: text_at(doc, &obj, keys::TEXT).unwrap_or_default(),
+            });
+        }
+    }
+    comments.sort_by_key(|c| (c.at_ms, c.id));
+    let decision = map_child(doc, review, keys::DECISION).map(|obj| Decision {
+        status: text_at(doc, &obj, keys::STATUS)
+            .and_then(|s| ReviewStatus::parse(&s))
+            .unwrap_or(ReviewStatus::Draft),
+        note: text_at(doc, &obj, keys::NOTE).unwrap_or_default(),
+        by: text_at(doc, &obj, keys::BY).unwrap_or_default(),
+        at_ms: int_at(doc, &obj, keys::AT).unwrap_or(0),
+        heads: text_at(doc, &obj, keys::HEADS)
+            .map(|h| {
+                h.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        void: false,
+    });
+    Review {
+        status,
+        comments,
+        decision,
+    }
+}
+
+/// The map of item `id` in `list`.
+pub(crate) fn item_obj(doc: &AutoCommit, list: ItemList, id: ItemId) -> Option<ObjId> {
+    let list_obj = map_child(doc, &ROOT, list.key())?;
+    map_child(doc, &list_obj, &id.key())
+}
+
+/// A scalar at `key` as it was at `heads`, as text.
+pub(crate) fn scalar_at(
+    doc: &AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    heads: &[automerge::ChangeHash],
+) -> Option<String> {
+    match doc.get_at(obj, key, heads).ok()?? {
+        (automerge::Value::Scalar(value), _) => Some(match value.as_ref() {
+            ScalarValue::Str(s) => s.to_string(),
+            other => other.to_string(),
+        }),
+        _ => None,
+    }
+}

@@ -1,0 +1,75 @@
+//! The domain's typed errors. Every message says what was wrong and what to do.
+
+use thiserror::Error;
+
+/// What can go wrong when building or editing a record.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DomainError {
+    #[error(
+        "金额格式错误 “{input}”：请输入元，最多两位小数，如 1234.50 / malformed amount {input:?}: give yuan with at most two decimals, e.g. 1234.50"
+    )]
+    BadAmount { input: String },
+    #[error(
+        "面积格式错误 “{input}”：请输入亩数，最多两位小数，如 12.5 / malformed area {input:?}: give mu with at most two decimals, e.g. 12.5"
+    )]
+    BadArea { input: String },
+    #[error(
+        "编号格式错误 “{input}” / malformed id {input:?}: copy the id exactly as `xuncha record list` shows it"
+    )]
+    BadId { input: String },
+    #[error(
+        "未知的记录类型 “{input}”，可选：{expected} / unknown record kind {input:?}; expected one of: {expected}"
+    )]
+    UnknownKind { input: String, expected: String },
+    #[error(
+        "未知的字段 “{input}”，可选：{expected} / unknown field {input:?}; expected one of: {expected}"
+    )]
+    UnknownField { input: String, expected: String },
+    #[error("字段 {field} 不属于 {kind} 记录 / field {field} does not belong to a {kind} record")]
+    FieldNotInKind { field: String, kind: String },
+    #[error(
+        "字段 {field} 的值 “{input}” 无效：{expected} / invalid value {input:?} for {field}: {expected}"
+    )]
+    BadValue {
+        field: String,
+        input: String,
+        expected: String,
+    },
+    #[error(
+        "字段 {field} 创建后不可修改 / field {field} is set when the record is created and cannot be changed"
+    )]
+    ReadOnlyField { field: String },
+    #[error(
+        "找不到条目 {item}（可能已被他人删除）/ no item {item} in this record (it may have been removed on another device); list the record again"
+    )]
+    ItemNotFound { item: String },
+    #[error("条目 {item} 已存在 / item {item} already exists; use an update instead")]
+    ItemExists { item: String },
+    #[error("找不到附件 {sha256} / no attachment {sha256} on this record")]
+    AttachmentNotFound { sha256: String },
+    #[error(
+        "审核状态不能从 {from} 变为 {to}；可选：{allowed} / review status cannot go from {from} to {to}; allowed next: {allowed}"
+    )]
+    BadTransition {
+        from: String,
+        to: String,
+        allowed: String,
+    },
+    #[error(
+        "记录尚有 {count} 个问题，修正后才能提交审核：{summary} / the record has {count} problem(s) to fix before it can be submitted: {summary}"
+    )]
+    NotReadyForReview { count: usize, summary: String },
+    #[error(
+        "文档不是有效的巡察记录：{reason} / the document is not a valid inspection record: {reason}; run `xuncha verify`"
+    )]
+    NotARecord { reason: String },
+    #[error("文档数据损坏：{0} / the document data is corrupt: {0}; run `xuncha verify`")]
+    Corrupt(String),
+}
+
+impl From<automerge::AutomergeError> for DomainError {
+    fn from(error: automerge::AutomergeError) -> DomainError {
+        DomainError::Corrupt(error.to_string())
+    }
+}

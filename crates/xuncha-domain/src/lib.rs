@@ -1,0 +1,41 @@
+//! Inspection records as typed Automerge documents: the four record kinds, field-level
+//! edits that merge, validation, conflicts, history and flat projections. No I/O.
+//!
+//! Callers never touch Automerge keys: they name fields with [`Field`] and [`ItemField`],
+//! change records with [`Edit`]s through [`RecordDoc::apply`], and read them as [`Record`],
+//! [`Projection`], [`Conflict`]s and [`HistoryEntry`]s.
+
+mod codec;
+pub mod codes;
+mod conflict;
+mod division;
+mod doc;
+mod edit;
+mod error;
+mod field;
+mod history;
+mod ids;
+mod money;
+mod projection;
+mod protected;
+mod record;
+mod validate;
+
+pub use automerge::{ActorId, ChangeHash};
+pub use codes::{
+    ClueSource, ContractObject, ContractStatus, Disposition, FourWinds, FundIssue, FundType,
+    InactionType, RecordKind, RelationKind, ReviewStatus, Vocabulary,
+};
+pub use conflict::{Conflict, ConflictValue, FieldPath};
+pub use division::Division;
+pub use doc::{ChangeAuthor, NewRecord, RecordDoc, SCHEMA_VERSION};
+pub use edit::{AttachmentRef, Edit, EditContext};
+pub use error::DomainError;
+pub use field::{Field, FieldType, GeoPoint, ItemField, ItemList, Kinds, Value, is_date};
+pub use history::{FieldVersion, HistoryEntry};
+pub use ids::{DeviceId, Entropy, ItemId, RecordId, UserId};
+pub use money::{Mu, Yuan};
+pub use projection::{Projection, project};
+pub use protected::{Informant, InformantField, ProtectedDoc};
+pub use record::{Comment, Decision, Item, Record, Review};
+pub use validate::{Problem, validate};

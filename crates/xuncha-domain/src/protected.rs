@@ -1,0 +1,203 @@
+//! The companion document of a record that holds protected fields (the informant of a
+//! gang clue). It is a separate Automerge document because a change cannot be partly
+//! redacted: the server sends it only to supervisors and to the device that wrote it.
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{AutoCommit, ChangeHash, ObjType, ROOT};
+use serde::{Deserialize, Serialize};
+
+use crate::codec;
+use crate::doc::ChangeAuthor;
+use crate::edit::EditContext;
+use crate::error::DomainError;
+use crate::field::{FieldType, Value};
+use crate::ids::RecordId;
+
+const RECORD_ID: &str = "record_id";
+const INFORMANT: &str = "informant";
+const KIND: &str = "kind";
+const PROTECTED_KIND: &str = "protected";
+
+/// A field of the informant of a gang clue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InformantField {
+    /// 举报人姓名
+    Name,
+    /// 联系方式
+    Contact,
+    /// 备注
+    Note,
+}
+
+impl InformantField {
+    /// Every field.
+    pub const ALL: &'static [InformantField] = &[
+        InformantField::Name,
+        InformantField::Contact,
+        InformantField::Note,
+    ];
+
+    /// The stored key.
+    pub fn key(self) -> &'static str {
+        match self {
+            InformantField::Name => "name",
+            InformantField::Contact => "contact",
+            InformantField::Note => "note",
+        }
+    }
+
+    /// Finds a field by key.
+    pub fn parse(text: &str) -> Result<InformantField, DomainError> {
+        InformantField::ALL
+            .iter()
+            .copied()
+            .find(|f| f.key() == text.trim())
+            .ok_or_else(|| DomainError::UnknownField {
+                input: text.to_owned(),
+                expected: "name, contact, note".to_owned(),
+            })
+    }
+}
+
+/// The informant, as read.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Informant {
+    pub name: String,
+    pub contact: String,
+    pub note: String,
+}
+
+/// The protected companion document of one record.
+#[derive(Debug)]
+pub struct ProtectedDoc {
+    doc: AutoCommit,
+    record_id: RecordId,
+}
+
+impl ProtectedDoc {
+    /// Creates the companion document of `record_id`.
+    pub fn create(record_id: RecordId, ctx: &EditContext) -> Result<ProtectedDoc, DomainError> {
+        let mut doc = AutoCommit::new().with_actor(ctx.actor.clone());
+        doc.put(ROOT, KIND, PROTECTED_KIND)?;
+        doc.put(ROOT, RECORD_ID, record_id.to_string())?;
+        doc.put_object(ROOT, INFORMANT, ObjType::Map)?;
+        commit(&mut doc, ctx);
+        Ok(ProtectedDoc { doc, record_id })
+    }
+
+    /// Loads a snapshot and incremental chunks.
+    pub fn load_parts<'a>(
+        snapshot: &[u8],
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<ProtectedDoc, DomainError> {
+        let mut doc =
+            AutoCommit::load(snapshot).map_err(|e| DomainError::Corrupt(e.to_string()))?;
+        for chunk in chunks {
+            doc.load_incremental(chunk)
+                .map_err(|e| DomainError::Corrupt(e.to_string()))?;
+        }
+        let kind = codec::scalar(&doc, &ROOT, KIND).and_then(|s| s.as_str().map(str::to_owned));
+        if kind.as_deref() != Some(PROTECTED_KIND) {
+            return Err(DomainError::NotARecord {
+                reason: "not a protected companion document".to_owned(),
+            });
+        }
+        let record_id = codec::scalar(&doc, &ROOT, RECORD_ID)
+            .and_then(|s| s.as_str().map(str::to_owned))
+            .ok_or_else(|| DomainError::NotARecord {
+                reason: "no record id".to_owned(),
+            })?
+            .parse()?;
+        Ok(ProtectedDoc { doc, record_id })
+    }
+
+    /// The record this document belongs to.
+    pub fn record_id(&self) -> RecordId {
+        self.record_id
+    }
+
+    /// Sets (or clears) one informant field as one change.
+    pub fn set_informant(
+        &mut self,
+        field: InformantField,
+        value: Option<&str>,
+        ctx: &EditContext,
+    ) -> Result<Option<ChangeHash>, DomainError> {
+        self.doc.set_actor(ctx.actor.clone());
+        let informant = codec::map_child(&self.doc, &ROOT, INFORMANT).ok_or_else(|| {
+            DomainError::NotARecord {
+                reason: "no informant map".to_owned(),
+            }
+        })?;
+        let value = value.map(|v| Value::Text(v.to_owned()));
+        if let Err(error) = codec::set_settling(
+            &mut self.doc,
+            &informant,
+            field.key(),
+            FieldType::Text,
+            value.as_ref(),
+        ) {
+            self.doc.rollback();
+            return Err(error);
+        }
+        if self.doc.pending_ops() == 0 {
+            self.doc.rollback();
+            return Ok(None);
+        }
+        Ok(commit(&mut self.doc, ctx))
+    }
+
+    /// The informant.
+    pub fn informant(&self) -> Informant {
+        let Some(obj) = codec::map_child(&self.doc, &ROOT, INFORMANT) else {
+            return Informant::default();
+        };
+        let text = |key| {
+            codec::scalar(&self.doc, &obj, key)
+                .and_then(|s| s.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        Informant {
+            name: text("name"),
+            contact: text("contact"),
+            note: text("note"),
+        }
+    }
+
+    /// Current heads.
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// The whole document.
+    pub fn save(&mut self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// Changes since `heads`.
+    pub fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
+        self.doc.save_after(heads)
+    }
+
+    /// Applies changes from elsewhere.
+    pub fn load_changes(&mut self, bytes: &[u8]) -> Result<usize, DomainError> {
+        self.doc
+            .load_incremental(bytes)
+            .map_err(|e| DomainError::Corrupt(e.to_string()))
+    }
+}
+
+fn commit(doc: &mut AutoCommit, ctx: &EditContext) -> Option<ChangeHash> {
+    let author = ChangeAuthor {
+        by: ctx.author.to_string(),
+        dev: ctx.device.to_string(),
+        at: ctx.now_ms,
+    };
+    let message = serde_json::to_string(&author).unwrap_or_default();
+    doc.commit_with(
+        CommitOptions::default()
+            .with_message(message)
+            .with_time(ctx.now_ms.div_euclid(1000)),
+    )
+}
