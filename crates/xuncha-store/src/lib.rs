@@ -1,1 +1,311 @@
-//! placeholder
+//! The device's database: an encrypted SQLite file (SQLCipher, key from the PIN through
+//! Argon2id) holding every record as an Automerge snapshot plus incremental chunks, the
+//! projection index with trigram full-text search, attachments by SHA-256, and the outbox
+//! of documents changed since the last sync. Synchronous; every write is one transaction.
+
+pub mod attachments;
+mod docs;
+mod error;
+mod index;
+mod key;
+mod schema;
+mod verify;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
+use xuncha_domain::{ActorId, DeviceId, EditContext, UserId};
+
+pub use attachments::AttachmentInfo;
+pub use error::{Result, StoreError};
+pub use index::{ListFilter, Totals};
+pub use key::{KdfParams, key_file_path};
+pub use schema::SCHEMA_VERSION as DB_SCHEMA_VERSION;
+pub use verify::VerifyReport;
+
+/// Who this device writes as: the device, its Automerge actor and the signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub device_id: DeviceId,
+    pub user_id: UserId,
+    pub user_name: String,
+    pub actor: ActorId,
+}
+
+/// An open device database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    identity: Identity,
+}
+
+fn corrupt(path: &Path, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_owned(),
+        detail: detail.to_string(),
+    }
+}
+
+fn is_not_a_database(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+    )
+}
+
+impl Store {
+    /// Creates a new encrypted device database at `path` for `identity`, keyed by `pin`.
+    pub fn create(path: &Path, pin: &str, identity: &Identity, kdf: KdfParams) -> Result<Store> {
+        if path.exists() {
+            return Err(StoreError::AlreadyExists {
+                path: path.to_owned(),
+            });
+        }
+        let (db_key, key_text) = key::new_key(pin, kdf)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        key::write_durably(&key::key_file_path(path), &key_text)?;
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(ErrorCode::CannotOpen) => StoreError::Io {
+                path: path.to_owned(),
+                source: std::io::Error::other(e),
+            },
+            _ => StoreError::Sqlite(e),
+        })?;
+        conn.execute_batch(&format!(
+            "PRAGMA key = {};",
+            db_key.pragma_literal().as_str()
+        ))?;
+        configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        let tx = conn.transaction()?;
+        for (key, value) in [
+            ("device_id", identity.device_id.to_string()),
+            ("user_id", identity.user_id.to_string()),
+            ("user_name", identity.user_name.clone()),
+            ("actor", identity.actor.to_hex_string()),
+        ] {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )?;
+        }
+        tx.commit()?;
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+            identity: identity.clone(),
+        })
+    }
+
+    /// Opens the device database at `path` with `pin`. A wrong PIN, a missing key file,
+    /// a truncated or damaged file and a database from a newer version each give their
+    /// own error, and none of them writes anything.
+    pub fn open(path: &Path, pin: &str) -> Result<Store> {
+        let metadata = std::fs::metadata(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => StoreError::NotFound {
+                path: path.to_owned(),
+            },
+            _ => StoreError::Io {
+                path: path.to_owned(),
+                source,
+            },
+        })?;
+        let (db_key, from_pending) = key::unlock(path, pin)?;
+        let pending_exists = {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".key.new");
+            Path::new(&name).exists()
+        };
+        let page_size = 4096;
+        if metadata.len() < page_size || metadata.len() % page_size != 0 {
+            return Err(corrupt(
+                path,
+                format!(
+                    "the file is {} bytes, not a whole number of pages",
+                    metadata.len()
+                ),
+            ));
+        }
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.execute_batch(&format!(
+            "PRAGMA key = {};",
+            db_key.pragma_literal().as_str()
+        ))?;
+        let readable = conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+            row.get::<_, i64>(0)
+        });
+        if let Err(error) = readable {
+            if is_not_a_database(&error) {
+                // The key file accepted the PIN, so the key is the one the key file was made
+                // for. If a PIN change was under way, the database holds the other key.
+                return Err(if pending_exists {
+                    StoreError::WrongPin
+                } else {
+                    corrupt(path, error)
+                });
+            }
+            return Err(error.into());
+        }
+        let wal_len = std::fs::metadata(wal_path(path))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let page_count: i64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+        if wal_len == 0 && u64::try_from(page_count).unwrap_or(0) * page_size != metadata.len() {
+            return Err(corrupt(
+                path,
+                format!(
+                    "the header counts {page_count} pages but the file holds {}",
+                    metadata.len() / page_size
+                ),
+            ));
+        }
+        schema::check_not_newer(&conn)?;
+        configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        if from_pending || pending_exists {
+            key::finish_pending(path, from_pending)?;
+        }
+        let identity = read_identity(&conn).map_err(|e| match e {
+            StoreError::Sqlite(e) if is_not_a_database(&e) => corrupt(path, e),
+            other => other,
+        })?;
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+            identity,
+        })
+    }
+
+    /// Re-keys the database for a new PIN. The old PIN keeps working until the new one
+    /// has taken over completely, whatever moment the device dies at.
+    pub fn change_pin(&mut self, new_pin: &str, kdf: KdfParams) -> Result<()> {
+        let (db_key, key_text) = key::new_key(new_pin, kdf)?;
+        key::write_pending(&self.path, &key_text)?;
+        // SQLCipher re-keys a rollback-journal database atomically; leave WAL for the re-key.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn
+            .query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))?;
+        let rekeyed = self.conn.execute_batch(&format!(
+            "PRAGMA rekey = {};",
+            db_key.pragma_literal().as_str()
+        ));
+        self.conn
+            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        match rekeyed {
+            Ok(()) => key::finish_pending(&self.path, true),
+            Err(error) => {
+                key::finish_pending(&self.path, false)?;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// The path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Who this device writes as.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The context of an edit made on this device at `now_ms`.
+    pub fn edit_context(&self, now_ms: i64) -> EditContext {
+        EditContext {
+            author: self.identity.user_id.clone(),
+            device: self.identity.device_id.clone(),
+            actor: self.identity.actor.clone(),
+            now_ms,
+        }
+    }
+
+    /// A value of the sync state (cursor and the like).
+    pub fn sync_value(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM sync_state WHERE key = ?1",
+                [key],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Sets a value of the sync state.
+    pub fn set_sync_value(&mut self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}
+
+fn wal_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// Connection settings: WAL, full fsync at commit (an acknowledged edit survives power
+/// loss), foreign keys, and a busy timeout for a second process (the CLI beside the app).
+fn configure(conn: &Connection) -> Result<()> {
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;
+         PRAGMA temp_store = MEMORY;",
+    )?;
+    Ok(())
+}
+
+fn read_identity(conn: &Connection) -> Result<Identity> {
+    let get = |key: &str| -> Result<String> {
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+            row.get(0)
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::Corrupt {
+            path: PathBuf::new(),
+            detail: format!("the device identity lacks {key}"),
+        })
+    };
+    let actor_hex = get("actor")?;
+    let actor_bytes = hex::decode(&actor_hex).map_err(|e| StoreError::Corrupt {
+        path: PathBuf::new(),
+        detail: format!("bad actor id: {e}"),
+    })?;
+    Ok(Identity {
+        device_id: DeviceId::new(get("device_id")?)?,
+        user_id: UserId::new(get("user_id")?)?,
+        user_name: get("user_name")?,
+        actor: ActorId::from(actor_bytes),
+    })
+}
+
+impl Store {
+    /// Sets the schema version, as a newer release would. For tests of version checks.
+    #[doc(hidden)]
+    pub fn set_user_version_for_tests(&self, version: i64) -> Result<()> {
+        self.conn.pragma_update(None, "user_version", version)?;
+        Ok(())
+    }
+}

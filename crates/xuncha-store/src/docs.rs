@@ -1,0 +1,389 @@
+//! Documents on the device: loading a record from its snapshot and chunks, and writing an
+//! edit as one transaction (chunk, compaction, projection, search index, outbox).
+
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use xuncha_domain::{
+    ChangeHash, Edit, Informant, InformantField, NewRecord, ProtectedDoc, RecordDoc, RecordId,
+};
+
+use crate::error::{Result, StoreError};
+use crate::{Store, index};
+
+/// Compact a document's chunks into a new snapshot past this many chunks...
+const MAX_CHUNKS: i64 = 64;
+/// ...or once the chunks together are larger than the snapshot and this floor.
+const MIN_COMPACT_BYTES: i64 = 64 * 1024;
+
+/// Which document of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Record,
+    Protected,
+}
+
+impl Part {
+    fn code(self) -> &'static str {
+        match self {
+            Part::Record => "record",
+            Part::Protected => "protected",
+        }
+    }
+
+    fn doc_id(self, record: RecordId) -> String {
+        match self {
+            Part::Record => record.to_string(),
+            Part::Protected => format!("{record}:protected"),
+        }
+    }
+}
+
+/// The stored parts of a document.
+struct Stored {
+    snapshot: Vec<u8>,
+    chunks: Vec<Vec<u8>>,
+}
+
+fn load_stored(conn: &rusqlite::Connection, doc_id: &str) -> Result<Option<Stored>> {
+    let snapshot: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT snapshot FROM documents WHERE doc_id = ?1",
+            [doc_id],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(snapshot) = snapshot else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
+    let chunks = stmt
+        .query_map([doc_id], |row| row.get(0))?
+        .collect::<Result<Vec<Vec<u8>>, _>>()?;
+    Ok(Some(Stored { snapshot, chunks }))
+}
+
+fn heads_text(heads: &[ChangeHash]) -> String {
+    let mut hex: Vec<String> = heads.iter().map(ToString::to_string).collect();
+    hex.sort();
+    hex.join(",")
+}
+
+/// A document the store can persist.
+trait Persist {
+    fn heads(&mut self) -> Vec<ChangeHash>;
+    fn save(&mut self) -> Vec<u8>;
+    fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8>;
+}
+
+impl Persist for RecordDoc {
+    fn heads(&mut self) -> Vec<ChangeHash> {
+        RecordDoc::heads(self)
+    }
+    fn save(&mut self) -> Vec<u8> {
+        RecordDoc::save(self)
+    }
+    fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
+        RecordDoc::save_after(self, heads)
+    }
+}
+
+impl Persist for ProtectedDoc {
+    fn heads(&mut self) -> Vec<ChangeHash> {
+        ProtectedDoc::heads(self)
+    }
+    fn save(&mut self) -> Vec<u8> {
+        ProtectedDoc::save(self)
+    }
+    fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
+        ProtectedDoc::save_after(self, heads)
+    }
+}
+
+fn len_i64(bytes: &[u8]) -> i64 {
+    i64::try_from(bytes.len()).unwrap_or(i64::MAX)
+}
+
+/// Writes a document's new state: a new document as a snapshot, an existing one as one
+/// more chunk (compacting when the chunks have grown).
+fn persist(
+    tx: &Transaction<'_>,
+    record: RecordId,
+    part: Part,
+    doc: &mut impl Persist,
+    before: Option<&[ChangeHash]>,
+) -> Result<()> {
+    let doc_id = part.doc_id(record);
+    let heads = heads_text(&doc.heads());
+    let Some(before) = before else {
+        let snapshot = doc.save();
+        tx.execute(
+            "INSERT INTO documents (doc_id, record_id, part, snapshot, snapshot_bytes, heads) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![doc_id, record.to_string(), part.code(), snapshot, len_i64(&snapshot), heads],
+        )?;
+        return Ok(());
+    };
+    let (chunk_count, chunk_bytes, snapshot_bytes, next_chunk): (i64, i64, i64, i64) = tx.query_row(
+        "SELECT chunk_count, chunk_bytes, snapshot_bytes, next_chunk FROM documents WHERE doc_id = ?1",
+        [&doc_id],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+    )?;
+    let chunk = doc.save_after(before);
+    let grown = chunk_bytes + len_i64(&chunk);
+    if chunk_count + 1 > MAX_CHUNKS || grown > snapshot_bytes.max(MIN_COMPACT_BYTES) {
+        let snapshot = doc.save();
+        tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [&doc_id])?;
+        tx.execute(
+            "UPDATE documents SET snapshot = ?2, snapshot_bytes = ?3, chunk_count = 0, chunk_bytes = 0, heads = ?4
+             WHERE doc_id = ?1",
+            params![doc_id, snapshot, len_i64(&snapshot), heads],
+        )?;
+    } else {
+        tx.execute(
+            "INSERT INTO chunks (doc_id, seq, data) VALUES (?1, ?2, ?3)",
+            params![doc_id, next_chunk, chunk],
+        )?;
+        tx.execute(
+            "UPDATE documents SET chunk_count = chunk_count + 1, chunk_bytes = ?2, next_chunk = ?3, heads = ?4
+             WHERE doc_id = ?1",
+            params![doc_id, grown, next_chunk + 1, heads],
+        )?;
+    }
+    Ok(())
+}
+
+fn mark_outbox(tx: &Transaction<'_>, doc_id: &str, now_ms: i64) -> Result<()> {
+    tx.execute(
+        "INSERT INTO outbox (doc_id, first_changed_at, last_changed_at, changes) VALUES (?1, ?2, ?2, 1)
+         ON CONFLICT (doc_id) DO UPDATE SET last_changed_at = excluded.last_changed_at, changes = changes + 1",
+        params![doc_id, now_ms],
+    )?;
+    Ok(())
+}
+
+impl Store {
+    fn write_tx(&mut self) -> Result<Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
+    /// Creates a record, with optional first edits in the same change set, as one transaction.
+    pub fn create_record(
+        &mut self,
+        new: &NewRecord,
+        edits: &[Edit],
+        now_ms: i64,
+    ) -> Result<RecordId> {
+        let ctx = self.edit_context(now_ms);
+        let mut doc = RecordDoc::create(new, &ctx)?;
+        if !edits.is_empty() {
+            doc.apply(edits, &ctx)?;
+        }
+        let tx = self.write_tx()?;
+        persist(&tx, new.id, Part::Record, &mut doc, None)?;
+        index::upsert(&tx, &doc.projection())?;
+        mark_outbox(&tx, &Part::Record.doc_id(new.id), now_ms)?;
+        tx.commit()?;
+        Ok(new.id)
+    }
+
+    /// Loads a record's document.
+    pub fn record(&self, id: RecordId) -> Result<RecordDoc> {
+        let stored = load_stored(&self.conn, &Part::Record.doc_id(id))?
+            .ok_or_else(|| StoreError::RecordNotFound { id: id.to_string() })?;
+        let doc = RecordDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?;
+        if doc.id() != id {
+            return Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: format!("the document stored as {id} holds record {}", doc.id()),
+            });
+        }
+        Ok(doc)
+    }
+
+    /// Whether a record is on the device.
+    pub fn has_record(&self, id: RecordId) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM documents WHERE doc_id = ?1",
+                [Part::Record.doc_id(id)],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Applies `edits` to a record as one change and one transaction. Returns the change,
+    /// or `None` if the edits changed nothing. When this returns, the edit is on disk.
+    pub fn edit(
+        &mut self,
+        id: RecordId,
+        edits: &[Edit],
+        now_ms: i64,
+    ) -> Result<Option<ChangeHash>> {
+        let ctx = self.edit_context(now_ms);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored = load_stored(&tx, &Part::Record.doc_id(id))?
+            .ok_or_else(|| StoreError::RecordNotFound { id: id.to_string() })?;
+        let mut doc =
+            RecordDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?;
+        let before = doc.heads();
+        let Some(change) = doc.apply(edits, &ctx)? else {
+            return Ok(None);
+        };
+        persist(&tx, id, Part::Record, &mut doc, Some(&before))?;
+        index::upsert(&tx, &doc.projection())?;
+        mark_outbox(&tx, &Part::Record.doc_id(id), now_ms)?;
+        tx.commit()?;
+        Ok(Some(change))
+    }
+
+    /// Merges changes of a record made elsewhere (another device, a sync response, an
+    /// import): a whole saved document for a record new to this device, or incremental
+    /// changes for one it has. Returns how many changes were new. One transaction.
+    pub fn merge_record(&mut self, id: RecordId, bytes: &[u8]) -> Result<usize> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored = load_stored(&tx, &Part::Record.doc_id(id))?;
+        let (mut doc, before, applied) = match stored {
+            Some(stored) => {
+                let mut doc = RecordDoc::load_parts(
+                    &stored.snapshot,
+                    stored.chunks.iter().map(Vec::as_slice),
+                )?;
+                let before = doc.heads();
+                let applied = doc.load_changes(bytes)?;
+                (doc, Some(before), applied)
+            }
+            None => {
+                let mut doc = RecordDoc::load(bytes)?;
+                let applied = doc.heads().len();
+                (doc, None, applied)
+            }
+        };
+        if doc.id() != id {
+            return Err(xuncha_domain::DomainError::NotARecord {
+                reason: format!("the changes are for record {}, not {id}", doc.id()),
+            }
+            .into());
+        }
+        if before.as_deref() == Some(doc.heads().as_slice()) {
+            return Ok(0);
+        }
+        persist(&tx, id, Part::Record, &mut doc, before.as_deref())?;
+        index::upsert(&tx, &doc.projection())?;
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    /// The changes of a record since `heads` (all of it for no heads), for another device.
+    pub fn record_changes(&self, id: RecordId, heads: &[ChangeHash]) -> Result<Vec<u8>> {
+        let mut doc = self.record(id)?;
+        Ok(if heads.is_empty() {
+            doc.save()
+        } else {
+            doc.save_after(heads)
+        })
+    }
+
+    /// Sets (or clears) a field of the informant of a gang clue. The informant lives in
+    /// the record's protected companion document.
+    pub fn set_informant(
+        &mut self,
+        id: RecordId,
+        field: InformantField,
+        value: Option<&str>,
+        now_ms: i64,
+    ) -> Result<()> {
+        let record = self.record(id)?;
+        if record.kind() != xuncha_domain::RecordKind::GangClue {
+            return Err(xuncha_domain::DomainError::FieldNotInKind {
+                field: "informant".into(),
+                kind: record.kind().code().into(),
+            }
+            .into());
+        }
+        let ctx = self.edit_context(now_ms);
+        let doc_id = Part::Protected.doc_id(id);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (mut doc, before) = match load_stored(&tx, &doc_id)? {
+            Some(stored) => {
+                let mut doc = ProtectedDoc::load_parts(
+                    &stored.snapshot,
+                    stored.chunks.iter().map(Vec::as_slice),
+                )?;
+                let heads = doc.heads();
+                (doc, Some(heads))
+            }
+            None => (ProtectedDoc::create(id, &ctx)?, None),
+        };
+        let changed = doc.set_informant(field, value, &ctx)?;
+        if changed.is_none() && before.is_some() {
+            return Ok(());
+        }
+        persist(&tx, id, Part::Protected, &mut doc, before.as_deref())?;
+        mark_outbox(&tx, &doc_id, now_ms)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The informant of a gang clue, if recorded on this device.
+    pub fn informant(&self, id: RecordId) -> Result<Option<Informant>> {
+        let Some(stored) = load_stored(&self.conn, &Part::Protected.doc_id(id))? else {
+            return Ok(None);
+        };
+        let doc =
+            ProtectedDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?;
+        Ok(Some(doc.informant()))
+    }
+
+    /// How many documents have changes waiting to be sent.
+    pub fn outbox_len(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM outbox", [], |row| row.get(0))?)
+    }
+
+    /// The ids of every record on the device, oldest first.
+    pub fn record_ids(&self) -> Result<Vec<RecordId>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT doc_id FROM documents WHERE part = 'record' ORDER BY doc_id")?;
+        let ids = stmt
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.iter()
+            .map(|id| id.parse().map_err(StoreError::from))
+            .collect()
+    }
+
+    pub(crate) fn stored_parts(&self, doc_id: &str) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>> {
+        Ok(load_stored(&self.conn, doc_id)?.map(|s| (s.snapshot, s.chunks)))
+    }
+
+    /// Runs `f` with several writes in one transaction: all of them land or none does.
+    pub fn create_records(
+        &mut self,
+        records: &[(NewRecord, Vec<Edit>)],
+        now_ms: i64,
+    ) -> Result<()> {
+        let ctx = self.edit_context(now_ms);
+        let tx = self.write_tx()?;
+        for (new, edits) in records {
+            let mut doc = RecordDoc::create(new, &ctx)?;
+            if !edits.is_empty() {
+                doc.apply(edits, &ctx)?;
+            }
+            persist(&tx, new.id, Part::Record, &mut doc, None)?;
+            index::upsert(&tx, &doc.projection())?;
+            mark_outbox(&tx, &Part::Record.doc_id(new.id), now_ms)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}

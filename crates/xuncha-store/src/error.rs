@@ -1,0 +1,87 @@
+//! The store's typed errors. Each message says what happened and what to do next; the UI
+//! branches on [`StoreError::code`], never on the text.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+use xuncha_domain::DomainError;
+
+/// What can go wrong with the device database.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error(
+        "PIN 错误，数据库未改动。请重新输入 / wrong PIN; the database was not touched. Enter the PIN again"
+    )]
+    WrongPin,
+    #[error("PIN 至少 6 位 / the PIN must have at least 6 characters")]
+    WeakPin,
+    #[error(
+        "找不到设备数据库 {path}。请先运行 `xuncha init` / no device database at {path}; create one with `xuncha init`"
+    )]
+    NotFound { path: PathBuf },
+    #[error(
+        "{path} 已存在，不会覆盖 / {path} already exists and will not be overwritten; choose another path or remove it yourself"
+    )]
+    AlreadyExists { path: PathBuf },
+    #[error(
+        "找不到密钥文件 {path}（与数据库放在一起）/ the key file {path} is missing; it must stay next to the database. Restore it from the device backup"
+    )]
+    MissingKeyFile { path: PathBuf },
+    #[error(
+        "密钥文件 {path} 损坏：{detail} / the key file {path} is damaged ({detail}); restore it from the device backup"
+    )]
+    BadKeyFile { path: PathBuf, detail: String },
+    #[error(
+        "数据库 {path} 已损坏或被截断：{detail}。数据库未改动，请从备份恢复或重新同步 / the database {path} is damaged or truncated ({detail}); it was not touched. Restore it from a backup or sync it again from the server"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "数据库由更新版本的巡察通创建（结构版本 {found}，本版本支持到 {supported}），请升级应用 / the database was written by a newer Xuncha (schema {found}; this version reads up to {supported}); update the app. Nothing was changed"
+    )]
+    NewerSchema { found: i64, supported: i64 },
+    #[error(
+        "找不到记录 {id} / no record {id} on this device; list records with `xuncha record list`"
+    )]
+    RecordNotFound { id: String },
+    #[error("找不到附件 {sha256} / no attachment {sha256} on this device")]
+    AttachmentNotFound { sha256: String },
+    #[error(
+        "附件内容与哈希不符 {sha256} / the attachment bytes do not match their hash {sha256}; the transfer was damaged, fetch it again"
+    )]
+    AttachmentMismatch { sha256: String },
+    #[error("{0}")]
+    Domain(#[from] DomainError),
+    #[error("无法访问 {path}：{source} / cannot access {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("数据库错误：{0} / database error: {0}; run `xuncha verify`")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl StoreError {
+    /// A stable code for the UI and exit statuses.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::WrongPin => "wrong_pin",
+            StoreError::WeakPin => "weak_pin",
+            StoreError::NotFound { .. } => "not_found",
+            StoreError::AlreadyExists { .. } => "already_exists",
+            StoreError::MissingKeyFile { .. } => "missing_key_file",
+            StoreError::BadKeyFile { .. } => "bad_key_file",
+            StoreError::Corrupt { .. } => "corrupt",
+            StoreError::NewerSchema { .. } => "newer_schema",
+            StoreError::RecordNotFound { .. } => "record_not_found",
+            StoreError::AttachmentNotFound { .. } => "attachment_not_found",
+            StoreError::AttachmentMismatch { .. } => "attachment_mismatch",
+            StoreError::Domain(_) => "invalid_edit",
+            StoreError::Io { .. } => "io",
+            StoreError::Sqlite(_) => "database",
+        }
+    }
+}
+
+/// Shorthand.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

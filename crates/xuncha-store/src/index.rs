@@ -1,0 +1,334 @@
+//! The projection index: one row per record for lists, filters and district totals, and
+//! trigram full-text search that finds Chinese phrases without word breaking.
+
+use rusqlite::{Row, Transaction, params, params_from_iter, types::Value as SqlValue};
+use serde::Serialize;
+use xuncha_domain::{Projection, RecordKind, ReviewStatus};
+
+use crate::Store;
+use crate::error::Result;
+
+pub(crate) const COLUMNS_FOR_VERIFY: &str = COLUMNS;
+
+const COLUMNS: &str = "record_id, kind, title, round, township_code, township_name, village_code, village_name, team,
+    creator, status, created_at, updated_at, allocated_fen, disbursed_fen, item_count, households, households_verified,
+    party_members, party_members_expelled, public_officials, contracts, contracts_rectified, land_recovered_centimu,
+    income_recovered_fen, attachment_count, has_conflicts, problem_count, search_text";
+
+/// Writes a record's row and its search entry.
+pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO records ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)
+         ON CONFLICT (record_id) DO UPDATE SET kind = excluded.kind, title = excluded.title, round = excluded.round,
+            township_code = excluded.township_code, township_name = excluded.township_name,
+            village_code = excluded.village_code, village_name = excluded.village_name, team = excluded.team,
+            creator = excluded.creator, status = excluded.status, created_at = excluded.created_at,
+            updated_at = excluded.updated_at, allocated_fen = excluded.allocated_fen,
+            disbursed_fen = excluded.disbursed_fen, item_count = excluded.item_count, households = excluded.households,
+            households_verified = excluded.households_verified, party_members = excluded.party_members,
+            party_members_expelled = excluded.party_members_expelled, public_officials = excluded.public_officials,
+            contracts = excluded.contracts, contracts_rectified = excluded.contracts_rectified,
+            land_recovered_centimu = excluded.land_recovered_centimu, income_recovered_fen = excluded.income_recovered_fen,
+            attachment_count = excluded.attachment_count, has_conflicts = excluded.has_conflicts,
+            problem_count = excluded.problem_count, search_text = excluded.search_text
+         RETURNING rid"
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let rid: i64 = stmt.query_row(
+        params![
+            p.record_id,
+            p.kind,
+            p.title,
+            p.round,
+            p.township_code,
+            p.township_name,
+            p.village_code,
+            p.village_name,
+            p.team,
+            p.creator,
+            p.status,
+            p.created_at_ms,
+            p.updated_at_ms,
+            p.allocated_fen,
+            p.disbursed_fen,
+            p.item_count,
+            p.households,
+            p.households_verified,
+            p.party_members,
+            p.party_members_expelled,
+            p.public_officials,
+            p.contracts,
+            p.contracts_rectified,
+            p.land_recovered_centimu,
+            p.income_recovered_fen,
+            p.attachment_count,
+            p.has_conflicts,
+            p.problem_count,
+            p.search_text,
+        ],
+        |row| row.get(0),
+    )?;
+    tx.prepare_cached("DELETE FROM records_fts WHERE rowid = ?1")?
+        .execute([rid])?;
+    tx.prepare_cached("INSERT INTO records_fts (rowid, search_text) VALUES (?1, ?2)")?
+        .execute(params![rid, p.search_text])?;
+    Ok(())
+}
+
+pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Projection> {
+    Ok(Projection {
+        record_id: row.get(0)?,
+        kind: row.get(1)?,
+        title: row.get(2)?,
+        round: row.get(3)?,
+        township_code: row.get(4)?,
+        township_name: row.get(5)?,
+        village_code: row.get(6)?,
+        village_name: row.get(7)?,
+        team: row.get(8)?,
+        creator: row.get(9)?,
+        status: row.get(10)?,
+        created_at_ms: row.get(11)?,
+        updated_at_ms: row.get(12)?,
+        allocated_fen: row.get(13)?,
+        disbursed_fen: row.get(14)?,
+        item_count: row.get(15)?,
+        households: row.get(16)?,
+        households_verified: row.get(17)?,
+        party_members: row.get(18)?,
+        party_members_expelled: row.get(19)?,
+        public_officials: row.get(20)?,
+        contracts: row.get(21)?,
+        contracts_rectified: row.get(22)?,
+        land_recovered_centimu: row.get(23)?,
+        income_recovered_fen: row.get(24)?,
+        attachment_count: row.get(25)?,
+        has_conflicts: row.get(26)?,
+        problem_count: row.get(27)?,
+        search_text: row.get(28)?,
+    })
+}
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub kind: Option<RecordKind>,
+    pub status: Option<ReviewStatus>,
+    pub township_code: Option<String>,
+    pub village_code: Option<String>,
+    pub round: Option<String>,
+    pub conflicts_only: bool,
+    /// Full-text query (Chinese phrases of any length, or words).
+    pub text: Option<String>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl ListFilter {
+    /// The first page of everything, newest first.
+    pub fn page(limit: u32) -> ListFilter {
+        ListFilter {
+            limit,
+            ..ListFilter::default()
+        }
+    }
+}
+
+/// District totals, as the commission publishes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub records: i64,
+    pub fund_checks: i64,
+    pub gang_clues: i64,
+    pub asset_checks: i64,
+    pub conduct_issues: i64,
+    pub with_conflicts: i64,
+    pub allocated_fen: i64,
+    pub disbursed_fen: i64,
+    pub households: i64,
+    pub households_verified: i64,
+    pub party_members: i64,
+    pub party_members_expelled: i64,
+    pub public_officials: i64,
+    pub contracts: i64,
+    pub contracts_rectified: i64,
+    pub land_recovered_centimu: i64,
+    pub income_recovered_fen: i64,
+}
+
+/// Quotes a search token as an FTS5 string.
+fn fts_phrase(token: &str) -> String {
+    format!("\"{}\"", token.replace('"', "\"\""))
+}
+
+/// Escapes a LIKE pattern.
+fn like_pattern(token: &str) -> String {
+    let escaped = token
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+impl Store {
+    /// Records matching `filter`, newest first (best match first for a text query).
+    /// Reads only the index: no document is loaded.
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<Projection>> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut args: Vec<SqlValue> = Vec::new();
+        let push =
+            |clauses: &mut Vec<String>, args: &mut Vec<SqlValue>, clause: &str, value: SqlValue| {
+                args.push(value);
+                clauses.push(clause.replace('?', &format!("?{}", args.len())));
+            };
+        if let Some(kind) = filter.kind {
+            push(
+                &mut clauses,
+                &mut args,
+                "r.kind = ?",
+                SqlValue::Text(kind.code().into()),
+            );
+        }
+        if let Some(status) = filter.status {
+            push(
+                &mut clauses,
+                &mut args,
+                "r.status = ?",
+                SqlValue::Text(status.code().into()),
+            );
+        }
+        if let Some(code) = &filter.township_code {
+            push(
+                &mut clauses,
+                &mut args,
+                "r.township_code = ?",
+                SqlValue::Text(code.clone()),
+            );
+        }
+        if let Some(code) = &filter.village_code {
+            push(
+                &mut clauses,
+                &mut args,
+                "r.village_code = ?",
+                SqlValue::Text(code.clone()),
+            );
+        }
+        if let Some(round) = &filter.round {
+            push(
+                &mut clauses,
+                &mut args,
+                "r.round = ?",
+                SqlValue::Text(round.clone()),
+            );
+        }
+        if filter.conflicts_only {
+            clauses.push("r.has_conflicts = 1".into());
+        }
+        let mut from = "records r".to_owned();
+        let mut order = "r.updated_at DESC, r.record_id".to_owned();
+        if let Some(text) = filter
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            // The trigram index answers tokens of three or more characters; shorter ones
+            // (common in Chinese: 低保, 村委) are matched with LIKE on the rows it leaves.
+            let tokens: Vec<&str> = text.split_whitespace().collect();
+            let long: Vec<String> = tokens
+                .iter()
+                .filter(|t| t.chars().count() >= 3)
+                .map(|t| fts_phrase(t))
+                .collect();
+            if !long.is_empty() {
+                from = "records_fts f JOIN records r ON r.rid = f.rowid".to_owned();
+                push(
+                    &mut clauses,
+                    &mut args,
+                    "records_fts MATCH ?",
+                    SqlValue::Text(long.join(" AND ")),
+                );
+                order = "f.rank, r.updated_at DESC".to_owned();
+            }
+            for token in tokens.iter().filter(|t| t.chars().count() < 3) {
+                push(
+                    &mut clauses,
+                    &mut args,
+                    "r.search_text LIKE ? ESCAPE '\\'",
+                    SqlValue::Text(like_pattern(token)),
+                );
+            }
+        }
+        let columns = COLUMNS
+            .split(',')
+            .map(|c| format!("r.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let where_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let limit = if filter.limit == 0 { 50 } else { filter.limit };
+        let sql = format!(
+            "SELECT {columns} FROM {from} {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {}",
+            filter.offset
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(params_from_iter(args), from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Full-text search, best match first.
+    pub fn search(&self, query: &str, limit: u32) -> Result<Vec<Projection>> {
+        self.list(&ListFilter {
+            text: Some(query.to_owned()),
+            limit,
+            ..ListFilter::default()
+        })
+    }
+
+    /// How many records are on the device.
+    pub fn count(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM records", [], |row| row.get(0))?)
+    }
+
+    /// District totals over every record on the device, or one township's.
+    pub fn totals(&self, township_code: Option<&str>) -> Result<Totals> {
+        let sql = "SELECT count(*),
+                COALESCE(SUM(kind = 'fund_check'), 0), COALESCE(SUM(kind = 'gang_clue'), 0),
+                COALESCE(SUM(kind = 'asset_check'), 0), COALESCE(SUM(kind = 'conduct_issue'), 0),
+                COALESCE(SUM(has_conflicts), 0), COALESCE(SUM(allocated_fen), 0), COALESCE(SUM(disbursed_fen), 0),
+                COALESCE(SUM(households), 0), COALESCE(SUM(households_verified), 0), COALESCE(SUM(party_members), 0),
+                COALESCE(SUM(party_members_expelled), 0), COALESCE(SUM(public_officials), 0), COALESCE(SUM(contracts), 0),
+                COALESCE(SUM(contracts_rectified), 0), COALESCE(SUM(land_recovered_centimu), 0),
+                COALESCE(SUM(income_recovered_fen), 0)
+             FROM records WHERE ?1 IS NULL OR township_code = ?1";
+        Ok(self.conn.query_row(sql, [township_code], |row| {
+            Ok(Totals {
+                records: row.get(0)?,
+                fund_checks: row.get(1)?,
+                gang_clues: row.get(2)?,
+                asset_checks: row.get(3)?,
+                conduct_issues: row.get(4)?,
+                with_conflicts: row.get(5)?,
+                allocated_fen: row.get(6)?,
+                disbursed_fen: row.get(7)?,
+                households: row.get(8)?,
+                households_verified: row.get(9)?,
+                party_members: row.get(10)?,
+                party_members_expelled: row.get(11)?,
+                public_officials: row.get(12)?,
+                contracts: row.get(13)?,
+                contracts_rectified: row.get(14)?,
+                land_recovered_centimu: row.get(15)?,
+                income_recovered_fen: row.get(16)?,
+            })
+        })?)
+    }
+}

@@ -1,0 +1,150 @@
+//! The database schema as append-only migrations. `PRAGMA user_version` counts the
+//! migrations applied; a database from a newer version is refused, never "repaired".
+
+use rusqlite::Connection;
+
+use crate::error::{Result, StoreError};
+
+/// Each entry is one migration, applied once, in order, in one transaction. Never edit or
+/// reorder an entry that has shipped: add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first layout.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    -- Every Automerge document on the device: a snapshot plus incremental chunks.
+    CREATE TABLE documents (
+        doc_id         TEXT PRIMARY KEY,
+        record_id      TEXT NOT NULL,
+        part           TEXT NOT NULL CHECK (part IN ('record', 'protected')),
+        snapshot       BLOB NOT NULL,
+        snapshot_bytes INTEGER NOT NULL,
+        chunk_count    INTEGER NOT NULL DEFAULT 0,
+        chunk_bytes    INTEGER NOT NULL DEFAULT 0,
+        next_chunk     INTEGER NOT NULL DEFAULT 0,
+        heads          TEXT NOT NULL,
+        synced_heads   TEXT NOT NULL DEFAULT ''
+    ) WITHOUT ROWID;
+    CREATE INDEX documents_record ON documents (record_id);
+
+    CREATE TABLE chunks (
+        doc_id TEXT NOT NULL REFERENCES documents (doc_id) ON DELETE CASCADE,
+        seq    INTEGER NOT NULL,
+        data   BLOB NOT NULL,
+        PRIMARY KEY (doc_id, seq)
+    ) WITHOUT ROWID;
+
+    -- The projection index: one flat row per record.
+    CREATE TABLE records (
+        rid                    INTEGER PRIMARY KEY,
+        record_id              TEXT NOT NULL UNIQUE,
+        kind                   TEXT NOT NULL,
+        title                  TEXT NOT NULL,
+        round                  TEXT NOT NULL,
+        township_code          TEXT NOT NULL,
+        township_name          TEXT NOT NULL,
+        village_code           TEXT NOT NULL,
+        village_name           TEXT NOT NULL,
+        team                   TEXT NOT NULL,
+        creator                TEXT NOT NULL,
+        status                 TEXT NOT NULL,
+        created_at             INTEGER NOT NULL,
+        updated_at             INTEGER NOT NULL,
+        allocated_fen          INTEGER,
+        disbursed_fen          INTEGER,
+        item_count             INTEGER NOT NULL,
+        households             INTEGER NOT NULL,
+        households_verified    INTEGER NOT NULL,
+        party_members          INTEGER NOT NULL,
+        party_members_expelled INTEGER NOT NULL,
+        public_officials       INTEGER NOT NULL,
+        contracts              INTEGER NOT NULL,
+        contracts_rectified    INTEGER NOT NULL,
+        land_recovered_centimu INTEGER NOT NULL,
+        income_recovered_fen   INTEGER NOT NULL,
+        attachment_count       INTEGER NOT NULL,
+        has_conflicts          INTEGER NOT NULL,
+        problem_count          INTEGER NOT NULL,
+        search_text            TEXT NOT NULL
+    );
+    CREATE INDEX records_updated ON records (updated_at DESC, record_id);
+    CREATE INDEX records_village ON records (village_code, updated_at DESC);
+    CREATE INDEX records_township ON records (township_code, updated_at DESC);
+    CREATE INDEX records_kind ON records (kind, updated_at DESC);
+    CREATE INDEX records_status ON records (status, updated_at DESC);
+
+    -- Full-text search; the trigram tokenizer finds Chinese text without word breaking.
+    CREATE VIRTUAL TABLE records_fts USING fts5 (search_text, tokenize = 'trigram');
+
+    -- Attachments, content addressed, in chunks so large photos stream.
+    CREATE TABLE attachments (
+        sha256   TEXT PRIMARY KEY,
+        mime     TEXT NOT NULL,
+        size     INTEGER NOT NULL,
+        added_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE attachment_chunks (
+        sha256 TEXT NOT NULL REFERENCES attachments (sha256) ON DELETE CASCADE,
+        idx    INTEGER NOT NULL,
+        data   BLOB NOT NULL,
+        PRIMARY KEY (sha256, idx)
+    ) WITHOUT ROWID;
+
+    -- Documents changed on this device since they were last sent.
+    CREATE TABLE outbox (
+        doc_id           TEXT PRIMARY KEY,
+        first_changed_at INTEGER NOT NULL,
+        last_changed_at  INTEGER NOT NULL,
+        changes          INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    -- Sync cursors and other small sync state.
+    CREATE TABLE sync_state (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// The schema version this code writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The schema version of an open database.
+pub(crate) fn version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |row| row.get(0))?)
+}
+
+/// Refuses a database from a newer version.
+pub(crate) fn check_not_newer(conn: &Connection) -> Result<i64> {
+    let found = version(conn)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(found)
+}
+
+/// Applies every migration not yet applied, each in its own transaction.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    let current = check_not_newer(conn)?;
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(index + 1).unwrap_or(i64::MAX),
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
