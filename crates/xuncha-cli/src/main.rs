@@ -1,1 +1,173 @@
-fn main() {}
+//! `xuncha`: the command line for device databases: create and edit records, search,
+//! export, verify and fill a demo district.
+
+mod args;
+mod commands;
+mod demo;
+mod export;
+mod show;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use xuncha_domain::DomainError;
+use xuncha_store::{KdfParams, Store, StoreError};
+
+use crate::args::{Cli, Command};
+
+/// Exit statuses: 0 ok, 1 other failure, 2 bad usage (clap), 3 wrong PIN, 4 not found,
+/// 5 damaged data or failed verification, 6 invalid input.
+fn exit_code(error: &anyhow::Error) -> u8 {
+    if let Some(store) = error.downcast_ref::<StoreError>() {
+        return match store {
+            StoreError::WrongPin | StoreError::WeakPin => 3,
+            StoreError::NotFound { .. }
+            | StoreError::RecordNotFound { .. }
+            | StoreError::AttachmentNotFound { .. } => 4,
+            StoreError::Corrupt { .. }
+            | StoreError::MissingKeyFile { .. }
+            | StoreError::BadKeyFile { .. }
+            | StoreError::AttachmentMismatch { .. } => 5,
+            StoreError::Domain(_) => 6,
+            _ => 1,
+        };
+    }
+    if error.downcast_ref::<DomainError>().is_some() {
+        return 6;
+    }
+    if error.downcast_ref::<commands::VerifyFailed>().is_some() {
+        return 5;
+    }
+    if error.downcast_ref::<commands::BadInput>().is_some() {
+        return 6;
+    }
+    1
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("错误 / error: {error:#}");
+            ExitCode::from(exit_code(&error))
+        }
+    }
+}
+
+/// The wall clock, read only here at the edge; everything below takes the time as a value.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Ten random bytes for new ids.
+pub fn entropy() -> Result<xuncha_domain::Entropy> {
+    let mut bytes = [0u8; 10];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+    Ok(bytes)
+}
+
+/// The PIN from XUNCHA_PIN, or typed at a prompt.
+fn read_pin(prompt: &str) -> Result<String> {
+    if let Ok(pin) = std::env::var("XUNCHA_PIN") {
+        return Ok(pin);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "no PIN: set XUNCHA_PIN, or run in a terminal to type it / 未提供 PIN：请设置 XUNCHA_PIN 或在终端中输入"
+        );
+    }
+    Ok(rpassword::prompt_password(prompt)?)
+}
+
+fn new_pin() -> Result<String> {
+    if let Ok(pin) = std::env::var("XUNCHA_NEW_PIN").or_else(|_| std::env::var("XUNCHA_PIN")) {
+        return Ok(pin);
+    }
+    let first = read_pin("新 PIN / new PIN: ")?;
+    let second = read_pin("再次输入 / repeat: ")?;
+    if first != second {
+        bail!("两次输入的 PIN 不一致 / the two PINs differ; try again");
+    }
+    Ok(first)
+}
+
+fn open(cli: &Cli) -> Result<Store> {
+    let pin = read_pin("PIN: ")?;
+    Ok(Store::open(&cli.db, &pin)?)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Init(args) => {
+            let pin = new_pin()?;
+            let store = commands::init(&cli.db, &pin, args, KdfParams::DEFAULT)?;
+            let identity = store.identity();
+            println!(
+                "已创建加密设备数据库 {} / created encrypted device database\n设备 device: {}\n用户 user: {} ({})",
+                cli.db.display(),
+                identity.device_id,
+                identity.user_id,
+                identity.user_name
+            );
+            Ok(())
+        }
+        Command::Record(command) => {
+            let mut store = open(&cli)?;
+            commands::record(&mut store, command, cli.json)
+        }
+        Command::Search { query, limit } => {
+            let store = open(&cli)?;
+            let rows = store.search(query, *limit)?;
+            show::rows(&rows, cli.json)
+        }
+        Command::Totals { township } => {
+            let store = open(&cli)?;
+            let totals = store.totals(township.as_deref())?;
+            show::totals(&totals, cli.json)
+        }
+        Command::Export(args) => {
+            let store = open(&cli)?;
+            let count = export::export(&store, args)?;
+            println!(
+                "已导出 {count} 条记录到 {} / exported {count} records",
+                args.out.display()
+            );
+            Ok(())
+        }
+        Command::Verify => {
+            let store = open(&cli)?;
+            commands::verify(&store, cli.json)
+        }
+        Command::Demo(args) => {
+            let mut store = open(&cli)?;
+            demo::populate(&mut store, args)?;
+            let totals = store.totals(None)?;
+            show::totals(&totals, cli.json)?;
+            let rows = store.list(&xuncha_store::ListFilter::page(8))?;
+            if !cli.json {
+                println!();
+                show::rows(&rows, false)?;
+            }
+            Ok(())
+        }
+        Command::Pin => {
+            let mut store = open(&cli)?;
+            let pin = std::env::var("XUNCHA_NEW_PIN")
+                .or_else(|_| new_pin())
+                .context("reading the new PIN")?;
+            store.change_pin(&pin, KdfParams::DEFAULT)?;
+            println!("PIN 已更换，数据库已重新加密 / PIN changed; the database is re-keyed");
+            Ok(())
+        }
+        Command::Attachment { sha256, out } => {
+            let store = open(&cli)?;
+            let bytes = store.attachment(sha256)?;
+            export::write_whole(out, &bytes)?;
+            println!("{} bytes → {}", bytes.len(), out.display());
+            Ok(())
+        }
+    }
+}

@@ -557,24 +557,31 @@ impl RecordDoc {
         record
     }
 
-    /// Whether the record changed outside its review block after `pinned` heads (a
-    /// decision on them no longer covers the record as it is).
+    /// Whether the record changed outside its review block after the decision: the
+    /// decision covers the record as of the change that made it (`pinned` are that
+    /// change's parents, kept for the audit trail).
     fn decision_void(&mut self, pinned: &[String]) -> bool {
-        let Ok(pinned) = pinned
-            .iter()
-            .map(|h| h.parse::<ChangeHash>())
-            .collect::<Result<Vec<_>, _>>()
-        else {
-            return true;
+        let decision = codec::map_child(&self.doc, &ROOT, keys::REVIEW)
+            .and_then(|review| codec::map_child(&self.doc, &review, keys::DECISION));
+        let covered = match decision.and_then(|obj| self.doc.hash_for_opid(&obj)) {
+            Some(change) => vec![change],
+            None => match pinned
+                .iter()
+                .map(|h| h.parse::<ChangeHash>())
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(heads)
+                    if heads
+                        .iter()
+                        .all(|h| self.doc.get_change_meta_by_hash(h).is_some()) =>
+                {
+                    heads
+                }
+                _ => return true,
+            },
         };
-        if pinned
-            .iter()
-            .any(|h| self.doc.get_change_meta_by_hash(h).is_none())
-        {
-            return true;
-        }
         let current = self.doc.get_heads();
-        let patches = self.doc.diff(&pinned, &current);
+        let patches = self.doc.diff(&covered, &current);
         patches.iter().any(|patch| {
             let path = crate::history::patch_path(patch);
             path.split('/').next() != Some(keys::REVIEW)

@@ -327,3 +327,33 @@ fn saved_documents_load_back_identically() {
     let bytes = a.save();
     assert!(RecordDoc::load(&bytes[..bytes.len() / 2]).is_err());
 }
+
+#[test]
+fn a_decision_made_with_other_edits_covers_them() {
+    let mut a = fund_check();
+    a.apply(
+        &[
+            set(Field::FundName, "教育资助"),
+            set(Field::FundType, "education_aid"),
+            set(Field::Allocated, "3000"),
+            Edit::SetReviewStatus {
+                status: ReviewStatus::Submitted,
+            },
+            Edit::Decide {
+                status: ReviewStatus::NeedsMore,
+                note: "补充收据".into(),
+            },
+        ],
+        &ctx("sup", 9, 1),
+    )
+    .unwrap();
+    assert!(!a.read().review.decision.unwrap().void);
+    let mut b = a.fork(ActorId::from([2; 16]));
+    b.apply(&[set(Field::Disbursed, "3000")], &ctx("zhang", 2, 2))
+        .unwrap();
+    a.merge(&mut b).unwrap();
+    assert!(
+        a.read().review.decision.unwrap().void,
+        "a concurrent edit merged later voids it"
+    );
+}

@@ -366,22 +366,22 @@ impl Store {
         Ok(load_stored(&self.conn, doc_id)?.map(|s| (s.snapshot, s.chunks)))
     }
 
-    /// Runs `f` with several writes in one transaction: all of them land or none does.
-    pub fn create_records(
-        &mut self,
-        records: &[(NewRecord, Vec<Edit>)],
-        now_ms: i64,
-    ) -> Result<()> {
-        let ctx = self.edit_context(now_ms);
+    /// Creates several records, each made at its own time, in one transaction: all of
+    /// them land or none does.
+    pub fn create_records(&mut self, records: &[(NewRecord, Vec<Edit>, i64)]) -> Result<()> {
+        let contexts: Vec<_> = records
+            .iter()
+            .map(|(_, _, now)| self.edit_context(*now))
+            .collect();
         let tx = self.write_tx()?;
-        for (new, edits) in records {
-            let mut doc = RecordDoc::create(new, &ctx)?;
+        for ((new, edits, now), ctx) in records.iter().zip(&contexts) {
+            let mut doc = RecordDoc::create(new, ctx)?;
             if !edits.is_empty() {
-                doc.apply(edits, &ctx)?;
+                doc.apply(edits, ctx)?;
             }
             persist(&tx, new.id, Part::Record, &mut doc, None)?;
             index::upsert(&tx, &doc.projection())?;
-            mark_outbox(&tx, &Part::Record.doc_id(new.id), now_ms)?;
+            mark_outbox(&tx, &Part::Record.doc_id(new.id), *now)?;
         }
         tx.commit()?;
         Ok(())

@@ -1,0 +1,406 @@
+//! What each subcommand does, on top of the store and the domain.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use xuncha_domain::{
+    ActorId, AttachmentRef, DeviceId, Division, Edit, Field, FieldPath, FundIssue, InformantField,
+    ItemField, ItemId, ItemList, NewRecord, RecordId, RecordKind, ReviewStatus, UserId,
+};
+use xuncha_store::{Identity, KdfParams, ListFilter, Store};
+
+use crate::args::{EditArgs, InitArgs, ListArgs, NewArgs, RecordCommand};
+use crate::{entropy, now_ms, show};
+
+/// Input that cannot be used as given (exit status 6).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// `xuncha verify` found problems (exit status 5).
+#[derive(Debug, thiserror::Error)]
+#[error("校验发现 {0} 个问题 / verification found {0} problem(s); see above")]
+pub struct VerifyFailed(pub usize);
+
+fn bad(message: impl Into<String>) -> anyhow::Error {
+    BadInput(message.into()).into()
+}
+
+/// Creates the device database with a new identity.
+pub fn init(db: &Path, pin: &str, args: &InitArgs, kdf: KdfParams) -> Result<Store> {
+    let mut actor = [0u8; 16];
+    getrandom::fill(&mut actor).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+    let device = match &args.device {
+        Some(device) => device.clone(),
+        None => format!("dev-{}", RecordId::new(now_ms(), &entropy()?)),
+    };
+    let identity = Identity {
+        device_id: DeviceId::new(device)?,
+        user_id: UserId::new(args.user.clone())?,
+        user_name: args.name.clone(),
+        actor: ActorId::from(actor),
+    };
+    Ok(Store::create(db, pin, &identity, kdf)?)
+}
+
+fn parse_id(text: &str) -> Result<RecordId> {
+    Ok(text.parse::<RecordId>()?)
+}
+
+fn split_kv(text: &str) -> Result<(&str, &str)> {
+    text.split_once('=')
+        .or_else(|| text.split_once('＝'))
+        .ok_or_else(|| {
+            bad(format!(
+                "“{text}” 应写成 字段=值 / {text:?} must be FIELD=VALUE"
+            ))
+        })
+}
+
+fn parse_kind(text: &str) -> Result<RecordKind> {
+    RecordKind::parse(text).ok_or_else(|| {
+        xuncha_domain::DomainError::UnknownKind {
+            input: text.to_owned(),
+            expected: RecordKind::codes(),
+        }
+        .into()
+    })
+}
+
+fn parse_status(text: &str) -> Result<ReviewStatus> {
+    ReviewStatus::parse(text).ok_or_else(|| {
+        bad(format!(
+            "未知的审核状态 “{text}”，可选：{} / unknown status",
+            ReviewStatus::codes()
+        ))
+    })
+}
+
+fn parse_division(text: &str) -> Result<Division> {
+    Division::parse(text).ok_or_else(|| {
+        bad(format!(
+            "“{text}” 应写成 区划代码:名称 / must be CODE:NAME, e.g. 330199101000:东岭镇"
+        ))
+    })
+}
+
+fn set_edit(text: &str) -> Result<Edit> {
+    let (key, value) = split_kv(text)?;
+    let field = Field::parse(key)?;
+    Ok(Edit::Set {
+        field,
+        value: Some(field.parse_value(value)?),
+    })
+}
+
+fn item_values(list: ItemList, text: &str) -> Result<Vec<(ItemField, xuncha_domain::Value)>> {
+    let mut values = Vec::new();
+    for pair in text.split([',', '，']).filter(|p| !p.trim().is_empty()) {
+        let (key, value) = split_kv(pair)?;
+        let field = ItemField::parse_in(list, key)?;
+        values.push((field, field.ty().parse(field.key(), value)?));
+    }
+    Ok(values)
+}
+
+/// Finds which list an item belongs to, by looking at the record.
+fn item_list(store: &Store, id: RecordId, item: ItemId) -> Result<ItemList> {
+    let record = store.record(id)?.read();
+    for (list, items) in &record.lists {
+        if items.iter().any(|i| i.id == item) {
+            return Ok(*list);
+        }
+    }
+    Err(xuncha_domain::DomainError::ItemNotFound {
+        item: item.to_string(),
+    }
+    .into())
+}
+
+fn edits_from_args(store: &mut Store, id: RecordId, args: &EditArgs) -> Result<Vec<Edit>> {
+    let mut edits = Vec::new();
+    for text in &args.set {
+        edits.push(set_edit(text)?);
+    }
+    for key in &args.clear {
+        edits.push(Edit::Set {
+            field: Field::parse(key)?,
+            value: None,
+        });
+    }
+    if let Some(text) = &args.narrative {
+        edits.push(Edit::Narrative { text: text.clone() });
+    }
+    for pair in args.add_item.chunks(2) {
+        let list = ItemList::parse(&pair[0])?;
+        let values = item_values(list, &pair[1])?;
+        edits.push(Edit::InsertItem {
+            list,
+            id: ItemId::new(now_ms(), &entropy()?),
+            values,
+        });
+    }
+    for pair in args.update_item.chunks(2) {
+        let item: ItemId = pair[0].parse()?;
+        let list = item_list(store, id, item)?;
+        let (key, value) = split_kv(&pair[1])?;
+        let field = ItemField::parse_in(list, key)?;
+        let value = if value.is_empty() {
+            None
+        } else {
+            Some(field.ty().parse(field.key(), value)?)
+        };
+        edits.push(Edit::UpdateItem {
+            id: item,
+            field,
+            value,
+        });
+    }
+    for pair in args.remove_item.chunks(2) {
+        edits.push(Edit::RemoveItem {
+            list: ItemList::parse(&pair[0])?,
+            id: pair[1].parse()?,
+        });
+    }
+    edits.extend(args.tag.iter().map(|tag| Edit::AddTag { tag: tag.clone() }));
+    edits.extend(
+        args.untag
+            .iter()
+            .map(|tag| Edit::RemoveTag { tag: tag.clone() }),
+    );
+    for (texts, present) in [(&args.issue, true), (&args.no_issue, false)] {
+        for text in texts {
+            let issue = FundIssue::parse(text).ok_or_else(|| {
+                bad(format!(
+                    "未知的问题类型 “{text}”，可选：{} / unknown issue type",
+                    FundIssue::codes()
+                ))
+            })?;
+            edits.push(Edit::SetIssue { issue, present });
+        }
+    }
+    for path in &args.attach {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("无法读取附件 / cannot read {}", path.display()))?;
+        let mime = mime_of(path);
+        let info = store.put_attachment(&bytes, mime, now_ms())?;
+        edits.push(Edit::AddAttachment {
+            attachment: AttachmentRef {
+                sha256: info.sha256,
+                mime: mime.to_owned(),
+                size: info.size,
+                caption: args.caption.clone(),
+                taken_at_ms: None,
+                gps: None,
+            },
+        });
+    }
+    if let Some(text) = &args.comment {
+        edits.push(Edit::AddComment {
+            id: ItemId::new(now_ms(), &entropy()?),
+            text: text.clone(),
+        });
+    }
+    if let Some(status) = &args.status {
+        let status = parse_status(status)?;
+        edits.push(if args.decide {
+            Edit::Decide {
+                status,
+                note: args.note.clone(),
+            }
+        } else {
+            Edit::SetReviewStatus { status }
+        });
+    } else if args.decide {
+        bail!(bad("--decide 需要 --status / --decide needs --status"));
+    }
+    if edits.is_empty() {
+        bail!(bad(
+            "没有要修改的内容：请给出 --set、--narrative 等 / nothing to change: give --set, --narrative, ... (see --help)"
+        ));
+    }
+    Ok(edits)
+}
+
+fn mime_of(path: &Path) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("heic") => "image/heic",
+        Some("pdf") => "application/pdf",
+        Some("txt") => "text/plain",
+        _ => "application/octet-stream",
+    }
+}
+
+fn new_record(store: &mut Store, args: &NewArgs, json: bool) -> Result<()> {
+    let now = now_ms();
+    let new = NewRecord {
+        id: RecordId::new(now, &entropy()?),
+        kind: parse_kind(&args.kind)?,
+        title: args.title.clone(),
+        round: args.round.clone(),
+        township: args.township.as_deref().map(parse_division).transpose()?,
+        village: args.village.as_deref().map(parse_division).transpose()?,
+        team: args.team.clone(),
+    };
+    let edits = args
+        .set
+        .iter()
+        .map(|s| set_edit(s))
+        .collect::<Result<Vec<_>>>()?;
+    let id = store.create_record(&new, &edits, now)?;
+    if json {
+        println!("{}", serde_json::json!({ "id": id.to_string() }));
+    } else {
+        println!("{id}");
+    }
+    Ok(())
+}
+
+fn list(store: &Store, args: &ListArgs, json: bool) -> Result<()> {
+    let filter = ListFilter {
+        kind: args.kind.as_deref().map(parse_kind).transpose()?,
+        status: args.status.as_deref().map(parse_status).transpose()?,
+        township_code: args.township.clone(),
+        village_code: args.village.clone(),
+        round: args.round.clone(),
+        conflicts_only: args.conflicts,
+        text: None,
+        limit: args.limit,
+        offset: args.offset,
+    };
+    show::rows(&store.list(&filter)?, json)
+}
+
+/// Applies JSON lines of edits, one change per line, acknowledging each once committed.
+fn apply_lines(store: &mut Store, id: RecordId, input: &str) -> Result<()> {
+    let reader: Box<dyn BufRead> = if input == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(input).with_context(|| format!("cannot open {input}"))?,
+        ))
+    };
+    let stdout = std::io::stdout();
+    for (n, line) in reader.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let edits: Vec<Edit> = match serde_json::from_str::<Vec<Edit>>(&line) {
+            Ok(edits) => edits,
+            Err(_) => vec![serde_json::from_str::<Edit>(&line).map_err(|e| {
+                bad(format!(
+                    "第 {} 行不是有效的修改 / line {} is not a valid edit: {e}",
+                    n + 1,
+                    n + 1
+                ))
+            })?],
+        };
+        store.edit(id, &edits, now_ms())?;
+        let mut out = stdout.lock();
+        writeln!(out, "committed {}", n + 1)?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// Runs a `record` subcommand.
+pub fn record(store: &mut Store, command: &RecordCommand, json: bool) -> Result<()> {
+    match command {
+        RecordCommand::New(args) => new_record(store, args, json),
+        RecordCommand::List(args) => list(store, args, json),
+        RecordCommand::Show { id } => {
+            let id = parse_id(id)?;
+            let mut doc = store.record(id)?;
+            let informant = store.informant(id)?;
+            show::record(&mut doc, informant.as_ref(), json)
+        }
+        RecordCommand::Edit(args) => {
+            let id = parse_id(&args.id)?;
+            let edits = edits_from_args(store, id, args)?;
+            match store.edit(id, &edits, now_ms())? {
+                Some(change) => println!("已保存 / saved: change {change}"),
+                None => println!("没有变化 / nothing changed"),
+            }
+            Ok(())
+        }
+        RecordCommand::Apply { id, input } => apply_lines(store, parse_id(id)?, input),
+        RecordCommand::History { id, field } => {
+            let mut doc = store.record(parse_id(id)?)?;
+            match field {
+                None => show::history(&doc.history(), json),
+                Some(path) => {
+                    let path = FieldPath::parse(path)
+                        .ok_or_else(|| bad(format!("未知的字段路径 “{path}” / unknown field path {path:?}; e.g. allocated, narrative, beneficiaries/<item>/received")))?;
+                    show::field_history(&path, &doc.field_history(&path), json)
+                }
+            }
+        }
+        RecordCommand::Conflicts { id } => {
+            let mut doc = store.record(parse_id(id)?)?;
+            show::conflicts(&doc.conflicts(), json)
+        }
+        RecordCommand::Informant { id, set } => {
+            let id = parse_id(id)?;
+            for text in set {
+                let (key, value) = split_kv(text)?;
+                let value = (!value.is_empty()).then_some(value);
+                store.set_informant(id, InformantField::parse(key)?, value, now_ms())?;
+            }
+            let informant = store.informant(id)?.unwrap_or_default();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&informant)?);
+            } else {
+                println!(
+                    "举报人 informant: {}\n联系方式 contact: {}\n备注 note: {}",
+                    informant.name, informant.contact, informant.note
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Verifies the database, with a progress bar; fails (status 5) on any problem.
+pub fn verify(store: &Store, json: bool) -> Result<()> {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("校验 verify {bar:40} {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    if json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let report = store.verify(|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "文档 documents: {}  记录 records: {}  附件 attachments: {}",
+            report.documents, report.records, report.attachments
+        );
+        for problem in &report.problems {
+            println!("✗ {problem}");
+        }
+        if report.is_ok() {
+            println!("✓ 数据库完好 / the database is sound");
+        }
+    }
+    if !report.is_ok() {
+        return Err(VerifyFailed(report.problems.len()).into());
+    }
+    Ok(())
+}

@@ -1,0 +1,611 @@
+//! The demo district (清河区): three townships, nine villages and every kind of record with
+//! realistic content, generated from a seed. Its totals reproduce the figures the
+//! commission publishes: 10 party members investigated for gang involvement, 6 of them
+//! expelled; 1,780 contracts rectified; 2,200 mu of land and 36 million yuan a year of
+//! collective income recovered.
+
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use xuncha_domain::{
+    ClueSource, ContractObject, ContractStatus, Disposition, Division, Edit, Field, FourWinds,
+    FundIssue, FundType, InactionType, InformantField, ItemField, ItemId, ItemList, Mu, NewRecord,
+    RecordId, RecordKind, RelationKind, ReviewStatus, Value, Yuan,
+};
+use xuncha_store::Store;
+
+use crate::args::DemoArgs;
+
+/// 2024-03-04 09:00 China Standard Time.
+const START_MS: i64 = 1_709_514_000_000;
+const HOUR_MS: i64 = 3_600_000;
+
+const ROUND: &str = "2024年第一轮";
+const TOWNSHIPS: &[(&str, &str, &[&str])] = &[
+    ("330199101000", "东岭镇", &["上坪村", "石门村", "枫林村"]),
+    ("330199102000", "西溪乡", &["溪口村", "竹坞村", "茶园村"]),
+    ("330199103000", "南塘镇", &["塘头村", "新屋村", "马岭村"]),
+];
+const TEAMS: &[&str] = &["第一巡察组", "第二巡察组", "第三巡察组"];
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "林", "罗", "郑",
+];
+const GIVEN: &[&str] = &[
+    "大福", "桂兰", "春生", "秀英", "建国", "玉梅", "志强", "金花", "德明", "小红", "国平", "海燕",
+    "长根", "菊香", "永福", "冬梅", "树林", "月娥", "水生", "爱华", "伟", "芳", "军", "敏", "勇",
+    "静", "磊", "丽",
+];
+const POSTS: &[&str] = &[
+    "村党支部书记",
+    "村委会主任",
+    "村会计",
+    "村委委员",
+    "镇农办主任",
+    "镇财政所副所长",
+    "村民小组长",
+];
+const COUNTERPARTIES: &[&str] = &[
+    "清河绿源农业合作社",
+    "个体户",
+    "东岭石料厂",
+    "溪口竹制品厂",
+    "南塘水产养殖场",
+    "茶园合作社",
+    "新屋物流公司",
+];
+
+/// Someone's name.
+fn name(rng: &mut StdRng) -> String {
+    format!(
+        "{}{}",
+        SURNAMES.choose(rng).unwrap_or(&"王"),
+        GIVEN.choose(rng).unwrap_or(&"伟")
+    )
+}
+
+/// Splits `total` into `parts` positive shares that add up exactly.
+fn split_exact(rng: &mut StdRng, total: i64, parts: usize) -> Vec<i64> {
+    let weights: Vec<i64> = (0..parts).map(|_| rng.random_range(50..150)).collect();
+    let sum: i64 = weights.iter().sum();
+    let mut shares: Vec<i64> = weights.iter().map(|w| total * w / sum).collect();
+    let remainder = total - shares.iter().sum::<i64>();
+    if let Some(first) = shares.first_mut() {
+        *first += remainder;
+    }
+    shares
+}
+
+struct Place {
+    township: Division,
+    village: Division,
+    team: &'static str,
+}
+
+fn places() -> Vec<Place> {
+    let mut out = Vec::new();
+    for (t, (code, name, villages)) in TOWNSHIPS.iter().enumerate() {
+        for (v, village) in villages.iter().enumerate() {
+            out.push(Place {
+                township: Division::new(*code, *name),
+                village: Division::new(format!("{}{:03}", &code[..9], v + 1), *village),
+                team: TEAMS[t % TEAMS.len()],
+            });
+        }
+    }
+    out
+}
+
+struct Builder {
+    rng: StdRng,
+    now: i64,
+    records: Vec<(NewRecord, Vec<Edit>, i64)>,
+    informants: Vec<(RecordId, String, String)>,
+}
+
+impl Builder {
+    fn id(&mut self) -> RecordId {
+        let entropy: [u8; 10] = self.rng.random();
+        RecordId::new(self.now, &entropy)
+    }
+
+    fn item(&mut self) -> ItemId {
+        let entropy: [u8; 10] = self.rng.random();
+        ItemId::new(self.now, &entropy)
+    }
+
+    fn tick(&mut self) {
+        self.now += self.rng.random_range(1..6) * HOUR_MS;
+    }
+
+    fn new_record(&mut self, kind: RecordKind, title: String, place: &Place) -> NewRecord {
+        self.tick();
+        NewRecord {
+            id: self.id(),
+            kind,
+            title,
+            round: ROUND.to_owned(),
+            township: Some(place.township.clone()),
+            village: Some(place.village.clone()),
+            team: place.team.to_owned(),
+        }
+    }
+
+    fn push(&mut self, new: NewRecord, mut edits: Vec<Edit>, lifecycle: usize) {
+        edits.push(Edit::Set {
+            field: Field::Location,
+            value: Some(Value::Gps(xuncha_domain::GeoPoint {
+                lat: 28.6 + self.rng.random_range(0.0..0.3),
+                lon: 115.8 + self.rng.random_range(0.0..0.3),
+                accuracy_m: Some(8.0),
+            })),
+        });
+        let statuses: &[ReviewStatus] = match lifecycle % 6 {
+            0 => &[],
+            1 => &[ReviewStatus::Submitted],
+            2 => &[ReviewStatus::Submitted, ReviewStatus::NeedsMore],
+            3 | 4 => &[ReviewStatus::Submitted, ReviewStatus::Verified],
+            _ => &[
+                ReviewStatus::Submitted,
+                ReviewStatus::Verified,
+                ReviewStatus::CaseFiled,
+                ReviewStatus::Closed,
+            ],
+        };
+        for status in statuses {
+            edits.push(if status.is_review_decision() {
+                Edit::Decide {
+                    status: *status,
+                    note: "经核查，情况属实。".to_owned(),
+                }
+            } else {
+                Edit::SetReviewStatus { status: *status }
+            });
+        }
+        let now = self.now;
+        self.records.push((new, edits, now));
+    }
+}
+
+fn text(field: Field, value: impl Into<String>) -> Edit {
+    Edit::Set {
+        field,
+        value: Some(Value::Text(value.into())),
+    }
+}
+
+fn choice(field: Field, code: &str) -> Edit {
+    Edit::Set {
+        field,
+        value: Some(Value::Choice(code.to_owned())),
+    }
+}
+
+fn fund_checks(b: &mut Builder, places: &[Place]) {
+    let types = [
+        (FundType::HouseholdSubsidy, 2_000..5_000),
+        (FundType::DilapidatedHousing, 15_000..35_000),
+        (FundType::EducationAid, 1_000..3_000),
+        (FundType::MinimumLiving, 3_600..6_000),
+        (FundType::IndustrySupport, 5_000..20_000),
+    ];
+    let mut n = 0;
+    for place in places {
+        for _ in 0..4 {
+            let (fund_type, range) = types[n % types.len()].clone();
+            let title = format!(
+                "{}{}{}资金发放检查",
+                place.village.name,
+                2023,
+                fund_type.zh()
+            );
+            let new = b.new_record(RecordKind::FundCheck, title, place);
+            let households = b.rng.random_range(5..11);
+            let withheld = n % 3 == 0;
+            let mut allocated = 0;
+            let mut disbursed = 0;
+            let mut edits = vec![
+                text(
+                    Field::FundName,
+                    format!("2023年度{}{}", place.township.name, fund_type.zh()),
+                ),
+                choice(Field::FundType, fund_type.code()),
+            ];
+            let mut shortfall_heads = Vec::new();
+            for h in 0..households {
+                let entitled = b.rng.random_range(range.clone()) * 100;
+                let received = if withheld && h % 3 == 0 {
+                    entitled - entitled / 5
+                } else {
+                    entitled
+                };
+                allocated += entitled;
+                disbursed += received;
+                let head = name(&mut b.rng);
+                let remark = if received < entitled {
+                    shortfall_heads.push(head.clone());
+                    format!(
+                        "实领少于应享 {} 元，称被村里“统筹”",
+                        Yuan::from_fen(entitled - received)
+                    )
+                } else {
+                    String::new()
+                };
+                let id = b.item();
+                edits.push(Edit::InsertItem {
+                    list: ItemList::Beneficiaries,
+                    id,
+                    values: vec![
+                        (ItemField::Head, Value::Text(head)),
+                        (ItemField::Entitled, Value::Money(Yuan::from_fen(entitled))),
+                        (ItemField::Received, Value::Money(Yuan::from_fen(received))),
+                        (ItemField::Verified, Value::Flag(h % 4 != 3)),
+                        (ItemField::Remark, Value::Text(remark)),
+                    ],
+                });
+            }
+            edits.push(Edit::Set {
+                field: Field::Allocated,
+                value: Some(Value::Money(Yuan::from_fen(allocated))),
+            });
+            edits.push(Edit::Set {
+                field: Field::Disbursed,
+                value: Some(Value::Money(Yuan::from_fen(disbursed))),
+            });
+            let narrative = if withheld {
+                edits.push(Edit::SetIssue {
+                    issue: FundIssue::WithheldShared,
+                    present: true,
+                });
+                edits.push(Edit::SetIssue {
+                    issue: FundIssue::ProcedureViolation,
+                    present: true,
+                });
+                edits.push(Edit::AddTag {
+                    tag: "重点关注".to_owned(),
+                });
+                format!(
+                    "巡察组入户走访{households}户，发现{}等农户实领金额少于应享金额，村委会以“统筹使用”为由截留部分补贴，未经村民代表会议讨论，发放程序不规范。",
+                    shortfall_heads.join("、")
+                )
+            } else if n % 5 == 1 {
+                edits.push(Edit::SetIssue {
+                    issue: FundIssue::Favouritism,
+                    present: true,
+                });
+                format!(
+                    "入户核实{households}户，其中1户为村干部近亲属，评定程序存在优亲厚友问题，资金已足额发放。"
+                )
+            } else {
+                format!("入户核实{households}户，补贴均已足额发放至“一卡通”，未发现截留挪用问题。")
+            };
+            edits.push(Edit::Narrative { text: narrative });
+            b.push(new, edits, n);
+            n += 1;
+        }
+    }
+}
+
+fn gang_clues(b: &mut Builder, places: &[Place]) {
+    // (party members among the subjects, disposition): 10 party members, 6 of them expelled.
+    let plan: [(usize, Disposition, ClueSource); 8] = [
+        (3, Disposition::ExpelledFromParty, ClueSource::Patrol),
+        (2, Disposition::ExpelledFromParty, ClueSource::Petition),
+        (1, Disposition::ExpelledFromParty, ClueSource::Report),
+        (2, Disposition::CaseOpened, ClueSource::Audit),
+        (
+            1,
+            Disposition::TransferredToJudiciary,
+            ClueSource::DisciplineCase,
+        ),
+        (1, Disposition::PreliminaryCheck, ClueSource::Patrol),
+        (0, Disposition::NotFiled, ClueSource::Report),
+        (0, Disposition::PreliminaryCheck, ClueSource::Petition),
+    ];
+    let themes = [
+        "强揽工程",
+        "垄断砂石资源",
+        "暴力拆迁",
+        "把持基层选举",
+        "欺行霸市",
+        "非法采砂",
+        "强收“保护费”",
+        "插手土地流转",
+    ];
+    for (i, (party, disposition, source)) in plan.iter().enumerate() {
+        let place = &places[(i * 2) % places.len()];
+        let boss = name(&mut b.rng);
+        let title = format!("{}{}等人{}线索", place.village.name, boss, themes[i]);
+        let new = b.new_record(RecordKind::GangClue, title, place);
+        let mut edits = vec![
+            choice(Field::ClueSource, source.code()),
+            choice(Field::Disposition, disposition.code()),
+        ];
+        let boss_id = b.item();
+        edits.push(Edit::InsertItem {
+            list: ItemList::Subjects,
+            id: boss_id,
+            values: vec![
+                (ItemField::Name, Value::Text(boss.clone())),
+                (ItemField::Role, Value::Text("涉恶团伙头目".into())),
+                (ItemField::PartyMember, Value::Flag(false)),
+                (ItemField::PublicOfficial, Value::Flag(false)),
+            ],
+        });
+        let mut officials = Vec::new();
+        for p in 0..*party {
+            let id = b.item();
+            let post = POSTS[(i + p) % POSTS.len()];
+            edits.push(Edit::InsertItem {
+                list: ItemList::Subjects,
+                id,
+                values: vec![
+                    (ItemField::Name, Value::Text(name(&mut b.rng))),
+                    (ItemField::Role, Value::Text("涉嫌充当“保护伞”".into())),
+                    (ItemField::PartyMember, Value::Flag(true)),
+                    (ItemField::PublicOfficial, Value::Flag(true)),
+                    (ItemField::SubjectPost, Value::Text(post.into())),
+                ],
+            });
+            officials.push(id);
+        }
+        for official in &officials {
+            let rel = b.item();
+            edits.push(Edit::InsertItem {
+                list: ItemList::Relations,
+                id: rel,
+                values: vec![
+                    (ItemField::From, Value::Text(official.to_string())),
+                    (ItemField::To, Value::Text(boss_id.to_string())),
+                    (
+                        ItemField::RelationKind,
+                        Value::Choice(RelationKind::ProtectiveUmbrella.code().into()),
+                    ),
+                    (
+                        ItemField::Note,
+                        Value::Text("多次通风报信，收受财物".into()),
+                    ),
+                ],
+            });
+        }
+        edits.push(Edit::Narrative {
+            text: format!(
+                "群众反映{boss}长期在{}一带{}，{}。巡察组调阅相关合同及村务档案，走访群众12人，线索已移交{}。",
+                place.village.name,
+                themes[i],
+                if *party > 0 { format!("有{party}名党员干部涉嫌为其提供庇护") } else { "暂未发现公职人员参与".to_owned() },
+                disposition.zh()
+            ),
+        });
+        let id = new.id;
+        b.push(new, edits, i + 1);
+        b.informants.push((
+            id,
+            name(&mut b.rng),
+            format!("13{:09}", b.rng.random_range(0..1_000_000_000u64)),
+        ));
+    }
+}
+
+fn asset_checks(b: &mut Builder, places: &[Place]) {
+    let checks = places.len() * 4;
+    let rectified = split_exact(&mut b.rng, 1_780, checks);
+    let land = split_exact(&mut b.rng, 2_200 * 100, checks);
+    let income = split_exact(&mut b.rng, 36_000_000 * 100, checks);
+    let mut n = 0;
+    for place in places {
+        for _ in 0..4 {
+            let title = format!(
+                "{}集体“三资”清理核查（第{}批）",
+                place.village.name,
+                n % 4 + 1
+            );
+            let new = b.new_record(RecordKind::AssetCheck, title, place);
+            let mut edits = vec![
+                Edit::Set {
+                    field: Field::LandRecovered,
+                    value: Some(Value::Area(Mu::from_hundredths(land[n]))),
+                },
+                Edit::Set {
+                    field: Field::IncomeRecovered,
+                    value: Some(Value::Money(Yuan::from_fen(income[n]))),
+                },
+            ];
+            let compliant = b.rng.random_range(8..20);
+            let open = b.rng.random_range(0..4);
+            let total = usize::try_from(rectified[n]).unwrap_or(0) + compliant + open;
+            for c in 0..total {
+                let status = if c < usize::try_from(rectified[n]).unwrap_or(0) {
+                    ContractStatus::Rectified
+                } else if c < total - open {
+                    ContractStatus::Compliant
+                } else {
+                    ContractStatus::NonCompliant
+                };
+                let object = [
+                    ContractObject::Land,
+                    ContractObject::Land,
+                    ContractObject::Building,
+                    ContractObject::Facility,
+                ][c % 4];
+                let start_year = b.rng.random_range(2005..2020);
+                let id = b.item();
+                edits.push(Edit::InsertItem {
+                    list: ItemList::Contracts,
+                    id,
+                    values: vec![
+                        (
+                            ItemField::Number,
+                            Value::Text(format!(
+                                "{}-{}-{:03}",
+                                &place.village.code[6..],
+                                start_year,
+                                c + 1
+                            )),
+                        ),
+                        (
+                            ItemField::Counterparty,
+                            Value::Text(if c % 3 == 0 {
+                                name(&mut b.rng)
+                            } else {
+                                (*COUNTERPARTIES.choose(&mut b.rng).unwrap_or(&"个体户")).to_owned()
+                            }),
+                        ),
+                        (ItemField::Object, Value::Choice(object.code().into())),
+                        (
+                            ItemField::AreaMu,
+                            Value::Area(Mu::from_hundredths(b.rng.random_range(200..8_000))),
+                        ),
+                        (
+                            ItemField::AnnualFee,
+                            Value::Money(Yuan::from_yuan(b.rng.random_range(800..60_000))),
+                        ),
+                        (
+                            ItemField::TermStart,
+                            Value::Date(format!("{start_year}-01-01")),
+                        ),
+                        (
+                            ItemField::TermEnd,
+                            Value::Date(format!(
+                                "{}-12-31",
+                                start_year + b.rng.random_range(5..30)
+                            )),
+                        ),
+                        (ItemField::Status, Value::Choice(status.code().into())),
+                    ],
+                });
+            }
+            edits.push(Edit::Narrative {
+                text: format!(
+                    "清查集体合同{total}份，其中{}份存在租金过低、期限超长、未经民主程序等问题，已督促整改并重新签订；收回被侵占集体土地{}亩，每年增加集体收入{}元。",
+                    rectified[n],
+                    Mu::from_hundredths(land[n]),
+                    Yuan::from_fen(income[n])
+                ),
+            });
+            b.push(new, edits, n);
+            n += 1;
+        }
+    }
+}
+
+fn conduct_issues(b: &mut Builder, places: &[Place]) {
+    let cases = [
+        (
+            Some(FourWinds::Formalism),
+            None,
+            "填表报数多、督查检查频繁，基层负担重",
+        ),
+        (
+            Some(FourWinds::Bureaucratism),
+            Some(InactionType::BuckPassing),
+            "群众办事多次往返，部门之间推诿扯皮",
+        ),
+        (
+            None,
+            Some(InactionType::Idleness),
+            "对村民反映的饮水问题长期不回应",
+        ),
+        (Some(FourWinds::Hedonism), None, "工作日午间饮酒"),
+        (
+            Some(FourWinds::Extravagance),
+            None,
+            "违规公款宴请，超标准接待",
+        ),
+        (None, Some(InactionType::Delay), "危房改造验收拖延半年"),
+    ];
+    for (i, place) in places.iter().enumerate() {
+        for j in 0..2 {
+            let (winds, inaction, summary) = cases[(i * 2 + j) % cases.len()];
+            let subject = name(&mut b.rng);
+            let post = POSTS[(i + j) % POSTS.len()];
+            let new = b.new_record(
+                RecordKind::ConductIssue,
+                format!("{post}{subject}{summary}"),
+                place,
+            );
+            let mut edits = vec![
+                text(Field::Subject, subject.clone()),
+                text(Field::Post, post),
+            ];
+            if let Some(winds) = winds {
+                edits.push(choice(Field::FourWinds, winds.code()));
+            }
+            if let Some(inaction) = inaction {
+                edits.push(choice(Field::Inaction, inaction.code()));
+            }
+            if winds == Some(FourWinds::Hedonism) {
+                edits.push(text(Field::AfterHours, "八小时以外经常出入私人会所打牌"));
+            }
+            edits.push(Edit::Narrative {
+                text: format!("经走访了解，{post}{subject}存在{summary}的问题，群众反映强烈。"),
+            });
+            b.push(new, edits, i + j);
+        }
+    }
+}
+
+fn extra(b: &mut Builder, places: &[Place], count: u32) {
+    for n in 0..count {
+        let place = &places[n as usize % places.len()];
+        let new = b.new_record(
+            RecordKind::FundCheck,
+            format!("{}补充核查记录{n}", place.village.name),
+            place,
+        );
+        let households = b.rng.random_range(1..4);
+        let mut edits = vec![
+            text(Field::FundName, "2023年度到户补贴"),
+            choice(Field::FundType, FundType::HouseholdSubsidy.code()),
+        ];
+        for _ in 0..households {
+            let id = b.item();
+            let head = name(&mut b.rng);
+            edits.push(Edit::InsertItem {
+                list: ItemList::Beneficiaries,
+                id,
+                values: vec![
+                    (ItemField::Head, Value::Text(head)),
+                    (ItemField::Entitled, Value::Money(Yuan::from_yuan(3_000))),
+                ],
+            });
+        }
+        edits.push(Edit::Narrative {
+            text: format!("补充核查第{n}号，入户{households}户。"),
+        });
+        b.push(new, edits, 0);
+    }
+}
+
+/// Fills `store` with the demo district.
+pub fn populate(store: &mut Store, args: &DemoArgs) -> Result<()> {
+    let places = places();
+    let mut b = Builder {
+        rng: StdRng::seed_from_u64(args.seed),
+        now: START_MS,
+        records: Vec::new(),
+        informants: Vec::new(),
+    };
+    fund_checks(&mut b, &places);
+    gang_clues(&mut b, &places);
+    asset_checks(&mut b, &places);
+    conduct_issues(&mut b, &places);
+    extra(&mut b, &places, args.extra);
+    let bar = ProgressBar::new(b.records.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("演示数据 demo {bar:40} {pos}/{len} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    for batch in b.records.chunks(200) {
+        store.create_records(batch)?;
+        bar.inc(batch.len() as u64);
+    }
+    bar.finish_and_clear();
+    for (id, informant, contact) in &b.informants {
+        store.set_informant(*id, InformantField::Name, Some(informant), b.now)?;
+        store.set_informant(*id, InformantField::Contact, Some(contact), b.now)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,346 @@
+//! Printing records, lists, history, conflicts and totals for people (tables, Chinese
+//! first) or for scripts (`--json`).
+
+use anyhow::Result;
+use chrono::{FixedOffset, TimeZone};
+use xuncha_domain::{
+    Conflict, FieldPath, FieldVersion, HistoryEntry, Informant, ItemList, Projection, RecordDoc,
+    RecordKind, ReviewStatus, Value, validate,
+};
+use xuncha_store::Totals;
+
+/// A time as China Standard Time, minute precision.
+pub fn time(ms: i64) -> String {
+    let cst = FixedOffset::east_opt(8 * 3600).expect("a valid offset");
+    cst.timestamp_millis_opt(ms).single().map_or_else(
+        || ms.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M").to_string(),
+    )
+}
+
+fn yuan(fen: i64) -> String {
+    xuncha_domain::Yuan::from_fen(fen).to_string()
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Pads `text` to `width` terminal columns (CJK characters take two).
+fn pad(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut used = 0;
+    for ch in text.chars() {
+        let w = if (ch as u32) >= 0x1100 { 2 } else { 1 };
+        if used + w > width {
+            break;
+        }
+        out.push(ch);
+        used += w;
+    }
+    out.push_str(&" ".repeat(width.saturating_sub(used)));
+    out
+}
+
+fn kind_zh(code: &str) -> &str {
+    RecordKind::parse(code).map_or(code, |k| k.zh())
+}
+
+fn status_zh(code: &str) -> &str {
+    ReviewStatus::parse(code).map_or(code, |s| s.zh())
+}
+
+/// A list of records.
+pub fn rows(rows: &[Projection], as_json: bool) -> Result<()> {
+    if as_json {
+        return json(&rows);
+    }
+    if rows.is_empty() {
+        println!("（没有记录 / no records）");
+        return Ok(());
+    }
+    println!(
+        "{} {} {} {} {} {}",
+        pad("编号 id", 36),
+        pad("类型", 16),
+        pad("村", 8),
+        pad("状态", 8),
+        pad("更新", 16),
+        "标题"
+    );
+    for row in rows {
+        let mut flags = String::new();
+        if row.has_conflicts {
+            flags.push_str(" ⚠冲突");
+        }
+        if row.problem_count > 0 {
+            flags.push_str(&format!(" ({}项待补)", row.problem_count));
+        }
+        println!(
+            "{} {} {} {} {} {}{}",
+            row.record_id,
+            pad(kind_zh(&row.kind), 16),
+            pad(&row.village_name, 8),
+            pad(status_zh(&row.status), 8),
+            pad(&time(row.updated_at_ms), 16),
+            row.title,
+            flags
+        );
+    }
+    Ok(())
+}
+
+/// District totals.
+pub fn totals(totals: &Totals, as_json: bool) -> Result<()> {
+    if as_json {
+        return json(totals);
+    }
+    let mu = |centi: i64| xuncha_domain::Mu::from_hundredths(centi).to_string();
+    println!("全区汇总 / district totals");
+    println!(
+        "  记录 records ............................ {}",
+        totals.records
+    );
+    println!(
+        "    扶贫资金检查 {} · 涉黑涉恶线索 {} · 三资核查 {} · 作风问题 {}",
+        totals.fund_checks, totals.gang_clues, totals.asset_checks, totals.conduct_issues
+    );
+    println!(
+        "  涉黑涉恶问题查处党员 party members investigated ... {}",
+        totals.party_members
+    );
+    println!(
+        "    其中开除党籍 expelled ........................ {}",
+        totals.party_members_expelled
+    );
+    println!(
+        "    涉及公职人员 public officials ................ {}",
+        totals.public_officials
+    );
+    println!(
+        "  规范农村集体合同 contracts rectified ........ {} / {}",
+        totals.contracts_rectified, totals.contracts
+    );
+    println!(
+        "  收回集体土地 land recovered (亩) ............ {}",
+        mu(totals.land_recovered_centimu)
+    );
+    println!(
+        "  增加集体收入 income recovered (元/年) ....... {}",
+        yuan(totals.income_recovered_fen)
+    );
+    println!(
+        "  扶贫资金 拨付 allocated (元) ................. {}",
+        yuan(totals.allocated_fen)
+    );
+    println!(
+        "           发放 disbursed (元) ................. {}",
+        yuan(totals.disbursed_fen)
+    );
+    println!(
+        "  入户核实 households verified ................. {} / {}",
+        totals.households_verified, totals.households
+    );
+    println!(
+        "  有冲突待处理 records with conflicts .......... {}",
+        totals.with_conflicts
+    );
+    Ok(())
+}
+
+fn value_text(value: &Value) -> String {
+    value.to_string()
+}
+
+/// One whole record.
+pub fn record(doc: &mut RecordDoc, informant: Option<&Informant>, as_json: bool) -> Result<()> {
+    let record = doc.read();
+    let problems = validate(&record);
+    let conflicts = doc.conflicts();
+    if as_json {
+        return json(&serde_json::json!({
+            "record": record,
+            "problems": problems,
+            "conflicts": conflicts,
+            "informant": informant,
+        }));
+    }
+    println!(
+        "{}  [{}] {}",
+        record.title_or_placeholder(),
+        record.kind.zh(),
+        record.review.status.zh()
+    );
+    println!("编号 id: {}", record.id);
+    println!(
+        "创建 created: {} by {}",
+        time(record.created_at_ms),
+        record.creator
+    );
+    for (field, value) in &record.fields {
+        let text = match field.ty() {
+            xuncha_domain::FieldType::Choice(vocabulary) => match value {
+                Value::Choice(code) => vocabulary.zh(code),
+                other => value_text(other),
+            },
+            _ => value_text(value),
+        };
+        println!("{}: {}", field.zh(), text);
+    }
+    if !record.issues.is_empty() {
+        println!(
+            "问题类型: {}",
+            record
+                .issues
+                .iter()
+                .map(|i| i.zh())
+                .collect::<Vec<_>>()
+                .join("、")
+        );
+    }
+    if !record.tags.is_empty() {
+        println!("标签 tags: {}", record.tags.join("、"));
+    }
+    for list in ItemList::ALL {
+        let items = record.items(*list);
+        if items.is_empty() {
+            continue;
+        }
+        println!("\n{}（{}）", list.zh(), items.len());
+        for item in items {
+            let fields: Vec<String> = item
+                .values
+                .iter()
+                .map(|(field, value)| {
+                    let text = match (field.ty(), value) {
+                        (xuncha_domain::FieldType::Choice(vocabulary), Value::Choice(code)) => {
+                            vocabulary.zh(code)
+                        }
+                        _ => value_text(value),
+                    };
+                    format!("{}={}", field.zh(), text)
+                })
+                .collect();
+            println!("  {}  {}", item.id, fields.join("  "));
+        }
+    }
+    if let Some(informant) = informant {
+        println!(
+            "\n举报人（保护字段）: {} {}",
+            informant.name, informant.contact
+        );
+    }
+    if !record.attachments.is_empty() {
+        println!("\n附件 attachments");
+        for a in &record.attachments {
+            println!(
+                "  {}  {}  {} bytes  {}",
+                a.sha256, a.mime, a.size, a.caption
+            );
+        }
+    }
+    if !record.narrative.is_empty() {
+        println!("\n情况描述:\n{}", record.narrative);
+    }
+    if !record.review.comments.is_empty() || record.review.decision.is_some() {
+        println!("\n审核 review");
+        for c in &record.review.comments {
+            println!("  {} {}: {}", time(c.at_ms), c.author, c.text);
+        }
+        if let Some(d) = &record.review.decision {
+            let void = if d.void {
+                "（记录已修改，此决定已失效 / void: the record changed since）"
+            } else {
+                ""
+            };
+            println!(
+                "  决定 decision: {} by {} at {} — {}{}",
+                d.status.zh(),
+                d.by,
+                time(d.at_ms),
+                d.note,
+                void
+            );
+        }
+    }
+    if !conflicts.is_empty() {
+        println!(
+            "\n⚠ {} 个字段有并发修改，请运行 `xuncha record conflicts {}`",
+            conflicts.len(),
+            record.id
+        );
+    }
+    if !problems.is_empty() {
+        println!("\n待补充 / to fix before submitting:");
+        for p in &problems {
+            println!("  · {}: {} / {}", p.path, p.zh, p.en);
+        }
+    }
+    Ok(())
+}
+
+/// A record's changes.
+pub fn history(entries: &[HistoryEntry], as_json: bool) -> Result<()> {
+    if as_json {
+        return json(&entries);
+    }
+    for e in entries {
+        println!(
+            "{}  {}  {}@{}  {}  {}",
+            &e.change[..12.min(e.change.len())],
+            e.at_ms.map(time).unwrap_or_default(),
+            e.author.as_deref().unwrap_or("?"),
+            e.device.as_deref().unwrap_or("?"),
+            e.paths.join(", "),
+            ""
+        );
+    }
+    Ok(())
+}
+
+/// One field's values over time.
+pub fn field_history(path: &FieldPath, versions: &[FieldVersion], as_json: bool) -> Result<()> {
+    if as_json {
+        return json(&versions);
+    }
+    println!("{}（{}）", path.zh(), path);
+    for v in versions {
+        println!(
+            "  {}  {}@{}  → {}",
+            v.at_ms.map(time).unwrap_or_default(),
+            v.author.as_deref().unwrap_or("?"),
+            v.device.as_deref().unwrap_or("?"),
+            v.value.as_deref().unwrap_or("（清除）")
+        );
+    }
+    Ok(())
+}
+
+/// The fields holding concurrent values.
+pub fn conflicts(conflicts: &[Conflict], as_json: bool) -> Result<()> {
+    if as_json {
+        return json(&conflicts);
+    }
+    if conflicts.is_empty() {
+        println!("没有冲突 / no conflicts");
+        return Ok(());
+    }
+    for c in conflicts {
+        println!("{}（{}）", c.label_zh, c.path);
+        for v in &c.values {
+            println!(
+                "  {} {}  ← {}@{} {}",
+                if v.shown { "●" } else { "○" },
+                v.display,
+                v.author.as_deref().unwrap_or("?"),
+                v.device.as_deref().unwrap_or("?"),
+                v.at_ms.map(time).unwrap_or_default()
+            );
+        }
+    }
+    println!(
+        "用 `xuncha record edit <id> --set 字段=值` 选定一个值即可解决 / settle one with an edit of the field"
+    );
+    Ok(())
+}
