@@ -15,16 +15,8 @@ const CASES: u32 = 256;
 
 #[derive(Debug, Clone)]
 enum Step {
-    Edit {
-        replica: usize,
-        op: u8,
-        a: u8,
-        b: u8,
-    },
-    Merge {
-        into: usize,
-        from: usize,
-    },
+    Edit { replica: usize, op: u8, a: u8, b: u8 },
+    Merge { into: usize, from: usize },
 }
 
 fn step(replicas: usize) -> impl Strategy<Value = Step> {
@@ -36,11 +28,7 @@ fn step(replicas: usize) -> impl Strategy<Value = Step> {
 
 fn scenario() -> impl Strategy<Value = (usize, Vec<Step>, Vec<usize>)> {
     (2usize..=5).prop_flat_map(|n| {
-        (
-            Just(n),
-            prop::collection::vec(step(n), 1..40),
-            Just((0..n).collect::<Vec<_>>()).prop_shuffle(),
-        )
+        (Just(n), prop::collection::vec(step(n), 1..40), Just((0..n).collect::<Vec<_>>()).prop_shuffle())
     })
 }
 
@@ -72,12 +60,7 @@ impl Model {
         let seen = self.known[replica].clone();
         for (slot, display) in slots {
             let id = self.writes.len();
-            self.writes.push(Write {
-                slot,
-                display,
-                author: author.to_owned(),
-                seen: seen.clone(),
-            });
+            self.writes.push(Write { slot, display, author: author.to_owned(), seen: seen.clone() });
             self.known[replica].insert(id);
         }
     }
@@ -91,20 +74,15 @@ impl Model {
         }
         let mut out = BTreeMap::new();
         for (slot, ids) in by_slot {
-            if let Slot::Item(item, _) = &slot {
-                if self.removed_items.contains(item) {
-                    continue;
-                }
+            if let Slot::Item(item, _) = &slot
+                && self.removed_items.contains(item)
+            {
+                continue;
             }
             let mut values: Vec<(String, String)> = ids
                 .iter()
                 .filter(|i| !ids.iter().any(|j| self.writes[*j].seen.contains(i)))
-                .filter_map(|i| {
-                    self.writes[*i]
-                        .display
-                        .clone()
-                        .map(|d| (d, self.writes[*i].author.clone()))
-                })
+                .filter_map(|i| self.writes[*i].display.clone().map(|d| (d, self.writes[*i].author.clone())))
                 .collect();
             values.sort();
             out.insert(slot, values);
@@ -125,26 +103,12 @@ fn ctx(replica: usize, clock: i64) -> EditContext {
 fn scalar_value(field: Field, pick: u8) -> Value {
     let i = usize::from(pick % 3);
     match field {
-        Field::Title | Field::Round | Field::Team | Field::FundName => {
-            Value::Text(["甲", "乙", "丙"][i].into())
-        }
-        Field::Allocated | Field::Disbursed => {
-            Value::Money(Yuan::from_fen([10_000, 20_000, 30_050][i]))
-        }
+        Field::Title | Field::Round | Field::Team | Field::FundName => Value::Text(["甲", "乙", "丙"][i].into()),
+        Field::Allocated | Field::Disbursed => Value::Money(Yuan::from_fen([10_000, 20_000, 30_050][i])),
         Field::FundType => Value::Choice(["household_subsidy", "education_aid", "other"][i].into()),
-        Field::Township => Value::Division(Division::new(
-            ["330199101000", "330199102000", "330199103000"][i],
-            "镇",
-        )),
-        Field::Village => Value::Division(Division::new(
-            ["330199101001", "330199101002", "330199101003"][i],
-            "村",
-        )),
-        Field::Location => Value::Gps(GeoPoint {
-            lat: [28.1, 28.2, 28.3][i],
-            lon: 115.0,
-            accuracy_m: None,
-        }),
+        Field::Township => Value::Division(Division::new(["330199101000", "330199102000", "330199103000"][i], "镇")),
+        Field::Village => Value::Division(Division::new(["330199101001", "330199101002", "330199101003"][i], "村")),
+        Field::Location => Value::Gps(GeoPoint { lat: [28.1, 28.2, 28.3][i], lon: 115.0, accuracy_m: None }),
         _ => Value::Text("?".into()),
     }
 }
@@ -162,20 +126,13 @@ const FIELDS: [Field; 10] = [
     Field::Disbursed,
 ];
 
-const ITEM_FIELDS: [ItemField; 5] = [
-    ItemField::Head,
-    ItemField::Entitled,
-    ItemField::Received,
-    ItemField::Verified,
-    ItemField::Remark,
-];
+const ITEM_FIELDS: [ItemField; 5] =
+    [ItemField::Head, ItemField::Entitled, ItemField::Received, ItemField::Verified, ItemField::Remark];
 
 fn item_value(field: ItemField, pick: u8) -> Value {
     let i = usize::from(pick % 3);
     match field {
-        ItemField::Entitled | ItemField::Received => {
-            Value::Money(Yuan::from_fen([100, 200, 350][i]))
-        }
+        ItemField::Entitled | ItemField::Received => Value::Money(Yuan::from_fen([100, 200, 350][i])),
         ItemField::Verified => Value::Flag(i == 0),
         _ => Value::Text(["王", "李", "赵"][i].into()),
     }
@@ -193,134 +150,67 @@ fn random_edit(
     let ctx = ctx(replica, clock);
     let record = doc.read();
     let items = record.items(ItemList::Beneficiaries).to_vec();
-    let entropy = [
-        u8::try_from(replica).unwrap(),
-        a,
-        b,
-        (clock % 251) as u8,
-        (clock / 251 % 251) as u8,
-        7,
-        7,
-        7,
-        7,
-        7,
-    ];
+    let entropy = [u8::try_from(replica).unwrap(), a, b, (clock % 251) as u8, (clock / 251 % 251) as u8, 7, 7, 7, 7, 7];
     let (edit, slots): (Edit, Vec<(Slot, Option<String>)>) = match op {
         0..=3 => {
             let field = FIELDS[usize::from(a) % FIELDS.len()];
-            if b % 7 == 0 {
-                (
-                    Edit::Set { field, value: None },
-                    vec![(Slot::Field(field), None)],
-                )
+            if b.is_multiple_of(7) {
+                (Edit::Set { field, value: None }, vec![(Slot::Field(field), None)])
             } else {
                 let value = scalar_value(field, b);
-                (
-                    Edit::Set {
-                        field,
-                        value: Some(value.clone()),
-                    },
-                    vec![(Slot::Field(field), Some(value.to_string()))],
-                )
+                (Edit::Set { field, value: Some(value.clone()) }, vec![(Slot::Field(field), Some(value.to_string()))])
             }
         }
         4 | 5 => {
             let id = ItemId::new(ctx.now_ms, &entropy);
-            let values: Vec<(ItemField, Value)> = ITEM_FIELDS
-                .iter()
-                .take(usize::from(a % 4) + 1)
-                .map(|f| (*f, item_value(*f, b)))
-                .collect();
-            let slots = values
-                .iter()
-                .map(|(f, v)| (Slot::Item(id, *f), Some(v.to_string())))
-                .collect();
-            (
-                Edit::InsertItem {
-                    list: ItemList::Beneficiaries,
-                    id,
-                    values,
-                },
-                slots,
-            )
+            let values: Vec<(ItemField, Value)> =
+                ITEM_FIELDS.iter().take(usize::from(a % 4) + 1).map(|f| (*f, item_value(*f, b))).collect();
+            let slots = values.iter().map(|(f, v)| (Slot::Item(id, *f), Some(v.to_string()))).collect();
+            (Edit::InsertItem { list: ItemList::Beneficiaries, id, values }, slots)
         }
         6 | 7 if !items.is_empty() => {
             let item = &items[usize::from(a) % items.len()];
             let field = ITEM_FIELDS[usize::from(b) % ITEM_FIELDS.len()];
-            let value = (b % 5 != 0).then(|| item_value(field, a / 3));
+            let value = (!b.is_multiple_of(5)).then(|| item_value(field, a / 3));
             let display = value.as_ref().map(ToString::to_string);
-            (
-                Edit::UpdateItem {
-                    id: item.id,
-                    field,
-                    value,
-                },
-                vec![(Slot::Item(item.id, field), display)],
-            )
+            (Edit::UpdateItem { id: item.id, field, value }, vec![(Slot::Item(item.id, field), display)])
         }
         8 if !items.is_empty() => {
             let item = &items[usize::from(a) % items.len()];
-            (
-                Edit::RemoveItem {
-                    list: ItemList::Beneficiaries,
-                    id: item.id,
-                },
-                vec![],
-            )
+            (Edit::RemoveItem { list: ItemList::Beneficiaries, id: item.id }, vec![])
         }
         9 => {
             let mut chars: Vec<char> = record.narrative.chars().collect();
-            let pos = if chars.is_empty() {
-                0
-            } else {
-                usize::from(a) % (chars.len() + 1)
-            };
-            if b % 3 == 0 && !chars.is_empty() {
+            let pos = if chars.is_empty() { 0 } else { usize::from(a) % (chars.len() + 1) };
+            if b.is_multiple_of(3) && !chars.is_empty() {
                 let end = (pos + usize::from(b % 4) + 1).min(chars.len());
                 chars.drain(pos.min(chars.len() - 1)..end);
             } else {
-                for (k, ch) in ["村", "委", "会", "补", "贴"]
-                    .iter()
-                    .enumerate()
-                    .take(usize::from(b % 5) + 1)
-                {
+                for (k, ch) in ["村", "委", "会", "补", "贴"].iter().enumerate().take(usize::from(b % 5) + 1) {
                     chars.insert(pos + k, ch.chars().next().unwrap());
                 }
             }
-            (
-                Edit::Narrative {
-                    text: chars.into_iter().collect(),
-                },
-                vec![],
-            )
+            (Edit::Narrative { text: chars.into_iter().collect() }, vec![])
         }
         10 => {
             let tag = ["重点", "复查", "紧急"][usize::from(a % 3)].to_owned();
-            (
-                if b % 2 == 0 {
-                    Edit::AddTag { tag }
-                } else {
-                    Edit::RemoveTag { tag }
-                },
-                vec![],
-            )
+            (if b.is_multiple_of(2) { Edit::AddTag { tag } } else { Edit::RemoveTag { tag } }, vec![])
         }
         11 => (
             Edit::SetIssue {
                 issue: FundIssue::ALL[usize::from(a) % FundIssue::ALL.len()],
-                present: b % 2 == 0,
+                present: b.is_multiple_of(2),
             },
             vec![],
         ),
         12 => {
             let sha256 = format!("{:064x}", a % 4);
-            if b % 3 == 0 {
+            if b.is_multiple_of(3) {
                 (Edit::RemoveAttachment { sha256 }, vec![])
             } else if b % 3 == 1 {
                 (
                     Edit::SetAttachmentCaption {
-                        sha256,
-                        caption: ["收据", "现场", "合同"][usize::from(a % 3)].into(),
+                        sha256, caption: ["收据", "现场", "合同"][usize::from(a % 3)].into()
                     },
                     vec![],
                 )
@@ -336,26 +226,14 @@ fn random_edit(
                 (Edit::AddAttachment { attachment }, vec![])
             }
         }
-        13 => (
-            Edit::AddComment {
-                id: ItemId::new(ctx.now_ms, &entropy),
-                text: "请补充材料".into(),
-            },
-            vec![],
-        ),
+        13 => (Edit::AddComment { id: ItemId::new(ctx.now_ms, &entropy), text: "请补充材料".into() }, vec![]),
         14 => {
             let status = ReviewStatus::ALL[usize::from(a) % ReviewStatus::ALL.len()];
             (Edit::SetReviewStatus { status }, vec![])
         }
         _ => {
             let status = ReviewStatus::ALL[usize::from(a) % ReviewStatus::ALL.len()];
-            (
-                Edit::Decide {
-                    status,
-                    note: "审核意见".into(),
-                },
-                vec![],
-            )
+            (Edit::Decide { status, note: "审核意见".into() }, vec![])
         }
     };
     // Refused edits (bad transitions, missing items) must leave the replica unchanged.
@@ -363,11 +241,7 @@ fn random_edit(
     match doc.apply(&[edit], &ctx) {
         Ok(Some(_)) => Some(slots),
         Ok(None) | Err(_) => {
-            assert_eq!(
-                doc.heads(),
-                before,
-                "a refused or empty edit changed the document"
-            );
+            assert_eq!(doc.heads(), before, "a refused or empty edit changed the document");
             None
         }
     }
@@ -376,10 +250,7 @@ fn random_edit(
 fn slot_path(slot: &Slot) -> FieldPath {
     match slot {
         Slot::Field(field) => FieldPath::Field { field: *field },
-        Slot::Item(id, field) => FieldPath::Item {
-            id: *id,
-            field: *field,
-        },
+        Slot::Item(id, field) => FieldPath::Item { id: *id, field: *field },
     }
 }
 

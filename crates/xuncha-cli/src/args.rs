@@ -12,12 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "xuncha", version, about, long_about, propagate_version = true)]
 pub struct Cli {
     /// The device database file.
-    #[arg(
-        long,
-        global = true,
-        env = "XUNCHA_DB",
-        default_value = "xuncha-device.db"
-    )]
+    #[arg(long, global = true, env = "XUNCHA_DB", default_value = "xuncha-device.db")]
     pub db: PathBuf,
 
     /// Print machine-readable JSON instead of tables.
@@ -28,6 +23,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create an encrypted device database (asks for a new PIN, or reads XUNCHA_PIN).
@@ -109,6 +106,8 @@ pub struct DemoArgs {
     pub extra: u32,
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum RecordCommand {
     /// Create a record and print its id.

@@ -6,8 +6,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use xuncha_domain::{
-    ActorId, AttachmentRef, DeviceId, Division, Edit, Field, FieldPath, FundIssue, InformantField,
-    ItemField, ItemId, ItemList, NewRecord, RecordId, RecordKind, ReviewStatus, UserId,
+    ActorId, AttachmentRef, DeviceId, Division, Edit, Field, FieldPath, FundIssue, InformantField, ItemField, ItemId,
+    ItemList, NewRecord, RecordId, RecordKind, ReviewStatus, UserId,
 };
 use xuncha_store::{Identity, KdfParams, ListFilter, Store};
 
@@ -52,47 +52,29 @@ fn parse_id(text: &str) -> Result<RecordId> {
 fn split_kv(text: &str) -> Result<(&str, &str)> {
     text.split_once('=')
         .or_else(|| text.split_once('＝'))
-        .ok_or_else(|| {
-            bad(format!(
-                "“{text}” 应写成 字段=值 / {text:?} must be FIELD=VALUE"
-            ))
-        })
+        .ok_or_else(|| bad(format!("“{text}” 应写成 字段=值 / {text:?} must be FIELD=VALUE")))
 }
 
 fn parse_kind(text: &str) -> Result<RecordKind> {
     RecordKind::parse(text).ok_or_else(|| {
-        xuncha_domain::DomainError::UnknownKind {
-            input: text.to_owned(),
-            expected: RecordKind::codes(),
-        }
-        .into()
+        xuncha_domain::DomainError::UnknownKind { input: text.to_owned(), expected: RecordKind::codes() }.into()
     })
 }
 
 fn parse_status(text: &str) -> Result<ReviewStatus> {
-    ReviewStatus::parse(text).ok_or_else(|| {
-        bad(format!(
-            "未知的审核状态 “{text}”，可选：{} / unknown status",
-            ReviewStatus::codes()
-        ))
-    })
+    ReviewStatus::parse(text)
+        .ok_or_else(|| bad(format!("未知的审核状态 “{text}”，可选：{} / unknown status", ReviewStatus::codes())))
 }
 
 fn parse_division(text: &str) -> Result<Division> {
-    Division::parse(text).ok_or_else(|| {
-        bad(format!(
-            "“{text}” 应写成 区划代码:名称 / must be CODE:NAME, e.g. 330199101000:东岭镇"
-        ))
-    })
+    Division::parse(text)
+        .ok_or_else(|| bad(format!("“{text}” 应写成 区划代码:名称 / must be CODE:NAME, e.g. 330199101000:东岭镇")))
 }
 
 fn set_edit(text: &str) -> Result<Edit> {
     let (key, value) = split_kv(text)?;
     let field = Field::parse(key)?;
-    Ok(Edit::Set {
-        field,
-        value: Some(field.parse_value(value)?),
-    })
+    Ok(Edit::Set { field, value: Some(field.parse_value(value)?) })
 }
 
 fn item_values(list: ItemList, text: &str) -> Result<Vec<(ItemField, xuncha_domain::Value)>> {
@@ -113,10 +95,7 @@ fn item_list(store: &Store, id: RecordId, item: ItemId) -> Result<ItemList> {
             return Ok(*list);
         }
     }
-    Err(xuncha_domain::DomainError::ItemNotFound {
-        item: item.to_string(),
-    }
-    .into())
+    Err(xuncha_domain::DomainError::ItemNotFound { item: item.to_string() }.into())
 }
 
 fn edits_from_args(store: &mut Store, id: RecordId, args: &EditArgs) -> Result<Vec<Edit>> {
@@ -125,10 +104,7 @@ fn edits_from_args(store: &mut Store, id: RecordId, args: &EditArgs) -> Result<V
         edits.push(set_edit(text)?);
     }
     for key in &args.clear {
-        edits.push(Edit::Set {
-            field: Field::parse(key)?,
-            value: None,
-        });
+        edits.push(Edit::Set { field: Field::parse(key)?, value: None });
     }
     if let Some(text) = &args.narrative {
         edits.push(Edit::Narrative { text: text.clone() });
@@ -136,54 +112,31 @@ fn edits_from_args(store: &mut Store, id: RecordId, args: &EditArgs) -> Result<V
     for pair in args.add_item.chunks(2) {
         let list = ItemList::parse(&pair[0])?;
         let values = item_values(list, &pair[1])?;
-        edits.push(Edit::InsertItem {
-            list,
-            id: ItemId::new(now_ms(), &entropy()?),
-            values,
-        });
+        edits.push(Edit::InsertItem { list, id: ItemId::new(now_ms(), &entropy()?), values });
     }
     for pair in args.update_item.chunks(2) {
         let item: ItemId = pair[0].parse()?;
         let list = item_list(store, id, item)?;
         let (key, value) = split_kv(&pair[1])?;
         let field = ItemField::parse_in(list, key)?;
-        let value = if value.is_empty() {
-            None
-        } else {
-            Some(field.ty().parse(field.key(), value)?)
-        };
-        edits.push(Edit::UpdateItem {
-            id: item,
-            field,
-            value,
-        });
+        let value = if value.is_empty() { None } else { Some(field.ty().parse(field.key(), value)?) };
+        edits.push(Edit::UpdateItem { id: item, field, value });
     }
     for pair in args.remove_item.chunks(2) {
-        edits.push(Edit::RemoveItem {
-            list: ItemList::parse(&pair[0])?,
-            id: pair[1].parse()?,
-        });
+        edits.push(Edit::RemoveItem { list: ItemList::parse(&pair[0])?, id: pair[1].parse()? });
     }
     edits.extend(args.tag.iter().map(|tag| Edit::AddTag { tag: tag.clone() }));
-    edits.extend(
-        args.untag
-            .iter()
-            .map(|tag| Edit::RemoveTag { tag: tag.clone() }),
-    );
+    edits.extend(args.untag.iter().map(|tag| Edit::RemoveTag { tag: tag.clone() }));
     for (texts, present) in [(&args.issue, true), (&args.no_issue, false)] {
         for text in texts {
             let issue = FundIssue::parse(text).ok_or_else(|| {
-                bad(format!(
-                    "未知的问题类型 “{text}”，可选：{} / unknown issue type",
-                    FundIssue::codes()
-                ))
+                bad(format!("未知的问题类型 “{text}”，可选：{} / unknown issue type", FundIssue::codes()))
             })?;
             edits.push(Edit::SetIssue { issue, present });
         }
     }
     for path in &args.attach {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("无法读取附件 / cannot read {}", path.display()))?;
+        let bytes = std::fs::read(path).with_context(|| format!("无法读取附件 / cannot read {}", path.display()))?;
         let mime = mime_of(path);
         let info = store.put_attachment(&bytes, mime, now_ms())?;
         edits.push(Edit::AddAttachment {
@@ -198,18 +151,12 @@ fn edits_from_args(store: &mut Store, id: RecordId, args: &EditArgs) -> Result<V
         });
     }
     if let Some(text) = &args.comment {
-        edits.push(Edit::AddComment {
-            id: ItemId::new(now_ms(), &entropy()?),
-            text: text.clone(),
-        });
+        edits.push(Edit::AddComment { id: ItemId::new(now_ms(), &entropy()?), text: text.clone() });
     }
     if let Some(status) = &args.status {
         let status = parse_status(status)?;
         edits.push(if args.decide {
-            Edit::Decide {
-                status,
-                note: args.note.clone(),
-            }
+            Edit::Decide { status, note: args.note.clone() }
         } else {
             Edit::SetReviewStatus { status }
         });
@@ -225,12 +172,7 @@ fn edits_from_args(store: &mut Store, id: RecordId, args: &EditArgs) -> Result<V
 }
 
 fn mime_of(path: &Path) -> &'static str {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("jpg" | "jpeg") => "image/jpeg",
         Some("png") => "image/png",
         Some("heic") => "image/heic",
@@ -251,11 +193,7 @@ fn new_record(store: &mut Store, args: &NewArgs, json: bool) -> Result<()> {
         village: args.village.as_deref().map(parse_division).transpose()?,
         team: args.team.clone(),
     };
-    let edits = args
-        .set
-        .iter()
-        .map(|s| set_edit(s))
-        .collect::<Result<Vec<_>>>()?;
+    let edits = args.set.iter().map(|s| set_edit(s)).collect::<Result<Vec<_>>>()?;
     let id = store.create_record(&new, &edits, now)?;
     if json {
         println!("{}", serde_json::json!({ "id": id.to_string() }));
@@ -285,9 +223,7 @@ fn apply_lines(store: &mut Store, id: RecordId, input: &str) -> Result<()> {
     let reader: Box<dyn BufRead> = if input == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        Box::new(std::io::BufReader::new(
-            std::fs::File::open(input).with_context(|| format!("cannot open {input}"))?,
-        ))
+        Box::new(std::io::BufReader::new(std::fs::File::open(input).with_context(|| format!("cannot open {input}"))?))
     };
     let stdout = std::io::stdout();
     for (n, line) in reader.lines().enumerate() {
@@ -298,11 +234,7 @@ fn apply_lines(store: &mut Store, id: RecordId, input: &str) -> Result<()> {
         let edits: Vec<Edit> = match serde_json::from_str::<Vec<Edit>>(&line) {
             Ok(edits) => edits,
             Err(_) => vec![serde_json::from_str::<Edit>(&line).map_err(|e| {
-                bad(format!(
-                    "第 {} 行不是有效的修改 / line {} is not a valid edit: {e}",
-                    n + 1,
-                    n + 1
-                ))
+                bad(format!("第 {} 行不是有效的修改 / line {} is not a valid edit: {e}", n + 1, n + 1))
             })?],
         };
         store.edit(id, &edits, now_ms())?;

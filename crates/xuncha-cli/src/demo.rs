@@ -10,9 +10,9 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use xuncha_domain::{
-    ClueSource, ContractObject, ContractStatus, Disposition, Division, Edit, Field, FourWinds,
-    FundIssue, FundType, InactionType, InformantField, ItemField, ItemId, ItemList, Mu, NewRecord,
-    RecordId, RecordKind, RelationKind, ReviewStatus, Value, Yuan,
+    ClueSource, ContractObject, ContractStatus, Disposition, Division, Edit, Field, FourWinds, FundIssue, FundType,
+    InactionType, InformantField, ItemField, ItemId, ItemList, Mu, NewRecord, RecordId, RecordKind, RelationKind,
+    ReviewStatus, Value, Yuan,
 };
 use xuncha_store::Store;
 
@@ -30,40 +30,26 @@ const TOWNSHIPS: &[(&str, &str, &[&str])] = &[
 ];
 const TEAMS: &[&str] = &["第一巡察组", "第二巡察组", "第三巡察组"];
 const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
-    "何", "林", "罗", "郑",
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "林", "罗",
+    "郑",
 ];
 const GIVEN: &[&str] = &[
-    "大福", "桂兰", "春生", "秀英", "建国", "玉梅", "志强", "金花", "德明", "小红", "国平", "海燕",
-    "长根", "菊香", "永福", "冬梅", "树林", "月娥", "水生", "爱华", "伟", "芳", "军", "敏", "勇",
-    "静", "磊", "丽",
+    "大福", "桂兰", "春生", "秀英", "建国", "玉梅", "志强", "金花", "德明", "小红", "国平", "海燕", "长根", "菊香",
+    "永福", "冬梅", "树林", "月娥", "水生", "爱华", "伟", "芳", "军", "敏", "勇", "静", "磊", "丽",
 ];
-const POSTS: &[&str] = &[
-    "村党支部书记",
-    "村委会主任",
-    "村会计",
-    "村委委员",
-    "镇农办主任",
-    "镇财政所副所长",
-    "村民小组长",
-];
-const COUNTERPARTIES: &[&str] = &[
-    "清河绿源农业合作社",
-    "个体户",
-    "东岭石料厂",
-    "溪口竹制品厂",
-    "南塘水产养殖场",
-    "茶园合作社",
-    "新屋物流公司",
-];
+const POSTS: &[&str] =
+    &["村党支部书记", "村委会主任", "村会计", "村委委员", "镇农办主任", "镇财政所副所长", "村民小组长"];
+const COUNTERPARTIES: &[&str] =
+    &["清河绿源农业合作社", "个体户", "东岭石料厂", "溪口竹制品厂", "南塘水产养殖场", "茶园合作社", "新屋物流公司"];
+
+/// Informants carry compound surnames that no subject or household in the demo has, so a
+/// search for one shows that protected names never reach the index.
+const INFORMANT_SURNAMES: &[&str] = &["欧阳", "司马", "上官", "诸葛"];
+const INFORMANT_GIVEN: &[&str] = &["振华", "淑珍", "卫东", "丽萍", "建华", "秀兰", "新民", "晓燕"];
 
 /// Someone's name.
 fn name(rng: &mut StdRng) -> String {
-    format!(
-        "{}{}",
-        SURNAMES.choose(rng).unwrap_or(&"王"),
-        GIVEN.choose(rng).unwrap_or(&"伟")
-    )
+    format!("{}{}", SURNAMES.choose(rng).unwrap_or(&"王"), GIVEN.choose(rng).unwrap_or(&"伟"))
 }
 
 /// Splits `total` into `parts` positive shares that add up exactly.
@@ -147,19 +133,11 @@ impl Builder {
             1 => &[ReviewStatus::Submitted],
             2 => &[ReviewStatus::Submitted, ReviewStatus::NeedsMore],
             3 | 4 => &[ReviewStatus::Submitted, ReviewStatus::Verified],
-            _ => &[
-                ReviewStatus::Submitted,
-                ReviewStatus::Verified,
-                ReviewStatus::CaseFiled,
-                ReviewStatus::Closed,
-            ],
+            _ => &[ReviewStatus::Submitted, ReviewStatus::Verified, ReviewStatus::CaseFiled, ReviewStatus::Closed],
         };
         for status in statuses {
             edits.push(if status.is_review_decision() {
-                Edit::Decide {
-                    status: *status,
-                    note: "经核查，情况属实。".to_owned(),
-                }
+                Edit::Decide { status: *status, note: "经核查，情况属实。".to_owned() }
             } else {
                 Edit::SetReviewStatus { status: *status }
             });
@@ -170,17 +148,11 @@ impl Builder {
 }
 
 fn text(field: Field, value: impl Into<String>) -> Edit {
-    Edit::Set {
-        field,
-        value: Some(Value::Text(value.into())),
-    }
+    Edit::Set { field, value: Some(Value::Text(value.into())) }
 }
 
 fn choice(field: Field, code: &str) -> Edit {
-    Edit::Set {
-        field,
-        value: Some(Value::Choice(code.to_owned())),
-    }
+    Edit::Set { field, value: Some(Value::Choice(code.to_owned())) }
 }
 
 fn fund_checks(b: &mut Builder, places: &[Place]) {
@@ -195,41 +167,26 @@ fn fund_checks(b: &mut Builder, places: &[Place]) {
     for place in places {
         for _ in 0..4 {
             let (fund_type, range) = types[n % types.len()].clone();
-            let title = format!(
-                "{}{}{}资金发放检查",
-                place.village.name,
-                2023,
-                fund_type.zh()
-            );
+            let title = format!("{}{}{}资金发放检查", place.village.name, 2023, fund_type.zh());
             let new = b.new_record(RecordKind::FundCheck, title, place);
             let households = b.rng.random_range(5..11);
             let withheld = n % 3 == 0;
             let mut allocated = 0;
             let mut disbursed = 0;
             let mut edits = vec![
-                text(
-                    Field::FundName,
-                    format!("2023年度{}{}", place.township.name, fund_type.zh()),
-                ),
+                text(Field::FundName, format!("2023年度{}{}", place.township.name, fund_type.zh())),
                 choice(Field::FundType, fund_type.code()),
             ];
             let mut shortfall_heads = Vec::new();
             for h in 0..households {
                 let entitled = b.rng.random_range(range.clone()) * 100;
-                let received = if withheld && h % 3 == 0 {
-                    entitled - entitled / 5
-                } else {
-                    entitled
-                };
+                let received = if withheld && h % 3 == 0 { entitled - entitled / 5 } else { entitled };
                 allocated += entitled;
                 disbursed += received;
                 let head = name(&mut b.rng);
                 let remark = if received < entitled {
                     shortfall_heads.push(head.clone());
-                    format!(
-                        "实领少于应享 {} 元，称被村里“统筹”",
-                        Yuan::from_fen(entitled - received)
-                    )
+                    format!("实领少于应享 {} 元，称被村里“统筹”", Yuan::from_fen(entitled - received))
                 } else {
                     String::new()
                 };
@@ -246,38 +203,19 @@ fn fund_checks(b: &mut Builder, places: &[Place]) {
                     ],
                 });
             }
-            edits.push(Edit::Set {
-                field: Field::Allocated,
-                value: Some(Value::Money(Yuan::from_fen(allocated))),
-            });
-            edits.push(Edit::Set {
-                field: Field::Disbursed,
-                value: Some(Value::Money(Yuan::from_fen(disbursed))),
-            });
+            edits.push(Edit::Set { field: Field::Allocated, value: Some(Value::Money(Yuan::from_fen(allocated))) });
+            edits.push(Edit::Set { field: Field::Disbursed, value: Some(Value::Money(Yuan::from_fen(disbursed))) });
             let narrative = if withheld {
-                edits.push(Edit::SetIssue {
-                    issue: FundIssue::WithheldShared,
-                    present: true,
-                });
-                edits.push(Edit::SetIssue {
-                    issue: FundIssue::ProcedureViolation,
-                    present: true,
-                });
-                edits.push(Edit::AddTag {
-                    tag: "重点关注".to_owned(),
-                });
+                edits.push(Edit::SetIssue { issue: FundIssue::WithheldShared, present: true });
+                edits.push(Edit::SetIssue { issue: FundIssue::ProcedureViolation, present: true });
+                edits.push(Edit::AddTag { tag: "重点关注".to_owned() });
                 format!(
                     "巡察组入户走访{households}户，发现{}等农户实领金额少于应享金额，村委会以“统筹使用”为由截留部分补贴，未经村民代表会议讨论，发放程序不规范。",
                     shortfall_heads.join("、")
                 )
             } else if n % 5 == 1 {
-                edits.push(Edit::SetIssue {
-                    issue: FundIssue::Favouritism,
-                    present: true,
-                });
-                format!(
-                    "入户核实{households}户，其中1户为村干部近亲属，评定程序存在优亲厚友问题，资金已足额发放。"
-                )
+                edits.push(Edit::SetIssue { issue: FundIssue::Favouritism, present: true });
+                format!("入户核实{households}户，其中1户为村干部近亲属，评定程序存在优亲厚友问题，资金已足额发放。")
             } else {
                 format!("入户核实{households}户，补贴均已足额发放至“一卡通”，未发现截留挪用问题。")
             };
@@ -295,11 +233,7 @@ fn gang_clues(b: &mut Builder, places: &[Place]) {
         (2, Disposition::ExpelledFromParty, ClueSource::Petition),
         (1, Disposition::ExpelledFromParty, ClueSource::Report),
         (2, Disposition::CaseOpened, ClueSource::Audit),
-        (
-            1,
-            Disposition::TransferredToJudiciary,
-            ClueSource::DisciplineCase,
-        ),
+        (1, Disposition::TransferredToJudiciary, ClueSource::DisciplineCase),
         (1, Disposition::PreliminaryCheck, ClueSource::Patrol),
         (0, Disposition::NotFiled, ClueSource::Report),
         (0, Disposition::PreliminaryCheck, ClueSource::Petition),
@@ -319,10 +253,7 @@ fn gang_clues(b: &mut Builder, places: &[Place]) {
         let boss = name(&mut b.rng);
         let title = format!("{}{}等人{}线索", place.village.name, boss, themes[i]);
         let new = b.new_record(RecordKind::GangClue, title, place);
-        let mut edits = vec![
-            choice(Field::ClueSource, source.code()),
-            choice(Field::Disposition, disposition.code()),
-        ];
+        let mut edits = vec![choice(Field::ClueSource, source.code()), choice(Field::Disposition, disposition.code())];
         let boss_id = b.item();
         edits.push(Edit::InsertItem {
             list: ItemList::Subjects,
@@ -359,14 +290,8 @@ fn gang_clues(b: &mut Builder, places: &[Place]) {
                 values: vec![
                     (ItemField::From, Value::Text(official.to_string())),
                     (ItemField::To, Value::Text(boss_id.to_string())),
-                    (
-                        ItemField::RelationKind,
-                        Value::Choice(RelationKind::ProtectiveUmbrella.code().into()),
-                    ),
-                    (
-                        ItemField::Note,
-                        Value::Text("多次通风报信，收受财物".into()),
-                    ),
+                    (ItemField::RelationKind, Value::Choice(RelationKind::ProtectiveUmbrella.code().into())),
+                    (ItemField::Note, Value::Text("多次通风报信，收受财物".into())),
                 ],
             });
         }
@@ -375,17 +300,22 @@ fn gang_clues(b: &mut Builder, places: &[Place]) {
                 "群众反映{boss}长期在{}一带{}，{}。巡察组调阅相关合同及村务档案，走访群众12人，线索已移交{}。",
                 place.village.name,
                 themes[i],
-                if *party > 0 { format!("有{party}名党员干部涉嫌为其提供庇护") } else { "暂未发现公职人员参与".to_owned() },
+                if *party > 0 {
+                    format!("有{party}名党员干部涉嫌为其提供庇护")
+                } else {
+                    "暂未发现公职人员参与".to_owned()
+                },
                 disposition.zh()
             ),
         });
         let id = new.id;
         b.push(new, edits, i + 1);
-        b.informants.push((
-            id,
-            name(&mut b.rng),
-            format!("13{:09}", b.rng.random_range(0..1_000_000_000u64)),
-        ));
+        let informant = format!(
+            "{}{}",
+            INFORMANT_SURNAMES[i % INFORMANT_SURNAMES.len()],
+            INFORMANT_GIVEN[i % INFORMANT_GIVEN.len()]
+        );
+        b.informants.push((id, informant, format!("13{:09}", b.rng.random_range(0..1_000_000_000u64))));
     }
 }
 
@@ -397,21 +327,11 @@ fn asset_checks(b: &mut Builder, places: &[Place]) {
     let mut n = 0;
     for place in places {
         for _ in 0..4 {
-            let title = format!(
-                "{}集体“三资”清理核查（第{}批）",
-                place.village.name,
-                n % 4 + 1
-            );
+            let title = format!("{}集体“三资”清理核查（第{}批）", place.village.name, n % 4 + 1);
             let new = b.new_record(RecordKind::AssetCheck, title, place);
             let mut edits = vec![
-                Edit::Set {
-                    field: Field::LandRecovered,
-                    value: Some(Value::Area(Mu::from_hundredths(land[n]))),
-                },
-                Edit::Set {
-                    field: Field::IncomeRecovered,
-                    value: Some(Value::Money(Yuan::from_fen(income[n]))),
-                },
+                Edit::Set { field: Field::LandRecovered, value: Some(Value::Area(Mu::from_hundredths(land[n]))) },
+                Edit::Set { field: Field::IncomeRecovered, value: Some(Value::Money(Yuan::from_fen(income[n]))) },
             ];
             let compliant = b.rng.random_range(8..20);
             let open = b.rng.random_range(0..4);
@@ -424,12 +344,9 @@ fn asset_checks(b: &mut Builder, places: &[Place]) {
                 } else {
                     ContractStatus::NonCompliant
                 };
-                let object = [
-                    ContractObject::Land,
-                    ContractObject::Land,
-                    ContractObject::Building,
-                    ContractObject::Facility,
-                ][c % 4];
+                let object =
+                    [ContractObject::Land, ContractObject::Land, ContractObject::Building, ContractObject::Facility]
+                        [c % 4];
                 let start_year = b.rng.random_range(2005..2020);
                 let id = b.item();
                 edits.push(Edit::InsertItem {
@@ -438,12 +355,7 @@ fn asset_checks(b: &mut Builder, places: &[Place]) {
                     values: vec![
                         (
                             ItemField::Number,
-                            Value::Text(format!(
-                                "{}-{}-{:03}",
-                                &place.village.code[6..],
-                                start_year,
-                                c + 1
-                            )),
+                            Value::Text(format!("{}-{}-{:03}", &place.village.code[6..], start_year, c + 1)),
                         ),
                         (
                             ItemField::Counterparty,
@@ -454,25 +366,10 @@ fn asset_checks(b: &mut Builder, places: &[Place]) {
                             }),
                         ),
                         (ItemField::Object, Value::Choice(object.code().into())),
-                        (
-                            ItemField::AreaMu,
-                            Value::Area(Mu::from_hundredths(b.rng.random_range(200..8_000))),
-                        ),
-                        (
-                            ItemField::AnnualFee,
-                            Value::Money(Yuan::from_yuan(b.rng.random_range(800..60_000))),
-                        ),
-                        (
-                            ItemField::TermStart,
-                            Value::Date(format!("{start_year}-01-01")),
-                        ),
-                        (
-                            ItemField::TermEnd,
-                            Value::Date(format!(
-                                "{}-12-31",
-                                start_year + b.rng.random_range(5..30)
-                            )),
-                        ),
+                        (ItemField::AreaMu, Value::Area(Mu::from_hundredths(b.rng.random_range(200..8_000)))),
+                        (ItemField::AnnualFee, Value::Money(Yuan::from_yuan(b.rng.random_range(800..60_000)))),
+                        (ItemField::TermStart, Value::Date(format!("{start_year}-01-01"))),
+                        (ItemField::TermEnd, Value::Date(format!("{}-12-31", start_year + b.rng.random_range(5..30)))),
                         (ItemField::Status, Value::Choice(status.code().into())),
                     ],
                 });
@@ -493,27 +390,11 @@ fn asset_checks(b: &mut Builder, places: &[Place]) {
 
 fn conduct_issues(b: &mut Builder, places: &[Place]) {
     let cases = [
-        (
-            Some(FourWinds::Formalism),
-            None,
-            "填表报数多、督查检查频繁，基层负担重",
-        ),
-        (
-            Some(FourWinds::Bureaucratism),
-            Some(InactionType::BuckPassing),
-            "群众办事多次往返，部门之间推诿扯皮",
-        ),
-        (
-            None,
-            Some(InactionType::Idleness),
-            "对村民反映的饮水问题长期不回应",
-        ),
+        (Some(FourWinds::Formalism), None, "填表报数多、督查检查频繁，基层负担重"),
+        (Some(FourWinds::Bureaucratism), Some(InactionType::BuckPassing), "群众办事多次往返，部门之间推诿扯皮"),
+        (None, Some(InactionType::Idleness), "对村民反映的饮水问题长期不回应"),
         (Some(FourWinds::Hedonism), None, "工作日午间饮酒"),
-        (
-            Some(FourWinds::Extravagance),
-            None,
-            "违规公款宴请，超标准接待",
-        ),
+        (Some(FourWinds::Extravagance), None, "违规公款宴请，超标准接待"),
         (None, Some(InactionType::Delay), "危房改造验收拖延半年"),
     ];
     for (i, place) in places.iter().enumerate() {
@@ -521,15 +402,8 @@ fn conduct_issues(b: &mut Builder, places: &[Place]) {
             let (winds, inaction, summary) = cases[(i * 2 + j) % cases.len()];
             let subject = name(&mut b.rng);
             let post = POSTS[(i + j) % POSTS.len()];
-            let new = b.new_record(
-                RecordKind::ConductIssue,
-                format!("{post}{subject}{summary}"),
-                place,
-            );
-            let mut edits = vec![
-                text(Field::Subject, subject.clone()),
-                text(Field::Post, post),
-            ];
+            let new = b.new_record(RecordKind::ConductIssue, format!("{post}{subject}{summary}"), place);
+            let mut edits = vec![text(Field::Subject, subject.clone()), text(Field::Post, post)];
             if let Some(winds) = winds {
                 edits.push(choice(Field::FourWinds, winds.code()));
             }
@@ -550,16 +424,10 @@ fn conduct_issues(b: &mut Builder, places: &[Place]) {
 fn extra(b: &mut Builder, places: &[Place], count: u32) {
     for n in 0..count {
         let place = &places[n as usize % places.len()];
-        let new = b.new_record(
-            RecordKind::FundCheck,
-            format!("{}补充核查记录{n}", place.village.name),
-            place,
-        );
+        let new = b.new_record(RecordKind::FundCheck, format!("{}补充核查记录{n}", place.village.name), place);
         let households = b.rng.random_range(1..4);
-        let mut edits = vec![
-            text(Field::FundName, "2023年度到户补贴"),
-            choice(Field::FundType, FundType::HouseholdSubsidy.code()),
-        ];
+        let mut edits =
+            vec![text(Field::FundName, "2023年度到户补贴"), choice(Field::FundType, FundType::HouseholdSubsidy.code())];
         for _ in 0..households {
             let id = b.item();
             let head = name(&mut b.rng);
@@ -572,9 +440,7 @@ fn extra(b: &mut Builder, places: &[Place], count: u32) {
                 ],
             });
         }
-        edits.push(Edit::Narrative {
-            text: format!("补充核查第{n}号，入户{households}户。"),
-        });
+        edits.push(Edit::Narrative { text: format!("补充核查第{n}号，入户{households}户。") });
         b.push(new, edits, 0);
     }
 }
@@ -582,12 +448,8 @@ fn extra(b: &mut Builder, places: &[Place], count: u32) {
 /// Fills `store` with the demo district.
 pub fn populate(store: &mut Store, args: &DemoArgs) -> Result<()> {
     let places = places();
-    let mut b = Builder {
-        rng: StdRng::seed_from_u64(args.seed),
-        now: START_MS,
-        records: Vec::new(),
-        informants: Vec::new(),
-    };
+    let mut b =
+        Builder { rng: StdRng::seed_from_u64(args.seed), now: START_MS, records: Vec::new(), informants: Vec::new() };
     fund_checks(&mut b, &places);
     gang_clues(&mut b, &places);
     asset_checks(&mut b, &places);

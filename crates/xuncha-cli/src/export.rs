@@ -57,20 +57,14 @@ fn all_rows(store: &Store, kind: Option<RecordKind>) -> Result<Vec<xuncha_domain
 /// Exports records; returns how many.
 pub fn export(store: &Store, args: &ExportArgs) -> Result<usize> {
     let kind = match &args.kind {
-        Some(text) => Some(RecordKind::parse(text).ok_or_else(|| {
-            xuncha_domain::DomainError::UnknownKind {
-                input: text.clone(),
-                expected: RecordKind::codes(),
-            }
+        Some(text) => Some(RecordKind::parse(text).ok_or_else(|| xuncha_domain::DomainError::UnknownKind {
+            input: text.clone(),
+            expected: RecordKind::codes(),
         })?),
         None => None,
     };
     // Refuse an unwritable destination before doing any work.
-    let dir = args
-        .out
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = args.out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if !dir.is_dir() {
         anyhow::bail!(crate::commands::BadInput(format!(
             "目录 {} 不存在 / the folder {} does not exist; create it or choose another --out",
@@ -122,10 +116,8 @@ fn csv_bytes(rows: &[xuncha_domain::Projection]) -> Result<Vec<u8>> {
             "待补问题数",
         ])?;
         for r in rows {
-            let money = |fen: Option<i64>| {
-                fen.map(|f| xuncha_domain::Yuan::from_fen(f).to_string())
-                    .unwrap_or_default()
-            };
+            let money =
+                |fen: Option<i64>| fen.map(|f| xuncha_domain::Yuan::from_fen(f).to_string()).unwrap_or_default();
             writer.write_record([
                 r.record_id.clone(),
                 RecordKind::parse(&r.kind).map_or(r.kind.clone(), |k| k.zh().to_owned()),
@@ -179,7 +171,5 @@ fn json_bytes(store: &Store, rows: &[xuncha_domain::Projection]) -> Result<Vec<u
         bar.inc(1);
     }
     bar.finish_and_clear();
-    Ok(serde_json::to_vec_pretty(
-        &serde_json::json!({ "format": "xuncha-export", "version": 1, "records": records }),
-    )?)
+    Ok(serde_json::to_vec_pretty(&serde_json::json!({ "format": "xuncha-export", "version": 1, "records": records }))?)
 }

@@ -23,9 +23,9 @@ fn exit_code(error: &anyhow::Error) -> u8 {
     if let Some(store) = error.downcast_ref::<StoreError>() {
         return match store {
             StoreError::WrongPin | StoreError::WeakPin => 3,
-            StoreError::NotFound { .. }
-            | StoreError::RecordNotFound { .. }
-            | StoreError::AttachmentNotFound { .. } => 4,
+            StoreError::NotFound { .. } | StoreError::RecordNotFound { .. } | StoreError::AttachmentNotFound { .. } => {
+                4
+            }
             StoreError::Corrupt { .. }
             | StoreError::MissingKeyFile { .. }
             | StoreError::BadKeyFile { .. }
@@ -75,9 +75,7 @@ fn read_pin(prompt: &str) -> Result<String> {
         return Ok(pin);
     }
     if !std::io::stdin().is_terminal() {
-        bail!(
-            "no PIN: set XUNCHA_PIN, or run in a terminal to type it / 未提供 PIN：请设置 XUNCHA_PIN 或在终端中输入"
-        );
+        bail!("no PIN: set XUNCHA_PIN, or run in a terminal to type it / 未提供 PIN：请设置 XUNCHA_PIN 或在终端中输入");
     }
     Ok(rpassword::prompt_password(prompt)?)
 }
@@ -131,10 +129,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Export(args) => {
             let store = open(&cli)?;
             let count = export::export(&store, args)?;
-            println!(
-                "已导出 {count} 条记录到 {} / exported {count} records",
-                args.out.display()
-            );
+            println!("已导出 {count} 条记录到 {} / exported {count} records", args.out.display());
             Ok(())
         }
         Command::Verify => {
@@ -155,9 +150,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Pin => {
             let mut store = open(&cli)?;
-            let pin = std::env::var("XUNCHA_NEW_PIN")
-                .or_else(|_| new_pin())
-                .context("reading the new PIN")?;
+            let pin = std::env::var("XUNCHA_NEW_PIN").or_else(|_| new_pin()).context("reading the new PIN")?;
             store.change_pin(&pin, KdfParams::DEFAULT)?;
             println!("PIN 已更换，数据库已重新加密 / PIN changed; the database is re-keyed");
             Ok(())

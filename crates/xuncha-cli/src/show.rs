@@ -4,18 +4,15 @@
 use anyhow::Result;
 use chrono::{FixedOffset, TimeZone};
 use xuncha_domain::{
-    Conflict, FieldPath, FieldVersion, HistoryEntry, Informant, ItemList, Projection, RecordDoc,
-    RecordKind, ReviewStatus, Value, validate,
+    Conflict, FieldPath, FieldVersion, HistoryEntry, Informant, ItemList, Projection, RecordDoc, RecordKind,
+    ReviewStatus, Value, validate,
 };
 use xuncha_store::Totals;
 
 /// A time as China Standard Time, minute precision.
 pub fn time(ms: i64) -> String {
     let cst = FixedOffset::east_opt(8 * 3600).expect("a valid offset");
-    cst.timestamp_millis_opt(ms).single().map_or_else(
-        || ms.to_string(),
-        |t| t.format("%Y-%m-%d %H:%M").to_string(),
-    )
+    cst.timestamp_millis_opt(ms).single().map_or_else(|| ms.to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string())
 }
 
 fn yuan(fen: i64) -> String {
@@ -60,15 +57,7 @@ pub fn rows(rows: &[Projection], as_json: bool) -> Result<()> {
         println!("（没有记录 / no records）");
         return Ok(());
     }
-    println!(
-        "{} {} {} {} {} {}",
-        pad("编号 id", 36),
-        pad("类型", 16),
-        pad("村", 8),
-        pad("状态", 8),
-        pad("更新", 16),
-        "标题"
-    );
+    println!("{} {} {} {} {} 标题", pad("编号 id", 36), pad("类型", 16), pad("村", 8), pad("状态", 8), pad("更新", 16));
     for row in rows {
         let mut flags = String::new();
         if row.has_conflicts {
@@ -98,54 +87,21 @@ pub fn totals(totals: &Totals, as_json: bool) -> Result<()> {
     }
     let mu = |centi: i64| xuncha_domain::Mu::from_hundredths(centi).to_string();
     println!("全区汇总 / district totals");
-    println!(
-        "  记录 records ............................ {}",
-        totals.records
-    );
+    println!("  记录 records ............................ {}", totals.records);
     println!(
         "    扶贫资金检查 {} · 涉黑涉恶线索 {} · 三资核查 {} · 作风问题 {}",
         totals.fund_checks, totals.gang_clues, totals.asset_checks, totals.conduct_issues
     );
-    println!(
-        "  涉黑涉恶问题查处党员 party members investigated ... {}",
-        totals.party_members
-    );
-    println!(
-        "    其中开除党籍 expelled ........................ {}",
-        totals.party_members_expelled
-    );
-    println!(
-        "    涉及公职人员 public officials ................ {}",
-        totals.public_officials
-    );
-    println!(
-        "  规范农村集体合同 contracts rectified ........ {} / {}",
-        totals.contracts_rectified, totals.contracts
-    );
-    println!(
-        "  收回集体土地 land recovered (亩) ............ {}",
-        mu(totals.land_recovered_centimu)
-    );
-    println!(
-        "  增加集体收入 income recovered (元/年) ....... {}",
-        yuan(totals.income_recovered_fen)
-    );
-    println!(
-        "  扶贫资金 拨付 allocated (元) ................. {}",
-        yuan(totals.allocated_fen)
-    );
-    println!(
-        "           发放 disbursed (元) ................. {}",
-        yuan(totals.disbursed_fen)
-    );
-    println!(
-        "  入户核实 households verified ................. {} / {}",
-        totals.households_verified, totals.households
-    );
-    println!(
-        "  有冲突待处理 records with conflicts .......... {}",
-        totals.with_conflicts
-    );
+    println!("  涉黑涉恶问题查处党员 party members investigated ... {}", totals.party_members);
+    println!("    其中开除党籍 expelled ........................ {}", totals.party_members_expelled);
+    println!("    涉及公职人员 public officials ................ {}", totals.public_officials);
+    println!("  规范农村集体合同 contracts rectified ........ {} / {}", totals.contracts_rectified, totals.contracts);
+    println!("  收回集体土地 land recovered (亩) ............ {}", mu(totals.land_recovered_centimu));
+    println!("  增加集体收入 income recovered (元/年) ....... {}", yuan(totals.income_recovered_fen));
+    println!("  扶贫资金 拨付 allocated (元) ................. {}", yuan(totals.allocated_fen));
+    println!("           发放 disbursed (元) ................. {}", yuan(totals.disbursed_fen));
+    println!("  入户核实 households verified ................. {} / {}", totals.households_verified, totals.households);
+    println!("  有冲突待处理 records with conflicts .......... {}", totals.with_conflicts);
     Ok(())
 }
 
@@ -166,18 +122,9 @@ pub fn record(doc: &mut RecordDoc, informant: Option<&Informant>, as_json: bool)
             "informant": informant,
         }));
     }
-    println!(
-        "{}  [{}] {}",
-        record.title_or_placeholder(),
-        record.kind.zh(),
-        record.review.status.zh()
-    );
+    println!("{}  [{}] {}", record.title_or_placeholder(), record.kind.zh(), record.review.status.zh());
     println!("编号 id: {}", record.id);
-    println!(
-        "创建 created: {} by {}",
-        time(record.created_at_ms),
-        record.creator
-    );
+    println!("创建 created: {} by {}", time(record.created_at_ms), record.creator);
     for (field, value) in &record.fields {
         let text = match field.ty() {
             xuncha_domain::FieldType::Choice(vocabulary) => match value {
@@ -189,15 +136,7 @@ pub fn record(doc: &mut RecordDoc, informant: Option<&Informant>, as_json: bool)
         println!("{}: {}", field.zh(), text);
     }
     if !record.issues.is_empty() {
-        println!(
-            "问题类型: {}",
-            record
-                .issues
-                .iter()
-                .map(|i| i.zh())
-                .collect::<Vec<_>>()
-                .join("、")
-        );
+        println!("问题类型: {}", record.issues.iter().map(|i| i.zh()).collect::<Vec<_>>().join("、"));
     }
     if !record.tags.is_empty() {
         println!("标签 tags: {}", record.tags.join("、"));
@@ -214,9 +153,7 @@ pub fn record(doc: &mut RecordDoc, informant: Option<&Informant>, as_json: bool)
                 .iter()
                 .map(|(field, value)| {
                     let text = match (field.ty(), value) {
-                        (xuncha_domain::FieldType::Choice(vocabulary), Value::Choice(code)) => {
-                            vocabulary.zh(code)
-                        }
+                        (xuncha_domain::FieldType::Choice(vocabulary), Value::Choice(code)) => vocabulary.zh(code),
                         _ => value_text(value),
                     };
                     format!("{}={}", field.zh(), text)
@@ -226,18 +163,12 @@ pub fn record(doc: &mut RecordDoc, informant: Option<&Informant>, as_json: bool)
         }
     }
     if let Some(informant) = informant {
-        println!(
-            "\n举报人（保护字段）: {} {}",
-            informant.name, informant.contact
-        );
+        println!("\n举报人（保护字段）: {} {}", informant.name, informant.contact);
     }
     if !record.attachments.is_empty() {
         println!("\n附件 attachments");
         for a in &record.attachments {
-            println!(
-                "  {}  {}  {} bytes  {}",
-                a.sha256, a.mime, a.size, a.caption
-            );
+            println!("  {}  {}  {} bytes  {}", a.sha256, a.mime, a.size, a.caption);
         }
     }
     if !record.narrative.is_empty() {
@@ -249,27 +180,13 @@ pub fn record(doc: &mut RecordDoc, informant: Option<&Informant>, as_json: bool)
             println!("  {} {}: {}", time(c.at_ms), c.author, c.text);
         }
         if let Some(d) = &record.review.decision {
-            let void = if d.void {
-                "（记录已修改，此决定已失效 / void: the record changed since）"
-            } else {
-                ""
-            };
-            println!(
-                "  决定 decision: {} by {} at {} — {}{}",
-                d.status.zh(),
-                d.by,
-                time(d.at_ms),
-                d.note,
-                void
-            );
+            let void =
+                if d.void { "（记录已修改，此决定已失效 / void: the record changed since）" } else { "" };
+            println!("  决定 decision: {} by {} at {} — {}{}", d.status.zh(), d.by, time(d.at_ms), d.note, void);
         }
     }
     if !conflicts.is_empty() {
-        println!(
-            "\n⚠ {} 个字段有并发修改，请运行 `xuncha record conflicts {}`",
-            conflicts.len(),
-            record.id
-        );
+        println!("\n⚠ {} 个字段有并发修改，请运行 `xuncha record conflicts {}`", conflicts.len(), record.id);
     }
     if !problems.is_empty() {
         println!("\n待补充 / to fix before submitting:");
@@ -287,13 +204,12 @@ pub fn history(entries: &[HistoryEntry], as_json: bool) -> Result<()> {
     }
     for e in entries {
         println!(
-            "{}  {}  {}@{}  {}  {}",
+            "{}  {}  {}@{}  {}  ",
             &e.change[..12.min(e.change.len())],
             e.at_ms.map(time).unwrap_or_default(),
             e.author.as_deref().unwrap_or("?"),
             e.device.as_deref().unwrap_or("?"),
-            e.paths.join(", "),
-            ""
+            e.paths.join(", ")
         );
     }
     Ok(())
@@ -339,8 +255,6 @@ pub fn conflicts(conflicts: &[Conflict], as_json: bool) -> Result<()> {
             );
         }
     }
-    println!(
-        "用 `xuncha record edit <id> --set 字段=值` 选定一个值即可解决 / settle one with an edit of the field"
-    );
+    println!("用 `xuncha record edit <id> --set 字段=值` 选定一个值即可解决 / settle one with an edit of the field");
     Ok(())
 }

@@ -82,11 +82,7 @@ fn f64_at(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<f64> {
 }
 
 /// Refuses a value of the wrong type for a field.
-pub(crate) fn check_type(
-    field: &str,
-    ty: FieldType,
-    value: Option<&Value>,
-) -> Result<(), DomainError> {
+pub(crate) fn check_type(field: &str, ty: FieldType, value: Option<&Value>) -> Result<(), DomainError> {
     match value {
         Some(value) if !ty.admits(value) => Err(DomainError::BadValue {
             field: field.to_owned(),
@@ -101,16 +97,9 @@ pub(crate) fn check_type(
 }
 
 /// Writes `value` at `key` (a scalar, or a small map for divisions and GPS points).
-pub(crate) fn put_value(
-    doc: &mut AutoCommit,
-    obj: &ObjId,
-    key: &str,
-    value: &Value,
-) -> Result<(), DomainError> {
+pub(crate) fn put_value(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &Value) -> Result<(), DomainError> {
     match value {
-        Value::Text(text) | Value::Date(text) | Value::Choice(text) => {
-            doc.put(obj, key, text.as_str())?
-        }
+        Value::Text(text) | Value::Date(text) | Value::Choice(text) => doc.put(obj, key, text.as_str())?,
         Value::Money(yuan) => doc.put(obj, key, yuan.fen())?,
         Value::Area(mu) => doc.put(obj, key, mu.hundredths())?,
         Value::Flag(flag) => doc.put(obj, key, *flag)?,
@@ -124,12 +113,7 @@ pub(crate) fn put_value(
     Ok(())
 }
 
-fn put_gps(
-    doc: &mut AutoCommit,
-    obj: &ObjId,
-    key: &str,
-    point: &GeoPoint,
-) -> Result<(), DomainError> {
+fn put_gps(doc: &mut AutoCommit, obj: &ObjId, key: &str, point: &GeoPoint) -> Result<(), DomainError> {
     let map = doc.put_object(obj, key, ObjType::Map)?;
     doc.put(&map, keys::LAT, point.lat)?;
     doc.put(&map, keys::LON, point.lon)?;
@@ -157,8 +141,7 @@ pub(crate) fn set_settling(
             }
         }
         Some(value) => {
-            let unchanged = current.len() == 1
-                && decode(doc, ty, &current[0].0, &current[0].1).as_ref() == Some(value);
+            let unchanged = current.len() == 1 && decode(doc, ty, &current[0].0, &current[0].1).as_ref() == Some(value);
             if !unchanged {
                 put_value(doc, obj, key, value)?;
             }
@@ -168,38 +151,21 @@ pub(crate) fn set_settling(
 }
 
 /// Reads one value of type `ty` (as returned by `get` or `get_all`).
-pub(crate) fn decode(
-    doc: &AutoCommit,
-    ty: FieldType,
-    value: &automerge::Value<'_>,
-    id: &ObjId,
-) -> Option<Value> {
+pub(crate) fn decode(doc: &AutoCommit, ty: FieldType, value: &automerge::Value<'_>, id: &ObjId) -> Option<Value> {
     match (ty, value) {
-        (FieldType::Text, automerge::Value::Scalar(s)) => {
-            s.as_str().map(|t| Value::Text(t.to_owned()))
+        (FieldType::Text, automerge::Value::Scalar(s)) => s.as_str().map(|t| Value::Text(t.to_owned())),
+        (FieldType::Date, automerge::Value::Scalar(s)) => s.as_str().map(|t| Value::Date(t.to_owned())),
+        (FieldType::Choice(_), automerge::Value::Scalar(s)) => s.as_str().map(|t| Value::Choice(t.to_owned())),
+        (FieldType::Money, automerge::Value::Scalar(s)) => s.as_i64().map(|f| Value::Money(crate::Yuan::from_fen(f))),
+        (FieldType::Area, automerge::Value::Scalar(s)) => {
+            s.as_i64().map(|h| Value::Area(crate::Mu::from_hundredths(h)))
         }
-        (FieldType::Date, automerge::Value::Scalar(s)) => {
-            s.as_str().map(|t| Value::Date(t.to_owned()))
-        }
-        (FieldType::Choice(_), automerge::Value::Scalar(s)) => {
-            s.as_str().map(|t| Value::Choice(t.to_owned()))
-        }
-        (FieldType::Money, automerge::Value::Scalar(s)) => {
-            s.as_i64().map(|f| Value::Money(crate::Yuan::from_fen(f)))
-        }
-        (FieldType::Area, automerge::Value::Scalar(s)) => s
-            .as_i64()
-            .map(|h| Value::Area(crate::Mu::from_hundredths(h))),
         (FieldType::Flag, automerge::Value::Scalar(s)) => s.as_bool().map(Value::Flag),
-        (FieldType::Division, automerge::Value::Object(ObjType::Map)) => {
-            Some(Value::Division(Division::new(
-                text_at(doc, id, keys::CODE).unwrap_or_default(),
-                text_at(doc, id, keys::NAME).unwrap_or_default(),
-            )))
-        }
-        (FieldType::Gps, automerge::Value::Object(ObjType::Map)) => {
-            read_gps_obj(doc, id).map(Value::Gps)
-        }
+        (FieldType::Division, automerge::Value::Object(ObjType::Map)) => Some(Value::Division(Division::new(
+            text_at(doc, id, keys::CODE).unwrap_or_default(),
+            text_at(doc, id, keys::NAME).unwrap_or_default(),
+        ))),
+        (FieldType::Gps, automerge::Value::Object(ObjType::Map)) => read_gps_obj(doc, id).map(Value::Gps),
         _ => None,
     }
 }
@@ -251,9 +217,7 @@ pub(crate) fn put_attachment(
 
 /// The keys of the map at `key` of `obj`, in sorted order.
 pub(crate) fn map_keys(doc: &AutoCommit, obj: &ObjId, key: &str) -> Vec<String> {
-    map_child(doc, obj, key)
-        .map(|map| doc.keys(&map).collect())
-        .unwrap_or_default()
+    map_child(doc, obj, key).map(|map| doc.keys(&map).collect()).unwrap_or_default()
 }
 
 /// Reads the whole record.
@@ -261,14 +225,7 @@ pub(crate) fn read_record(doc: &AutoCommit, id: RecordId, kind: RecordKind) -> R
     let mut malformed = Vec::new();
     let mut fields = std::collections::BTreeMap::new();
     for field in Field::ALL.iter().filter(|f| f.kinds().contains(kind)) {
-        if let Some(value) = read_value(
-            doc,
-            &ROOT,
-            field.key(),
-            field.ty(),
-            &mut malformed,
-            field.key(),
-        ) {
+        if let Some(value) = read_value(doc, &ROOT, field.key(), field.ty(), &mut malformed, field.key()) {
             fields.insert(*field, value);
         }
     }
@@ -277,30 +234,18 @@ pub(crate) fn read_record(doc: &AutoCommit, id: RecordId, kind: RecordKind) -> R
         let mut items = Vec::new();
         if let Some(list_obj) = map_child(doc, &ROOT, list.key()) {
             for key in doc.keys(&list_obj).collect::<Vec<_>>() {
-                let (Ok(item_id), Some(item_obj)) =
-                    (key.parse::<ItemId>(), map_child(doc, &list_obj, &key))
-                else {
+                let (Ok(item_id), Some(item_obj)) = (key.parse::<ItemId>(), map_child(doc, &list_obj, &key)) else {
                     malformed.push(format!("{}/{key}", list.key()));
                     continue;
                 };
                 let mut values = std::collections::BTreeMap::new();
                 for field in list.fields() {
                     let path = format!("{}/{key}/{}", list.key(), field.key());
-                    if let Some(value) = read_value(
-                        doc,
-                        &item_obj,
-                        field.key(),
-                        field.ty(),
-                        &mut malformed,
-                        &path,
-                    ) {
+                    if let Some(value) = read_value(doc, &item_obj, field.key(), field.ty(), &mut malformed, &path) {
                         values.insert(field, value);
                     }
                 }
-                items.push(Item {
-                    id: item_id,
-                    values,
-                });
+                items.push(Item { id: item_id, values });
             }
         }
         lists.insert(*list, items);
@@ -320,9 +265,7 @@ pub(crate) fn read_record(doc: &AutoCommit, id: RecordId, kind: RecordKind) -> R
             };
             attachments.push(AttachmentRef {
                 mime: text_at(doc, &obj, keys::MIME).unwrap_or_default(),
-                size: scalar(doc, &obj, keys::SIZE)
-                    .and_then(|s| s.as_u64())
-                    .unwrap_or(0),
+                size: scalar(doc, &obj, keys::SIZE).and_then(|s| s.as_u64()).unwrap_or(0),
                 caption: text_at(doc, &obj, keys::CAPTION).unwrap_or_default(),
                 taken_at_ms: int_at(doc, &obj, keys::TAKEN_AT),
                 gps: map_child(doc, &obj, keys::GPS).and_then(|g| read_gps_obj(doc, &g)),
@@ -330,12 +273,8 @@ pub(crate) fn read_record(doc: &AutoCommit, id: RecordId, kind: RecordKind) -> R
             });
         }
     }
-    let narrative = child(doc, &ROOT, keys::NARRATIVE)
-        .and_then(|t| doc.text(&t).ok())
-        .unwrap_or_default();
-    let review = map_child(doc, &ROOT, keys::REVIEW)
-        .map(|r| read_review(doc, &r))
-        .unwrap_or_default();
+    let narrative = child(doc, &ROOT, keys::NARRATIVE).and_then(|t| doc.text(&t).ok()).unwrap_or_default();
+    let review = map_child(doc, &ROOT, keys::REVIEW).map(|r| read_review(doc, &r)).unwrap_or_default();
     Record {
         id,
         kind,
@@ -353,9 +292,8 @@ pub(crate) fn read_record(doc: &AutoCommit, id: RecordId, kind: RecordKind) -> R
 }
 
 fn read_review(doc: &AutoCommit, review: &ObjId) -> Review {
-    let status = text_at(doc, review, keys::STATUS)
-        .and_then(|s| ReviewStatus::parse(&s))
-        .unwrap_or(ReviewStatus::Draft);
+    let status =
+        text_at(doc, review, keys::STATUS).and_then(|s| ReviewStatus::parse(&s)).unwrap_or(ReviewStatus::Draft);
     let mut comments = Vec::new();
     if let Some(map) = map_child(doc, review, keys::COMMENTS) {
         for key in doc.keys(&map).collect::<Vec<_>>() {
@@ -372,27 +310,16 @@ fn read_review(doc: &AutoCommit, review: &ObjId) -> Review {
     }
     comments.sort_by_key(|c| (c.at_ms, c.id));
     let decision = map_child(doc, review, keys::DECISION).map(|obj| Decision {
-        status: text_at(doc, &obj, keys::STATUS)
-            .and_then(|s| ReviewStatus::parse(&s))
-            .unwrap_or(ReviewStatus::Draft),
+        status: text_at(doc, &obj, keys::STATUS).and_then(|s| ReviewStatus::parse(&s)).unwrap_or(ReviewStatus::Draft),
         note: text_at(doc, &obj, keys::NOTE).unwrap_or_default(),
         by: text_at(doc, &obj, keys::BY).unwrap_or_default(),
         at_ms: int_at(doc, &obj, keys::AT).unwrap_or(0),
         heads: text_at(doc, &obj, keys::HEADS)
-            .map(|h| {
-                h.split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
+            .map(|h| h.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default(),
         void: false,
     });
-    Review {
-        status,
-        comments,
-        decision,
-    }
+    Review { status, comments, decision }
 }
 
 /// The map of item `id` in `list`.
@@ -402,12 +329,7 @@ pub(crate) fn item_obj(doc: &AutoCommit, list: ItemList, id: ItemId) -> Option<O
 }
 
 /// A scalar at `key` as it was at `heads`, as text.
-pub(crate) fn scalar_at(
-    doc: &AutoCommit,
-    obj: &ObjId,
-    key: &str,
-    heads: &[automerge::ChangeHash],
-) -> Option<String> {
+pub(crate) fn scalar_at(doc: &AutoCommit, obj: &ObjId, key: &str, heads: &[automerge::ChangeHash]) -> Option<String> {
     match doc.get_at(obj, key, heads).ok()?? {
         (automerge::Value::Scalar(value), _) => Some(match value.as_ref() {
             ScalarValue::Str(s) => s.to_string(),

@@ -46,19 +46,12 @@ impl FieldPath {
             ["review", "status"] => Some(FieldPath::ReviewStatus),
             ["review", "decision"] => Some(FieldPath::Decision),
             ["narrative"] => Some(FieldPath::Narrative),
-            ["attachments", sha, "caption"] => Some(FieldPath::AttachmentCaption {
-                sha256: (*sha).to_owned(),
-            }),
+            ["attachments", sha, "caption"] => Some(FieldPath::AttachmentCaption { sha256: (*sha).to_owned() }),
             [list, id, field] => {
                 let list = ItemList::parse(list).ok()?;
-                Some(FieldPath::Item {
-                    id: id.parse().ok()?,
-                    field: ItemField::parse_in(list, field).ok()?,
-                })
+                Some(FieldPath::Item { id: id.parse().ok()?, field: ItemField::parse_in(list, field).ok()? })
             }
-            [field] => Some(FieldPath::Field {
-                field: Field::parse(field).ok()?,
-            }),
+            [field] => Some(FieldPath::Field { field: Field::parse(field).ok()? }),
             _ => None,
         }
     }
@@ -105,12 +98,7 @@ impl RecordDoc {
         let doc = self.automerge();
         let mut slots: Vec<(FieldPath, ObjId, String, FieldType)> = Vec::new();
         for field in Field::ALL.iter().filter(|f| f.kinds().contains(kind)) {
-            slots.push((
-                FieldPath::Field { field: *field },
-                ROOT,
-                field.key().to_owned(),
-                field.ty(),
-            ));
+            slots.push((FieldPath::Field { field: *field }, ROOT, field.key().to_owned(), field.ty()));
         }
         for list in ItemList::ALL.iter().filter(|l| l.kind() == kind) {
             for key in codec::map_keys(doc, &ROOT, list.key()) {
@@ -121,12 +109,7 @@ impl RecordDoc {
                     continue;
                 };
                 for field in list.fields() {
-                    slots.push((
-                        FieldPath::Item { id, field },
-                        item.clone(),
-                        field.key().to_owned(),
-                        field.ty(),
-                    ));
+                    slots.push((FieldPath::Item { id, field }, item.clone(), field.key().to_owned(), field.ty()));
                 }
             }
         }
@@ -143,18 +126,8 @@ impl RecordDoc {
             }
         }
         if let Some(review) = codec::map_child(doc, &ROOT, keys::REVIEW) {
-            slots.push((
-                FieldPath::ReviewStatus,
-                review.clone(),
-                keys::STATUS.to_owned(),
-                FieldType::Text,
-            ));
-            slots.push((
-                FieldPath::Decision,
-                review,
-                keys::DECISION.to_owned(),
-                FieldType::Text,
-            ));
+            slots.push((FieldPath::ReviewStatus, review.clone(), keys::STATUS.to_owned(), FieldType::Text));
+            slots.push((FieldPath::Decision, review, keys::DECISION.to_owned(), FieldType::Text));
         }
         let mut conflicts = Vec::new();
         for (path, obj, key, ty) in slots {
@@ -168,8 +141,7 @@ impl RecordDoc {
                 .map(|(value, id)| {
                     let display = match &path {
                         FieldPath::Decision => describe_decision(doc, id),
-                        _ => codec::decode(doc, ty, value, id)
-                            .map_or_else(|| format!("{value:?}"), |v| v.to_string()),
+                        _ => codec::decode(doc, ty, value, id).map_or_else(|| format!("{value:?}"), |v| v.to_string()),
                     };
                     (display, id.clone())
                 })
@@ -187,11 +159,7 @@ impl RecordDoc {
                     shown: shown.as_ref() == Some(&id),
                 });
             }
-            conflicts.push(Conflict {
-                label_zh: path.zh(),
-                path,
-                values,
-            });
+            conflicts.push(Conflict { label_zh: path.zh(), path, values });
         }
         conflicts
     }
@@ -203,25 +171,17 @@ impl RecordDoc {
 }
 
 fn describe_decision(doc: &AutoCommit, obj: &ObjId) -> String {
-    let status = codec::scalar(doc, obj, keys::STATUS)
-        .and_then(|s| s.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let note = codec::scalar(doc, obj, keys::NOTE)
-        .and_then(|s| s.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let status = codec::scalar(doc, obj, keys::STATUS).and_then(|s| s.as_str().map(str::to_owned)).unwrap_or_default();
+    let note = codec::scalar(doc, obj, keys::NOTE).and_then(|s| s.as_str().map(str::to_owned)).unwrap_or_default();
     format!("{status}: {note}")
 }
 
 /// The author of the change that made operation `id`, and that change's hash.
-pub(crate) fn author_of(
-    doc: &mut AutoCommit,
-    id: &ObjId,
-) -> (Option<ChangeAuthor>, Option<String>) {
+pub(crate) fn author_of(doc: &mut AutoCommit, id: &ObjId) -> (Option<ChangeAuthor>, Option<String>) {
     let Some(hash) = doc.hash_for_opid(id) else {
         return (None, None);
     };
-    let author = doc
-        .get_change_meta_by_hash(&hash)
-        .and_then(|meta| ChangeAuthor::from_message(meta.message.as_deref()));
+    let author =
+        doc.get_change_meta_by_hash(&hash).and_then(|meta| ChangeAuthor::from_message(meta.message.as_deref()));
     (author, Some(hash.to_string()))
 }

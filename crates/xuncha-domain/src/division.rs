@@ -14,10 +14,7 @@ impl Division {
     /// A division; the shape of the code is checked by validation, not here, so that a
     /// draft can hold what the inspector typed.
     pub fn new(code: impl Into<String>, name: impl Into<String>) -> Division {
-        Division {
-            code: code.into(),
-            name: name.into(),
-        }
+        Division { code: code.into(), name: name.into() }
     }
 
     /// Parses `CODE:NAME` (or `CODE：NAME`).

@@ -78,30 +78,18 @@ impl RecordDoc {
         let review = doc.put_object(ROOT, keys::REVIEW, ObjType::Map)?;
         doc.put(&review, keys::STATUS, ReviewStatus::Draft.code())?;
         doc.put_object(&review, keys::COMMENTS, ObjType::Map)?;
-        for list in crate::field::ItemList::ALL
-            .iter()
-            .filter(|l| l.kind() == new.kind)
-        {
+        for list in crate::field::ItemList::ALL.iter().filter(|l| l.kind() == new.kind) {
             doc.put_object(ROOT, list.key(), ObjType::Map)?;
         }
         if new.kind == RecordKind::FundCheck {
             doc.put_object(ROOT, keys::ISSUES, ObjType::Map)?;
         }
         let initial = [
-            (
-                Field::Title,
-                (!new.title.is_empty()).then(|| Value::Text(new.title.clone())),
-            ),
-            (
-                Field::Round,
-                (!new.round.is_empty()).then(|| Value::Text(new.round.clone())),
-            ),
+            (Field::Title, (!new.title.is_empty()).then(|| Value::Text(new.title.clone()))),
+            (Field::Round, (!new.round.is_empty()).then(|| Value::Text(new.round.clone()))),
             (Field::Township, new.township.clone().map(Value::Division)),
             (Field::Village, new.village.clone().map(Value::Division)),
-            (
-                Field::Team,
-                (!new.team.is_empty()).then(|| Value::Text(new.team.clone())),
-            ),
+            (Field::Team, (!new.team.is_empty()).then(|| Value::Text(new.team.clone()))),
         ];
         for (field, value) in initial {
             if let Some(value) = value {
@@ -109,11 +97,7 @@ impl RecordDoc {
             }
         }
         commit(&mut doc, ctx);
-        Ok(RecordDoc {
-            doc,
-            id: new.id,
-            kind: new.kind,
-        })
+        Ok(RecordDoc { doc, id: new.id, kind: new.kind })
     }
 
     /// Loads a saved document (a snapshot, optionally followed by incremental chunks).
@@ -127,20 +111,16 @@ impl RecordDoc {
         snapshot: &[u8],
         chunks: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<RecordDoc, DomainError> {
-        let mut doc =
-            AutoCommit::load(snapshot).map_err(|e| DomainError::Corrupt(e.to_string()))?;
+        let mut doc = AutoCommit::load(snapshot).map_err(|e| DomainError::Corrupt(e.to_string()))?;
         for chunk in chunks {
-            doc.load_incremental(chunk)
-                .map_err(|e| DomainError::Corrupt(e.to_string()))?;
+            doc.load_incremental(chunk).map_err(|e| DomainError::Corrupt(e.to_string()))?;
         }
         RecordDoc::from_automerge(doc)
     }
 
     /// Wraps an Automerge document after checking it is a record this code can read.
     pub fn from_automerge(doc: AutoCommit) -> Result<RecordDoc, DomainError> {
-        let not_a_record = |reason: &str| DomainError::NotARecord {
-            reason: reason.to_owned(),
-        };
+        let not_a_record = |reason: &str| DomainError::NotARecord { reason: reason.to_owned() };
         let schema = codec::scalar(&doc, &ROOT, keys::SCHEMA)
             .and_then(|s| s.as_i64())
             .ok_or_else(|| not_a_record("no schema version"))?;
@@ -156,10 +136,8 @@ impl RecordDoc {
         let kind_code = codec::scalar(&doc, &ROOT, keys::KIND)
             .and_then(|s| s.as_str().map(str::to_owned))
             .ok_or_else(|| not_a_record("no record kind"))?;
-        let kind = RecordKind::parse(&kind_code).ok_or_else(|| DomainError::UnknownKind {
-            input: kind_code.clone(),
-            expected: RecordKind::codes(),
-        })?;
+        let kind = RecordKind::parse(&kind_code)
+            .ok_or_else(|| DomainError::UnknownKind { input: kind_code.clone(), expected: RecordKind::codes() })?;
         Ok(RecordDoc { doc, id, kind })
     }
 
@@ -192,16 +170,11 @@ impl RecordDoc {
     /// Returns how many changes were new. On an error the replica must be discarded
     /// (the caller's transaction rolls back), since part of the bytes may have applied.
     pub fn load_changes(&mut self, bytes: &[u8]) -> Result<usize, DomainError> {
-        let applied = self
-            .doc
-            .load_incremental(bytes)
-            .map_err(|e| DomainError::Corrupt(e.to_string()))?;
+        let applied = self.doc.load_incremental(bytes).map_err(|e| DomainError::Corrupt(e.to_string()))?;
         let ids = self.doc.get_all(ROOT, keys::ID)?.len();
         let kinds = self.doc.get_all(ROOT, keys::KIND)?.len();
         if ids > 1 || kinds > 1 {
-            return Err(DomainError::NotARecord {
-                reason: "the changes belong to another record".to_owned(),
-            });
+            return Err(DomainError::NotARecord { reason: "the changes belong to another record".to_owned() });
         }
         Ok(applied)
     }
@@ -219,20 +192,12 @@ impl RecordDoc {
 
     /// An independent copy of this replica, writing as `actor` from now on.
     pub fn fork(&mut self, actor: automerge::ActorId) -> RecordDoc {
-        RecordDoc {
-            doc: self.doc.fork().with_actor(actor),
-            id: self.id,
-            kind: self.kind,
-        }
+        RecordDoc { doc: self.doc.fork().with_actor(actor), id: self.id, kind: self.kind }
     }
 
     /// Applies `edits` as one change, or none if they change nothing. Either every edit
     /// applies or none does.
-    pub fn apply(
-        &mut self,
-        edits: &[Edit],
-        ctx: &EditContext,
-    ) -> Result<Option<ChangeHash>, DomainError> {
+    pub fn apply(&mut self, edits: &[Edit], ctx: &EditContext) -> Result<Option<ChangeHash>, DomainError> {
         self.doc.set_actor(ctx.actor.clone());
         let heads = self.doc.get_heads();
         for edit in edits {
@@ -248,12 +213,7 @@ impl RecordDoc {
         Ok(commit(&mut self.doc, ctx))
     }
 
-    fn apply_one(
-        &mut self,
-        edit: &Edit,
-        ctx: &EditContext,
-        heads: &[ChangeHash],
-    ) -> Result<(), DomainError> {
+    fn apply_one(&mut self, edit: &Edit, ctx: &EditContext, heads: &[ChangeHash]) -> Result<(), DomainError> {
         let kind = self.kind;
         match edit {
             Edit::Set { field, value } => {
@@ -264,13 +224,7 @@ impl RecordDoc {
                     });
                 }
                 codec::check_type(field.key(), field.ty(), value.as_ref())?;
-                codec::set_settling(
-                    &mut self.doc,
-                    &ROOT,
-                    field.key(),
-                    field.ty(),
-                    value.as_ref(),
-                )
+                codec::set_settling(&mut self.doc, &ROOT, field.key(), field.ty(), value.as_ref())
             }
             Edit::InsertItem { list, id, values } => {
                 if list.kind() != kind {
@@ -281,9 +235,7 @@ impl RecordDoc {
                 }
                 let list_obj = self.map_at_root(list.key())?;
                 if self.doc.get(&list_obj, id.key())?.is_some() {
-                    return Err(DomainError::ItemExists {
-                        item: id.to_string(),
-                    });
+                    return Err(DomainError::ItemExists { item: id.to_string() });
                 }
                 let item = self.doc.put_object(&list_obj, id.key(), ObjType::Map)?;
                 for (field, value) in values {
@@ -308,25 +260,14 @@ impl RecordDoc {
                 }
                 codec::check_type(field.key(), field.ty(), value.as_ref())?;
                 let list_obj = self.map_at_root(list.key())?;
-                let item = codec::map_child(&self.doc, &list_obj, &id.key()).ok_or_else(|| {
-                    DomainError::ItemNotFound {
-                        item: id.to_string(),
-                    }
-                })?;
-                codec::set_settling(
-                    &mut self.doc,
-                    &item,
-                    field.key(),
-                    field.ty(),
-                    value.as_ref(),
-                )
+                let item = codec::map_child(&self.doc, &list_obj, &id.key())
+                    .ok_or_else(|| DomainError::ItemNotFound { item: id.to_string() })?;
+                codec::set_settling(&mut self.doc, &item, field.key(), field.ty(), value.as_ref())
             }
             Edit::RemoveItem { list, id } => {
                 let list_obj = self.map_at_root(list.key())?;
                 if self.doc.get(&list_obj, id.key())?.is_none() {
-                    return Err(DomainError::ItemNotFound {
-                        item: id.to_string(),
-                    });
+                    return Err(DomainError::ItemNotFound { item: id.to_string() });
                 }
                 // Relations that point at a removed subject go with it.
                 if *list == crate::field::ItemList::Subjects {
@@ -337,13 +278,11 @@ impl RecordDoc {
                         .keys(&relations)
                         .filter(|key| {
                             codec::map_child(&self.doc, &relations, key).is_some_and(|rel| {
-                                [crate::field::ItemField::From, crate::field::ItemField::To]
-                                    .iter()
-                                    .any(|end| {
-                                        codec::scalar(&self.doc, &rel, end.key())
-                                            .and_then(|v| v.as_str().map(|s| s == subject))
-                                            .unwrap_or(false)
-                                    })
+                                [crate::field::ItemField::From, crate::field::ItemField::To].iter().any(|end| {
+                                    codec::scalar(&self.doc, &rel, end.key())
+                                        .and_then(|v| v.as_str().map(|s| s == subject))
+                                        .unwrap_or(false)
+                                })
                             })
                         })
                         .collect();
@@ -355,12 +294,8 @@ impl RecordDoc {
                 Ok(())
             }
             Edit::Narrative { text } => {
-                let narrative =
-                    codec::child(&self.doc, &ROOT, keys::NARRATIVE).ok_or_else(|| {
-                        DomainError::NotARecord {
-                            reason: "no narrative".to_owned(),
-                        }
-                    })?;
+                let narrative = codec::child(&self.doc, &ROOT, keys::NARRATIVE)
+                    .ok_or_else(|| DomainError::NotARecord { reason: "no narrative".to_owned() })?;
                 if self.doc.text(&narrative)? != *text {
                     self.doc.update_text(&narrative, text)?;
                 }
@@ -413,23 +348,15 @@ impl RecordDoc {
                     });
                 }
                 let attachments = self.map_at_root(keys::ATTACHMENTS)?;
-                if self
-                    .doc
-                    .get(&attachments, attachment.sha256.as_str())?
-                    .is_none()
-                {
+                if self.doc.get(&attachments, attachment.sha256.as_str())?.is_none() {
                     codec::put_attachment(&mut self.doc, &attachments, attachment)?;
                 }
                 Ok(())
             }
             Edit::SetAttachmentCaption { sha256, caption } => {
                 let attachments = self.map_at_root(keys::ATTACHMENTS)?;
-                let attachment =
-                    codec::map_child(&self.doc, &attachments, sha256).ok_or_else(|| {
-                        DomainError::AttachmentNotFound {
-                            sha256: sha256.clone(),
-                        }
-                    })?;
+                let attachment = codec::map_child(&self.doc, &attachments, sha256)
+                    .ok_or_else(|| DomainError::AttachmentNotFound { sha256: sha256.clone() })?;
                 codec::set_settling(
                     &mut self.doc,
                     &attachment,
@@ -441,9 +368,7 @@ impl RecordDoc {
             Edit::RemoveAttachment { sha256 } => {
                 let attachments = self.map_at_root(keys::ATTACHMENTS)?;
                 if self.doc.get(&attachments, sha256.as_str())?.is_none() {
-                    return Err(DomainError::AttachmentNotFound {
-                        sha256: sha256.clone(),
-                    });
+                    return Err(DomainError::AttachmentNotFound { sha256: sha256.clone() });
                 }
                 self.doc.delete(&attachments, sha256.as_str())?;
                 Ok(())
@@ -457,16 +382,10 @@ impl RecordDoc {
                     });
                 }
                 let review = self.map_at_root(keys::REVIEW)?;
-                let comments =
-                    codec::map_child(&self.doc, &review, keys::COMMENTS).ok_or_else(|| {
-                        DomainError::NotARecord {
-                            reason: "no review comments".to_owned(),
-                        }
-                    })?;
+                let comments = codec::map_child(&self.doc, &review, keys::COMMENTS)
+                    .ok_or_else(|| DomainError::NotARecord { reason: "no review comments".to_owned() })?;
                 if self.doc.get(&comments, id.key())?.is_some() {
-                    return Err(DomainError::ItemExists {
-                        item: id.to_string(),
-                    });
+                    return Err(DomainError::ItemExists { item: id.to_string() });
                 }
                 let comment = self.doc.put_object(&comments, id.key(), ObjType::Map)?;
                 self.doc.put(&comment, keys::AUTHOR, ctx.author.as_str())?;
@@ -506,27 +425,15 @@ impl RecordDoc {
             return Err(DomainError::BadTransition {
                 from: format!("{} {}", from.code(), from.zh()),
                 to: format!("{} {}", to.code(), to.zh()),
-                allowed: from
-                    .next()
-                    .iter()
-                    .map(|s| format!("{} {}", s.code(), s.zh()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                allowed: from.next().iter().map(|s| format!("{} {}", s.code(), s.zh())).collect::<Vec<_>>().join(", "),
             });
         }
         if to == ReviewStatus::Submitted {
             let problems = crate::validate::validate(&self.read());
             if !problems.is_empty() {
-                let summary = problems
-                    .iter()
-                    .take(5)
-                    .map(|p| format!("{}: {}", p.path, p.zh))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                return Err(DomainError::NotReadyForReview {
-                    count: problems.len(),
-                    summary,
-                });
+                let summary =
+                    problems.iter().take(5).map(|p| format!("{}: {}", p.path, p.zh)).collect::<Vec<_>>().join("; ");
+                return Err(DomainError::NotReadyForReview { count: problems.len(), summary });
             }
         }
         let review = self.map_at_root(keys::REVIEW)?;
@@ -565,18 +472,8 @@ impl RecordDoc {
             .and_then(|review| codec::map_child(&self.doc, &review, keys::DECISION));
         let covered = match decision.and_then(|obj| self.doc.hash_for_opid(&obj)) {
             Some(change) => vec![change],
-            None => match pinned
-                .iter()
-                .map(|h| h.parse::<ChangeHash>())
-                .collect::<Result<Vec<_>, _>>()
-            {
-                Ok(heads)
-                    if heads
-                        .iter()
-                        .all(|h| self.doc.get_change_meta_by_hash(h).is_some()) =>
-                {
-                    heads
-                }
+            None => match pinned.iter().map(|h| h.parse::<ChangeHash>()).collect::<Result<Vec<_>, _>>() {
+                Ok(heads) if heads.iter().all(|h| self.doc.get_change_meta_by_hash(h).is_some()) => heads,
                 _ => return true,
             },
         };
@@ -589,9 +486,8 @@ impl RecordDoc {
     }
 
     fn map_at_root(&self, key: &str) -> Result<ObjId, DomainError> {
-        codec::map_child(&self.doc, &ROOT, key).ok_or_else(|| DomainError::NotARecord {
-            reason: format!("no {key} map"),
-        })
+        codec::map_child(&self.doc, &ROOT, key)
+            .ok_or_else(|| DomainError::NotARecord { reason: format!("no {key} map") })
     }
 
     /// Direct read access for the crate's read-side modules.
@@ -602,15 +498,7 @@ impl RecordDoc {
 
 /// Commits the open transaction with the author, device and time of `ctx`.
 fn commit(doc: &mut AutoCommit, ctx: &EditContext) -> Option<ChangeHash> {
-    let author = ChangeAuthor {
-        by: ctx.author.to_string(),
-        dev: ctx.device.to_string(),
-        at: ctx.now_ms,
-    };
+    let author = ChangeAuthor { by: ctx.author.to_string(), dev: ctx.device.to_string(), at: ctx.now_ms };
     let message = serde_json::to_string(&author).unwrap_or_default();
-    doc.commit_with(
-        CommitOptions::default()
-            .with_message(message)
-            .with_time(ctx.now_ms.div_euclid(1000)),
-    )
+    doc.commit_with(CommitOptions::default().with_message(message).with_time(ctx.now_ms.div_euclid(1000)))
 }

@@ -40,10 +40,7 @@ pub struct AttachmentRef {
 impl AttachmentRef {
     /// Whether `sha256` looks like a SHA-256 hex digest.
     pub fn is_valid_hash(sha256: &str) -> bool {
-        sha256.len() == 64
-            && sha256
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     }
 }
 
@@ -126,12 +123,10 @@ impl Edit {
             Edit::Narrative { .. } => "narrative".to_owned(),
             Edit::AddTag { .. } | Edit::RemoveTag { .. } => "tags".to_owned(),
             Edit::SetIssue { .. } => "issues".to_owned(),
-            Edit::AddAttachment { .. }
-            | Edit::SetAttachmentCaption { .. }
-            | Edit::RemoveAttachment { .. } => "attachments".to_owned(),
-            Edit::AddComment { .. } | Edit::SetReviewStatus { .. } | Edit::Decide { .. } => {
-                "review".to_owned()
+            Edit::AddAttachment { .. } | Edit::SetAttachmentCaption { .. } | Edit::RemoveAttachment { .. } => {
+                "attachments".to_owned()
             }
+            Edit::AddComment { .. } | Edit::SetReviewStatus { .. } | Edit::Decide { .. } => "review".to_owned(),
         }
     }
 }

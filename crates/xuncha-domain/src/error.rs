@@ -14,31 +14,17 @@ pub enum DomainError {
         "面积格式错误 “{input}”：请输入亩数，最多两位小数，如 12.5 / malformed area {input:?}: give mu with at most two decimals, e.g. 12.5"
     )]
     BadArea { input: String },
-    #[error(
-        "编号格式错误 “{input}” / malformed id {input:?}: copy the id exactly as `xuncha record list` shows it"
-    )]
+    #[error("编号格式错误 “{input}” / malformed id {input:?}: copy the id exactly as `xuncha record list` shows it")]
     BadId { input: String },
-    #[error(
-        "未知的记录类型 “{input}”，可选：{expected} / unknown record kind {input:?}; expected one of: {expected}"
-    )]
+    #[error("未知的记录类型 “{input}”，可选：{expected} / unknown record kind {input:?}; expected one of: {expected}")]
     UnknownKind { input: String, expected: String },
-    #[error(
-        "未知的字段 “{input}”，可选：{expected} / unknown field {input:?}; expected one of: {expected}"
-    )]
+    #[error("未知的字段 “{input}”，可选：{expected} / unknown field {input:?}; expected one of: {expected}")]
     UnknownField { input: String, expected: String },
     #[error("字段 {field} 不属于 {kind} 记录 / field {field} does not belong to a {kind} record")]
     FieldNotInKind { field: String, kind: String },
-    #[error(
-        "字段 {field} 的值 “{input}” 无效：{expected} / invalid value {input:?} for {field}: {expected}"
-    )]
-    BadValue {
-        field: String,
-        input: String,
-        expected: String,
-    },
-    #[error(
-        "字段 {field} 创建后不可修改 / field {field} is set when the record is created and cannot be changed"
-    )]
+    #[error("字段 {field} 的值 “{input}” 无效：{expected} / invalid value {input:?} for {field}: {expected}")]
+    BadValue { field: String, input: String, expected: String },
+    #[error("字段 {field} 创建后不可修改 / field {field} is set when the record is created and cannot be changed")]
     ReadOnlyField { field: String },
     #[error(
         "找不到条目 {item}（可能已被他人删除）/ no item {item} in this record (it may have been removed on another device); list the record again"
@@ -51,11 +37,7 @@ pub enum DomainError {
     #[error(
         "审核状态不能从 {from} 变为 {to}；可选：{allowed} / review status cannot go from {from} to {to}; allowed next: {allowed}"
     )]
-    BadTransition {
-        from: String,
-        to: String,
-        allowed: String,
-    },
+    BadTransition { from: String, to: String, allowed: String },
     #[error(
         "记录尚有 {count} 个问题，修正后才能提交审核：{summary} / the record has {count} problem(s) to fix before it can be submitted: {summary}"
     )]

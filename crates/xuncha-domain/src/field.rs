@@ -56,11 +56,7 @@ impl FieldType {
             },
             FieldType::Gps => {
                 let parsed = input.split_once(',').and_then(|(lat, lon)| {
-                    Some(GeoPoint {
-                        lat: lat.trim().parse().ok()?,
-                        lon: lon.trim().parse().ok()?,
-                        accuracy_m: None,
-                    })
+                    Some(GeoPoint { lat: lat.trim().parse().ok()?, lon: lon.trim().parse().ok()?, accuracy_m: None })
                 });
                 match parsed {
                     Some(point) if point.is_plausible() => Value::Gps(point),
@@ -80,9 +76,7 @@ impl FieldType {
             | (FieldType::Division, Value::Division(_)) => true,
             (FieldType::Date, Value::Date(date)) => is_date(date),
             (FieldType::Gps, Value::Gps(point)) => point.is_plausible(),
-            (FieldType::Choice(vocabulary), Value::Choice(code)) => {
-                vocabulary.parse(code) == Some(code.as_str())
-            }
+            (FieldType::Choice(vocabulary), Value::Choice(code)) => vocabulary.parse(code) == Some(code.as_str()),
             _ => false,
         }
     }
@@ -290,12 +284,8 @@ pub enum ItemList {
 
 impl ItemList {
     /// Every list.
-    pub const ALL: &'static [ItemList] = &[
-        ItemList::Beneficiaries,
-        ItemList::Subjects,
-        ItemList::Relations,
-        ItemList::Contracts,
-    ];
+    pub const ALL: &'static [ItemList] =
+        &[ItemList::Beneficiaries, ItemList::Subjects, ItemList::Relations, ItemList::Contracts];
 
     /// The key under which the list is stored.
     pub fn key(self) -> &'static str {
@@ -328,26 +318,15 @@ impl ItemList {
 
     /// Finds a list by its key.
     pub fn parse(text: &str) -> Result<ItemList, DomainError> {
-        ItemList::ALL
-            .iter()
-            .copied()
-            .find(|l| l.key() == text.trim())
-            .ok_or_else(|| DomainError::UnknownField {
-                input: text.to_owned(),
-                expected: ItemList::ALL
-                    .iter()
-                    .map(|l| l.key())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+        ItemList::ALL.iter().copied().find(|l| l.key() == text.trim()).ok_or_else(|| DomainError::UnknownField {
+            input: text.to_owned(),
+            expected: ItemList::ALL.iter().map(|l| l.key()).collect::<Vec<_>>().join(", "),
+        })
     }
 
     /// The fields of an item of this list.
     pub fn fields(self) -> impl Iterator<Item = ItemField> {
-        ItemField::ALL
-            .iter()
-            .copied()
-            .filter(move |f| f.list() == self)
+        ItemField::ALL.iter().copied().filter(move |f| f.list() == self)
     }
 }
 
@@ -387,24 +366,16 @@ impl ItemField {
             Head | Entitled | Received | Verified | Remark => ItemList::Beneficiaries,
             Name | Role | PartyMember | PublicOfficial | SubjectPost => ItemList::Subjects,
             From | To | RelationKind | Note => ItemList::Relations,
-            Number | Counterparty | Object | AreaMu | AnnualFee | TermStart | TermEnd | Status => {
-                ItemList::Contracts
-            }
+            Number | Counterparty | Object | AreaMu | AnnualFee | TermStart | TermEnd | Status => ItemList::Contracts,
         }
     }
 
     /// Finds a field of `list` by key or Chinese label (keys repeat across lists, e.g. `post`).
     pub fn parse_in(list: ItemList, text: &str) -> Result<ItemField, DomainError> {
         let text = text.trim();
-        list.fields()
-            .find(|f| f.key() == text || f.zh() == text)
-            .ok_or_else(|| DomainError::UnknownField {
-                input: text.to_owned(),
-                expected: list
-                    .fields()
-                    .map(|f| f.key())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+        list.fields().find(|f| f.key() == text || f.zh() == text).ok_or_else(|| DomainError::UnknownField {
+            input: text.to_owned(),
+            expected: list.fields().map(|f| f.key()).collect::<Vec<_>>().join(", "),
+        })
     }
 }

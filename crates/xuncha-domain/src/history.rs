@@ -48,13 +48,7 @@ pub(crate) fn patch_path(patch: &Patch) -> String {
         .collect();
     match &patch.action {
         PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => parts.push(key.clone()),
-        PatchAction::Increment {
-            prop: Prop::Map(key),
-            ..
-        }
-        | PatchAction::Conflict {
-            prop: Prop::Map(key),
-        } => {
+        PatchAction::Increment { prop: Prop::Map(key), .. } | PatchAction::Conflict { prop: Prop::Map(key) } => {
             parts.push(key.clone());
         }
         _ => {}
@@ -67,10 +61,7 @@ pub(crate) fn patch_path(patch: &Patch) -> String {
         )
     {
         let parent = &parts[parts.len() - 2];
-        if matches!(
-            parent.as_str(),
-            "township" | "village" | "location" | keys::GPS
-        ) {
+        if matches!(parent.as_str(), "township" | "village" | "location" | keys::GPS) {
             parts.pop();
         }
     }
@@ -90,22 +81,13 @@ impl RecordDoc {
     /// the writer claimed).
     fn touched(&mut self, deps: &[ChangeHash], hash: ChangeHash) -> Vec<String> {
         let patches = self.automerge().diff(deps, &[hash]);
-        let paths: BTreeSet<String> = patches
-            .iter()
-            .map(patch_path)
-            .filter(|p| !p.is_empty())
-            .collect();
+        let paths: BTreeSet<String> = patches.iter().map(patch_path).filter(|p| !p.is_empty()).collect();
         paths.into_iter().collect()
     }
 
     /// Every change of the record, in causal order.
     pub fn history(&mut self) -> Vec<HistoryEntry> {
-        let metas: Vec<_> = self
-            .automerge()
-            .get_changes_meta(&[])
-            .into_iter()
-            .map(|m| m.into_owned())
-            .collect();
+        let metas: Vec<_> = self.automerge().get_changes_meta(&[]).into_iter().map(|m| m.into_owned()).collect();
         let mut entries = Vec::with_capacity(metas.len());
         for meta in metas {
             let author = ChangeAuthor::from_message(meta.message.as_deref());
@@ -115,10 +97,7 @@ impl RecordDoc {
                 author: author.as_ref().map(|a| a.by.clone()),
                 device: author.as_ref().map(|a| a.dev.clone()),
                 actor: meta.actor.to_hex_string(),
-                at_ms: author
-                    .as_ref()
-                    .map(|a| a.at)
-                    .or(Some(meta.timestamp * 1000)),
+                at_ms: author.as_ref().map(|a| a.at).or(Some(meta.timestamp * 1000)),
                 paths,
             });
         }
@@ -130,18 +109,13 @@ impl RecordDoc {
         let wanted = path.to_string();
         let parent = match path {
             FieldPath::Item { id, field } => Some(format!("{}/{}", field.list().key(), id.key())),
-            FieldPath::AttachmentCaption { sha256 } => {
-                Some(format!("{}/{sha256}", keys::ATTACHMENTS))
-            }
+            FieldPath::AttachmentCaption { sha256 } => Some(format!("{}/{sha256}", keys::ATTACHMENTS)),
             _ => None,
         };
         let history = self.history();
         let mut versions = Vec::new();
         for entry in history {
-            let touches = entry
-                .paths
-                .iter()
-                .any(|p| *p == wanted || parent.as_deref() == Some(p.as_str()));
+            let touches = entry.paths.iter().any(|p| *p == wanted || parent.as_deref() == Some(p.as_str()));
             if !touches {
                 continue;
             }
@@ -169,10 +143,7 @@ impl RecordDoc {
                 _ => None,
             }
         };
-        let read = |obj: &automerge::ObjId,
-                    key: &str,
-                    ty: crate::field::FieldType|
-         -> Option<String> {
+        let read = |obj: &automerge::ObjId, key: &str, ty: crate::field::FieldType| -> Option<String> {
             let (value, id) = doc.get_at(obj, key, heads).ok()??;
             match (&value, ty) {
                 (automerge::Value::Object(_), crate::field::FieldType::Division) => {
@@ -207,8 +178,7 @@ impl RecordDoc {
             FieldPath::Decision => {
                 let review = map_at(&ROOT, keys::REVIEW)?;
                 let decision = map_at(&review, keys::DECISION)?;
-                let status =
-                    codec::scalar_at(doc, &decision, keys::STATUS, heads).unwrap_or_default();
+                let status = codec::scalar_at(doc, &decision, keys::STATUS, heads).unwrap_or_default();
                 let note = codec::scalar_at(doc, &decision, keys::NOTE, heads).unwrap_or_default();
                 Some(format!("{status}: {note}"))
             }

@@ -45,11 +45,7 @@ impl FromStr for RecordId {
     type Err = DomainError;
 
     fn from_str(s: &str) -> Result<RecordId, DomainError> {
-        Uuid::parse_str(s.trim())
-            .map(RecordId)
-            .map_err(|_| DomainError::BadId {
-                input: s.to_owned(),
-            })
+        Uuid::parse_str(s.trim()).map(RecordId).map_err(|_| DomainError::BadId { input: s.to_owned() })
     }
 }
 
@@ -81,11 +77,7 @@ impl FromStr for ItemId {
     type Err = DomainError;
 
     fn from_str(s: &str) -> Result<ItemId, DomainError> {
-        Uuid::parse_str(s.trim())
-            .map(ItemId)
-            .map_err(|_| DomainError::BadId {
-                input: s.to_owned(),
-            })
+        Uuid::parse_str(s.trim()).map(ItemId).map_err(|_| DomainError::BadId { input: s.to_owned() })
     }
 }
 

@@ -23,8 +23,8 @@ mod validate;
 
 pub use automerge::{ActorId, ChangeHash};
 pub use codes::{
-    ClueSource, ContractObject, ContractStatus, Disposition, FourWinds, FundIssue, FundType,
-    InactionType, RecordKind, RelationKind, ReviewStatus, Vocabulary,
+    ClueSource, ContractObject, ContractStatus, Disposition, FourWinds, FundIssue, FundType, InactionType, RecordKind,
+    RelationKind, ReviewStatus, Vocabulary,
 };
 pub use conflict::{Conflict, ConflictValue, FieldPath};
 pub use division::Division;

@@ -11,11 +11,7 @@ use crate::error::DomainError;
 /// Parses a decimal with at most two fractional digits into hundredths.
 /// Accepts an optional sign, thousands separators (`,` or `，`) and a trailing unit.
 fn parse_hundredths(input: &str, units: &[&str]) -> Option<i64> {
-    let mut text: String = input
-        .trim()
-        .chars()
-        .filter(|c| *c != ',' && *c != '，')
-        .collect();
+    let mut text: String = input.trim().chars().filter(|c| *c != ',' && *c != '，').collect();
     for unit in units {
         if let Some(stripped) = text.strip_suffix(unit) {
             text = stripped.trim_end().to_owned();
@@ -39,16 +35,8 @@ fn parse_hundredths(input: &str, units: &[&str]) -> Option<i64> {
     if fraction.len() > 2 {
         return None;
     }
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().ok()?
-    };
-    let mut frac: i64 = if fraction.is_empty() {
-        0
-    } else {
-        fraction.parse().ok()?
-    };
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let mut frac: i64 = if fraction.is_empty() { 0 } else { fraction.parse().ok()? };
     if fraction.len() == 1 {
         frac *= 10;
     }
@@ -104,9 +92,7 @@ impl FromStr for Yuan {
     fn from_str(s: &str) -> Result<Yuan, DomainError> {
         parse_hundredths(s, &["元", "yuan", "CNY"])
             .map(Yuan)
-            .ok_or_else(|| DomainError::BadAmount {
-                input: s.to_owned(),
-            })
+            .ok_or_else(|| DomainError::BadAmount { input: s.to_owned() })
     }
 }
 
@@ -154,11 +140,7 @@ impl FromStr for Mu {
     type Err = DomainError;
 
     fn from_str(s: &str) -> Result<Mu, DomainError> {
-        parse_hundredths(s, &["亩", "mu"])
-            .map(Mu)
-            .ok_or_else(|| DomainError::BadArea {
-                input: s.to_owned(),
-            })
+        parse_hundredths(s, &["亩", "mu"]).map(Mu).ok_or_else(|| DomainError::BadArea { input: s.to_owned() })
     }
 }
 

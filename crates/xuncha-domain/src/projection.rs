@@ -44,7 +44,8 @@ pub struct Projection {
     pub attachment_count: i64,
     pub has_conflicts: bool,
     pub problem_count: i64,
-    /// Every searchable word of the record (never its protected fields).
+    /// Every searchable word of the record (never its protected fields). Rows read back
+    /// from a device's index leave it empty: the text lives in the full-text index.
     pub search_text: String,
 }
 
@@ -58,10 +59,7 @@ impl RecordDoc {
             .iter()
             .filter_map(|h| {
                 let meta = self.automerge().get_change_meta_by_hash(h)?;
-                Some(
-                    ChangeAuthor::from_message(meta.message.as_deref())
-                        .map_or(meta.timestamp * 1000, |a| a.at),
-                )
+                Some(ChangeAuthor::from_message(meta.message.as_deref()).map_or(meta.timestamp * 1000, |a| a.at))
             })
             .max()
             .unwrap_or(record.created_at_ms);
@@ -81,12 +79,7 @@ pub fn project(record: &Record, updated_at_ms: i64, has_conflicts: bool) -> Proj
     let beneficiaries = record.items(ItemList::Beneficiaries);
     let subjects = record.items(ItemList::Subjects);
     let contracts = record.items(ItemList::Contracts);
-    let party_members = count(
-        subjects
-            .iter()
-            .filter(|s| s.flag(ItemField::PartyMember))
-            .count(),
-    );
+    let party_members = count(subjects.iter().filter(|s| s.flag(ItemField::PartyMember)).count());
     let expelled = record.text(Field::Disposition) == Some(Disposition::ExpelledFromParty.code());
     let item_count = record.lists.values().map(|items| count(items.len())).sum();
     Projection {
@@ -107,32 +100,18 @@ pub fn project(record: &Record, updated_at_ms: i64, has_conflicts: bool) -> Proj
         disbursed_fen: record.money(Field::Disbursed).map(|y| y.fen()),
         item_count,
         households: count(beneficiaries.len()),
-        households_verified: count(
-            beneficiaries
-                .iter()
-                .filter(|b| b.flag(ItemField::Verified))
-                .count(),
-        ),
+        households_verified: count(beneficiaries.iter().filter(|b| b.flag(ItemField::Verified)).count()),
         party_members,
         party_members_expelled: if expelled { party_members } else { 0 },
-        public_officials: count(
-            subjects
-                .iter()
-                .filter(|s| s.flag(ItemField::PublicOfficial))
-                .count(),
-        ),
+        public_officials: count(subjects.iter().filter(|s| s.flag(ItemField::PublicOfficial)).count()),
         contracts: count(contracts.len()),
         contracts_rectified: count(
             contracts
                 .iter()
-                .filter(|c| {
-                    c.text(ItemField::Status) == Some(crate::ContractStatus::Rectified.code())
-                })
+                .filter(|c| c.text(ItemField::Status) == Some(crate::ContractStatus::Rectified.code()))
                 .count(),
         ),
-        land_recovered_centimu: record
-            .area(Field::LandRecovered)
-            .map_or(0, |m| m.hundredths()),
+        land_recovered_centimu: record.area(Field::LandRecovered).map_or(0, |m| m.hundredths()),
         income_recovered_fen: record.money(Field::IncomeRecovered).map_or(0, |y| y.fen()),
         attachment_count: count(record.attachments.len()),
         has_conflicts,
@@ -143,15 +122,10 @@ pub fn project(record: &Record, updated_at_ms: i64, has_conflicts: bool) -> Proj
 
 /// All the words a person may search a record by: texts, names, labels of its codes.
 fn search_text(record: &Record) -> String {
-    let mut words: Vec<String> = vec![
-        record.kind.zh().to_owned(),
-        record.review.status.zh().to_owned(),
-    ];
+    let mut words: Vec<String> = vec![record.kind.zh().to_owned(), record.review.status.zh().to_owned()];
     for (field, value) in &record.fields {
         match (field.ty(), value) {
-            (crate::field::FieldType::Choice(vocabulary), Value::Choice(code)) => {
-                words.push(vocabulary.zh(code))
-            }
+            (crate::field::FieldType::Choice(vocabulary), Value::Choice(code)) => words.push(vocabulary.zh(code)),
             (_, Value::Text(text)) => words.push(text.clone()),
             (_, Value::Division(division)) => {
                 words.push(division.name.clone());

@@ -32,11 +32,7 @@ pub enum InformantField {
 
 impl InformantField {
     /// Every field.
-    pub const ALL: &'static [InformantField] = &[
-        InformantField::Name,
-        InformantField::Contact,
-        InformantField::Note,
-    ];
+    pub const ALL: &'static [InformantField] = &[InformantField::Name, InformantField::Contact, InformantField::Note];
 
     /// The stored key.
     pub fn key(self) -> &'static str {
@@ -49,14 +45,10 @@ impl InformantField {
 
     /// Finds a field by key.
     pub fn parse(text: &str) -> Result<InformantField, DomainError> {
-        InformantField::ALL
-            .iter()
-            .copied()
-            .find(|f| f.key() == text.trim())
-            .ok_or_else(|| DomainError::UnknownField {
-                input: text.to_owned(),
-                expected: "name, contact, note".to_owned(),
-            })
+        InformantField::ALL.iter().copied().find(|f| f.key() == text.trim()).ok_or_else(|| DomainError::UnknownField {
+            input: text.to_owned(),
+            expected: "name, contact, note".to_owned(),
+        })
     }
 }
 
@@ -91,23 +83,17 @@ impl ProtectedDoc {
         snapshot: &[u8],
         chunks: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<ProtectedDoc, DomainError> {
-        let mut doc =
-            AutoCommit::load(snapshot).map_err(|e| DomainError::Corrupt(e.to_string()))?;
+        let mut doc = AutoCommit::load(snapshot).map_err(|e| DomainError::Corrupt(e.to_string()))?;
         for chunk in chunks {
-            doc.load_incremental(chunk)
-                .map_err(|e| DomainError::Corrupt(e.to_string()))?;
+            doc.load_incremental(chunk).map_err(|e| DomainError::Corrupt(e.to_string()))?;
         }
         let kind = codec::scalar(&doc, &ROOT, KIND).and_then(|s| s.as_str().map(str::to_owned));
         if kind.as_deref() != Some(PROTECTED_KIND) {
-            return Err(DomainError::NotARecord {
-                reason: "not a protected companion document".to_owned(),
-            });
+            return Err(DomainError::NotARecord { reason: "not a protected companion document".to_owned() });
         }
         let record_id = codec::scalar(&doc, &ROOT, RECORD_ID)
             .and_then(|s| s.as_str().map(str::to_owned))
-            .ok_or_else(|| DomainError::NotARecord {
-                reason: "no record id".to_owned(),
-            })?
+            .ok_or_else(|| DomainError::NotARecord { reason: "no record id".to_owned() })?
             .parse()?;
         Ok(ProtectedDoc { doc, record_id })
     }
@@ -125,19 +111,11 @@ impl ProtectedDoc {
         ctx: &EditContext,
     ) -> Result<Option<ChangeHash>, DomainError> {
         self.doc.set_actor(ctx.actor.clone());
-        let informant = codec::map_child(&self.doc, &ROOT, INFORMANT).ok_or_else(|| {
-            DomainError::NotARecord {
-                reason: "no informant map".to_owned(),
-            }
-        })?;
+        let informant = codec::map_child(&self.doc, &ROOT, INFORMANT)
+            .ok_or_else(|| DomainError::NotARecord { reason: "no informant map".to_owned() })?;
         let value = value.map(|v| Value::Text(v.to_owned()));
-        if let Err(error) = codec::set_settling(
-            &mut self.doc,
-            &informant,
-            field.key(),
-            FieldType::Text,
-            value.as_ref(),
-        ) {
+        if let Err(error) = codec::set_settling(&mut self.doc, &informant, field.key(), FieldType::Text, value.as_ref())
+        {
             self.doc.rollback();
             return Err(error);
         }
@@ -153,16 +131,9 @@ impl ProtectedDoc {
         let Some(obj) = codec::map_child(&self.doc, &ROOT, INFORMANT) else {
             return Informant::default();
         };
-        let text = |key| {
-            codec::scalar(&self.doc, &obj, key)
-                .and_then(|s| s.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        };
-        Informant {
-            name: text("name"),
-            contact: text("contact"),
-            note: text("note"),
-        }
+        let text =
+            |key| codec::scalar(&self.doc, &obj, key).and_then(|s| s.as_str().map(str::to_owned)).unwrap_or_default();
+        Informant { name: text("name"), contact: text("contact"), note: text("note") }
     }
 
     /// Current heads.
@@ -182,22 +153,12 @@ impl ProtectedDoc {
 
     /// Applies changes from elsewhere.
     pub fn load_changes(&mut self, bytes: &[u8]) -> Result<usize, DomainError> {
-        self.doc
-            .load_incremental(bytes)
-            .map_err(|e| DomainError::Corrupt(e.to_string()))
+        self.doc.load_incremental(bytes).map_err(|e| DomainError::Corrupt(e.to_string()))
     }
 }
 
 fn commit(doc: &mut AutoCommit, ctx: &EditContext) -> Option<ChangeHash> {
-    let author = ChangeAuthor {
-        by: ctx.author.to_string(),
-        dev: ctx.device.to_string(),
-        at: ctx.now_ms,
-    };
+    let author = ChangeAuthor { by: ctx.author.to_string(), dev: ctx.device.to_string(), at: ctx.now_ms };
     let message = serde_json::to_string(&author).unwrap_or_default();
-    doc.commit_with(
-        CommitOptions::default()
-            .with_message(message)
-            .with_time(ctx.now_ms.div_euclid(1000)),
-    )
+    doc.commit_with(CommitOptions::default().with_message(message).with_time(ctx.now_ms.div_euclid(1000)))
 }

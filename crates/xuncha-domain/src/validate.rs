@@ -18,27 +18,12 @@ pub struct Problem {
     pub en: String,
 }
 
-fn problem(
-    path: impl Into<String>,
-    code: &'static str,
-    zh: impl Into<String>,
-    en: impl Into<String>,
-) -> Problem {
-    Problem {
-        path: path.into(),
-        code,
-        zh: zh.into(),
-        en: en.into(),
-    }
+fn problem(path: impl Into<String>, code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Problem {
+    Problem { path: path.into(), code, zh: zh.into(), en: en.into() }
 }
 
 fn required(path: &str, zh_label: &str, en_label: &str) -> Problem {
-    problem(
-        path,
-        "required",
-        format!("请填写{zh_label}"),
-        format!("{en_label} is required"),
-    )
+    problem(path, "required", format!("请填写{zh_label}"), format!("{en_label} is required"))
 }
 
 fn is_blank(value: Option<&str>) -> bool {
@@ -76,44 +61,26 @@ pub fn validate(record: &Record) -> Vec<Problem> {
     for (field, value) in &record.fields {
         check_value(field.key(), field.zh(), field.ty(), value, &mut problems);
     }
-    if let (Some(township), Some(village)) = (
-        record.division(Field::Township),
-        record.division(Field::Village),
-    ) {
+    if let (Some(township), Some(village)) = (record.division(Field::Township), record.division(Field::Village)) {
         if !township.is_township_code() {
             problems.push(problem(
                 "township",
                 "division_shape",
-                format!(
-                    "乡镇区划代码 “{}” 应为 12 位数字，以 000 结尾",
-                    township.code
-                ),
-                format!(
-                    "township code {:?} must be 12 digits ending in 000",
-                    township.code
-                ),
+                format!("乡镇区划代码 “{}” 应为 12 位数字，以 000 结尾", township.code),
+                format!("township code {:?} must be 12 digits ending in 000", township.code),
             ));
         } else if !village.has_code_shape() || village.code.ends_with("000") {
             problems.push(problem(
                 "village",
                 "division_shape",
-                format!(
-                    "村区划代码 “{}” 应为 12 位数字，且不以 000 结尾",
-                    village.code
-                ),
-                format!(
-                    "village code {:?} must be 12 digits not ending in 000",
-                    village.code
-                ),
+                format!("村区划代码 “{}” 应为 12 位数字，且不以 000 结尾", village.code),
+                format!("village code {:?} must be 12 digits not ending in 000", village.code),
             ));
         } else if !village.is_village_code_in(township) {
             problems.push(problem(
                 "village",
                 "village_outside_township",
-                format!(
-                    "村 “{}” 不属于乡镇 “{}”：村代码前 9 位应与乡镇相同",
-                    village.name, township.name
-                ),
+                format!("村 “{}” 不属于乡镇 “{}”：村代码前 9 位应与乡镇相同", village.name, township.name),
                 format!(
                     "village {} is not in township {}: the first 9 digits of the codes must match",
                     village.name, township.name
@@ -121,24 +88,17 @@ pub fn validate(record: &Record) -> Vec<Problem> {
             ));
         }
     }
-    if let Some(point) = record.location() {
-        if !point.is_plausible() {
-            problems.push(problem(
-                "location",
-                "gps_range",
-                "GPS 坐标超出范围",
-                "the GPS point is out of range",
-            ));
-        }
+    if let Some(point) = record.location()
+        && !point.is_plausible()
+    {
+        problems.push(problem("location", "gps_range", "GPS 坐标超出范围", "the GPS point is out of range"));
     }
     match record.kind {
         RecordKind::FundCheck => validate_fund_check(record, &mut problems),
         RecordKind::GangClue => validate_gang_clue(record, &mut problems),
         RecordKind::AssetCheck => validate_asset_check(record, &mut problems),
         RecordKind::ConductIssue => {
-            if record.fields.get(&Field::FourWinds).is_none()
-                && record.fields.get(&Field::Inaction).is_none()
-            {
+            if !record.fields.contains_key(&Field::FourWinds) && !record.fields.contains_key(&Field::Inaction) {
                 problems.push(problem(
                     "four_winds",
                     "required",
@@ -151,13 +111,7 @@ pub fn validate(record: &Record) -> Vec<Problem> {
     problems
 }
 
-fn check_value(
-    path: &str,
-    zh_label: &str,
-    ty: FieldType,
-    value: &Value,
-    problems: &mut Vec<Problem>,
-) {
+fn check_value(path: &str, zh_label: &str, ty: FieldType, value: &Value, problems: &mut Vec<Problem>) {
     match (ty, value) {
         (FieldType::Money, Value::Money(yuan)) if yuan.is_negative() => problems.push(problem(
             path,
@@ -171,20 +125,12 @@ fn check_value(
             format!("{zh_label}不能为负数（现为 {mu}）"),
             format!("{path} cannot be negative (it is {mu})"),
         )),
-        (FieldType::Choice(vocabulary), Value::Choice(code))
-            if vocabulary.parse(code) != Some(code.as_str()) =>
-        {
+        (FieldType::Choice(vocabulary), Value::Choice(code)) if vocabulary.parse(code) != Some(code.as_str()) => {
             problems.push(problem(
                 path,
                 "unknown_code",
-                format!(
-                    "{zh_label}的值 “{code}” 不在可选范围内：{}",
-                    vocabulary.codes()
-                ),
-                format!(
-                    "{path} has the unknown value {code:?}; choose one of: {}",
-                    vocabulary.codes()
-                ),
+                format!("{zh_label}的值 “{code}” 不在可选范围内：{}", vocabulary.codes()),
+                format!("{path} has the unknown value {code:?}; choose one of: {}", vocabulary.codes()),
             ));
         }
         (FieldType::Date, Value::Date(date)) if !is_date(date) => problems.push(problem(
@@ -211,42 +157,32 @@ fn check_items(record: &Record, list: ItemList, problems: &mut Vec<Problem>) {
 }
 
 fn validate_fund_check(record: &Record, problems: &mut Vec<Problem>) {
-    if let (Some(allocated), Some(disbursed)) = (
-        record.money(Field::Allocated),
-        record.money(Field::Disbursed),
-    ) {
-        if disbursed > allocated {
-            problems.push(problem(
-                "disbursed",
-                "disbursed_above_allocated",
-                format!("发放金额 {disbursed} 元超过拨付金额 {allocated} 元，请核对"),
-                format!("disbursed {disbursed} yuan is more than allocated {allocated} yuan; check both amounts"),
-            ));
-        }
+    if let (Some(allocated), Some(disbursed)) = (record.money(Field::Allocated), record.money(Field::Disbursed))
+        && disbursed > allocated
+    {
+        problems.push(problem(
+            "disbursed",
+            "disbursed_above_allocated",
+            format!("发放金额 {disbursed} 元超过拨付金额 {allocated} 元，请核对"),
+            format!("disbursed {disbursed} yuan is more than allocated {allocated} yuan; check both amounts"),
+        ));
     }
     let list = ItemList::Beneficiaries;
     check_items(record, list, problems);
     for item in record.items(list) {
         if is_blank(item.text(ItemField::Head)) {
-            problems.push(required(
-                &item_path(list, item, ItemField::Head),
-                "户主姓名",
-                "the head of household",
-            ));
+            problems.push(required(&item_path(list, item, ItemField::Head), "户主姓名", "the head of household"));
         }
-        if let (Some(entitled), Some(received)) = (
-            item.money(ItemField::Entitled),
-            item.money(ItemField::Received),
-        ) {
-            if received > entitled {
-                let head = item.text(ItemField::Head).unwrap_or("?");
-                problems.push(problem(
-                    item_path(list, item, ItemField::Received),
-                    "received_above_entitled",
-                    format!("{head} 实领 {received} 元超过应享 {entitled} 元，请核对"),
-                    format!("{head} received {received} yuan, more than the {entitled} yuan entitled; check both"),
-                ));
-            }
+        if let (Some(entitled), Some(received)) = (item.money(ItemField::Entitled), item.money(ItemField::Received))
+            && received > entitled
+        {
+            let head = item.text(ItemField::Head).unwrap_or("?");
+            problems.push(problem(
+                item_path(list, item, ItemField::Received),
+                "received_above_entitled",
+                format!("{head} 实领 {received} 元超过应享 {entitled} 元，请核对"),
+                format!("{head} received {received} yuan, more than the {entitled} yuan entitled; check both"),
+            ));
         }
     }
 }
@@ -254,12 +190,7 @@ fn validate_fund_check(record: &Record, problems: &mut Vec<Problem>) {
 fn validate_gang_clue(record: &Record, problems: &mut Vec<Problem>) {
     let subjects = record.items(ItemList::Subjects);
     if subjects.is_empty() {
-        problems.push(problem(
-            "subjects",
-            "required",
-            "请至少添加一名涉及人员",
-            "add at least one subject",
-        ));
+        problems.push(problem("subjects", "required", "请至少添加一名涉及人员", "add at least one subject"));
     }
     check_items(record, ItemList::Subjects, problems);
     check_items(record, ItemList::Relations, problems);
@@ -275,9 +206,7 @@ fn validate_gang_clue(record: &Record, problems: &mut Vec<Problem>) {
     let subject_ids: Vec<String> = subjects.iter().map(|s| s.id.to_string()).collect();
     for item in record.items(ItemList::Relations) {
         for end in [ItemField::From, ItemField::To] {
-            let known = item
-                .text(end)
-                .is_some_and(|id| subject_ids.iter().any(|s| s == id));
+            let known = item.text(end).is_some_and(|id| subject_ids.iter().any(|s| s == id));
             if !known {
                 problems.push(problem(
                     item_path(ItemList::Relations, item, end),
@@ -287,7 +216,7 @@ fn validate_gang_clue(record: &Record, problems: &mut Vec<Problem>) {
                 ));
             }
         }
-        if item.values.get(&ItemField::RelationKind).is_none() {
+        if !item.values.contains_key(&ItemField::RelationKind) {
             problems.push(required(
                 &item_path(ItemList::Relations, item, ItemField::RelationKind),
                 "关系类型",
@@ -302,31 +231,22 @@ fn validate_asset_check(record: &Record, problems: &mut Vec<Problem>) {
     check_items(record, list, problems);
     for item in record.items(list) {
         if is_blank(item.text(ItemField::Number)) {
-            problems.push(required(
-                &item_path(list, item, ItemField::Number),
-                "合同编号",
-                "the contract number",
-            ));
+            problems.push(required(&item_path(list, item, ItemField::Number), "合同编号", "the contract number"));
         }
         if is_blank(item.text(ItemField::Counterparty)) {
-            problems.push(required(
-                &item_path(list, item, ItemField::Counterparty),
-                "承包方",
-                "the counterparty",
-            ));
+            problems.push(required(&item_path(list, item, ItemField::Counterparty), "承包方", "the counterparty"));
         }
-        if let (Some(start), Some(end)) = (
-            item.text(ItemField::TermStart),
-            item.text(ItemField::TermEnd),
-        ) {
-            if is_date(start) && is_date(end) && end < start {
-                problems.push(problem(
-                    item_path(list, item, ItemField::TermEnd),
-                    "term_order",
-                    format!("合同终止日期 {end} 早于起始日期 {start}"),
-                    format!("the contract ends ({end}) before it starts ({start})"),
-                ));
-            }
+        if let (Some(start), Some(end)) = (item.text(ItemField::TermStart), item.text(ItemField::TermEnd))
+            && is_date(start)
+            && is_date(end)
+            && end < start
+        {
+            problems.push(problem(
+                item_path(list, item, ItemField::TermEnd),
+                "term_order",
+                format!("合同终止日期 {end} 早于起始日期 {start}"),
+                format!("the contract ends ({end}) before it starts ({start})"),
+            ));
         }
     }
 }

@@ -28,68 +28,40 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 impl Store {
     /// Stores `bytes` and returns their SHA-256. Storing bytes already present is a no-op.
-    pub fn put_attachment(
-        &mut self,
-        bytes: &[u8],
-        mime: &str,
-        now_ms: i64,
-    ) -> Result<AttachmentInfo> {
+    pub fn put_attachment(&mut self, bytes: &[u8], mime: &str, now_ms: i64) -> Result<AttachmentInfo> {
         let sha256 = sha256_hex(bytes);
         let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let exists = tx
-            .query_row(
-                "SELECT 1 FROM attachments WHERE sha256 = ?1",
-                [&sha256],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let exists =
+            tx.query_row("SELECT 1 FROM attachments WHERE sha256 = ?1", [&sha256], |_| Ok(())).optional()?.is_some();
         if !exists {
             tx.execute(
                 "INSERT INTO attachments (sha256, mime, size, added_at) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    sha256,
-                    mime,
-                    i64::try_from(size).unwrap_or(i64::MAX),
-                    now_ms
-                ],
+                params![sha256, mime, i64::try_from(size).unwrap_or(i64::MAX), now_ms],
             )?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO attachment_chunks (sha256, idx, data) VALUES (?1, ?2, ?3)",
-            )?;
+            let mut insert =
+                tx.prepare_cached("INSERT INTO attachment_chunks (sha256, idx, data) VALUES (?1, ?2, ?3)")?;
             for (idx, chunk) in bytes.chunks(CHUNK).enumerate() {
-                insert.execute(params![
-                    sha256,
-                    i64::try_from(idx).unwrap_or(i64::MAX),
-                    chunk
-                ])?;
+                insert.execute(params![sha256, i64::try_from(idx).unwrap_or(i64::MAX), chunk])?;
             }
             drop(insert);
         }
         tx.commit()?;
-        self.attachment_info(&sha256)?
-            .ok_or(StoreError::AttachmentNotFound { sha256 })
+        self.attachment_info(&sha256)?.ok_or(StoreError::AttachmentNotFound { sha256 })
     }
 
     /// What the device holds of an attachment.
     pub fn attachment_info(&self, sha256: &str) -> Result<Option<AttachmentInfo>> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT sha256, mime, size, added_at FROM attachments WHERE sha256 = ?1",
-                [sha256],
-                |row| {
-                    Ok(AttachmentInfo {
-                        sha256: row.get(0)?,
-                        mime: row.get(1)?,
-                        size: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
-                        added_at_ms: row.get(3)?,
-                    })
-                },
-            )
+            .query_row("SELECT sha256, mime, size, added_at FROM attachments WHERE sha256 = ?1", [sha256], |row| {
+                Ok(AttachmentInfo {
+                    sha256: row.get(0)?,
+                    mime: row.get(1)?,
+                    size: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+                    added_at_ms: row.get(3)?,
+                })
+            })
             .optional()?)
     }
 
@@ -97,29 +69,22 @@ impl Store {
     pub fn attachment(&self, sha256: &str) -> Result<Vec<u8>> {
         let info = self
             .attachment_info(sha256)?
-            .ok_or_else(|| StoreError::AttachmentNotFound {
-                sha256: sha256.to_owned(),
-            })?;
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT data FROM attachment_chunks WHERE sha256 = ?1 ORDER BY idx")?;
+            .ok_or_else(|| StoreError::AttachmentNotFound { sha256: sha256.to_owned() })?;
+        let mut stmt = self.conn.prepare_cached("SELECT data FROM attachment_chunks WHERE sha256 = ?1 ORDER BY idx")?;
         let mut bytes = Vec::with_capacity(usize::try_from(info.size).unwrap_or(0));
         for chunk in stmt.query_map([sha256], |row| row.get::<_, Vec<u8>>(0))? {
             bytes.extend_from_slice(&chunk?);
         }
         if sha256_hex(&bytes) != sha256 {
-            return Err(StoreError::AttachmentMismatch {
-                sha256: sha256.to_owned(),
-            });
+            return Err(StoreError::AttachmentMismatch { sha256: sha256.to_owned() });
         }
         Ok(bytes)
     }
 
     /// Every attachment on the device.
     pub fn attachments(&self) -> Result<Vec<AttachmentInfo>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT sha256, mime, size, added_at FROM attachments ORDER BY added_at, sha256",
-        )?;
+        let mut stmt =
+            self.conn.prepare("SELECT sha256, mime, size, added_at FROM attachments ORDER BY added_at, sha256")?;
         let rows = stmt
             .query_map([], |row| {
                 Ok(AttachmentInfo {

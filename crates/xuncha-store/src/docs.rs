@@ -2,9 +2,7 @@
 //! edit as one transaction (chunk, compaction, projection, search index, outbox).
 
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
-use xuncha_domain::{
-    ChangeHash, Edit, Informant, InformantField, NewRecord, ProtectedDoc, RecordDoc, RecordId,
-};
+use xuncha_domain::{ChangeHash, Edit, Informant, InformantField, NewRecord, ProtectedDoc, RecordDoc, RecordId};
 
 use crate::error::{Result, StoreError};
 use crate::{Store, index};
@@ -38,27 +36,63 @@ impl Part {
 }
 
 /// The stored parts of a document.
-struct Stored {
-    snapshot: Vec<u8>,
-    chunks: Vec<Vec<u8>>,
+pub(crate) struct Stored {
+    pub(crate) snapshot: Vec<u8>,
+    pub(crate) chunks: Vec<Vec<u8>>,
 }
 
 fn load_stored(conn: &rusqlite::Connection, doc_id: &str) -> Result<Option<Stored>> {
-    let snapshot: Option<Vec<u8>> = conn
-        .query_row(
-            "SELECT snapshot FROM documents WHERE doc_id = ?1",
-            [doc_id],
-            |row| row.get(0),
-        )
-        .optional()?;
+    let snapshot: Option<Vec<u8>> =
+        conn.query_row("SELECT snapshot FROM documents WHERE doc_id = ?1", [doc_id], |row| row.get(0)).optional()?;
     let Some(snapshot) = snapshot else {
         return Ok(None);
     };
     let mut stmt = conn.prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
-    let chunks = stmt
-        .query_map([doc_id], |row| row.get(0))?
-        .collect::<Result<Vec<Vec<u8>>, _>>()?;
+    let chunks = stmt.query_map([doc_id], |row| row.get(0))?.collect::<Result<Vec<Vec<u8>>, _>>()?;
     Ok(Some(Stored { snapshot, chunks }))
+}
+
+/// The record document to edit: the cached replica when it is exactly what the database
+/// holds (same heads), else loaded from the database.
+fn checked_out(tx: &Transaction<'_>, doc_id: &str, cached: Option<RecordDoc>) -> Result<Option<RecordDoc>> {
+    let stored_heads: Option<String> =
+        tx.query_row("SELECT heads FROM documents WHERE doc_id = ?1", [doc_id], |row| row.get(0)).optional()?;
+    let Some(stored_heads) = stored_heads else {
+        return Ok(None);
+    };
+    if let Some(mut doc) = cached
+        && heads_text(&doc.heads()) == stored_heads
+    {
+        return Ok(Some(doc));
+    }
+    let Some(stored) = load_stored(tx, doc_id)? else {
+        return Ok(None);
+    };
+    Ok(Some(RecordDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?))
+}
+
+/// A few recently edited documents kept in memory, so that saving every keystroke does not
+/// reload the document. An entry is used only when its heads equal the stored heads, so
+/// another process writing the same database is always noticed; a failed write drops it.
+#[derive(Debug, Default)]
+pub(crate) struct DocCache {
+    entries: Vec<(String, RecordDoc)>,
+}
+
+impl DocCache {
+    const CAPACITY: usize = 16;
+
+    fn take(&mut self, doc_id: &str) -> Option<RecordDoc> {
+        let index = self.entries.iter().position(|(id, _)| id == doc_id)?;
+        Some(self.entries.remove(index).1)
+    }
+
+    fn put(&mut self, doc_id: String, doc: RecordDoc) {
+        if self.entries.len() >= Self::CAPACITY {
+            self.entries.remove(0);
+        }
+        self.entries.push((doc_id, doc));
+    }
 }
 
 fn heads_text(heads: &[ChangeHash]) -> String {
@@ -137,10 +171,7 @@ fn persist(
             params![doc_id, snapshot, len_i64(&snapshot), heads],
         )?;
     } else {
-        tx.execute(
-            "INSERT INTO chunks (doc_id, seq, data) VALUES (?1, ?2, ?3)",
-            params![doc_id, next_chunk, chunk],
-        )?;
+        tx.execute("INSERT INTO chunks (doc_id, seq, data) VALUES (?1, ?2, ?3)", params![doc_id, next_chunk, chunk])?;
         tx.execute(
             "UPDATE documents SET chunk_count = chunk_count + 1, chunk_bytes = ?2, next_chunk = ?3, heads = ?4
              WHERE doc_id = ?1",
@@ -161,18 +192,11 @@ fn mark_outbox(tx: &Transaction<'_>, doc_id: &str, now_ms: i64) -> Result<()> {
 
 impl Store {
     fn write_tx(&mut self) -> Result<Transaction<'_>> {
-        Ok(self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+        Ok(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
 
     /// Creates a record, with optional first edits in the same change set, as one transaction.
-    pub fn create_record(
-        &mut self,
-        new: &NewRecord,
-        edits: &[Edit],
-        now_ms: i64,
-    ) -> Result<RecordId> {
+    pub fn create_record(&mut self, new: &NewRecord, edits: &[Edit], now_ms: i64) -> Result<RecordId> {
         let ctx = self.edit_context(now_ms);
         let mut doc = RecordDoc::create(new, &ctx)?;
         if !edits.is_empty() {
@@ -204,39 +228,31 @@ impl Store {
     pub fn has_record(&self, id: RecordId) -> Result<bool> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT 1 FROM documents WHERE doc_id = ?1",
-                [Part::Record.doc_id(id)],
-                |_| Ok(()),
-            )
+            .query_row("SELECT 1 FROM documents WHERE doc_id = ?1", [Part::Record.doc_id(id)], |_| Ok(()))
             .optional()?
             .is_some())
     }
 
     /// Applies `edits` to a record as one change and one transaction. Returns the change,
     /// or `None` if the edits changed nothing. When this returns, the edit is on disk.
-    pub fn edit(
-        &mut self,
-        id: RecordId,
-        edits: &[Edit],
-        now_ms: i64,
-    ) -> Result<Option<ChangeHash>> {
+    pub fn edit(&mut self, id: RecordId, edits: &[Edit], now_ms: i64) -> Result<Option<ChangeHash>> {
         let ctx = self.edit_context(now_ms);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let stored = load_stored(&tx, &Part::Record.doc_id(id))?
-            .ok_or_else(|| StoreError::RecordNotFound { id: id.to_string() })?;
+        let doc_id = Part::Record.doc_id(id);
+        let cached = self.cache.take(&doc_id);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut doc =
-            RecordDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?;
+            checked_out(&tx, &doc_id, cached)?.ok_or_else(|| StoreError::RecordNotFound { id: id.to_string() })?;
         let before = doc.heads();
         let Some(change) = doc.apply(edits, &ctx)? else {
+            drop(tx);
+            self.cache.put(doc_id, doc);
             return Ok(None);
         };
         persist(&tx, id, Part::Record, &mut doc, Some(&before))?;
         index::upsert(&tx, &doc.projection())?;
-        mark_outbox(&tx, &Part::Record.doc_id(id), now_ms)?;
+        mark_outbox(&tx, &doc_id, now_ms)?;
         tx.commit()?;
+        self.cache.put(doc_id, doc);
         Ok(Some(change))
     }
 
@@ -244,16 +260,11 @@ impl Store {
     /// import): a whole saved document for a record new to this device, or incremental
     /// changes for one it has. Returns how many changes were new. One transaction.
     pub fn merge_record(&mut self, id: RecordId, bytes: &[u8]) -> Result<usize> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let stored = load_stored(&tx, &Part::Record.doc_id(id))?;
         let (mut doc, before, applied) = match stored {
             Some(stored) => {
-                let mut doc = RecordDoc::load_parts(
-                    &stored.snapshot,
-                    stored.chunks.iter().map(Vec::as_slice),
-                )?;
+                let mut doc = RecordDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?;
                 let before = doc.heads();
                 let applied = doc.load_changes(bytes)?;
                 (doc, Some(before), applied)
@@ -282,11 +293,7 @@ impl Store {
     /// The changes of a record since `heads` (all of it for no heads), for another device.
     pub fn record_changes(&self, id: RecordId, heads: &[ChangeHash]) -> Result<Vec<u8>> {
         let mut doc = self.record(id)?;
-        Ok(if heads.is_empty() {
-            doc.save()
-        } else {
-            doc.save_after(heads)
-        })
+        Ok(if heads.is_empty() { doc.save() } else { doc.save_after(heads) })
     }
 
     /// Sets (or clears) a field of the informant of a gang clue. The informant lives in
@@ -308,15 +315,10 @@ impl Store {
         }
         let ctx = self.edit_context(now_ms);
         let doc_id = Part::Protected.doc_id(id);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (mut doc, before) = match load_stored(&tx, &doc_id)? {
             Some(stored) => {
-                let mut doc = ProtectedDoc::load_parts(
-                    &stored.snapshot,
-                    stored.chunks.iter().map(Vec::as_slice),
-                )?;
+                let mut doc = ProtectedDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?;
                 let heads = doc.heads();
                 (doc, Some(heads))
             }
@@ -337,42 +339,30 @@ impl Store {
         let Some(stored) = load_stored(&self.conn, &Part::Protected.doc_id(id))? else {
             return Ok(None);
         };
-        let doc =
-            ProtectedDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?;
+        let doc = ProtectedDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?;
         Ok(Some(doc.informant()))
     }
 
     /// How many documents have changes waiting to be sent.
     pub fn outbox_len(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("SELECT count(*) FROM outbox", [], |row| row.get(0))?)
+        Ok(self.conn.query_row("SELECT count(*) FROM outbox", [], |row| row.get(0))?)
     }
 
     /// The ids of every record on the device, oldest first.
     pub fn record_ids(&self) -> Result<Vec<RecordId>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT doc_id FROM documents WHERE part = 'record' ORDER BY doc_id")?;
-        let ids = stmt
-            .query_map([], |row| row.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        ids.iter()
-            .map(|id| id.parse().map_err(StoreError::from))
-            .collect()
+        let mut stmt = self.conn.prepare("SELECT doc_id FROM documents WHERE part = 'record' ORDER BY doc_id")?;
+        let ids = stmt.query_map([], |row| row.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        ids.iter().map(|id| id.parse().map_err(StoreError::from)).collect()
     }
 
-    pub(crate) fn stored_parts(&self, doc_id: &str) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>> {
-        Ok(load_stored(&self.conn, doc_id)?.map(|s| (s.snapshot, s.chunks)))
+    pub(crate) fn stored_parts(&self, doc_id: &str) -> Result<Option<Stored>> {
+        load_stored(&self.conn, doc_id)
     }
 
     /// Creates several records, each made at its own time, in one transaction: all of
     /// them land or none does.
     pub fn create_records(&mut self, records: &[(NewRecord, Vec<Edit>, i64)]) -> Result<()> {
-        let contexts: Vec<_> = records
-            .iter()
-            .map(|(_, _, now)| self.edit_context(*now))
-            .collect();
+        let contexts: Vec<_> = records.iter().map(|(_, _, now)| self.edit_context(*now)).collect();
         let tx = self.write_tx()?;
         for ((new, edits, now), ctx) in records.iter().zip(&contexts) {
             let mut doc = RecordDoc::create(new, ctx)?;

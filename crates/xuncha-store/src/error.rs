@@ -10,9 +10,7 @@ use xuncha_domain::DomainError;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    #[error(
-        "PIN 错误，数据库未改动。请重新输入 / wrong PIN; the database was not touched. Enter the PIN again"
-    )]
+    #[error("PIN 错误，数据库未改动。请重新输入 / wrong PIN; the database was not touched. Enter the PIN again")]
     WrongPin,
     #[error("PIN 至少 6 位 / the PIN must have at least 6 characters")]
     WeakPin,
@@ -40,9 +38,7 @@ pub enum StoreError {
         "数据库由更新版本的巡察通创建（结构版本 {found}，本版本支持到 {supported}），请升级应用 / the database was written by a newer Xuncha (schema {found}; this version reads up to {supported}); update the app. Nothing was changed"
     )]
     NewerSchema { found: i64, supported: i64 },
-    #[error(
-        "找不到记录 {id} / no record {id} on this device; list records with `xuncha record list`"
-    )]
+    #[error("找不到记录 {id} / no record {id} on this device; list records with `xuncha record list`")]
     RecordNotFound { id: String },
     #[error("找不到附件 {sha256} / no attachment {sha256} on this device")]
     AttachmentNotFound { sha256: String },
@@ -53,10 +49,7 @@ pub enum StoreError {
     #[error("{0}")]
     Domain(#[from] DomainError),
     #[error("无法访问 {path}：{source} / cannot access {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("数据库错误：{0} / database error: {0}; run `xuncha verify`")]
     Sqlite(#[from] rusqlite::Error),
 }

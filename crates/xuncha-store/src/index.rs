@@ -13,13 +13,13 @@ pub(crate) const COLUMNS_FOR_VERIFY: &str = COLUMNS;
 const COLUMNS: &str = "record_id, kind, title, round, township_code, township_name, village_code, village_name, team,
     creator, status, created_at, updated_at, allocated_fen, disbursed_fen, item_count, households, households_verified,
     party_members, party_members_expelled, public_officials, contracts, contracts_rectified, land_recovered_centimu,
-    income_recovered_fen, attachment_count, has_conflicts, problem_count, search_text";
+    income_recovered_fen, attachment_count, has_conflicts, problem_count";
 
 /// Writes a record's row and its search entry.
 pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
     let sql = format!(
         "INSERT INTO records ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)
+            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)
          ON CONFLICT (record_id) DO UPDATE SET kind = excluded.kind, title = excluded.title, round = excluded.round,
             township_code = excluded.township_code, township_name = excluded.township_name,
             village_code = excluded.village_code, village_name = excluded.village_name, team = excluded.team,
@@ -31,7 +31,7 @@ pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
             contracts = excluded.contracts, contracts_rectified = excluded.contracts_rectified,
             land_recovered_centimu = excluded.land_recovered_centimu, income_recovered_fen = excluded.income_recovered_fen,
             attachment_count = excluded.attachment_count, has_conflicts = excluded.has_conflicts,
-            problem_count = excluded.problem_count, search_text = excluded.search_text
+            problem_count = excluded.problem_count
          RETURNING rid"
     );
     let mut stmt = tx.prepare_cached(&sql)?;
@@ -65,14 +65,12 @@ pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
             p.attachment_count,
             p.has_conflicts,
             p.problem_count,
-            p.search_text,
         ],
         |row| row.get(0),
     )?;
-    tx.prepare_cached("DELETE FROM records_fts WHERE rowid = ?1")?
-        .execute([rid])?;
+    tx.prepare_cached("DELETE FROM records_fts WHERE rowid = ?1")?.execute([rid])?;
     tx.prepare_cached("INSERT INTO records_fts (rowid, search_text) VALUES (?1, ?2)")?
-        .execute(params![rid, p.search_text])?;
+        .execute(params![rid, crate::text::index_text(&p.search_text)])?;
     Ok(())
 }
 
@@ -106,7 +104,8 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Projection> {
         attachment_count: row.get(25)?,
         has_conflicts: row.get(26)?,
         problem_count: row.get(27)?,
-        search_text: row.get(28)?,
+        // The search text lives in the full-text index only.
+        search_text: String::new(),
     })
 }
 
@@ -128,10 +127,7 @@ pub struct ListFilter {
 impl ListFilter {
     /// The first page of everything, newest first.
     pub fn page(limit: u32) -> ListFilter {
-        ListFilter {
-            limit,
-            ..ListFilter::default()
-        }
+        ListFilter { limit, ..ListFilter::default() }
     }
 }
 
@@ -157,145 +153,64 @@ pub struct Totals {
     pub income_recovered_fen: i64,
 }
 
-/// Quotes a search token as an FTS5 string.
-fn fts_phrase(token: &str) -> String {
-    format!("\"{}\"", token.replace('"', "\"\""))
-}
-
-/// Escapes a LIKE pattern.
-fn like_pattern(token: &str) -> String {
-    let escaped = token
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 impl Store {
-    /// Records matching `filter`, newest first (best match first for a text query).
+    /// Records matching `filter`, most recently changed first (for a text query, most
+    /// recently created first).
     /// Reads only the index: no document is loaded.
     pub fn list(&self, filter: &ListFilter) -> Result<Vec<Projection>> {
         let mut clauses: Vec<String> = Vec::new();
         let mut args: Vec<SqlValue> = Vec::new();
-        let push =
-            |clauses: &mut Vec<String>, args: &mut Vec<SqlValue>, clause: &str, value: SqlValue| {
-                args.push(value);
-                clauses.push(clause.replace('?', &format!("?{}", args.len())));
-            };
+        let push = |clauses: &mut Vec<String>, args: &mut Vec<SqlValue>, clause: &str, value: SqlValue| {
+            args.push(value);
+            clauses.push(clause.replace('?', &format!("?{}", args.len())));
+        };
         if let Some(kind) = filter.kind {
-            push(
-                &mut clauses,
-                &mut args,
-                "r.kind = ?",
-                SqlValue::Text(kind.code().into()),
-            );
+            push(&mut clauses, &mut args, "r.kind = ?", SqlValue::Text(kind.code().into()));
         }
         if let Some(status) = filter.status {
-            push(
-                &mut clauses,
-                &mut args,
-                "r.status = ?",
-                SqlValue::Text(status.code().into()),
-            );
+            push(&mut clauses, &mut args, "r.status = ?", SqlValue::Text(status.code().into()));
         }
         if let Some(code) = &filter.township_code {
-            push(
-                &mut clauses,
-                &mut args,
-                "r.township_code = ?",
-                SqlValue::Text(code.clone()),
-            );
+            push(&mut clauses, &mut args, "r.township_code = ?", SqlValue::Text(code.clone()));
         }
         if let Some(code) = &filter.village_code {
-            push(
-                &mut clauses,
-                &mut args,
-                "r.village_code = ?",
-                SqlValue::Text(code.clone()),
-            );
+            push(&mut clauses, &mut args, "r.village_code = ?", SqlValue::Text(code.clone()));
         }
         if let Some(round) = &filter.round {
-            push(
-                &mut clauses,
-                &mut args,
-                "r.round = ?",
-                SqlValue::Text(round.clone()),
-            );
+            push(&mut clauses, &mut args, "r.round = ?", SqlValue::Text(round.clone()));
         }
         if filter.conflicts_only {
             clauses.push("r.has_conflicts = 1".into());
         }
         let mut from = "records r".to_owned();
-        let mut order = "r.updated_at DESC, r.record_id".to_owned();
-        if let Some(text) = filter
-            .text
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
-            // The trigram index answers tokens of three or more characters; shorter ones
-            // (common in Chinese: 低保, 村委) are matched with LIKE on the rows it leaves.
-            let tokens: Vec<&str> = text.split_whitespace().collect();
-            let long: Vec<String> = tokens
-                .iter()
-                .filter(|t| t.chars().count() >= 3)
-                .map(|t| fts_phrase(t))
-                .collect();
-            if !long.is_empty() {
-                from = "records_fts f JOIN records r ON r.rid = f.rowid".to_owned();
-                push(
-                    &mut clauses,
-                    &mut args,
-                    "records_fts MATCH ?",
-                    SqlValue::Text(long.join(" AND ")),
-                );
-                order = "f.rank, r.updated_at DESC".to_owned();
-            }
-            for token in tokens.iter().filter(|t| t.chars().count() < 3) {
-                push(
-                    &mut clauses,
-                    &mut args,
-                    "r.search_text LIKE ? ESCAPE '\\'",
-                    SqlValue::Text(like_pattern(token)),
-                );
-            }
+        let mut order = "r.updated_at DESC, r.record_id";
+        if let Some(text) = filter.text.as_deref() {
+            let Some(query) = crate::text::query(text) else {
+                return Ok(Vec::new());
+            };
+            // Walk the full-text index newest record first and stop at the page's end.
+            from = "records_fts f JOIN records r ON r.rid = f.rowid".to_owned();
+            push(&mut clauses, &mut args, "records_fts MATCH ?", SqlValue::Text(query));
+            order = "f.rowid DESC";
         }
-        let columns = COLUMNS
-            .split(',')
-            .map(|c| format!("r.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let where_sql = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", clauses.join(" AND "))
-        };
+        let columns = COLUMNS.split(',').map(|c| format!("r.{}", c.trim())).collect::<Vec<_>>().join(", ");
+        let where_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
         let limit = if filter.limit == 0 { 50 } else { filter.limit };
-        let sql = format!(
-            "SELECT {columns} FROM {from} {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {}",
-            filter.offset
-        );
+        let sql =
+            format!("SELECT {columns} FROM {from} {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {}", filter.offset);
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map(params_from_iter(args), from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = stmt.query_map(params_from_iter(args), from_row)?.collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
-    /// Full-text search, best match first.
+    /// Full-text search, most recently created first.
     pub fn search(&self, query: &str, limit: u32) -> Result<Vec<Projection>> {
-        self.list(&ListFilter {
-            text: Some(query.to_owned()),
-            limit,
-            ..ListFilter::default()
-        })
+        self.list(&ListFilter { text: Some(query.to_owned()), limit, ..ListFilter::default() })
     }
 
     /// How many records are on the device.
     pub fn count(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("SELECT count(*) FROM records", [], |row| row.get(0))?)
+        Ok(self.conn.query_row("SELECT count(*) FROM records", [], |row| row.get(0))?)
     }
 
     /// District totals over every record on the device, or one township's.

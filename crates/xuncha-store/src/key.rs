@@ -23,18 +23,10 @@ pub struct KdfParams {
 
 impl KdfParams {
     /// The product's parameters: 64 MiB, 3 passes (about a third of a second on a tablet).
-    pub const DEFAULT: KdfParams = KdfParams {
-        memory_kib: 64 * 1024,
-        iterations: 3,
-        parallelism: 1,
-    };
+    pub const DEFAULT: KdfParams = KdfParams { memory_kib: 64 * 1024, iterations: 3, parallelism: 1 };
 
     /// Cheap parameters for tests that open many databases. Never for real devices.
-    pub const FAST_INSECURE: KdfParams = KdfParams {
-        memory_kib: 1024,
-        iterations: 1,
-        parallelism: 1,
-    };
+    pub const FAST_INSECURE: KdfParams = KdfParams { memory_kib: 1024, iterations: 1, parallelism: 1 };
 }
 
 impl Default for KdfParams {
@@ -98,24 +90,13 @@ pub(crate) fn check_pin(pin: &str) -> Result<()> {
 }
 
 fn derive(pin: &str, salt: &[u8], params: KdfParams) -> Result<DbKey> {
-    let argon_params = Params::new(
-        params.memory_kib,
-        params.iterations,
-        params.parallelism,
-        Some(32),
-    )
-    .map_err(|e| StoreError::BadKeyFile {
-        path: PathBuf::new(),
-        detail: e.to_string(),
-    })?;
+    let argon_params = Params::new(params.memory_kib, params.iterations, params.parallelism, Some(32))
+        .map_err(|e| StoreError::BadKeyFile { path: PathBuf::new(), detail: e.to_string() })?;
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
     let mut key = Zeroizing::new([0u8; 32]);
     argon
         .hash_password_into(pin.as_bytes(), salt, key.as_mut())
-        .map_err(|e| StoreError::BadKeyFile {
-            path: PathBuf::new(),
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| StoreError::BadKeyFile { path: PathBuf::new(), detail: e.to_string() })?;
     Ok(DbKey(key))
 }
 
@@ -123,18 +104,11 @@ fn derive(pin: &str, salt: &[u8], params: KdfParams) -> Result<DbKey> {
 pub(crate) fn new_key(pin: &str, params: KdfParams) -> Result<(DbKey, String)> {
     check_pin(pin)?;
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| StoreError::Io {
-        path: PathBuf::new(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    getrandom::fill(&mut salt)
+        .map_err(|e| StoreError::Io { path: PathBuf::new(), source: std::io::Error::other(e.to_string()) })?;
     let key = derive(pin, &salt, params)?;
-    let file = KeyFile {
-        version: 1,
-        kdf: "argon2id".into(),
-        params,
-        salt: hex::encode(salt),
-        check: key.check_value(),
-    };
+    let file =
+        KeyFile { version: 1, kdf: "argon2id".into(), params, salt: hex::encode(salt), check: key.check_value() };
     let text = serde_json::to_string_pretty(&file).unwrap_or_default();
     salt.zeroize();
     Ok((key, text))
@@ -142,18 +116,11 @@ pub(crate) fn new_key(pin: &str, params: KdfParams) -> Result<(DbKey, String)> {
 
 fn read_key_file(path: &Path) -> Result<KeyFile> {
     let text = fs::read_to_string(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => StoreError::MissingKeyFile {
-            path: path.to_owned(),
-        },
-        _ => StoreError::Io {
-            path: path.to_owned(),
-            source,
-        },
+        std::io::ErrorKind::NotFound => StoreError::MissingKeyFile { path: path.to_owned() },
+        _ => StoreError::Io { path: path.to_owned(), source },
     })?;
-    let file: KeyFile = serde_json::from_str(&text).map_err(|e| StoreError::BadKeyFile {
-        path: path.to_owned(),
-        detail: e.to_string(),
-    })?;
+    let file: KeyFile = serde_json::from_str(&text)
+        .map_err(|e| StoreError::BadKeyFile { path: path.to_owned(), detail: e.to_string() })?;
     if file.version != 1 || file.kdf != "argon2id" {
         return Err(StoreError::BadKeyFile {
             path: path.to_owned(),
@@ -164,15 +131,10 @@ fn read_key_file(path: &Path) -> Result<KeyFile> {
 }
 
 fn key_from_file(path: &Path, file: &KeyFile, pin: &str) -> Result<Option<DbKey>> {
-    let salt = hex::decode(&file.salt).map_err(|e| StoreError::BadKeyFile {
-        path: path.to_owned(),
-        detail: e.to_string(),
-    })?;
+    let salt =
+        hex::decode(&file.salt).map_err(|e| StoreError::BadKeyFile { path: path.to_owned(), detail: e.to_string() })?;
     let key = derive(pin, &salt, file.params).map_err(|e| match e {
-        StoreError::BadKeyFile { detail, .. } => StoreError::BadKeyFile {
-            path: path.to_owned(),
-            detail,
-        },
+        StoreError::BadKeyFile { detail, .. } => StoreError::BadKeyFile { path: path.to_owned(), detail },
         other => other,
     })?;
     Ok((key.check_value() == file.check).then_some(key))
@@ -186,12 +148,11 @@ fn key_from_file(path: &Path, file: &KeyFile, pin: &str) -> Result<Option<DbKey>
 pub(crate) fn unlock(db: &Path, pin: &str) -> Result<(DbKey, bool)> {
     let path = key_file_path(db);
     let pending = pending_key_file_path(db);
-    if pending.exists() {
-        if let Ok(file) = read_key_file(&pending) {
-            if let Some(key) = key_from_file(&pending, &file, pin)? {
-                return Ok((key, true));
-            }
-        }
+    if pending.exists()
+        && let Ok(file) = read_key_file(&pending)
+        && let Some(key) = key_from_file(&pending, &file, pin)?
+    {
+        return Ok((key, true));
     }
     let file = read_key_file(&path)?;
     match key_from_file(&path, &file, pin)? {
@@ -202,10 +163,7 @@ pub(crate) fn unlock(db: &Path, pin: &str) -> Result<(DbKey, bool)> {
 
 /// Writes `text` to `path` durably: a temporary file, fsync, rename, fsync of the folder.
 pub(crate) fn write_durably(path: &Path, text: &str) -> Result<()> {
-    let io = |source| StoreError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = |source| StoreError::Io { path: path.to_owned(), source };
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(".tmp");
     let tmp = PathBuf::from(tmp_name);
@@ -215,10 +173,10 @@ pub(crate) fn write_durably(path: &Path, text: &str) -> Result<()> {
         file.sync_all().map_err(io)?;
     }
     fs::rename(&tmp, path).map_err(io)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(dir) = fs::File::open(dir) {
-            let _ = dir.sync_all();
-        }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(dir) = fs::File::open(dir)
+    {
+        let _ = dir.sync_all();
     }
     Ok(())
 }
@@ -236,15 +194,9 @@ pub(crate) fn finish_pending(db: &Path, rekeyed: bool) -> Result<()> {
         return Ok(());
     }
     if rekeyed {
-        fs::rename(&pending, key_file_path(db)).map_err(|source| StoreError::Io {
-            path: pending.clone(),
-            source,
-        })?;
+        fs::rename(&pending, key_file_path(db)).map_err(|source| StoreError::Io { path: pending.clone(), source })?;
     } else {
-        fs::remove_file(&pending).map_err(|source| StoreError::Io {
-            path: pending.clone(),
-            source,
-        })?;
+        fs::remove_file(&pending).map_err(|source| StoreError::Io { path: pending.clone(), source })?;
     }
     Ok(())
 }

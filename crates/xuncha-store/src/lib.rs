@@ -9,6 +9,7 @@ mod error;
 mod index;
 mod key;
 mod schema;
+mod text;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -38,55 +39,37 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     identity: Identity,
+    cache: docs::DocCache,
 }
 
 fn corrupt(path: &Path, detail: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt {
-        path: path.to_owned(),
-        detail: detail.to_string(),
-    }
+    StoreError::Corrupt { path: path.to_owned(), detail: detail.to_string() }
 }
 
 fn is_not_a_database(error: &rusqlite::Error) -> bool {
-    matches!(
-        error.sqlite_error_code(),
-        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
-    )
+    matches!(error.sqlite_error_code(), Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt))
 }
 
 impl Store {
     /// Creates a new encrypted device database at `path` for `identity`, keyed by `pin`.
     pub fn create(path: &Path, pin: &str, identity: &Identity, kdf: KdfParams) -> Result<Store> {
         if path.exists() {
-            return Err(StoreError::AlreadyExists {
-                path: path.to_owned(),
-            });
+            return Err(StoreError::AlreadyExists { path: path.to_owned() });
         }
         let (db_key, key_text) = key::new_key(pin, kdf)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                path: dir.to_owned(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_owned(), source })?;
         }
         key::write_durably(&key::key_file_path(path), &key_text)?;
         let mut conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| match e.sqlite_error_code() {
-            Some(ErrorCode::CannotOpen) => StoreError::Io {
-                path: path.to_owned(),
-                source: std::io::Error::other(e),
-            },
+            Some(ErrorCode::CannotOpen) => StoreError::Io { path: path.to_owned(), source: std::io::Error::other(e) },
             _ => StoreError::Sqlite(e),
         })?;
-        conn.execute_batch(&format!(
-            "PRAGMA key = {};",
-            db_key.pragma_literal().as_str()
-        ))?;
+        conn.execute_batch(&format!("PRAGMA key = {};", db_key.pragma_literal().as_str()))?;
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         let tx = conn.transaction()?;
@@ -96,17 +79,10 @@ impl Store {
             ("user_name", identity.user_name.clone()),
             ("actor", identity.actor.to_hex_string()),
         ] {
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2)",
-                params![key, value],
-            )?;
+            tx.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![key, value])?;
         }
         tx.commit()?;
-        Ok(Store {
-            conn,
-            path: path.to_owned(),
-            identity: identity.clone(),
-        })
+        Ok(Store { conn, path: path.to_owned(), identity: identity.clone(), cache: docs::DocCache::default() })
     }
 
     /// Opens the device database at `path` with `pin`. A wrong PIN, a missing key file,
@@ -114,13 +90,8 @@ impl Store {
     /// own error, and none of them writes anything.
     pub fn open(path: &Path, pin: &str) -> Result<Store> {
         let metadata = std::fs::metadata(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => StoreError::NotFound {
-                path: path.to_owned(),
-            },
-            _ => StoreError::Io {
-                path: path.to_owned(),
-                source,
-            },
+            std::io::ErrorKind::NotFound => StoreError::NotFound { path: path.to_owned() },
+            _ => StoreError::Io { path: path.to_owned(), source },
         })?;
         let (db_key, from_pending) = key::unlock(path, pin)?;
         let pending_exists = {
@@ -130,48 +101,26 @@ impl Store {
         };
         let page_size = 4096;
         if metadata.len() < page_size || metadata.len() % page_size != 0 {
-            return Err(corrupt(
-                path,
-                format!(
-                    "the file is {} bytes, not a whole number of pages",
-                    metadata.len()
-                ),
-            ));
+            return Err(corrupt(path, format!("the file is {} bytes, not a whole number of pages", metadata.len())));
         }
-        let mut conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.execute_batch(&format!(
-            "PRAGMA key = {};",
-            db_key.pragma_literal().as_str()
-        ))?;
-        let readable = conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
-            row.get::<_, i64>(0)
-        });
+        let mut conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        conn.execute_batch(&format!("PRAGMA key = {};", db_key.pragma_literal().as_str()))?;
+        let readable = conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get::<_, i64>(0));
         if let Err(error) = readable {
             if is_not_a_database(&error) {
                 // The key file accepted the PIN, so the key is the one the key file was made
                 // for. If a PIN change was under way, the database holds the other key.
-                return Err(if pending_exists {
-                    StoreError::WrongPin
-                } else {
-                    corrupt(path, error)
-                });
+                return Err(if pending_exists { StoreError::WrongPin } else { corrupt(path, error) });
             }
             return Err(error.into());
         }
-        let wal_len = std::fs::metadata(wal_path(path))
-            .map(|m| m.len())
-            .unwrap_or(0);
+        let wal_len = std::fs::metadata(wal_path(path)).map(|m| m.len()).unwrap_or(0);
         let page_count: i64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0))?;
         if wal_len == 0 && u64::try_from(page_count).unwrap_or(0) * page_size != metadata.len() {
             return Err(corrupt(
                 path,
-                format!(
-                    "the header counts {page_count} pages but the file holds {}",
-                    metadata.len() / page_size
-                ),
+                format!("the header counts {page_count} pages but the file holds {}", metadata.len() / page_size),
             ));
         }
         schema::check_not_newer(&conn)?;
@@ -184,11 +133,7 @@ impl Store {
             StoreError::Sqlite(e) if is_not_a_database(&e) => corrupt(path, e),
             other => other,
         })?;
-        Ok(Store {
-            conn,
-            path: path.to_owned(),
-            identity,
-        })
+        Ok(Store { conn, path: path.to_owned(), identity, cache: docs::DocCache::default() })
     }
 
     /// Re-keys the database for a new PIN. The old PIN keeps working until the new one
@@ -197,16 +142,10 @@ impl Store {
         let (db_key, key_text) = key::new_key(new_pin, kdf)?;
         key::write_pending(&self.path, &key_text)?;
         // SQLCipher re-keys a rollback-journal database atomically; leave WAL for the re-key.
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        self.conn
-            .query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))?;
-        let rekeyed = self.conn.execute_batch(&format!(
-            "PRAGMA rekey = {};",
-            db_key.pragma_literal().as_str()
-        ));
-        self.conn
-            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))?;
+        let rekeyed = self.conn.execute_batch(&format!("PRAGMA rekey = {};", db_key.pragma_literal().as_str()));
+        self.conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         match rekeyed {
             Ok(()) => key::finish_pending(&self.path, true),
             Err(error) => {
@@ -238,14 +177,7 @@ impl Store {
 
     /// A value of the sync state (cursor and the like).
     pub fn sync_value(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT value FROM sync_state WHERE key = ?1",
-                [key],
-                |row| row.get(0),
-            )
-            .optional()?)
+        Ok(self.conn.query_row("SELECT value FROM sync_state WHERE key = ?1", [key], |row| row.get(0)).optional()?)
     }
 
     /// Sets a value of the sync state.
@@ -279,20 +211,13 @@ fn configure(conn: &Connection) -> Result<()> {
 
 fn read_identity(conn: &Connection) -> Result<Identity> {
     let get = |key: &str| -> Result<String> {
-        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
-            row.get(0)
-        })
-        .optional()?
-        .ok_or_else(|| StoreError::Corrupt {
-            path: PathBuf::new(),
-            detail: format!("the device identity lacks {key}"),
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0)).optional()?.ok_or_else(|| {
+            StoreError::Corrupt { path: PathBuf::new(), detail: format!("the device identity lacks {key}") }
         })
     };
     let actor_hex = get("actor")?;
-    let actor_bytes = hex::decode(&actor_hex).map_err(|e| StoreError::Corrupt {
-        path: PathBuf::new(),
-        detail: format!("bad actor id: {e}"),
-    })?;
+    let actor_bytes = hex::decode(&actor_hex)
+        .map_err(|e| StoreError::Corrupt { path: PathBuf::new(), detail: format!("bad actor id: {e}") })?;
     Ok(Identity {
         device_id: DeviceId::new(get("device_id")?)?,
         user_id: UserId::new(get("user_id")?)?,

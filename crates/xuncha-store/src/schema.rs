@@ -67,8 +67,7 @@ const MIGRATIONS: &[&str] = &[
         income_recovered_fen   INTEGER NOT NULL,
         attachment_count       INTEGER NOT NULL,
         has_conflicts          INTEGER NOT NULL,
-        problem_count          INTEGER NOT NULL,
-        search_text            TEXT NOT NULL
+        problem_count          INTEGER NOT NULL
     );
     CREATE INDEX records_updated ON records (updated_at DESC, record_id);
     CREATE INDEX records_village ON records (village_code, updated_at DESC);
@@ -76,8 +75,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX records_kind ON records (kind, updated_at DESC);
     CREATE INDEX records_status ON records (status, updated_at DESC);
 
-    -- Full-text search; the trigram tokenizer finds Chinese text without word breaking.
-    CREATE VIRTUAL TABLE records_fts USING fts5 (search_text, tokenize = 'trigram');
+    -- Full-text search, rowid = records.rid. Chinese is indexed as overlapping bigrams
+    -- (see text.rs). The text lives only here, keeping `records` narrow for scans.
+    CREATE VIRTUAL TABLE records_fts USING fts5 (search_text, tokenize = 'unicode61 remove_diacritics 0');
 
     -- Attachments, content addressed, in chunks so large photos stream.
     CREATE TABLE attachments (
@@ -121,10 +121,7 @@ pub(crate) fn version(conn: &Connection) -> Result<i64> {
 pub(crate) fn check_not_newer(conn: &Connection) -> Result<i64> {
     let found = version(conn)?;
     if found > SCHEMA_VERSION {
-        return Err(StoreError::NewerSchema {
-            found,
-            supported: SCHEMA_VERSION,
-        });
+        return Err(StoreError::NewerSchema { found, supported: SCHEMA_VERSION });
     }
     Ok(found)
 }
@@ -132,18 +129,10 @@ pub(crate) fn check_not_newer(conn: &Connection) -> Result<i64> {
 /// Applies every migration not yet applied, each in its own transaction.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     let current = check_not_newer(conn)?;
-    for (index, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(current).unwrap_or(0))
-    {
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
-        tx.pragma_update(
-            None,
-            "user_version",
-            i64::try_from(index + 1).unwrap_or(i64::MAX),
-        )?;
+        tx.pragma_update(None, "user_version", i64::try_from(index + 1).unwrap_or(i64::MAX))?;
         tx.commit()?;
     }
     Ok(())

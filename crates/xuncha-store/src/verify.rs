@@ -35,20 +35,13 @@ impl Store {
         for line in stmt.query_map([], |row| row.get::<_, String>(0))? {
             let line = line?;
             if line != "ok" {
-                report
-                    .problems
-                    .push(format!("sqlite integrity_check: {line}"));
+                report.problems.push(format!("sqlite integrity_check: {line}"));
             }
         }
-        if let Err(error) = self.conn.execute(
-            "INSERT INTO records_fts (records_fts) VALUES ('integrity-check')",
-            [],
-        ) {
+        if let Err(error) = self.conn.execute("INSERT INTO records_fts (records_fts) VALUES ('integrity-check')", []) {
             report.problems.push(format!("search index: {error}"));
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT doc_id, record_id, part, heads FROM documents ORDER BY doc_id")?;
+        let mut stmt = self.conn.prepare("SELECT doc_id, record_id, part, heads FROM documents ORDER BY doc_id")?;
         let docs = stmt
             .query_map([], |row| {
                 Ok((
@@ -71,9 +64,7 @@ impl Store {
             |row| row.get(0),
         )?;
         if orphans > 0 {
-            report
-                .problems
-                .push(format!("{orphans} index rows have no document"));
+            report.problems.push(format!("{orphans} index rows have no document"));
         }
         for info in self.attachments()? {
             report.attachments += 1;
@@ -85,9 +76,7 @@ impl Store {
                     bytes.len(),
                     info.size
                 )),
-                Err(error) => report
-                    .problems
-                    .push(format!("attachment {}: {error}", info.sha256)),
+                Err(error) => report.problems.push(format!("attachment {}: {error}", info.sha256)),
             }
         }
         Ok(report)
@@ -101,17 +90,16 @@ impl Store {
         stored_heads: &str,
         report: &mut VerifyReport,
     ) -> Result<()> {
-        let Some((snapshot, chunks)) = self.stored_parts(doc_id)? else {
+        let Some(stored) = self.stored_parts(doc_id)? else {
             return Ok(());
         };
-        let chunks = chunks.iter().map(Vec::as_slice);
+        let snapshot = &stored.snapshot;
+        let chunks = stored.chunks.iter().map(Vec::as_slice);
         let heads = if part == "protected" {
-            match ProtectedDoc::load_parts(&snapshot, chunks) {
+            match ProtectedDoc::load_parts(snapshot, chunks) {
                 Ok(mut doc) => {
                     if doc.record_id().to_string() != record_id {
-                        report
-                            .problems
-                            .push(format!("{doc_id}: belongs to record {}", doc.record_id()));
+                        report.problems.push(format!("{doc_id}: belongs to record {}", doc.record_id()));
                     }
                     doc.heads()
                 }
@@ -122,7 +110,7 @@ impl Store {
             }
         } else {
             report.records += 1;
-            let mut doc = match RecordDoc::load_parts(&snapshot, chunks) {
+            let mut doc = match RecordDoc::load_parts(snapshot, chunks) {
                 Ok(doc) => doc,
                 Err(error) => {
                     report.problems.push(format!("{doc_id}: {error}"));
@@ -130,27 +118,23 @@ impl Store {
                 }
             };
             if doc.id().to_string() != record_id {
-                report
-                    .problems
-                    .push(format!("{doc_id}: holds record {}", doc.id()));
+                report.problems.push(format!("{doc_id}: holds record {}", doc.id()));
             }
             let expected = doc.projection();
+            let expected_row = xuncha_domain::Projection { search_text: String::new(), ..expected.clone() };
             let row = self
                 .conn
                 .query_row(
-                    &format!(
-                        "SELECT {} FROM records WHERE record_id = ?1",
-                        crate::index::COLUMNS_FOR_VERIFY
-                    ),
+                    &format!("SELECT {} FROM records WHERE record_id = ?1", crate::index::COLUMNS_FOR_VERIFY),
                     [record_id],
                     crate::index::from_row,
                 )
                 .optional()?;
             match row {
                 None => report.problems.push(format!("{doc_id}: no index row")),
-                Some(row) if row != expected => report
-                    .problems
-                    .push(format!("{doc_id}: index row differs from the document")),
+                Some(row) if row != expected_row => {
+                    report.problems.push(format!("{doc_id}: index row differs from the document"))
+                }
                 Some(_) => {}
             }
             let indexed: Option<String> = self
@@ -161,19 +145,15 @@ impl Store {
                     |row| row.get(0),
                 )
                 .optional()?;
-            if indexed.as_deref() != Some(expected.search_text.as_str()) {
-                report
-                    .problems
-                    .push(format!("{doc_id}: search entry missing or stale"));
+            if indexed.as_deref() != Some(crate::text::index_text(&expected.search_text).as_str()) {
+                report.problems.push(format!("{doc_id}: search entry missing or stale"));
             }
             doc.heads()
         };
         let mut hex: Vec<String> = heads.iter().map(ToString::to_string).collect();
         hex.sort();
         if hex.join(",") != stored_heads {
-            report
-                .problems
-                .push(format!("{doc_id}: stored heads differ from the document's"));
+            report.problems.push(format!("{doc_id}: stored heads differ from the document's"));
         }
         Ok(())
     }

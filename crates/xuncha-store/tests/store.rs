@@ -52,41 +52,19 @@ fn snapshot_of_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 fn the_database_file_holds_no_plaintext_and_a_wrong_pin_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let (path, mut store) = new_db(dir.path());
-    let id = store
-        .create_record(
-            &new_record(1, PHRASE),
-            &[Edit::Narrative {
-                text: PHRASE.into(),
-            }],
-            1,
-        )
-        .unwrap();
-    store
-        .put_attachment(PHRASE.as_bytes(), "text/plain", 2)
-        .unwrap();
+    let id = store.create_record(&new_record(1, PHRASE), &[Edit::Narrative { text: PHRASE.into() }], 1).unwrap();
+    store.put_attachment(PHRASE.as_bytes(), "text/plain", 2).unwrap();
     drop(store);
     let needle = PHRASE.as_bytes();
     for (file, bytes) in snapshot_of_files(dir.path()) {
-        assert!(
-            !bytes.windows(needle.len()).any(|w| w == needle),
-            "plaintext found in {}",
-            file.display()
-        );
-        assert!(
-            !bytes.windows(6).any(|w| w == b"SQLite"),
-            "unencrypted header in {}",
-            file.display()
-        );
+        assert!(!bytes.windows(needle.len()).any(|w| w == needle), "plaintext found in {}", file.display());
+        assert!(!bytes.windows(6).any(|w| w == b"SQLite"), "unencrypted header in {}", file.display());
     }
     let before = snapshot_of_files(dir.path());
     let err = Store::open(&path, "135790").unwrap_err();
     assert!(matches!(err, StoreError::WrongPin), "{err}");
     assert_eq!(err.code(), "wrong_pin");
-    assert_eq!(
-        snapshot_of_files(dir.path()),
-        before,
-        "a wrong PIN changed the files"
-    );
+    assert_eq!(snapshot_of_files(dir.path()), before, "a wrong PIN changed the files");
     let store = Store::open(&path, PIN).unwrap();
     assert_eq!(store.record(id).unwrap().read().narrative, PHRASE);
 }
@@ -97,13 +75,7 @@ fn damaged_files_give_clear_errors_and_are_not_touched() {
     let (path, mut store) = new_db(dir.path());
     for n in 0..40 {
         store
-            .create_record(
-                &new_record(n, &format!("记录{n}")),
-                &[Edit::Narrative {
-                    text: "情况".repeat(200),
-                }],
-                1,
-            )
+            .create_record(&new_record(n, &format!("记录{n}")), &[Edit::Narrative { text: "情况".repeat(200) }], 1)
             .unwrap();
     }
     drop(store);
@@ -114,11 +86,7 @@ fn damaged_files_give_clear_errors_and_are_not_touched() {
         std::fs::write(&path, &full[..cut]).unwrap();
         let err = Store::open(&path, PIN).unwrap_err();
         assert_eq!(err.code(), "corrupt", "cut at {cut}: {err}");
-        assert_eq!(
-            std::fs::read(&path).unwrap().len(),
-            cut,
-            "the damaged file was changed"
-        );
+        assert_eq!(std::fs::read(&path).unwrap().len(), cut, "the damaged file was changed");
     }
     // Garbage in the first page.
     let mut garbled = full.clone();
@@ -132,36 +100,16 @@ fn damaged_files_give_clear_errors_and_are_not_touched() {
     let key = key_file_path(&path);
     let key_text = std::fs::read(&key).unwrap();
     std::fs::remove_file(&key).unwrap();
-    assert_eq!(
-        Store::open(&path, PIN).unwrap_err().code(),
-        "missing_key_file"
-    );
+    assert_eq!(Store::open(&path, PIN).unwrap_err().code(), "missing_key_file");
     std::fs::write(&key, b"{not json").unwrap();
     assert_eq!(Store::open(&path, PIN).unwrap_err().code(), "bad_key_file");
     std::fs::write(&key, &key_text).unwrap();
 
     // No database at all, and an existing one is never overwritten.
+    assert_eq!(Store::open(&dir.path().join("missing.db"), PIN).unwrap_err().code(), "not_found");
+    assert_eq!(Store::create(&path, PIN, &identity(1), KdfParams::FAST_INSECURE).unwrap_err().code(), "already_exists");
     assert_eq!(
-        Store::open(&dir.path().join("missing.db"), PIN)
-            .unwrap_err()
-            .code(),
-        "not_found"
-    );
-    assert_eq!(
-        Store::create(&path, PIN, &identity(1), KdfParams::FAST_INSECURE)
-            .unwrap_err()
-            .code(),
-        "already_exists"
-    );
-    assert_eq!(
-        Store::create(
-            &dir.path().join("weak.db"),
-            "12",
-            &identity(1),
-            KdfParams::FAST_INSECURE
-        )
-        .unwrap_err()
-        .code(),
+        Store::create(&dir.path().join("weak.db"), "12", &identity(1), KdfParams::FAST_INSECURE).unwrap_err().code(),
         "weak_pin"
     );
 
@@ -178,40 +126,25 @@ fn a_database_from_a_newer_version_is_refused() {
     {
         // Simulate a newer app: bump the schema version with the real key.
         let store = Store::open(&path, PIN).unwrap();
-        store
-            .set_user_version_for_tests(DB_SCHEMA_VERSION + 5)
-            .unwrap();
+        store.set_user_version_for_tests(DB_SCHEMA_VERSION + 5).unwrap();
     }
+    let before = snapshot_of_files(dir.path());
     let err = Store::open(&path, PIN).unwrap_err();
     assert_eq!(err.code(), "newer_schema", "{err}");
+    assert_eq!(snapshot_of_files(dir.path()), before, "a refused newer database was changed");
 }
 
 #[test]
 fn changing_the_pin_rekeys_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let (path, mut store) = new_db(dir.path());
-    let id = store
-        .create_record(&new_record(1, "PIN 更换"), &[], 1)
-        .unwrap();
-    store
-        .change_pin("864200", KdfParams::FAST_INSECURE)
-        .unwrap();
-    store
-        .edit(
-            id,
-            &[Edit::AddTag {
-                tag: "复查".into()
-            }],
-            2,
-        )
-        .unwrap();
+    let id = store.create_record(&new_record(1, "PIN 更换"), &[], 1).unwrap();
+    store.change_pin("864200", KdfParams::FAST_INSECURE).unwrap();
+    store.edit(id, &[Edit::AddTag { tag: "复查".into() }], 2).unwrap();
     drop(store);
     assert_eq!(Store::open(&path, PIN).unwrap_err().code(), "wrong_pin");
     let store = Store::open(&path, "864200").unwrap();
-    assert_eq!(
-        store.record(id).unwrap().read().tags,
-        vec!["复查".to_owned()]
-    );
+    assert_eq!(store.record(id).unwrap().read().tags, vec!["复查".to_owned()]);
     assert!(store.verify(|_, _| {}).unwrap().is_ok());
 }
 
@@ -219,61 +152,25 @@ fn changing_the_pin_rekeys_the_database() {
 fn edits_are_indexed_listed_and_found_by_chinese_phrases() {
     let dir = tempfile::tempdir().unwrap();
     let (_path, mut store) = new_db(dir.path());
-    let a = store
-        .create_record(&new_record(1, "光华村低保资金检查"), &[], 1)
-        .unwrap();
-    let b = store
-        .create_record(&new_record(2, "危房改造项目"), &[], 2)
-        .unwrap();
-    store
-        .edit(
-            a,
-            &[Edit::Narrative {
-                text: "发现村干部优亲厚友，将低保名额分给亲属。".into(),
-            }],
-            3,
-        )
-        .unwrap();
+    let a = store.create_record(&new_record(1, "光华村低保资金检查"), &[], 1).unwrap();
+    let b = store.create_record(&new_record(2, "危房改造项目"), &[], 2).unwrap();
+    store.edit(a, &[Edit::Narrative { text: "发现村干部优亲厚友，将低保名额分给亲属。".into() }], 3).unwrap();
     let ids = |rows: Vec<Projection>| rows.into_iter().map(|r| r.record_id).collect::<Vec<_>>();
-    assert_eq!(
-        ids(store.search("优亲厚友", 10).unwrap()),
-        vec![a.to_string()]
-    );
+    assert_eq!(ids(store.search("优亲厚友", 10).unwrap()), vec![a.to_string()]);
     assert_eq!(ids(store.search("低保", 10).unwrap()), vec![a.to_string()]);
-    assert_eq!(
-        ids(store.search("危房改造", 10).unwrap()),
-        vec![b.to_string()]
-    );
+    assert_eq!(ids(store.search("危房改造", 10).unwrap()), vec![b.to_string()]);
     assert!(store.search("不存在的短语", 10).unwrap().is_empty());
-    assert_eq!(
-        ids(store.list(&ListFilter::page(10)).unwrap()),
-        vec![a.to_string(), b.to_string()]
-    );
-    let filter = ListFilter {
-        village_code: Some("110105001001".into()),
-        limit: 1,
-        ..ListFilter::default()
-    };
+    assert_eq!(ids(store.list(&ListFilter::page(10)).unwrap()), vec![a.to_string(), b.to_string()]);
+    let filter = ListFilter { village_code: Some("110105001001".into()), limit: 1, ..ListFilter::default() };
     assert_eq!(store.list(&filter).unwrap().len(), 1);
     assert_eq!(store.outbox_len().unwrap(), 2);
     // An edit that changes nothing writes nothing.
     assert_eq!(
-        store
-            .edit(
-                a,
-                &[Edit::Narrative {
-                    text: "发现村干部优亲厚友，将低保名额分给亲属。".into()
-                }],
-                4
-            )
-            .unwrap(),
+        store.edit(a, &[Edit::Narrative { text: "发现村干部优亲厚友，将低保名额分给亲属。".into() }], 4).unwrap(),
         None
     );
     // A refused edit changes nothing.
-    let bad = Edit::Set {
-        field: Field::ClueSource,
-        value: Some(Value::Choice("audit".into())),
-    };
+    let bad = Edit::Set { field: Field::ClueSource, value: Some(Value::Choice("audit".into())) };
     assert_eq!(store.edit(a, &[bad], 5).unwrap_err().code(), "invalid_edit");
     assert!(store.verify(|_, _| {}).unwrap().is_ok());
 }
@@ -282,20 +179,12 @@ fn edits_are_indexed_listed_and_found_by_chinese_phrases() {
 fn many_edits_compact_into_snapshots_and_reload_identically() {
     let dir = tempfile::tempdir().unwrap();
     let (path, mut store) = new_db(dir.path());
-    let id = store
-        .create_record(&new_record(1, "逐字保存"), &[], 1)
-        .unwrap();
+    let id = store.create_record(&new_record(1, "逐字保存"), &[], 1).unwrap();
     let mut text = String::new();
-    for (n, ch) in "经查该村2019年至2021年危房改造补贴发放不规范存在虚报冒领"
-        .chars()
-        .cycle()
-        .take(300)
-        .enumerate()
+    for (n, ch) in "经查该村2019年至2021年危房改造补贴发放不规范存在虚报冒领".chars().cycle().take(300).enumerate()
     {
         text.push(ch);
-        store
-            .edit(id, &[Edit::Narrative { text: text.clone() }], 10 + n as i64)
-            .unwrap();
+        store.edit(id, &[Edit::Narrative { text: text.clone() }], 10 + n as i64).unwrap();
     }
     drop(store);
     let store = Store::open(&path, PIN).unwrap();
@@ -313,10 +202,7 @@ fn attachments_are_content_addressed_and_deduplicated() {
     assert_eq!(first, second);
     assert_eq!(store.attachments().unwrap().len(), 1);
     assert_eq!(store.attachment(&first.sha256).unwrap(), photo);
-    assert_eq!(
-        store.attachment(&"0".repeat(64)).unwrap_err().code(),
-        "attachment_not_found"
-    );
+    assert_eq!(store.attachment(&"0".repeat(64)).unwrap_err().code(), "attachment_not_found");
 }
 
 #[test]
@@ -326,24 +212,11 @@ fn the_informant_lives_in_a_protected_companion_document() {
     let mut clue = new_record(3, "某村霸强揽工程线索");
     clue.kind = RecordKind::GangClue;
     let id = store.create_record(&clue, &[], 1).unwrap();
-    store
-        .set_informant(id, InformantField::Name, Some("李举报"), 2)
-        .unwrap();
+    store.set_informant(id, InformantField::Name, Some("李举报"), 2).unwrap();
     assert_eq!(store.informant(id).unwrap().unwrap().name, "李举报");
-    assert!(
-        !store
-            .record(id)
-            .unwrap()
-            .projection()
-            .search_text
-            .contains("李举报")
-    );
+    assert!(!store.record(id).unwrap().projection().search_text.contains("李举报"));
     assert!(store.search("李举报", 10).unwrap().is_empty());
     let fund = store.create_record(&new_record(4, "资金"), &[], 3).unwrap();
-    assert!(
-        store
-            .set_informant(fund, InformantField::Name, Some("x"), 4)
-            .is_err()
-    );
+    assert!(store.set_informant(fund, InformantField::Name, Some("x"), 4).is_err());
     assert!(store.verify(|_, _| {}).unwrap().is_ok());
 }

@@ -1,0 +1,193 @@
+//! The command line on real databases: bad input gets a clear error and changes nothing;
+//! the demo district reproduces the published totals; export writes whole files.
+
+mod common;
+
+use common::{Device, files};
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_input_is_refused_with_a_clear_error_and_changes_nothing() {
+    let device = Device::new();
+    device.init();
+    let id = device.new_fund_check();
+    device.ok(&["record", "edit", &id, "--set", "allocated=120000", "--narrative", "村委会发放补贴"]);
+    let before = device.ok(&["record", "show", &id, "--json"]);
+    let db_before = files(device.dir.path());
+
+    // (arguments, exit status, words the message must contain)
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["record", "edit", &id, "--set", "allocated=12.345"], 6, "at most two decimals"),
+        (&["record", "edit", &id, "--set", "allocated=一万"], 6, "malformed amount"),
+        (&["record", "edit", &id, "--set", "disbursed=-"], 6, "malformed amount"),
+        (&["record", "edit", &id, "--set", "fund_type=lottery"], 6, "household_subsidy"),
+        (&["record", "edit", &id, "--set", "clue_source=patrol"], 6, "does not belong"),
+        (&["record", "edit", &id, "--set", "nonsense=1"], 6, "unknown field"),
+        (&["record", "edit", &id, "--set", "title"], 6, "FIELD=VALUE"),
+        (&["record", "edit", &id, "--status", "closed"], 6, "cannot go from"),
+        (&["record", "edit", &id, "--status", "submitted"], 6, "to fix before it can be submitted"),
+        (&["record", "edit", "not-a-uuid", "--set", "title=x"], 6, "malformed id"),
+        (&["record", "new", "--kind", "lottery"], 6, "unknown record kind"),
+        (&["record", "new", "--kind", "fund_check", "--township", "东岭镇"], 6, "CODE:NAME"),
+        (&["record", "show", "018e2082-6400-7261-80fe-38b5334fc767"], 4, "no record"),
+        (&["export", "--format", "csv", "--out", "/nonexistent-dir/x.csv"], 6, "does not exist"),
+    ];
+    for (args, status, words) in cases {
+        let out = device.run(args);
+        assert_eq!(out.status.code(), Some(*status), "xuncha {args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(words), "xuncha {args:?}: message lacks {words:?}: {}", stderr(&out));
+    }
+    // Export onto a path that is a folder: refused, the folder untouched.
+    let folder = device.dir.path().join("out");
+    std::fs::create_dir(&folder).unwrap();
+    let out = device.run(&["export", "--format", "json", "--out", folder.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("choose a writable location"), "{}", stderr(&out));
+    assert!(folder.is_dir() && std::fs::read_dir(&folder).unwrap().next().is_none());
+    std::fs::remove_dir(&folder).unwrap();
+
+    // A garbled line of edits: refused, and the lines before it stay committed.
+    let mut child = device
+        .cmd(&["record", "apply", &id, "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, r#"{{"op":"add_tag","tag":"复查"}}"#).unwrap();
+        writeln!(stdin, r#"{{"op":"set","field":"allocated","value":{{"money":"12.345"}}}}"#).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("committed 1"));
+    assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+    device.ok(&["record", "edit", &id, "--untag", "复查"]);
+
+    let after = device.ok(&["record", "show", &id, "--json"]);
+    assert_eq!(before, after, "a refused edit changed the record");
+    let _ = db_before;
+    device.ok(&["verify"]);
+}
+
+#[test]
+fn a_wrong_pin_or_a_damaged_database_is_refused_and_left_as_it_was() {
+    let device = Device::new();
+    device.init();
+    let id = device.new_fund_check();
+    for n in 0..30 {
+        device.ok(&["record", "edit", &id, "--narrative", &"核查情况".repeat(n * 20 + 1)]);
+    }
+    let before = files(device.dir.path());
+
+    let out = device.cmd(&["record", "list"]).env("XUNCHA_PIN", "999999").output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("wrong PIN"), "{}", stderr(&out));
+    assert_eq!(files(device.dir.path()), before, "a wrong PIN changed files");
+
+    let out =
+        device.cmd(&["record", "list"]).env_remove("XUNCHA_PIN").stdin(std::process::Stdio::null()).output().unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("XUNCHA_PIN"), "{}", stderr(&out));
+
+    let full = std::fs::read(&device.db).unwrap();
+    let truncated = &full[..full.len() * 2 / 3];
+    std::fs::write(&device.db, truncated).unwrap();
+    for args in [&["record", "list"][..], &["verify"][..]] {
+        let out = device.run(args);
+        assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+        assert!(stderr(&out).contains("damaged or truncated"), "{}", stderr(&out));
+        assert_eq!(std::fs::read(&device.db).unwrap(), truncated, "the damaged file was changed");
+    }
+    std::fs::write(&device.db, &full).unwrap();
+    device.ok(&["verify"]);
+
+    let out = device.run(&["record", "list", "--db", device.dir.path().join("none.db").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(stderr(&out).contains("xuncha init"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_demo_district_reproduces_the_published_totals_and_exports() {
+    let device = Device::new();
+    device.init();
+    device.ok(&["demo"]);
+    let totals: serde_json::Value = serde_json::from_str(&device.ok(&["totals", "--json"])).unwrap();
+    assert_eq!(totals["party_members"], 10);
+    assert_eq!(totals["party_members_expelled"], 6);
+    assert_eq!(totals["contracts_rectified"], 1_780);
+    assert_eq!(totals["land_recovered_centimu"], 220_000);
+    assert_eq!(totals["income_recovered_fen"], 3_600_000_000i64);
+    let records = totals["records"].as_i64().unwrap();
+    assert!(records >= 90, "{records}");
+
+    let csv_path = device.dir.path().join("district.csv");
+    device.ok(&["export", "--format", "csv", "--out", csv_path.to_str().unwrap()]);
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    assert_eq!(csv.lines().count() as i64, records + 1);
+    assert!(csv.contains("涉黑涉恶线索") && csv.contains("上坪村"));
+
+    let json_path = device.dir.path().join("district.json");
+    device.ok(&["export", "--format", "json", "--out", json_path.to_str().unwrap()]);
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    assert_eq!(json["records"].as_array().unwrap().len() as i64, records);
+
+    let hits = device.ok(&["search", "截留", "--json"]);
+    assert!(serde_json::from_str::<serde_json::Value>(&hits).unwrap().as_array().is_some_and(|a| !a.is_empty()));
+    // The informant is never in the index.
+    let clue: serde_json::Value =
+        serde_json::from_str(&device.ok(&["record", "list", "--kind", "gang_clue", "--limit", "1", "--json"])).unwrap();
+    let clue_id = clue[0]["record_id"].as_str().unwrap();
+    let informant: serde_json::Value =
+        serde_json::from_str(&device.ok(&["record", "informant", clue_id, "--json"])).unwrap();
+    let name = informant["name"].as_str().unwrap();
+    assert!(!name.is_empty());
+    let found: Vec<serde_json::Value> = serde_json::from_str(&device.ok(&["search", name, "--json"])).unwrap();
+    assert_eq!(found.len(), 0, "the informant {name} was found by search");
+    device.ok(&["verify"]);
+}
+
+#[test]
+fn edits_history_and_pin_change_through_the_command_line() {
+    let device = Device::new();
+    device.init();
+    let id = device.new_fund_check();
+    device.ok(&[
+        "record",
+        "edit",
+        &id,
+        "--set",
+        "allocated=50,000",
+        "--add-item",
+        "beneficiaries",
+        "head=王大福,entitled=3000,received=3000,verified=是",
+    ]);
+    device.ok(&["record", "edit", &id, "--set", "allocated=48000.50"]);
+    let versions: serde_json::Value =
+        serde_json::from_str(&device.ok(&["record", "history", &id, "--field", "allocated", "--json"])).unwrap();
+    let values: Vec<&str> = versions.as_array().unwrap().iter().map(|v| v["value"].as_str().unwrap()).collect();
+    assert_eq!(values, vec!["50000.00", "48000.50"]);
+    assert_eq!(versions[0]["author"], "zhang.wei");
+    assert_eq!(versions[0]["device"], "tablet-1");
+
+    let photo = device.dir.path().join("receipt.jpg");
+    std::fs::write(&photo, b"\xff\xd8\xff\xe0 fake jpeg bytes").unwrap();
+    device.ok(&["record", "edit", &id, "--attach", photo.to_str().unwrap(), "--caption", "收据"]);
+    let shown: serde_json::Value = serde_json::from_str(&device.ok(&["record", "show", &id, "--json"])).unwrap();
+    let sha = shown["record"]["attachments"][0]["sha256"].as_str().unwrap().to_owned();
+    let copy = device.dir.path().join("copy.jpg");
+    device.ok(&["attachment", &sha, "--out", copy.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&photo).unwrap());
+
+    let out = device.cmd(&["pin"]).env("XUNCHA_NEW_PIN", "13579246").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(device.run(&["record", "list"]).status.code(), Some(3));
+    let out = device.cmd(&["record", "show", &id]).env("XUNCHA_PIN", "13579246").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("王大福"));
+}

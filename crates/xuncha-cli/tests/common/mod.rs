@@ -1,0 +1,85 @@
+//! Running the real `xuncha` binary against real database files in a temporary folder.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const PIN: &str = "246810";
+
+/// A temporary device folder with a database path.
+#[derive(Debug)]
+pub struct Device {
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+}
+
+impl Device {
+    pub fn new() -> Device {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("device.db");
+        Device { dir, db }
+    }
+
+    /// A `xuncha` command on this device, with the PIN in the environment and HOME
+    /// pointed into the temporary folder.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xuncha"));
+        cmd.args(args)
+            .env("XUNCHA_DB", &self.db)
+            .env("XUNCHA_PIN", PIN)
+            .env("HOME", self.dir.path())
+            .env_remove("XUNCHA_NEW_PIN");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "xuncha {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn init(&self) {
+        self.ok(&["init", "--user", "zhang.wei", "--name", "张伟", "--device", "tablet-1"]);
+    }
+
+    /// Creates a fund check and returns its id.
+    pub fn new_fund_check(&self) -> String {
+        self.ok(&[
+            "record",
+            "new",
+            "--kind",
+            "fund_check",
+            "--title",
+            "光华村危房改造资金检查",
+            "--round",
+            "2024年第一轮",
+            "--township",
+            "330199101000:东岭镇",
+            "--village",
+            "330199101001:上坪村",
+        ])
+        .trim()
+        .to_owned()
+    }
+}
+
+/// Every file in `dir` with its bytes, for "nothing changed" checks.
+pub fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
