@@ -121,7 +121,10 @@ fn write_v1_sample_database() {
                 Edit::InsertItem {
                     list: ItemList::Subjects,
                     id: item(2),
-                    values: vec![(ItemField::Name, Value::Text("赵某".into())), (ItemField::PartyMember, Value::Flag(true))],
+                    values: vec![
+                        (ItemField::Name, Value::Text("赵某".into())),
+                        (ItemField::PartyMember, Value::Flag(true)),
+                    ],
                 },
             ],
             t + 4_000,
