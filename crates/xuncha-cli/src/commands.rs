@@ -6,10 +6,10 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use xuncha_domain::{
-    ActorId, AttachmentRef, DeviceId, Division, Edit, Field, FieldPath, FundIssue, InformantField, ItemField, ItemId,
-    ItemList, NewRecord, RecordId, RecordKind, ReviewStatus, UserId,
+    ActorId, DeviceId, Division, Edit, Field, FieldPath, FundIssue, InformantField, ItemField, ItemId, ItemList,
+    NewRecord, RecordId, RecordKind, ReviewStatus, UserId,
 };
-use xuncha_store::{Identity, KdfParams, ListFilter, Store};
+use xuncha_store::{Identity, KdfParams, ListFilter, NewAttachment, Store};
 
 use crate::args::{EditArgs, InitArgs, ListArgs, NewArgs, RecordCommand};
 use crate::{entropy, now_ms, show};
@@ -135,21 +135,6 @@ fn edits_from_args(store: &mut Store, id: RecordId, args: &EditArgs) -> Result<V
             edits.push(Edit::SetIssue { issue, present });
         }
     }
-    for path in &args.attach {
-        let bytes = std::fs::read(path).with_context(|| format!("无法读取附件 / cannot read {}", path.display()))?;
-        let mime = mime_of(path);
-        let info = store.put_attachment(&bytes, mime, now_ms())?;
-        edits.push(Edit::AddAttachment {
-            attachment: AttachmentRef {
-                sha256: info.sha256,
-                mime: mime.to_owned(),
-                size: info.size,
-                caption: args.caption.clone(),
-                taken_at_ms: None,
-                gps: None,
-            },
-        });
-    }
     if let Some(text) = &args.comment {
         edits.push(Edit::AddComment { id: ItemId::new(now_ms(), &entropy()?), text: text.clone() });
     }
@@ -163,7 +148,7 @@ fn edits_from_args(store: &mut Store, id: RecordId, args: &EditArgs) -> Result<V
     } else if args.decide {
         bail!(bad("--decide 需要 --status / --decide needs --status"));
     }
-    if edits.is_empty() {
+    if edits.is_empty() && args.attach.is_empty() {
         bail!(bad(
             "没有要修改的内容：请给出 --set、--narrative 等 / nothing to change: give --set, --narrative, ... (see --help)"
         ));
@@ -259,7 +244,19 @@ pub fn record(store: &mut Store, command: &RecordCommand, json: bool) -> Result<
         RecordCommand::Edit(args) => {
             let id = parse_id(&args.id)?;
             let edits = edits_from_args(store, id, args)?;
-            match store.edit(id, &edits, now_ms())? {
+            let mut files = Vec::new();
+            for path in &args.attach {
+                let bytes =
+                    std::fs::read(path).with_context(|| format!("无法读取附件 / cannot read {}", path.display()))?;
+                files.push(NewAttachment {
+                    bytes,
+                    mime: mime_of(path).to_owned(),
+                    caption: args.caption.clone(),
+                    taken_at_ms: None,
+                    gps: None,
+                });
+            }
+            match store.edit_with_attachments(id, &edits, &files, now_ms())? {
                 Some(change) => println!("已保存 / saved: change {change}"),
                 None => println!("没有变化 / nothing changed"),
             }
@@ -283,10 +280,13 @@ pub fn record(store: &mut Store, command: &RecordCommand, json: bool) -> Result<
         }
         RecordCommand::Informant { id, set } => {
             let id = parse_id(id)?;
+            let mut fields = Vec::new();
             for text in set {
                 let (key, value) = split_kv(text)?;
-                let value = (!value.is_empty()).then_some(value);
-                store.set_informant(id, InformantField::parse(key)?, value, now_ms())?;
+                fields.push((InformantField::parse(key)?, (!value.is_empty()).then_some(value)));
+            }
+            if !fields.is_empty() {
+                store.set_informant(id, &fields, now_ms())?;
             }
             let informant = store.informant(id)?.unwrap_or_default();
             if json {

@@ -466,8 +466,11 @@ pub fn populate(store: &mut Store, args: &DemoArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     for (id, informant, contact) in &b.informants {
-        store.set_informant(*id, InformantField::Name, Some(informant), b.now)?;
-        store.set_informant(*id, InformantField::Contact, Some(contact), b.now)?;
+        store.set_informant(
+            *id,
+            &[(InformantField::Name, Some(informant.as_str())), (InformantField::Contact, Some(contact.as_str()))],
+            b.now,
+        )?;
     }
     Ok(())
 }

@@ -22,7 +22,8 @@ use crate::args::{Cli, Command};
 fn exit_code(error: &anyhow::Error) -> u8 {
     if let Some(store) = error.downcast_ref::<StoreError>() {
         return match store {
-            StoreError::WrongPin | StoreError::WeakPin => 3,
+            StoreError::WrongPin => 3,
+            StoreError::WeakPin => 6,
             StoreError::NotFound { .. } | StoreError::RecordNotFound { .. } | StoreError::AttachmentNotFound { .. } => {
                 4
             }
@@ -80,8 +81,13 @@ fn read_pin(prompt: &str) -> Result<String> {
     Ok(rpassword::prompt_password(prompt)?)
 }
 
-fn new_pin() -> Result<String> {
-    if let Ok(pin) = std::env::var("XUNCHA_NEW_PIN").or_else(|_| std::env::var("XUNCHA_PIN")) {
+/// A new PIN: from XUNCHA_NEW_PIN, typed twice at a prompt, or (for `init` only, where
+/// there is no old PIN) from XUNCHA_PIN.
+fn new_pin(allow_current: bool) -> Result<String> {
+    if let Ok(pin) = std::env::var("XUNCHA_NEW_PIN") {
+        return Ok(pin);
+    }
+    if allow_current && let Ok(pin) = std::env::var("XUNCHA_PIN") {
         return Ok(pin);
     }
     let first = read_pin("新 PIN / new PIN: ")?;
@@ -100,7 +106,7 @@ fn open(cli: &Cli) -> Result<Store> {
 fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Init(args) => {
-            let pin = new_pin()?;
+            let pin = new_pin(true)?;
             let store = commands::init(&cli.db, &pin, args, KdfParams::DEFAULT)?;
             let identity = store.identity();
             println!(
@@ -150,7 +156,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Pin => {
             let mut store = open(&cli)?;
-            let pin = std::env::var("XUNCHA_NEW_PIN").or_else(|_| new_pin()).context("reading the new PIN")?;
+            let pin = new_pin(false).context("reading the new PIN (XUNCHA_NEW_PIN, or type it)")?;
             store.change_pin(&pin, KdfParams::DEFAULT)?;
             println!("PIN 已更换，数据库已重新加密 / PIN changed; the database is re-keyed");
             Ok(())

@@ -170,13 +170,33 @@ impl RecordDoc {
     /// Returns how many changes were new. On an error the replica must be discarded
     /// (the caller's transaction rolls back), since part of the bytes may have applied.
     pub fn load_changes(&mut self, bytes: &[u8]) -> Result<usize, DomainError> {
-        let applied = self.doc.load_incremental(bytes).map_err(|e| DomainError::Corrupt(e.to_string()))?;
+        let before = self.doc.get_heads();
+        self.doc.load_incremental(bytes).map_err(|e| DomainError::Corrupt(e.to_string()))?;
+        self.check_identity()?;
+        Ok(self.doc.get_changes(&before).len())
+    }
+
+    /// Checks that merged changes left the record what it was: the same id and kind, a
+    /// layout this code reads, and no concurrent ids.
+    fn check_identity(&mut self) -> Result<(), DomainError> {
         let ids = self.doc.get_all(ROOT, keys::ID)?.len();
         let kinds = self.doc.get_all(ROOT, keys::KIND)?.len();
-        if ids > 1 || kinds > 1 {
+        if ids != 1 || kinds != 1 {
             return Err(DomainError::NotARecord { reason: "the changes belong to another record".to_owned() });
         }
-        Ok(applied)
+        let doc = std::mem::take(&mut self.doc);
+        let checked = RecordDoc::from_automerge(doc);
+        match checked {
+            Ok(checked) if checked.id == self.id && checked.kind == self.kind => {
+                self.doc = checked.doc;
+                Ok(())
+            }
+            Ok(checked) => {
+                self.doc = checked.doc;
+                Err(DomainError::NotARecord { reason: "the changes change the record's id or kind".to_owned() })
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Merges another replica of the same record into this one.
@@ -187,7 +207,7 @@ impl RecordDoc {
             });
         }
         self.doc.merge(&mut other.doc)?;
-        Ok(())
+        self.check_identity()
     }
 
     /// An independent copy of this replica, writing as `actor` from now on.
@@ -429,7 +449,9 @@ impl RecordDoc {
             });
         }
         if to == ReviewStatus::Submitted {
-            let problems = crate::validate::validate(&self.read());
+            // Read without the decision check: it diffs heads, which would close the
+            // transaction this batch of edits is building.
+            let problems = crate::validate::validate(&codec::read_record(&self.doc, self.id, self.kind));
             if !problems.is_empty() {
                 let summary =
                     problems.iter().take(5).map(|p| format!("{}: {}", p.path, p.zh)).collect::<Vec<_>>().join("; ");

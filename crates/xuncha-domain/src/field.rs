@@ -88,7 +88,7 @@ pub fn is_date(text: &str) -> bool {
     let [y, m, d] = parts.as_slice() else {
         return false;
     };
-    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 || !text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
         return false;
     }
     let (Ok(y), Ok(m), Ok(d)) = (y.parse::<u32>(), m.parse::<u32>(), d.parse::<u32>()) else {

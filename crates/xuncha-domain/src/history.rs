@@ -97,7 +97,7 @@ impl RecordDoc {
                 author: author.as_ref().map(|a| a.by.clone()),
                 device: author.as_ref().map(|a| a.dev.clone()),
                 actor: meta.actor.to_hex_string(),
-                at_ms: author.as_ref().map(|a| a.at).or(Some(meta.timestamp * 1000)),
+                at_ms: author.as_ref().map(|a| a.at).or(Some(meta.timestamp.saturating_mul(1000))),
                 paths,
             });
         }

@@ -5,6 +5,7 @@
 //! change records with [`Edit`]s through [`RecordDoc::apply`], and read them as [`Record`],
 //! [`Projection`], [`Conflict`]s and [`HistoryEntry`]s.
 
+mod changes;
 mod codec;
 pub mod codes;
 mod conflict;
@@ -22,6 +23,7 @@ mod record;
 mod validate;
 
 pub use automerge::{ActorId, ChangeHash};
+pub use changes::{RawChange, SyncDoc};
 pub use codes::{
     ClueSource, ContractObject, ContractStatus, Disposition, FourWinds, FundIssue, FundType, InactionType, RecordKind,
     RelationKind, ReviewStatus, Vocabulary,

@@ -10,7 +10,8 @@ use crate::error::DomainError;
 
 /// Parses a decimal with at most two fractional digits into hundredths.
 /// Accepts an optional sign, thousands separators (`,` or `，`) and a trailing unit.
-fn parse_hundredths(input: &str, units: &[&str]) -> Option<i64> {
+/// Refuses magnitudes above `max` hundredths, so that sums over a district can never overflow.
+fn parse_hundredths(input: &str, units: &[&str], max: i64) -> Option<i64> {
     let mut text: String = input.trim().chars().filter(|c| *c != ',' && *c != '，').collect();
     for unit in units {
         if let Some(stripped) = text.strip_suffix(unit) {
@@ -41,6 +42,9 @@ fn parse_hundredths(input: &str, units: &[&str]) -> Option<i64> {
         frac *= 10;
     }
     let value = whole.checked_mul(100)?.checked_add(frac)?;
+    if value > max {
+        return None;
+    }
     Some(if negative { -value } else { value })
 }
 
@@ -57,6 +61,9 @@ pub struct Yuan(i64);
 impl Yuan {
     /// Zero yuan.
     pub const ZERO: Yuan = Yuan(0);
+
+    /// The largest amount accepted from input: one trillion yuan, in fen.
+    pub const MAX_FEN: i64 = 100_000_000_000_000;
 
     /// An amount of `fen` fen.
     pub const fn from_fen(fen: i64) -> Yuan {
@@ -90,7 +97,7 @@ impl FromStr for Yuan {
     /// Parses `1234.5`, `1,234.50`, `1234.50元`. More than two decimals, letters or
     /// an empty string are errors: money is never rounded silently.
     fn from_str(s: &str) -> Result<Yuan, DomainError> {
-        parse_hundredths(s, &["元", "yuan", "CNY"])
+        parse_hundredths(s, &["元", "yuan", "CNY"], Yuan::MAX_FEN)
             .map(Yuan)
             .ok_or_else(|| DomainError::BadAmount { input: s.to_owned() })
     }
@@ -120,6 +127,9 @@ impl<'de> Deserialize<'de> for Yuan {
 pub struct Mu(i64);
 
 impl Mu {
+    /// The largest area accepted from input: one hundred million mu, in hundredths.
+    pub const MAX_HUNDREDTHS: i64 = 10_000_000_000;
+
     /// An area of `hundredths` hundredths of a mu.
     pub const fn from_hundredths(hundredths: i64) -> Mu {
         Mu(hundredths)
@@ -140,7 +150,9 @@ impl FromStr for Mu {
     type Err = DomainError;
 
     fn from_str(s: &str) -> Result<Mu, DomainError> {
-        parse_hundredths(s, &["亩", "mu"]).map(Mu).ok_or_else(|| DomainError::BadArea { input: s.to_owned() })
+        parse_hundredths(s, &["亩", "mu"], Mu::MAX_HUNDREDTHS)
+            .map(Mu)
+            .ok_or_else(|| DomainError::BadArea { input: s.to_owned() })
     }
 }
 
@@ -183,6 +195,8 @@ mod tests {
             ("-", None),
             ("1e5", None),
             ("99999999999999999999", None),
+            ("1000000000000", Some(100_000_000_000_000)),
+            ("1000000000000.01", None),
         ];
         for (input, want) in cases {
             let got = input.parse::<Yuan>().ok().map(Yuan::fen);
@@ -192,7 +206,7 @@ mod tests {
 
     #[test]
     fn formats_and_round_trips() {
-        for fen in [0, 5, 50, 123_456, -1230, i64::MAX / 1000] {
+        for fen in [0, 5, 50, 123_456, -1230, Yuan::MAX_FEN] {
             let yuan = Yuan::from_fen(fen);
             assert_eq!(yuan.to_string().parse::<Yuan>().unwrap(), yuan);
         }

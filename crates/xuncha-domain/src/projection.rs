@@ -59,7 +59,10 @@ impl RecordDoc {
             .iter()
             .filter_map(|h| {
                 let meta = self.automerge().get_change_meta_by_hash(h)?;
-                Some(ChangeAuthor::from_message(meta.message.as_deref()).map_or(meta.timestamp * 1000, |a| a.at))
+                Some(
+                    ChangeAuthor::from_message(meta.message.as_deref())
+                        .map_or(meta.timestamp.saturating_mul(1000), |a| a.at),
+                )
             })
             .max()
             .unwrap_or(record.created_at_ms);

@@ -151,6 +151,11 @@ impl ProtectedDoc {
         self.doc.save_after(heads)
     }
 
+    /// Direct access for the crate's sync helpers.
+    pub(crate) fn automerge(&mut self) -> &mut AutoCommit {
+        &mut self.doc
+    }
+
     /// Applies changes from elsewhere.
     pub fn load_changes(&mut self, bytes: &[u8]) -> Result<usize, DomainError> {
         self.doc.load_incremental(bytes).map_err(|e| DomainError::Corrupt(e.to_string()))

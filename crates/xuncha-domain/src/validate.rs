@@ -119,6 +119,12 @@ fn check_value(path: &str, zh_label: &str, ty: FieldType, value: &Value, problem
             format!("{zh_label}不能为负数（现为 {yuan}）"),
             format!("{path} cannot be negative (it is {yuan})"),
         )),
+        (FieldType::Money, Value::Money(yuan)) if yuan.fen() > crate::Yuan::MAX_FEN => problems.push(problem(
+            path,
+            "amount_too_large",
+            format!("{zh_label}超过一万亿元，请核对"),
+            format!("{path} is more than one trillion yuan; check it"),
+        )),
         (FieldType::Area, Value::Area(mu)) if mu.is_negative() => problems.push(problem(
             path,
             "negative_area",

@@ -205,3 +205,63 @@ fn a_decision_made_with_other_edits_covers_them() {
     a.merge(&mut b).unwrap();
     assert!(a.read().review.decision.unwrap().void, "a concurrent edit merged later voids it");
 }
+
+#[test]
+fn submitting_a_decided_record_with_other_edits_is_one_authored_change() {
+    let mut a = fund_check();
+    a.apply(
+        &[set(Field::FundName, "教育资助"), set(Field::FundType, "education_aid"), set(Field::Allocated, "3000")],
+        &ctx("zhang", 1, 1_000),
+    )
+    .unwrap();
+    a.apply(&[Edit::SetReviewStatus { status: ReviewStatus::Submitted }], &ctx("zhang", 1, 2_000)).unwrap();
+    a.apply(&[Edit::Decide { status: ReviewStatus::NeedsMore, note: "补充".into() }], &ctx("sup", 9, 3_000)).unwrap();
+    let changes = a.history().len();
+    // A refused batch on a decided record leaves nothing behind.
+    let refused = a.apply(
+        &[
+            set(Field::Title, "改"),
+            Edit::Set { field: Field::FundName, value: None },
+            Edit::SetReviewStatus { status: ReviewStatus::Submitted },
+        ],
+        &ctx("zhang", 1, 4_000),
+    );
+    assert!(refused.is_err());
+    assert_eq!(a.history().len(), changes);
+    // An accepted batch is exactly one change, with its author.
+    a.apply(
+        &[set(Field::Title, "改"), Edit::SetReviewStatus { status: ReviewStatus::Submitted }],
+        &ctx("zhang", 1, 5_000),
+    )
+    .unwrap();
+    let history = a.history();
+    assert_eq!(history.len(), changes + 1);
+    assert!(history.iter().all(|h| h.author.is_some() && h.at_ms.unwrap_or(0) > 0), "{history:?}");
+}
+
+#[test]
+fn merged_changes_may_not_change_a_records_identity() {
+    let mut a = fund_check();
+    // Another record's creation change merged in: refused.
+    let mut other = RecordDoc::create(
+        &NewRecord {
+            id: RecordId::new(1, &[2; 10]),
+            kind: RecordKind::GangClue,
+            title: String::new(),
+            round: String::new(),
+            township: None,
+            village: None,
+            team: String::new(),
+        },
+        &ctx("li", 2, 1),
+    )
+    .unwrap();
+    let bytes = other.save();
+    let mut copy = RecordDoc::load(&a.save()).unwrap();
+    assert!(copy.load_changes(&bytes).is_err());
+    assert!(a.merge(&mut other).is_err());
+    // Duplicate changes count as nothing new.
+    let mut b = fund_check();
+    let again = b.save();
+    assert_eq!(b.load_changes(&again).unwrap(), 0);
+}

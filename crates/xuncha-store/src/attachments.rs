@@ -26,26 +26,47 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// A file to attach to a record, with what the record says about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAttachment {
+    pub bytes: Vec<u8>,
+    pub mime: String,
+    pub caption: String,
+    pub taken_at_ms: Option<i64>,
+    pub gps: Option<xuncha_domain::GeoPoint>,
+}
+
+/// Writes an attachment's bytes inside the caller's transaction (once per content).
+pub(crate) fn insert_blob(
+    tx: &rusqlite::Transaction<'_>,
+    sha256: &str,
+    bytes: &[u8],
+    mime: &str,
+    now_ms: i64,
+) -> Result<()> {
+    let exists =
+        tx.query_row("SELECT 1 FROM attachments WHERE sha256 = ?1", [sha256], |_| Ok(())).optional()?.is_some();
+    if exists {
+        return Ok(());
+    }
+    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+    tx.execute(
+        "INSERT INTO attachments (sha256, mime, size, added_at) VALUES (?1, ?2, ?3, ?4)",
+        params![sha256, mime, size, now_ms],
+    )?;
+    let mut insert = tx.prepare_cached("INSERT INTO attachment_chunks (sha256, idx, data) VALUES (?1, ?2, ?3)")?;
+    for (idx, chunk) in bytes.chunks(CHUNK).enumerate() {
+        insert.execute(params![sha256, i64::try_from(idx).unwrap_or(i64::MAX), chunk])?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Stores `bytes` and returns their SHA-256. Storing bytes already present is a no-op.
     pub fn put_attachment(&mut self, bytes: &[u8], mime: &str, now_ms: i64) -> Result<AttachmentInfo> {
         let sha256 = sha256_hex(bytes);
-        let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let exists =
-            tx.query_row("SELECT 1 FROM attachments WHERE sha256 = ?1", [&sha256], |_| Ok(())).optional()?.is_some();
-        if !exists {
-            tx.execute(
-                "INSERT INTO attachments (sha256, mime, size, added_at) VALUES (?1, ?2, ?3, ?4)",
-                params![sha256, mime, i64::try_from(size).unwrap_or(i64::MAX), now_ms],
-            )?;
-            let mut insert =
-                tx.prepare_cached("INSERT INTO attachment_chunks (sha256, idx, data) VALUES (?1, ?2, ?3)")?;
-            for (idx, chunk) in bytes.chunks(CHUNK).enumerate() {
-                insert.execute(params![sha256, i64::try_from(idx).unwrap_or(i64::MAX), chunk])?;
-            }
-            drop(insert);
-        }
+        insert_blob(&tx, &sha256, bytes, mime, now_ms)?;
         tx.commit()?;
         self.attachment_info(&sha256)?.ok_or(StoreError::AttachmentNotFound { sha256 })
     }

@@ -2,8 +2,11 @@
 //! edit as one transaction (chunk, compaction, projection, search index, outbox).
 
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
-use xuncha_domain::{ChangeHash, Edit, Informant, InformantField, NewRecord, ProtectedDoc, RecordDoc, RecordId};
+use xuncha_domain::{
+    AttachmentRef, ChangeHash, Edit, Informant, InformantField, NewRecord, ProtectedDoc, RecordDoc, RecordId,
+};
 
+use crate::attachments::{NewAttachment, insert_blob, sha256_hex};
 use crate::error::{Result, StoreError};
 use crate::{Store, index};
 
@@ -236,18 +239,47 @@ impl Store {
     /// Applies `edits` to a record as one change and one transaction. Returns the change,
     /// or `None` if the edits changed nothing. When this returns, the edit is on disk.
     pub fn edit(&mut self, id: RecordId, edits: &[Edit], now_ms: i64) -> Result<Option<ChangeHash>> {
+        self.edit_with_attachments(id, edits, &[], now_ms)
+    }
+
+    /// Like [`Store::edit`], also storing `files` and adding a reference to each: the bytes,
+    /// the references and the other edits land together or not at all.
+    pub fn edit_with_attachments(
+        &mut self,
+        id: RecordId,
+        edits: &[Edit],
+        files: &[NewAttachment],
+        now_ms: i64,
+    ) -> Result<Option<ChangeHash>> {
         let ctx = self.edit_context(now_ms);
         let doc_id = Part::Record.doc_id(id);
+        let mut all: Vec<Edit> = edits.to_vec();
+        let hashes: Vec<String> = files.iter().map(|f| sha256_hex(&f.bytes)).collect();
+        for (file, sha256) in files.iter().zip(&hashes) {
+            all.push(Edit::AddAttachment {
+                attachment: AttachmentRef {
+                    sha256: sha256.clone(),
+                    mime: file.mime.clone(),
+                    size: u64::try_from(file.bytes.len()).unwrap_or(u64::MAX),
+                    caption: file.caption.clone(),
+                    taken_at_ms: file.taken_at_ms,
+                    gps: file.gps,
+                },
+            });
+        }
         let cached = self.cache.take(&doc_id);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut doc =
             checked_out(&tx, &doc_id, cached)?.ok_or_else(|| StoreError::RecordNotFound { id: id.to_string() })?;
         let before = doc.heads();
-        let Some(change) = doc.apply(edits, &ctx)? else {
+        let Some(change) = doc.apply(&all, &ctx)? else {
             drop(tx);
             self.cache.put(doc_id, doc);
             return Ok(None);
         };
+        for (file, sha256) in files.iter().zip(&hashes) {
+            insert_blob(&tx, sha256, &file.bytes, &file.mime, now_ms)?;
+        }
         persist(&tx, id, Part::Record, &mut doc, Some(&before))?;
         index::upsert(&tx, &doc.projection())?;
         mark_outbox(&tx, &doc_id, now_ms)?;
@@ -296,13 +328,12 @@ impl Store {
         Ok(if heads.is_empty() { doc.save() } else { doc.save_after(heads) })
     }
 
-    /// Sets (or clears) a field of the informant of a gang clue. The informant lives in
-    /// the record's protected companion document.
+    /// Sets (or clears) fields of the informant of a gang clue, in one transaction. The
+    /// informant lives in the record's protected companion document.
     pub fn set_informant(
         &mut self,
         id: RecordId,
-        field: InformantField,
-        value: Option<&str>,
+        fields: &[(InformantField, Option<&str>)],
         now_ms: i64,
     ) -> Result<()> {
         let record = self.record(id)?;
@@ -324,8 +355,11 @@ impl Store {
             }
             None => (ProtectedDoc::create(id, &ctx)?, None),
         };
-        let changed = doc.set_informant(field, value, &ctx)?;
-        if changed.is_none() && before.is_some() {
+        let mut changed = before.is_none();
+        for (field, value) in fields {
+            changed |= doc.set_informant(*field, *value, &ctx)?.is_some();
+        }
+        if !changed {
             return Ok(());
         }
         persist(&tx, id, Part::Protected, &mut doc, before.as_deref())?;

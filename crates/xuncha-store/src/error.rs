@@ -46,6 +46,10 @@ pub enum StoreError {
         "附件内容与哈希不符 {sha256} / the attachment bytes do not match their hash {sha256}; the transfer was damaged, fetch it again"
     )]
     AttachmentMismatch { sha256: String },
+    #[error(
+        "数据库正被其他程序使用，请关闭巡察通应用后重试 / the database is in use by another program; close the Xuncha app and try again"
+    )]
+    Busy,
     #[error("{0}")]
     Domain(#[from] DomainError),
     #[error("无法访问 {path}：{source} / cannot access {path}: {source}")]
@@ -69,6 +73,7 @@ impl StoreError {
             StoreError::RecordNotFound { .. } => "record_not_found",
             StoreError::AttachmentNotFound { .. } => "attachment_not_found",
             StoreError::AttachmentMismatch { .. } => "attachment_mismatch",
+            StoreError::Busy => "busy",
             StoreError::Domain(_) => "invalid_edit",
             StoreError::Io { .. } => "io",
             StoreError::Sqlite(_) => "database",

@@ -43,6 +43,29 @@ struct KeyFile {
     params: KdfParams,
     salt: String,
     check: String,
+    /// A checksum of everything above, so damage is told apart from a wrong PIN.
+    sum: String,
+}
+
+impl KeyFile {
+    fn checksum(&self) -> String {
+        let p = self.params;
+        let text = format!(
+            "{}|{}|{}|{}|{}|{}|{}",
+            self.version, self.kdf, p.memory_kib, p.iterations, p.parallelism, self.salt, self.check
+        );
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+
+    /// Whether the parameters are ones this code would ever write (a damaged number must
+    /// not make Argon2 allocate terabytes).
+    fn params_are_sane(&self) -> bool {
+        let p = self.params;
+        (8..=2 * 1024 * 1024).contains(&p.memory_kib)
+            && (1..=100).contains(&p.iterations)
+            && (1..=16).contains(&p.parallelism)
+            && self.salt.len() == 32
+    }
 }
 
 /// A 32-byte database key, wiped from memory when dropped.
@@ -107,8 +130,15 @@ pub(crate) fn new_key(pin: &str, params: KdfParams) -> Result<(DbKey, String)> {
     getrandom::fill(&mut salt)
         .map_err(|e| StoreError::Io { path: PathBuf::new(), source: std::io::Error::other(e.to_string()) })?;
     let key = derive(pin, &salt, params)?;
-    let file =
-        KeyFile { version: 1, kdf: "argon2id".into(), params, salt: hex::encode(salt), check: key.check_value() };
+    let mut file = KeyFile {
+        version: 1,
+        kdf: "argon2id".into(),
+        params,
+        salt: hex::encode(salt),
+        check: key.check_value(),
+        sum: String::new(),
+    };
+    file.sum = file.checksum();
     let text = serde_json::to_string_pretty(&file).unwrap_or_default();
     salt.zeroize();
     Ok((key, text))
@@ -127,6 +157,9 @@ fn read_key_file(path: &Path) -> Result<KeyFile> {
             detail: format!("unknown key file version {}", file.version),
         });
     }
+    if file.sum != file.checksum() || !file.params_are_sane() {
+        return Err(StoreError::BadKeyFile { path: path.to_owned(), detail: "its checksum does not match".to_owned() });
+    }
     Ok(file)
 }
 
@@ -140,25 +173,36 @@ fn key_from_file(path: &Path, file: &KeyFile, pin: &str) -> Result<Option<DbKey>
     Ok((key.check_value() == file.check).then_some(key))
 }
 
-/// Derives the key of `db` from `pin`; a wrong PIN is [`StoreError::WrongPin`].
+/// The keys `pin` derives from the key files of `db` that accept it: the pending one of
+/// an interrupted PIN change first (flagged `true`), then the current one. A PIN no key
+/// file accepts is [`StoreError::WrongPin`].
 ///
-/// A PIN change writes the new key file beside the old one before re-keying; if the
-/// device died in between, whichever key file matches the PIN opens the database, and
-/// [`finish_pending`] settles which one stays.
-pub(crate) fn unlock(db: &Path, pin: &str) -> Result<(DbKey, bool)> {
-    let path = key_file_path(db);
+/// A PIN change writes the new key file beside the old one before re-keying, so if the
+/// device died in between, both may accept the PIN (the same PIN chosen again): the caller
+/// tries each against the database and [`finish_pending`] settles which file stays.
+pub(crate) fn unlock(db: &Path, pin: &str) -> Result<Vec<(DbKey, bool)>> {
+    let mut keys = Vec::new();
     let pending = pending_key_file_path(db);
     if pending.exists()
         && let Ok(file) = read_key_file(&pending)
         && let Some(key) = key_from_file(&pending, &file, pin)?
     {
-        return Ok((key, true));
+        keys.push((key, true));
     }
+    let path = key_file_path(db);
     let file = read_key_file(&path)?;
-    match key_from_file(&path, &file, pin)? {
-        Some(key) => Ok((key, false)),
-        None => Err(StoreError::WrongPin),
+    if let Some(key) = key_from_file(&path, &file, pin)? {
+        keys.push((key, false));
     }
+    if keys.is_empty() {
+        return Err(StoreError::WrongPin);
+    }
+    Ok(keys)
+}
+
+/// Whether a PIN change was cut short.
+pub(crate) fn pending_exists(db: &Path) -> bool {
+    pending_key_file_path(db).exists()
 }
 
 /// Writes `text` to `path` durably: a temporary file, fsync, rename, fsync of the folder.

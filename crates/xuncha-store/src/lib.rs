@@ -14,10 +14,11 @@ mod verify;
 
 use std::path::{Path, PathBuf};
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use xuncha_domain::{ActorId, DeviceId, EditContext, UserId};
 
-pub use attachments::AttachmentInfo;
+pub use attachments::{AttachmentInfo, NewAttachment};
 pub use error::{Result, StoreError};
 pub use index::{ListFilter, Totals};
 pub use key::{KdfParams, key_file_path};
@@ -52,6 +53,8 @@ fn is_not_a_database(error: &rusqlite::Error) -> bool {
 
 impl Store {
     /// Creates a new encrypted device database at `path` for `identity`, keyed by `pin`.
+    /// The database is built beside its final name and renamed into place only when it is
+    /// complete, so a crash during creation leaves nothing half made.
     pub fn create(path: &Path, pin: &str, identity: &Identity, kdf: KdfParams) -> Result<Store> {
         if path.exists() {
             return Err(StoreError::AlreadyExists { path: path.to_owned() });
@@ -60,29 +63,39 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_owned(), source })?;
         }
-        key::write_durably(&key::key_file_path(path), &key_text)?;
-        let mut conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| match e.sqlite_error_code() {
-            Some(ErrorCode::CannotOpen) => StoreError::Io { path: path.to_owned(), source: std::io::Error::other(e) },
-            _ => StoreError::Sqlite(e),
-        })?;
-        conn.execute_batch(&format!("PRAGMA key = {};", db_key.pragma_literal().as_str()))?;
-        configure(&conn)?;
-        schema::migrate(&mut conn)?;
-        let tx = conn.transaction()?;
-        for (key, value) in [
-            ("device_id", identity.device_id.to_string()),
-            ("user_id", identity.user_id.to_string()),
-            ("user_name", identity.user_name.clone()),
-            ("actor", identity.actor.to_hex_string()),
-        ] {
-            tx.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![key, value])?;
+        let building = sibling(path, ".creating");
+        for leftover in [building.clone(), sibling(&building, "-wal"), sibling(&building, "-shm")] {
+            let _ = std::fs::remove_file(leftover);
         }
-        tx.commit()?;
-        Ok(Store { conn, path: path.to_owned(), identity: identity.clone(), cache: docs::DocCache::default() })
+        {
+            let mut conn = Connection::open_with_flags(
+                &building,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(ErrorCode::CannotOpen) => {
+                    StoreError::Io { path: path.to_owned(), source: std::io::Error::other(e) }
+                }
+                _ => StoreError::Sqlite(e),
+            })?;
+            conn.execute_batch(&format!("PRAGMA key = {};", db_key.pragma_literal().as_str()))?;
+            configure(&conn)?;
+            schema::migrate(&mut conn)?;
+            let tx = conn.transaction()?;
+            for (key, value) in [
+                ("device_id", identity.device_id.to_string()),
+                ("user_id", identity.user_id.to_string()),
+                ("user_name", identity.user_name.clone()),
+                ("actor", identity.actor.to_hex_string()),
+            ] {
+                tx.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![key, value])?;
+            }
+            tx.commit()?;
+            // Closing checkpoints the WAL into the file, so the file alone is complete.
+        }
+        key::write_durably(&key::key_file_path(path), &key_text)?;
+        std::fs::rename(&building, path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
+        Store::open(path, pin)
     }
 
     /// Opens the device database at `path` with `pin`. A wrong PIN, a missing key file,
@@ -93,46 +106,69 @@ impl Store {
             std::io::ErrorKind::NotFound => StoreError::NotFound { path: path.to_owned() },
             _ => StoreError::Io { path: path.to_owned(), source },
         })?;
-        let (db_key, from_pending) = key::unlock(path, pin)?;
-        let pending_exists = {
-            let mut name = path.as_os_str().to_owned();
-            name.push(".key.new");
-            Path::new(&name).exists()
-        };
+        // Every key file the PIN opens; normally one, two only if a PIN change was cut short.
+        let candidates = key::unlock(path, pin)?;
         let page_size = 4096;
         if metadata.len() < page_size || metadata.len() % page_size != 0 {
             return Err(corrupt(path, format!("the file is {} bytes, not a whole number of pages", metadata.len())));
         }
-        let mut conn =
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        conn.execute_batch(&format!("PRAGMA key = {};", db_key.pragma_literal().as_str()))?;
-        let readable = conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get::<_, i64>(0));
-        if let Err(error) = readable {
-            if is_not_a_database(&error) {
-                // The key file accepted the PIN, so the key is the one the key file was made
-                // for. If a PIN change was under way, the database holds the other key.
-                return Err(if pending_exists { StoreError::WrongPin } else { corrupt(path, error) });
+        // A WAL left by a crash (or by another process) must not be folded into a file we
+        // refuse; with no WAL there is nothing to fold, and closing tidies up normally.
+        let wal_len = std::fs::metadata(sibling(path, "-wal")).map(|m| m.len()).unwrap_or(0);
+        let mut opened = None;
+        let mut last_error = None;
+        for (db_key, from_pending) in candidates {
+            let conn =
+                Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+            if wal_len > 0 {
+                conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
             }
-            return Err(error.into());
+            conn.execute_batch(&format!("PRAGMA key = {};", db_key.pragma_literal().as_str()))?;
+            match conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get::<_, i64>(0)) {
+                Ok(_) => {
+                    opened = Some((conn, from_pending));
+                    break;
+                }
+                Err(error) if is_not_a_database(&error) => last_error = Some(error),
+                Err(error) => return Err(error.into()),
+            }
         }
-        let wal_len = std::fs::metadata(wal_path(path)).map(|m| m.len()).unwrap_or(0);
-        let page_count: i64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0))?;
-        if wal_len == 0 && u64::try_from(page_count).unwrap_or(0) * page_size != metadata.len() {
-            return Err(corrupt(
-                path,
-                format!("the header counts {page_count} pages but the file holds {}", metadata.len() / page_size),
-            ));
+        let Some((mut conn, from_pending)) = opened else {
+            // A key file accepted the PIN, yet its key does not open the file: the file is
+            // damaged, unless a PIN change was cut short and this PIN is the other one.
+            return Err(if key::pending_exists(path) {
+                StoreError::WrongPin
+            } else {
+                corrupt(path, last_error.map_or_else(|| "unreadable".to_owned(), |e| e.to_string()))
+            });
+        };
+        if wal_len == 0 {
+            let page_count: i64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+            if u64::try_from(page_count).unwrap_or(0) * page_size != metadata.len() {
+                return Err(corrupt(
+                    path,
+                    format!("the header counts {page_count} pages but the file holds {}", metadata.len() / page_size),
+                ));
+            }
+        } else {
+            // Left by a crash or by another process: the header alone cannot tell a
+            // truncated file, so check the pages themselves.
+            let check: String =
+                conn.query_row("PRAGMA quick_check(1)", [], |row| row.get(0)).map_err(|e| corrupt(path, e))?;
+            if check != "ok" {
+                return Err(corrupt(path, check));
+            }
         }
         schema::check_not_newer(&conn)?;
-        configure(&conn)?;
-        schema::migrate(&mut conn)?;
-        if from_pending || pending_exists {
-            key::finish_pending(path, from_pending)?;
-        }
         let identity = read_identity(&conn).map_err(|e| match e {
             StoreError::Sqlite(e) if is_not_a_database(&e) => corrupt(path, e),
+            StoreError::Corrupt { detail, .. } => corrupt(path, detail),
             other => other,
         })?;
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
+        configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        key::finish_pending(path, from_pending)?;
         Ok(Store { conn, path: path.to_owned(), identity, cache: docs::DocCache::default() })
     }
 
@@ -140,19 +176,19 @@ impl Store {
     /// has taken over completely, whatever moment the device dies at.
     pub fn change_pin(&mut self, new_pin: &str, kdf: KdfParams) -> Result<()> {
         let (db_key, key_text) = key::new_key(new_pin, kdf)?;
-        key::write_pending(&self.path, &key_text)?;
         // SQLCipher re-keys a rollback-journal database atomically; leave WAL for the re-key.
         self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        self.conn.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))?;
-        let rekeyed = self.conn.execute_batch(&format!("PRAGMA rekey = {};", db_key.pragma_literal().as_str()));
-        self.conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        match rekeyed {
-            Ok(()) => key::finish_pending(&self.path, true),
-            Err(error) => {
-                key::finish_pending(&self.path, false)?;
-                Err(error.into())
-            }
+        let mode: String = self.conn.query_row("PRAGMA journal_mode = DELETE", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("delete") {
+            return Err(StoreError::Busy);
         }
+        key::write_pending(&self.path, &key_text)?;
+        let rekeyed = self.conn.execute_batch(&format!("PRAGMA rekey = {};", db_key.pragma_literal().as_str()));
+        // Settle the key files first: whatever happens next, they must match the file.
+        let settled = key::finish_pending(&self.path, rekeyed.is_ok());
+        self.conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        rekeyed?;
+        settled
     }
 
     /// The path of the database file.
@@ -190,9 +226,10 @@ impl Store {
     }
 }
 
-fn wal_path(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push("-wal");
+/// `path` with `suffix` appended to its file name.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
     PathBuf::from(name)
 }
 

@@ -126,13 +126,21 @@ pub(crate) fn check_not_newer(conn: &Connection) -> Result<i64> {
     Ok(found)
 }
 
-/// Applies every migration not yet applied, each in its own transaction.
+/// Applies every migration not yet applied, each in its own write transaction that
+/// re-reads the version, so two processes opening an old database never both migrate it.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
-    let current = check_not_newer(conn)?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
-        let tx = conn.transaction()?;
+    check_not_newer(conn)?;
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let target = i64::try_from(index + 1).unwrap_or(i64::MAX);
+        if version(conn)? >= target {
+            continue;
+        }
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if version(&tx)? >= target {
+            continue;
+        }
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i64::try_from(index + 1).unwrap_or(i64::MAX))?;
+        tx.pragma_update(None, "user_version", target)?;
         tx.commit()?;
     }
     Ok(())

@@ -130,7 +130,7 @@ fn write_v1_sample_database() {
             t + 4_000,
         )
         .unwrap();
-    store.set_informant(clue.id, InformantField::Name, Some("欧阳振华"), t + 5_000).unwrap();
+    store.set_informant(clue.id, &[(InformantField::Name, Some("欧阳振华"))], t + 5_000).unwrap();
 
     let asset = new(3, RecordKind::AssetCheck, "上坪村三资核查");
     store
