@@ -1,1 +1,153 @@
-//! Cross-crate scenarios live in `tests/`; this library is empty on purpose.
+//! A test district: a real server on a loopback port chosen by the OS, with its SQLite data
+//! directory, and devices with real encrypted databases that enroll and sync over HTTP.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use xuncha_domain::{ActorId, DeviceId, Division, Edit, NewRecord, RecordDoc, RecordId, RecordKind, UserId};
+use xuncha_protocol::{DocKey, Part, Role};
+use xuncha_server::storage::with_tx;
+use xuncha_server::{AppState, SqliteStorage, Storage, SystemClock, admin};
+use xuncha_store::{Identity, KdfParams, Store};
+use xuncha_sync::{Client, SyncError, SyncReport};
+
+pub const PIN: &str = "246810";
+pub const EAST: (&str, &str) = ("330199101000", "东岭镇");
+pub const WEST: (&str, &str) = ("330199102000", "西溪乡");
+
+/// A running server.
+#[derive(Debug)]
+pub struct District {
+    pub dir: tempfile::TempDir,
+    pub storage: Arc<dyn Storage>,
+    pub address: SocketAddr,
+    pub runtime: tokio::runtime::Runtime,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// A device: its database and its user.
+#[derive(Debug)]
+pub struct Device {
+    pub name: String,
+    pub store: Store,
+    pub client: Client,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl District {
+    /// Starts a server on 127.0.0.1, port 0.
+    pub fn start() -> District {
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.path().join("server")).unwrap());
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let mut district =
+            District { dir, storage, address: "127.0.0.1:0".parse().unwrap(), runtime, shutdown: None, server: None };
+        district.serve();
+        district
+    }
+
+    fn serve(&mut self) {
+        let listener = self.runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        self.address = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let state = AppState { storage: Arc::clone(&self.storage), clock: Arc::new(SystemClock) };
+        self.server = Some(self.runtime.spawn(xuncha_server::serve(listener, state, async {
+            let _ = rx.await;
+        })));
+        self.shutdown = Some(tx);
+    }
+
+    /// The server's base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Adds a user and enrolls a new device for them.
+    pub fn device(&self, user: &str, role: Role, jurisdiction: &str) -> Device {
+        let storage = self.storage.as_ref();
+        if admin::users(storage).unwrap().iter().all(|u| u.id != user) {
+            admin::add_user(storage, user, user, role, jurisdiction, now_ms()).unwrap();
+        }
+        let code = admin::enrollment_code(storage, user, now_ms()).unwrap();
+        let n = admin::devices(storage).unwrap().len() as u8 + 1;
+        let path = self.dir.path().join(format!("{user}-{n}.db"));
+        let identity = Identity {
+            device_id: DeviceId::new(format!("local-{n}")).unwrap(),
+            user_id: UserId::new(user).unwrap(),
+            user_name: user.into(),
+            actor: ActorId::from([n; 16]),
+        };
+        let mut store = Store::create(&path, PIN, &identity, KdfParams::FAST_INSECURE).unwrap();
+        let client = Client::new(&self.url(), Duration::from_secs(20)).unwrap();
+        self.runtime.block_on(client.enroll(&mut store, &code, &format!("{user} tablet"))).unwrap();
+        Device { name: user.into(), store, client }
+    }
+
+    /// Syncs a device.
+    pub fn sync(&self, device: &mut Device) -> Result<SyncReport, SyncError> {
+        self.runtime.block_on(device.client.sync(&mut device.store, |_| {}))
+    }
+
+    /// The server's merged copy of a record.
+    pub fn server_record(&self, id: RecordId) -> Option<RecordDoc> {
+        let key = DocKey { record: id.uuid().as_bytes().to_vec(), part: Part::Record };
+        let doc = with_tx(self.storage.as_ref(), false, |tx| tx.doc(&key)).unwrap()?;
+        Some(RecordDoc::load(&doc.snapshot).unwrap())
+    }
+
+    /// Whether the server holds a protected document for a record.
+    pub fn server_has_protected(&self, id: RecordId) -> bool {
+        let key = DocKey { record: id.uuid().as_bytes().to_vec(), part: Part::Protected };
+        with_tx(self.storage.as_ref(), false, |tx| tx.doc(&key)).unwrap().is_some()
+    }
+
+    /// Stops the server (finishing requests under way) and starts it again on a new port,
+    /// over the same data directory.
+    pub fn restart(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = self.runtime.block_on(server);
+        }
+        self.serve();
+    }
+}
+
+impl Drop for District {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A new record in a township's first village.
+pub fn new_record(kind: RecordKind, title: &str, township: (&str, &str), seed: u8) -> NewRecord {
+    NewRecord {
+        id: RecordId::new(now_ms(), &[seed; 10]),
+        kind,
+        title: title.into(),
+        round: "2024年第一轮".into(),
+        township: Some(Division::new(township.0, township.1)),
+        village: Some(Division::new(format!("{}001", &township.0[..9]), "第一村")),
+        team: "第一巡察组".into(),
+    }
+}
+
+impl Device {
+    /// Creates a record on this device.
+    pub fn create(&mut self, new: &NewRecord, edits: &[Edit]) -> RecordId {
+        self.store.create_record(new, edits, now_ms()).unwrap()
+    }
+
+    /// Edits a record on this device.
+    pub fn edit(&mut self, id: RecordId, edits: &[Edit]) {
+        self.store.edit(id, edits, now_ms()).unwrap();
+    }
+}

@@ -55,6 +55,29 @@ pub enum Command {
     Demo(DemoArgs),
     /// Change the PIN (re-keys the database).
     Pin,
+    /// Run the central server (SQLite in a data directory; loopback by default).
+    Server(ServerArgs),
+    /// Administer the server's users and devices (run on the server, against its data directory).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Enroll this device with the server, using a one-time code from the administrator.
+    Enroll {
+        /// The server, e.g. http://127.0.0.1:8470.
+        #[arg(long, env = "XUNCHA_SERVER")]
+        server: String,
+        /// The one-time enrollment code.
+        #[arg(long)]
+        code: String,
+        /// A name for this device, as the administrator will see it.
+        #[arg(long, default_value = "平板")]
+        name: String,
+    },
+    /// Sync with the server now: send this device's changes, receive everyone else's.
+    Sync {
+        /// Try this many times while the server is unreachable.
+        #[arg(long, default_value_t = 1)]
+        attempts: u32,
+    },
     /// Save an attachment's bytes to a file.
     Attachment {
         /// The attachment's SHA-256.
@@ -62,6 +85,62 @@ pub enum Command {
         /// Where to write it.
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Where the server keeps its data.
+    #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
+    pub data: std::path::PathBuf,
+    /// The address to listen on.
+    #[arg(long, env = "XUNCHA_LISTEN", default_value = "127.0.0.1:8470")]
+    pub listen: std::net::SocketAddr,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Add a user: role inspector, team_lead, supervisor or administrator; jurisdiction
+    /// `district` or a 12-digit township code.
+    AddUser {
+        #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
+        data: std::path::PathBuf,
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "inspector")]
+        role: String,
+        #[arg(long, default_value = "district")]
+        jurisdiction: String,
+    },
+    /// List users.
+    Users {
+        #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
+        data: std::path::PathBuf,
+    },
+    /// Make a one-time enrollment code for a user (valid for 7 days).
+    Enroll {
+        #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
+        data: std::path::PathBuf,
+        user: String,
+    },
+    /// List devices.
+    Devices {
+        #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
+        data: std::path::PathBuf,
+    },
+    /// Revoke a lost or retired device: its next sync tells it to wipe its data.
+    Revoke {
+        #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
+        data: std::path::PathBuf,
+        device: String,
+    },
+    /// The audit log, newest first.
+    Audit {
+        #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
+        data: std::path::PathBuf,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
     },
 }
 

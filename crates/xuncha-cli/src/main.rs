@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod demo;
 mod export;
+mod remote;
 mod show;
 
 use std::io::IsTerminal;
@@ -18,7 +19,8 @@ use xuncha_store::{KdfParams, Store, StoreError};
 use crate::args::{Cli, Command};
 
 /// Exit statuses: 0 ok, 1 other failure, 2 bad usage (clap), 3 wrong PIN, 4 not found,
-/// 5 damaged data or failed verification, 6 invalid input.
+/// 5 damaged data or failed verification, 6 invalid input, 7 server unreachable,
+/// 8 device revoked (wipe).
 fn exit_code(error: &anyhow::Error) -> u8 {
     if let Some(store) = error.downcast_ref::<StoreError>() {
         return match store {
@@ -43,6 +45,14 @@ fn exit_code(error: &anyhow::Error) -> u8 {
     }
     if error.downcast_ref::<commands::BadInput>().is_some() {
         return 6;
+    }
+    if let Some(sync) = error.downcast_ref::<xuncha_sync::SyncError>() {
+        return match sync {
+            xuncha_sync::SyncError::Unreachable { .. } => 7,
+            xuncha_sync::SyncError::Revoked => 8,
+            xuncha_sync::SyncError::NotEnrolled | xuncha_sync::SyncError::Unauthorized => 4,
+            _ => 1,
+        };
     }
     1
 }
@@ -160,6 +170,16 @@ fn run(cli: Cli) -> Result<()> {
             store.change_pin(&pin, KdfParams::DEFAULT)?;
             println!("PIN 已更换，数据库已重新加密 / PIN changed; the database is re-keyed");
             Ok(())
+        }
+        Command::Server(args) => remote::server(args),
+        Command::Admin(command) => remote::admin(command, cli.json),
+        Command::Enroll { server, code, name } => {
+            let mut store = open(&cli)?;
+            remote::enroll(&mut store, server, code, name)
+        }
+        Command::Sync { attempts } => {
+            let mut store = open(&cli)?;
+            remote::sync(&mut store, *attempts, cli.json)
         }
         Command::Attachment { sha256, out } => {
             let store = open(&cli)?;

@@ -33,6 +33,11 @@ impl RecordId {
     pub fn uuid(self) -> Uuid {
         self.0
     }
+
+    /// The id from its 16 bytes (as sent over the wire).
+    pub fn from_bytes(bytes: [u8; 16]) -> RecordId {
+        RecordId(Uuid::from_bytes(bytes))
+    }
 }
 
 impl fmt::Display for RecordId {

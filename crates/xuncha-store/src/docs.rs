@@ -16,21 +16,25 @@ const MAX_CHUNKS: i64 = 64;
 const MIN_COMPACT_BYTES: i64 = 64 * 1024;
 
 /// Which document of a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Part {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// The record itself.
     Record,
+    /// Its protected companion (the informant of a gang clue).
     Protected,
 }
 
 impl Part {
-    fn code(self) -> &'static str {
+    /// The stored name.
+    pub fn code(self) -> &'static str {
         match self {
             Part::Record => "record",
             Part::Protected => "protected",
         }
     }
 
-    fn doc_id(self, record: RecordId) -> String {
+    /// The key of this part's document in the device database.
+    pub fn doc_id(self, record: RecordId) -> String {
         match self {
             Part::Record => record.to_string(),
             Part::Protected => format!("{record}:protected"),
@@ -44,7 +48,7 @@ pub(crate) struct Stored {
     pub(crate) chunks: Vec<Vec<u8>>,
 }
 
-fn load_stored(conn: &rusqlite::Connection, doc_id: &str) -> Result<Option<Stored>> {
+pub(crate) fn load_stored(conn: &rusqlite::Connection, doc_id: &str) -> Result<Option<Stored>> {
     let snapshot: Option<Vec<u8>> =
         conn.query_row("SELECT snapshot FROM documents WHERE doc_id = ?1", [doc_id], |row| row.get(0)).optional()?;
     let Some(snapshot) = snapshot else {
@@ -57,7 +61,7 @@ fn load_stored(conn: &rusqlite::Connection, doc_id: &str) -> Result<Option<Store
 
 /// The record document to edit: the cached replica when it is exactly what the database
 /// holds (same heads), else loaded from the database.
-fn checked_out(tx: &Transaction<'_>, doc_id: &str, cached: Option<RecordDoc>) -> Result<Option<RecordDoc>> {
+pub(crate) fn checked_out(tx: &Transaction<'_>, doc_id: &str, cached: Option<RecordDoc>) -> Result<Option<RecordDoc>> {
     let stored_heads: Option<String> =
         tx.query_row("SELECT heads FROM documents WHERE doc_id = ?1", [doc_id], |row| row.get(0)).optional()?;
     let Some(stored_heads) = stored_heads else {
@@ -85,12 +89,12 @@ pub(crate) struct DocCache {
 impl DocCache {
     const CAPACITY: usize = 16;
 
-    fn take(&mut self, doc_id: &str) -> Option<RecordDoc> {
+    pub(crate) fn take(&mut self, doc_id: &str) -> Option<RecordDoc> {
         let index = self.entries.iter().position(|(id, _)| id == doc_id)?;
         Some(self.entries.remove(index).1)
     }
 
-    fn put(&mut self, doc_id: String, doc: RecordDoc) {
+    pub(crate) fn put(&mut self, doc_id: String, doc: RecordDoc) {
         if self.entries.len() >= Self::CAPACITY {
             self.entries.remove(0);
         }
@@ -98,14 +102,14 @@ impl DocCache {
     }
 }
 
-fn heads_text(heads: &[ChangeHash]) -> String {
+pub(crate) fn heads_text(heads: &[ChangeHash]) -> String {
     let mut hex: Vec<String> = heads.iter().map(ToString::to_string).collect();
     hex.sort();
     hex.join(",")
 }
 
 /// A document the store can persist.
-trait Persist {
+pub(crate) trait Persist {
     fn heads(&mut self) -> Vec<ChangeHash>;
     fn save(&mut self) -> Vec<u8>;
     fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8>;
@@ -141,7 +145,7 @@ fn len_i64(bytes: &[u8]) -> i64 {
 
 /// Writes a document's new state: a new document as a snapshot, an existing one as one
 /// more chunk (compacting when the chunks have grown).
-fn persist(
+pub(crate) fn persist(
     tx: &Transaction<'_>,
     record: RecordId,
     part: Part,
@@ -184,10 +188,12 @@ fn persist(
     Ok(())
 }
 
-fn mark_outbox(tx: &Transaction<'_>, doc_id: &str, now_ms: i64) -> Result<()> {
+pub(crate) fn mark_outbox(tx: &Transaction<'_>, doc_id: &str, now_ms: i64) -> Result<()> {
+    // A new edit gives a refused document another chance: the person may have fixed it.
     tx.execute(
         "INSERT INTO outbox (doc_id, first_changed_at, last_changed_at, changes) VALUES (?1, ?2, ?2, 1)
-         ON CONFLICT (doc_id) DO UPDATE SET last_changed_at = excluded.last_changed_at, changes = changes + 1",
+         ON CONFLICT (doc_id) DO UPDATE SET last_changed_at = excluded.last_changed_at, changes = changes + 1,
+             refused_code = NULL, refused_message = NULL",
         params![doc_id, now_ms],
     )?;
     Ok(())

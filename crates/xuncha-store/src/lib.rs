@@ -9,6 +9,7 @@ mod error;
 mod index;
 mod key;
 mod schema;
+mod sync;
 mod text;
 mod verify;
 
@@ -19,10 +20,12 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use xuncha_domain::{ActorId, DeviceId, EditContext, UserId};
 
 pub use attachments::{AttachmentInfo, NewAttachment};
+pub use docs::Part;
 pub use error::{Result, StoreError};
 pub use index::{ListFilter, Totals};
 pub use key::{KdfParams, key_file_path};
 pub use schema::SCHEMA_VERSION as DB_SCHEMA_VERSION;
+pub use sync::{Applied, Incoming, Outgoing, UploadOutcome};
 pub use verify::VerifyReport;
 
 /// Who this device writes as: the device, its Automerge actor and the signed-in user.
@@ -209,6 +212,25 @@ impl Store {
             actor: self.identity.actor.clone(),
             now_ms,
         }
+    }
+
+    /// Records the identity the server gave this device at enrollment: its device id and
+    /// the user it belongs to. The Automerge actor stays the one registered.
+    pub fn enrolled(&mut self, device_id: &str, user_id: &str, user_name: &str) -> Result<()> {
+        let device = DeviceId::new(device_id)?;
+        let user = UserId::new(user_id)?;
+        let tx = self.conn.transaction()?;
+        for (key, value) in [("device_id", device_id), ("user_id", user_id), ("user_name", user_name)] {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?;
+        }
+        tx.commit()?;
+        self.identity.device_id = device;
+        self.identity.user_id = user;
+        self.identity.user_name = user_name.to_owned();
+        Ok(())
     }
 
     /// A value of the sync state (cursor and the like).

@@ -107,6 +107,16 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 2: sync bookkeeping: uploads the server refused or wants whole, documents this
+    // device must fetch whole.
+    r#"
+    ALTER TABLE outbox ADD COLUMN need_full INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN refused_code TEXT;
+    ALTER TABLE outbox ADD COLUMN refused_message TEXT;
+    CREATE TABLE sync_wants (
+        doc_id TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this code writes.

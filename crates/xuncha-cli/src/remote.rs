@@ -1,0 +1,177 @@
+//! The server side of the command line (`xuncha server`, `xuncha admin …`) and the device
+//! side of sync (`xuncha enroll`, `xuncha sync`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use xuncha_protocol::Role;
+use xuncha_server::{AppState, SqliteStorage, Storage, SystemClock, admin};
+use xuncha_store::Store;
+use xuncha_sync::Client;
+
+use crate::args::{AdminCommand, ServerArgs};
+use crate::{now_ms, show};
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+fn storage(data: &std::path::Path) -> Result<Arc<dyn Storage>> {
+    Ok(Arc::new(SqliteStorage::open(data).map_err(|e| anyhow!("{e}"))?))
+}
+
+/// `xuncha server`: serves until Ctrl-C or SIGTERM, finishing syncs under way.
+pub fn server(args: &ServerArgs) -> Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("XUNCHA_LOG").unwrap_or_else(|_| "info".into()))
+        .try_init();
+    let storage = storage(&args.data)?;
+    runtime()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("无法监听 {} / cannot listen on {}", args.listen, args.listen))?;
+        let address = listener.local_addr()?;
+        println!("巡察通服务器 listening on http://{address} (data: {})", args.data.display());
+        let state = AppState { storage, clock: Arc::new(SystemClock) };
+        let shutdown = async {
+            let ctrl_c = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("installing the SIGTERM handler");
+                tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = ctrl_c.await;
+            }
+            tracing::info!("shutting down after requests under way");
+        };
+        xuncha_server::serve(listener, state, shutdown).await.context("serving")
+    })
+}
+
+/// `xuncha admin …`.
+pub fn admin(command: &AdminCommand, json: bool) -> Result<()> {
+    let print = |value: serde_json::Value| {
+        if json {
+            println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        }
+    };
+    match command {
+        AdminCommand::AddUser { data, id, name, role, jurisdiction } => {
+            let role = Role::parse(role).ok_or_else(|| {
+                crate::commands::BadInput(format!(
+                    "未知的角色 “{role}” / unknown role {role:?}: inspector, team_lead, supervisor or administrator"
+                ))
+            })?;
+            let user = admin::add_user(storage(data)?.as_ref(), id, name, role, jurisdiction, now_ms())
+                .map_err(|e| crate::commands::BadInput(e.to_string()))?;
+            print(serde_json::to_value(&user)?);
+            if !json {
+                println!(
+                    "已添加用户 added user {} ({}, {}, {})",
+                    user.id,
+                    user.name,
+                    user.role.code(),
+                    user.jurisdiction
+                );
+            }
+        }
+        AdminCommand::Users { data } => {
+            let users = admin::users(storage(data)?.as_ref()).map_err(|e| anyhow!("{e}"))?;
+            print(serde_json::to_value(&users)?);
+            if !json {
+                for u in users {
+                    println!("{}  {}  {}  {}", u.id, u.name, u.role.code(), u.jurisdiction);
+                }
+            }
+        }
+        AdminCommand::Enroll { data, user } => {
+            let code = admin::enrollment_code(storage(data)?.as_ref(), user, now_ms())
+                .map_err(|e| crate::commands::BadInput(e.to_string()))?;
+            print(serde_json::json!({ "user": user, "code": code }));
+            if !json {
+                println!("{code}");
+                eprintln!("一次性注册码，7 天内有效 / one-time enrollment code for {user}, valid for 7 days");
+            }
+        }
+        AdminCommand::Devices { data } => {
+            let devices = admin::devices(storage(data)?.as_ref()).map_err(|e| anyhow!("{e}"))?;
+            print(serde_json::to_value(&devices)?);
+            if !json {
+                for d in devices {
+                    let state = if d.revoked_at_ms.is_some() { "已注销 revoked" } else { "正常 active" };
+                    let last = d.last_sync_ms.map(show::time).unwrap_or_else(|| "—".into());
+                    println!("{}  {}  {}  {}  last sync {}", d.id, d.user_id, d.name, state, last);
+                }
+            }
+        }
+        AdminCommand::Revoke { data, device } => {
+            admin::revoke(storage(data)?.as_ref(), device, now_ms())
+                .map_err(|e| crate::commands::BadInput(e.to_string()))?;
+            if !json {
+                println!("设备 {device} 已注销；下次同步时将被要求清除数据 / device {device} revoked");
+            }
+        }
+        AdminCommand::Audit { data, limit } => {
+            let lines = admin::audit_log(storage(data)?.as_ref(), *limit).map_err(|e| anyhow!("{e}"))?;
+            print(serde_json::to_value(&lines)?);
+            if !json {
+                for l in lines {
+                    println!(
+                        "{}  {}  {}  {}  {}",
+                        show::time(l.at_ms),
+                        l.user_id.unwrap_or_default(),
+                        l.device_id.unwrap_or_default(),
+                        l.action,
+                        l.detail
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `xuncha enroll`.
+pub fn enroll(store: &mut Store, server: &str, code: &str, name: &str) -> Result<()> {
+    let client = Client::new(server, Duration::from_secs(30))?;
+    let enrolled = runtime()?.block_on(client.enroll(store, code, name))?;
+    println!(
+        "已注册 / enrolled: device {} for {} ({}, {}, {})",
+        enrolled.device_id,
+        enrolled.user.id,
+        enrolled.user.name,
+        enrolled.user.role.code(),
+        enrolled.user.jurisdiction
+    );
+    Ok(())
+}
+
+/// `xuncha sync`.
+pub fn sync(store: &mut Store, attempts: u32, json: bool) -> Result<()> {
+    let client = Client::for_device(store, Duration::from_secs(60))?;
+    let report = runtime()?.block_on(client.sync_with_retry(store, attempts.max(1), |_| {}))?;
+    let p = report.progress;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "round_trips": p.round_trips, "documents_up": p.documents_up, "documents_down": p.documents_down,
+                "bytes_up": p.bytes_up, "bytes_down": p.bytes_down,
+                "refused": report.refused.iter().map(|(d, c, m)| serde_json::json!({"doc": d, "code": c, "message": m})).collect::<Vec<_>>(),
+            })
+        );
+    } else {
+        println!(
+            "同步完成 / synced: {} round trip(s), {} document(s) up, {} down, {} bytes up, {} bytes down",
+            p.round_trips, p.documents_up, p.documents_down, p.bytes_up, p.bytes_down
+        );
+        for (doc, code, message) in &report.refused {
+            println!("✗ {doc}: {code}: {message}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! The wire types of Xuncha's HTTP API and their versioning, shared by the device (client)
+//! and the server. Sync bodies are CBOR, deflate-compressed when that makes them smaller,
+//! behind a one-byte frame tag; enrollment and admin bodies are JSON.
+//!
+//! Every request carries [`PROTOCOL_HEADER`]; a server answers a request of another
+//! version with `426 Upgrade Required` and an [`ErrorBody`] telling the user to update.
+
+use std::io::Read;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this code speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The request header that carries the protocol version.
+pub const PROTOCOL_HEADER: &str = "x-xuncha-protocol";
+/// The content type of sync bodies.
+pub const SYNC_CONTENT_TYPE: &str = "application/vnd.xuncha.sync";
+/// The largest sync request body the server accepts, compressed, in bytes.
+pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+/// The largest a body may grow to when decompressed, in bytes.
+pub const MAX_DECODED_BYTES: usize = 64 * 1024 * 1024;
+/// A device sends at most this many bytes of changes in one sync request; more waits for
+/// the next request of the same sync.
+pub const UPLOAD_BATCH_BYTES: usize = 2 * 1024 * 1024;
+/// The most log entries (documents) a server returns in one response.
+pub const MAX_ENTRIES: u32 = 2_000;
+
+/// Which document of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// The record itself.
+    Record,
+    /// Its protected companion (the informant of a gang clue).
+    Protected,
+}
+
+/// A document: a record id (16 UUID bytes) and the part.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DocKey {
+    #[serde(with = "serde_bytes")]
+    pub record: Vec<u8>,
+    pub part: Part,
+}
+
+/// `POST /v1/sync`: what the device sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SyncRequest {
+    /// The opaque cursor the server last returned (empty on a first sync).
+    #[serde(with = "serde_bytes")]
+    pub cursor: Vec<u8>,
+    /// Changes made on the device since the server last acknowledged them.
+    pub uploads: Vec<Upload>,
+    /// Documents the device needs whole (it received changes whose history it lacks).
+    pub want_full: Vec<DocKey>,
+}
+
+/// The changes of one document since the heads the device last saw acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upload {
+    pub doc: DocKey,
+    /// Automerge changes (the output of `save_after`), or the whole document.
+    #[serde(with = "serde_bytes")]
+    pub changes: Vec<u8>,
+}
+
+/// The server's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SyncResponse {
+    /// One acknowledgement per upload, in order.
+    pub acks: Vec<Ack>,
+    /// Changes the device may see that it has not seen, grouped by document.
+    pub entries: Vec<Entry>,
+    /// The cursor to send next time.
+    #[serde(with = "serde_bytes")]
+    pub cursor: Vec<u8>,
+    /// Whether more entries are waiting: sync again at once.
+    pub more: bool,
+}
+
+/// What became of one upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub doc: DocKey,
+    pub outcome: Outcome,
+    /// The server's heads of the document after the upload (32-byte change hashes).
+    pub heads: Vec<serde_bytes::ByteBuf>,
+}
+
+/// The outcome of one upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Stored; `new` changes were new to the server (0 for a retry).
+    Stored { new: u32 },
+    /// Refused whole; nothing of it was stored.
+    Refused { code: String, message: String },
+    /// The changes depend on changes the server does not have: send the whole document.
+    NeedFull,
+}
+
+/// Changes of one document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub doc: DocKey,
+    /// Concatenated Automerge changes, or a whole saved document when `full`.
+    #[serde(with = "serde_bytes")]
+    pub changes: Vec<u8>,
+    pub full: bool,
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A stable code the client branches on.
+    pub code: String,
+    /// What happened and what to do, in Chinese and English.
+    pub message: String,
+}
+
+/// Error codes with meaning to the client.
+pub mod codes {
+    /// The device was revoked: wipe its local data.
+    pub const REVOKED: &str = "revoked";
+    /// The token is unknown or missing.
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    /// Another protocol version: update the app.
+    pub const UPGRADE: &str = "upgrade_required";
+    /// The body could not be read.
+    pub const BAD_BODY: &str = "bad_body";
+    /// The body is too large.
+    pub const TOO_LARGE: &str = "too_large";
+    /// Too many failed attempts: wait.
+    pub const RATE_LIMITED: &str = "rate_limited";
+    /// An upload contained a change made by another device's actor.
+    pub const FOREIGN_ACTOR: &str = "foreign_actor";
+    /// An upload touched a record outside the device's write scope.
+    pub const OUT_OF_SCOPE: &str = "out_of_scope";
+    /// An upload was not a valid Xuncha document.
+    pub const INVALID_DOCUMENT: &str = "invalid_document";
+}
+
+/// `POST /v1/enroll` (JSON): a device exchanges a one-time code for its token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    pub code: String,
+    pub device_name: String,
+    /// The Automerge actor id the device will write with (hex).
+    pub actor: String,
+}
+
+/// The answer to an enrollment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub device_id: String,
+    /// The device token; shown once, stored hashed on the server.
+    pub token: String,
+    pub user: UserInfo,
+}
+
+/// Who a user is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    /// `district`, or a township's 12-digit code.
+    pub jurisdiction: String,
+}
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Inspector,
+    TeamLead,
+    Supervisor,
+    Administrator,
+}
+
+impl Role {
+    /// Parses a role name.
+    pub fn parse(text: &str) -> Option<Role> {
+        match text.trim() {
+            "inspector" | "巡察干部" => Some(Role::Inspector),
+            "team_lead" | "组长" => Some(Role::TeamLead),
+            "supervisor" | "审核人" => Some(Role::Supervisor),
+            "administrator" | "admin" | "管理员" => Some(Role::Administrator),
+            _ => None,
+        }
+    }
+
+    /// The stored name.
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Inspector => "inspector",
+            Role::TeamLead => "team_lead",
+            Role::Supervisor => "supervisor",
+            Role::Administrator => "administrator",
+        }
+    }
+}
+
+/// What can be wrong with a body.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProtocolError {
+    #[error("请求体为空 / the body is empty")]
+    Empty,
+    #[error("未知的请求体格式 {0} / unknown body framing {0}; update the app")]
+    UnknownFrame(u8),
+    #[error(
+        "请求体解压后超过 {limit} 字节 / the body is larger than {limit} bytes when decompressed; send smaller batches"
+    )]
+    TooLarge { limit: usize },
+    #[error("请求体损坏：{0} / the body is garbled: {0}")]
+    Garbled(String),
+}
+
+const FRAME_CBOR: u8 = 0;
+const FRAME_DEFLATE: u8 = 1;
+/// Bodies smaller than this are not worth compressing.
+const COMPRESS_FROM: usize = 200;
+
+/// Encodes a sync body: CBOR, deflated when that is smaller, behind a frame tag.
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut cbor = Vec::new();
+    ciborium::into_writer(value, &mut cbor).expect("serialising to memory cannot fail");
+    if cbor.len() >= COMPRESS_FROM {
+        let mut encoder = flate2::write::DeflateEncoder::new(vec![FRAME_DEFLATE], flate2::Compression::fast());
+        if std::io::Write::write_all(&mut encoder, &cbor).is_ok()
+            && let Ok(compressed) = encoder.finish()
+            && compressed.len() < cbor.len() + 1
+        {
+            return compressed;
+        }
+    }
+    let mut framed = Vec::with_capacity(cbor.len() + 1);
+    framed.push(FRAME_CBOR);
+    framed.extend_from_slice(&cbor);
+    framed
+}
+
+/// Decodes a sync body, refusing more than `limit` bytes once decompressed.
+pub fn decode<T: DeserializeOwned>(body: &[u8], limit: usize) -> Result<T, ProtocolError> {
+    let (&frame, rest) = body.split_first().ok_or(ProtocolError::Empty)?;
+    let cbor: std::borrow::Cow<'_, [u8]> = match frame {
+        FRAME_CBOR => std::borrow::Cow::Borrowed(rest),
+        FRAME_DEFLATE => {
+            let mut out = Vec::new();
+            let mut decoder = flate2::read::DeflateDecoder::new(rest).take(limit as u64 + 1);
+            decoder.read_to_end(&mut out).map_err(|e| ProtocolError::Garbled(e.to_string()))?;
+            std::borrow::Cow::Owned(out)
+        }
+        other => return Err(ProtocolError::UnknownFrame(other)),
+    };
+    if cbor.len() > limit {
+        return Err(ProtocolError::TooLarge { limit });
+    }
+    ciborium::from_reader(cbor.as_ref()).map_err(|e| ProtocolError::Garbled(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u8) -> DocKey {
+        DocKey { record: vec![n; 16], part: Part::Record }
+    }
+
+    #[test]
+    fn an_empty_sync_is_tiny() {
+        // DESIGN.md: nothing changed costs under 512 bytes of body, whatever the number of
+        // documents. A log cursor is 9 bytes.
+        let request = SyncRequest { cursor: vec![0; 9], uploads: vec![], want_full: vec![] };
+        assert!(encode(&request).len() < 64, "{}", encode(&request).len());
+        let response = SyncResponse { cursor: vec![0; 9], ..SyncResponse::default() };
+        assert!(encode(&response).len() < 64, "{}", encode(&response).len());
+    }
+
+    #[test]
+    fn garbled_truncated_and_oversized_bodies_are_errors() {
+        let request = SyncRequest {
+            cursor: vec![],
+            uploads: (0..50).map(|n| Upload { doc: key(n), changes: vec![n; 300] }).collect(),
+            want_full: vec![],
+        };
+        let body = encode(&request);
+        assert_eq!(body[0], FRAME_DEFLATE);
+        assert_eq!(decode::<SyncRequest>(&body, MAX_DECODED_BYTES).unwrap(), request);
+        assert!(decode::<SyncRequest>(&body[..body.len() / 2], MAX_DECODED_BYTES).is_err());
+        assert_eq!(decode::<SyncRequest>(&[], 10), Err(ProtocolError::Empty));
+        assert_eq!(decode::<SyncRequest>(&[7, 1, 2], 10), Err(ProtocolError::UnknownFrame(7)));
+        assert!(matches!(decode::<SyncRequest>(&body, 100), Err(ProtocolError::TooLarge { .. })));
+        let mut garbled = body.clone();
+        for byte in garbled.iter_mut().skip(5).step_by(7) {
+            *byte ^= 0x5a;
+        }
+        assert!(decode::<SyncRequest>(&garbled, MAX_DECODED_BYTES).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn bodies_round_trip(cursor in proptest::collection::vec(proptest::num::u8::ANY, 0..24),
+                             sizes in proptest::collection::vec(0usize..2_000, 0..6)) {
+            let request = SyncRequest {
+                cursor,
+                uploads: sizes.iter().enumerate().map(|(i, n)| Upload { doc: key(i as u8), changes: vec![i as u8; *n] }).collect(),
+                want_full: vec![key(99)],
+            };
+            proptest::prop_assert_eq!(decode::<SyncRequest>(&encode(&request), MAX_DECODED_BYTES).unwrap(), request);
+        }
+    }
+}

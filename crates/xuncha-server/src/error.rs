@@ -1,0 +1,76 @@
+//! API errors: an HTTP status and an [`ErrorBody`] with a stable code and a message that
+//! says what to do, in Chinese and English.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use xuncha_protocol::{ErrorBody, codes};
+
+use crate::storage::StorageError;
+
+/// An error answered to a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into() }
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            codes::UNAUTHORIZED,
+            "设备未登记或令牌无效，请重新注册设备 / unknown device token; enroll the device again",
+        )
+    }
+
+    pub fn revoked() -> ApiError {
+        ApiError::new(
+            StatusCode::GONE,
+            codes::REVOKED,
+            "此设备已被注销，请清除本机数据 / this device was revoked: wipe its local data",
+        )
+    }
+
+    pub fn bad_body(detail: impl std::fmt::Display) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::BAD_BODY,
+            format!(
+                "请求无法读取：{detail}；请重试，如仍失败请更新应用 / the request could not be read: {detail}; retry, and update the app if it persists"
+            ),
+        )
+    }
+
+    pub fn internal(detail: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%detail, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "服务器内部错误，已记录；请稍后重试 / internal server error (logged); retry later",
+        )
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> ApiError {
+        match error {
+            StorageError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            StorageError::NotFound(what) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("找不到 {what} / no such {what}"))
+            }
+            StorageError::Backend(detail) => ApiError::internal(detail),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(ErrorBody { code: self.code.to_owned(), message: self.message })).into_response()
+    }
+}

@@ -1,0 +1,252 @@
+//! The central Xuncha server (axum + tokio): device enrollment and authentication, roles
+//! and jurisdictions, the one-round-trip sync endpoint, and the audit log. Storage sits
+//! behind the [`Storage`] trait; SQLite in a data directory is the default backend.
+
+pub mod admin;
+pub mod auth;
+mod error;
+pub mod scope;
+pub mod sqlite;
+pub mod storage;
+mod sync;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use xuncha_protocol::{
+    EnrollRequest, EnrollResponse, PROTOCOL_HEADER, PROTOCOL_VERSION, Role, SYNC_CONTENT_TYPE, SyncRequest,
+    SyncResponse, UserInfo, codes,
+};
+
+pub use error::ApiError;
+pub use sqlite::SqliteStorage;
+pub use storage::{Storage, StorageError};
+
+use crate::storage::{AuditEntry, Device, User, with_tx};
+
+/// The wall clock, behind a trait so tests and simulations can set the time.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub storage: Arc<dyn Storage>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for dyn Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Storage")
+    }
+}
+
+/// The HTTP API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/enroll", post(enroll))
+        .route("/v1/sync", post(sync_handler))
+        // Bodies are read with their own limits below, so that an oversized body gets
+        // the same clear error body as every other refusal.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves; requests under way finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+fn check_protocol(headers: &HeaderMap) -> Result<(), ApiError> {
+    let version = headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u32>().ok());
+    match version {
+        Some(PROTOCOL_VERSION) => Ok(()),
+        other => Err(ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            codes::UPGRADE,
+            format!(
+                "协议版本 {} 与服务器（{PROTOCOL_VERSION}）不符，请更新巡察通 / protocol version {} does not match the server's ({PROTOCOL_VERSION}); update Xuncha",
+                other.map_or("?".to_owned(), |v| v.to_string()),
+                other.map_or("?".to_owned(), |v| v.to_string())
+            ),
+        )),
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(ApiError::unauthorized)
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?
+}
+
+/// Reads a body of at most `limit` bytes.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::TOO_LARGE,
+            format!("请求超过 {limit} 字节，请分批发送 / the request is larger than {limit} bytes; send it in smaller batches"),
+        )
+    })
+}
+
+async fn enroll(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        check_protocol(&headers)?;
+        let body = read_body(body, 64 * 1024).await?;
+        let request: EnrollRequest = serde_json::from_slice(&body).map_err(ApiError::bad_body)?;
+        let actor_ok = request.actor.len() == 32 && request.actor.bytes().all(|b| b.is_ascii_hexdigit());
+        if !actor_ok {
+            return Err(ApiError::bad_body("actor must be 16 bytes of hex"));
+        }
+        blocking(move || {
+            let now = state.clock.now_ms();
+            let token = auth::new_token();
+            let device_id = auth::new_device_id();
+            let hash = auth::hash_secret(&auth::normalise_code(&request.code));
+            let user = with_tx(state.storage.as_ref(), true, |tx| {
+                let user = tx.redeem_enrollment(&hash, &device_id, now).map_err(|e| match e {
+                    StorageError::NotFound(_) => StorageError::Conflict(
+                        "注册码无效，请向管理员索取新的注册码 / unknown enrollment code; ask the administrator for a new one".into(),
+                    ),
+                    other => other,
+                })?;
+                let device = Device {
+                    id: device_id.clone(),
+                    user_id: user.id.clone(),
+                    name: request.device_name.clone(),
+                    actor: request.actor.to_lowercase(),
+                    created_at_ms: now,
+                    revoked_at_ms: None,
+                    last_sync_ms: None,
+                };
+                tx.add_device(&device, &auth::hash_secret(&token))?;
+                tx.audit(&AuditEntry {
+                    at_ms: now,
+                    user_id: Some(user.id.clone()),
+                    device_id: Some(device_id.clone()),
+                    action: "device.enroll".into(),
+                    detail: serde_json::json!({ "name": request.device_name }),
+                })?;
+                Ok(user)
+            })?;
+            Ok(EnrollResponse { device_id, token, user: user_info(&user) })
+        })
+        .await
+    }
+    .await;
+    match result {
+        Ok(response) => Json(response).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn user_info(user: &User) -> UserInfo {
+    UserInfo { id: user.id.clone(), name: user.name.clone(), role: user.role, jurisdiction: user.jurisdiction.clone() }
+}
+
+async fn sync_handler(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        check_protocol(&headers)?;
+        let token = bearer(&headers)?;
+        let body = read_body(body, xuncha_protocol::MAX_REQUEST_BYTES).await?;
+        let request: SyncRequest =
+            xuncha_protocol::decode(&body, xuncha_protocol::MAX_DECODED_BYTES).map_err(|e| match e {
+                xuncha_protocol::ProtocolError::TooLarge { .. } => {
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE, e.to_string())
+                }
+                other => ApiError::bad_body(other),
+            })?;
+        let bytes_in = body.len();
+        blocking(move || sync_once(&state, &token, &request, bytes_in)).await
+    }
+    .await;
+    match result {
+        Ok(body) => {
+            let mut response = body.into_response();
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SYNC_CONTENT_TYPE));
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// One sync, end to end, on the blocking pool.
+fn sync_once(state: &AppState, token: &str, request: &SyncRequest, bytes_in: usize) -> Result<Vec<u8>, ApiError> {
+    let storage = state.storage.as_ref();
+    let now = state.clock.now_ms();
+    let token_hash = auth::hash_secret(token);
+    let (device, user) = with_tx(storage, false, |tx| {
+        let Some(device) = tx.device_by_token(&token_hash)? else { return Ok(None) };
+        let user = tx.user(&device.user_id)?;
+        Ok(user.map(|u| (device, u)))
+    })?
+    .ok_or_else(ApiError::unauthorized)?;
+    if device.revoked_at_ms.is_some() {
+        return Err(ApiError::revoked());
+    }
+    if user.role == Role::Administrator {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "管理员账号不同步巡察记录 / administrator accounts do not sync records",
+        ));
+    }
+    let acks = if request.uploads.is_empty() {
+        Vec::new()
+    } else {
+        with_tx(storage, true, |tx| sync::store_uploads(tx, &device, &user, request, now))?
+    };
+    let who = scope::visibility(&device, &user);
+    let page = with_tx(storage, false, |tx| sync::read_entries(tx, &who, request))?.map_err(ApiError::bad_body)?;
+    let response = SyncResponse { acks, entries: page.entries, cursor: page.cursor, more: page.more };
+    let body = xuncha_protocol::encode(&response);
+    let entry = sync::audit_entry(&device, request, &response, bytes_in, body.len(), now);
+    with_tx(storage, true, |tx| {
+        if request.uploads.is_empty() {
+            tx.touch_device(&device.id, now)?;
+        }
+        tx.audit(&entry)
+    })?;
+    Ok(body)
+}

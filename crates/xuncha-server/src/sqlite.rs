@@ -1,0 +1,377 @@
+//! The default storage backend: one SQLite file in the server's data directory (WAL,
+//! append-only migrations). Writes are serialised through one connection; the blocking
+//! calls run on tokio's blocking pool, never on the async runtime.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use xuncha_protocol::{DocKey, Part, Role};
+
+use crate::storage::{
+    AuditEntry, Device, LogEntry, LoggedChange, Result, Storage, StorageError, StoredDoc, Tx, User, Visibility,
+};
+
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE users (
+        id           TEXT PRIMARY KEY,
+        name         TEXT NOT NULL,
+        role         TEXT NOT NULL,
+        jurisdiction TEXT NOT NULL,
+        created_at   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE enrollments (
+        code_hash  TEXT PRIMARY KEY,
+        user_id    TEXT NOT NULL REFERENCES users (id),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at    INTEGER,
+        device_id  TEXT
+    ) WITHOUT ROWID;
+    CREATE TABLE devices (
+        id         TEXT PRIMARY KEY,
+        user_id    TEXT NOT NULL REFERENCES users (id),
+        name       TEXT NOT NULL,
+        actor      TEXT NOT NULL UNIQUE,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        last_sync  INTEGER
+    ) WITHOUT ROWID;
+    -- Every document, merged, as one snapshot; township decides who sees it.
+    CREATE TABLE docs (
+        record       BLOB NOT NULL,
+        part         TEXT NOT NULL,
+        township     TEXT NOT NULL,
+        owner_device TEXT NOT NULL,
+        snapshot     BLOB NOT NULL,
+        PRIMARY KEY (record, part)
+    ) WITHOUT ROWID;
+    CREATE INDEX docs_township ON docs (township);
+    -- The append-only change log: the sync cursor walks it, and it is the audit trail of
+    -- every change (who uploaded it, when).
+    CREATE TABLE changes (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        record      BLOB NOT NULL,
+        part        TEXT NOT NULL,
+        hash        TEXT NOT NULL UNIQUE,
+        bytes       BLOB NOT NULL,
+        device_id   TEXT NOT NULL,
+        received_at INTEGER NOT NULL
+    );
+    CREATE TABLE audit (
+        id        INTEGER PRIMARY KEY,
+        at        INTEGER NOT NULL,
+        user_id   TEXT,
+        device_id TEXT,
+        action    TEXT NOT NULL,
+        detail    TEXT NOT NULL
+    );
+"#];
+
+fn part_code(part: Part) -> &'static str {
+    match part {
+        Part::Record => "record",
+        Part::Protected => "protected",
+    }
+}
+
+fn part_from(code: &str) -> Part {
+    if code == "protected" { Part::Protected } else { Part::Record }
+}
+
+/// The SQLite backend.
+#[derive(Debug)]
+pub struct SqliteStorage {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) `server.db` in `dir`.
+    pub fn open(dir: &Path) -> Result<SqliteStorage> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StorageError::Backend(format!("cannot create {}: {e}", dir.display())))?;
+        let mut conn = Connection::open(dir.join("server.db"))?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if version > known {
+            return Err(StorageError::Backend(format!(
+                "the data directory was written by a newer server (schema {version}, this one knows {known}); update the server"
+            )));
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i64::try_from(index + 1).unwrap_or(i64::MAX))?;
+            tx.commit()?;
+        }
+        Ok(SqliteStorage { conn: Mutex::new(conn) })
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn transaction(&self, write: bool, work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        let mut conn = self.conn.lock().map_err(|_| StorageError::Backend("storage lock poisoned".into()))?;
+        let behavior =
+            if write { rusqlite::TransactionBehavior::Immediate } else { rusqlite::TransactionBehavior::Deferred };
+        let tx = conn.transaction_with_behavior(behavior)?;
+        let mut sql = SqlTx { tx: &tx };
+        work(&mut sql)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+struct SqlTx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+}
+
+fn user_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    let role: String = row.get(2)?;
+    Ok(User {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        role: Role::parse(&role).unwrap_or(Role::Inspector),
+        jurisdiction: row.get(3)?,
+        created_at_ms: row.get(4)?,
+    })
+}
+
+fn device_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
+    Ok(Device {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        name: row.get(2)?,
+        actor: row.get(3)?,
+        created_at_ms: row.get(4)?,
+        revoked_at_ms: row.get(5)?,
+        last_sync_ms: row.get(6)?,
+    })
+}
+
+const DEVICE_COLUMNS: &str = "id, user_id, name, actor, created_at, revoked_at, last_sync";
+
+fn doc_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredDoc> {
+    let part: String = row.get(1)?;
+    Ok(StoredDoc {
+        key: DocKey { record: row.get(0)?, part: part_from(&part) },
+        township: row.get(2)?,
+        owner_device: row.get(3)?,
+        snapshot: row.get(4)?,
+    })
+}
+
+const VISIBLE: &str = "(?2 IS NULL OR d.township = ?2) AND (d.part = 'record' OR ?3 OR d.owner_device = ?1)";
+
+impl Tx for SqlTx<'_> {
+    fn add_user(&mut self, user: &User) -> Result<()> {
+        let inserted = self.tx.execute(
+            "INSERT INTO users (id, name, role, jurisdiction, created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
+            params![user.id, user.name, user.role.code(), user.jurisdiction, user.created_at_ms],
+        )?;
+        if inserted == 0 {
+            return Err(StorageError::Conflict(format!("用户 {} 已存在 / user {} already exists", user.id, user.id)));
+        }
+        Ok(())
+    }
+
+    fn user(&mut self, id: &str) -> Result<Option<User>> {
+        Ok(self
+            .tx
+            .query_row("SELECT id, name, role, jurisdiction, created_at FROM users WHERE id = ?1", [id], user_from)
+            .optional()?)
+    }
+
+    fn users(&mut self) -> Result<Vec<User>> {
+        let mut stmt = self.tx.prepare("SELECT id, name, role, jurisdiction, created_at FROM users ORDER BY id")?;
+        Ok(stmt.query_map([], user_from)?.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn add_enrollment(&mut self, code_hash: &str, user_id: &str, expires_at_ms: i64, now_ms: i64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO enrollments (code_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![code_hash, user_id, now_ms, expires_at_ms],
+        )?;
+        Ok(())
+    }
+
+    fn redeem_enrollment(&mut self, code_hash: &str, device_id: &str, now_ms: i64) -> Result<User> {
+        let row: Option<(String, i64, Option<i64>)> = self
+            .tx
+            .query_row(
+                "SELECT user_id, expires_at, used_at FROM enrollments WHERE code_hash = ?1",
+                [code_hash],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?;
+        let Some((user_id, expires_at, used_at)) = row else {
+            return Err(StorageError::NotFound("enrollment code".into()));
+        };
+        if used_at.is_some() {
+            return Err(StorageError::Conflict(
+                "注册码已使用 / the enrollment code was already used; ask for a new one".into(),
+            ));
+        }
+        if expires_at < now_ms {
+            return Err(StorageError::Conflict(
+                "注册码已过期 / the enrollment code has expired; ask for a new one".into(),
+            ));
+        }
+        self.tx.execute(
+            "UPDATE enrollments SET used_at = ?2, device_id = ?3 WHERE code_hash = ?1",
+            params![code_hash, now_ms, device_id],
+        )?;
+        self.user(&user_id)?.ok_or_else(|| StorageError::NotFound(format!("user {user_id}")))
+    }
+
+    fn add_device(&mut self, device: &Device, token_hash: &str) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO devices (id, user_id, name, actor, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![device.id, device.user_id, device.name, device.actor, token_hash, device.created_at_ms],
+            )
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::ConstraintViolation) => StorageError::Conflict(
+                    "该设备的写入标识已登记 / this device's actor id is already registered; reinstall the app".into(),
+                ),
+                _ => e.into(),
+            })?;
+        Ok(())
+    }
+
+    fn device_by_token(&mut self, token_hash: &str) -> Result<Option<Device>> {
+        Ok(self
+            .tx
+            .query_row(
+                &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE token_hash = ?1"),
+                [token_hash],
+                device_from,
+            )
+            .optional()?)
+    }
+
+    fn devices(&mut self) -> Result<Vec<Device>> {
+        let mut stmt = self.tx.prepare(&format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY created_at, id"))?;
+        Ok(stmt.query_map([], device_from)?.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn revoke_device(&mut self, device_id: &str, now_ms: i64) -> Result<bool> {
+        let changed = self.tx.execute(
+            "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+            params![device_id, now_ms],
+        )?;
+        Ok(changed > 0)
+    }
+
+    fn touch_device(&mut self, device_id: &str, now_ms: i64) -> Result<()> {
+        self.tx.execute("UPDATE devices SET last_sync = ?2 WHERE id = ?1", params![device_id, now_ms])?;
+        Ok(())
+    }
+
+    fn doc(&mut self, key: &DocKey) -> Result<Option<StoredDoc>> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT record, part, township, owner_device, snapshot FROM docs WHERE record = ?1 AND part = ?2",
+                params![key.record, part_code(key.part)],
+                doc_from,
+            )
+            .optional()?)
+    }
+
+    fn put_doc(&mut self, doc: &StoredDoc, changes: &[LoggedChange], device_id: &str, now_ms: i64) -> Result<u32> {
+        let part = part_code(doc.key.part);
+        self.tx.execute(
+            "INSERT INTO docs (record, part, township, owner_device, snapshot) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (record, part) DO UPDATE SET township = excluded.township, snapshot = excluded.snapshot",
+            params![doc.key.record, part, doc.township, doc.owner_device, doc.snapshot],
+        )?;
+        if doc.key.part == Part::Record {
+            // The protected companion is visible where its record is.
+            self.tx.execute(
+                "UPDATE docs SET township = ?2 WHERE record = ?1 AND part = 'protected'",
+                params![doc.key.record, doc.township],
+            )?;
+        }
+        let mut insert = self.tx.prepare_cached(
+            "INSERT INTO changes (record, part, hash, bytes, device_id, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (hash) DO NOTHING",
+        )?;
+        let mut new = 0;
+        for change in changes {
+            new += insert.execute(params![doc.key.record, part, change.hash, change.bytes, device_id, now_ms])?;
+        }
+        Ok(u32::try_from(new).unwrap_or(u32::MAX))
+    }
+
+    fn log_after(&mut self, after: u64, who: &Visibility, limit: u32) -> Result<(Vec<LogEntry>, u64, bool)> {
+        let after_i = i64::try_from(after).unwrap_or(i64::MAX);
+        let max = self.max_seq()?;
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "SELECT c.seq, c.record, c.part, c.bytes FROM changes c
+             JOIN docs d ON d.record = c.record AND d.part = c.part
+             WHERE c.seq > ?4 AND c.device_id != ?1 AND {VISIBLE}
+             ORDER BY c.seq LIMIT ?5"
+        ))?;
+        let rows = stmt
+            .query_map(params![who.device_id, who.township, who.all_protected, after_i, limit], |row| {
+                let part: String = row.get(2)?;
+                Ok(LogEntry {
+                    seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+                    key: DocKey { record: row.get(1)?, part: part_from(&part) },
+                    bytes: row.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let full = rows.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
+        let resume = if full { rows.last().map_or(after, |r| r.seq) } else { max.max(after) };
+        Ok((rows, resume, full))
+    }
+
+    fn docs_after(&mut self, after: Option<&DocKey>, who: &Visibility, limit: u32) -> Result<(Vec<StoredDoc>, bool)> {
+        let (record, part) = after.map_or((Vec::new(), ""), |k| (k.record.clone(), part_code(k.part)));
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "SELECT d.record, d.part, d.township, d.owner_device, d.snapshot FROM docs d
+             WHERE (d.record, d.part) > (?4, ?5) AND {VISIBLE}
+             ORDER BY d.record, d.part LIMIT ?6"
+        ))?;
+        let rows = stmt
+            .query_map(params![who.device_id, who.township, who.all_protected, record, part, limit], doc_from)?
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = rows.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
+        Ok((rows, more))
+    }
+
+    fn max_seq(&mut self) -> Result<u64> {
+        let max: Option<i64> = self.tx.query_row("SELECT max(seq) FROM changes", [], |row| row.get(0))?;
+        Ok(max.map_or(0, |m| u64::try_from(m).unwrap_or(0)))
+    }
+
+    fn audit(&mut self, entry: &AuditEntry) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO audit (at, user_id, device_id, action, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![entry.at_ms, entry.user_id, entry.device_id, entry.action, entry.detail.to_string()],
+        )?;
+        Ok(())
+    }
+
+    fn audit_log(&mut self, limit: u32) -> Result<Vec<AuditEntry>> {
+        let mut stmt =
+            self.tx.prepare("SELECT at, user_id, device_id, action, detail FROM audit ORDER BY id DESC LIMIT ?1")?;
+        let rows = stmt
+            .query_map([limit], |row| {
+                let detail: String = row.get(4)?;
+                Ok(AuditEntry {
+                    at_ms: row.get(0)?,
+                    user_id: row.get(1)?,
+                    device_id: row.get(2)?,
+                    action: row.get(3)?,
+                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}

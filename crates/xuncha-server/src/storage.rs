@@ -1,0 +1,144 @@
+//! The server's storage behind one narrow trait: every operation runs inside a
+//! transaction the backend provides, so the sync logic above it is written once and a
+//! second backend (PostgreSQL for a province) only implements [`Tx`].
+
+use serde::Serialize;
+use xuncha_protocol::{DocKey, Role};
+
+/// What storage can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage: {0}")]
+    Backend(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(error: rusqlite::Error) -> StorageError {
+        StorageError::Backend(error.to_string())
+    }
+}
+
+/// Shorthand.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    /// `district`, or a township's 12-digit code.
+    pub jurisdiction: String,
+    pub created_at_ms: i64,
+}
+
+/// A device enrolled for a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Device {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    /// The Automerge actor registered to the device (hex).
+    pub actor: String,
+    pub created_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+    pub last_sync_ms: Option<i64>,
+}
+
+/// A document as the server keeps it: merged, as one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDoc {
+    pub key: DocKey,
+    pub snapshot: Vec<u8>,
+    /// The record's current township code (decides who may see it).
+    pub township: String,
+    /// The device that first uploaded the document.
+    pub owner_device: String,
+}
+
+/// One accepted change for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedChange {
+    pub hash: String,
+    pub bytes: Vec<u8>,
+}
+
+/// One row of the change log, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub seq: u64,
+    pub key: DocKey,
+    pub bytes: Vec<u8>,
+}
+
+/// Who a read is for: which records and which protected documents a device may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visibility {
+    pub device_id: String,
+    /// `None` for the whole district.
+    pub township: Option<String>,
+    /// Whether the device sees every protected document (supervisors), or only those it
+    /// uploaded first.
+    pub all_protected: bool,
+}
+
+/// An audit-log entry: every administrative action and every sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub at_ms: i64,
+    pub user_id: Option<String>,
+    pub device_id: Option<String>,
+    pub action: String,
+    pub detail: serde_json::Value,
+}
+
+/// The operations of one transaction.
+pub trait Tx {
+    fn add_user(&mut self, user: &User) -> Result<()>;
+    fn user(&mut self, id: &str) -> Result<Option<User>>;
+    fn users(&mut self) -> Result<Vec<User>>;
+    /// Records a one-time enrollment code (stored hashed) for `user_id`.
+    fn add_enrollment(&mut self, code_hash: &str, user_id: &str, expires_at_ms: i64, now_ms: i64) -> Result<()>;
+    /// Uses an enrollment code: the code must exist, be unused and unexpired. Returns the user.
+    fn redeem_enrollment(&mut self, code_hash: &str, device_id: &str, now_ms: i64) -> Result<User>;
+    fn add_device(&mut self, device: &Device, token_hash: &str) -> Result<()>;
+    fn device_by_token(&mut self, token_hash: &str) -> Result<Option<Device>>;
+    fn devices(&mut self) -> Result<Vec<Device>>;
+    /// Revokes a device; `false` if there is no such device.
+    fn revoke_device(&mut self, device_id: &str, now_ms: i64) -> Result<bool>;
+    fn touch_device(&mut self, device_id: &str, now_ms: i64) -> Result<()>;
+    fn doc(&mut self, key: &DocKey) -> Result<Option<StoredDoc>>;
+    /// Writes a document's merged snapshot and appends its new changes to the log; a
+    /// change whose hash is already logged is skipped. Returns how many were new.
+    fn put_doc(&mut self, doc: &StoredDoc, changes: &[LoggedChange], device_id: &str, now_ms: i64) -> Result<u32>;
+    /// Log entries after `after` that `who` may see, not made by `who`'s device, at most
+    /// `limit`; and the sequence number reading may resume after.
+    fn log_after(&mut self, after: u64, who: &Visibility, limit: u32) -> Result<(Vec<LogEntry>, u64, bool)>;
+    /// Whole documents `who` may see, in key order after `after`, at most `limit`.
+    fn docs_after(&mut self, after: Option<&DocKey>, who: &Visibility, limit: u32) -> Result<(Vec<StoredDoc>, bool)>;
+    /// The highest sequence number in the log.
+    fn max_seq(&mut self) -> Result<u64>;
+    fn audit(&mut self, entry: &AuditEntry) -> Result<()>;
+    fn audit_log(&mut self, limit: u32) -> Result<Vec<AuditEntry>>;
+}
+
+/// A storage backend.
+pub trait Storage: Send + Sync + 'static {
+    /// Runs `work` in one transaction: committed if it returns `Ok`, rolled back otherwise.
+    /// `write` transactions are serialised; read transactions see a consistent snapshot.
+    fn transaction(&self, write: bool, work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
+}
+
+/// Runs `work` in a transaction and returns its value.
+pub fn with_tx<T>(storage: &dyn Storage, write: bool, mut work: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
+    let mut out = None;
+    storage.transaction(write, &mut |tx| {
+        out = Some(work(tx)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| StorageError::Backend("transaction produced nothing".into()))
+}

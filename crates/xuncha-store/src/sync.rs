@@ -1,0 +1,265 @@
+//! The device side of sync, as storage: which changes to send, and applying what the
+//! server answered (acknowledgements, other devices' changes, the new cursor) in one
+//! transaction, so the cursor only moves once everything it covers is on disk.
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use xuncha_domain::{ChangeHash, ProtectedDoc, RecordDoc, RecordId, SyncDoc};
+
+use crate::docs::{Part, Persist, heads_text, load_stored, persist};
+use crate::error::{Result, StoreError};
+use crate::{Store, index};
+
+/// The sync-state key of the server cursor.
+const CURSOR: &str = "server_cursor";
+
+/// Changes of one document to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub record: RecordId,
+    pub part: Part,
+    /// `save_after` of the heads the server last acknowledged, or the whole document.
+    pub changes: Vec<u8>,
+    /// The document's heads when the changes were taken.
+    pub heads: Vec<ChangeHash>,
+}
+
+/// What the server said about one upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadOutcome {
+    /// Stored; the server's heads for the document afterwards.
+    Stored { server_heads: Vec<ChangeHash> },
+    /// Refused whole: kept in the outbox with the reason, not sent again until edited.
+    Refused { code: String, message: String },
+    /// The server lacks history the changes build on: send the whole document next time.
+    NeedFull,
+}
+
+/// Changes of one document from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    pub record: RecordId,
+    pub part: Part,
+    pub changes: Vec<u8>,
+}
+
+/// What applying a sync response did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Documents that received changes.
+    pub documents: usize,
+    /// Uploads the server stored.
+    pub stored: usize,
+    /// Uploads the server refused.
+    pub refused: Vec<(String, String, String)>,
+}
+
+/// Splits a device document key into its record and part.
+fn parse_doc_id(doc_id: &str) -> Result<(RecordId, Part)> {
+    match doc_id.strip_suffix(":protected") {
+        Some(record) => Ok((record.parse()?, Part::Protected)),
+        None => Ok((doc_id.parse()?, Part::Record)),
+    }
+}
+
+fn parse_heads(text: &str) -> Vec<ChangeHash> {
+    text.split(',').filter(|h| !h.is_empty()).filter_map(|h| h.parse().ok()).collect()
+}
+
+impl Store {
+    /// The server cursor this device reached (empty before the first sync).
+    pub fn sync_cursor(&self) -> Result<Vec<u8>> {
+        Ok(self.sync_value(CURSOR)?.and_then(|hex| hex::decode(hex).ok()).unwrap_or_default())
+    }
+
+    /// Documents this device needs whole from the server.
+    pub fn sync_wants(&self) -> Result<Vec<(RecordId, Part)>> {
+        let mut stmt = self.conn.prepare("SELECT doc_id FROM sync_wants ORDER BY doc_id")?;
+        let ids = stmt.query_map([], |row| row.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        ids.iter().map(|id| parse_doc_id(id)).collect()
+    }
+
+    /// The changes to send, records before their protected companions, oldest change first,
+    /// up to about `max_bytes` (at least one document). Refused documents wait until they
+    /// are edited again.
+    pub fn outgoing(&self, max_bytes: usize) -> Result<Vec<Outgoing>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT o.doc_id, o.need_full, d.synced_heads FROM outbox o JOIN documents d ON d.doc_id = o.doc_id
+             WHERE o.refused_code IS NULL
+             ORDER BY o.doc_id LIKE '%:protected', o.first_changed_at, o.doc_id",
+        )?;
+        let rows = stmt
+            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, bool>(1)?, row.get::<_, String>(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for (doc_id, need_full, synced) in rows {
+            let (record, part) = parse_doc_id(&doc_id)?;
+            let Some(stored) = load_stored(&self.conn, &doc_id)? else { continue };
+            let chunks = stored.chunks.iter().map(Vec::as_slice);
+            let since = if need_full { Vec::new() } else { parse_heads(&synced) };
+            let (changes, heads) = match part {
+                Part::Record => {
+                    let mut doc = RecordDoc::load_parts(&stored.snapshot, chunks)?;
+                    (if since.is_empty() { doc.save() } else { doc.save_after(&since) }, doc.heads())
+                }
+                Part::Protected => {
+                    let mut doc = ProtectedDoc::load_parts(&stored.snapshot, chunks)?;
+                    (if since.is_empty() { doc.save() } else { doc.save_after(&since) }, doc.heads())
+                }
+            };
+            bytes += changes.len();
+            out.push(Outgoing { record, part, changes, heads });
+            if bytes >= max_bytes {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many documents wait to be sent, and how many the server refused.
+    pub fn outbox_status(&self) -> Result<(i64, i64)> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) - count(refused_code), count(refused_code) FROM outbox",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?)
+    }
+
+    /// Applies one sync response in one transaction: the outcome of each upload in `sent`,
+    /// every incoming change, and the new cursor.
+    pub fn apply_sync(
+        &mut self,
+        sent: &[(Outgoing, UploadOutcome)],
+        incoming: &[Incoming],
+        cursor: &[u8],
+    ) -> Result<Applied> {
+        let mut applied = Applied::default();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (upload, outcome) in sent {
+            let doc_id = upload.part.doc_id(upload.record);
+            match outcome {
+                UploadOutcome::Stored { .. } => {
+                    applied.stored += 1;
+                    let sent_heads = heads_text(&upload.heads);
+                    tx.execute(
+                        "UPDATE documents SET synced_heads = ?2 WHERE doc_id = ?1",
+                        params![doc_id, sent_heads],
+                    )?;
+                    // Done unless the document changed while the request was under way.
+                    tx.execute(
+                        "DELETE FROM outbox WHERE doc_id = ?1
+                           AND (SELECT heads FROM documents WHERE doc_id = ?1) = ?2",
+                        params![doc_id, sent_heads],
+                    )?;
+                    tx.execute("UPDATE outbox SET need_full = 0 WHERE doc_id = ?1", [&doc_id])?;
+                }
+                UploadOutcome::Refused { code, message } => {
+                    tx.execute(
+                        "UPDATE outbox SET refused_code = ?2, refused_message = ?3 WHERE doc_id = ?1",
+                        params![doc_id, code, message],
+                    )?;
+                    applied.refused.push((doc_id, code.clone(), message.clone()));
+                }
+                UploadOutcome::NeedFull => {
+                    tx.execute("UPDATE outbox SET need_full = 1 WHERE doc_id = ?1", [&doc_id])?;
+                }
+            }
+        }
+        for entry in incoming {
+            let doc_id = entry.part.doc_id(entry.record);
+            let stored = load_stored(&tx, &doc_id)?;
+            let complete = match entry.part {
+                Part::Record => {
+                    let (mut doc, before) = match stored {
+                        Some(stored) => {
+                            let mut doc =
+                                RecordDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?;
+                            let before = doc.heads();
+                            doc.load_changes(&entry.changes)?;
+                            (doc, Some(before))
+                        }
+                        None => match RecordDoc::load(&entry.changes) {
+                            Ok(doc) => (doc, None),
+                            Err(_) => {
+                                want_full(&tx, &doc_id)?;
+                                continue;
+                            }
+                        },
+                    };
+                    if doc.id() != entry.record {
+                        return Err(StoreError::Domain(xuncha_domain::DomainError::NotARecord {
+                            reason: format!("the server sent record {} as {}", doc.id(), entry.record),
+                        }));
+                    }
+                    let complete = doc.missing_deps().is_empty();
+                    if before.as_deref() != Some(doc.heads().as_slice()) {
+                        persist(&tx, entry.record, Part::Record, &mut doc, before.as_deref())?;
+                        index::upsert(&tx, &doc.projection())?;
+                    }
+                    note_synced(&tx, &doc_id, &mut doc)?;
+                    complete
+                }
+                Part::Protected => {
+                    let (mut doc, before) = match stored {
+                        Some(stored) => {
+                            let mut doc =
+                                ProtectedDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?;
+                            let before = doc.heads();
+                            doc.load_changes(&entry.changes)?;
+                            (doc, Some(before))
+                        }
+                        None => match ProtectedDoc::load_parts(&entry.changes, []) {
+                            Ok(doc) => (doc, None),
+                            Err(_) => {
+                                want_full(&tx, &doc_id)?;
+                                continue;
+                            }
+                        },
+                    };
+                    let complete = doc.missing_deps().is_empty();
+                    if before.as_deref() != Some(doc.heads().as_slice()) {
+                        persist(&tx, entry.record, Part::Protected, &mut doc, before.as_deref())?;
+                    }
+                    note_synced(&tx, &doc_id, &mut doc)?;
+                    complete
+                }
+            };
+            if complete {
+                tx.execute("DELETE FROM sync_wants WHERE doc_id = ?1", [&doc_id])?;
+            } else {
+                want_full(&tx, &doc_id)?;
+            }
+            applied.documents += 1;
+        }
+        tx.execute(
+            "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![CURSOR, hex::encode(cursor)],
+        )?;
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    /// Whether a document has changes waiting to be sent.
+    pub fn is_pending(&self, record: RecordId, part: Part) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM outbox WHERE doc_id = ?1", [part.doc_id(record)], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+}
+
+fn want_full(tx: &rusqlite::Transaction<'_>, doc_id: &str) -> Result<()> {
+    tx.execute("INSERT INTO sync_wants (doc_id) VALUES (?1) ON CONFLICT (doc_id) DO NOTHING", [doc_id])?;
+    Ok(())
+}
+
+/// The server has everything a document received from it: when the device has nothing of
+/// its own waiting for that document, the server's knowledge is the whole document.
+fn note_synced(tx: &rusqlite::Transaction<'_>, doc_id: &str, doc: &mut impl Persist) -> Result<()> {
+    tx.execute(
+        "UPDATE documents SET synced_heads = ?2 WHERE doc_id = ?1 AND NOT EXISTS (SELECT 1 FROM outbox WHERE doc_id = ?1)",
+        params![doc_id, heads_text(&doc.heads())],
+    )?;
+    Ok(())
+}

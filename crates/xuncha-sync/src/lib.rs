@@ -1,0 +1,285 @@
+//! The device side of sync: enrolling with the server, and syncing a device database in
+//! one round trip per batch (send what changed, receive what others changed, move the
+//! cursor), with retries and progress for the UI.
+
+use std::time::Duration;
+
+use rand::Rng;
+use xuncha_domain::{ChangeHash, RecordId};
+use xuncha_protocol::{
+    Ack, DocKey, EnrollRequest, EnrollResponse, ErrorBody, Outcome, PROTOCOL_HEADER, PROTOCOL_VERSION,
+    SYNC_CONTENT_TYPE, SyncRequest, SyncResponse, Upload, codes,
+};
+use xuncha_store::{Incoming, Outgoing, Part, Store, StoreError, UploadOutcome};
+
+/// Sync-state keys of a device's enrollment.
+const SERVER_URL: &str = "server_url";
+const DEVICE_TOKEN: &str = "device_token";
+const SERVER_DEVICE_ID: &str = "server_device_id";
+const ROLE: &str = "role";
+const JURISDICTION: &str = "jurisdiction";
+
+/// What can go wrong while syncing. The UI branches on [`SyncError::code`].
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("此设备尚未注册，请先运行 `xuncha enroll` / this device is not enrolled; run `xuncha enroll` first")]
+    NotEnrolled,
+    #[error(
+        "无法连接服务器 {url}：{detail}；有网络时会自动重试 / cannot reach the server at {url}: {detail}; sync retries when a connection appears"
+    )]
+    Unreachable { url: String, detail: String },
+    #[error("此设备已被注销，须清除本机数据 / this device was revoked: its local data must be wiped")]
+    Revoked,
+    #[error("设备令牌无效，请重新注册 / the device token was refused; enroll the device again")]
+    Unauthorized,
+    #[error("请更新巡察通：{0} / update Xuncha: {0}")]
+    UpgradeRequired(String),
+    #[error("服务器拒绝请求（{code}）：{message}")]
+    Server { status: u16, code: String, message: String },
+    #[error("服务器的回答无法读取：{0}；请稍后重试 / the server's answer could not be read: {0}; retry later")]
+    BadResponse(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// A stable code for the UI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::NotEnrolled => "not_enrolled",
+            SyncError::Unreachable { .. } => "offline",
+            SyncError::Revoked => "revoked",
+            SyncError::Unauthorized => "unauthorized",
+            SyncError::UpgradeRequired(_) => "upgrade_required",
+            SyncError::Server { .. } => "server",
+            SyncError::BadResponse(_) => "bad_response",
+            SyncError::Store(_) => "store",
+        }
+    }
+
+    /// Whether trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SyncError::Unreachable { .. } | SyncError::BadResponse(_) => true,
+            SyncError::Server { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+}
+
+/// Progress of a sync, for a progress bar.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub round_trips: u32,
+    pub documents_up: u64,
+    pub documents_down: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub progress: Progress,
+    /// Uploads the server refused: (document, code, message).
+    pub refused: Vec<(String, String, String)>,
+}
+
+/// How a device talks to its server.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+fn key_of(record: RecordId, part: Part) -> DocKey {
+    DocKey {
+        record: record.uuid().as_bytes().to_vec(),
+        part: match part {
+            Part::Record => xuncha_protocol::Part::Record,
+            Part::Protected => xuncha_protocol::Part::Protected,
+        },
+    }
+}
+
+fn from_key(key: &DocKey) -> Result<(RecordId, Part), SyncError> {
+    let bytes: [u8; 16] =
+        key.record.as_slice().try_into().map_err(|_| SyncError::BadResponse("a record id is not 16 bytes".into()))?;
+    let part = match key.part {
+        xuncha_protocol::Part::Record => Part::Record,
+        xuncha_protocol::Part::Protected => Part::Protected,
+    };
+    Ok((RecordId::from_bytes(bytes), part))
+}
+
+fn outcome(ack: &Ack) -> UploadOutcome {
+    match &ack.outcome {
+        Outcome::Stored { .. } => UploadOutcome::Stored {
+            server_heads: ack.heads.iter().filter_map(|h| ChangeHash::try_from(h.as_slice()).ok()).collect(),
+        },
+        Outcome::Refused { code, message } => UploadOutcome::Refused { code: code.clone(), message: message.clone() },
+        Outcome::NeedFull => UploadOutcome::NeedFull,
+    }
+}
+
+impl Client {
+    /// A client of the server at `base` (e.g. `http://127.0.0.1:8470`).
+    pub fn new(base: &str, timeout: Duration) -> Result<Client, SyncError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| SyncError::Unreachable { url: base.to_owned(), detail: e.to_string() })?;
+        Ok(Client { http, base: base.trim_end_matches('/').to_owned() })
+    }
+
+    fn unreachable(&self, error: reqwest::Error) -> SyncError {
+        SyncError::Unreachable { url: self.base.clone(), detail: error.to_string() }
+    }
+
+    async fn error_from(&self, response: reqwest::Response) -> SyncError {
+        let status = response.status().as_u16();
+        let body: Option<ErrorBody> = response.json().await.ok();
+        let (code, message) = body.map_or_else(|| (String::new(), format!("HTTP {status}")), |b| (b.code, b.message));
+        match code.as_str() {
+            codes::REVOKED => SyncError::Revoked,
+            codes::UNAUTHORIZED => SyncError::Unauthorized,
+            codes::UPGRADE => SyncError::UpgradeRequired(message),
+            _ => SyncError::Server { status, code, message },
+        }
+    }
+
+    /// Exchanges a one-time enrollment code for this device's token, registering its
+    /// actor, and stores the enrollment in the (encrypted) device database.
+    pub async fn enroll(&self, store: &mut Store, code: &str, device_name: &str) -> Result<EnrollResponse, SyncError> {
+        let request = EnrollRequest {
+            code: code.to_owned(),
+            device_name: device_name.to_owned(),
+            actor: store.identity().actor.to_hex_string(),
+        };
+        let response = self
+            .http
+            .post(format!("{}/v1/enroll", self.base))
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .json(&request)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if !response.status().is_success() {
+            return Err(self.error_from(response).await);
+        }
+        let enrolled: EnrollResponse = response.json().await.map_err(|e| SyncError::BadResponse(e.to_string()))?;
+        store.enrolled(&enrolled.device_id, &enrolled.user.id, &enrolled.user.name)?;
+        store.set_sync_value(SERVER_URL, &self.base)?;
+        store.set_sync_value(DEVICE_TOKEN, &enrolled.token)?;
+        store.set_sync_value(SERVER_DEVICE_ID, &enrolled.device_id)?;
+        store.set_sync_value(ROLE, enrolled.user.role.code())?;
+        store.set_sync_value(JURISDICTION, &enrolled.user.jurisdiction)?;
+        Ok(enrolled)
+    }
+
+    /// The client for the server a device is enrolled with.
+    pub fn for_device(store: &Store, timeout: Duration) -> Result<Client, SyncError> {
+        let base = store.sync_value(SERVER_URL)?.ok_or(SyncError::NotEnrolled)?;
+        Client::new(&base, timeout)
+    }
+
+    /// One request: send `request`, return the decoded answer and the body sizes.
+    async fn post_sync(&self, token: &str, request: &SyncRequest) -> Result<(SyncResponse, usize, usize), SyncError> {
+        let body = xuncha_protocol::encode(request);
+        let sent = body.len();
+        let response = self
+            .http
+            .post(format!("{}/v1/sync", self.base))
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .header(reqwest::header::CONTENT_TYPE, SYNC_CONTENT_TYPE)
+            .bearer_auth(token)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if !response.status().is_success() {
+            return Err(self.error_from(response).await);
+        }
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(e))?;
+        let decoded = xuncha_protocol::decode(&bytes, xuncha_protocol::MAX_DECODED_BYTES)
+            .map_err(|e| SyncError::BadResponse(e.to_string()))?;
+        Ok((decoded, sent, bytes.len()))
+    }
+
+    /// Syncs until the device has sent everything and received everything: usually one
+    /// round trip. Each response is applied in one transaction before the next request,
+    /// so an interrupted sync resumes where it stopped. `progress` is called after each
+    /// round trip.
+    pub async fn sync(&self, store: &mut Store, mut progress: impl FnMut(Progress)) -> Result<SyncReport, SyncError> {
+        let token = store.sync_value(DEVICE_TOKEN)?.ok_or(SyncError::NotEnrolled)?;
+        let mut report = SyncReport::default();
+        // Bounded: every round trip either moves the cursor or settles uploads.
+        for _ in 0..100_000 {
+            let outgoing = store.outgoing(xuncha_protocol::UPLOAD_BATCH_BYTES)?;
+            let wants = store.sync_wants()?;
+            let request = SyncRequest {
+                cursor: store.sync_cursor()?,
+                uploads: outgoing
+                    .iter()
+                    .map(|o| Upload { doc: key_of(o.record, o.part), changes: o.changes.clone() })
+                    .collect(),
+                want_full: wants.iter().map(|(record, part)| key_of(*record, *part)).collect(),
+            };
+            let (response, sent, received) = self.post_sync(&token, &request).await?;
+            if response.acks.len() != outgoing.len() {
+                return Err(SyncError::BadResponse(format!(
+                    "{} acknowledgements for {} uploads",
+                    response.acks.len(),
+                    outgoing.len()
+                )));
+            }
+            let settled: Vec<(Outgoing, UploadOutcome)> =
+                outgoing.into_iter().zip(response.acks.iter().map(outcome)).collect();
+            let need_full = settled.iter().any(|(_, o)| *o == UploadOutcome::NeedFull);
+            let incoming = response
+                .entries
+                .iter()
+                .map(|e| from_key(&e.doc).map(|(record, part)| Incoming { record, part, changes: e.changes.clone() }))
+                .collect::<Result<Vec<_>, _>>()?;
+            let applied = store.apply_sync(&settled, &incoming, &response.cursor)?;
+            report.refused.extend(applied.refused);
+            let p = &mut report.progress;
+            p.round_trips += 1;
+            p.documents_up += applied.stored as u64;
+            p.documents_down += applied.documents as u64;
+            p.bytes_up += sent as u64;
+            p.bytes_down += received as u64;
+            progress(report.progress);
+            let still_wanted = !store.sync_wants()?.is_empty() && !incoming.is_empty();
+            if !response.more && !need_full && !still_wanted && store.outgoing(1)?.is_empty() {
+                return Ok(report);
+            }
+        }
+        Err(SyncError::BadResponse("sync did not settle".into()))
+    }
+
+    /// [`Client::sync`], retried with exponential backoff and jitter while the failure is
+    /// transient (no connection, server busy), at most `attempts` times.
+    pub async fn sync_with_retry(
+        &self,
+        store: &mut Store,
+        attempts: u32,
+        mut progress: impl FnMut(Progress),
+    ) -> Result<SyncReport, SyncError> {
+        let mut delay = Duration::from_millis(200);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.sync(store, &mut progress).await {
+                Err(error) if error.is_transient() && attempt < attempts => {
+                    let jitter = rand::rng().random_range(0..=delay.as_millis() as u64 / 2);
+                    tracing::info!(%error, attempt, "sync failed; retrying");
+                    tokio::time::sleep(delay + Duration::from_millis(jitter)).await;
+                    delay = (delay * 2).min(Duration::from_secs(60));
+                }
+                other => return other,
+            }
+        }
+    }
+}

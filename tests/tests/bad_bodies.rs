@@ -1,0 +1,96 @@
+//! Garbled, truncated, oversized and wrong-version requests each get a 4xx with a clear
+//! message, nothing is stored, and the server goes on serving. A retried request is harmless.
+
+use xuncha_domain::{RecordId, RecordKind};
+use xuncha_protocol::{ErrorBody, PROTOCOL_HEADER, Role, SyncRequest, Upload};
+use xuncha_tests::{District, EAST, new_record};
+
+fn post(district: &District, path: &str, headers: &[(&str, String)], body: Vec<u8>) -> (u16, Vec<u8>) {
+    district.runtime.block_on(async {
+        let mut request = reqwest::Client::new().post(format!("{}{path}", district.url())).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.bytes().await.unwrap().to_vec())
+    })
+}
+
+#[test]
+fn bad_requests_get_clear_4xx_answers_and_the_server_goes_on() {
+    let district = District::start();
+    let mut device = district.device("zhang", Role::Inspector, EAST.0);
+    let id = device.create(&new_record(RecordKind::FundCheck, "资金检查", EAST, 1), &[]);
+    let token = device.store.sync_value("device_token").unwrap().unwrap();
+    let auth = ("authorization", format!("Bearer {token}"));
+    let version = (PROTOCOL_HEADER, "1".to_owned());
+    let upload = Upload {
+        doc: xuncha_protocol::DocKey { record: id.uuid().as_bytes().to_vec(), part: xuncha_protocol::Part::Record },
+        changes: device.store.record_changes(id, &[]).unwrap(),
+    };
+    let good =
+        xuncha_protocol::encode(&SyncRequest { cursor: vec![], uploads: vec![upload.clone()], want_full: vec![] });
+
+    let mut garbled = good.clone();
+    for byte in garbled.iter_mut().skip(3).step_by(5) {
+        *byte ^= 0xA5;
+    }
+    // (case, headers, body, status, error code)
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        ("garbled", vec![auth.clone(), version.clone()], garbled, 400, "bad_body"),
+        ("truncated", vec![auth.clone(), version.clone()], good[..good.len() / 2].to_vec(), 400, "bad_body"),
+        ("empty", vec![auth.clone(), version.clone()], vec![], 400, "bad_body"),
+        (
+            "oversized",
+            vec![auth.clone(), version.clone()],
+            vec![0; xuncha_protocol::MAX_REQUEST_BYTES + 1],
+            413,
+            "too_large",
+        ),
+        ("wrong version", vec![auth.clone(), (PROTOCOL_HEADER, "99".into())], good.clone(), 426, "upgrade_required"),
+        ("no version", vec![auth.clone()], good.clone(), 426, "upgrade_required"),
+        ("no token", vec![version.clone()], good.clone(), 401, "unauthorized"),
+        (
+            "bad token",
+            vec![("authorization", "Bearer nope".into()), version.clone()],
+            good.clone(),
+            401,
+            "unauthorized",
+        ),
+        (
+            "bad cursor",
+            vec![auth.clone(), version.clone()],
+            xuncha_protocol::encode(&SyncRequest { cursor: vec![7, 7], ..SyncRequest::default() }),
+            400,
+            "bad_body",
+        ),
+    ];
+    for (name, headers, body, status, code) in cases {
+        let (got, body) = post(&district, "/v1/sync", &headers, body);
+        assert_eq!(got, status, "{name}: {}", String::from_utf8_lossy(&body));
+        let error: ErrorBody =
+            serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{name}: not an error body: {e}"));
+        assert_eq!(error.code, code, "{name}");
+        assert!(error.message.contains(" / "), "{name}: the message is not bilingual: {}", error.message);
+        assert!(district.server_record(id).is_none(), "{name}: something was stored");
+    }
+    let (status, body) = post(&district, "/v1/enroll", std::slice::from_ref(&version), b"{not json".to_vec());
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+
+    // The server goes on serving, and a retried request is harmless.
+    for attempt in 0..2 {
+        let (status, body) = post(&district, "/v1/sync", &[auth.clone(), version.clone()], good.clone());
+        assert_eq!(status, 200, "attempt {attempt}");
+        let response: xuncha_protocol::SyncResponse =
+            xuncha_protocol::decode(&body, xuncha_protocol::MAX_DECODED_BYTES).unwrap();
+        match &response.acks[0].outcome {
+            xuncha_protocol::Outcome::Stored { new } => {
+                assert!(if attempt == 0 { *new >= 1 } else { *new == 0 }, "attempt {attempt}: {new} new changes")
+            }
+            other => panic!("attempt {attempt}: {other:?}"),
+        }
+    }
+    let stored: RecordId = district.server_record(id).unwrap().id();
+    assert_eq!(stored, id);
+}
