@@ -3,6 +3,7 @@
 //! behind the [`Storage`] trait; SQLite in a data directory is the default backend.
 
 pub mod admin;
+pub mod attachments;
 pub mod auth;
 mod error;
 pub mod scope;
@@ -67,6 +68,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/v1/enroll", post(enroll))
         .route("/v1/sync", post(sync_handler))
+        .route(
+            "/v1/attachments/{sha256}",
+            axum::routing::put(attachments::put).get(attachments::get).head(attachments::head),
+        )
         // Bodies are read with their own limits below, so that an oversized body gets
         // the same clear error body as every other refusal.
         .layer(DefaultBodyLimit::disable())
@@ -87,7 +92,7 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-fn check_protocol(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn check_protocol(headers: &HeaderMap) -> Result<(), ApiError> {
     let version = headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u32>().ok());
     match version {
         Some(PROTOCOL_VERSION) => Ok(()),
@@ -103,7 +108,7 @@ fn check_protocol(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -113,14 +118,14 @@ fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
         .ok_or_else(ApiError::unauthorized)
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?
 }
 
 /// Reads a body of at most `limit` bytes.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -211,12 +216,11 @@ async fn sync_handler(State(state): State<AppState>, headers: HeaderMap, body: B
     }
 }
 
-/// One sync, end to end, on the blocking pool.
-fn sync_once(state: &AppState, token: &str, request: &SyncRequest, bytes_in: usize) -> Result<Vec<u8>, ApiError> {
-    let storage = state.storage.as_ref();
-    let now = state.clock.now_ms();
+/// The device and user behind a token; revoked devices are told to wipe, administrators
+/// do not sync records.
+pub(crate) fn authenticate(state: &AppState, token: &str) -> Result<(Device, User), ApiError> {
     let token_hash = auth::hash_secret(token);
-    let (device, user) = with_tx(storage, false, |tx| {
+    let (device, user) = with_tx(state.storage.as_ref(), false, |tx| {
         let Some(device) = tx.device_by_token(&token_hash)? else { return Ok(None) };
         let user = tx.user(&device.user_id)?;
         Ok(user.map(|u| (device, u)))
@@ -232,6 +236,14 @@ fn sync_once(state: &AppState, token: &str, request: &SyncRequest, bytes_in: usi
             "管理员账号不同步巡察记录 / administrator accounts do not sync records",
         ));
     }
+    Ok((device, user))
+}
+
+/// One sync, end to end, on the blocking pool.
+fn sync_once(state: &AppState, token: &str, request: &SyncRequest, bytes_in: usize) -> Result<Vec<u8>, ApiError> {
+    let storage = state.storage.as_ref();
+    let now = state.clock.now_ms();
+    let (device, user) = authenticate(state, token)?;
     let acks = if request.uploads.is_empty() {
         Vec::new()
     } else {

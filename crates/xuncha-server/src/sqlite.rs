@@ -2,6 +2,7 @@
 //! append-only migrations). Writes are serialised through one connection; the blocking
 //! calls run on tokio's blocking pool, never on the async runtime.
 
+use crate::storage::AttachmentState;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -12,7 +13,8 @@ use crate::storage::{
     AuditEntry, Device, LogEntry, LoggedChange, Result, Storage, StorageError, StoredDoc, Tx, User, Visibility,
 };
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE users (
         id           TEXT PRIMARY KEY,
         name         TEXT NOT NULL,
@@ -67,7 +69,30 @@ const MIGRATIONS: &[&str] = &[r#"
         action    TEXT NOT NULL,
         detail    TEXT NOT NULL
     );
-"#];
+"#,
+    // 2: attachments, received in pieces and resumable, and which records reference them.
+    r#"
+    CREATE TABLE attachments (
+        sha256    TEXT PRIMARY KEY,
+        size      INTEGER NOT NULL,
+        received  INTEGER NOT NULL,
+        complete  INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE attachment_pieces (
+        sha256 TEXT NOT NULL,
+        offset INTEGER NOT NULL,
+        data   BLOB NOT NULL,
+        PRIMARY KEY (sha256, offset)
+    ) WITHOUT ROWID;
+    CREATE TABLE attachment_refs (
+        record BLOB NOT NULL,
+        sha256 TEXT NOT NULL,
+        PRIMARY KEY (record, sha256)
+    ) WITHOUT ROWID;
+    CREATE INDEX attachment_refs_sha ON attachment_refs (sha256);
+"#,
+];
 
 fn part_code(part: Part) -> &'static str {
     match part {
@@ -373,5 +398,101 @@ impl Tx for SqlTx<'_> {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+
+    fn set_attachment_refs(&mut self, record: &[u8], sha256s: &[String]) -> Result<()> {
+        self.tx.execute("DELETE FROM attachment_refs WHERE record = ?1", [record])?;
+        for sha in sha256s {
+            self.tx.execute(
+                "INSERT INTO attachment_refs (record, sha256) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![record, sha],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn attachment_visible(&mut self, sha256: &str, who: &Visibility) -> Result<bool> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT 1 FROM attachment_refs a JOIN docs d ON d.record = a.record AND d.part = 'record'
+                 WHERE a.sha256 = ?2 AND (?1 IS NULL OR d.township = ?1) LIMIT 1",
+                params![who.township, sha256],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    fn attachment_state(&mut self, sha256: &str) -> Result<Option<AttachmentState>> {
+        Ok(self
+            .tx
+            .query_row("SELECT size, received, complete FROM attachments WHERE sha256 = ?1", [sha256], |row| {
+                Ok(AttachmentState {
+                    size: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+                    received: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                    complete: row.get(2)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn append_attachment(&mut self, sha256: &str, size: u64, offset: u64, bytes: &[u8], now_ms: i64) -> Result<u64> {
+        let size_i = i64::try_from(size).unwrap_or(i64::MAX);
+        self.tx.execute(
+            "INSERT INTO attachments (sha256, size, received, complete, created_at) VALUES (?1, ?2, 0, 0, ?3)
+             ON CONFLICT (sha256) DO NOTHING",
+            params![sha256, size_i, now_ms],
+        )?;
+        let state = self.attachment_state(sha256)?.ok_or_else(|| StorageError::NotFound("attachment".into()))?;
+        if state.size != size {
+            return Err(StorageError::Conflict(format!(
+                "附件大小不符（已登记 {}，本次 {size}）/ size {size} differs from the {} bytes declared first",
+                state.size, state.size
+            )));
+        }
+        if offset != state.received {
+            return Err(StorageError::Conflict(format!("resume from {}", state.received)));
+        }
+        let received = state.received + bytes.len() as u64;
+        if received > size {
+            return Err(StorageError::Conflict(format!("more than the {size} bytes declared")));
+        }
+        self.tx.execute(
+            "INSERT INTO attachment_pieces (sha256, offset, data) VALUES (?1, ?2, ?3)",
+            params![sha256, i64::try_from(offset).unwrap_or(i64::MAX), bytes],
+        )?;
+        self.tx.execute(
+            "UPDATE attachments SET received = ?2 WHERE sha256 = ?1",
+            params![sha256, i64::try_from(received).unwrap_or(i64::MAX)],
+        )?;
+        Ok(received)
+    }
+
+    fn finish_attachment(&mut self, sha256: &str, valid: bool) -> Result<()> {
+        if valid {
+            self.tx.execute("UPDATE attachments SET complete = 1 WHERE sha256 = ?1", [sha256])?;
+        } else {
+            self.tx.execute("DELETE FROM attachment_pieces WHERE sha256 = ?1", [sha256])?;
+            self.tx.execute("DELETE FROM attachments WHERE sha256 = ?1", [sha256])?;
+        }
+        Ok(())
+    }
+
+    fn attachment_bytes(&mut self, sha256: &str, offset: u64) -> Result<Vec<u8>> {
+        let mut stmt =
+            self.tx.prepare("SELECT offset, data FROM attachment_pieces WHERE sha256 = ?1 ORDER BY offset")?;
+        let mut out = Vec::new();
+        for row in stmt.query_map([sha256], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)))? {
+            let (start, data) = row?;
+            let start = u64::try_from(start).unwrap_or(0);
+            let end = start + data.len() as u64;
+            if end <= offset {
+                continue;
+            }
+            let skip = usize::try_from(offset.saturating_sub(start)).unwrap_or(0);
+            out.extend_from_slice(&data[skip..]);
+        }
+        Ok(out)
     }
 }

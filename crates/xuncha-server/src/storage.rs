@@ -86,6 +86,14 @@ pub struct Visibility {
     pub all_protected: bool,
 }
 
+/// What the server holds of an attachment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttachmentState {
+    pub size: u64,
+    pub received: u64,
+    pub complete: bool,
+}
+
 /// An audit-log entry: every administrative action and every sync.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
@@ -124,6 +132,18 @@ pub trait Tx {
     fn max_seq(&mut self) -> Result<u64>;
     fn audit(&mut self, entry: &AuditEntry) -> Result<()>;
     fn audit_log(&mut self, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// Records which attachments a record references now (replacing what it referenced).
+    fn set_attachment_refs(&mut self, record: &[u8], sha256s: &[String]) -> Result<()>;
+    /// Whether a record `who` may see references the attachment.
+    fn attachment_visible(&mut self, sha256: &str, who: &Visibility) -> Result<bool>;
+    /// An attachment's declared size and the bytes received so far.
+    fn attachment_state(&mut self, sha256: &str) -> Result<Option<AttachmentState>>;
+    /// Appends bytes at `offset` (which must equal the bytes received so far).
+    fn append_attachment(&mut self, sha256: &str, size: u64, offset: u64, bytes: &[u8], now_ms: i64) -> Result<u64>;
+    /// Marks an attachment complete (its bytes were checked against the hash), or drops it.
+    fn finish_attachment(&mut self, sha256: &str, valid: bool) -> Result<()>;
+    /// The bytes of an attachment from `offset`.
+    fn attachment_bytes(&mut self, sha256: &str, offset: u64) -> Result<Vec<u8>>;
 }
 
 /// A storage backend.

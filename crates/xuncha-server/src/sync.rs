@@ -158,6 +158,8 @@ fn apply_upload(tx: &mut dyn Tx, device: &Device, user: &User, upload: &Upload, 
                 ));
             }
             let owner = existing.map_or_else(|| device.id.clone(), |e| e.owner_device);
+            let attachments: Vec<String> = doc.read().attachments.into_iter().map(|a| a.sha256).collect();
+            tx.set_attachment_refs(&upload.doc.record, &attachments)?;
             let (heads, snapshot) = (doc.heads(), doc.save());
             store_new(tx, upload, new, snapshot, township, owner, &device.id, now_ms)
                 .map(|n| ack(n, heads_bytes(&heads)))

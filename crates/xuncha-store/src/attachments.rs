@@ -118,4 +118,61 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
+
+    /// Attachments the server does not yet hold whole, oldest first.
+    pub fn attachments_to_upload(&self) -> Result<Vec<AttachmentInfo>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT sha256, mime, size, added_at FROM attachments WHERE uploaded = 0 ORDER BY added_at, sha256",
+        )?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(AttachmentInfo {
+                    sha256: row.get(0)?,
+                    mime: row.get(1)?,
+                    size: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+                    added_at_ms: row.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Up to `len` bytes of an attachment from `offset`, reading only the chunks needed.
+    pub fn attachment_range(&self, sha256: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let chunk = CHUNK as u64;
+        let first = i64::try_from(offset / chunk).unwrap_or(i64::MAX);
+        let last = i64::try_from((offset + len as u64).div_ceil(chunk)).unwrap_or(i64::MAX);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT idx, data FROM attachment_chunks WHERE sha256 = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
+        )?;
+        let mut out = Vec::with_capacity(len);
+        for row in
+            stmt.query_map(params![sha256, first, last], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)))?
+        {
+            let (idx, data) = row?;
+            let start = u64::try_from(idx).unwrap_or(0) * chunk;
+            let skip = usize::try_from(offset.saturating_sub(start)).unwrap_or(0).min(data.len());
+            out.extend_from_slice(&data[skip..]);
+        }
+        out.truncate(len);
+        Ok(out)
+    }
+
+    /// Notes that the server holds an attachment whole.
+    pub fn mark_attachment_uploaded(&mut self, sha256: &str) -> Result<()> {
+        self.conn.execute("UPDATE attachments SET uploaded = 1 WHERE sha256 = ?1", [sha256])?;
+        Ok(())
+    }
+
+    /// Stores an attachment fetched from the server (it holds it already).
+    pub fn put_downloaded_attachment(&mut self, sha256: &str, bytes: &[u8], mime: &str, now_ms: i64) -> Result<()> {
+        if sha256_hex(bytes) != sha256 {
+            return Err(StoreError::AttachmentMismatch { sha256: sha256.to_owned() });
+        }
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        insert_blob(&tx, sha256, bytes, mime, now_ms)?;
+        tx.execute("UPDATE attachments SET uploaded = 1 WHERE sha256 = ?1", [sha256])?;
+        tx.commit()?;
+        Ok(())
+    }
 }

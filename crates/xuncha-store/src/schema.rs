@@ -117,6 +117,10 @@ const MIGRATIONS: &[&str] = &[
         doc_id TEXT PRIMARY KEY
     ) WITHOUT ROWID;
     "#,
+    // 3: which attachments the server holds whole.
+    r#"
+    ALTER TABLE attachments ADD COLUMN uploaded INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this code writes.

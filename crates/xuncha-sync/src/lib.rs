@@ -12,6 +12,10 @@ use xuncha_protocol::{
 };
 use xuncha_store::{Incoming, Outgoing, Part, Store, StoreError, UploadOutcome};
 
+/// The size of one attachment upload request: an interrupted upload resumes from the last
+/// whole piece the server received.
+pub const ATTACHMENT_PIECE: usize = 256 * 1024;
+
 /// Sync-state keys of a device's enrollment.
 const SERVER_URL: &str = "server_url";
 const DEVICE_TOKEN: &str = "device_token";
@@ -83,6 +87,19 @@ pub struct SyncReport {
     pub progress: Progress,
     /// Uploads the server refused: (document, code, message).
     pub refused: Vec<(String, String, String)>,
+}
+
+/// One attachment upload: where it resumed and how many bytes went over the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentUpload {
+    pub sha256: String,
+    pub size: u64,
+    pub resumed_from: u64,
+    pub sent: u64,
+}
+
+fn received_of(response: &reqwest::Response) -> u64 {
+    response.headers().get("x-xuncha-received").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// How a device talks to its server.
@@ -253,10 +270,83 @@ impl Client {
             progress(report.progress);
             let still_wanted = !store.sync_wants()?.is_empty() && !incoming.is_empty();
             if !response.more && !need_full && !still_wanted && store.outgoing(1)?.is_empty() {
+                // Attachments travel after the records that reference them.
+                for upload in self.upload_attachments(store, ATTACHMENT_PIECE).await? {
+                    report.progress.bytes_up += upload.sent;
+                }
                 return Ok(report);
             }
         }
         Err(SyncError::BadResponse("sync did not settle".into()))
+    }
+
+    /// Uploads every attachment the server does not hold whole, each resuming from the last
+    /// byte the server has, in pieces of `piece` bytes.
+    pub async fn upload_attachments(
+        &self,
+        store: &mut Store,
+        piece: usize,
+    ) -> Result<Vec<AttachmentUpload>, SyncError> {
+        let token = store.sync_value(DEVICE_TOKEN)?.ok_or(SyncError::NotEnrolled)?;
+        let mut done = Vec::new();
+        for info in store.attachments_to_upload()? {
+            let url = format!("{}/v1/attachments/{}", self.base, info.sha256);
+            let head = self
+                .http
+                .head(&url)
+                .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+                .bearer_auth(&token)
+                .send()
+                .await
+                .map_err(|e| self.unreachable(e))?;
+            let mut offset: u64 = match head.status().as_u16() {
+                200 => received_of(&head),
+                404 => 0,
+                _ => return Err(self.error_from(head).await),
+            };
+            let resumed_from = offset;
+            let mut sent = 0u64;
+            while offset < info.size {
+                let bytes = store.attachment_range(&info.sha256, offset, piece)?;
+                let len = bytes.len() as u64;
+                let response = self
+                    .http
+                    .put(format!("{url}?offset={offset}&size={}", info.size))
+                    .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+                    .bearer_auth(&token)
+                    .body(bytes)
+                    .send()
+                    .await
+                    .map_err(|e| self.unreachable(e))?;
+                if !response.status().is_success() {
+                    return Err(self.error_from(response).await);
+                }
+                sent += len;
+                offset = received_of(&response);
+            }
+            store.mark_attachment_uploaded(&info.sha256)?;
+            done.push(AttachmentUpload { sha256: info.sha256, size: info.size, resumed_from, sent });
+        }
+        Ok(done)
+    }
+
+    /// Fetches an attachment this device does not hold (on demand: photos are large).
+    pub async fn download_attachment(&self, store: &mut Store, sha256: &str, mime: &str) -> Result<Vec<u8>, SyncError> {
+        let token = store.sync_value(DEVICE_TOKEN)?.ok_or(SyncError::NotEnrolled)?;
+        let response = self
+            .http
+            .get(format!("{}/v1/attachments/{sha256}", self.base))
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .bearer_auth(&token)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if !response.status().is_success() {
+            return Err(self.error_from(response).await);
+        }
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(e))?.to_vec();
+        store.put_downloaded_attachment(sha256, &bytes, mime, 0)?;
+        Ok(bytes)
     }
 
     /// [`Client::sync`], retried with exponential backoff and jitter while the failure is
