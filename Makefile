@@ -8,18 +8,18 @@ export CARGO_TERM_COLOR ?= never
 
 # Debian packages the build needs: a C toolchain and perl/make for the vendored OpenSSL
 # that SQLCipher is built against.
-APT_PACKAGES := build-essential pkg-config perl make ca-certificates
+APT_PACKAGES := build-essential pkg-config perl make ca-certificates curl
 
 RUN_DIR := .run
-DEMO_DB := $(RUN_DIR)/demo-device.db
 DEMO_PIN := 246810
+DEMO_PORT ?= 18470
 
 .PHONY: help setup build run test check fmt clippy unit bench clean
 
 help:
-	@echo "make run    build, create a demo device database with the demo district, print totals and records"
+	@echo "make run    build; start the server with the demo district on loopback; two devices enroll, sync, settle a conflict"
 	@echo "make test   formatting, clippy, every test (unit, property, crash, CLI)"
-	@echo "make bench  store benchmarks (criterion) against the targets in DESIGN.md"
+	@echo "make bench  store benchmarks (criterion) and the sync benchmark against the standard Automerge protocol"
 
 ## setup: install what the build needs (idempotent; apt only when something is missing)
 setup:
@@ -50,23 +50,45 @@ test: fmt clippy unit
 
 check: test
 
-## run: the main job until the app exists: a demo device database with the demo district
+## run: the main job until the app exists: a server with the demo district on loopback,
+## two enrolled devices syncing, a concurrent edit settled by the supervisor
 run: build
-	@mkdir -p $(RUN_DIR)
-	@rm -f $(DEMO_DB) $(DEMO_DB).key $(DEMO_DB)-wal $(DEMO_DB)-shm
-	@export XUNCHA_DB=$(DEMO_DB) XUNCHA_PIN=$(DEMO_PIN); \
-	set -e; X=target/debug/xuncha; \
-	$$X init --user demo-inspector --name 演示巡察员 --device demo-tablet; \
-	echo; $$X demo; \
-	echo; echo "== 搜索 search: 截留"; $$X search 截留 --limit 5; \
-	id=$$($$X record list --kind gang_clue --limit 1 --json | sed -n 's/.*"record_id": "\([^"]*\)".*/\1/p' | head -1); \
-	echo; echo "== 一条记录 one record"; $$X record show $$id; \
-	echo; $$X verify; \
-	echo; echo "demo database: $(DEMO_DB) (PIN $(DEMO_PIN)); try: XUNCHA_DB=$(DEMO_DB) XUNCHA_PIN=$(DEMO_PIN) target/debug/xuncha --help"
+	@rm -rf $(RUN_DIR) && mkdir -p $(RUN_DIR)
+	@set -e; X=$$(pwd)/target/debug/xuncha; cd $(RUN_DIR); \
+	export XUNCHA_SERVER_DATA=server XUNCHA_PIN=$(DEMO_PIN); \
+	$$X admin add-user demo-inspector --name 演示巡察员 --role inspector --jurisdiction district; \
+	$$X admin add-user demo-supervisor --name 演示审核人 --role supervisor --jurisdiction district; \
+	$$X server --listen 127.0.0.1:$(DEMO_PORT) > server.log 2>&1 & SERVER=$$!; \
+	trap "kill $$SERVER 2>/dev/null" EXIT; \
+	for i in $$(seq 50); do curl -sf http://127.0.0.1:$(DEMO_PORT)/healthz >/dev/null 2>&1 && break; sleep 0.1; done; \
+	echo; echo "== 巡察员平板 inspector's tablet: the demo district, then sync"; \
+	$$X --db inspector.db init --user demo-inspector --name 演示巡察员 --device inspector-tablet; \
+	$$X --db inspector.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-inspector 2>/dev/null) --name 巡察员平板; \
+	$$X --db inspector.db demo; \
+	$$X --db inspector.db sync; \
+	echo; echo "== 审核人 supervisor's device: first sync"; \
+	$$X --db supervisor.db init --user demo-supervisor --name 演示审核人 --device supervisor-desktop; \
+	$$X --db supervisor.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-supervisor 2>/dev/null) --name 审核人电脑; \
+	$$X --db supervisor.db sync; \
+	$$X --db supervisor.db totals; \
+	echo; echo "== both change the allocated amount of one record offline, then sync"; \
+	id=$$($$X --db inspector.db record list --kind fund_check --limit 1 --json | sed -n 's/.*"record_id": "\([^"]*\)".*/\1/p' | head -1); \
+	$$X --db inspector.db record edit $$id --set allocated=120000; \
+	$$X --db supervisor.db record edit $$id --set allocated=125000.50; \
+	$$X --db inspector.db sync; $$X --db supervisor.db sync; $$X --db inspector.db sync; \
+	$$X --db supervisor.db record conflicts $$id; \
+	echo; echo "== the supervisor settles it; the inspector receives the decision"; \
+	$$X --db supervisor.db record edit $$id --set allocated=125000.50 --comment 以银行流水为准; \
+	$$X --db supervisor.db sync; $$X --db inspector.db sync; \
+	$$X --db inspector.db record history $$id --field allocated; \
+	echo; echo "== 审计日志 audit log (latest)"; $$X admin audit --limit 8; \
+	echo; echo "everything is in $(RUN_DIR)/ (PIN $(DEMO_PIN)); the server has stopped."
 
-## bench: criterion benchmarks of the device store (100,000 records; takes a few minutes)
+## bench: criterion benchmarks of the device store (100,000 records) and the sync
+## benchmark against the standard Automerge sync protocol (1,000 to 100,000 documents)
 bench: setup
 	$(CARGO) bench -p xuncha-store --locked
+	$(CARGO) run --release --locked -p xuncha-cli -- bench sync
 
 clean:
 	$(CARGO) clean

@@ -8,7 +8,7 @@ use std::time::Duration;
 use xuncha_domain::{ActorId, DeviceId, Division, Edit, NewRecord, RecordDoc, RecordId, RecordKind, UserId};
 use xuncha_protocol::{DocKey, Part, Role};
 use xuncha_server::storage::with_tx;
-use xuncha_server::{AppState, SqliteStorage, Storage, SystemClock, admin};
+use xuncha_server::{AppState, SqliteStorage, Storage, admin};
 use xuncha_store::{Identity, KdfParams, Store};
 use xuncha_sync::{Client, SyncError, SyncReport};
 
@@ -55,7 +55,7 @@ impl District {
         let listener = self.runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         self.address = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState { storage: Arc::clone(&self.storage), clock: Arc::new(SystemClock) };
+        let state = AppState::new(Arc::clone(&self.storage));
         self.server = Some(self.runtime.spawn(xuncha_server::serve(listener, state, async {
             let _ = rx.await;
         })));

@@ -78,6 +78,9 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         attempts: u32,
     },
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Save an attachment's bytes to a file.
     Attachment {
         /// The attachment's SHA-256.
@@ -85,6 +88,22 @@ pub enum Command {
         /// Where to write it.
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Sync cost against the standard Automerge sync protocol, on a server on loopback.
+    Sync {
+        /// Numbers of documents on the server, comma separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [1_000usize, 10_000, 100_000])]
+        docs: Vec<usize>,
+        /// Simulated devices for the concurrency figure.
+        #[arg(long, default_value_t = 50)]
+        devices: usize,
+        /// Seconds of the concurrency run.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
     },
 }
 

@@ -2,6 +2,7 @@
 //! export, verify and fill a demo district.
 
 mod args;
+mod bench;
 mod commands;
 mod demo;
 mod export;
@@ -172,6 +173,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Server(args) => remote::server(args),
+        Command::Bench(args::BenchCommand::Sync { docs, devices, seconds }) => bench::sync(docs, *devices, *seconds),
         Command::Admin(command) => remote::admin(command, cli.json),
         Command::Enroll { server, code, name } => {
             let mut store = open(&cli)?;

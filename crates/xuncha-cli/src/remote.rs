@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use xuncha_protocol::Role;
-use xuncha_server::{AppState, SqliteStorage, Storage, SystemClock, admin};
+use xuncha_server::{AppState, SqliteStorage, Storage, admin};
 use xuncha_store::Store;
 use xuncha_sync::Client;
 
@@ -33,7 +33,7 @@ pub fn server(args: &ServerArgs) -> Result<()> {
             .with_context(|| format!("无法监听 {} / cannot listen on {}", args.listen, args.listen))?;
         let address = listener.local_addr()?;
         println!("巡察通服务器 listening on http://{address} (data: {})", args.data.display());
-        let state = AppState { storage, clock: Arc::new(SystemClock) };
+        let state = AppState::new(storage);
         let shutdown = async {
             let ctrl_c = tokio::signal::ctrl_c();
             #[cfg(unix)]

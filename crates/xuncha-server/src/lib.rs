@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod attachments;
 pub mod auth;
+pub mod baseline;
 mod error;
 pub mod scope;
 pub mod sqlite;
@@ -54,6 +55,21 @@ impl Clock for SystemClock {
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub clock: Arc<dyn Clock>,
+    /// The standard Automerge sync protocol endpoint, for benchmarks only.
+    pub baseline: Option<Arc<baseline::Baseline>>,
+}
+
+impl AppState {
+    /// A server over `storage`, on the system clock.
+    pub fn new(storage: Arc<dyn Storage>) -> AppState {
+        AppState { storage, clock: Arc::new(SystemClock), baseline: None }
+    }
+
+    /// Also serve the standard Automerge sync protocol, as a benchmark baseline.
+    pub fn with_baseline(mut self) -> AppState {
+        self.baseline = Some(Arc::new(baseline::Baseline::default()));
+        self
+    }
 }
 
 impl std::fmt::Debug for dyn Storage {
@@ -68,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/v1/enroll", post(enroll))
         .route("/v1/sync", post(sync_handler))
+        .route("/v1/bench/automerge-sync", post(baseline::handler))
         .route(
             "/v1/attachments/{sha256}",
             axum::routing::put(attachments::put).get(attachments::get).head(attachments::head),

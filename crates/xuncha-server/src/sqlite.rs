@@ -360,6 +360,7 @@ impl Tx for SqlTx<'_> {
         let mut stmt = self.tx.prepare_cached(&format!(
             "SELECT d.record, d.part, d.township, d.owner_device, d.snapshot FROM docs d
              WHERE (d.record, d.part) > (?4, ?5) AND {VISIBLE}
+               AND EXISTS (SELECT 1 FROM changes c WHERE c.record = d.record AND c.part = d.part AND c.device_id != ?1)
              ORDER BY d.record, d.part LIMIT ?6"
         ))?;
         let rows = stmt

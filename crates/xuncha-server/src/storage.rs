@@ -126,7 +126,8 @@ pub trait Tx {
     /// Log entries after `after` that `who` may see, not made by `who`'s device, at most
     /// `limit`; and the sequence number reading may resume after.
     fn log_after(&mut self, after: u64, who: &Visibility, limit: u32) -> Result<(Vec<LogEntry>, u64, bool)>;
-    /// Whole documents `who` may see, in key order after `after`, at most `limit`.
+    /// Whole documents `who` may see, in key order after `after`, at most `limit`, leaving
+    /// out those whose every change came from `who`'s own device.
     fn docs_after(&mut self, after: Option<&DocKey>, who: &Visibility, limit: u32) -> Result<(Vec<StoredDoc>, bool)>;
     /// The highest sequence number in the log.
     fn max_seq(&mut self) -> Result<u64>;
