@@ -52,7 +52,11 @@ impl District {
     }
 
     fn serve(&mut self) {
-        let listener = self.runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        self.serve_on("127.0.0.1:0".parse().unwrap());
+    }
+
+    fn serve_on(&mut self, address: SocketAddr) {
+        let listener = self.runtime.block_on(tokio::net::TcpListener::bind(address)).unwrap();
         self.address = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let state = AppState::new(Arc::clone(&self.storage));
@@ -104,6 +108,21 @@ impl District {
     pub fn server_has_protected(&self, id: RecordId) -> bool {
         let key = DocKey { record: id.uuid().as_bytes().to_vec(), part: Part::Protected };
         with_tx(self.storage.as_ref(), false, |tx| tx.doc(&key)).unwrap().is_some()
+    }
+
+    /// Stops the server, finishing requests under way; devices find it unreachable.
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = self.runtime.block_on(server);
+        }
+    }
+
+    /// Starts the stopped server again on the same address.
+    pub fn resume(&mut self) {
+        self.serve_on(self.address);
     }
 
     /// Stops the server (finishing requests under way) and starts it again on a new port,

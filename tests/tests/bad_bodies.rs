@@ -94,3 +94,27 @@ fn bad_requests_get_clear_4xx_answers_and_the_server_goes_on() {
     let stored: RecordId = district.server_record(id).unwrap().id();
     assert_eq!(stored, id);
 }
+
+#[test]
+fn the_api_is_described_and_guessing_tokens_is_rate_limited() {
+    let district = District::start();
+    let description: serde_json::Value = district.runtime.block_on(async {
+        reqwest::get(format!("{}/openapi.json", district.url())).await.unwrap().json().await.unwrap()
+    });
+    for path in ["/healthz", "/v1/enroll", "/v1/sync", "/v1/attachments/{sha256}"] {
+        assert!(description["paths"].get(path).is_some(), "{path} is not described");
+    }
+    let mut device = district.device("zhang", Role::Inspector, EAST.0);
+    let version = (PROTOCOL_HEADER, "1".to_owned());
+    let body = xuncha_protocol::encode(&SyncRequest::default());
+    let mut statuses = Vec::new();
+    for attempt in 0..xuncha_server::limits::MAX_FAILURES + 1 {
+        let guess = ("authorization", format!("Bearer guess-{attempt}"));
+        statuses.push(post(&district, "/v1/sync", &[guess, version.clone()], body.clone()).0);
+    }
+    assert!(statuses[..statuses.len() - 1].iter().all(|s| *s == 401), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429));
+    // While the address is refused, even a real token waits.
+    let error = district.sync(&mut device).unwrap_err();
+    assert_eq!(error.code(), "server", "{error}");
+}

@@ -77,6 +77,9 @@ pub enum Command {
         /// Try this many times while the server is unreachable.
         #[arg(long, default_value_t = 1)]
         attempts: u32,
+        /// Keep running: sync by itself whenever the server is reachable, until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
     },
     /// Benchmarks.
     #[command(subcommand)]
@@ -109,12 +112,16 @@ pub enum BenchCommand {
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// Where the server keeps its data.
-    #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
-    pub data: std::path::PathBuf,
-    /// The address to listen on.
-    #[arg(long, env = "XUNCHA_LISTEN", default_value = "127.0.0.1:8470")]
-    pub listen: std::net::SocketAddr,
+    /// A JSON configuration file: {"listen": "127.0.0.1:8470", "data": "/srv/xuncha", "log": "info"}.
+    /// Flags and XUNCHA_* environment variables override it.
+    #[arg(long, env = "XUNCHA_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+    /// Where the server keeps its data [default: xuncha-server-data].
+    #[arg(long, env = "XUNCHA_SERVER_DATA")]
+    pub data: Option<std::path::PathBuf>,
+    /// The address to listen on [default: 127.0.0.1:8470].
+    #[arg(long, env = "XUNCHA_LISTEN")]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -179,9 +179,9 @@ fn run(cli: Cli) -> Result<()> {
             let mut store = open(&cli)?;
             remote::enroll(&mut store, server, code, name)
         }
-        Command::Sync { attempts } => {
+        Command::Sync { attempts, watch } => {
             let mut store = open(&cli)?;
-            remote::sync(&mut store, *attempts, cli.json)
+            if *watch { remote::watch(&mut store) } else { remote::sync(&mut store, *attempts, cli.json) }
         }
         Command::Attachment { sha256, out } => {
             let store = open(&cli)?;

@@ -21,18 +21,42 @@ fn storage(data: &std::path::Path) -> Result<Arc<dyn Storage>> {
     Ok(Arc::new(SqliteStorage::open(data).map_err(|e| anyhow!("{e}"))?))
 }
 
+/// The server's configuration file.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerConfig {
+    listen: Option<std::net::SocketAddr>,
+    data: Option<std::path::PathBuf>,
+    log: Option<String>,
+}
+
 /// `xuncha server`: serves until Ctrl-C or SIGTERM, finishing syncs under way.
 pub fn server(args: &ServerArgs) -> Result<()> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("XUNCHA_LOG").unwrap_or_else(|_| "info".into()))
-        .try_init();
-    let storage = storage(&args.data)?;
+    let config: ServerConfig = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("无法读取配置 / cannot read {}", path.display()))?;
+            serde_json::from_str(&text).map_err(|e| {
+                crate::commands::BadInput(format!(
+                    "配置文件 {} 有误 / bad configuration file {}: {e}",
+                    path.display(),
+                    path.display()
+                ))
+            })?
+        }
+        None => ServerConfig::default(),
+    };
+    let data = args.data.clone().or(config.data).unwrap_or_else(|| "xuncha-server-data".into());
+    let listen = args.listen.or(config.listen).unwrap_or_else(|| ([127, 0, 0, 1], 8470).into());
+    let filter = std::env::var("XUNCHA_LOG").ok().or(config.log).unwrap_or_else(|| "info".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).try_init();
+    let storage = storage(&data)?;
     runtime()?.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.listen)
+        let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .with_context(|| format!("无法监听 {} / cannot listen on {}", args.listen, args.listen))?;
+            .with_context(|| format!("无法监听 {listen} / cannot listen on {listen}"))?;
         let address = listener.local_addr()?;
-        println!("巡察通服务器 listening on http://{address} (data: {})", args.data.display());
+        println!("巡察通服务器 listening on http://{address} (data: {})", data.display());
         let state = AppState::new(storage);
         let shutdown = async {
             let ctrl_c = tokio::signal::ctrl_c();
@@ -147,6 +171,39 @@ pub fn enroll(store: &mut Store, server: &str, code: &str, name: &str) -> Result
         enrolled.user.role.code(),
         enrolled.user.jurisdiction
     );
+    Ok(())
+}
+
+/// `xuncha sync --watch`: background sync until Ctrl-C.
+pub fn watch(store: &mut Store) -> Result<()> {
+    let client = Client::for_device(store, Duration::from_secs(60))?;
+    runtime()?.block_on(async {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = stop_tx.send(true);
+        });
+        client
+            .run_background(store, Duration::from_secs(15), stop_rx, |event| match event {
+                xuncha_sync::BackgroundEvent::Offline => println!("{} 离线 offline", show::time(now_ms())),
+                xuncha_sync::BackgroundEvent::Synced(report) => {
+                    let p = report.progress;
+                    if p.documents_up + p.documents_down > 0 {
+                        println!(
+                            "{} 已同步 synced: {} up, {} down",
+                            show::time(now_ms()),
+                            p.documents_up,
+                            p.documents_down
+                        );
+                    }
+                }
+                xuncha_sync::BackgroundEvent::Failed(error) => {
+                    println!("{} 同步失败，稍后重试 / failed, will retry: {error}", show::time(now_ms()))
+                }
+                xuncha_sync::BackgroundEvent::Progress(_) => {}
+            })
+            .await
+    })?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ pub mod attachments;
 pub mod auth;
 pub mod baseline;
 mod error;
+pub mod limits;
 pub mod scope;
 pub mod sqlite;
 pub mod storage;
@@ -16,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -57,12 +58,14 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The standard Automerge sync protocol endpoint, for benchmarks only.
     pub baseline: Option<Arc<baseline::Baseline>>,
+    /// Failed authentication per address.
+    pub failures: Arc<limits::FailedAuth>,
 }
 
 impl AppState {
     /// A server over `storage`, on the system clock.
     pub fn new(storage: Arc<dyn Storage>) -> AppState {
-        AppState { storage, clock: Arc::new(SystemClock), baseline: None }
+        AppState { storage, clock: Arc::new(SystemClock), baseline: None, failures: Arc::default() }
     }
 
     /// Also serve the standard Automerge sync protocol, as a benchmark baseline.
@@ -82,6 +85,7 @@ impl std::fmt::Debug for dyn Storage {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/openapi.json", get(openapi))
         .route("/v1/enroll", post(enroll))
         .route("/v1/sync", post(sync_handler))
         .route("/v1/bench/automerge-sync", post(baseline::handler))
@@ -107,6 +111,37 @@ pub async fn serve(
 
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// The OpenAPI description of this API.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+fn rate_limited() -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        codes::RATE_LIMITED,
+        "认证失败次数过多，请一分钟后再试 / too many failed attempts from this address; wait a minute and try again",
+    )
+}
+
+/// Refuses an address that failed authentication too often, and counts this request's
+/// failure if it is one.
+fn guard<T>(state: &AppState, ip: std::net::IpAddr, work: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
+    let now = state.clock.now_ms();
+    if state.failures.blocked(ip, now) {
+        return Err(rate_limited());
+    }
+    let result = work();
+    if let Err(error) = &result
+        && (error.code == codes::UNAUTHORIZED || error.message.contains("enrollment code"))
+    {
+        state.failures.fail(ip, now);
+    }
+    result
 }
 
 pub(crate) fn check_protocol(headers: &HeaderMap) -> Result<(), ApiError> {
@@ -152,7 +187,12 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiErro
     })
 }
 
-async fn enroll(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+async fn enroll(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let result = async {
         check_protocol(&headers)?;
         let body = read_body(body, 64 * 1024).await?;
@@ -161,7 +201,7 @@ async fn enroll(State(state): State<AppState>, headers: HeaderMap, body: Body) -
         if !actor_ok {
             return Err(ApiError::bad_body("actor must be 16 bytes of hex"));
         }
-        blocking(move || {
+        blocking(move || guard(&state.clone(), peer.ip(), || {
             let now = state.clock.now_ms();
             let token = auth::new_token();
             let device_id = auth::new_device_id();
@@ -193,7 +233,7 @@ async fn enroll(State(state): State<AppState>, headers: HeaderMap, body: Body) -
                 Ok(user)
             })?;
             Ok(EnrollResponse { device_id, token, user: user_info(&user) })
-        })
+        }))
         .await
     }
     .await;
@@ -207,7 +247,12 @@ fn user_info(user: &User) -> UserInfo {
     UserInfo { id: user.id.clone(), name: user.name.clone(), role: user.role, jurisdiction: user.jurisdiction.clone() }
 }
 
-async fn sync_handler(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+async fn sync_handler(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let result = async {
         check_protocol(&headers)?;
         let token = bearer(&headers)?;
@@ -220,7 +265,7 @@ async fn sync_handler(State(state): State<AppState>, headers: HeaderMap, body: B
                 other => ApiError::bad_body(other),
             })?;
         let bytes_in = body.len();
-        blocking(move || sync_once(&state, &token, &request, bytes_in)).await
+        blocking(move || guard(&state, peer.ip(), || sync_once(&state, &token, &request, bytes_in))).await
     }
     .await;
     match result {

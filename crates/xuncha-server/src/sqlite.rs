@@ -92,6 +92,11 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX attachment_refs_sha ON attachment_refs (sha256);
 "#,
+    // 3: which devices wrote a document's changes (a first sync skips documents that only
+    // the asking device ever wrote: it has them).
+    r#"
+    CREATE INDEX changes_doc_device ON changes (record, part, device_id);
+"#,
 ];
 
 fn part_code(part: Part) -> &'static str {
@@ -360,7 +365,9 @@ impl Tx for SqlTx<'_> {
         let mut stmt = self.tx.prepare_cached(&format!(
             "SELECT d.record, d.part, d.township, d.owner_device, d.snapshot FROM docs d
              WHERE (d.record, d.part) > (?4, ?5) AND {VISIBLE}
-               AND EXISTS (SELECT 1 FROM changes c WHERE c.record = d.record AND c.part = d.part AND c.device_id != ?1)
+               AND (d.owner_device != ?1
+                    OR EXISTS (SELECT 1 FROM changes c
+                               WHERE c.record = d.record AND c.part = d.part AND c.device_id != ?1))
              ORDER BY d.record, d.part LIMIT ?6"
         ))?;
         let rows = stmt

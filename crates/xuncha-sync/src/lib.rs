@@ -89,6 +89,19 @@ pub struct SyncReport {
     pub refused: Vec<(String, String, String)>,
 }
 
+/// What background sync reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackgroundEvent {
+    /// The server did not answer; the device waits and looks again.
+    Offline,
+    /// A round trip finished.
+    Progress(Progress),
+    /// A sync finished.
+    Synced(SyncReport),
+    /// A sync failed in a way that may pass; it is tried again after a pause.
+    Failed(String),
+}
+
 /// One attachment upload: where it resumed and how many bytes went over the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachmentUpload {
@@ -347,6 +360,50 @@ impl Client {
         let bytes = response.bytes().await.map_err(|e| self.unreachable(e))?.to_vec();
         store.put_downloaded_attachment(sha256, &bytes, mime, 0)?;
         Ok(bytes)
+    }
+
+    /// Whether the server answers at all (a short health check).
+    pub async fn reachable(&self) -> bool {
+        let probe = self.http.get(format!("{}/healthz", self.base)).timeout(Duration::from_secs(3)).send().await;
+        probe.is_ok_and(|r| r.status().is_success())
+    }
+
+    /// Background sync: whenever the server is reachable, sync; when it is not, wait and
+    /// look again, backing off while syncs fail. Runs until `stop` turns true, or until the
+    /// server says the device is revoked or unknown. Every attempt is reported to `on_event`.
+    pub async fn run_background(
+        &self,
+        store: &mut Store,
+        every: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+        mut on_event: impl FnMut(BackgroundEvent),
+    ) -> Result<(), SyncError> {
+        let mut wait = every;
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            if self.reachable().await {
+                match self.sync(store, |p| on_event(BackgroundEvent::Progress(p))).await {
+                    Ok(report) => {
+                        on_event(BackgroundEvent::Synced(report));
+                        wait = every;
+                    }
+                    Err(error) if error.is_transient() => {
+                        on_event(BackgroundEvent::Failed(error.to_string()));
+                        wait = (wait * 2).min(Duration::from_secs(300));
+                    }
+                    Err(error) => return Err(error),
+                }
+            } else {
+                on_event(BackgroundEvent::Offline);
+                wait = every;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+        }
     }
 
     /// [`Client::sync`], retried with exponential backoff and jitter while the failure is
