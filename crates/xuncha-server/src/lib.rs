@@ -316,6 +316,16 @@ fn sync_once(state: &AppState, token: &str, request: &SyncRequest, bytes_in: usi
     let response = SyncResponse { acks, entries: page.entries, cursor: page.cursor, more: page.more };
     let body = xuncha_protocol::encode(&response);
     let entry = sync::audit_entry(&device, request, &response, bytes_in, body.len(), now);
+    tracing::info!(
+        device = %device.id,
+        user = %device.user_id,
+        uploads = request.uploads.len(),
+        entries = response.entries.len(),
+        bytes_in,
+        bytes_out = body.len(),
+        more = response.more,
+        "sync"
+    );
     with_tx(storage, true, |tx| {
         if request.uploads.is_empty() {
             tx.touch_device(&device.id, now)?;
