@@ -166,6 +166,14 @@ fn scope_actor_and_protected_field_rules_hold() {
     assert_eq!(server.text(Field::Title), Some("强揽工程线索"), "a foreign change was stored");
     assert_eq!(server.text(Field::ClueSource), None, "part of a refused upload was stored");
 
+    // Another inspector may not write (or claim) the informant of a clue it does not own.
+    east_colleague.store.set_informant(clue, &[(InformantField::Name, Some("冒名者"))], 7).unwrap();
+    let report = district.sync(&mut east_colleague).unwrap();
+    assert_eq!(report.refused.len(), 1, "{:?}", report.refused);
+    assert_eq!(report.refused[0].1, "out_of_scope");
+    district.sync(&mut supervisor).unwrap();
+    assert_eq!(supervisor.store.informant(clue).unwrap().unwrap().name, "欧阳振华");
+
     // A revoked device is told to wipe.
     xuncha_server::admin::revoke(district.storage.as_ref(), &east_colleague.store.identity().device_id.to_string(), 9)
         .unwrap();

@@ -3,7 +3,7 @@
 //! redacted: the server sends it only to supervisors and to the device that wrote it.
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{AutoCommit, ChangeHash, ObjType, ROOT};
+use automerge::{AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc};
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
@@ -158,7 +158,15 @@ impl ProtectedDoc {
 
     /// Applies changes from elsewhere.
     pub fn load_changes(&mut self, bytes: &[u8]) -> Result<usize, DomainError> {
-        self.doc.load_incremental(bytes).map_err(|e| DomainError::Corrupt(e.to_string()))
+        let applied = self.doc.load_incremental(bytes).map_err(|e| DomainError::Corrupt(e.to_string()))?;
+        // Merged changes may not turn the companion into something else.
+        let kinds = self.doc.get_all(ROOT, KIND)?;
+        let records = self.doc.get_all(ROOT, RECORD_ID)?;
+        let record = codec::scalar(&self.doc, &ROOT, RECORD_ID).and_then(|s| s.as_str().map(str::to_owned));
+        if kinds.len() != 1 || records.len() != 1 || record.as_deref() != Some(self.record_id.to_string().as_str()) {
+            return Err(DomainError::NotARecord { reason: "the changes change the companion's record".to_owned() });
+        }
+        Ok(applied)
     }
 }
 

@@ -4,14 +4,16 @@
 //! references them. `HEAD` tells a device where to resume.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::storage::{StorageError, with_tx};
-use crate::{ApiError, AppState, authenticate, blocking, check_protocol, read_body};
+use crate::{ApiError, AppState, authenticate, blocking, check_protocol, guard, read_body};
 
 /// The header that carries how many bytes of an attachment the server holds.
 pub const RECEIVED_HEADER: &str = "x-xuncha-received";
@@ -35,13 +37,18 @@ fn received_response(status: StatusCode, received: u64, size: u64) -> Response {
 }
 
 /// `HEAD /v1/attachments/{sha256}`: how much the server holds.
-pub async fn head(State(state): State<AppState>, headers: HeaderMap, Path(sha256): Path<String>) -> Response {
+pub async fn head(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(sha256): Path<String>,
+) -> Response {
     let result = async {
         check_protocol(&headers)?;
         valid_sha(&sha256)?;
         let token = crate::bearer(&headers)?;
         blocking(move || {
-            authenticate(&state, &token)?;
+            guard(&state, peer.ip(), || authenticate(&state, &token))?;
             Ok(with_tx(state.storage.as_ref(), false, |tx| tx.attachment_state(&sha256))?)
         })
         .await
@@ -64,6 +71,7 @@ pub struct PieceQuery {
 /// `PUT /v1/attachments/{sha256}?offset=N&size=S`: the bytes from `offset`.
 pub async fn put(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(sha256): Path<String>,
     Query(piece): Query<PieceQuery>,
@@ -75,28 +83,35 @@ pub async fn put(
         let token = crate::bearer(&headers)?;
         let bytes = read_body(body, MAX_PIECE).await?;
         blocking(move || {
-            authenticate(&state, &token)?;
+            guard(&state, peer.ip(), || authenticate(&state, &token))?;
             let now = state.clock.now_ms();
             let storage = state.storage.as_ref();
-            let received = with_tx(storage, true, |tx| tx.append_attachment(&sha256, piece.size, piece.offset, &bytes, now))
-                .map_err(|e| match e {
-                    StorageError::Conflict(message) if message.starts_with("resume from ") => {
-                        let held = message.trim_start_matches("resume from ").parse().unwrap_or(0);
-                        ApiError::new(StatusCode::CONFLICT, "resume", format!("resume from {held} / 请从第 {held} 字节续传"))
-                    }
-                    other => other.into(),
-                })?;
-            if received == piece.size {
-                let all = with_tx(storage, false, |tx| tx.attachment_bytes(&sha256, 0))?;
-                let valid = hex::encode(Sha256::digest(&all)) == sha256;
-                with_tx(storage, true, |tx| tx.finish_attachment(&sha256, valid))?;
-                if !valid {
-                    return Err(ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "attachment_mismatch",
-                        "附件内容与哈希不符，已丢弃，请重新上传 / the bytes do not match their SHA-256; they were discarded, upload again",
-                    ));
+            // The last piece, the check against the hash and the verdict are one transaction:
+            // a crash can never leave a whole but unchecked attachment behind.
+            let outcome = with_tx(storage, true, |tx| {
+                let received = tx.append_attachment(&sha256, piece.size, piece.offset, &bytes, now)?;
+                if received < piece.size {
+                    return Ok((received, true));
                 }
+                let all = tx.attachment_bytes(&sha256, 0)?;
+                let valid = hex::encode(Sha256::digest(&all)) == sha256;
+                tx.finish_attachment(&sha256, valid)?;
+                Ok((received, valid))
+            })
+            .map_err(|e| match e {
+                StorageError::Conflict(message) if message.starts_with("resume from ") => {
+                    let held = message.trim_start_matches("resume from ").parse().unwrap_or(0);
+                    ApiError::new(StatusCode::CONFLICT, "resume", format!("resume from {held} / 请从第 {held} 字节续传"))
+                }
+                other => other.into(),
+            })?;
+            let (received, valid) = outcome;
+            if !valid {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "attachment_mismatch",
+                    "附件内容与哈希不符，已丢弃，请重新上传 / the bytes do not match their SHA-256; they were discarded, upload again",
+                ));
             }
             Ok((received, piece.size))
         })
@@ -110,13 +125,18 @@ pub async fn put(
 }
 
 /// `GET /v1/attachments/{sha256}`: the bytes, for a device that may see a record using them.
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, Path(sha256): Path<String>) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(sha256): Path<String>,
+) -> Response {
     let result = async {
         check_protocol(&headers)?;
         valid_sha(&sha256)?;
         let token = crate::bearer(&headers)?;
         blocking(move || {
-            let (device, user) = authenticate(&state, &token)?;
+            let (device, user) = guard(&state, peer.ip(), || authenticate(&state, &token))?;
             let who = crate::scope::visibility(&device, &user);
             with_tx(state.storage.as_ref(), false, |tx| {
                 let complete = tx.attachment_state(&sha256)?.is_some_and(|s| s.complete);

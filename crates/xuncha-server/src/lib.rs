@@ -130,7 +130,11 @@ fn rate_limited() -> ApiError {
 
 /// Refuses an address that failed authentication too often, and counts this request's
 /// failure if it is one.
-fn guard<T>(state: &AppState, ip: std::net::IpAddr, work: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
+pub(crate) fn guard<T>(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    work: impl FnOnce() -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
     let now = state.clock.now_ms();
     if state.failures.blocked(ip, now) {
         return Err(rate_limited());
@@ -312,7 +316,7 @@ fn sync_once(state: &AppState, token: &str, request: &SyncRequest, bytes_in: usi
         with_tx(storage, true, |tx| sync::store_uploads(tx, &device, &user, request, now))?
     };
     let who = scope::visibility(&device, &user);
-    let page = with_tx(storage, false, |tx| sync::read_entries(tx, &who, request))?.map_err(ApiError::bad_body)?;
+    let page = with_tx(storage, false, |tx| sync::read_entries(tx, &who, request))?;
     let response = SyncResponse { acks, entries: page.entries, cursor: page.cursor, more: page.more };
     let body = xuncha_protocol::encode(&response);
     let entry = sync::audit_entry(&device, request, &response, bytes_in, body.len(), now);

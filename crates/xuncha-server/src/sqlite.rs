@@ -143,7 +143,9 @@ impl SqliteStorage {
 
 impl Storage for SqliteStorage {
     fn transaction(&self, write: bool, work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
-        let mut conn = self.conn.lock().map_err(|_| StorageError::Backend("storage lock poisoned".into()))?;
+        // A panic under the lock rolled its transaction back (rusqlite rolls back on drop),
+        // so the connection is consistent: keep serving.
+        let mut conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let behavior =
             if write { rusqlite::TransactionBehavior::Immediate } else { rusqlite::TransactionBehavior::Deferred };
         let tx = conn.transaction_with_behavior(behavior)?;

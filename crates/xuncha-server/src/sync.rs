@@ -11,6 +11,9 @@ use crate::storage::{AuditEntry, Device, LoggedChange, Result, StoredDoc, Tx, Us
 
 /// The most whole documents in one response (first sync, documents asked for whole).
 pub const SNAPSHOT_PAGE: u32 = 500;
+/// A response stops adding documents or changes past this many bytes (always at least
+/// one), well inside what a device accepts.
+pub const RESPONSE_BUDGET: usize = 16 * 1024 * 1024;
 
 /// The cursor a device carries: the log position, or a position in the first-sync walk
 /// over whole documents.
@@ -115,7 +118,8 @@ fn apply_upload(tx: &mut dyn Tx, device: &Device, user: &User, upload: &Upload, 
                 None => match RecordDoc::load(&upload.changes) {
                     Ok(doc) => (doc, Vec::new()),
                     // Changes without the record's beginning: ask for the whole document.
-                    Err(_) => return Ok(ack(Outcome::NeedFull, vec![])),
+                    Err(_) if lacks_history(&upload.changes) => return Ok(ack(Outcome::NeedFull, vec![])),
+                    Err(error) => return Ok(ack(refused(codes::INVALID_DOCUMENT, error.to_string()), vec![])),
                 },
             };
             if !doc.missing_deps().is_empty() {
@@ -169,7 +173,9 @@ fn apply_upload(tx: &mut dyn Tx, device: &Device, user: &User, upload: &Upload, 
             let Some(record) = tx.doc(&record_key)? else {
                 return Ok(ack(refused("unknown_record", "请先同步记录本身 / sync the record itself first"), vec![]));
             };
-            let owner = existing.as_ref().map_or(device.id.as_str(), |e| e.owner_device.as_str()).to_owned();
+            // A new companion belongs to the device that owns the record; after that, to the
+            // device that first uploaded it. Supervisors may write any in their scope.
+            let owner = existing.as_ref().map_or(record.owner_device.as_str(), |e| e.owner_device.as_str()).to_owned();
             let may = scope::may_write(user, &[record.township.as_str()])
                 && (owner == device.id || user.role == xuncha_protocol::Role::Supervisor);
             if !may {
@@ -190,7 +196,8 @@ fn apply_upload(tx: &mut dyn Tx, device: &Device, user: &User, upload: &Upload, 
                 }
                 None => match ProtectedDoc::load_parts(&upload.changes, []) {
                     Ok(doc) => (doc, Vec::new()),
-                    Err(_) => return Ok(ack(Outcome::NeedFull, vec![])),
+                    Err(_) if lacks_history(&upload.changes) => return Ok(ack(Outcome::NeedFull, vec![])),
+                    Err(error) => return Ok(ack(refused(codes::INVALID_DOCUMENT, error.to_string()), vec![])),
                 },
             };
             if !doc.missing_deps().is_empty() {
@@ -217,6 +224,13 @@ fn apply_upload(tx: &mut dyn Tx, device: &Device, user: &User, upload: &Upload, 
                 .map(|n| ack(n, heads_bytes(&heads)))
         }
     }
+}
+
+/// Whether bytes that are not a document on their own are changes whose history is missing
+/// (as opposed to garbage, or a document this server cannot read).
+fn lacks_history(bytes: &[u8]) -> bool {
+    let mut doc = automerge::AutoCommit::new();
+    doc.load_incremental(bytes).is_ok() && !doc.get_missing_deps(&[]).is_empty()
 }
 
 /// Stores an accepted upload: the merged snapshot and its new changes in the log.
@@ -277,21 +291,21 @@ pub struct Page {
 
 /// What the device receives: whole documents on a first sync (and those it asks for
 /// whole), then the log after its cursor.
-pub fn read_entries(
-    tx: &mut dyn Tx,
-    who: &Visibility,
-    request: &SyncRequest,
-) -> Result<std::result::Result<Page, String>> {
-    let cursor = match Cursor::decode(&request.cursor) {
-        Ok(cursor) => cursor,
-        Err(error) => return Ok(Err(error)),
-    };
+pub fn read_entries(tx: &mut dyn Tx, who: &Visibility, request: &SyncRequest) -> Result<Page> {
+    // A cursor this server cannot read (another server, a restored backup, damage) starts
+    // the walk over: the device is sent everything again, which merging makes harmless.
+    let cursor = Cursor::decode(&request.cursor).unwrap_or(None);
     let mut entries = Vec::new();
+    let mut bytes = 0usize;
     for key in request.want_full.iter().take(SNAPSHOT_PAGE as usize) {
+        if bytes >= RESPONSE_BUDGET {
+            break;
+        }
         if let Some(doc) = tx.doc(key)? {
             let visible = who.township.as_ref().is_none_or(|t| *t == doc.township)
                 && (key.part == Part::Record || who.all_protected || doc.owner_device == who.device_id);
             if visible {
+                bytes += doc.snapshot.len();
                 entries.push(Entry { doc: doc.key, changes: doc.snapshot, full: true });
             }
         }
@@ -302,9 +316,17 @@ pub fn read_entries(
                 Some(Cursor::Snapshots { until_seq, after }) => (until_seq, after),
                 _ => (tx.max_seq()?, None),
             };
-            let (docs, more) = tx.docs_after(after.as_ref(), who, SNAPSHOT_PAGE)?;
-            let last = docs.last().map(|d| d.key.clone());
-            entries.extend(docs.into_iter().map(|d| Entry { doc: d.key, changes: d.snapshot, full: true }));
+            let (docs, mut more) = tx.docs_after(after.as_ref(), who, SNAPSHOT_PAGE)?;
+            let mut last = after;
+            for doc in docs {
+                if bytes >= RESPONSE_BUDGET {
+                    more = true;
+                    break;
+                }
+                bytes += doc.snapshot.len();
+                last = Some(doc.key.clone());
+                entries.push(Entry { doc: doc.key, changes: doc.snapshot, full: true });
+            }
             if more {
                 (Cursor::Snapshots { until_seq, after: last }, true)
             } else {
@@ -312,17 +334,24 @@ pub fn read_entries(
             }
         }
         Some(Cursor::Log { seq }) => {
-            let (rows, resume, more) = tx.log_after(seq, who, xuncha_protocol::MAX_ENTRIES)?;
+            let (rows, resume, mut more) = tx.log_after(seq, who, xuncha_protocol::MAX_ENTRIES)?;
+            let mut reached = resume;
             for row in rows {
+                if bytes >= RESPONSE_BUDGET {
+                    more = true;
+                    break;
+                }
+                bytes += row.bytes.len();
+                reached = row.seq;
                 match entries.last_mut() {
                     Some(last) if last.doc == row.key && !last.full => last.changes.extend_from_slice(&row.bytes),
                     _ => entries.push(Entry { doc: row.key, changes: row.bytes, full: false }),
                 }
             }
-            (Cursor::Log { seq: resume }, more)
+            (Cursor::Log { seq: if more { reached } else { resume } }, more)
         }
     };
-    Ok(Ok(Page { entries, cursor: cursor.encode(), more }))
+    Ok(Page { entries, cursor: cursor.encode(), more })
 }
 
 /// The audit entry of one sync.

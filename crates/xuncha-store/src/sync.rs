@@ -154,14 +154,32 @@ impl Store {
                     tx.execute("UPDATE outbox SET need_full = 0 WHERE doc_id = ?1", [&doc_id])?;
                 }
                 UploadOutcome::Refused { code, message } => {
+                    // Unless the person changed the document while the request was away:
+                    // then the new version deserves its own try.
                     tx.execute(
-                        "UPDATE outbox SET refused_code = ?2, refused_message = ?3 WHERE doc_id = ?1",
-                        params![doc_id, code, message],
+                        "UPDATE outbox SET refused_code = ?2, refused_message = ?3 WHERE doc_id = ?1
+                           AND (SELECT heads FROM documents WHERE doc_id = ?1) = ?4",
+                        params![doc_id, code, message, heads_text(&upload.heads)],
                     )?;
                     applied.refused.push((doc_id, code.clone(), message.clone()));
                 }
                 UploadOutcome::NeedFull => {
-                    tx.execute("UPDATE outbox SET need_full = 1 WHERE doc_id = ?1", [&doc_id])?;
+                    let already_full: bool = tx
+                        .query_row("SELECT need_full FROM outbox WHERE doc_id = ?1", [&doc_id], |row| row.get(0))
+                        .optional()?
+                        .unwrap_or(false);
+                    if already_full {
+                        // The whole document was sent and still lacks history: it cannot
+                        // be stored as it is; say so rather than send it forever.
+                        let message = "服务器无法接收此文档的完整版本 / the server cannot take this document even whole; run `xuncha verify`";
+                        tx.execute(
+                            "UPDATE outbox SET refused_code = 'incomplete_document', refused_message = ?2 WHERE doc_id = ?1",
+                            params![doc_id, message],
+                        )?;
+                        applied.refused.push((doc_id, "incomplete_document".into(), message.into()));
+                    } else {
+                        tx.execute("UPDATE outbox SET need_full = 1 WHERE doc_id = ?1", [&doc_id])?;
+                    }
                 }
             }
         }
