@@ -73,6 +73,16 @@ fn bad_requests_get_clear_4xx_answers_and_the_server_goes_on() {
     assert_eq!(post(&district, "/v1/sync", &[auth.clone(), version.clone()], strange).0, 200);
     let (status, body) = post(&district, "/v1/enroll", std::slice::from_ref(&version), b"{not json".to_vec());
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    let wrong_code = serde_json::to_vec(&xuncha_protocol::EnrollRequest {
+        code: "ZZZZ-ZZZZ-ZZ".into(),
+        device_name: "x".into(),
+        actor: "00".repeat(16),
+    })
+    .unwrap();
+    let (status, body) = post(&district, "/v1/enroll", std::slice::from_ref(&version), wrong_code);
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+    let error: ErrorBody = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error.code, "bad_enrollment_code");
 
     // The server goes on serving, and a retried request is harmless.
     for attempt in 0..2 {

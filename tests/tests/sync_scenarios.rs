@@ -180,3 +180,33 @@ fn scope_actor_and_protected_field_rules_hold() {
     let error = district.sync(&mut east_colleague).unwrap_err();
     assert_eq!(error.code(), "revoked", "{error}");
 }
+
+#[test]
+fn a_companion_refused_with_its_record_goes_up_once_the_record_is_fixed() {
+    let district = District::start();
+    let mut west = district.device("chen", Role::Inspector, WEST.0);
+    let mut supervisor = district.device("li", Role::Supervisor, "district");
+    // A clue put in the wrong township, with its informant: both refused.
+    let clue = west.create(&new_record(RecordKind::GangClue, "线索", EAST, 5), &[]);
+    west.store.set_informant(clue, &[(InformantField::Name, Some("欧阳振华"))], 1).unwrap();
+    let report = district.sync(&mut west).unwrap();
+    let mut codes: Vec<&str> = report.refused.iter().map(|r| r.1.as_str()).collect();
+    codes.sort();
+    assert_eq!(codes, vec!["out_of_scope", "unknown_record"], "{:?}", report.refused);
+    // The inspector corrects the township: the record and then its informant go up.
+    west.edit(
+        clue,
+        &[
+            Edit::Set { field: Field::Township, value: Some(Value::Division(Division::new(WEST.0, WEST.1))) },
+            Edit::Set {
+                field: Field::Village, value: Some(Value::Division(Division::new("330199102001", "第一村")))
+            },
+        ],
+    );
+    let report = district.sync(&mut west).unwrap();
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    assert_eq!(west.store.outbox_status().unwrap(), (0, 0));
+    assert!(district.server_has_protected(clue));
+    district.sync(&mut supervisor).unwrap();
+    assert_eq!(supervisor.store.informant(clue).unwrap().unwrap().name, "欧阳振华");
+}

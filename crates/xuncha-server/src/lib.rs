@@ -235,6 +235,13 @@ async fn enroll(
                     detail: serde_json::json!({ "name": request.device_name }),
                 })?;
                 Ok(user)
+            })
+            .map_err(|e| match e {
+                // An unknown, used or expired code is a refusal, not a conflict of state.
+                StorageError::Conflict(message) if message.contains("enrollment code") => {
+                    ApiError::new(StatusCode::FORBIDDEN, "bad_enrollment_code", message)
+                }
+                other => other.into(),
             })?;
             Ok(EnrollResponse { device_id, token, user: user_info(&user) })
         }))

@@ -151,6 +151,15 @@ impl Store {
                            AND (SELECT heads FROM documents WHERE doc_id = ?1) = ?2",
                         params![doc_id, sent_heads],
                     )?;
+                    // A companion refused because its record was not on the server yet gets
+                    // another chance now that the record is.
+                    if upload.part == Part::Record {
+                        tx.execute(
+                            "UPDATE outbox SET refused_code = NULL, refused_message = NULL
+                             WHERE doc_id = ?1 AND refused_code = 'unknown_record'",
+                            [Part::Protected.doc_id(upload.record)],
+                        )?;
+                    }
                     tx.execute("UPDATE outbox SET need_full = 0 WHERE doc_id = ?1", [&doc_id])?;
                 }
                 UploadOutcome::Refused { code, message } => {
