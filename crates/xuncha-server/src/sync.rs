@@ -82,11 +82,6 @@ fn heads_bytes(heads: &[xuncha_domain::ChangeHash]) -> Vec<serde_bytes::ByteBuf>
     heads.iter().map(|h| serde_bytes::ByteBuf::from(h.0.to_vec())).collect()
 }
 
-/// The township a record document says it is in.
-fn township_of(doc: &mut RecordDoc) -> String {
-    doc.read().division(xuncha_domain::Field::Township).map(|d| d.code.clone()).unwrap_or_default()
-}
-
 /// Checks and stores one upload inside the request's write transaction.
 fn apply_upload(tx: &mut dyn Tx, device: &Device, user: &User, upload: &Upload, now_ms: i64) -> Result<Ack> {
     let ack = |outcome, heads| Ack { doc: upload.doc.clone(), outcome, heads };
@@ -144,7 +139,8 @@ fn apply_upload(tx: &mut dyn Tx, device: &Device, user: &User, upload: &Upload, 
                     heads_bytes(&before),
                 ));
             }
-            let township = township_of(&mut doc);
+            let record = doc.read();
+            let township = record.division(xuncha_domain::Field::Township).map(|d| d.code.clone()).unwrap_or_default();
             let mut townships = vec![township.as_str()];
             if let Some(stored) = &existing {
                 townships.push(stored.township.as_str());
@@ -162,7 +158,7 @@ fn apply_upload(tx: &mut dyn Tx, device: &Device, user: &User, upload: &Upload, 
                 ));
             }
             let owner = existing.map_or_else(|| device.id.clone(), |e| e.owner_device);
-            let attachments: Vec<String> = doc.read().attachments.into_iter().map(|a| a.sha256).collect();
+            let attachments: Vec<String> = record.attachments.into_iter().map(|a| a.sha256).collect();
             tx.set_attachment_refs(&upload.doc.record, &attachments)?;
             let (heads, snapshot) = (doc.heads(), doc.save());
             store_new(tx, upload, new, snapshot, township, owner, &device.id, now_ms)

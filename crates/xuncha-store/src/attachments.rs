@@ -26,6 +26,15 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+fn info_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<AttachmentInfo> {
+    Ok(AttachmentInfo {
+        sha256: row.get(0)?,
+        mime: row.get(1)?,
+        size: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+        added_at_ms: row.get(3)?,
+    })
+}
+
 /// A file to attach to a record, with what the record says about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAttachment {
@@ -75,14 +84,7 @@ impl Store {
     pub fn attachment_info(&self, sha256: &str) -> Result<Option<AttachmentInfo>> {
         Ok(self
             .conn
-            .query_row("SELECT sha256, mime, size, added_at FROM attachments WHERE sha256 = ?1", [sha256], |row| {
-                Ok(AttachmentInfo {
-                    sha256: row.get(0)?,
-                    mime: row.get(1)?,
-                    size: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
-                    added_at_ms: row.get(3)?,
-                })
-            })
+            .query_row("SELECT sha256, mime, size, added_at FROM attachments WHERE sha256 = ?1", [sha256], info_from)
             .optional()?)
     }
 
@@ -106,16 +108,7 @@ impl Store {
     pub fn attachments(&self) -> Result<Vec<AttachmentInfo>> {
         let mut stmt =
             self.conn.prepare("SELECT sha256, mime, size, added_at FROM attachments ORDER BY added_at, sha256")?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok(AttachmentInfo {
-                    sha256: row.get(0)?,
-                    mime: row.get(1)?,
-                    size: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
-                    added_at_ms: row.get(3)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = stmt.query_map([], info_from)?.collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
@@ -124,16 +117,7 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT sha256, mime, size, added_at FROM attachments WHERE uploaded = 0 ORDER BY added_at, sha256",
         )?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok(AttachmentInfo {
-                    sha256: row.get(0)?,
-                    mime: row.get(1)?,
-                    size: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
-                    added_at_ms: row.get(3)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = stmt.query_map([], info_from)?.collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 

@@ -265,15 +265,6 @@ impl Store {
         tx.commit()?;
         Ok(applied)
     }
-
-    /// Whether a document has changes waiting to be sent.
-    pub fn is_pending(&self, record: RecordId, part: Part) -> Result<bool> {
-        Ok(self
-            .conn
-            .query_row("SELECT 1 FROM outbox WHERE doc_id = ?1", [part.doc_id(record)], |_| Ok(()))
-            .optional()?
-            .is_some())
-    }
 }
 
 fn want_full(tx: &rusqlite::Transaction<'_>, doc_id: &str) -> Result<()> {

@@ -163,6 +163,14 @@ impl Client {
         Ok(Client { http, base: base.trim_end_matches('/').to_owned() })
     }
 
+    /// A request to the server carrying the protocol version and the device token.
+    fn request(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .bearer_auth(token)
+    }
+
     fn unreachable(&self, error: reqwest::Error) -> SyncError {
         SyncError::Unreachable { url: self.base.clone(), detail: error.to_string() }
     }
@@ -219,11 +227,8 @@ impl Client {
         let body = xuncha_protocol::encode(request);
         let sent = body.len();
         let response = self
-            .http
-            .post(format!("{}/v1/sync", self.base))
-            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .request(reqwest::Method::POST, "/v1/sync", token)
             .header(reqwest::header::CONTENT_TYPE, SYNC_CONTENT_TYPE)
-            .bearer_auth(token)
             .body(body)
             .send()
             .await
@@ -282,7 +287,7 @@ impl Client {
             p.bytes_down += received as u64;
             progress(report.progress);
             let still_wanted = !store.sync_wants()?.is_empty() && !incoming.is_empty();
-            if !response.more && !need_full && !still_wanted && store.outgoing(1)?.is_empty() {
+            if !response.more && !need_full && !still_wanted && store.outbox_status()?.0 == 0 {
                 // Attachments travel after the records that reference them.
                 for upload in self.upload_attachments(store, ATTACHMENT_PIECE).await? {
                     report.progress.bytes_up += upload.sent;
@@ -303,15 +308,9 @@ impl Client {
         let token = store.sync_value(DEVICE_TOKEN)?.ok_or(SyncError::NotEnrolled)?;
         let mut done = Vec::new();
         for info in store.attachments_to_upload()? {
-            let url = format!("{}/v1/attachments/{}", self.base, info.sha256);
-            let head = self
-                .http
-                .head(&url)
-                .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-                .bearer_auth(&token)
-                .send()
-                .await
-                .map_err(|e| self.unreachable(e))?;
+            let path = format!("/v1/attachments/{}", info.sha256);
+            let head =
+                self.request(reqwest::Method::HEAD, &path, &token).send().await.map_err(|e| self.unreachable(e))?;
             let mut offset: u64 = match head.status().as_u16() {
                 200 => received_of(&head),
                 404 => 0,
@@ -323,10 +322,7 @@ impl Client {
                 let bytes = store.attachment_range(&info.sha256, offset, piece)?;
                 let len = bytes.len() as u64;
                 let response = self
-                    .http
-                    .put(format!("{url}?offset={offset}&size={}", info.size))
-                    .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-                    .bearer_auth(&token)
+                    .request(reqwest::Method::PUT, &format!("{path}?offset={offset}&size={}", info.size), &token)
                     .body(bytes)
                     .send()
                     .await
@@ -347,10 +343,7 @@ impl Client {
     pub async fn download_attachment(&self, store: &mut Store, sha256: &str, mime: &str) -> Result<Vec<u8>, SyncError> {
         let token = store.sync_value(DEVICE_TOKEN)?.ok_or(SyncError::NotEnrolled)?;
         let response = self
-            .http
-            .get(format!("{}/v1/attachments/{sha256}", self.base))
-            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-            .bearer_auth(&token)
+            .request(reqwest::Method::GET, &format!("/v1/attachments/{sha256}"), &token)
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
