@@ -15,6 +15,7 @@ macro_rules! vocabulary {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         pub enum $name {
             $( #[doc = $zh] $variant, )+
         }
@@ -203,6 +204,7 @@ impl ReviewStatus {
 /// Which closed vocabulary a field draws from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Vocabulary {
     FundType,
     RelationKind,

@@ -14,6 +14,7 @@ use crate::ids::ItemId;
 /// Where a value lives in a record.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "at", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum FieldPath {
     Field { field: Field },
     Item { id: ItemId, field: ItemField },
@@ -71,6 +72,7 @@ impl FieldPath {
 
 /// One of the concurrent values of a field.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ConflictValue {
     /// The value as shown to a person.
     pub display: String,
@@ -85,6 +87,7 @@ pub struct ConflictValue {
 
 /// A field holding concurrent values.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Conflict {
     pub path: FieldPath,
     pub label_zh: String,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A township or village: its 12-digit division code and its name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Division {
     pub code: String,
     pub name: String,

@@ -23,6 +23,7 @@ pub struct EditContext {
 /// A reference from a record to an attachment (photo, scanned receipt, PDF), stored by
 /// its SHA-256 content hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AttachmentRef {
     /// Lower-case hex SHA-256 of the content.
     pub sha256: String,
@@ -47,6 +48,7 @@ impl AttachmentRef {
 /// One field-level edit of a record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Edit {
     /// Sets a field (`None` clears it). Setting a field that holds concurrent values
     /// settles the conflict.

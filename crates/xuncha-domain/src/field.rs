@@ -11,6 +11,7 @@ use crate::money::{Mu, Yuan};
 /// What kind of value a field holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum FieldType {
     Text,
     Money,
@@ -107,6 +108,7 @@ pub fn is_date(text: &str) -> bool {
 
 /// A GPS point in WGS-84 degrees.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GeoPoint {
     pub lat: f64,
     pub lon: f64,
@@ -134,6 +136,7 @@ impl std::fmt::Display for GeoPoint {
 /// A typed field value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Value {
     Text(String),
     Money(Yuan),
@@ -188,6 +191,7 @@ macro_rules! fields {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         pub enum $name {
             $( #[doc = $zh] $variant, )+
         }
@@ -271,6 +275,7 @@ fields! {
 /// The lists of items a record can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ItemList {
     /// 受益农户
     Beneficiaries,

@@ -12,6 +12,7 @@ use crate::doc::{ChangeAuthor, RecordDoc};
 
 /// One change in a record's history.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HistoryEntry {
     /// The change hash (hex).
     pub change: String,
@@ -27,6 +28,7 @@ pub struct HistoryEntry {
 
 /// The value a field had after one change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FieldVersion {
     pub change: String,
     pub author: Option<String>,

@@ -21,6 +21,7 @@ fn uuid_v7(now_ms: i64, entropy: &Entropy) -> Uuid {
 /// The id of an inspection record (UUID v7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RecordId(Uuid);
 
 impl RecordId {
@@ -58,6 +59,7 @@ impl FromStr for RecordId {
 /// relation, a contract). Two inspectors adding items offline never collide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ItemId(Uuid);
 
 impl ItemId {

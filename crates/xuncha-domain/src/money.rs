@@ -56,7 +56,8 @@ fn format_hundredths(value: i64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 
 /// An amount of money in yuan, held exactly as a whole number of fen (0.01 yuan).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Yuan(i64);
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Yuan(#[cfg_attr(feature = "ts", ts(type = "string"))] i64);
 
 impl Yuan {
     /// Zero yuan.
@@ -124,7 +125,8 @@ impl<'de> Deserialize<'de> for Yuan {
 
 /// An area in mu (亩), held exactly as a whole number of hundredths of a mu.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Mu(i64);
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Mu(#[cfg_attr(feature = "ts", ts(type = "string"))] i64);
 
 impl Mu {
     /// The largest area accepted from input: one hundred million mu, in hundredths.

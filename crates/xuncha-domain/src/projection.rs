@@ -10,6 +10,7 @@ use crate::record::Record;
 
 /// One flat row per record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Projection {
     pub record_id: String,
     pub kind: String,

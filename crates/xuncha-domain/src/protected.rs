@@ -21,6 +21,7 @@ const PROTECTED_KIND: &str = "protected";
 /// A field of the informant of a gang clue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum InformantField {
     /// 举报人姓名
     Name,
@@ -54,6 +55,7 @@ impl InformantField {
 
 /// The informant, as read.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Informant {
     pub name: String,
     pub contact: String,

@@ -13,6 +13,7 @@ use crate::money::{Mu, Yuan};
 
 /// An item of one of a record's lists.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Item {
     pub id: ItemId,
     pub values: BTreeMap<ItemField, Value>,
@@ -51,6 +52,7 @@ impl Item {
 
 /// A reviewer's comment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Comment {
     pub id: ItemId,
     pub author: String,
@@ -60,6 +62,7 @@ pub struct Comment {
 
 /// A review decision, pinned to the document heads it covers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Decision {
     pub status: ReviewStatus,
     pub note: String,
@@ -73,6 +76,7 @@ pub struct Decision {
 
 /// The review block of a record.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Review {
     pub status: ReviewStatus,
     pub comments: Vec<Comment>,
@@ -89,6 +93,7 @@ impl Default for ReviewStatus {
 
 /// A whole record, read from its document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Record {
     pub id: RecordId,
     pub kind: RecordKind,

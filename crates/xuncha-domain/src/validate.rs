@@ -9,6 +9,7 @@ use crate::record::{Item, Record};
 
 /// One thing to fix in a record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Problem {
     /// Where: a field key or `list/item/field`.
     pub path: String,

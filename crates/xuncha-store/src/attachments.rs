@@ -14,6 +14,7 @@ const CHUNK: usize = 256 * 1024;
 
 /// What the device holds of an attachment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AttachmentInfo {
     pub sha256: String,
     pub mime: String,

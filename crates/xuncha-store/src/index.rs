@@ -133,6 +133,7 @@ impl ListFilter {
 
 /// District totals, as the commission publishes them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Totals {
     pub records: i64,
     pub fund_checks: i64,
@@ -153,7 +154,60 @@ pub struct Totals {
     pub income_recovered_fen: i64,
 }
 
+/// How many records share one value of a column (a village, a round, a status).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Facet {
+    /// The stored value: a division code, a round, a status or kind code.
+    pub value: String,
+    /// The name shown for it (a division's name; otherwise the value itself).
+    pub label: String,
+    /// For a village, the code of its township.
+    pub parent: String,
+    pub count: i64,
+}
+
+/// The values records hold for each filterable column, with counts: what the record
+/// list offers as filters and what the dashboard charts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Facets {
+    pub townships: Vec<Facet>,
+    pub villages: Vec<Facet>,
+    pub rounds: Vec<Facet>,
+    pub kinds: Vec<Facet>,
+    pub statuses: Vec<Facet>,
+}
+
 impl Store {
+    /// Every township, village, round, kind and status on the device, with counts.
+    pub fn facets(&self) -> Result<Facets> {
+        let group = |sql: &str| -> Result<Vec<Facet>> {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok(Facet { value: row.get(0)?, label: row.get(1)?, parent: row.get(2)?, count: row.get(3)? })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        };
+        Ok(Facets {
+            townships: group(
+                "SELECT township_code, max(township_name), '', count(*) FROM records
+                 WHERE township_code <> '' GROUP BY township_code ORDER BY township_code",
+            )?,
+            villages: group(
+                "SELECT village_code, max(village_name), max(township_code), count(*) FROM records
+                 WHERE village_code <> '' GROUP BY village_code ORDER BY village_code",
+            )?,
+            rounds: group(
+                "SELECT round, round, '', count(*) FROM records WHERE round <> '' GROUP BY round ORDER BY round DESC",
+            )?,
+            kinds: group("SELECT kind, kind, '', count(*) FROM records GROUP BY kind ORDER BY kind")?,
+            statuses: group("SELECT status, status, '', count(*) FROM records GROUP BY status ORDER BY status")?,
+        })
+    }
+
     /// Records matching `filter`, most recently changed first (for a text query, most
     /// recently created first).
     /// Reads only the index: no document is loaded.

@@ -69,6 +69,7 @@ impl KeyFile {
 }
 
 /// A 32-byte database key, wiped from memory when dropped.
+#[derive(Clone)]
 pub(crate) struct DbKey(Zeroizing<[u8; 32]>);
 
 impl std::fmt::Debug for DbKey {

@@ -22,7 +22,7 @@ use xuncha_domain::{ActorId, DeviceId, EditContext, UserId};
 pub use attachments::{AttachmentInfo, NewAttachment};
 pub use docs::Part;
 pub use error::{Result, StoreError};
-pub use index::{ListFilter, Totals};
+pub use index::{Facet, Facets, ListFilter, Totals};
 pub use key::{KdfParams, key_file_path};
 pub use schema::SCHEMA_VERSION as DB_SCHEMA_VERSION;
 pub use sync::{Applied, Incoming, Outgoing, UploadOutcome};
@@ -44,6 +44,9 @@ pub struct Store {
     path: PathBuf,
     identity: Identity,
     cache: docs::DocCache,
+    /// The key the database was opened with, so that a second connection (background
+    /// sync beside the UI) needs no second key derivation. Wiped when dropped.
+    key: key::DbKey,
 }
 
 fn corrupt(path: &Path, detail: impl std::fmt::Display) -> StoreError {
@@ -129,14 +132,14 @@ impl Store {
             conn.execute_batch(&format!("PRAGMA key = {};", db_key.pragma_literal().as_str()))?;
             match conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get::<_, i64>(0)) {
                 Ok(_) => {
-                    opened = Some((conn, from_pending));
+                    opened = Some((conn, from_pending, db_key));
                     break;
                 }
                 Err(error) if is_not_a_database(&error) => last_error = Some(error),
                 Err(error) => return Err(error.into()),
             }
         }
-        let Some((mut conn, from_pending)) = opened else {
+        let Some((mut conn, from_pending, db_key)) = opened else {
             // A key file accepted the PIN, yet its key does not open the file: the file is
             // damaged, unless a PIN change was cut short and this PIN is the other one.
             return Err(if key::pending_exists(path) {
@@ -172,7 +175,22 @@ impl Store {
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         key::finish_pending(path, from_pending)?;
-        Ok(Store { conn, path: path.to_owned(), identity, cache: docs::DocCache::default() })
+        Ok(Store { conn, path: path.to_owned(), identity, cache: docs::DocCache::default(), key: db_key })
+    }
+
+    /// A second connection to the same database, with the key this one was opened with:
+    /// background sync writes through it while the UI keeps editing through this one
+    /// (WAL lets both work; each write is still one transaction).
+    pub fn open_another(&self) -> Result<Store> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.execute_batch(&format!("PRAGMA key = {};", self.key.pragma_literal().as_str()))?;
+        configure(&conn)?;
+        schema::check_not_newer(&conn)?;
+        let identity = read_identity(&conn)?;
+        Ok(Store { conn, path: self.path.clone(), identity, cache: docs::DocCache::default(), key: self.key.clone() })
     }
 
     /// Re-keys the database for a new PIN. The old PIN keeps working until the new one
@@ -191,7 +209,9 @@ impl Store {
         let settled = key::finish_pending(&self.path, rekeyed.is_ok());
         self.conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         rekeyed?;
-        settled
+        settled?;
+        self.key = db_key;
+        Ok(())
     }
 
     /// The path of the database file.

@@ -116,6 +116,24 @@ impl Store {
         Ok(out)
     }
 
+    /// The records with changes not yet acknowledged by the server (their record or its
+    /// protected companion is in the outbox), for a "waiting to sync" badge.
+    pub fn pending_records(&self) -> Result<Vec<RecordId>> {
+        let mut stmt = self.conn.prepare_cached("SELECT doc_id FROM outbox")?;
+        let ids = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for id in ids {
+            let id = id?;
+            let record = id.strip_suffix(":protected").unwrap_or(&id);
+            if let Ok(record) = record.parse::<RecordId>() {
+                out.push(record);
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
     /// How many documents wait to be sent, and how many the server refused.
     pub fn outbox_status(&self) -> Result<(i64, i64)> {
         Ok(self.conn.query_row(

@@ -1,0 +1,299 @@
+//! What crosses to the UI: the data-transfer types of every use case. TypeScript
+//! declarations are generated from these (tests/bindings.rs) and CI fails when the
+//! committed ones are stale.
+
+use serde::{Deserialize, Serialize};
+use xuncha_domain::{
+    Conflict, Division, Field, FieldType, FundIssue, GeoPoint, Informant, ItemField, ItemId, ItemList, Problem,
+    Projection, Record, RecordId, RecordKind, ReviewStatus, Vocabulary,
+};
+
+use crate::error::ErrorDto;
+
+/// Where the app is: first run, locked, or unlocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// No device database yet: ask for the server and an enrollment code, then a PIN.
+    Setup,
+    /// The device database exists and is encrypted: ask for the PIN.
+    Locked,
+    Unlocked,
+}
+
+/// The app's state at start and after every unlock or lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AppStatus {
+    pub stage: Stage,
+    pub session: Option<SessionInfo>,
+    /// Set only for the demo (`make run`): the PIN to show on the lock screen.
+    pub demo_pin: Option<String>,
+    pub version: String,
+}
+
+/// Who is signed in, on which device, against which server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SessionInfo {
+    pub user_id: String,
+    pub user_name: String,
+    /// inspector, team_lead, supervisor or administrator.
+    pub role: String,
+    pub jurisdiction: String,
+    pub device_id: String,
+    pub server_url: String,
+    /// Whether the user reviews records (supervisors and administrators).
+    pub can_review: bool,
+    pub records_on_device: i64,
+}
+
+/// First run: the server, the one-time enrollment code, this device's name and the PIN
+/// that will encrypt the device database.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct EnrollInput {
+    pub server: String,
+    pub code: String,
+    pub device_name: String,
+    pub pin: String,
+}
+
+/// What the record list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ListQuery {
+    pub kind: Option<RecordKind>,
+    pub status: Option<ReviewStatus>,
+    pub township: Option<String>,
+    pub village: Option<String>,
+    pub round: Option<String>,
+    /// Full-text search (Chinese phrases or words).
+    pub text: Option<String>,
+    #[serde(default)]
+    pub conflicts_only: bool,
+    /// Review queue: records waiting for a supervisor (submitted or needing more).
+    #[serde(default)]
+    pub review_queue: bool,
+    #[serde(default)]
+    pub offset: u32,
+    #[serde(default)]
+    pub limit: u32,
+}
+
+/// One row of the record list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RecordRow {
+    pub row: Projection,
+    /// Changes on this device that the server has not acknowledged yet.
+    pub pending: bool,
+}
+
+/// A page of the record list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ListPage {
+    pub rows: Vec<RecordRow>,
+    pub offset: u32,
+    /// Whether this is the last page.
+    pub done: bool,
+}
+
+/// A new record: its kind and where it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct NewRecordInput {
+    pub kind: RecordKind,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub round: String,
+    pub township: Option<Division>,
+    pub village: Option<Division>,
+    #[serde(default)]
+    pub team: String,
+}
+
+/// Everything the record screen shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RecordView {
+    pub record: Record,
+    /// What to fix, per field path (`allocated`, `beneficiaries/<id>/received`).
+    pub problems: Vec<Problem>,
+    pub conflicts: Vec<Conflict>,
+    pub pending: bool,
+    /// The informant of a gang clue, if this device holds it (supervisors, or the
+    /// device that wrote it).
+    pub informant: Option<Informant>,
+    /// The statuses the record may move to next, for this user.
+    pub next_statuses: Vec<ReviewStatus>,
+    pub can_review: bool,
+    /// The document heads (hex): the version a decision made now would be pinned to.
+    pub heads: Vec<String>,
+}
+
+/// What a person typed into one field, parsed by Rust according to the field's type.
+/// Empty text clears the field.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "at", rename_all = "snake_case")]
+pub enum FieldInput {
+    Field { field: Field, text: String },
+    Item { id: ItemId, field: ItemField, text: String },
+}
+
+/// A photo or document to attach.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AttachmentInput {
+    pub record: RecordId,
+    pub mime: String,
+    #[serde(default)]
+    pub caption: String,
+    pub taken_at_ms: Option<i64>,
+    pub gps: Option<GeoPoint>,
+}
+
+/// Where an export was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ExportResult {
+    pub path: String,
+    pub records: usize,
+}
+
+/// What sync is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// Not started yet (just unlocked).
+    Idle,
+    /// The server does not answer: changes wait on the device.
+    Offline,
+    Syncing,
+    Synced,
+    /// The last attempt failed; `error` says why and what to do.
+    Error,
+}
+
+/// Progress of the sync under way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SyncProgress {
+    pub round_trips: u32,
+    pub documents_up: u32,
+    pub documents_down: u32,
+    pub bytes_up: u32,
+    pub bytes_down: u32,
+}
+
+/// The always-visible sync status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SyncStatus {
+    pub state: SyncState,
+    /// Documents changed on this device and not yet acknowledged.
+    pub pending: i64,
+    /// Documents the server refused (see the record for why).
+    pub refused: i64,
+    pub last_synced_ms: Option<i64>,
+    pub progress: Option<SyncProgress>,
+    pub error: Option<ErrorDto>,
+    pub server_url: String,
+}
+
+/// A choice of a closed vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ChoiceInfo {
+    pub code: String,
+    pub zh: String,
+    pub en: String,
+}
+
+/// A field of a record, as the editor renders it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FieldInfo {
+    pub field: Field,
+    /// The stored key, as problem paths name it.
+    pub key: String,
+    pub zh: String,
+    pub en: String,
+    pub ty: FieldType,
+    /// Empty: every kind.
+    pub kinds: Vec<RecordKind>,
+}
+
+/// A field of a list item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ItemFieldInfo {
+    pub field: ItemField,
+    /// The stored key, as problem and conflict paths name it.
+    pub key: String,
+    pub zh: String,
+    pub en: String,
+    pub ty: FieldType,
+}
+
+/// A list of items (households, subjects, relations, contracts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ListInfo {
+    pub list: ItemList,
+    pub key: String,
+    pub zh: String,
+    pub en: String,
+    pub kind: RecordKind,
+    pub fields: Vec<ItemFieldInfo>,
+}
+
+/// A record kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct KindInfo {
+    pub kind: RecordKind,
+    pub zh: String,
+    pub en: String,
+}
+
+/// A review status and where it may go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StatusInfo {
+    pub status: ReviewStatus,
+    pub zh: String,
+    pub en: String,
+    pub next: Vec<ReviewStatus>,
+    /// Made by a reviewer, not the inspector.
+    pub review_decision: bool,
+}
+
+/// A vocabulary's choices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct VocabularyInfo {
+    pub vocabulary: Vocabulary,
+    pub choices: Vec<ChoiceInfo>,
+}
+
+/// Everything the editor needs to render every kind of record: fields, lists,
+/// vocabularies and the review workflow, with their labels. Built from the domain's
+/// definitions, so the UI never repeats them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Schema {
+    pub kinds: Vec<KindInfo>,
+    pub fields: Vec<FieldInfo>,
+    pub lists: Vec<ListInfo>,
+    pub vocabularies: Vec<VocabularyInfo>,
+    pub statuses: Vec<StatusInfo>,
+    pub fund_issues: Vec<ChoiceInfo>,
+    /// The kind of value in a fund check's issue set.
+    pub fund_issue_codes: Vec<FundIssue>,
+}

@@ -1,0 +1,96 @@
+//! The record schema the editor renders, built from the domain's own definitions.
+
+use xuncha_domain::{
+    ClueSource, ContractObject, ContractStatus, Disposition, Field, FourWinds, FundIssue, FundType, InactionType,
+    ItemList, Kinds, RecordKind, RelationKind, ReviewStatus, Vocabulary,
+};
+
+use crate::dto::{ChoiceInfo, FieldInfo, ItemFieldInfo, KindInfo, ListInfo, Schema, StatusInfo, VocabularyInfo};
+
+macro_rules! choices {
+    ($ty:ty) => {
+        <$ty>::ALL
+            .iter()
+            .map(|v| ChoiceInfo { code: v.code().to_owned(), zh: v.zh().to_owned(), en: v.en().to_owned() })
+            .collect::<Vec<_>>()
+    };
+}
+
+/// The schema of every record kind.
+pub fn schema() -> Schema {
+    let vocabularies = [
+        (Vocabulary::FundType, choices!(FundType)),
+        (Vocabulary::RelationKind, choices!(RelationKind)),
+        (Vocabulary::ClueSource, choices!(ClueSource)),
+        (Vocabulary::Disposition, choices!(Disposition)),
+        (Vocabulary::ContractObject, choices!(ContractObject)),
+        (Vocabulary::ContractStatus, choices!(ContractStatus)),
+        (Vocabulary::FourWinds, choices!(FourWinds)),
+        (Vocabulary::InactionType, choices!(InactionType)),
+    ]
+    .into_iter()
+    .map(|(vocabulary, choices)| VocabularyInfo { vocabulary, choices })
+    .collect();
+    Schema {
+        kinds: RecordKind::ALL
+            .iter()
+            .map(|k| KindInfo { kind: *k, zh: k.zh().to_owned(), en: k.en().to_owned() })
+            .collect(),
+        fields: Field::ALL
+            .iter()
+            .map(|f| FieldInfo {
+                field: *f,
+                key: f.key().to_owned(),
+                zh: f.zh().to_owned(),
+                en: f.en().to_owned(),
+                ty: f.ty(),
+                kinds: match f.kinds() {
+                    Kinds::All => Vec::new(),
+                    Kinds::Only(kind) => vec![kind],
+                },
+            })
+            .collect(),
+        lists: ItemList::ALL
+            .iter()
+            .map(|l| ListInfo {
+                list: *l,
+                key: l.key().to_owned(),
+                zh: l.zh().to_owned(),
+                en: list_en(*l).to_owned(),
+                kind: l.kind(),
+                fields: l
+                    .fields()
+                    .map(|f| ItemFieldInfo {
+                        field: f,
+                        key: f.key().to_owned(),
+                        zh: f.zh().to_owned(),
+                        en: f.en().to_owned(),
+                        ty: f.ty(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        vocabularies,
+        statuses: ReviewStatus::ALL
+            .iter()
+            .map(|s| StatusInfo {
+                status: *s,
+                zh: s.zh().to_owned(),
+                en: s.en().to_owned(),
+                next: s.next().to_vec(),
+                review_decision: s.is_review_decision(),
+            })
+            .collect(),
+        fund_issues: choices!(FundIssue),
+        fund_issue_codes: FundIssue::ALL.to_vec(),
+    }
+}
+
+fn list_en(list: ItemList) -> &'static str {
+    match list {
+        ItemList::Beneficiaries => "Beneficiary households",
+        ItemList::Subjects => "Subjects",
+        ItemList::Relations => "Relations",
+        ItemList::Contracts => "Contracts",
+    }
+}

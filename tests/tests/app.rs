@@ -1,0 +1,270 @@
+//! The app's use cases (`xuncha-app`, what the Tauri commands call) against a real server
+//! on loopback: first-run enrollment, PIN lock, field input, search, background sync by
+//! itself, a concurrent edit settled by a supervisor, and review permissions.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use xuncha_app::{
+    App, AppError, Config, EnrollInput, EventSink, FieldInput, ListQuery, NewRecordInput, Stage, SyncState, SyncStatus,
+    SystemClock,
+};
+use xuncha_domain::{Division, Edit, Field, FieldPath, ItemField, ItemList, RecordKind, ReviewStatus, Value};
+use xuncha_protocol::Role;
+use xuncha_server::admin;
+use xuncha_store::KdfParams;
+use xuncha_tests::{District, EAST, PIN};
+
+#[derive(Debug, Default)]
+struct Recorder {
+    statuses: Mutex<Vec<SyncStatus>>,
+    records_changed: Mutex<u32>,
+}
+
+impl EventSink for Recorder {
+    fn sync_status(&self, status: &SyncStatus) {
+        self.statuses.lock().unwrap().push(status.clone());
+    }
+    fn records_changed(&self) {
+        *self.records_changed.lock().unwrap() += 1;
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+fn app(district: &District, name: &str) -> (App, Arc<Recorder>) {
+    let events = Arc::new(Recorder::default());
+    let mut config = Config::new(district.dir.path().join(name));
+    config.kdf = KdfParams::FAST_INSECURE;
+    let app = App::new(config, Arc::clone(&events) as Arc<dyn EventSink>, Arc::new(SystemClock)).unwrap();
+    (app, events)
+}
+
+fn code(district: &District, user: &str, role: Role) -> String {
+    let storage = district.storage.as_ref();
+    if admin::users(storage).unwrap().iter().all(|u| u.id != user) {
+        admin::add_user(storage, user, user, role, "district", now_ms()).unwrap();
+    }
+    admin::enrollment_code(storage, user, now_ms()).unwrap()
+}
+
+fn enroll(district: &District, app: &App, user: &str, role: Role) {
+    let input = EnrollInput {
+        server: district.url(),
+        code: code(district, user, role),
+        device_name: format!("{user} 平板"),
+        pin: PIN.into(),
+    };
+    let status = app.enroll(&input).unwrap();
+    assert_eq!(status.stage, Stage::Unlocked);
+}
+
+fn wait_for(app: &App, what: &str, mut done: impl FnMut(&SyncStatus) -> bool) -> SyncStatus {
+    let start = Instant::now();
+    loop {
+        let status = app.sync_status().unwrap();
+        if done(&status) {
+            return status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "waiting for {what}; last status {status:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn synced_clean(status: &SyncStatus) -> bool {
+    status.state == SyncState::Synced && status.pending == 0
+}
+
+fn east() -> (Division, Division) {
+    (Division::new(EAST.0, EAST.1), Division::new("330199101201", "东岭村"))
+}
+
+fn money(view: &xuncha_app::RecordView, field: Field) -> Option<String> {
+    view.record.fields.get(&field).map(ToString::to_string)
+}
+
+#[test]
+fn first_run_lock_edit_search_and_sync_by_itself() {
+    let district = District::start();
+    let (app, events) = app(&district, "inspector");
+    assert_eq!(app.status().stage, Stage::Setup);
+    assert!(matches!(app.list(&ListQuery::default()), Err(AppError::Locked)));
+
+    // A wrong code or address leaves nothing behind: the person can try again.
+    let bad =
+        EnrollInput { server: district.url(), code: "WRONG-CODE".into(), device_name: String::new(), pin: PIN.into() };
+    let error = app.enroll(&bad).unwrap_err();
+    assert_eq!(error.code(), "server", "{error}");
+    assert_eq!(app.status().stage, Stage::Setup);
+    let error = app.enroll(&EnrollInput { server: "not a url".into(), ..bad.clone() }).unwrap_err();
+    assert_eq!(error.code(), "bad_input");
+    enroll(&district, &app, "insp", Role::Inspector);
+    let session = app.status().session.unwrap();
+    assert_eq!((session.role.as_str(), session.can_review), ("inspector", false));
+
+    let (township, village) = east();
+    let view = app
+        .create(&NewRecordInput {
+            kind: RecordKind::FundCheck,
+            title: "东岭村到户补贴发放检查".into(),
+            round: "2024年第一轮".into(),
+            township: Some(township),
+            village: Some(village),
+            team: "第一巡察组".into(),
+        })
+        .unwrap();
+    let id = view.record.id;
+    // Typed input is parsed by the field's type; a malformed amount is refused and changes nothing.
+    let error = app.input(id, &FieldInput::Field { field: Field::Allocated, text: "12万".into() }).unwrap_err();
+    assert_eq!(error.code(), "bad_input");
+    let view = app.input(id, &FieldInput::Field { field: Field::Allocated, text: "120000".into() }).unwrap();
+    assert_eq!(money(&view, Field::Allocated).as_deref(), Some("120000.00"));
+    for (head, amount) in [("王建国", "3000"), ("李秀英", "3000"), ("张德明", "2500.50")] {
+        let item = app.new_item_id().unwrap();
+        app.edit(id, &[Edit::InsertItem { list: ItemList::Beneficiaries, id: item, values: vec![] }]).unwrap();
+        app.input(id, &FieldInput::Item { id: item, field: ItemField::Head, text: head.into() }).unwrap();
+        app.input(id, &FieldInput::Item { id: item, field: ItemField::Entitled, text: amount.into() }).unwrap();
+    }
+    let view = app.record(id).unwrap();
+    assert_eq!(view.record.items(ItemList::Beneficiaries).len(), 3);
+    // An empty input clears the field.
+    let view = app.input(id, &FieldInput::Field { field: Field::Disbursed, text: " ".into() }).unwrap();
+    assert!(!view.record.fields.contains_key(&Field::Disbursed));
+
+    // In the list (with its pending badge until sync), and found by a Chinese phrase.
+    let page = app.list(&ListQuery { limit: 50, ..ListQuery::default() }).unwrap();
+    assert_eq!(page.rows.len(), 1);
+    assert!(page.done);
+    let found = app.list(&ListQuery { text: Some("补贴发放".into()), limit: 50, ..ListQuery::default() }).unwrap();
+    assert_eq!(found.rows.len(), 1);
+    let none = app.list(&ListQuery { text: Some("宅基地".into()), limit: 50, ..ListQuery::default() }).unwrap();
+    assert!(none.rows.is_empty());
+    let searched_by_household =
+        app.list(&ListQuery { text: Some("李秀英".into()), limit: 50, ..ListQuery::default() }).unwrap();
+    assert_eq!(searched_by_household.rows.len(), 1);
+
+    // Background sync sends it without being asked.
+    wait_for(&app, "the first sync", synced_clean);
+    assert!(district.server_record(id).is_some());
+    assert!(!app.list(&ListQuery { limit: 50, ..ListQuery::default() }).unwrap().rows[0].pending);
+    assert!(events.statuses.lock().unwrap().iter().any(|s| s.state == SyncState::Syncing));
+
+    // Locking closes the database; a wrong PIN is refused; the right one opens it again.
+    assert_eq!(app.lock().stage, Stage::Locked);
+    assert!(matches!(app.record(id), Err(AppError::Locked)));
+    assert_eq!(app.unlock("135790").unwrap_err().code(), "wrong_pin");
+    assert_eq!(app.unlock(PIN).unwrap().stage, Stage::Unlocked);
+    assert_eq!(money(&app.record(id).unwrap(), Field::Allocated).as_deref(), Some("120000.00"));
+
+    // An inspector submits but cannot decide.
+    let error = app.edit(id, &[Edit::Decide { status: ReviewStatus::Verified, note: String::new() }]).unwrap_err();
+    assert_eq!(error.code(), "forbidden");
+    assert_eq!(app.record(id).unwrap().next_statuses, vec![ReviewStatus::Submitted]);
+
+    // CSV export writes a whole file with a header and the record.
+    let export = app.export_csv().unwrap();
+    assert_eq!(export.records, 1);
+    let csv = std::fs::read_to_string(&export.path).unwrap();
+    assert!(csv.contains("东岭村到户补贴发放检查"), "{csv}");
+}
+
+#[test]
+fn offline_edits_sync_when_the_server_returns_and_a_supervisor_settles_a_conflict() {
+    let mut district = District::start();
+    let (inspector, _) = app(&district, "inspector");
+    let (supervisor, supervisor_events) = app(&district, "supervisor");
+    enroll(&district, &inspector, "insp", Role::Inspector);
+    enroll(&district, &supervisor, "sup", Role::Supervisor);
+    assert!(supervisor.status().session.unwrap().can_review);
+
+    let (township, village) = east();
+    let id = inspector
+        .create(&NewRecordInput {
+            kind: RecordKind::FundCheck,
+            title: "危房改造资金检查".into(),
+            round: "2024年第一轮".into(),
+            township: Some(township),
+            village: Some(village),
+            team: String::new(),
+        })
+        .unwrap()
+        .record
+        .id;
+    for (field, text) in [(Field::Allocated, "80000"), (Field::FundName, "危房改造补助"), (Field::FundType, "危房改造")]
+    {
+        inspector.input(id, &FieldInput::Field { field, text: text.into() }).unwrap();
+    }
+    wait_for(&inspector, "the inspector's first sync", synced_clean);
+    supervisor.sync_now().unwrap();
+    let start = Instant::now();
+    while supervisor.record(id).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the record never reached the supervisor");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // The server goes away; both change the same amount.
+    district.stop();
+    wait_for(&inspector, "offline", |s| s.state == SyncState::Offline);
+    inspector.input(id, &FieldInput::Field { field: Field::Allocated, text: "82000".into() }).unwrap();
+    supervisor.input(id, &FieldInput::Field { field: Field::Allocated, text: "81500.50".into() }).unwrap();
+    assert_eq!(inspector.sync_status().unwrap().pending, 1);
+
+    // It comes back (same address): both sync by themselves.
+    district.resume();
+    wait_for(&inspector, "sync after the server returned", synced_clean);
+    wait_for(&supervisor, "the supervisor's sync", synced_clean);
+    inspector.sync_now().unwrap();
+    supervisor.sync_now().unwrap();
+    let start = Instant::now();
+    let view = loop {
+        let view = supervisor.record(id).unwrap();
+        if !view.conflicts.is_empty() {
+            break view;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no conflict reached the supervisor");
+        supervisor.sync_now().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(*supervisor_events.records_changed.lock().unwrap() > 0);
+    let conflict = &view.conflicts[0];
+    assert_eq!(conflict.path, FieldPath::Field { field: Field::Allocated });
+    let mut shown: Vec<&str> = conflict.values.iter().map(|v| v.display.as_str()).collect();
+    shown.sort_unstable();
+    assert_eq!(shown, ["81500.50", "82000.00"]);
+    assert!(conflict.values.iter().any(|v| v.author.as_deref() == Some("insp")));
+
+    // Settling is an edit: the inspector's value stays, the conflict is gone.
+    let inspectors = conflict.values.iter().find(|v| v.display == "82000.00").unwrap().change.clone().unwrap();
+    let view = supervisor.settle(id, &conflict.path, &inspectors).unwrap();
+    assert!(view.conflicts.is_empty());
+    assert_eq!(view.record.fields.get(&Field::Allocated), Some(&Value::Money("82000".parse().unwrap())));
+    let view = supervisor
+        .edit(
+            id,
+            &[
+                Edit::SetReviewStatus { status: ReviewStatus::Submitted },
+                Edit::Decide { status: ReviewStatus::Verified, note: "以银行流水为准".into() },
+            ],
+        )
+        .unwrap();
+    assert_eq!(view.record.review.status, ReviewStatus::Verified);
+
+    // The inspector receives the decision.
+    supervisor.sync_now().unwrap();
+    wait_for(&supervisor, "the decision to go up", synced_clean);
+    let start = Instant::now();
+    loop {
+        inspector.sync_now().unwrap();
+        let view = inspector.record(id).unwrap();
+        if let Some(decision) = &view.record.review.decision {
+            assert_eq!(decision.status, ReviewStatus::Verified);
+            assert!(!decision.void);
+            assert!(view.conflicts.is_empty());
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the decision never reached the inspector");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
