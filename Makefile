@@ -7,19 +7,30 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
 # Debian packages the build needs: a C toolchain and perl/make for the vendored OpenSSL
-# that SQLCipher is built against.
-APT_PACKAGES := build-essential pkg-config perl make ca-certificates curl
+# that SQLCipher is built against; WebKitGTK and GTK for the Tauri app; Xvfb, xauth and
+# WebKitWebDriver for the end-to-end tests; a CJK font so the UI renders Chinese.
+APT_PACKAGES := build-essential pkg-config perl make ca-certificates curl \
+	libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev libssl-dev \
+	xvfb xauth webkit2gtk-driver fonts-wqy-microhei procps
+
+# The UI (Vite 7, Vitest 3) needs Node.js 20.19 or newer.
+NODE_MIN := 20.19
+TAURI_DRIVER ?= $(HOME)/.cargo/bin/tauri-driver
+UI_SOURCES := $(shell find ui/src ui/index.html ui/vite.config.ts ui/tsconfig.json -type f 2>/dev/null)
+DISPLAY_AVAILABLE := $(if $(DISPLAY)$(WAYLAND_DISPLAY),yes,)
+AS ?= inspector
 
 RUN_DIR := .run
 DEMO_PIN := 246810
 DEMO_PORT ?= 18470
 
-.PHONY: help setup build run test check fmt clippy unit bench clean
+.PHONY: help setup node-check build ui-build ui-test e2e e2e-setup run run-cli test check fmt clippy unit bench bench-app bindings clean
 
 help:
-	@echo "make run    build; start the server with the demo district on loopback; two devices enroll, sync, settle a conflict"
-	@echo "make test   formatting, clippy, every test (unit, property, crash, CLI)"
-	@echo "make bench  store benchmarks (criterion) and the sync benchmark against the standard Automerge protocol"
+	@echo "make run    build; start the server with the demo district on loopback; open the app as the demo inspector"
+	@echo "            (make run AS=supervisor: as the demo supervisor; with no display: the command-line demo)"
+	@echo "make test   formatting, clippy, Rust tests, UI type check and tests, end-to-end tests of the app"
+	@echo "make bench  store and sync benchmarks, and the app's cold start with 10,000 records"
 
 ## setup: install what the build needs (idempotent; apt only when something is missing)
 setup:
@@ -32,27 +43,98 @@ setup:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install the Rust toolchain (rustup) first"; exit 1; }
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+	@$(MAKE) --no-print-directory node-check
 
-build: setup
+node-check:
+	@command -v node >/dev/null || { echo "Node.js $(NODE_MIN)+ is needed for the UI: install it (e.g. from nodejs.org) and run make again"; exit 1; }
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); const [x,y]="$(NODE_MIN)".split(".").map(Number); if (a<x||(a===x&&b<y)) { console.error("Node.js "+process.versions.node+" is too old: the UI needs $(NODE_MIN) or newer"); process.exit(1) }'
+
+ui/node_modules/.installed: ui/package.json ui/package-lock.json | setup
+	npm ci --prefix ui --no-audit --no-fund
+	@touch $@
+
+e2e/node_modules/.installed: e2e/package.json e2e/package-lock.json | setup
+	npm ci --prefix e2e --no-audit --no-fund
+	@touch $@
+
+## ui-build: type-check and bundle the UI into ui/dist (the app embeds it at compile time)
+ui/dist/index.html: ui/node_modules/.installed $(UI_SOURCES)
+	npm --prefix ui run build
+ui-build: ui/dist/index.html
+
+build: setup ui-build
 	$(CARGO) build --workspace --all-targets --locked
 
 fmt: setup
 	$(CARGO) fmt --all -- --check
 
-clippy: setup
+clippy: setup ui-build
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
+## unit: every Rust test (including the check that ui/src/bindings matches the Rust types)
 unit: build
 	$(CARGO) test --workspace --locked
 
+## ui-test: the UI's type check (vue-tsc) and unit tests (Vitest, Tauri IPC mocked)
+ui-test: ui/node_modules/.installed
+	npm --prefix ui run typecheck
+	npm --prefix ui test
+
+## e2e: the real app under Xvfb through tauri-driver and WebKitWebDriver, against a real
+## server on loopback; screenshots land in target/e2e/screenshots
+e2e-setup: e2e/node_modules/.installed
+	@test -x $(TAURI_DRIVER) || command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --version ^2 --locked
+e2e: build e2e-setup
+	TAURI_DRIVER=$$(test -x $(TAURI_DRIVER) && echo $(TAURI_DRIVER) || command -v tauri-driver) npm --prefix e2e test
+
+## bindings: regenerate the UI's TypeScript types from the Rust types
+bindings: setup
+	UPDATE_BINDINGS=1 $(CARGO) test --locked -p xuncha-app --test bindings
+
 ## test: every check and every test, as CI runs them
-test: fmt clippy unit
+test: fmt clippy unit ui-test e2e
 
 check: test
 
-## run: the main job until the app exists: a server with the demo district on loopback,
-## two enrolled devices syncing, a concurrent edit settled by the supervisor
+## run: the server with the demo district on loopback, and the app enrolled as the demo
+## inspector (AS=supervisor: the demo supervisor). With no display, the command-line demo.
 run: build
+ifeq ($(DISPLAY_AVAILABLE),yes)
+	@rm -rf $(RUN_DIR) && mkdir -p $(RUN_DIR)
+	@set -e; X=$$(pwd)/target/debug/xuncha; APP=$$(pwd)/target/debug/xuncha-app; cd $(RUN_DIR); \
+	export XUNCHA_SERVER_DATA=server XUNCHA_PIN=$(DEMO_PIN); \
+	$$X admin add-user demo-inspector --name 演示巡察员 --role inspector --jurisdiction district; \
+	$$X admin add-user demo-supervisor --name 演示审核人 --role supervisor --jurisdiction district; \
+	$$X admin add-user demo-lead --name 演示组长 --role team_lead --jurisdiction district; \
+	$$X server --listen 127.0.0.1:$(DEMO_PORT) > server.log 2>&1 & SERVER=$$!; \
+	trap "kill $$SERVER 2>/dev/null" EXIT; \
+	for i in $$(seq 50); do curl -sf http://127.0.0.1:$(DEMO_PORT)/healthz >/dev/null 2>&1 && break; sleep 0.1; done; \
+	echo "== 巡察员平板 the inspector's tablet: enrolled, the demo district recorded, synced"; \
+	$$X --db app-inspector/device.db init --user demo-inspector --name 演示巡察员 --device inspector-tablet; \
+	$$X --db app-inspector/device.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-inspector 2>/dev/null) --name 巡察员平板; \
+	$$X --db app-inspector/device.db demo; $$X --db app-inspector/device.db sync; \
+	echo "== 组长平板 the team lead's tablet changes an amount the inspector will change too"; \
+	$$X --db lead.db init --user demo-lead --name 演示组长 --device lead-tablet; \
+	$$X --db lead.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-lead 2>/dev/null) --name 组长平板; \
+	$$X --db lead.db sync; \
+	id=$$($$X --db lead.db record list --kind fund_check --limit 1 --json | sed -n 's/.*"record_id": "\([^"]*\)".*/\1/p' | head -1); \
+	$$X --db app-inspector/device.db record edit $$id --set allocated=120000; $$X --db app-inspector/device.db sync; \
+	$$X --db lead.db record edit $$id --set allocated=125000.50; $$X --db lead.db sync; \
+	echo "== 审核人电脑 the supervisor's desktop: enrolled"; \
+	$$X --db app-supervisor/device.db init --user demo-supervisor --name 演示审核人 --device supervisor-desktop; \
+	$$X --db app-supervisor/device.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-supervisor 2>/dev/null) --name 审核人电脑; \
+	echo; echo "Opening the app as the demo $(AS) (PIN $(DEMO_PIN)); the server runs until the app closes."; \
+	echo "The other role: make run AS=$$(test "$(AS)" = supervisor && echo inspector || echo supervisor)"; \
+	XUNCHA_DEMO_PIN=$(DEMO_PIN) $$APP --data-dir $$(pwd)/app-$(AS)
+else
+	@echo "No display (DISPLAY is not set): running the server and the command-line demo instead of the app."
+	@echo "On a desktop, make run opens the app; or start an X server and set DISPLAY."
+	@$(MAKE) --no-print-directory run-cli
+endif
+
+## run-cli: the command-line demo: a server with the demo district on loopback, two
+## enrolled devices syncing, a concurrent edit settled by the supervisor
+run-cli: build
 	@rm -rf $(RUN_DIR) && mkdir -p $(RUN_DIR)
 	@set -e; X=$$(pwd)/target/debug/xuncha; cd $(RUN_DIR); \
 	export XUNCHA_SERVER_DATA=server XUNCHA_PIN=$(DEMO_PIN); \
@@ -89,7 +171,16 @@ run: build
 bench: setup
 	$(CARGO) bench -p xuncha-store --locked
 	$(CARGO) run --release --locked -p xuncha-cli -- bench sync
+	$(MAKE) --no-print-directory bench-app
+
+## bench-app: the app's cold start to an interactive record list with 10,000 records, and
+## its resident memory (release build of the app, under Xvfb)
+bench-app: ui-build e2e-setup
+	$(CARGO) build --release --locked -p xuncha-tauri -p xuncha-cli
+	TAURI_DRIVER=$$(test -x $(TAURI_DRIVER) && echo $(TAURI_DRIVER) || command -v tauri-driver) \
+	XUNCHA_APP_BIN=$$(pwd)/target/release/xuncha-app XUNCHA_CLI_BIN=$$(pwd)/target/release/xuncha \
+	npm --prefix e2e run bench
 
 clean:
 	$(CARGO) clean
-	rm -rf $(RUN_DIR)
+	rm -rf $(RUN_DIR) ui/dist ui/node_modules e2e/node_modules

@@ -6,7 +6,11 @@ import type { RecordKind } from "./RecordKind";
 /**
  * A field of a record, as the editor renders it.
  */
-export type FieldInfo = { field: Field, zh: string, en: string, ty: FieldType, 
+export type FieldInfo = { field: Field, 
+/**
+ * The stored key, as problem paths name it.
+ */
+key: string, zh: string, en: string, ty: FieldType, 
 /**
  * Empty: every kind.
  */

@@ -5,4 +5,8 @@ import type { ItemField } from "./ItemField";
 /**
  * A field of a list item.
  */
-export type ItemFieldInfo = { field: ItemField, zh: string, en: string, ty: FieldType, };
+export type ItemFieldInfo = { field: ItemField, 
+/**
+ * The stored key, as problem and conflict paths name it.
+ */
+key: string, zh: string, en: string, ty: FieldType, };

@@ -6,4 +6,4 @@ import type { RecordKind } from "./RecordKind";
 /**
  * A list of items (households, subjects, relations, contracts).
  */
-export type ListInfo = { list: ItemList, zh: string, en: string, kind: RecordKind, fields: Array<ItemFieldInfo>, };
+export type ListInfo = { list: ItemList, key: string, zh: string, en: string, kind: RecordKind, fields: Array<ItemFieldInfo>, };

@@ -1,0 +1,252 @@
+// The end-to-end harness: Xvfb, tauri-driver (over WebKitWebDriver), a real Xuncha
+// server on loopback started from the real CLI binary, and the real app binary.
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { remote } from 'webdriverio';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(here, '../..');
+const TARGET = process.env.CARGO_TARGET_DIR ?? path.join(ROOT, 'target');
+export const APP = process.env.XUNCHA_APP_BIN ?? path.join(TARGET, 'debug/xuncha-app');
+export const CLI = process.env.XUNCHA_CLI_BIN ?? path.join(TARGET, 'debug/xuncha');
+export const SHOTS = process.env.XUNCHA_SHOTS ?? path.join(TARGET, 'e2e/screenshots');
+export const PIN = '246810';
+
+const children = new Set();
+function track(child) {
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+export function stopAll() {
+  for (const child of children) child.kill('SIGKILL');
+}
+process.on('exit', stopAll);
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+async function waitForPort(port, what, ms = 20_000) {
+  const start = Date.now();
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() - start > ms) throw new Error(`${what} did not listen on 127.0.0.1:${port}`);
+    await sleep(100);
+  }
+}
+
+/** A virtual display, unless one is given. */
+export async function startDisplay() {
+  if (process.env.DISPLAY) return process.env.DISPLAY;
+  for (let n = 90; n < 110; n++) {
+    if (existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`)) continue;
+    const display = `:${n}`;
+    track(spawn('Xvfb', [display, '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], { stdio: 'ignore' }));
+    for (let i = 0; i < 50 && !existsSync(`/tmp/.X11-unix/X${n}`); i++) await sleep(100);
+    process.env.DISPLAY = display;
+    return display;
+  }
+  throw new Error('no free X display number');
+}
+
+/** tauri-driver, which starts WebKitWebDriver, which starts the app. */
+export async function startDriver() {
+  const port = await freePort();
+  const nativePort = await freePort();
+  const bin = process.env.TAURI_DRIVER ?? path.join(process.env.HOME ?? '/root', '.cargo/bin/tauri-driver');
+  track(spawn(bin, ['--port', String(port), '--native-port', String(nativePort)], { stdio: ['ignore', 'ignore', 'inherit'] }));
+  await waitForPort(port, 'tauri-driver');
+  return port;
+}
+
+/** Runs the CLI; returns its standard output. */
+export function cli(args, env = {}) {
+  return execFileSync(CLI, args, { env: { ...process.env, XUNCHA_PIN: PIN, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+/** A real server with its own data folder on a loopback port; can be stopped and started again. */
+export async function startServer(dir) {
+  const data = path.join(dir, 'server');
+  const port = await freePort();
+  const env = { XUNCHA_SERVER_DATA: data };
+  let child = null;
+  const server = {
+    url: `http://127.0.0.1:${port}`,
+    addUser(id, name, role) {
+      cli(['admin', 'add-user', id, '--name', name, '--role', role, '--jurisdiction', 'district'], env);
+    },
+    enrollCode(user) {
+      return cli(['admin', 'enroll', user], env);
+    },
+    async start() {
+      child = track(spawn(CLI, ['server', '--listen', `127.0.0.1:${port}`], { env: { ...process.env, ...env }, stdio: 'ignore' }));
+      await waitForPort(port, 'the Xuncha server');
+    },
+    async stop() {
+      if (!child) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      child = null;
+    },
+  };
+  await server.start();
+  return server;
+}
+
+/** A CLI device (a second tablet) enrolled with `server` as `user`. */
+export function cliDevice(dir, server, user, name, role) {
+  const db = path.join(dir, `${user}.db`);
+  server.addUser(user, name, role);
+  cli(['--db', db, 'init', '--user', user, '--name', name, '--device', `${user}-cli`]);
+  cli(['--db', db, 'enroll', '--server', server.url, '--code', server.enrollCode(user), '--name', `${name}的设备`]);
+  return {
+    db,
+    run: (args) => cli(['--db', db, ...args]),
+  };
+}
+
+/** An app data folder prepared by the CLI: enrolled, locked by PIN. */
+export function preparedAppDir(dir, server, user, name, role) {
+  const appDir = path.join(dir, `app-${user}`);
+  mkdirSync(appDir, { recursive: true });
+  const db = path.join(appDir, 'device.db');
+  server.addUser(user, name, role);
+  cli(['--db', db, 'init', '--user', user, '--name', name, '--device', `${user}-app`]);
+  cli(['--db', db, 'enroll', '--server', server.url, '--code', server.enrollCode(user), '--name', `${name}的电脑`]);
+  return appDir;
+}
+
+/** A fresh temporary folder. */
+export function tempDir(prefix = 'xuncha-e2e-') {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** Opens the real app on `dataDir` through WebDriver. */
+export async function openApp(driverPort, dataDir) {
+  const browser = await remote({
+    hostname: '127.0.0.1',
+    port: driverPort,
+    logLevel: 'error',
+    connectionRetryCount: 1,
+    capabilities: {
+      'wdio:enforceWebDriverClassic': true,
+      'tauri:options': { application: APP, args: ['--data-dir', dataDir] },
+    },
+  });
+  const app = new AppDriver(browser, dataDir);
+  await app.waitFor('body');
+  return app;
+}
+
+/** The app process for a data folder (to kill it as a flat battery would). */
+export function appPid(dataDir) {
+  const out = spawnSync('pgrep', ["-f", `xuncha-app.*--data-dir ${dataDir}`], { encoding: 'utf8' }).stdout.trim();
+  return out ? Number(out.split('\n')[0]) : null;
+}
+
+export class AppDriver {
+  constructor(browser, dataDir) {
+    this.b = browser;
+    this.dataDir = dataDir;
+  }
+  $(testid) {
+    return this.b.$(`[data-testid="${testid}"]`);
+  }
+  async waitFor(selector, timeout = 20_000) {
+    const el = selector.startsWith('[') || selector.startsWith('/') || selector === 'body' ? this.b.$(selector) : this.$(selector);
+    await el.waitForExist({ timeout, timeoutMsg: `${selector} did not appear` });
+    return el;
+  }
+  async click(testid) {
+    const el = await this.waitFor(testid);
+    await el.scrollIntoView({ block: 'center' });
+    await el.click();
+  }
+  /** Types into an input (a van-field wraps its input). */
+  async type(testid, text) {
+    const host = await this.waitFor(testid);
+    const tag = await host.getTagName();
+    const input = tag === 'input' || tag === 'textarea' ? host : await host.$('input, textarea');
+    await input.scrollIntoView({ block: 'center' });
+    await input.click();
+    if (text) await input.addValue(text);
+    return input;
+  }
+  /** Replaces what an input holds: cleared, then typed key by key. */
+  async replace(testid, text) {
+    const input = await this.type(testid, '');
+    await input.clearValue();
+    await input.addValue(text);
+    return input;
+  }
+  async select(testid, value) {
+    const el = await this.waitFor(testid);
+    await el.scrollIntoView({ block: 'center' });
+    await el.selectByAttribute('value', value);
+  }
+  async attr(testid, name) {
+    return (await this.waitFor(testid)).getAttribute(name);
+  }
+  /** The text of an element and everything in it, visible or scrolled away. */
+  async content(testid) {
+    return this.b.execute((id) => document.querySelector(`[data-testid="${id}"]`)?.textContent ?? '', testid);
+  }
+  async text(testid) {
+    return (await this.waitFor(testid)).getText();
+  }
+  async until(what, check, timeout = 30_000) {
+    const start = Date.now();
+    let last;
+    for (;;) {
+      try {
+        last = await check();
+        if (last) return last;
+      } catch (error) {
+        last = error;
+      }
+      if (Date.now() - start > timeout) {
+        await this.shot(`failure-${what.replace(/[^\p{L}\p{N}]+/gu, '-').slice(0, 60)}`).catch(() => {});
+        throw new Error(`timed out waiting for ${what} (last: ${last})`);
+      }
+      await sleep(200);
+    }
+  }
+  async shot(name) {
+    mkdirSync(SHOTS, { recursive: true });
+    await this.b.saveScreenshot(path.join(SHOTS, `${name}.png`));
+  }
+  async close() {
+    try {
+      await this.b.deleteSession();
+    } catch {
+      // Already gone (killed on purpose).
+    }
+  }
+}
+
+export function cleanup(dir) {
+  if (!process.env.XUNCHA_E2E_KEEP) rmSync(dir, { recursive: true, force: true });
+}

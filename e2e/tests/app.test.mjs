@@ -1,0 +1,250 @@
+// End to end: the real app binary, driven through tauri-driver and WebKitWebDriver under
+// Xvfb, against a real server on loopback, with a second device on the real CLI.
+// Screenshots of each step go to target/e2e/screenshots (README's come from there).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import {
+  startDisplay, startDriver, startServer, openApp, cliDevice, preparedAppDir, tempDir, appPid, cleanup, stopAll,
+  sleep, PIN, ROOT,
+} from '../lib/harness.mjs';
+
+const PHOTO = path.join(ROOT, 'e2e/fixtures/receipt.png');
+let dir, driver, server, inspectorDir, recordId;
+
+before(async () => {
+  dir = tempDir();
+  await startDisplay();
+  driver = await startDriver();
+  server = await startServer(dir);
+  server.addUser('wang', '王巡察', 'inspector');
+  inspectorDir = path.join(dir, 'app-wang');
+});
+
+after(async () => {
+  await server?.stop();
+  stopAll();
+  if (dir) cleanup(dir);
+});
+
+async function waitSynced(app) {
+  await app.until('the sync status to show synced with nothing waiting', async () => {
+    const state = await app.attr('sync-status', 'data-state');
+    const pending = await app.attr('sync-status', 'data-pending');
+    return state === 'synced' && pending === '0';
+  });
+}
+
+async function unlock(app) {
+  await app.type('unlock-pin', PIN);
+  await app.click('unlock-submit');
+  await app.waitFor('record-list');
+}
+
+async function openRecord(app, title) {
+  const row = await app.until(`the record “${title}” in the list`, async () => {
+    for (const r of await app.b.$$('[data-testid="record-row"]')) {
+      const text = await app.b.execute((el) => el.textContent, r);
+      if (text.includes(title)) return r;
+    }
+    return null;
+  });
+  await row.click();
+  await app.waitFor('editor');
+}
+
+test('enroll, set a PIN, record a fund check with three households and a photo, find it', async () => {
+  const app = await openApp(driver, inspectorDir);
+  try {
+    await app.type('setup-server', server.url);
+    await app.type('setup-code', server.enrollCode('wang'));
+    await app.type('setup-device', '东岭村巡察平板');
+    await app.shot('01-setup');
+    await app.click('setup-next');
+    await app.type('setup-pin', PIN);
+    await app.type('setup-pin-again', PIN);
+    await app.shot('02-pin');
+    await app.click('setup-enroll');
+    await app.waitFor('record-list');
+    assert.match(await app.text('who'), /王巡察/);
+
+    await app.click('new-record');
+    const fund = await app.b.$('//button[contains(@class,"van-action-sheet__item") and contains(., "扶贫资金检查")]');
+    await fund.waitForClickable({ timeout: 10_000 });
+    await fund.click();
+    await app.waitFor('editor');
+    recordId = await app.attr('editor', 'data-record');
+    await app.type('input-title', '东岭村2024年到户补贴发放检查');
+    await app.type('input-round', '2024年第一轮');
+    await app.type('input-township', '330199101000:东岭镇');
+    await app.type('input-village', '330199101201:东岭村');
+    await app.type('input-team', '第一巡察组');
+    await app.type('input-fund_name', '2024年到户产业补贴');
+    await app.select('input-fund_type', 'household_subsidy');
+    await app.type('input-allocated', '120000');
+    // A malformed amount is refused on the spot and said so.
+    await app.type('input-disbursed', '11万');
+    await app.waitFor('unsaved-disbursed');
+    await app.replace('input-disbursed', '118000');
+    await app.until('the refused amount to be replaced', async () => !(await app.$('unsaved-disbursed').isExisting()));
+
+    const households = [
+      ['王建国', '3000', '3000'],
+      ['李秀英', '3000', '2000'],
+      ['张德明', '2500.50', '2500.50'],
+    ];
+    for (const [i, [head, entitled, received]] of households.entries()) {
+      await app.click('add-beneficiaries');
+      await app.waitFor(`input-beneficiaries-${i}-head`);
+      await app.type(`input-beneficiaries-${i}-head`, head);
+      await app.type(`input-beneficiaries-${i}-entitled`, entitled);
+      await app.type(`input-beneficiaries-${i}-received`, received);
+    }
+    await app.click('issue-withheld_shared');
+
+    const picker = await app.$('attach-input');
+    await picker.waitForExist();
+    await picker.setValue(PHOTO);
+    await app.waitFor('attachment-thumb');
+    await app.until('every edit to be stored', async () => (await app.attr('save-state', 'data-saving')) === 'false');
+    await app.shot('03-editor');
+
+    // In the list, and found by a Chinese phrase and by a household's name.
+    await app.until('the new record in the list', async () => (await app.content('record-list')).includes('东岭村2024年到户补贴发放检查'));
+    await app.type('search', '补贴发放');
+    await app.until('the search result', async () => (await app.b.$$('[data-testid="record-row"]')).length === 1);
+    await app.shot('04-search');
+    await app.replace('search', '李秀英');
+    await app.until('the search by household', async () => (await app.content('record-list')).includes('到户补贴'));
+
+    await waitSynced(app);
+    await app.shot('05-synced');
+  } finally {
+    await app.close();
+  }
+});
+
+test('with the server stopped, an edit waits; when it returns the app syncs by itself', async () => {
+  const app = await openApp(driver, inspectorDir);
+  try {
+    await unlock(app);
+    await openRecord(app, '到户补贴发放检查');
+    await server.stop();
+    await app.until('the app to notice it is offline', async () => (await app.attr('sync-status', 'data-state')) === 'offline');
+    await app.type('input-narrative', '李秀英户实领少于应享1000元，村会计称余款暂存村账。');
+    await app.until('one change waiting', async () => (await app.attr('sync-status', 'data-pending')) === '1');
+    assert.match(await app.text('sync-status'), /离线/);
+    assert.match(await app.text('sync-waiting'), /1 项待同步/);
+    await app.shot('06-offline');
+    await server.start();
+    await waitSynced(app);
+    assert.match(await app.text('sync-text'), /已同步/);
+    await app.shot('07-back-online');
+  } finally {
+    await app.close();
+  }
+});
+
+test('a concurrent edit on a second device shows as a conflict; the supervisor settles it and verifies; the inspector gets the decision', async () => {
+  // The team lead's tablet (the CLI device) has the record, then both change the amount.
+  const lead = cliDevice(dir, server, 'zhao', '赵组长', 'team_lead');
+  lead.run(['sync']);
+  let app = await openApp(driver, inspectorDir);
+  try {
+    await unlock(app);
+    await openRecord(app, '到户补贴发放检查');
+    await app.replace('input-allocated', '125000');
+    await app.until('the amount to be stored', async () => (await app.attr('save-state', 'data-saving')) === 'false');
+    await waitSynced(app);
+  } finally {
+    await app.close();
+  }
+  lead.run(['record', 'edit', recordId, '--set', 'allocated=121000']);
+  lead.run(['sync']);
+
+  // The supervisor's desktop, enrolled by the administrator, opens with its PIN.
+  const supervisorDir = preparedAppDir(dir, server, 'liu', '刘审核', 'supervisor');
+  app = await openApp(driver, supervisorDir);
+  try {
+    await app.waitFor('unlock-pin');
+    await app.shot('08-unlock');
+    await unlock(app);
+    await openRecord(app, '到户补贴发放检查');
+    await app.waitFor('conflicts');
+    const conflict = await app.text('conflict-0');
+    assert.match(conflict, /125000\.00/);
+    assert.match(conflict, /121000\.00/);
+    assert.match(conflict, /王巡察|wang/);
+    assert.match(conflict, /zhao|赵组长/);
+    await app.shot('09-conflict');
+    const values = await app.b.$$('[data-testid^="conflict-0-value-"]');
+    let keep = null;
+    for (const [i, v] of values.entries()) if ((await v.getText()).includes('125000.00')) keep = i;
+    assert.notEqual(keep, null);
+    await app.click(`keep-0-${keep}`);
+    await app.until('the conflict to be settled', async () => !(await app.$('conflicts').isExisting()));
+    assert.equal(await (await app.$('input-allocated')).getValue(), '125000.00');
+
+    await app.click('status-submitted');
+    await app.until('submitted', async () => (await app.text('review-status')) === '待审核');
+    await app.type('decision-note', '以银行流水为准，余款已退回农户');
+    await app.click('status-verified');
+    await app.until('verified', async () => (await app.text('review-status')) === '已核实');
+    assert.match(await app.text('decision'), /有效/);
+    await app.shot('10-review');
+    await waitSynced(app);
+    await app.click('tab-dashboard');
+    await app.waitFor('total-records');
+    await sleep(800);
+    await app.shot('11-dashboard');
+  } finally {
+    await app.close();
+  }
+
+  app = await openApp(driver, inspectorDir);
+  try {
+    await unlock(app);
+    await openRecord(app, '到户补贴发放检查');
+    await app.until('the decision to arrive', async () => {
+      if (!(await app.$('decision').isExisting())) {
+        await app.click('sync-status');
+        return false;
+      }
+      return (await app.text('review-status')) === '已核实';
+    });
+    assert.equal(await app.attr('decision', 'data-void'), 'false');
+    assert.equal(await (await app.$('input-allocated')).getValue(), '125000.00');
+    await app.shot('12-decision-received');
+  } finally {
+    await app.close();
+  }
+});
+
+test('killing the app right after typing loses nothing that was on screen', async () => {
+  let app = await openApp(driver, inspectorDir);
+  const typed = '；回访时农户确认已补发。';
+  let expected;
+  try {
+    await unlock(app);
+    await openRecord(app, '到户补贴发放检查');
+    const original = await (await app.$('input-narrative')).getValue();
+    expected = original + typed;
+    await app.type('input-narrative', typed);
+    // The moment the last key is on screen: no wait for a save indicator.
+    const pid = appPid(inspectorDir);
+    assert.ok(pid, 'the app process');
+    process.kill(pid, 'SIGKILL');
+  } finally {
+    await app.close();
+  }
+  assert.ok(existsSync(path.join(inspectorDir, 'device.db')));
+  app = await openApp(driver, inspectorDir);
+  try {
+    await unlock(app);
+    await openRecord(app, '到户补贴发放检查');
+    assert.equal(await (await app.$('input-narrative')).getValue(), expected);
+  } finally {
+    await app.close();
+  }
+});

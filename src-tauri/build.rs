@@ -1,0 +1,35 @@
+//! Builds the Tauri context; the app manifest lists every command, so that each one is
+//! allowed only where a capability grants it (capabilities/main.json).
+
+fn main() {
+    let commands = &[
+        "app_status",
+        "probe_server",
+        "enroll",
+        "unlock",
+        "lock",
+        "change_pin",
+        "schema",
+        "list_records",
+        "facets",
+        "totals",
+        "record",
+        "create_record",
+        "edit_record",
+        "input_field",
+        "new_item_id",
+        "settle_conflict",
+        "record_history",
+        "field_history",
+        "add_attachment",
+        "attachment",
+        "set_informant",
+        "sync_status",
+        "sync_now",
+        "export_csv",
+    ];
+    tauri_build::try_build(
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),
+    )
+    .expect("building the Tauri context");
+}

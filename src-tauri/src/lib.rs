@@ -1,0 +1,270 @@
+//! The Tauri shell: opens the window, owns the [`xuncha_app::App`], and maps each command
+//! onto one of its methods. Events (sync status, records arriving) go to the web view.
+//! No other crate knows Tauri; no command does more than call the app.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tauri::ipc::{InvokeBody, Request, Response};
+use tauri::{AppHandle, Emitter, Manager};
+use xuncha_app::{
+    App, AppError, AppStatus, AttachmentInput, Config, EnrollInput, EventSink, ExportResult, FieldInput, ListPage,
+    ListQuery, NewRecordInput, RecordView, Schema, SyncStatus, SystemClock,
+};
+use xuncha_domain::{Edit, FieldPath, FieldVersion, HistoryEntry, InformantField, ItemId, RecordId};
+use xuncha_store::{Facets, Totals};
+
+type Result<T> = std::result::Result<T, AppError>;
+
+/// Runs a use case on the blocking pool: they read and write the database and may wait
+/// on the network, which must not hold the async runtime's threads.
+async fn blocking<T: Send + 'static>(handle: AppHandle, f: impl FnOnce(&App) -> Result<T> + Send + 'static) -> Result<T> {
+    tauri::async_runtime::spawn_blocking(move || f(&handle.state::<App>()))
+        .await
+        .map_err(|e| AppError::Io { path: "worker".into(), detail: e.to_string() })?
+}
+
+/// Sends the app's events to the web view.
+#[derive(Debug)]
+struct WebviewEvents(tauri::AppHandle);
+
+impl EventSink for WebviewEvents {
+    fn sync_status(&self, status: &SyncStatus) {
+        let _ = self.0.emit("sync-status", status);
+    }
+
+    fn records_changed(&self) {
+        let _ = self.0.emit("records-changed", ());
+    }
+}
+
+#[tauri::command]
+async fn app_status(handle: AppHandle) -> Result<AppStatus> {
+    blocking(handle, move |app| Ok(app.status())).await
+}
+
+#[tauri::command]
+async fn probe_server(handle: AppHandle, url: String) -> Result<()> {
+    blocking(handle, move |app| app.probe_server(&url)).await
+}
+
+#[tauri::command]
+async fn enroll(handle: AppHandle, input: EnrollInput) -> Result<AppStatus> {
+    blocking(handle, move |app| app.enroll(&input)).await
+}
+
+#[tauri::command]
+async fn unlock(handle: AppHandle, pin: String) -> Result<AppStatus> {
+    blocking(handle, move |app| app.unlock(&pin)).await
+}
+
+#[tauri::command]
+async fn lock(handle: AppHandle) -> Result<AppStatus> {
+    blocking(handle, move |app| Ok(app.lock())).await
+}
+
+#[tauri::command]
+async fn change_pin(handle: AppHandle, old_pin: String, new_pin: String) -> Result<()> {
+    blocking(handle, move |app| app.change_pin(&old_pin, &new_pin)).await
+}
+
+#[tauri::command]
+async fn schema() -> Result<Schema> {
+    Ok(xuncha_app::schema())
+}
+
+#[tauri::command]
+async fn list_records(handle: AppHandle, query: ListQuery) -> Result<ListPage> {
+    blocking(handle, move |app| app.list(&query)).await
+}
+
+#[tauri::command]
+async fn facets(handle: AppHandle) -> Result<Facets> {
+    blocking(handle, move |app| app.facets()).await
+}
+
+#[tauri::command]
+async fn totals(handle: AppHandle, township: Option<String>) -> Result<Totals> {
+    blocking(handle, move |app| app.totals(township.as_deref())).await
+}
+
+#[tauri::command]
+async fn record(handle: AppHandle, id: RecordId) -> Result<RecordView> {
+    blocking(handle, move |app| app.record(id)).await
+}
+
+#[tauri::command]
+async fn create_record(handle: AppHandle, input: NewRecordInput) -> Result<RecordView> {
+    blocking(handle, move |app| app.create(&input)).await
+}
+
+#[tauri::command]
+async fn edit_record(handle: AppHandle, id: RecordId, edits: Vec<Edit>) -> Result<RecordView> {
+    blocking(handle, move |app| app.edit(id, &edits)).await
+}
+
+#[tauri::command]
+async fn input_field(handle: AppHandle, id: RecordId, input: FieldInput) -> Result<RecordView> {
+    blocking(handle, move |app| app.input(id, &input)).await
+}
+
+#[tauri::command]
+async fn new_item_id(handle: AppHandle) -> Result<ItemId> {
+    blocking(handle, move |app| app.new_item_id()).await
+}
+
+#[tauri::command]
+async fn settle_conflict(handle: AppHandle, id: RecordId, path: FieldPath, change: String) -> Result<RecordView> {
+    blocking(handle, move |app| app.settle(id, &path, &change)).await
+}
+
+#[tauri::command]
+async fn record_history(handle: AppHandle, id: RecordId) -> Result<Vec<HistoryEntry>> {
+    blocking(handle, move |app| app.history(id)).await
+}
+
+#[tauri::command]
+async fn field_history(handle: AppHandle, id: RecordId, path: FieldPath) -> Result<Vec<FieldVersion>> {
+    blocking(handle, move |app| app.field_history(id, &path)).await
+}
+
+/// The file's bytes travel as the raw request body; what the record says about them
+/// travels in the `x-attachment` header (percent-encoded JSON).
+#[tauri::command]
+async fn add_attachment(handle: AppHandle, request: Request<'_>) -> Result<RecordView> {
+    let (input, bytes) = attachment_request(&request)?;
+    blocking(handle, move |app| app.attach(&input, bytes)).await
+}
+
+#[tauri::command]
+async fn attachment(handle: AppHandle, sha256: String, mime: String) -> Result<Response> {
+    blocking(handle, move |app| app.attachment(&sha256, &mime).map(Response::new)).await
+}
+
+#[tauri::command]
+async fn set_informant(handle: AppHandle, id: RecordId, values: Vec<(InformantField, String)>) -> Result<RecordView> {
+    blocking(handle, move |app| app.set_informant(id, &values)).await
+}
+
+#[tauri::command]
+async fn sync_status(handle: AppHandle) -> Result<SyncStatus> {
+    blocking(handle, move |app| app.sync_status()).await
+}
+
+#[tauri::command]
+async fn sync_now(handle: AppHandle) -> Result<SyncStatus> {
+    blocking(handle, move |app| app.sync_now()).await
+}
+
+#[tauri::command]
+async fn export_csv(handle: AppHandle) -> Result<ExportResult> {
+    blocking(handle, move |app| app.export_csv()).await
+}
+
+fn bad(message: &str) -> AppError {
+    AppError::BadInput(format!("附件请求无效：{message} / the attachment request is malformed: {message}"))
+}
+
+/// Decodes `%XX` escapes (what `encodeURIComponent` writes).
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn attachment_request(request: &Request<'_>) -> Result<(AttachmentInput, Vec<u8>)> {
+    let InvokeBody::Raw(bytes) = request.body() else {
+        return Err(bad("the file must be sent as raw bytes"));
+    };
+    let header = request.headers().get("x-attachment").ok_or_else(|| bad("no x-attachment header"))?;
+    let json = header.to_str().ok().and_then(percent_decode).ok_or_else(|| bad("the header is not encoded text"))?;
+    let input: AttachmentInput = serde_json::from_str(&json).map_err(|e| bad(&e.to_string()))?;
+    Ok((input, bytes.clone()))
+}
+
+/// Options from the command line (desktop): `--data-dir DIR` keeps the device database
+/// somewhere else than the platform's app-data folder (tests, the demo).
+fn data_dir_arg() -> Option<PathBuf> {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--data-dir" {
+            return args.next().map(PathBuf::from);
+        }
+    }
+    None
+}
+
+/// Runs the app.
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
+pub fn run() {
+    tauri::Builder::default()
+        .setup(|app| {
+            let data_dir = match data_dir_arg() {
+                Some(dir) => dir,
+                None => app.path().app_data_dir()?,
+            };
+            let mut config = Config::new(&data_dir);
+            if let Ok(dir) = app.path().download_dir() {
+                config.export_dir = dir;
+            }
+            config.demo_pin = std::env::var("XUNCHA_DEMO_PIN").ok().filter(|p| !p.is_empty());
+            let events = Arc::new(WebviewEvents(app.handle().clone()));
+            app.manage(App::new(config, events, Arc::new(SystemClock))?);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            app_status,
+            probe_server,
+            enroll,
+            unlock,
+            lock,
+            change_pin,
+            schema,
+            list_records,
+            facets,
+            totals,
+            record,
+            create_record,
+            edit_record,
+            input_field,
+            new_item_id,
+            settle_conflict,
+            record_history,
+            field_history,
+            add_attachment,
+            attachment,
+            set_informant,
+            sync_status,
+            sync_now,
+            export_csv,
+        ])
+        .run(tauri::generate_context!())
+        .unwrap_or_else(|error| {
+            eprintln!("巡察通无法启动 / Xuncha could not start: {error}");
+            std::process::exit(1);
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn percent_decoding_reads_what_encode_uri_component_writes() {
+        assert_eq!(percent_decode("%7B%22caption%22%3A%22%E6%94%B6%E6%8D%AE%22%7D").as_deref(), Some("{\"caption\":\"收据\"}"));
+        assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
+        assert_eq!(percent_decode("%E6%9"), None);
+        assert_eq!(percent_decode("%ZZ"), None);
+    }
+}

@@ -1,0 +1,8 @@
+//! The desktop binary of the Xuncha app.
+
+// No console window on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+fn main() {
+    xuncha_tauri::run();
+}

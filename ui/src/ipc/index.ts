@@ -1,0 +1,92 @@
+// The only module that talks to Rust. Components and stores call these functions and
+// never import Tauri themselves. Every type here is generated from Rust (../bindings).
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type { AppStatus } from '../bindings/AppStatus';
+import type { AttachmentInput } from '../bindings/AttachmentInput';
+import type { Edit } from '../bindings/Edit';
+import type { EnrollInput } from '../bindings/EnrollInput';
+import type { ErrorDto } from '../bindings/ErrorDto';
+import type { ExportResult } from '../bindings/ExportResult';
+import type { Facets } from '../bindings/Facets';
+import type { FieldInput } from '../bindings/FieldInput';
+import type { FieldPath } from '../bindings/FieldPath';
+import type { FieldVersion } from '../bindings/FieldVersion';
+import type { HistoryEntry } from '../bindings/HistoryEntry';
+import type { InformantField } from '../bindings/InformantField';
+import type { ListPage } from '../bindings/ListPage';
+import type { ListQuery } from '../bindings/ListQuery';
+import type { NewRecordInput } from '../bindings/NewRecordInput';
+import type { RecordView } from '../bindings/RecordView';
+import type { Schema } from '../bindings/Schema';
+import type { SyncStatus } from '../bindings/SyncStatus';
+import type { Totals } from '../bindings/Totals';
+
+/** An error from Rust: a stable code to branch on, and a message saying what to do. */
+export class IpcError extends Error {
+  readonly code: string;
+  constructor(dto: ErrorDto) {
+    super(dto.message);
+    this.code = dto.code;
+    this.name = 'IpcError';
+  }
+}
+
+function toIpcError(error: unknown): IpcError {
+  if (error instanceof IpcError) return error;
+  if (error && typeof error === 'object' && 'code' in error && 'message' in error) {
+    return new IpcError(error as ErrorDto);
+  }
+  return new IpcError({ code: 'ipc', message: String(error) });
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (error) {
+    throw toIpcError(error);
+  }
+}
+
+export const ipc = {
+  appStatus: () => call<AppStatus>('app_status'),
+  probeServer: (url: string) => call<null>('probe_server', { url }),
+  enroll: (input: EnrollInput) => call<AppStatus>('enroll', { input }),
+  unlock: (pin: string) => call<AppStatus>('unlock', { pin }),
+  lock: () => call<AppStatus>('lock'),
+  changePin: (oldPin: string, newPin: string) => call<null>('change_pin', { oldPin, newPin }),
+  schema: () => call<Schema>('schema'),
+  listRecords: (query: ListQuery) => call<ListPage>('list_records', { query }),
+  facets: () => call<Facets>('facets'),
+  totals: (township: string | null) => call<Totals>('totals', { township }),
+  record: (id: string) => call<RecordView>('record', { id }),
+  createRecord: (input: NewRecordInput) => call<RecordView>('create_record', { input }),
+  editRecord: (id: string, edits: Edit[]) => call<RecordView>('edit_record', { id, edits }),
+  inputField: (id: string, input: FieldInput) => call<RecordView>('input_field', { id, input }),
+  newItemId: () => call<string>('new_item_id'),
+  settleConflict: (id: string, path: FieldPath, change: string) =>
+    call<RecordView>('settle_conflict', { id, path, change }),
+  recordHistory: (id: string) => call<HistoryEntry[]>('record_history', { id }),
+  fieldHistory: (id: string, path: FieldPath) => call<FieldVersion[]>('field_history', { id, path }),
+  setInformant: (id: string, values: Array<[InformantField, string]>) =>
+    call<RecordView>('set_informant', { id, values }),
+  syncStatus: () => call<SyncStatus>('sync_status'),
+  syncNow: () => call<SyncStatus>('sync_now'),
+  exportCsv: () => call<ExportResult>('export_csv'),
+
+  /** The file travels as raw bytes; what the record says about it, in a header. */
+  addAttachment: async (input: AttachmentInput, bytes: Uint8Array): Promise<RecordView> => {
+    try {
+      return await invoke<RecordView>('add_attachment', bytes, {
+        headers: { 'x-attachment': encodeURIComponent(JSON.stringify(input)) },
+      });
+    } catch (error) {
+      throw toIpcError(error);
+    }
+  },
+  attachment: (sha256: string, mime: string) => call<ArrayBuffer>('attachment', { sha256, mime }),
+
+  onSyncStatus: (handler: (status: SyncStatus) => void): Promise<UnlistenFn> =>
+    listen<SyncStatus>('sync-status', (event) => handler(event.payload)),
+  onRecordsChanged: (handler: () => void): Promise<UnlistenFn> => listen('records-changed', () => handler()),
+};

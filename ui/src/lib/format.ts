@@ -1,0 +1,42 @@
+// Formatting shared by every screen: times in China Standard Time, money in yuan.
+
+/** `YYYY-MM-DD HH:mm` in UTC+8, the inspectors' time zone. */
+export function formatTime(ms: number | null | undefined): string {
+  if (ms == null) return '—';
+  const d = new Date(ms + 8 * 3600 * 1000);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+}
+
+/** `HH:mm` in UTC+8. */
+export function formatClock(ms: number): string {
+  return formatTime(ms).slice(11);
+}
+
+/** Fen (integer) to yuan with thousands separators: 3600000000 → "36,000,000.00". */
+export function yuanFromFen(fen: number | null | undefined): string {
+  if (fen == null) return '—';
+  const negative = fen < 0;
+  const abs = Math.abs(Math.trunc(fen));
+  const whole = Math.floor(abs / 100)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const cents = String(abs % 100).padStart(2, '0');
+  return `${negative ? '-' : ''}${whole}.${cents}`;
+}
+
+/** Hundredths of a mu to mu: 220000 → "2,200". */
+export function muFromCentimu(centimu: number): string {
+  const whole = Math.floor(centimu / 100)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const rest = centimu % 100;
+  return rest === 0 ? whole : `${whole}.${String(rest).padStart(2, '0')}`;
+}
+
+/** Bytes for people: 1536 → "1.5 KB". */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}

@@ -1,0 +1,141 @@
+// The open record. Every change goes to Rust as a field-level operation the moment it is
+// made, in order (one queue), and the record comes back as Rust stored it. A value that
+// Rust refuses is shown as "not saved" on its field; nothing else changes.
+import { defineStore } from 'pinia';
+import { ipc, IpcError } from '../ipc';
+import type { RecordView } from '../bindings/RecordView';
+import type { FieldInput } from '../bindings/FieldInput';
+import type { Edit } from '../bindings/Edit';
+import type { FieldPath } from '../bindings/FieldPath';
+import type { NewRecordInput } from '../bindings/NewRecordInput';
+import type { AttachmentInput } from '../bindings/AttachmentInput';
+import type { InformantField } from '../bindings/InformantField';
+import type { ItemList } from '../bindings/ItemList';
+
+/** The key of a form slot, for its "not saved" message. */
+export function slotOf(input: FieldInput): string {
+  return input.at === 'field' ? `field:${input.field}` : `item:${input.id}:${input.field}`;
+}
+
+let queue: Promise<unknown> = Promise.resolve();
+
+export const useEditor = defineStore('editor', {
+  state: () => ({
+    view: null as RecordView | null,
+    inFlight: 0,
+    /** Slot → message of the value that was not saved. */
+    unsaved: {} as Record<string, string>,
+    error: null as IpcError | null,
+    savedAt: null as number | null,
+  }),
+  getters: {
+    id: (s) => s.view?.record.id ?? null,
+    saving: (s) => s.inFlight > 0,
+  },
+  actions: {
+    /** Runs `op` after every earlier operation, so edits reach Rust in the order made. */
+    enqueue<T>(op: () => Promise<T>): Promise<T> {
+      this.inFlight += 1;
+      const run = queue.then(op, op);
+      queue = run.catch(() => undefined);
+      return run.finally(() => {
+        this.inFlight -= 1;
+      });
+    },
+    accept(view: RecordView) {
+      if (this.view && this.view.record.id !== view.record.id) return;
+      this.view = view;
+      this.savedAt = Date.now();
+    },
+    async open(id: string) {
+      this.unsaved = {};
+      this.error = null;
+      const view = await this.enqueue(() => ipc.record(id));
+      this.view = view;
+    },
+    close() {
+      this.view = null;
+      this.unsaved = {};
+    },
+    async create(input: NewRecordInput) {
+      const view = await this.enqueue(() => ipc.createRecord(input));
+      this.view = view;
+      this.unsaved = {};
+      return view;
+    },
+    async reload() {
+      if (this.view) this.view = await this.enqueue(() => ipc.record(this.view!.record.id));
+    },
+    /** What a person typed into a field; returns whether it was saved. */
+    async input(input: FieldInput): Promise<boolean> {
+      const id = this.id;
+      if (!id) return false;
+      const slot = slotOf(input);
+      try {
+        const view = await this.enqueue(() => ipc.inputField(id, input));
+        delete this.unsaved[slot];
+        this.accept(view);
+        return true;
+      } catch (error) {
+        const e = error as IpcError;
+        if (e.code === 'bad_input') {
+          this.unsaved[slot] = e.message;
+        } else {
+          this.error = e;
+        }
+        return false;
+      }
+    },
+    async edit(edits: Edit[]): Promise<boolean> {
+      const id = this.id;
+      if (!id) return false;
+      try {
+        this.accept(await this.enqueue(() => ipc.editRecord(id, edits)));
+        this.error = null;
+        return true;
+      } catch (error) {
+        this.error = error as IpcError;
+        return false;
+      }
+    },
+    async addItem(list: ItemList) {
+      const itemId = await ipc.newItemId();
+      const ok = await this.edit([{ op: 'insert_item', list, id: itemId, values: [] }]);
+      return ok ? itemId : null;
+    },
+    async settle(path: FieldPath, change: string) {
+      const id = this.id;
+      if (!id) return false;
+      try {
+        this.accept(await this.enqueue(() => ipc.settleConflict(id, path, change)));
+        return true;
+      } catch (error) {
+        this.error = error as IpcError;
+        return false;
+      }
+    },
+    async attach(input: Omit<AttachmentInput, 'record'>, bytes: Uint8Array) {
+      const id = this.id;
+      if (!id) return false;
+      try {
+        this.accept(await this.enqueue(() => ipc.addAttachment({ ...input, record: id }, bytes)));
+        this.error = null;
+        return true;
+      } catch (error) {
+        this.error = error as IpcError;
+        return false;
+      }
+    },
+    async setInformant(values: Array<[InformantField, string]>) {
+      const id = this.id;
+      if (!id) return false;
+      try {
+        this.accept(await this.enqueue(() => ipc.setInformant(id, values)));
+        return true;
+      } catch (error) {
+        this.error = error as IpcError;
+        return false;
+      }
+    },
+  },
+});

@@ -1,0 +1,192 @@
+// The stores against a mocked Tauri IPC: what they send to Rust and what they make of
+// the answers (errors by code, order of edits, stale pages).
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { mockIPC, clearMocks } from '@tauri-apps/api/mocks';
+import './setup';
+import { freshPinia } from './setup';
+import { useSession } from '../src/stores/session';
+import { useRecords } from '../src/stores/records';
+import { useEditor } from '../src/stores/editor';
+import { useSync } from '../src/stores/sync';
+import type { RecordView } from '../src/bindings/RecordView';
+import type { AppStatus } from '../src/bindings/AppStatus';
+
+const unlocked: AppStatus = {
+  stage: 'unlocked',
+  demo_pin: null,
+  version: '0.1.0',
+  session: {
+    user_id: 'wang', user_name: '王巡察', role: 'inspector', jurisdiction: 'district', device_id: 'd1',
+    server_url: 'http://127.0.0.1:1', can_review: false, records_on_device: 0,
+  },
+};
+
+function view(id: string, allocated?: string): RecordView {
+  return {
+    record: {
+      id, kind: 'fund_check', creator: 'wang', created_at_ms: 0,
+      fields: allocated ? { allocated: { money: allocated } } : {},
+      lists: {}, tags: [], issues: [], attachments: [], narrative: '',
+      review: { status: 'draft', comments: [], decision: null }, malformed: [],
+    },
+    problems: [], conflicts: [], pending: true, informant: null, next_statuses: ['submitted'], can_review: false, heads: [],
+  };
+}
+
+beforeEach(() => {
+  freshPinia();
+  localStorage.clear();
+});
+afterEach(() => clearMocks());
+
+describe('session', () => {
+  it('keeps the lock screen and says why on a wrong PIN, then unlocks', async () => {
+    const pins: string[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === 'app_status') return { ...unlocked, stage: 'locked', session: null };
+      if (cmd === 'unlock') {
+        const pin = (args as { pin: string }).pin;
+        pins.push(pin);
+        if (pin !== '246810') throw { code: 'wrong_pin', message: 'PIN 错误，数据库未改动。请重新输入 / wrong PIN' };
+        return unlocked;
+      }
+    });
+    const session = useSession();
+    await session.load();
+    expect(session.stage).toBe('locked');
+    expect(await session.unlock('111111')).toBe(false);
+    expect(session.error?.code).toBe('wrong_pin');
+    expect(session.stage).toBe('locked');
+    expect(await session.unlock('246810')).toBe(true);
+    expect(session.error).toBeNull();
+    expect(session.stage).toBe('unlocked');
+    expect(session.canReview).toBe(false);
+    expect(pins).toEqual(['111111', '246810']);
+  });
+
+  it('sends the whole first-run form to enroll', async () => {
+    let sent: unknown = null;
+    mockIPC((cmd, args) => {
+      if (cmd === 'enroll') {
+        sent = (args as { input: unknown }).input;
+        return unlocked;
+      }
+    });
+    const session = useSession();
+    await session.enroll({ server: 'http://127.0.0.1:9', code: 'ABCD', device_name: '平板', pin: '246810' });
+    expect(sent).toEqual({ server: 'http://127.0.0.1:9', code: 'ABCD', device_name: '平板', pin: '246810' });
+    expect(session.info?.user_name).toBe('王巡察');
+  });
+
+  it('remembers the auto-lock delay', () => {
+    const session = useSession();
+    session.setAutoLock(2);
+    expect(localStorage.getItem('xuncha.autoLockMinutes')).toBe('2');
+  });
+});
+
+describe('records', () => {
+  it('turns filters into a list query, pages on, and drops stale answers', async () => {
+    const queries: Array<Record<string, unknown>> = [];
+    mockIPC(async (cmd, args) => {
+      if (cmd !== 'list_records') return;
+      const query = (args as { query: Record<string, unknown> }).query;
+      queries.push(query);
+      // The first (unfiltered) answer arrives late: it must not overwrite the filtered one.
+      if (!query.text) await new Promise((r) => setTimeout(r, 30));
+      const rows = Array.from({ length: query.offset === 0 ? 200 : 3 }, (_, i) => ({
+        row: { record_id: `${query.text ?? 'all'}-${Number(query.offset) + i}` },
+        pending: false,
+      }));
+      return { rows, offset: query.offset, done: rows.length < 200 };
+    });
+    const records = useRecords();
+    const first = records.reload();
+    await records.setFilters({ text: '补贴', kind: 'fund_check', village: '330199101201' });
+    await first;
+    expect(records.rows[0].row.record_id).toBe('补贴-0');
+    expect(queries[1]).toMatchObject({ text: '补贴', kind: 'fund_check', village: '330199101201', offset: 0, limit: 200, review_queue: false });
+    await records.loadMore();
+    expect(records.rows).toHaveLength(203);
+    expect(records.done).toBe(true);
+    await records.loadMore();
+    expect(queries).toHaveLength(3);
+  });
+});
+
+describe('editor', () => {
+  it('sends each input as a field-level operation, in the order typed', async () => {
+    const seen: string[] = [];
+    mockIPC(async (cmd, args) => {
+      if (cmd === 'record') return view('r1');
+      if (cmd === 'input_field') {
+        const { input } = args as { input: { text: string } };
+        // Earlier inputs take longer: order must still hold.
+        await new Promise((r) => setTimeout(r, 20 - input.text.length * 5));
+        seen.push(input.text);
+        return view('r1', input.text);
+      }
+    });
+    const editor = useEditor();
+    await editor.open('r1');
+    await Promise.all(['1', '12', '120'].map((text) => editor.input({ at: 'field', field: 'allocated', text })));
+    expect(seen).toEqual(['1', '12', '120']);
+    expect(editor.view?.record.fields.allocated).toEqual({ money: '120' });
+    expect(editor.saving).toBe(false);
+  });
+
+  it('marks a refused value as not saved on its field, and clears it once a value is accepted', async () => {
+    mockIPC((cmd, args) => {
+      if (cmd === 'record') return view('r1');
+      if (cmd === 'input_field') {
+        const { input } = args as { input: { text: string } };
+        if (input.text.includes('万')) throw { code: 'bad_input', message: '金额格式错误 “12万”' };
+        return view('r1', input.text);
+      }
+    });
+    const editor = useEditor();
+    await editor.open('r1');
+    expect(await editor.input({ at: 'field', field: 'allocated', text: '12万' })).toBe(false);
+    expect(editor.unsaved['field:allocated']).toContain('金额格式错误');
+    expect(editor.error).toBeNull();
+    expect(await editor.input({ at: 'field', field: 'allocated', text: '120000' })).toBe(true);
+    expect(editor.unsaved['field:allocated']).toBeUndefined();
+  });
+
+  it('adds a list item with an id from Rust, as one insert', async () => {
+    const edits: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === 'record') return view('r1');
+      if (cmd === 'new_item_id') return '0190f5a0-0000-7000-8000-000000000001';
+      if (cmd === 'edit_record') {
+        edits.push(...(args as { edits: unknown[] }).edits);
+        return view('r1');
+      }
+    });
+    const editor = useEditor();
+    await editor.open('r1');
+    expect(await editor.addItem('beneficiaries')).toBe('0190f5a0-0000-7000-8000-000000000001');
+    expect(edits).toEqual([{ op: 'insert_item', list: 'beneficiaries', id: '0190f5a0-0000-7000-8000-000000000001', values: [] }]);
+  });
+
+  it('shows other errors (like a forbidden decision) on the record', async () => {
+    mockIPC((cmd) => {
+      if (cmd === 'record') return view('r1');
+      if (cmd === 'edit_record') throw { code: 'forbidden', message: '只有审核人可以作出审核决定' };
+    });
+    const editor = useEditor();
+    await editor.open('r1');
+    expect(await editor.edit([{ op: 'decide', status: 'verified', note: '' }])).toBe(false);
+    expect(editor.error?.code).toBe('forbidden');
+  });
+});
+
+describe('sync', () => {
+  it('takes the status Rust sends', () => {
+    const sync = useSync();
+    expect(sync.state).toBe('idle');
+    sync.apply({ state: 'offline', pending: 3, refused: 0, last_synced_ms: null, progress: null, error: null, server_url: '' });
+    expect(sync.state).toBe('offline');
+    expect(sync.pending).toBe(3);
+  });
+});
