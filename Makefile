@@ -24,7 +24,7 @@ RUN_DIR := .run
 DEMO_PIN := 246810
 DEMO_PORT ?= 18470
 
-.PHONY: help setup node-check build ui-build ui-test e2e e2e-setup run run-cli test check fmt clippy unit bench bench-app bindings clean
+.PHONY: help setup node-check build ui-build ui-test e2e e2e-setup screenshots run run-cli test check fmt clippy unit bench bench-app bindings clean
 
 help:
 	@echo "make run    build; start the server with the demo district on loopback; open the app as the demo inspector"
@@ -86,6 +86,11 @@ e2e-setup: e2e/node_modules/.installed
 	@test -x $(TAURI_DRIVER) || command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --version ^2 --locked
 e2e: build e2e-setup
 	TAURI_DRIVER=$$(test -x $(TAURI_DRIVER) && echo $(TAURI_DRIVER) || command -v tauri-driver) npm --prefix e2e test
+
+## screenshots: copy the end-to-end tests' screenshots into docs/ for README.md
+screenshots:
+	@test -n "$$(ls target/e2e/screenshots/*.png 2>/dev/null)" || { echo "no screenshots yet: run make e2e first"; exit 1; }
+	mkdir -p docs/screenshots && cp target/e2e/screenshots/[0-9]*.png docs/screenshots/
 
 ## bindings: regenerate the UI's TypeScript types from the Rust types
 bindings: setup

@@ -1,7 +1,7 @@
 // The end-to-end harness: Xvfb, tauri-driver (over WebKitWebDriver), a real Xuncha
 // server on loopback started from the real CLI binary, and the real app binary.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, existsSync, rmSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -23,7 +23,15 @@ function track(child) {
   return child;
 }
 export function stopAll() {
-  for (const child of children) child.kill('SIGKILL');
+  // Each child leads its own process group (tauri-driver's WebKitWebDriver, the app);
+  // Xvfb is asked to stop (it removes its lock files); the rest are killed.
+  for (const child of children) {
+    try {
+      process.kill(-child.pid, child.gentle ? 'SIGTERM' : 'SIGKILL');
+    } catch {
+      child.kill(child.gentle ? 'SIGTERM' : 'SIGKILL');
+    }
+  }
 }
 process.on('exit', stopAll);
 
@@ -57,18 +65,32 @@ async function waitForPort(port, what, ms = 20_000) {
   }
 }
 
-/** A virtual display, unless one is given. */
+/** A virtual display, unless one is given. Xvfb picks a free display number itself and
+ * writes it to a pipe (-displayfd), so stale lock files of killed servers do not matter. */
 export async function startDisplay() {
   if (process.env.DISPLAY) return process.env.DISPLAY;
-  for (let n = 90; n < 110; n++) {
-    if (existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`)) continue;
-    const display = `:${n}`;
-    track(spawn('Xvfb', [display, '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], { stdio: 'ignore' }));
-    for (let i = 0; i < 50 && !existsSync(`/tmp/.X11-unix/X${n}`); i++) await sleep(100);
-    process.env.DISPLAY = display;
-    return display;
-  }
-  throw new Error('no free X display number');
+  const xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  xvfb.gentle = true;
+  track(xvfb);
+  let stderr = '';
+  xvfb.stderr.on('data', (d) => (stderr += d));
+  const number = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`Xvfb did not start: ${stderr}`)), 15_000);
+    xvfb.stdio[3].on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        resolve(out.trim());
+      }
+    });
+    xvfb.on('exit', (code) => reject(new Error(`Xvfb exited (${code}): ${stderr}`)));
+  });
+  process.env.DISPLAY = `:${number}`;
+  return process.env.DISPLAY;
 }
 
 /** tauri-driver, which starts WebKitWebDriver, which starts the app. */
@@ -76,7 +98,9 @@ export async function startDriver() {
   const port = await freePort();
   const nativePort = await freePort();
   const bin = process.env.TAURI_DRIVER ?? path.join(process.env.HOME ?? '/root', '.cargo/bin/tauri-driver');
-  track(spawn(bin, ['--port', String(port), '--native-port', String(nativePort)], { stdio: ['ignore', 'ignore', 'inherit'] }));
+  mkdirSync(path.dirname(SHOTS), { recursive: true });
+  const log = openSync(path.join(path.dirname(SHOTS), 'tauri-driver.log'), 'a');
+  track(spawn(bin, ['--port', String(port), '--native-port', String(nativePort)], { stdio: ['ignore', log, log], detached: true }));
   await waitForPort(port, 'tauri-driver');
   return port;
 }
@@ -101,7 +125,7 @@ export async function startServer(dir) {
       return cli(['admin', 'enroll', user], env);
     },
     async start() {
-      child = track(spawn(CLI, ['server', '--listen', `127.0.0.1:${port}`], { env: { ...process.env, ...env }, stdio: 'ignore' }));
+      child = track(spawn(CLI, ['server', '--listen', `127.0.0.1:${port}`], { env: { ...process.env, ...env }, stdio: 'ignore', detached: true }));
       await waitForPort(port, 'the Xuncha server');
     },
     async stop() {
@@ -151,6 +175,7 @@ export async function openApp(driverPort, dataDir) {
     port: driverPort,
     logLevel: 'error',
     connectionRetryCount: 1,
+    connectionRetryTimeout: 90_000,
     capabilities: {
       'wdio:enforceWebDriverClassic': true,
       'tauri:options': { application: APP, args: ['--data-dir', dataDir] },
@@ -179,6 +204,18 @@ export class AppDriver {
     const el = selector.startsWith('[') || selector.startsWith('/') || selector === 'body' ? this.b.$(selector) : this.$(selector);
     await el.waitForExist({ timeout, timeoutMsg: `${selector} did not appear` });
     return el;
+  }
+  /** Clicks an element once it has stopped moving (sheets and popups slide in). */
+  async clickSettled(el) {
+    await el.waitForClickable({ timeout: 10_000 });
+    let last = '';
+    for (let i = 0; i < 30; i++) {
+      const where = JSON.stringify(await el.getLocation());
+      if (where === last) break;
+      last = where;
+      await sleep(100);
+    }
+    await el.click();
   }
   async click(testid) {
     const el = await this.waitFor(testid);

@@ -71,8 +71,7 @@ test('enroll, set a PIN, record a fund check with three households and a photo, 
 
     await app.click('new-record');
     const fund = await app.b.$('//button[contains(@class,"van-action-sheet__item") and contains(., "扶贫资金检查")]');
-    await fund.waitForClickable({ timeout: 10_000 });
-    await fund.click();
+    await app.clickSettled(fund);
     await app.waitFor('editor');
     recordId = await app.attr('editor', 'data-record');
     await app.type('input-title', '东岭村2024年到户补贴发放检查');

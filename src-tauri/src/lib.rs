@@ -18,7 +18,10 @@ type Result<T> = std::result::Result<T, AppError>;
 
 /// Runs a use case on the blocking pool: they read and write the database and may wait
 /// on the network, which must not hold the async runtime's threads.
-async fn blocking<T: Send + 'static>(handle: AppHandle, f: impl FnOnce(&App) -> Result<T> + Send + 'static) -> Result<T> {
+async fn blocking<T: Send + 'static>(
+    handle: AppHandle,
+    f: impl FnOnce(&App) -> Result<T> + Send + 'static,
+) -> Result<T> {
     tauri::async_runtime::spawn_blocking(move || f(&handle.state::<App>()))
         .await
         .map_err(|e| AppError::Io { path: "worker".into(), detail: e.to_string() })?
@@ -262,7 +265,10 @@ mod tests {
 
     #[test]
     fn percent_decoding_reads_what_encode_uri_component_writes() {
-        assert_eq!(percent_decode("%7B%22caption%22%3A%22%E6%94%B6%E6%8D%AE%22%7D").as_deref(), Some("{\"caption\":\"收据\"}"));
+        assert_eq!(
+            percent_decode("%7B%22caption%22%3A%22%E6%94%B6%E6%8D%AE%22%7D").as_deref(),
+            Some("{\"caption\":\"收据\"}")
+        );
         assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
         assert_eq!(percent_decode("%E6%9"), None);
         assert_eq!(percent_decode("%ZZ"), None);

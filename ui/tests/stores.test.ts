@@ -115,6 +115,27 @@ describe('records', () => {
 });
 
 describe('editor', () => {
+  it('coalesces fast typing: while one save runs, only the latest text of a field waits', async () => {
+    const seen: string[] = [];
+    mockIPC(async (cmd, args) => {
+      if (cmd === 'record') return view('r1');
+      if (cmd === 'input_field') {
+        const { input } = args as { input: { text: string } };
+        await new Promise((r) => setTimeout(r, 10));
+        seen.push(input.text);
+        return view('r1', input.text);
+      }
+    });
+    const editor = useEditor();
+    await editor.open('r1');
+    const first = editor.input({ at: 'field', field: 'allocated', text: '1' });
+    await new Promise((r) => setTimeout(r, 2)); // the first save is under way
+    const saves = [first, ...['12', '120', '1200'].map((text) => editor.input({ at: 'field', field: 'allocated', text }))];
+    expect(await Promise.all(saves)).toEqual([true, true, true, true]);
+    expect(seen).toEqual(['1', '1200']);
+    expect(editor.view?.record.fields.allocated).toEqual({ money: '1200' });
+  });
+
   it('sends each input as a field-level operation, in the order typed', async () => {
     const seen: string[] = [];
     mockIPC(async (cmd, args) => {
@@ -129,7 +150,12 @@ describe('editor', () => {
     });
     const editor = useEditor();
     await editor.open('r1');
-    await Promise.all(['1', '12', '120'].map((text) => editor.input({ at: 'field', field: 'allocated', text })));
+    // Different fields are never merged; their order holds.
+    await Promise.all([
+      editor.input({ at: 'field', field: 'allocated', text: '1' }),
+      editor.input({ at: 'field', field: 'disbursed', text: '12' }),
+      editor.input({ at: 'field', field: 'fund_name', text: '120' }),
+    ]);
     expect(seen).toEqual(['1', '12', '120']);
     expect(editor.view?.record.fields.allocated).toEqual({ money: '120' });
     expect(editor.saving).toBe(false);

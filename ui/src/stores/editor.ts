@@ -19,6 +19,10 @@ export function slotOf(input: FieldInput): string {
 
 let queue: Promise<unknown> = Promise.resolve();
 
+/** Operations waiting in the queue that a newer value of the same slot replaces: typing
+ * fast sends the latest text once the previous save is done, not every keystroke in turn. */
+const waiting = new Map<string, { run: () => Promise<RecordView>; done: Promise<RecordView> }>();
+
 export const useEditor = defineStore('editor', {
   state: () => ({
     view: null as RecordView | null,
@@ -41,6 +45,23 @@ export const useEditor = defineStore('editor', {
       return run.finally(() => {
         this.inFlight -= 1;
       });
+    },
+    /** Like `enqueue`, but a newer operation on the same slot that arrives while this one
+     * still waits replaces it (both callers get the newer result). Each operation sets a
+     * whole value (a field's text, the narrative), so only the latest one matters. */
+    enqueueLatest(slot: string, run: () => Promise<RecordView>): Promise<RecordView> {
+      const queued = waiting.get(slot);
+      if (queued) {
+        queued.run = run;
+        return queued.done;
+      }
+      const entry = { run, done: Promise.resolve() as unknown as Promise<RecordView> };
+      waiting.set(slot, entry);
+      entry.done = this.enqueue(() => {
+        waiting.delete(slot);
+        return entry.run();
+      });
+      return entry.done;
     },
     accept(view: RecordView) {
       if (this.view && this.view.record.id !== view.record.id) return;
@@ -72,7 +93,7 @@ export const useEditor = defineStore('editor', {
       if (!id) return false;
       const slot = slotOf(input);
       try {
-        const view = await this.enqueue(() => ipc.inputField(id, input));
+        const view = await this.enqueueLatest(slot, () => ipc.inputField(id, input));
         delete this.unsaved[slot];
         this.accept(view);
         return true;
@@ -91,6 +112,19 @@ export const useEditor = defineStore('editor', {
       if (!id) return false;
       try {
         this.accept(await this.enqueue(() => ipc.editRecord(id, edits)));
+        this.error = null;
+        return true;
+      } catch (error) {
+        this.error = error as IpcError;
+        return false;
+      }
+    },
+    /** Replaces the narrative (Rust applies the difference as character splices). */
+    async setNarrative(text: string): Promise<boolean> {
+      const id = this.id;
+      if (!id) return false;
+      try {
+        this.accept(await this.enqueueLatest('narrative', () => ipc.editRecord(id, [{ op: 'narrative', text }])));
         this.error = null;
         return true;
       } catch (error) {
