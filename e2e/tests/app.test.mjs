@@ -214,6 +214,7 @@ test('a concurrent edit on a second device shows as a conflict; the supervisor s
     });
     assert.equal(await app.attr('decision', 'data-void'), 'false');
     assert.equal(await (await app.$('input-allocated')).getValue(), '125000.00');
+    await (await app.$('decision')).scrollIntoView({ block: 'center' });
     await app.shot('12-decision-received');
   } finally {
     await app.close();
