@@ -56,6 +56,9 @@ try {
     const app = await openApp(driver, appDir);
     await app.waitFor('unlock-pin', 60_000);
     const tPin = performance.now();
+    const lockedPid = appPid(appDir);
+    const lockedRss = lockedPid ? rssKiB(lockedPid) : 0;
+    const lockedWebkit = lockedPid ? descendants(lockedPid).reduce((sum, p) => sum + rssKiB(p), 0) : 0;
     await app.type('unlock-pin', PIN);
     const tTyped = performance.now();
     await app.click('unlock-submit');
@@ -74,6 +77,8 @@ try {
       coldTotal: tPin - t0 + (tList - tTyped),
       openFirst: tOpen - tList,
       appRssMiB: appRss / 1024,
+      lockedAppRssMiB: lockedRss / 1024,
+      lockedWebkitRssMiB: lockedWebkit / 1024,
       webkitRssMiB: webkitRss / 1024,
     });
     console.log(
@@ -93,6 +98,7 @@ try {
   console.log(`| resident memory, app process (Rust, SQLite, GTK) | ${m('appRssMiB').toFixed(1)} MiB |`);
   console.log(`| resident memory, WebKit web and network processes | ${m('webkitRssMiB').toFixed(1)} MiB |`);
   console.log(`| resident memory, total | ${(m('appRssMiB') + m('webkitRssMiB')).toFixed(1)} MiB |`);
+  console.log(`| for comparison, at the PIN screen (no database open): app, WebKit | ${m('lockedAppRssMiB').toFixed(1)} MiB, ${m('lockedWebkitRssMiB').toFixed(1)} MiB |`);
 } finally {
   stopAll();
   cleanup(dir);
