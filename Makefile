@@ -18,7 +18,7 @@ NODE_MIN := 20.19
 TAURI_DRIVER ?= $(HOME)/.cargo/bin/tauri-driver
 UI_SOURCES := $(shell find ui/src ui/index.html ui/vite.config.ts ui/tsconfig.json -type f 2>/dev/null)
 DISPLAY_AVAILABLE := $(if $(DISPLAY)$(WAYLAND_DISPLAY),yes,)
-AS ?= inspector
+ROLE ?= inspector
 
 RUN_DIR := .run
 DEMO_PIN := 246810
@@ -28,7 +28,7 @@ DEMO_PORT ?= 18470
 
 help:
 	@echo "make run    build; start the server with the demo district on loopback; open the app as the demo inspector"
-	@echo "            (make run AS=supervisor: as the demo supervisor; with no display: the command-line demo)"
+	@echo "            (make run ROLE=supervisor: as the demo supervisor; with no display: the command-line demo)"
 	@echo "make test   formatting, clippy, Rust tests, UI type check and tests, end-to-end tests of the app"
 	@echo "make bench  store and sync benchmarks, and the app's cold start with 10,000 records"
 
@@ -102,9 +102,10 @@ test: fmt clippy unit ui-test e2e
 check: test
 
 ## run: the server with the demo district on loopback, and the app enrolled as the demo
-## inspector (AS=supervisor: the demo supervisor). With no display, the command-line demo.
+## inspector (ROLE=supervisor: the demo supervisor). With no display, the command-line demo.
 run: build
 ifeq ($(DISPLAY_AVAILABLE),yes)
+	@case "$(ROLE)" in inspector|supervisor) ;; *) echo "ROLE must be inspector or supervisor"; exit 2;; esac
 	@rm -rf $(RUN_DIR) && mkdir -p $(RUN_DIR)
 	@set -e; X=$$(pwd)/target/debug/xuncha; APP=$$(pwd)/target/debug/xuncha-app; cd $(RUN_DIR); \
 	export XUNCHA_SERVER_DATA=server XUNCHA_PIN=$(DEMO_PIN); \
@@ -128,9 +129,9 @@ ifeq ($(DISPLAY_AVAILABLE),yes)
 	echo "== 审核人电脑 the supervisor's desktop: enrolled"; \
 	$$X --db app-supervisor/device.db init --user demo-supervisor --name 演示审核人 --device supervisor-desktop; \
 	$$X --db app-supervisor/device.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-supervisor 2>/dev/null) --name 审核人电脑; \
-	echo; echo "Opening the app as the demo $(AS) (PIN $(DEMO_PIN)); the server runs until the app closes."; \
-	echo "The other role: make run AS=$$(test "$(AS)" = supervisor && echo inspector || echo supervisor)"; \
-	XUNCHA_DEMO_PIN=$(DEMO_PIN) $$APP --data-dir $$(pwd)/app-$(AS)
+	echo; echo "Opening the app as the demo $(ROLE) (PIN $(DEMO_PIN)); the server runs until the app closes."; \
+	echo "The other role: make run ROLE=$$(test "$(ROLE)" = supervisor && echo inspector || echo supervisor)"; \
+	XUNCHA_DEMO_PIN=$(DEMO_PIN) $$APP --data-dir $$(pwd)/app-$(ROLE)
 else
 	@echo "No display (DISPLAY is not set): running the server and the command-line demo instead of the app."
 	@echo "On a desktop, make run opens the app; or start an X server and set DISPLAY."
