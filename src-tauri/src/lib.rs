@@ -199,13 +199,8 @@ fn attachment_request(request: &Request<'_>) -> Result<(AttachmentInput, Vec<u8>
 /// Options from the command line (desktop): `--data-dir DIR` keeps the device database
 /// somewhere else than the platform's app-data folder (tests, the demo).
 fn data_dir_arg() -> Option<PathBuf> {
-    let mut args = std::env::args_os().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--data-dir" {
-            return args.next().map(PathBuf::from);
-        }
-    }
-    None
+    let args: Vec<_> = std::env::args_os().collect();
+    args.windows(2).find(|pair| pair[0] == "--data-dir").map(|pair| PathBuf::from(&pair[1]))
 }
 
 /// Runs the app.

@@ -85,7 +85,7 @@ describe('a field', () => {
   it('offers the choices of its vocabulary', async () => {
     mockIPC((cmd) => {
       if (cmd === 'schema') {
-        return { kinds: [], fields: [], lists: [], statuses: [], fund_issues: [], fund_issue_codes: [],
+        return { kinds: [], fields: [], lists: [], statuses: [], fund_issues: [],
           vocabularies: [{ vocabulary: 'fund_type', choices: [{ code: 'household_subsidy', zh: '到户补贴', en: 'Household subsidy' }] }] };
       }
     });

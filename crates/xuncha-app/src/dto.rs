@@ -215,6 +215,15 @@ pub struct ChoiceInfo {
     pub en: String,
 }
 
+/// An issue type a fund check can mark.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FundIssueInfo {
+    pub issue: FundIssue,
+    pub zh: String,
+    pub en: String,
+}
+
 /// A field of a record, as the editor renders it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -293,7 +302,5 @@ pub struct Schema {
     pub lists: Vec<ListInfo>,
     pub vocabularies: Vec<VocabularyInfo>,
     pub statuses: Vec<StatusInfo>,
-    pub fund_issues: Vec<ChoiceInfo>,
-    /// The kind of value in a fund check's issue set.
-    pub fund_issue_codes: Vec<FundIssue>,
+    pub fund_issues: Vec<FundIssueInfo>,
 }

@@ -1,7 +1,9 @@
 //! Record use cases over an open device database: list, read, create, edit (typed input
 //! parsed here), settle conflicts, review. Who may do what is decided here.
 
-use xuncha_domain::{Edit, Entropy, FieldPath, InformantField, NewRecord, RecordId, ReviewStatus, validate};
+use xuncha_domain::{
+    Edit, Entropy, FieldPath, InformantField, NewRecord, RecordId, RecordKind, ReviewStatus, validate,
+};
 use xuncha_store::{ListFilter, NewAttachment, Store};
 
 use crate::dto::{AttachmentInput, FieldInput, ListPage, ListQuery, NewRecordInput, RecordRow, RecordView};
@@ -59,7 +61,8 @@ pub fn view(store: &mut Store, id: RecordId, can_review: bool) -> Result<RecordV
     let conflicts = doc.conflicts();
     let heads = doc.heads().iter().map(ToString::to_string).collect();
     let pending = store.pending_records()?.binary_search(&id).is_ok();
-    let informant = store.informant(id)?;
+    // Only gang clues have an informant: no companion lookup on other records' keystrokes.
+    let informant = if record.kind == RecordKind::GangClue { store.informant(id)? } else { None };
     let next_statuses = next_statuses(record.review.status, can_review);
     Ok(RecordView { record, problems, conflicts, pending, informant, next_statuses, can_review, heads })
 }

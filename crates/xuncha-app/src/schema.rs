@@ -5,7 +5,9 @@ use xuncha_domain::{
     ItemList, Kinds, RecordKind, RelationKind, ReviewStatus, Vocabulary,
 };
 
-use crate::dto::{ChoiceInfo, FieldInfo, ItemFieldInfo, KindInfo, ListInfo, Schema, StatusInfo, VocabularyInfo};
+use crate::dto::{
+    ChoiceInfo, FieldInfo, FundIssueInfo, ItemFieldInfo, KindInfo, ListInfo, Schema, StatusInfo, VocabularyInfo,
+};
 
 macro_rules! choices {
     ($ty:ty) => {
@@ -81,8 +83,10 @@ pub fn schema() -> Schema {
                 review_decision: s.is_review_decision(),
             })
             .collect(),
-        fund_issues: choices!(FundIssue),
-        fund_issue_codes: FundIssue::ALL.to_vec(),
+        fund_issues: FundIssue::ALL
+            .iter()
+            .map(|i| FundIssueInfo { issue: *i, zh: i.zh().to_owned(), en: i.en().to_owned() })
+            .collect(),
     }
 }
 

@@ -107,11 +107,13 @@ export const useEditor = defineStore('editor', {
         return false;
       }
     },
-    async edit(edits: Edit[]): Promise<boolean> {
+    /** Runs a change of the open record (through the queue; with `slot`, a newer change of
+     * the same slot replaces a waiting one) and takes the record Rust returns. */
+    async change(run: (id: string) => Promise<RecordView>, slot?: string): Promise<boolean> {
       const id = this.id;
       if (!id) return false;
       try {
-        this.accept(await this.enqueue(() => ipc.editRecord(id, edits)));
+        this.accept(await (slot ? this.enqueueLatest(slot, () => run(id)) : this.enqueue(() => run(id))));
         this.error = null;
         return true;
       } catch (error) {
@@ -119,57 +121,29 @@ export const useEditor = defineStore('editor', {
         return false;
       }
     },
+    edit(edits: Edit[]): Promise<boolean> {
+      return this.change((id) => ipc.editRecord(id, edits));
+    },
     /** Replaces the narrative (Rust applies the difference as character splices). */
-    async setNarrative(text: string): Promise<boolean> {
-      const id = this.id;
-      if (!id) return false;
-      try {
-        this.accept(await this.enqueueLatest('narrative', () => ipc.editRecord(id, [{ op: 'narrative', text }])));
-        this.error = null;
-        return true;
-      } catch (error) {
-        this.error = error as IpcError;
-        return false;
-      }
+    setNarrative(text: string): Promise<boolean> {
+      return this.change((id) => ipc.editRecord(id, [{ op: 'narrative', text }]), 'narrative');
+    },
+    setCaption(sha256: string, caption: string): Promise<boolean> {
+      return this.change((id) => ipc.editRecord(id, [{ op: 'set_attachment_caption', sha256, caption }]), `caption:${sha256}`);
     },
     async addItem(list: ItemList) {
       const itemId = await ipc.newItemId();
       const ok = await this.edit([{ op: 'insert_item', list, id: itemId, values: [] }]);
       return ok ? itemId : null;
     },
-    async settle(path: FieldPath, change: string) {
-      const id = this.id;
-      if (!id) return false;
-      try {
-        this.accept(await this.enqueue(() => ipc.settleConflict(id, path, change)));
-        return true;
-      } catch (error) {
-        this.error = error as IpcError;
-        return false;
-      }
+    settle(path: FieldPath, change: string): Promise<boolean> {
+      return this.change((id) => ipc.settleConflict(id, path, change));
     },
-    async attach(input: Omit<AttachmentInput, 'record'>, bytes: Uint8Array) {
-      const id = this.id;
-      if (!id) return false;
-      try {
-        this.accept(await this.enqueue(() => ipc.addAttachment({ ...input, record: id }, bytes)));
-        this.error = null;
-        return true;
-      } catch (error) {
-        this.error = error as IpcError;
-        return false;
-      }
+    attach(input: Omit<AttachmentInput, 'record'>, bytes: Uint8Array): Promise<boolean> {
+      return this.change((id) => ipc.addAttachment({ ...input, record: id }, bytes));
     },
-    async setInformant(values: Array<[InformantField, string]>) {
-      const id = this.id;
-      if (!id) return false;
-      try {
-        this.accept(await this.enqueue(() => ipc.setInformant(id, values)));
-        return true;
-      } catch (error) {
-        this.error = error as IpcError;
-        return false;
-      }
+    setInformant(field: InformantField, text: string): Promise<boolean> {
+      return this.change((id) => ipc.setInformant(id, [[field, text]]), `informant:${field}`);
     },
   },
 });

@@ -8,6 +8,8 @@ import type { RecordKind } from '../bindings/RecordKind';
 import type { ReviewStatus } from '../bindings/ReviewStatus';
 
 export const PAGE = 200;
+/** The most rows Rust returns at once (records::MAX_PAGE). */
+const MAX_LIMIT = 500;
 
 export interface Filters {
   kind: RecordKind | null;
@@ -41,7 +43,7 @@ export const useRecords = defineStore('records', {
     facets: null as Facets | null,
   }),
   actions: {
-    async fetch(offset: number): Promise<void> {
+    async fetch(offset: number, limit = PAGE): Promise<void> {
       const mine = ++generation;
       this.loading = true;
       try {
@@ -56,7 +58,7 @@ export const useRecords = defineStore('records', {
           conflicts_only: f.conflictsOnly,
           review_queue: f.reviewQueue,
           offset,
-          limit: PAGE,
+          limit,
         });
         if (mine !== generation) return;
         this.rows = offset === 0 ? page.rows : [...this.rows, ...page.rows];
@@ -68,8 +70,10 @@ export const useRecords = defineStore('records', {
         if (mine === generation) this.loading = false;
       }
     },
+    /** Reads the list again from the top (after a filter change, an edit, a sync), keeping
+     * as many rows as were loaded so the list does not jump back. */
     reload() {
-      return this.fetch(0);
+      return this.fetch(0, Math.min(MAX_LIMIT, Math.max(PAGE, this.rows.length)));
     },
     async loadMore() {
       if (this.done || this.loading) return;
@@ -77,15 +81,10 @@ export const useRecords = defineStore('records', {
     },
     setFilters(change: Partial<Filters>) {
       this.filters = { ...this.filters, ...change };
-      return this.reload();
+      return this.fetch(0);
     },
     async loadFacets() {
       this.facets = await ipc.facets();
-    },
-    /** Replaces one row after an edit, without reloading the list. */
-    patchRow(row: RecordRow) {
-      const i = this.rows.findIndex((r) => r.row.record_id === row.row.record_id);
-      if (i >= 0) this.rows.splice(i, 1, row);
     },
   },
 });
