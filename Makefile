@@ -21,6 +21,14 @@ DISPLAY_AVAILABLE := $(if $(DISPLAY)$(WAYLAND_DISPLAY),yes,)
 ROLE ?= inspector
 
 RUN_DIR := .run
+# Starts the demo server in the background and waits until it says it is listening; if the
+# port is taken (or it fails otherwise) it stops with a clear message and never talks to a
+# server it did not start.
+START_DEMO_SERVER = $$X server --listen 127.0.0.1:$(DEMO_PORT) > server.log 2>&1 & SERVER=$$!; \
+	trap "kill $$SERVER 2>/dev/null" EXIT; \
+	for i in $$(seq 100); do grep -q "listening on" server.log && break; kill -0 $$SERVER 2>/dev/null || break; sleep 0.1; done; \
+	if ! grep -q "listening on" server.log; then cat server.log; \
+		echo "the demo server could not start on 127.0.0.1:$(DEMO_PORT) (is the port taken?): free it, or run make run DEMO_PORT=<a free port>"; exit 1; fi
 DEMO_PIN := 246810
 DEMO_PORT ?= 18470
 
@@ -109,13 +117,9 @@ ifeq ($(DISPLAY_AVAILABLE),yes)
 	@rm -rf $(RUN_DIR) && mkdir -p $(RUN_DIR)
 	@set -e; X=$$(pwd)/target/debug/xuncha; APP=$$(pwd)/target/debug/xuncha-app; cd $(RUN_DIR); \
 	export XUNCHA_SERVER_DATA=server XUNCHA_PIN=$(DEMO_PIN); \
-	$$X admin add-user demo-inspector --name 演示巡察员 --role inspector --jurisdiction district; \
-	$$X admin add-user demo-supervisor --name 演示审核人 --role supervisor --jurisdiction district; \
-	$$X admin add-user demo-lead --name 演示组长 --role team_lead --jurisdiction district; \
-	$$X server --listen 127.0.0.1:$(DEMO_PORT) > server.log 2>&1 & SERVER=$$!; \
-	trap "kill $$SERVER 2>/dev/null" EXIT; \
-	for i in $$(seq 50); do curl -sf http://127.0.0.1:$(DEMO_PORT)/healthz >/dev/null 2>&1 && break; sleep 0.1; done; \
-	echo "== 巡察员平板 the inspector's tablet: enrolled, the demo district recorded, synced"; \
+	$$X admin demo >/dev/null; \
+	$(START_DEMO_SERVER); \
+	echo "== 巡察员平板 the inspector's tablet: enrolled in 第一巡察组, the round's reference data and rosters received, the demo district recorded, synced"; \
 	$$X --db app-inspector/device.db init --user demo-inspector --name 演示巡察员 --device inspector-tablet; \
 	$$X --db app-inspector/device.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-inspector 2>/dev/null) --name 巡察员平板; \
 	$$X --db app-inspector/device.db demo; $$X --db app-inspector/device.db sync; \
@@ -129,6 +133,8 @@ ifeq ($(DISPLAY_AVAILABLE),yes)
 	echo "== 审核人电脑 the supervisor's desktop: enrolled"; \
 	$$X --db app-supervisor/device.db init --user demo-supervisor --name 演示审核人 --device supervisor-desktop; \
 	$$X --db app-supervisor/device.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-supervisor 2>/dev/null) --name 审核人电脑; \
+	echo "== 审核人 the supervisor reviews the submitted demo records (审核决定)"; \
+	$$X --db app-supervisor/device.db sync; $$X --db app-supervisor/device.db demo >/dev/null; $$X --db app-supervisor/device.db sync; \
 	echo; echo "Opening the app as the demo $(ROLE) (PIN $(DEMO_PIN)); the server runs until the app closes."; \
 	echo "The other role: make run ROLE=$$(test "$(ROLE)" = supervisor && echo inspector || echo supervisor)"; \
 	XUNCHA_DEMO_PIN=$(DEMO_PIN) $$APP --data-dir $$(pwd)/app-$(ROLE)
@@ -144,11 +150,8 @@ run-cli: build
 	@rm -rf $(RUN_DIR) && mkdir -p $(RUN_DIR)
 	@set -e; X=$$(pwd)/target/debug/xuncha; cd $(RUN_DIR); \
 	export XUNCHA_SERVER_DATA=server XUNCHA_PIN=$(DEMO_PIN); \
-	$$X admin add-user demo-inspector --name 演示巡察员 --role inspector --jurisdiction district; \
-	$$X admin add-user demo-supervisor --name 演示审核人 --role supervisor --jurisdiction district; \
-	$$X server --listen 127.0.0.1:$(DEMO_PORT) > server.log 2>&1 & SERVER=$$!; \
-	trap "kill $$SERVER 2>/dev/null" EXIT; \
-	for i in $$(seq 50); do curl -sf http://127.0.0.1:$(DEMO_PORT)/healthz >/dev/null 2>&1 && break; sleep 0.1; done; \
+	$$X admin demo; \
+	$(START_DEMO_SERVER); \
 	echo; echo "== 巡察员平板 inspector's tablet: the demo district, then sync"; \
 	$$X --db inspector.db init --user demo-inspector --name 演示巡察员 --device inspector-tablet; \
 	$$X --db inspector.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-inspector 2>/dev/null) --name 巡察员平板; \
@@ -158,6 +161,8 @@ run-cli: build
 	$$X --db supervisor.db init --user demo-supervisor --name 演示审核人 --device supervisor-desktop; \
 	$$X --db supervisor.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-supervisor 2>/dev/null) --name 审核人电脑; \
 	$$X --db supervisor.db sync; \
+	echo; echo "== 审核人 the supervisor reviews the submitted records (审核决定), then sync"; \
+	$$X --db supervisor.db demo >/dev/null; $$X --db supervisor.db sync; $$X --db inspector.db sync; \
 	$$X --db supervisor.db totals; \
 	echo; echo "== both change the allocated amount of one record offline, then sync"; \
 	id=$$($$X --db inspector.db record list --kind fund_check --limit 1 --json | sed -n 's/.*"record_id": "\([^"]*\)".*/\1/p' | head -1); \

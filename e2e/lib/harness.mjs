@@ -124,6 +124,15 @@ export async function startServer(dir) {
     enrollCode(user) {
       return cli(['admin', 'enroll', user], env);
     },
+    /** Any `xuncha admin …` command on the server's data (demo, divisions, round, team, roster). */
+    admin(args) {
+      return cli(['admin', ...args], env);
+    },
+    /** An enrollment QR code for `user`, written as a PNG to `png` (what the administrator prints). */
+    enrollQr(user, png) {
+      cli(['admin', 'enroll', user, '--qr', '--server', this.url, '--qr-png', png, '--json'], env);
+      return png;
+    },
     async start() {
       child = track(spawn(CLI, ['server', '--listen', `127.0.0.1:${port}`], { env: { ...process.env, ...env }, stdio: 'ignore', detached: true }));
       await waitForPort(port, 'the Xuncha server');
@@ -140,10 +149,11 @@ export async function startServer(dir) {
   return server;
 }
 
-/** A CLI device (a second tablet) enrolled with `server` as `user`. */
+/** A CLI device (a second tablet) enrolled with `server` as `user` (added first, unless no
+ * role is given: a user the server already has, such as the demo round's). */
 export function cliDevice(dir, server, user, name, role) {
   const db = path.join(dir, `${user}.db`);
-  server.addUser(user, name, role);
+  if (role) server.addUser(user, name, role);
   cli(['--db', db, 'init', '--user', user, '--name', name, '--device', `${user}-cli`]);
   cli(['--db', db, 'enroll', '--server', server.url, '--code', server.enrollCode(user), '--name', `${name}的设备`]);
   return {
@@ -239,10 +249,59 @@ export class AppDriver {
     await input.addValue(text);
     return input;
   }
+  /** Types over what an input holds (selected first, as a person would), keystroke by keystroke. */
+  async retype(testid, text) {
+    const input = await this.type(testid, '');
+    await this.b.execute((el) => el.select(), input);
+    await input.addValue(text);
+    return input;
+  }
+  /** Waits until a popup or sheet is shown and has stopped moving. */
+  async shown(testid, timeout = 10_000) {
+    const el = await this.waitFor(testid, timeout);
+    await el.waitForDisplayed({ timeout });
+    let last = '';
+    for (let i = 0; i < 30; i++) {
+      const where = JSON.stringify(await el.getLocation());
+      if (where === last) break;
+      last = where;
+      await sleep(100);
+    }
+    return el;
+  }
+  /** Waits until a popup or sheet has slid away (so that it covers nothing). */
+  async gone(testid, timeout = 10_000) {
+    await this.until(`${testid} to close`, async () => {
+      const el = await this.$(testid);
+      return !(await el.isExisting()) || !(await el.isDisplayed());
+    }, timeout);
+    await this.until('overlays to fade', async () => {
+      for (const overlay of await this.b.$$('.van-overlay')) if (await overlay.isDisplayed()) return false;
+      return true;
+    }, timeout);
+  }
   async select(testid, value) {
     const el = await this.waitFor(testid);
     await el.scrollIntoView({ block: 'center' });
     await el.selectByAttribute('value', value);
+  }
+  /** Picks the option of a <select> by the text it shows (a name, never a code). */
+  async selectText(testid, text) {
+    const el = await this.waitFor(testid);
+    await el.scrollIntoView({ block: 'center' });
+    await this.until(`“${text}” among the choices of ${testid}`, async () => {
+      const options = await this.b.execute((id) => Array.from(document.querySelectorAll(`[data-testid="${id}"] option`)).map((o) => o.textContent.trim()), testid);
+      return options.includes(text);
+    });
+    await el.selectByVisibleText(text);
+  }
+  /** The value of an input (or of the input inside a van-field). */
+  async value(testid) {
+    return this.b.execute((id) => {
+      const host = document.querySelector(`[data-testid="${id}"]`);
+      const input = host && (host.matches('input, textarea, select') ? host : host.querySelector('input, textarea, select'));
+      return input ? input.value : null;
+    }, testid);
   }
   async attr(testid, name) {
     return (await this.waitFor(testid)).getAttribute(name);

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use tauri::ipc::{InvokeBody, Request, Response};
 use tauri::{AppHandle, Emitter, Manager};
 use xuncha_app::{
-    App, AppError, AppStatus, AttachmentInput, Config, EnrollInput, EventSink, ExportResult, FieldInput, ListPage,
-    ListQuery, NewRecordInput, RecordView, Schema, SyncStatus, SystemClock,
+    App, AppError, AppStatus, Assignment, AttachmentInput, Config, EnrollInput, EnrollLink, EventSink, ExportResult,
+    FieldInput, ListPage, ListQuery, NewRecordInput, RecordView, RosterKey, RosterPick, Schema, SyncStatus,
+    SystemClock,
 };
-use xuncha_domain::{Edit, FieldPath, FieldVersion, HistoryEntry, InformantField, ItemId, RecordId};
+use xuncha_domain::{DivisionEntry, Edit, FieldPath, FieldVersion, HistoryEntry, InformantField, ItemId, RecordId};
 use xuncha_store::{Facets, Totals};
 
 type Result<T> = std::result::Result<T, AppError>;
@@ -52,6 +53,11 @@ async fn probe_server(handle: AppHandle, url: String) -> Result<()> {
 }
 
 #[tauri::command]
+async fn enroll_link(handle: AppHandle, text: String) -> Result<EnrollLink> {
+    blocking(handle, move |app| app.enroll_link(&text)).await
+}
+
+#[tauri::command]
 async fn enroll(handle: AppHandle, input: EnrollInput) -> Result<AppStatus> {
     blocking(handle, move |app| app.enroll(&input)).await
 }
@@ -69,6 +75,11 @@ async fn lock(handle: AppHandle) -> Result<AppStatus> {
 #[tauri::command]
 async fn change_pin(handle: AppHandle, old_pin: String, new_pin: String) -> Result<()> {
     blocking(handle, move |app| app.change_pin(&old_pin, &new_pin)).await
+}
+
+#[tauri::command]
+async fn move_server(handle: AppHandle, url: String) -> Result<AppStatus> {
+    blocking(handle, move |app| app.move_server(&url)).await
 }
 
 #[tauri::command]
@@ -109,6 +120,41 @@ async fn edit_record(handle: AppHandle, id: RecordId, edits: Vec<Edit>) -> Resul
 #[tauri::command]
 async fn input_field(handle: AppHandle, id: RecordId, input: FieldInput) -> Result<RecordView> {
     blocking(handle, move |app| app.input(id, &input)).await
+}
+
+#[tauri::command]
+async fn withdraw_record(handle: AppHandle, id: RecordId) -> Result<RecordView> {
+    blocking(handle, move |app| app.withdraw(id)).await
+}
+
+#[tauri::command]
+async fn townships(handle: AppHandle) -> Result<Vec<DivisionEntry>> {
+    blocking(handle, move |app| app.townships()).await
+}
+
+#[tauri::command]
+async fn villages(handle: AppHandle, township: String) -> Result<Vec<DivisionEntry>> {
+    blocking(handle, move |app| app.villages(&township)).await
+}
+
+#[tauri::command]
+async fn assignment(handle: AppHandle) -> Result<Assignment> {
+    blocking(handle, move |app| app.assignment()).await
+}
+
+#[tauri::command]
+async fn place_record(handle: AppHandle, id: RecordId, code: String) -> Result<RecordView> {
+    blocking(handle, move |app| app.place(id, &code)).await
+}
+
+#[tauri::command]
+async fn search_roster(handle: AppHandle, id: RecordId, query: String) -> Result<Vec<RosterPick>> {
+    blocking(handle, move |app| app.search_roster(id, &query)).await
+}
+
+#[tauri::command]
+async fn add_from_roster(handle: AppHandle, id: RecordId, keys: Vec<RosterKey>) -> Result<RecordView> {
+    blocking(handle, move |app| app.add_from_roster(id, &keys)).await
 }
 
 #[tauri::command]
@@ -224,10 +270,12 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             app_status,
             probe_server,
+            enroll_link,
             enroll,
             unlock,
             lock,
             change_pin,
+            move_server,
             schema,
             list_records,
             facets,
@@ -236,6 +284,13 @@ pub fn run() {
             create_record,
             edit_record,
             input_field,
+            withdraw_record,
+            townships,
+            villages,
+            assignment,
+            place_record,
+            search_roster,
+            add_from_roster,
             new_item_id,
             settle_conflict,
             record_history,

@@ -42,8 +42,22 @@ fn now_ms() -> i64 {
 impl District {
     /// Starts a server on 127.0.0.1, port 0.
     pub fn start() -> District {
+        District::start_from(None)
+    }
+
+    /// Starts a server over a copy of the data directory `data` (written by an earlier
+    /// release, say), or over a new one.
+    pub fn start_from(data: Option<&std::path::Path>) -> District {
         let dir = tempfile::tempdir().unwrap();
-        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.path().join("server")).unwrap());
+        let server = dir.path().join("server");
+        if let Some(data) = data {
+            std::fs::create_dir_all(&server).unwrap();
+            for entry in std::fs::read_dir(data).unwrap() {
+                let entry = entry.unwrap();
+                std::fs::copy(entry.path(), server.join(entry.file_name())).unwrap();
+            }
+        }
+        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&server).unwrap());
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let mut district =
             District { dir, storage, address: "127.0.0.1:0".parse().unwrap(), runtime, shutdown: None, server: None };

@@ -1,6 +1,7 @@
 //! The app's use cases (`xuncha-app`, what the Tauri commands call) against a real server
 //! on loopback: first-run enrollment, PIN lock, field input, search, background sync by
-//! itself, a concurrent edit settled by a supervisor, and review permissions.
+//! itself (also while the app is locked), a concurrent edit settled by a supervisor,
+//! review permissions, and revocation of a locked device.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,6 +15,9 @@ use xuncha_protocol::Role;
 use xuncha_server::admin;
 use xuncha_store::KdfParams;
 use xuncha_tests::{District, EAST, PIN};
+
+/// The longest a test waits for background sync: its periodic sync comes every 20 s.
+const PATIENCE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Default)]
 struct Recorder {
@@ -69,6 +73,15 @@ fn wait_for(app: &App, what: &str, mut done: impl FnMut(&SyncStatus) -> bool) ->
             return status;
         }
         assert!(start.elapsed() < Duration::from_secs(30), "waiting for {what}; last status {status:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits (bounded) until `done`, polling.
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < PATIENCE, "waited {PATIENCE:?} for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -151,7 +164,7 @@ fn first_run_lock_edit_search_and_sync_by_itself() {
     assert!(!app.list(&ListQuery { limit: 50, ..ListQuery::default() }).unwrap().rows[0].pending);
     assert!(events.statuses.lock().unwrap().iter().any(|s| s.state == SyncState::Syncing));
 
-    // Locking closes the database; a wrong PIN is refused; the right one opens it again.
+    // Locking closes the UI's connection; a wrong PIN is refused; the right one opens it again.
     assert_eq!(app.lock().stage, Stage::Locked);
     assert!(matches!(app.record(id), Err(AppError::Locked)));
     assert_eq!(app.unlock("135790").unwrap_err().code(), "wrong_pin");
@@ -267,4 +280,110 @@ fn offline_edits_sync_when_the_server_returns_and_a_supervisor_settles_a_conflic
         assert!(start.elapsed() < Duration::from_secs(30), "the decision never reached the inspector");
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+fn text(record: &xuncha_domain::Record, field: Field) -> Option<String> {
+    record.fields.get(&field).map(ToString::to_string)
+}
+
+#[test]
+fn a_locked_app_keeps_syncing_both_ways_and_shows_it_after_unlocking() {
+    let mut district = District::start();
+    let (app, events) = app(&district, "inspector");
+    enroll(&district, &app, "insp", Role::Inspector);
+    let (township, village) = east();
+    let id = app
+        .create(&NewRecordInput {
+            kind: RecordKind::FundCheck,
+            title: "农村低保资金发放检查".into(),
+            round: "2024年第一轮".into(),
+            township: Some(township),
+            village: Some(village),
+            team: String::new(),
+        })
+        .unwrap()
+        .record
+        .id;
+    app.input(id, &FieldInput::Field { field: Field::Allocated, text: "50000".into() }).unwrap();
+    wait_for(&app, "the first sync", synced_clean);
+    // Another device in the township: a CLI-style store and sync client.
+    let mut other = district.device("li", Role::Inspector, EAST.0);
+    district.sync(&mut other).unwrap();
+    assert_eq!(text(&other.store.record(id).unwrap().read(), Field::Allocated).as_deref(), Some("50000.00"));
+
+    // Out of coverage, an edit waits in the outbox; then the app locks (as it does by itself
+    // after five idle minutes) and goes into the bag.
+    district.stop();
+    wait_for(&app, "offline", |s| s.state == SyncState::Offline);
+    app.input(id, &FieldInput::Field { field: Field::FundName, text: "农村低保金".into() }).unwrap();
+    assert_eq!(app.sync_status().unwrap().pending, 1);
+    let received_before = *events.records_changed.lock().unwrap();
+    assert_eq!(app.lock().stage, Stage::Locked);
+    assert!(app.status().session.is_none());
+    // Nothing can be seen or edited while locked.
+    assert!(matches!(app.record(id), Err(AppError::Locked)));
+    assert!(matches!(app.list(&ListQuery::default()), Err(AppError::Locked)));
+    let edit = FieldInput::Field { field: Field::Allocated, text: "1".into() };
+    assert!(matches!(app.input(id, &edit), Err(AppError::Locked)));
+
+    // Back in coverage: the locked app sends its outbox by itself.
+    district.resume();
+    wait_for(&app, "the outbox to go up while locked", synced_clean);
+    assert_eq!(app.status().stage, Stage::Locked);
+    let mut on_server = district.server_record(id).unwrap();
+    assert_eq!(text(&on_server.read(), Field::FundName).as_deref(), Some("农村低保金"));
+    district.sync(&mut other).unwrap();
+    assert_eq!(text(&other.store.record(id).unwrap().read(), Field::FundName).as_deref(), Some("农村低保金"));
+
+    // The other device changes the amount; a wrong PIN on the lock screen changes nothing,
+    // and the locked app receives the change by itself.
+    other.edit(id, &[Edit::Set { field: Field::Allocated, value: Some(Value::Money("52000".parse().unwrap())) }]);
+    district.sync(&mut other).unwrap();
+    assert_eq!(app.unlock("135790").unwrap_err().code(), "wrong_pin");
+    assert_eq!(app.status().stage, Stage::Locked);
+    eventually("the locked app to receive the other device's edit", || {
+        *events.records_changed.lock().unwrap() > received_before
+    });
+    assert!(matches!(app.record(id), Err(AppError::Locked)));
+    let before_unlock = app.sync_status().unwrap();
+    assert_eq!(before_unlock.state, SyncState::Synced);
+
+    // Unlocking shows both edits; sync carries on (the same worker: a new one starts idle,
+    // with no sync done yet in this session).
+    assert_eq!(app.unlock(PIN).unwrap().stage, Stage::Unlocked);
+    let after_unlock = app.sync_status().unwrap();
+    assert_ne!(after_unlock.state, SyncState::Idle);
+    assert!(after_unlock.last_synced_ms >= before_unlock.last_synced_ms);
+    let view = app.record(id).unwrap();
+    assert_eq!(money(&view, Field::Allocated).as_deref(), Some("52000.00"));
+    assert_eq!(text(&view.record, Field::FundName).as_deref(), Some("农村低保金"));
+    assert!(view.conflicts.is_empty());
+    assert!(!view.pending);
+}
+
+#[test]
+fn a_locked_device_that_is_revoked_stops_syncing() {
+    let district = District::start();
+    let (app, _) = app(&district, "inspector");
+    enroll(&district, &app, "insp", Role::Inspector);
+    wait_for(&app, "the first sync", synced_clean);
+    let device = app.status().session.unwrap().device_id;
+    app.lock();
+    admin::revoke(district.storage.as_ref(), &device, now_ms()).unwrap();
+
+    // The locked app's next sync is told; it stops and says so, still locked.
+    let start = Instant::now();
+    let status = loop {
+        let status = app.sync_status().unwrap();
+        if status.error.as_ref().is_some_and(|e| e.code == "revoked") {
+            break status;
+        }
+        assert!(start.elapsed() < PATIENCE, "the locked app never heard it was revoked; last status {status:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.state, SyncState::Error);
+    assert_eq!(app.status().stage, Stage::Locked);
+    // Unlocking still opens what is on the device.
+    assert_eq!(app.unlock(PIN).unwrap().stage, Stage::Unlocked);
+    assert!(app.list(&ListQuery::default()).is_ok());
 }

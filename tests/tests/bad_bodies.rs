@@ -28,8 +28,7 @@ fn bad_requests_get_clear_4xx_answers_and_the_server_goes_on() {
         doc: xuncha_protocol::DocKey { record: id.uuid().as_bytes().to_vec(), part: xuncha_protocol::Part::Record },
         changes: device.store.record_changes(id, &[]).unwrap(),
     };
-    let good =
-        xuncha_protocol::encode(&SyncRequest { cursor: vec![], uploads: vec![upload.clone()], want_full: vec![] });
+    let good = xuncha_protocol::encode(&SyncRequest { uploads: vec![upload.clone()], ..SyncRequest::default() });
 
     let mut garbled = good.clone();
     for byte in garbled.iter_mut().skip(3).step_by(5) {

@@ -29,14 +29,15 @@ function viewWithProblem(): RecordView {
     record: {
       id: 'r1', kind: 'fund_check', creator: 'wang', created_at_ms: 0, fields: {},
       lists: { beneficiaries: [{ id: HOUSEHOLD, values: { head: { text: '李秀英' }, entitled: { money: '3000.00' }, received: { money: '3500.00' } } }] },
-      tags: [], issues: [], attachments: [], narrative: '', review: { status: 'draft', comments: [], decision: null }, malformed: [],
+      tags: [], issues: [], attachments: [], narrative: '', review: { status: 'draft', comments: [], decision: null }, malformed: [], withdrawn: null,
     },
     problems: [
-      { path: `beneficiaries/${HOUSEHOLD}/received`, code: 'received_exceeds', zh: '实领金额超过应享金额', en: 'received exceeds entitled' },
+      // Paths name items as Rust writes them: the id without hyphens.
+      { path: `beneficiaries/${HOUSEHOLD.replace(/-/g, '')}/received`, code: 'received_exceeds', zh: '实领金额超过应享金额', en: 'received exceeds entitled' },
       { path: 'allocated', code: 'required', zh: '请填写拨付金额（元）', en: 'Allocated (yuan) is required' },
     ],
     conflicts: [{ path: { at: 'item', id: HOUSEHOLD, field: 'head' }, label_zh: '受益农户·户主', values: [] }],
-    pending: false, informant: null, next_statuses: [], can_review: false, heads: [],
+    pending: false, informant: null, next_statuses: [], can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
   };
 }
 

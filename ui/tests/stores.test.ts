@@ -27,9 +27,9 @@ function view(id: string, allocated?: string): RecordView {
       id, kind: 'fund_check', creator: 'wang', created_at_ms: 0,
       fields: allocated ? { allocated: { money: allocated } } : {},
       lists: {}, tags: [], issues: [], attachments: [], narrative: '',
-      review: { status: 'draft', comments: [], decision: null }, malformed: [],
+      review: { status: 'draft', comments: [], decision: null }, malformed: [], withdrawn: null,
     },
-    problems: [], conflicts: [], pending: true, informant: null, next_statuses: ['submitted'], can_review: false, heads: [],
+    problems: [], conflicts: [], pending: true, informant: null, next_statuses: ['submitted'], can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
   };
 }
 
@@ -76,6 +76,31 @@ describe('session', () => {
     await session.enroll({ server: 'http://127.0.0.1:9', code: 'ABCD', device_name: '平板', pin: '246810' });
     expect(sent).toEqual({ server: 'http://127.0.0.1:9', code: 'ABCD', device_name: '平板', pin: '246810' });
     expect(session.info?.user_name).toBe('王巡察');
+  });
+
+  it('forgets the records it holds when it locks, and keeps the sync status', async () => {
+    mockIPC((cmd) => {
+      if (cmd === 'list_records') return { rows: [{ row: { record_id: 'r1' }, pending: false }], offset: 0, done: true };
+      if (cmd === 'record') return view('r1', '120000');
+      if (cmd === 'lock') return { ...unlocked, stage: 'locked', session: null };
+    });
+    const session = useSession();
+    const records = useRecords();
+    const editor = useEditor();
+    const sync = useSync();
+    session.status = unlocked;
+    await records.setFilters({ text: '李秀英' });
+    await editor.open('r1');
+    sync.apply({ state: 'synced', pending: 0, refused: 0, last_synced_ms: 1, progress: null, error: null, server_url: '' });
+    expect(records.rows).toHaveLength(1);
+    expect(editor.view?.record.id).toBe('r1');
+
+    expect(await session.lock()).toBe(true);
+    expect(session.stage).toBe('locked');
+    expect(records.rows).toEqual([]);
+    expect(records.filters.text).toBe('');
+    expect(editor.view).toBeNull();
+    expect(sync.state).toBe('synced');
   });
 
   it('remembers the auto-lock delay', () => {

@@ -4,8 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 use xuncha_domain::{
-    Conflict, Division, Field, FieldType, FundIssue, GeoPoint, Informant, ItemField, ItemId, ItemList, Problem,
-    Projection, Record, RecordId, RecordKind, ReviewStatus, Vocabulary,
+    Conflict, Division, DivisionEntry, Field, FieldType, Finding, FundIssue, GeoPoint, Informant, ItemField, ItemId,
+    ItemList, Problem, Projection, Record, RecordId, RecordKind, ReviewStatus, RosterHousehold, Round, Shortfall,
+    TeamRole, Vocabulary,
 };
 
 use crate::error::ErrorDto;
@@ -133,6 +134,72 @@ pub struct RecordView {
     pub can_review: bool,
     /// The document heads (hex): the version a decision made now would be pinned to.
     pub heads: Vec<String>,
+    /// Fund checks: each household's 差额 and the table's totals (`None` for other kinds).
+    pub shortfall: Option<Shortfall>,
+    /// What a reviewer should look at, such as a household that received less than it
+    /// was entitled to. Findings never block submitting.
+    pub findings: Vec<Finding>,
+    /// The record's township or village whose code the reference data on this device does
+    /// not know (code `unknown_division`, path `township` or `village`): flagged, not
+    /// refused. Empty while the device holds no divisions at all.
+    pub unknown_places: Vec<Finding>,
+}
+
+/// What an enrollment QR code holds: the server's address and the one-time code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct EnrollLink {
+    pub server: String,
+    pub code: String,
+}
+
+/// The user's place in one team of a round: what new records there are counted to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TeamAssignment {
+    pub team_id: String,
+    /// The team's name (巡察组), as records store it.
+    pub team: String,
+    pub round_id: String,
+    /// The round's name, as records store it (empty when the round is not on the device).
+    pub round: String,
+    /// 组长, 副组长 or 组员.
+    pub role: TeamRole,
+    /// The team's assigned townships and villages, with their names where known.
+    pub places: Vec<DivisionEntry>,
+}
+
+/// Where the user works this round, from the reference data: their teams and roles, and
+/// the rounds the device knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Assignment {
+    pub teams: Vec<TeamAssignment>,
+    pub rounds: Vec<Round>,
+    /// Whether the device holds any divisions (else places are typed as `CODE:NAME`).
+    pub has_divisions: bool,
+}
+
+/// One household of the record's village rosters, as the roster picker lists it: the ID
+/// and account numbers masked to their last four digits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RosterPick {
+    /// Which household: its roster and place in it.
+    pub key: RosterKey,
+    /// The fund of the roster (资金或项目名称).
+    pub fund: String,
+    pub household: RosterHousehold,
+    /// Whether a beneficiary of the record already has this head's name.
+    pub added: bool,
+}
+
+/// A household of a roster: the roster's id and the household's place in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RosterKey {
+    pub roster: String,
+    pub index: u32,
 }
 
 /// What a person typed into one field, parsed by Rust according to the field's type.

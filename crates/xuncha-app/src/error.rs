@@ -40,16 +40,23 @@ impl AppError {
             AppError::AlreadySetUp => "already_set_up",
             AppError::BadInput(_) => "bad_input",
             AppError::Forbidden(_) => "forbidden",
-            AppError::Domain(DomainError::NotReadyForReview { .. }) => "not_ready",
-            AppError::Domain(DomainError::BadTransition { .. }) => "bad_transition",
-            AppError::Domain(_) => "bad_input",
-            AppError::Store(StoreError::Domain(DomainError::NotReadyForReview { .. })) => "not_ready",
-            AppError::Store(StoreError::Domain(DomainError::BadTransition { .. })) => "bad_transition",
-            AppError::Store(StoreError::Domain(_)) => "bad_input",
+            AppError::Domain(error) | AppError::Store(StoreError::Domain(error)) => domain_code(error),
             AppError::Store(error) => error.code(),
             AppError::Sync(error) => error.code(),
             AppError::Io { .. } => "io",
         }
+    }
+}
+
+/// The code of a refused edit: the ones the UI branches on, else `bad_input` (shown on
+/// the field as not saved).
+fn domain_code(error: &DomainError) -> &'static str {
+    match error {
+        DomainError::NotReadyForReview { .. } => "not_ready",
+        DomainError::BadTransition { .. } => "bad_transition",
+        DomainError::NotADraft { .. } => "not_a_draft",
+        DomainError::Withdrawn { .. } => "withdrawn",
+        _ => "bad_input",
     }
 }
 

@@ -1,12 +1,16 @@
-//! The app's use cases, with no Tauri: first-run enrollment, PIN unlock and lock, the
-//! record list and search, field-level edits, attachments, history, conflicts, review,
-//! district totals, CSV export and background sync. The Tauri shell (`src-tauri`) maps
-//! each command onto one method of [`App`]; tests drive [`App`] directly.
+//! The app's use cases, with no Tauri: first-run enrollment (typed, or from the text of
+//! an enrollment QR code), PIN unlock and lock, the record list and search, field-level
+//! edits, the round's reference data (乡镇 → 村 pickers, the user's teams, households
+//! from the village rosters), withdrawing drafts, attachments, history, conflicts, review,
+//! district totals, CSV export, moving to a new server address and background sync. The
+//! Tauri shell (`src-tauri`) maps each command onto one method of [`App`]; tests drive
+//! [`App`] directly.
 
 pub mod dto;
 mod error;
 pub mod export;
 mod records;
+mod reference;
 mod schema;
 mod sync;
 
@@ -15,7 +19,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use xuncha_domain::{
-    ActorId, DeviceId, Edit, Entropy, FieldPath, FieldVersion, HistoryEntry, InformantField, RecordId, UserId,
+    ActorId, DeviceId, DivisionEntry, Edit, Entropy, FieldPath, FieldVersion, HistoryEntry, InformantField, RecordId,
+    UserId,
 };
 use xuncha_store::{Facets, Identity, KdfParams, Store, StoreError, Totals};
 use xuncha_sync::Client;
@@ -46,7 +51,8 @@ impl Clock for SystemClock {
 pub trait EventSink: Send + Sync + std::fmt::Debug {
     /// The sync status changed.
     fn sync_status(&self, status: &SyncStatus);
-    /// Records arrived from the server: lists and open records should be read again.
+    /// Records (or the round's reference data) arrived from the server: lists, pickers and
+    /// open records should be read again.
     fn records_changed(&self);
 }
 
@@ -80,19 +86,31 @@ impl Config {
     }
 }
 
-/// An unlocked device database and who is using it.
+/// An unlocked device database and who is using it: what viewing and editing need, and
+/// what locking drops.
 #[derive(Debug)]
 struct Session {
     store: Store,
     info: SessionInfo,
-    sync: sync::Worker,
 }
 
-/// The app: at most one unlocked session at a time.
+/// The app: at most one unlocked session at a time, and the background sync worker.
+///
+/// The worker outlives locking: locking drops the [`Session`] (the connection the UI reads
+/// and edits through, with every document it holds), so nothing can be read or edited
+/// until the PIN is entered again, but the worker keeps its own connection, opened with
+/// the key while the app was unlocked, and goes on sending the outbox and receiving
+/// others' changes (a tablet in a bag syncs as it passes through coverage). The key
+/// therefore stays in this process until the app closes, the PIN changes or the server
+/// revokes the device. A new process starts locked with no key, so it syncs nothing until
+/// the first unlock: the key exists only as the PIN.
 #[derive(Debug)]
 pub struct App {
     config: Config,
     session: Mutex<Option<Session>>,
+    /// Started by the first unlock (or enrollment); reused by later unlocks while it runs.
+    /// Lock order: `session` before `sync` when both are held.
+    sync: Mutex<Option<sync::Worker>>,
     runtime: tokio::runtime::Runtime,
     events: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
@@ -118,7 +136,7 @@ impl App {
             .enable_all()
             .build()
             .map_err(|e| AppError::Io { path: "runtime".into(), detail: e.to_string() })?;
-        Ok(App { config, session: Mutex::new(None), runtime, events, clock })
+        Ok(App { config, session: Mutex::new(None), sync: Mutex::new(None), runtime, events, clock })
     }
 
     fn db_path(&self) -> PathBuf {
@@ -127,6 +145,10 @@ impl App {
 
     fn lock_session(&self) -> MutexGuard<'_, Option<Session>> {
         self.session.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_sync(&self) -> MutexGuard<'_, Option<sync::Worker>> {
+        self.sync.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs `f` on the unlocked session.
@@ -150,6 +172,18 @@ impl App {
             demo_pin: self.config.demo_pin.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         }
+    }
+
+    /// Reads the text of an enrollment QR code (`xuncha:enroll?server=…&code=…`): the
+    /// first-run screen fills in the server and the code from it.
+    pub fn enroll_link(&self, text: &str) -> Result<EnrollLink> {
+        let link = xuncha_protocol::EnrollLink::parse(text).ok_or_else(|| {
+            AppError::BadInput(
+                "这不是巡察通的注册二维码，请扫描管理员提供的二维码，或手动填写服务器地址和注册码 / this is not a Xuncha enrollment code; scan the code from your administrator, or type the server address and code"
+                    .to_owned(),
+            )
+        })?;
+        Ok(EnrollLink { server: link.server, code: link.code })
     }
 
     /// Whether the server at `url` answers (the first-run screen checks before asking
@@ -205,11 +239,14 @@ impl App {
             remove_database(&path);
             return Err(error);
         }
-        self.start_session(store)?;
+        self.start_session(store, true)?;
         Ok(self.status())
     }
 
-    /// Unlocks the device database with the PIN.
+    /// Unlocks the device database with the PIN, for viewing and editing. Background sync
+    /// that kept running while the app was locked carries on (the same worker); the first
+    /// unlock after the app starts (or after sync stopped, as on revocation) starts it.
+    /// A wrong PIN changes nothing: the app stays locked and sync keeps running.
     pub fn unlock(&self, pin: &str) -> Result<AppStatus> {
         let path = self.db_path();
         if !path.exists() {
@@ -219,11 +256,13 @@ impl App {
             return Ok(self.status());
         }
         let store = Store::open(&path, pin)?;
-        self.start_session(store)?;
+        self.start_session(store, false)?;
         Ok(self.status())
     }
 
-    fn start_session(&self, store: Store) -> Result<()> {
+    /// Makes `store` the UI's session; starts background sync on a connection of its own
+    /// unless a worker is still running (and `fresh_sync` is not asked for).
+    fn start_session(&self, store: Store, fresh_sync: bool) -> Result<()> {
         let role = store.sync_value("role")?.unwrap_or_else(|| "inspector".to_owned());
         let info = SessionInfo {
             user_id: store.identity().user_id.to_string(),
@@ -235,32 +274,72 @@ impl App {
             server_url: store.sync_value("server_url")?.unwrap_or_default(),
             records_on_device: store.count()?,
         };
-        let sync_store = store.open_another()?;
-        let sync =
-            sync::Worker::start(self.runtime.handle(), sync_store, Arc::clone(&self.events), Arc::clone(&self.clock));
-        *self.lock_session() = Some(Session { store, info, sync });
+        {
+            let mut worker = self.lock_sync();
+            if fresh_sync || !worker.as_ref().is_some_and(sync::Worker::is_running) {
+                if let Some(old) = worker.take() {
+                    old.stop(&self.runtime);
+                }
+                *worker = Some(self.start_worker(store.open_another()?));
+            }
+        }
+        *self.lock_session() = Some(Session { store, info });
         Ok(())
     }
 
-    /// Locks the app: closes the database (its key leaves memory) and stops sync.
+    fn start_worker(&self, store: Store) -> sync::Worker {
+        sync::Worker::start(self.runtime.handle(), store, Arc::clone(&self.events), Arc::clone(&self.clock))
+    }
+
+    /// Moves the device to a new address of its server (我的 → 服务器地址): accepted only
+    /// when the server there is the one the device enrolled with (`other_server`
+    /// otherwise, and nothing changes). Background sync starts again on the new address.
+    pub fn move_server(&self, url: &str) -> Result<AppStatus> {
+        let url = normalise_url(url)?;
+        // On a connection of its own, so the UI is not held while the server answers.
+        let mut store = self.with(|s| Ok(s.store.open_another()?))?;
+        let client = Client::new(&url, Duration::from_secs(30))?;
+        self.runtime.block_on(client.move_device_here(&mut store))?;
+        let server_url = store.sync_value("server_url")?.unwrap_or(url);
+        {
+            let mut worker = self.lock_sync();
+            if let Some(old) = worker.take() {
+                old.stop(&self.runtime);
+            }
+            *worker = Some(self.start_worker(store));
+        }
+        self.with(|s| {
+            s.info.server_url = server_url;
+            Ok(())
+        })?;
+        Ok(self.status())
+    }
+
+    /// Locks the app: closes the UI's connection to the database, so no record can be read
+    /// or edited until the PIN is entered again. Background sync keeps running on its own
+    /// connection (and keeps reporting its status); see [`App`].
     pub fn lock(&self) -> AppStatus {
         self.lock_session().take();
         self.status()
     }
 
-    /// Changes the PIN (re-keys the database).
+    /// Changes the PIN (re-keys the database). Background sync stops first (its connection
+    /// holds the old key and would keep the database busy during the re-key) and starts
+    /// again on a connection opened with the new key.
     pub fn change_pin(&self, old_pin: &str, new_pin: &str) -> Result<()> {
         let path = self.db_path();
         // Check the old PIN the way unlocking does, before touching anything.
         drop(Store::open(&path, old_pin)?);
         let kdf = self.config.kdf;
-        let events = Arc::clone(&self.events);
-        let clock = Arc::clone(&self.clock);
         self.with(|s| {
-            s.store.change_pin(new_pin, kdf)?;
-            // The sync connection was opened with the old key.
-            s.sync = sync::Worker::start(self.runtime.handle(), s.store.open_another()?, events, clock);
-            Ok(())
+            if let Some(old) = self.lock_sync().take() {
+                old.stop(&self.runtime);
+            }
+            let changed = s.store.change_pin(new_pin, kdf);
+            // Sync starts again whatever happened: on the new key, or on the old one.
+            let worker = self.start_worker(s.store.open_another()?);
+            *self.lock_sync() = Some(worker);
+            changed.map_err(AppError::from)
         })
     }
 
@@ -299,7 +378,7 @@ impl App {
     pub fn edit(&self, id: RecordId, edits: &[Edit]) -> Result<RecordView> {
         let now = self.clock.now_ms();
         let view = self.with(|s| {
-            records::check_allowed(edits, s.info.can_review)?;
+            records::check_allowed(&mut s.store, id, edits, &s.info.user_id, &s.info.role, now)?;
             s.store.edit(id, edits, now)?;
             records::view(&mut s.store, id, s.info.can_review)
         })?;
@@ -307,9 +386,61 @@ impl App {
         Ok(view)
     }
 
-    /// Saves what a person typed into one field, parsed by the field's type.
+    /// Saves what a person typed into one field, parsed by the field's type. A relation's
+    /// 人员甲 or 人员乙 may be given as a subject's name (or picked by its id): the
+    /// subject's id is stored.
     pub fn input(&self, id: RecordId, input: &FieldInput) -> Result<RecordView> {
-        self.edit(id, &[records::input_edit(input)?])
+        let input = self.with(|s| records::resolve_subject(&s.store, id, input.clone()))?;
+        self.edit(id, &[records::input_edit(&input)?])
+    }
+
+    /// Withdraws a draft (撤回草稿): it leaves lists, search and totals, and takes no more
+    /// edits. Refused for a record that is no longer a draft, with the domain's message.
+    pub fn withdraw(&self, id: RecordId) -> Result<RecordView> {
+        self.edit(id, &[Edit::Withdraw])
+    }
+
+    /// The townships the user works in (the 乡镇 picker), by code.
+    pub fn townships(&self) -> Result<Vec<DivisionEntry>> {
+        self.with(|s| reference::townships(&s.store))
+    }
+
+    /// The villages of a township (the 村 picker), by name.
+    pub fn villages(&self, township: &str) -> Result<Vec<DivisionEntry>> {
+        self.with(|s| reference::villages(&s.store, township))
+    }
+
+    /// The user's teams, roles in them and rounds.
+    pub fn assignment(&self) -> Result<Assignment> {
+        self.with(|s| reference::assignment(&s.store))
+    }
+
+    /// Moves a record to a township or village picked by name (its code): the village's
+    /// township with it, and the round and team of the user's team there where the record
+    /// has none. One change.
+    pub fn place(&self, id: RecordId, code: &str) -> Result<RecordView> {
+        let edits = self.with(|s| {
+            let record = s.store.record(id)?.read();
+            reference::place_edits(&s.store, &record, code)
+        })?;
+        self.edit(id, &edits)
+    }
+
+    /// Households of the record's village rosters whose head's name contains a word of
+    /// `query` (several words: any of them; empty: every household).
+    pub fn search_roster(&self, id: RecordId, query: &str) -> Result<Vec<RosterPick>> {
+        self.with(|s| reference::search_roster(&s.store, &s.store.record(id)?.read(), query))
+    }
+
+    /// Adds the picked roster households as beneficiaries (head and entitled amount), in
+    /// one change.
+    pub fn add_from_roster(&self, id: RecordId, keys: &[RosterKey]) -> Result<RecordView> {
+        let now = self.clock.now_ms();
+        let edits = self.with(|s| {
+            let record = s.store.record(id)?.read();
+            reference::households_from_roster(&s.store, &record, keys, now, entropy)
+        })?;
+        self.edit(id, &edits)
     }
 
     /// A new list item id (households, subjects, relations, contracts).
@@ -372,17 +503,20 @@ impl App {
         Ok(view)
     }
 
-    /// The sync status.
+    /// The sync status. It holds no record data, so it is answered while the app is locked
+    /// too (sync keeps running then); only before the first unlock is there none.
     pub fn sync_status(&self) -> Result<SyncStatus> {
-        self.with(|s| Ok(s.sync.status()))
+        self.lock_sync().as_ref().map(sync::Worker::status).ok_or(AppError::Locked)
     }
 
-    /// Syncs now (the result arrives as sync-status events).
+    /// Syncs now (the result arrives as sync-status events). Asked from the unlocked app;
+    /// while locked, sync runs by itself.
     pub fn sync_now(&self) -> Result<SyncStatus> {
-        self.with(|s| {
-            s.sync.now();
-            Ok(s.sync.status())
-        })
+        self.with(|_| Ok(()))?;
+        let worker = self.lock_sync();
+        let worker = worker.as_ref().ok_or(AppError::Locked)?;
+        worker.now();
+        Ok(worker.status())
     }
 
     /// Writes the record list to a CSV file in the export folder.
@@ -402,10 +536,11 @@ impl App {
 
     /// After a local write: update the waiting count and let sync run soon.
     fn changed(&self) {
-        let guard = self.lock_session();
-        if let Some(s) = guard.as_ref() {
-            let (pending, refused) = s.store.outbox_status().unwrap_or((0, 0));
-            s.sync.changed(self.events.as_ref(), pending, refused);
+        let Ok((pending, refused)) = self.with(|s| Ok(s.store.outbox_status().unwrap_or((0, 0)))) else {
+            return;
+        };
+        if let Some(worker) = self.lock_sync().as_ref() {
+            worker.changed(self.events.as_ref(), pending, refused);
         }
     }
 }
@@ -437,5 +572,117 @@ fn remove_database(path: &Path) {
     }
     for name in names {
         let _ = std::fs::remove_file(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Locking and the background sync worker, with no server: the worker runs against an
+    //! address where nothing listens and reports being offline. (`tests/tests/app.rs` in
+    //! the workspace's `tests` crate syncs a locked app against a real server.)
+
+    use super::*;
+
+    const PIN: &str = "246810";
+
+    /// A device database enrolled (as far as the worker can tell) with a server that does
+    /// not answer, and an app over it that has just started: locked.
+    fn set_up() -> (tempfile::TempDir, App) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path());
+        config.kdf = KdfParams::FAST_INSECURE;
+        let identity = Identity {
+            device_id: DeviceId::new("dev-1").unwrap(),
+            user_id: UserId::new("wang").unwrap(),
+            user_name: "王巡察".into(),
+            actor: ActorId::from([7; 16]),
+        };
+        let mut store = Store::create(&dir.path().join(DB_FILE), PIN, &identity, config.kdf).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        store.set_sync_value("server_url", &url).unwrap();
+        drop(store);
+        (dir, App::new(config, Arc::new(NoEvents), Arc::new(SystemClock)).unwrap())
+    }
+
+    /// The worker (to compare by identity) and whether it runs.
+    fn worker(app: &App) -> Option<(Arc<sync::Shared>, bool)> {
+        app.lock_sync().as_ref().map(|w| (w.shared(), w.is_running()))
+    }
+
+    fn assert_locked<T: std::fmt::Debug>(what: &str, result: Result<T>) {
+        assert!(matches!(result, Err(AppError::Locked)), "{what} answered {result:?} while locked");
+    }
+
+    #[test]
+    fn locking_keeps_sync_running_and_unlocking_reuses_it() {
+        let (_dir, app) = set_up();
+        // A process that has just started holds no key: locked, and no sync.
+        assert_eq!(app.status().stage, Stage::Locked);
+        assert!(worker(&app).is_none());
+        assert_locked("sync_status", app.sync_status());
+
+        app.unlock(PIN).unwrap();
+        let (first, running) = worker(&app).unwrap();
+        assert!(running);
+
+        // Locked: nothing reads or writes records, but the same worker keeps running.
+        assert_eq!(app.lock().stage, Stage::Locked);
+        assert!(app.status().session.is_none());
+        let id = RecordId::new(0, &[1; 10]);
+        assert_locked("list", app.list(&ListQuery::default()));
+        assert_locked("facets", app.facets());
+        assert_locked("totals", app.totals(None));
+        assert_locked("record", app.record(id));
+        assert_locked("history", app.history(id));
+        assert_locked("field_history", app.field_history(id, &FieldPath::ReviewStatus));
+        assert_locked("edit", app.edit(id, &[]));
+        assert_locked("settle", app.settle(id, &FieldPath::ReviewStatus, "x"));
+        assert_locked("attachment", app.attachment("00", "image/jpeg"));
+        assert_locked("set_informant", app.set_informant(id, &[]));
+        assert_locked("export_csv", app.export_csv());
+        assert_locked("sync_now", app.sync_now());
+        assert_locked("change_pin", app.change_pin(PIN, "864200"));
+        let (same, running) = worker(&app).unwrap();
+        assert!(Arc::ptr_eq(&first, &same) && running);
+        // Its status holds no record data and is still answered.
+        assert_eq!(app.sync_status().unwrap().server_url, first.status().server_url);
+
+        // A wrong PIN changes nothing.
+        assert_eq!(app.unlock("135790").unwrap_err().code(), "wrong_pin");
+        assert_eq!(app.status().stage, Stage::Locked);
+        let (same, running) = worker(&app).unwrap();
+        assert!(Arc::ptr_eq(&first, &same) && running);
+
+        // The right one opens the records again, with the same worker.
+        assert_eq!(app.unlock(PIN).unwrap().stage, Stage::Unlocked);
+        assert!(app.list(&ListQuery::default()).unwrap().rows.is_empty());
+        let (same, running) = worker(&app).unwrap();
+        assert!(Arc::ptr_eq(&first, &same) && running);
+
+        // A PIN change stops the worker (its connection has the old key) and starts one on the new key.
+        app.change_pin(PIN, "864200").unwrap();
+        let (second, running) = worker(&app).unwrap();
+        assert!(!Arc::ptr_eq(&first, &second) && running);
+        app.lock();
+        assert_eq!(app.unlock(PIN).unwrap_err().code(), "wrong_pin");
+        app.unlock("864200").unwrap();
+        let (same, running) = worker(&app).unwrap();
+        assert!(Arc::ptr_eq(&second, &same) && running);
+    }
+
+    #[test]
+    fn closing_the_app_stops_sync_and_closes_its_connection() {
+        let (dir, app) = set_up();
+        app.unlock(PIN).unwrap();
+        app.lock();
+        assert!(worker(&app).unwrap().1);
+        // Locked, the worker's connection is open (SQLite keeps a write-ahead log beside it).
+        let wal = dir.path().join(format!("{DB_FILE}-wal"));
+        assert!(wal.exists());
+        drop(app);
+        // The last connection closed: SQLite folded its write-ahead log into the file.
+        assert!(!wal.exists(), "a connection is still open after the app closed");
     }
 }

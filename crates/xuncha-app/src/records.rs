@@ -1,13 +1,16 @@
 //! Record use cases over an open device database: list, read, create, edit (typed input
 //! parsed here), settle conflicts, review. Who may do what is decided here.
 
+use xuncha_domain::rules::{self, Author};
 use xuncha_domain::{
-    Edit, Entropy, FieldPath, InformantField, NewRecord, RecordId, RecordKind, ReviewStatus, validate,
+    Edit, Entropy, FieldPath, InformantField, ItemField, NewRecord, Reader, RecordId, RecordKind, ReviewStatus,
+    findings, validate,
 };
 use xuncha_store::{ListFilter, NewAttachment, Store};
 
 use crate::dto::{AttachmentInput, FieldInput, ListPage, ListQuery, NewRecordInput, RecordRow, RecordView};
 use crate::error::{AppError, Result};
+use crate::reference;
 
 /// The largest page the list asks for at once.
 const MAX_PAGE: u32 = 500;
@@ -64,12 +67,29 @@ pub fn view(store: &mut Store, id: RecordId, can_review: bool) -> Result<RecordV
     // Only gang clues have an informant: no companion lookup on other records' keystrokes.
     let informant = if record.kind == RecordKind::GangClue { store.informant(id)? } else { None };
     let next_statuses = next_statuses(record.review.status, can_review);
-    Ok(RecordView { record, problems, conflicts, pending, informant, next_statuses, can_review, heads })
+    let shortfall = (record.kind == RecordKind::FundCheck).then(|| record.shortfall());
+    let findings = findings(&record);
+    let unknown_places = reference::unknown_places(store, &record)?;
+    Ok(RecordView {
+        record,
+        problems,
+        conflicts,
+        pending,
+        informant,
+        next_statuses,
+        can_review,
+        heads,
+        shortfall,
+        findings,
+        unknown_places,
+    })
 }
 
-/// Creates a record; returns its id.
+/// Creates a record; returns its id. A village the reference data knows brings its
+/// township, and the round and team of the user's team there, where the input leaves
+/// them out; a place it does not know is kept as given (and flagged in the view).
 pub fn create(store: &mut Store, input: &NewRecordInput, now_ms: i64, entropy: &Entropy) -> Result<RecordId> {
-    let new = NewRecord {
+    let mut new = NewRecord {
         id: RecordId::new(now_ms, entropy),
         kind: input.kind,
         title: input.title.trim().to_owned(),
@@ -78,28 +98,84 @@ pub fn create(store: &mut Store, input: &NewRecordInput, now_ms: i64, entropy: &
         village: input.village.clone(),
         team: input.team.trim().to_owned(),
     };
+    let place = new.village.as_ref().or(new.township.as_ref()).map(|d| d.code.clone());
+    if let Some(placement) = place.map(|code| reference::placement(store, &code)).transpose()?.flatten() {
+        if new.township.is_none() {
+            new.township = placement.township;
+        }
+        if new.round.is_empty() {
+            new.round = placement.round;
+        }
+        if new.team.is_empty() {
+            new.team = placement.team;
+        }
+    }
     Ok(store.create_record(&new, &[], now_ms)?)
 }
 
-/// Refuses edits the user's role may not make: review decisions are a reviewer's.
-pub fn check_allowed(edits: &[Edit], can_review: bool) -> Result<()> {
-    if can_review {
+/// A relation's 人员甲 or 人员乙 typed or picked as a subject's name or item id becomes the
+/// subject's id, as relations store it; other input is left as it is.
+pub fn resolve_subject(store: &Store, id: RecordId, input: FieldInput) -> Result<FieldInput> {
+    match input {
+        FieldInput::Item { id: item, field: field @ (ItemField::From | ItemField::To), text }
+            if !text.trim().is_empty() =>
+        {
+            let record = store.record(id)?.read();
+            let subject = record.subject_id(&text)?;
+            Ok(FieldInput::Item { id: item, field, text: subject.to_string() })
+        }
+        other => Ok(other),
+    }
+}
+
+/// The domain's name for a role.
+fn reader(role: &str) -> Reader {
+    match role {
+        "team_lead" => Reader::TeamLead,
+        "supervisor" => Reader::Supervisor,
+        "administrator" => Reader::Administrator,
+        _ => Reader::Inspector,
+    }
+}
+
+/// Refuses, before the store is touched, edits the server would refuse from this user:
+/// the domain's `rules::check` (the same function the server runs on every upload) on the
+/// record before and after the edits. Only edits the rules govern (review statuses,
+/// decisions, withdrawal) are tried out; a keystroke is never slowed.
+pub fn check_allowed(
+    store: &mut Store,
+    id: RecordId,
+    edits: &[Edit],
+    user: &str,
+    role: &str,
+    now_ms: i64,
+) -> Result<()> {
+    let governed =
+        edits.iter().any(|e| matches!(e, Edit::Decide { .. } | Edit::SetReviewStatus { .. } | Edit::Withdraw));
+    if !governed {
         return Ok(());
     }
-    for edit in edits {
-        let review_only = match edit {
-            Edit::Decide { .. } => true,
-            Edit::SetReviewStatus { status } => status.is_review_decision(),
-            _ => false,
-        };
-        if review_only {
-            return Err(AppError::Forbidden(
-                "只有审核人可以作出审核决定 / only a supervisor can make review decisions; submit the record for review instead"
-                    .to_owned(),
-            ));
+    let mut doc = store.record(id)?;
+    let before = doc.read();
+    let mut trial = doc.fork(store.identity().actor.clone());
+    let author = Author { user, role: reader(role) };
+    let refused = |refusal: rules::Refusal| AppError::Forbidden(refusal.to_string());
+    if trial.apply(edits, &store.edit_context(now_ms)).is_err() {
+        // The domain refuses the edits anyway (the real edit reports why), but someone who
+        // may not decide at all is told that first: the rules on the status they asked for.
+        for edit in edits {
+            if let Edit::Decide { status, .. } | Edit::SetReviewStatus { status } = edit {
+                let mut asked = before.clone();
+                asked.review.status = *status;
+                match rules::check(author, Some(&before), &asked) {
+                    Err(refusal) if refusal.code == "review_decision" => return Err(refused(refusal)),
+                    _ => {}
+                }
+            }
         }
+        return Ok(());
     }
-    Ok(())
+    rules::check(author, Some(&before), &trial.read()).map_err(refused)
 }
 
 /// The edit for what a person typed into a field. Empty text clears the field.

@@ -2,7 +2,7 @@
 
 use xuncha_domain::{
     ClueSource, ContractObject, ContractStatus, Disposition, Field, FourWinds, FundIssue, FundType, InactionType,
-    ItemList, Kinds, RecordKind, RelationKind, ReviewStatus, Vocabulary,
+    ItemList, Kinds, PoliticalStatus, RecordKind, RelationKind, ReviewStatus, Vocabulary,
 };
 
 use crate::dto::{
@@ -29,6 +29,7 @@ pub fn schema() -> Schema {
         (Vocabulary::ContractStatus, choices!(ContractStatus)),
         (Vocabulary::FourWinds, choices!(FourWinds)),
         (Vocabulary::InactionType, choices!(InactionType)),
+        (Vocabulary::PoliticalStatus, choices!(PoliticalStatus)),
     ]
     .into_iter()
     .map(|(vocabulary, choices)| VocabularyInfo { vocabulary, choices })

@@ -1,6 +1,8 @@
-//! Background sync for an unlocked app: a task with its own connection to the device
-//! database that syncs whenever the server is reachable, soon after every edit, and on
-//! demand; it keeps the always-visible sync status and reports every change of it.
+//! Background sync: a task with its own connection to the device database that syncs
+//! whenever the server is reachable, soon after every edit, and on demand; it keeps the
+//! always-visible sync status and reports every change of it. It is started by an unlock
+//! and keeps running while the app is locked (its connection was opened with the unlocked
+//! key); it stops when the app closes, the PIN changes, or the server revokes the device.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -46,11 +48,15 @@ impl Shared {
     }
 }
 
-/// The running sync task of an unlocked session.
+/// The running sync task (of an unlocked app, or of a locked one that was unlocked since
+/// it started).
 #[derive(Debug)]
 pub(crate) struct Worker {
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
+    /// Ends (dropping the task's connection, and with it the key) when the worker is told to
+    /// stop, when the device is revoked, or when the device is not enrolled.
+    task: tokio::task::JoinHandle<()>,
 }
 
 fn to_u32(n: u64) -> u32 {
@@ -93,10 +99,31 @@ impl Worker {
         });
         let (stop, stop_rx) = watch::channel(false);
         let task_shared = Arc::clone(&shared);
-        runtime.spawn(async move {
+        let task = runtime.spawn(async move {
             run(&mut store, &task_shared, events.as_ref(), clock.as_ref(), stop_rx).await;
         });
-        Worker { shared, stop }
+        Worker { shared, stop, task }
+    }
+
+    /// Whether the task still syncs (it ends by itself only when the device is revoked or
+    /// not enrolled).
+    pub(crate) fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
+
+    /// Stops the task and waits until it has ended and closed its connection. A sync under
+    /// way is cut at its next network wait; what it applied stays (each answer is one
+    /// transaction), and the next sync resumes from there.
+    pub(crate) fn stop(mut self, runtime: &tokio::runtime::Runtime) {
+        let _ = self.stop.send(true);
+        self.task.abort();
+        let _ = runtime.block_on(&mut self.task);
+    }
+
+    /// What tells this worker apart from another (tests).
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
     }
 
     pub(crate) fn status(&self) -> SyncStatus {
@@ -153,8 +180,10 @@ async fn run(
                 s.state = SyncState::Syncing;
                 s.progress = Some(SyncProgress::default());
             });
+            let reference_before = store.reference_tag().unwrap_or_default();
             match sync_once(store, &client, shared, events).await {
                 Ok(down) => {
+                    let reference_changed = store.reference_tag().unwrap_or_default() != reference_before;
                     let now = clock.now_ms();
                     let _ = store.set_sync_value("last_synced_ms", &now.to_string());
                     let (pending, refused) = store.outbox_status().unwrap_or((0, 0));
@@ -165,7 +194,7 @@ async fn run(
                         s.refused = refused;
                         s.error = None;
                     });
-                    if down > 0 {
+                    if down > 0 || reference_changed {
                         events.records_changed();
                     }
                     backoff = PROBE_EVERY;

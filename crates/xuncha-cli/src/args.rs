@@ -84,6 +84,19 @@ pub enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The reference data this device received: divisions, rounds, teams, rosters.
+    Reference,
+    /// Household rosters (花名册) this device received, with numbers masked.
+    #[command(subcommand)]
+    Roster(RosterCommand),
+    /// Move this device to a new address of its server (checked to be the same server).
+    ServerAddress {
+        /// The server's new address, e.g. https://xuncha.example.gov.cn.
+        url: String,
+    },
+    /// Evidence bundles: a record's signed history that anyone can check offline.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
     /// Save an attachment's bytes to a file.
     Attachment {
         /// The attachment's SHA-256.
@@ -96,6 +109,12 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// A new device receiving a province's division table in its first sync.
+    Reference {
+        /// Villages in the table.
+        #[arg(long, default_value_t = 30_000)]
+        villages: usize,
+    },
     /// Sync cost against the standard Automerge sync protocol, on a server on loopback.
     Sync {
         /// Numbers of documents on the server, comma separated.
@@ -125,9 +144,186 @@ pub struct ServerArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// On the server: write a record's evidence (its changes as logged, the hash chain to a
+    /// checkpoint signed now, its attachments, the server's public key).
+    Export {
+        #[command(flatten)]
+        data: DataDir,
+        /// The record's id.
+        id: String,
+        /// The bundle file to write (written whole or not at all).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Anywhere, with no server: check a bundle; any change to it is reported (exit status 5).
+    Verify {
+        file: PathBuf,
+        /// The server key the commission publishes (hex); the bundle must be signed with it.
+        #[arg(long)]
+        server_key: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RosterCommand {
+    /// The households of a village's rosters.
+    List {
+        /// The village: its 12-digit code or its name.
+        #[arg(long)]
+        village: String,
+    },
+}
+
+/// The server's data directory.
+#[derive(Debug, Clone, Args)]
+pub struct DataDir {
+    #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
+    pub data: std::path::PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DivisionsCommand {
+    /// Import administrative divisions from a CSV file with the columns code,name,parent_code
+    /// (province down to village); existing codes take the new names.
+    Import {
+        #[command(flatten)]
+        data: DataDir,
+        file: std::path::PathBuf,
+    },
+    /// List divisions, all or those under a code of any level.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        under: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoundCommand {
+    /// Add an inspection round (巡察轮次) with the units it inspects.
+    Add {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        name: String,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        start: String,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        end: String,
+        /// A unit inspected (被巡察单位); repeatable.
+        #[arg(long = "unit")]
+        units: Vec<String>,
+    },
+    /// List rounds and their teams.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Add a team (巡察组) to a round: 组长, 副组长, members and assigned villages.
+    Add {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        name: String,
+        /// The round's name.
+        #[arg(long)]
+        round: String,
+        /// The 组长's user id.
+        #[arg(long)]
+        lead: String,
+        /// A 副组长's user id; repeatable.
+        #[arg(long = "deputy")]
+        deputies: Vec<String>,
+        /// Members' user ids, comma separated.
+        #[arg(long, value_delimiter = ',')]
+        members: Vec<String>,
+        /// Assigned villages or townships (codes or names), comma separated.
+        #[arg(long, value_delimiter = ',')]
+        villages: Vec<String>,
+        /// Assigned units (被巡察单位), comma separated.
+        #[arg(long, value_delimiter = ',')]
+        units: Vec<String>,
+    },
+    /// Move a user into a team of a round (out of the round's other teams).
+    Move {
+        #[command(flatten)]
+        data: DataDir,
+        user: String,
+        #[arg(long)]
+        round: String,
+        /// The team's name.
+        #[arg(long)]
+        team: String,
+    },
+    /// List teams.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RosterAdminCommand {
+    /// Import a fund's household roster (花名册) of a village from .xlsx or .csv, with the
+    /// Chinese headers of the township's 一卡通 system (户主, 身份证号, 一卡通/社保卡账号,
+    /// 应享金额, 发放日期, 组别, 联系电话). A bad file imports nothing.
+    Import {
+        #[command(flatten)]
+        data: DataDir,
+        /// The village: its 12-digit code or its name.
+        #[arg(long)]
+        village: String,
+        /// The fund (资金或项目名称).
+        #[arg(long)]
+        fund: String,
+        file: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AdminCommand {
+    /// Administrative divisions (区划), province down to village.
+    #[command(subcommand)]
+    Divisions(DivisionsCommand),
+    /// Inspection rounds (巡察轮次).
+    #[command(subcommand)]
+    Round(RoundCommand),
+    /// Inspection teams (巡察组).
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Household rosters (花名册).
+    #[command(subcommand)]
+    Roster(RosterAdminCommand),
+    /// Check the change log: every entry's link in the hash chain and every signed
+    /// checkpoint; says where an entry was altered, removed or reordered (exit status 5).
+    Verify {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Sign the change log where it stands now (the server also does so once a day).
+    Checkpoint {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Set up the demo round: divisions of the demo district, the round, its teams (the
+    /// demo inspector, lead and deputy in 第一巡察组) and 到户补贴 rosters of 东岭镇's villages.
+    Demo {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long, default_value_t = 2024)]
+        seed: u64,
+    },
     /// Add a user: role inspector, team_lead, supervisor or administrator; jurisdiction
-    /// `district` or a 12-digit township code.
+    /// `district` (everything on this server) or a 12-digit division code of any level
+    /// (province, city, district, township).
     AddUser {
         #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
         data: std::path::PathBuf,
@@ -144,11 +340,22 @@ pub enum AdminCommand {
         #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
         data: std::path::PathBuf,
     },
-    /// Make a one-time enrollment code for a user (valid for 7 days).
+    /// Make a one-time enrollment code for a user (valid for 7 days); with --qr, also as a
+    /// QR code (in the terminal, and as a PNG with --qr-png) that the app's first-run
+    /// screen scans, holding the server's address and the code.
     Enroll {
         #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
         data: std::path::PathBuf,
         user: String,
+        /// Show the code as a QR code too (needs --server).
+        #[arg(long)]
+        qr: bool,
+        /// The server's address as tablets reach it, for the QR code.
+        #[arg(long, env = "XUNCHA_SERVER")]
+        server: Option<String>,
+        /// Write the QR code to this PNG file (default with --qr: enroll-USER.png).
+        #[arg(long)]
+        qr_png: Option<std::path::PathBuf>,
     },
     /// List devices.
     Devices {
@@ -231,6 +438,9 @@ pub enum RecordCommand {
         #[arg(default_value = "-")]
         input: String,
     },
+    /// Withdraw a draft created by mistake: it leaves lists, totals and exports on every
+    /// device; its history stays on the server. Submitted records cannot be withdrawn.
+    Withdraw { id: String },
     /// Every change of a record (who, device, when, fields), or one field's values.
     History {
         id: String,
@@ -257,15 +467,17 @@ pub struct NewArgs {
     pub kind: String,
     #[arg(long, default_value = "")]
     pub title: String,
-    /// Inspection round, e.g. 2024年第一轮.
+    /// Inspection round, e.g. 2024年第一轮 (default: the round of your team there).
     #[arg(long, default_value = "")]
     pub round: String,
-    /// CODE:NAME, e.g. 330199101000:东岭镇.
+    /// CODE:NAME, e.g. 330199101000:东岭镇 (default: the village's township).
     #[arg(long)]
     pub township: Option<String>,
-    /// CODE:NAME, e.g. 330199101001:上坪村.
+    /// The village's name or code, resolved through the reference data (e.g. 上坪村), or
+    /// CODE:NAME.
     #[arg(long)]
     pub village: Option<String>,
+    /// The team (default: your team whose assignment covers the village).
     #[arg(long, default_value = "")]
     pub team: String,
     /// More fields, FIELD=VALUE (repeatable), e.g. --set allocated=120000.
@@ -306,7 +518,12 @@ pub struct EditArgs {
     /// Replace the narrative (merged with other devices character by character).
     #[arg(long)]
     pub narrative: Option<String>,
-    /// Add an item: LIST FIELD=VALUE,FIELD=VALUE, e.g. beneficiaries head=王大福,entitled=3000.
+    /// Add a household from the village's roster (花名册) by the head's name, with its
+    /// entitled amount; NAME#1234 picks among namesakes by the ID number's last four digits.
+    #[arg(long = "add-household-from-roster", value_name = "NAME")]
+    pub add_household_from_roster: Vec<String>,
+    /// Add an item: LIST FIELD=VALUE,FIELD=VALUE, e.g. beneficiaries head=王大福,entitled=3000;
+    /// a relation names its subjects, e.g. relations from=张某,to=李某,kind=保护伞.
     #[arg(long = "add-item", num_args = 2, value_names = ["LIST", "FIELDS"])]
     pub add_item: Vec<String>,
     /// Update an item field: ITEM FIELD=VALUE.

@@ -157,7 +157,7 @@ fn throughput(
 ) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
-    let body = xuncha_protocol::encode(&SyncRequest { cursor, uploads: vec![], want_full: vec![] });
+    let body = xuncha_protocol::encode(&SyncRequest { cursor, ..SyncRequest::default() });
     runtime.block_on(async {
         let mut tasks = Vec::new();
         for token in tokens {
@@ -299,5 +299,89 @@ pub fn sync(sizes: &[usize], devices: usize, seconds: u64) -> Result<()> {
         println!("(the new device received {received} records)\n");
         assert_eq!(received as usize, n, "the new device did not receive every record");
     }
+    Ok(())
+}
+
+/// A province-sized division table: `villages` villages under 11 cities, 8 districts each,
+/// and townships of 25 villages, with names as long as real ones.
+fn province(villages: usize) -> Vec<xuncha_domain::DivisionEntry> {
+    use xuncha_domain::DivisionEntry;
+    let entry = |code: String, name: String, parent: String| DivisionEntry { code, name, parent };
+    let mut out = vec![entry("330000000000".into(), "浙江省".into(), String::new())];
+    let names = ["东", "西", "南", "北", "上", "下", "新", "石", "桥", "溪", "山", "塘", "岭", "湖", "林", "田"];
+    let name =
+        |n: usize, suffix: &str| format!("{}{}{}{suffix}", names[n % 16], names[(n / 16) % 16], names[(n / 256) % 16]);
+    let (mut v, mut t) = (0usize, 0usize);
+    'all: for city in 1..=11 {
+        let city_code = format!("33{city:02}00000000");
+        out.push(entry(city_code.clone(), name(city, "市"), "330000000000".into()));
+        for district in 1..=8 {
+            let district_code = format!("33{city:02}{district:02}000000");
+            out.push(entry(district_code.clone(), name(city * 8 + district, "区"), city_code.clone()));
+            for township in 1..=999 {
+                let township_code = format!("33{city:02}{district:02}{township:03}000");
+                out.push(entry(township_code.clone(), name(t, "镇"), district_code.clone()));
+                t += 1;
+                for village in 1..=25 {
+                    out.push(entry(
+                        format!("33{city:02}{district:02}{township:03}{village:03}"),
+                        name(v, "村"),
+                        township_code.clone(),
+                    ));
+                    v += 1;
+                    if v >= villages {
+                        break 'all;
+                    }
+                }
+                if township * 25 * 8 * 11 >= villages {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `xuncha bench reference`: a new supervisor device of a province receiving the whole
+/// division table in its first sync, against the same table as a CSV file (the office's
+/// import) and against a first sync with no reference data; then a sync with nothing new.
+pub fn reference(villages: usize) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let dir = tempfile::tempdir()?;
+    let storage = Arc::new(SqliteStorage::open(&dir.path().join("server")).map_err(|e| anyhow!("{e}"))?);
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    runtime.spawn(xuncha_server::serve(listener, AppState::new(storage.clone()), std::future::pending()));
+    for user in ["empty", "province"] {
+        admin::add_user(storage.as_ref(), user, user, Role::Supervisor, "330000000000", 0)
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    let mut bench = Bench { dir, url, storage, http: reqwest::Client::new(), devices: 0 };
+    let mut empty = bench.device("empty", &runtime)?;
+    let without = bench.ours(&mut empty, &runtime)?;
+    let table = province(villages);
+    let csv: usize = table.iter().map(|d| d.code.len() + d.name.len() + d.parent.len() + 3).sum::<usize>() + 22;
+    let counted = table.len();
+    admin::import_divisions(bench.storage.as_ref(), &table, 0).map_err(|e| anyhow!("{e}"))?;
+    let mut device = bench.device("province", &runtime)?;
+    let first = bench.ours(&mut device, &runtime)?;
+    let held = device.divisions()?.len();
+    let again = bench.ours(&mut device, &runtime)?;
+    println!("xuncha bench reference: a new supervisor device of a province, first sync, loopback\n");
+    println!("{villages} villages, {counted} divisions in all (received: {held})");
+    println!("| | requests | bytes | seconds |");
+    println!("|---|---|---|---|");
+    println!("| first sync with the division table | {} | {} | {:.2} |", first.requests, first.bytes, first.seconds);
+    println!(
+        "| first sync with no reference data (baseline) | {} | {} | {:.2} |",
+        without.requests, without.bytes, without.seconds
+    );
+    println!("| the same table as a CSV file (baseline) | — | {csv} | — |");
+    println!("| next sync, nothing changed | {} | {} | {:.3} |", again.requests, again.bytes, again.seconds);
+    println!(
+        "\nthe CSV is {} the bytes on the wire; the table adds {:.2} s to a first sync",
+        ratio(csv as f64, first.bytes as f64),
+        first.seconds - without.seconds
+    );
     Ok(())
 }

@@ -19,10 +19,21 @@ use crate::{entropy, now_ms, show};
 #[error("{0}")]
 pub struct BadInput(pub String);
 
-/// `xuncha verify` found problems (exit status 5).
+/// `xuncha verify` (or `admin verify`, `evidence verify`) found problems (exit status 5).
 #[derive(Debug, thiserror::Error)]
-#[error("校验发现 {0} 个问题 / verification found {0} problem(s); see above")]
-pub struct VerifyFailed(pub usize);
+pub enum VerifyFailed {
+    #[error("校验发现 {0} 个问题 / verification found {0} problem(s); see above")]
+    Problems(usize),
+    #[error("{0}")]
+    Because(String),
+}
+
+impl VerifyFailed {
+    /// Verification failed for the reason given.
+    pub fn because(problem: String) -> VerifyFailed {
+        VerifyFailed::Because(problem)
+    }
+}
 
 fn bad(message: impl Into<String>) -> anyhow::Error {
     BadInput(message.into()).into()
@@ -109,9 +120,21 @@ fn edits_from_args(store: &mut Store, id: RecordId, args: &EditArgs) -> Result<V
     if let Some(text) = &args.narrative {
         edits.push(Edit::Narrative { text: text.clone() });
     }
+    for name in &args.add_household_from_roster {
+        edits.push(crate::reference::household_from_roster(store, id, name)?);
+    }
     for pair in args.add_item.chunks(2) {
         let list = ItemList::parse(&pair[0])?;
-        let values = item_values(list, &pair[1])?;
+        let mut values = item_values(list, &pair[1])?;
+        if list == ItemList::Relations {
+            // 人员甲/人员乙 name subjects of the record (by name, or by item id).
+            let record = store.record(id)?.read();
+            for (field, value) in &mut values {
+                if let (ItemField::From | ItemField::To, xuncha_domain::Value::Text(who)) = (*field, &*value) {
+                    *value = xuncha_domain::Value::Text(record.subject_id(who)?.to_string());
+                }
+            }
+        }
         edits.push(Edit::InsertItem { list, id: ItemId::new(now_ms(), &entropy()?), values });
     }
     for pair in args.update_item.chunks(2) {
@@ -169,14 +192,16 @@ fn mime_of(path: &Path) -> &'static str {
 
 fn new_record(store: &mut Store, args: &NewArgs, json: bool) -> Result<()> {
     let now = now_ms();
+    let township = args.township.as_deref().map(parse_division).transpose()?;
+    let placement = crate::reference::place(store, township, args.village.as_deref(), &args.round, &args.team)?;
     let new = NewRecord {
         id: RecordId::new(now, &entropy()?),
         kind: parse_kind(&args.kind)?,
         title: args.title.clone(),
-        round: args.round.clone(),
-        township: args.township.as_deref().map(parse_division).transpose()?,
-        village: args.village.as_deref().map(parse_division).transpose()?,
-        team: args.team.clone(),
+        round: placement.round,
+        township: placement.township,
+        village: placement.village,
+        team: placement.team,
     };
     let edits = args.set.iter().map(|s| set_edit(s)).collect::<Result<Vec<_>>>()?;
     let id = store.create_record(&new, &edits, now)?;
@@ -256,13 +281,31 @@ pub fn record(store: &mut Store, command: &RecordCommand, json: bool) -> Result<
                     gps: None,
                 });
             }
-            match store.edit_with_attachments(id, &edits, &files, now_ms())? {
+            let change = store.edit_with_attachments(id, &edits, &files, now_ms())?;
+            if json {
+                println!("{}", serde_json::json!({ "id": id.to_string(), "change": change.map(|c| c.to_string()) }));
+                return Ok(());
+            }
+            match change {
                 Some(change) => println!("已保存 / saved: change {change}"),
                 None => println!("没有变化 / nothing changed"),
             }
             Ok(())
         }
         RecordCommand::Apply { id, input } => apply_lines(store, parse_id(id)?, input),
+        RecordCommand::Withdraw { id } => {
+            let id = parse_id(id)?;
+            let change = store.edit(id, &[Edit::Withdraw], now_ms())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "id": id.to_string(), "withdrawn": true, "change": change.map(|c| c.to_string()) })
+                );
+            } else {
+                println!("草稿已撤回 / the draft was withdrawn: {id}");
+            }
+            Ok(())
+        }
         RecordCommand::History { id, field } => {
             let mut doc = store.record(parse_id(id)?)?;
             match field {
@@ -332,7 +375,7 @@ pub fn verify(store: &Store, json: bool) -> Result<()> {
         }
     }
     if !report.is_ok() {
-        return Err(VerifyFailed(report.problems.len()).into());
+        return Err(VerifyFailed::Problems(report.problems.len()).into());
     }
     Ok(())
 }

@@ -14,6 +14,9 @@ use xuncha_domain::{
     InactionType, InformantField, ItemField, ItemId, ItemList, Mu, NewRecord, RecordId, RecordKind, RelationKind,
     ReviewStatus, Value, Yuan,
 };
+use xuncha_domain::{DivisionEntry, RosterHousehold};
+use xuncha_server::Storage;
+use xuncha_server::admin::{self, NewTeam};
 use xuncha_store::Store;
 
 use crate::args::DemoArgs;
@@ -88,6 +91,8 @@ struct Builder {
     rng: StdRng,
     now: i64,
     records: Vec<(NewRecord, Vec<Edit>, i64)>,
+    /// The reviewers' decisions on the records, made after they were submitted.
+    decisions: Vec<(RecordId, Vec<Edit>, i64)>,
     informants: Vec<(RecordId, String, String)>,
 }
 
@@ -135,14 +140,18 @@ impl Builder {
             3 | 4 => &[ReviewStatus::Submitted, ReviewStatus::Verified],
             _ => &[ReviewStatus::Submitted, ReviewStatus::Verified, ReviewStatus::CaseFiled, ReviewStatus::Closed],
         };
+        let mut decisions = Vec::new();
         for status in statuses {
-            edits.push(if status.is_review_decision() {
-                Edit::Decide { status: *status, note: "经核查，情况属实。".to_owned() }
+            if status.is_review_decision() {
+                decisions.push(Edit::Decide { status: *status, note: "经核查，情况属实。".to_owned() });
             } else {
-                Edit::SetReviewStatus { status: *status }
-            });
+                edits.push(Edit::SetReviewStatus { status: *status });
+            }
         }
         let now = self.now;
+        if !decisions.is_empty() {
+            self.decisions.push((new.id, decisions, now + HOUR_MS));
+        }
         self.records.push((new, edits, now));
     }
 }
@@ -445,16 +454,47 @@ fn extra(b: &mut Builder, places: &[Place], count: u32) {
     }
 }
 
-/// Fills `store` with the demo district.
+/// What `xuncha demo` does on a device: on a supervisor's device (enrolled as one), the
+/// reviewers' decisions on the demo records it has received; on an inspector's or team
+/// lead's, the records as their author makes them (up to 待审核); on a device not enrolled
+/// with any server, both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoPart {
+    Records,
+    Decisions,
+    Both,
+}
+
+impl DemoPart {
+    /// The part for a device, from the role it enrolled with.
+    pub fn of(store: &Store) -> Result<DemoPart> {
+        Ok(match store.sync_value("role")?.as_deref() {
+            None => DemoPart::Both,
+            Some("supervisor") => DemoPart::Decisions,
+            Some(_) => DemoPart::Records,
+        })
+    }
+}
+
+/// Fills `store` with the demo district (see [`DemoPart`]).
 pub fn populate(store: &mut Store, args: &DemoArgs) -> Result<()> {
+    let part = DemoPart::of(store)?;
     let places = places();
-    let mut b =
-        Builder { rng: StdRng::seed_from_u64(args.seed), now: START_MS, records: Vec::new(), informants: Vec::new() };
+    let mut b = Builder {
+        rng: StdRng::seed_from_u64(args.seed),
+        now: START_MS,
+        records: Vec::new(),
+        decisions: Vec::new(),
+        informants: Vec::new(),
+    };
     fund_checks(&mut b, &places);
     gang_clues(&mut b, &places);
     asset_checks(&mut b, &places);
     conduct_issues(&mut b, &places);
     extra(&mut b, &places, args.extra);
+    if part == DemoPart::Decisions {
+        return decide(store, &b.decisions);
+    }
     let bar = ProgressBar::new(b.records.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("演示数据 demo {bar:40} {pos}/{len} {eta}")
@@ -471,6 +511,131 @@ pub fn populate(store: &mut Store, args: &DemoArgs) -> Result<()> {
             &[(InformantField::Name, Some(informant.as_str())), (InformantField::Contact, Some(contact.as_str()))],
             b.now,
         )?;
+    }
+    if part == DemoPart::Both {
+        decide(store, &b.decisions)?;
+    }
+    Ok(())
+}
+
+/// The reviewers' decisions, on records this device holds.
+fn decide(store: &mut Store, decisions: &[(RecordId, Vec<Edit>, i64)]) -> Result<()> {
+    let mut missing = 0;
+    for (id, edits, at) in decisions {
+        if store.record(*id).is_err() {
+            missing += 1;
+            continue;
+        }
+        store.edit(*id, edits, *at)?;
+    }
+    if missing == decisions.len() && missing > 0 {
+        anyhow::bail!(
+            "此设备上没有演示记录：请先在巡察员设备上运行 xuncha demo 并同步，再在此同步 / no demo records on this device: run xuncha demo on an inspector's device and sync, then sync here first"
+        );
+    }
+    Ok(())
+}
+
+/// The demo district's divisions: province, city, district, the three townships of the
+/// demo records and their villages, and a fourth township for a second team.
+fn demo_divisions() -> Vec<DivisionEntry> {
+    let entry = |code: &str, name: &str, parent: &str| DivisionEntry {
+        code: code.to_owned(),
+        name: name.to_owned(),
+        parent: parent.to_owned(),
+    };
+    let mut out = vec![
+        entry("330000000000", "浙江省", ""),
+        entry("330100000000", "杭州市", "330000000000"),
+        entry("330199000000", "清河区", "330100000000"),
+        entry("330199104000", "北峰镇", "330199000000"),
+        entry("330199104001", "峰下村", "330199104000"),
+    ];
+    for (code, name, villages) in TOWNSHIPS {
+        out.push(entry(code, name, "330199000000"));
+        for (v, village) in villages.iter().enumerate() {
+            out.push(entry(&format!("{}{:03}", &code[..9], v + 1), village, code));
+        }
+    }
+    out
+}
+
+/// A valid 18-digit ID number (GB 11643 check digit) for a demo household.
+fn id_number(rng: &mut StdRng) -> String {
+    let body = format!(
+        "330199{}{:02}{:02}{:03}",
+        rng.random_range(1940..2000),
+        rng.random_range(1..13),
+        rng.random_range(1..29),
+        rng.random_range(0..1000)
+    );
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body.bytes().zip(WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{body}{check}")
+}
+
+/// `xuncha admin demo`: the demo round on a server: the divisions, the round, its teams
+/// (the demo inspector and team lead in 第一巡察组) and a 到户补贴 roster for every village
+/// of 东岭镇. The users demo-inspector, demo-lead and demo-supervisor are added if missing.
+pub fn round(storage: &dyn Storage, seed: u64, now_ms: i64) -> Result<()> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let users = admin::users(storage).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for (id, name, role) in [
+        ("demo-inspector", "演示巡察员", xuncha_protocol::Role::Inspector),
+        ("demo-lead", "演示组长", xuncha_protocol::Role::TeamLead),
+        ("demo-deputy", "演示副组长", xuncha_protocol::Role::TeamLead),
+        ("demo-lead2", "北峰组组长", xuncha_protocol::Role::TeamLead),
+        ("demo-supervisor", "演示审核人", xuncha_protocol::Role::Supervisor),
+    ] {
+        if users.iter().all(|u| u.id != id) {
+            admin::add_user(storage, id, name, role, "330199000000", now_ms).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
+    let fail = |e: xuncha_server::StorageError| anyhow::anyhow!("{e}");
+    admin::import_divisions(storage, &demo_divisions(), now_ms).map_err(fail)?;
+    admin::add_round(
+        storage,
+        ROUND,
+        "2024-03-01",
+        "2024-05-31",
+        &["东岭镇党委".into(), "西溪乡党委".into(), "南塘镇党委".into()],
+        now_ms,
+    )
+    .map_err(fail)?;
+    let first = NewTeam {
+        name: TEAMS[0].into(),
+        round: ROUND.into(),
+        lead: "demo-lead".into(),
+        deputies: vec!["demo-deputy".into()],
+        members: vec!["demo-inspector".into()],
+        places: TOWNSHIPS.iter().map(|(code, _, _)| (*code).to_owned()).collect(),
+        units: vec!["东岭镇党委".into(), "西溪乡党委".into(), "南塘镇党委".into()],
+    };
+    admin::add_team(storage, &first, now_ms).map_err(fail)?;
+    let second = NewTeam {
+        name: "北峰巡察组".into(),
+        round: ROUND.into(),
+        lead: "demo-lead2".into(),
+        places: vec!["330199104000".into()],
+        ..NewTeam::default()
+    };
+    admin::add_team(storage, &second, now_ms).map_err(fail)?;
+    let (code, _, villages) = TOWNSHIPS[0];
+    for v in 0..villages.len() {
+        let households = (0..24)
+            .map(|_| RosterHousehold {
+                head: name(&mut rng),
+                id_number: id_number(&mut rng),
+                account: format!("62170{:011}", rng.random_range(0..100_000_000_000u64)),
+                entitled: Yuan::from_yuan(rng.random_range(10..40) * 100),
+                paid_on: "2024-01-15".into(),
+                group: format!("{}组", ["一", "二", "三", "四"].choose(&mut rng).unwrap_or(&"一")),
+                phone: format!("138{:08}", rng.random_range(0..100_000_000u32)),
+            })
+            .collect();
+        let village = format!("{}{:03}", &code[..9], v + 1);
+        admin::import_roster(storage, &village, "到户补贴", households, now_ms).map_err(fail)?;
     }
     Ok(())
 }

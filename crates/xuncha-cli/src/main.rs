@@ -6,6 +6,8 @@ mod bench;
 mod commands;
 mod demo;
 mod export;
+mod qr;
+mod reference;
 mod remote;
 mod show;
 
@@ -30,6 +32,7 @@ fn exit_code(error: &anyhow::Error) -> u8 {
             StoreError::NotFound { .. } | StoreError::RecordNotFound { .. } | StoreError::AttachmentNotFound { .. } => {
                 4
             }
+            StoreError::UnknownDivision { .. } | StoreError::AmbiguousDivision { .. } => 6,
             StoreError::Corrupt { .. }
             | StoreError::MissingKeyFile { .. }
             | StoreError::BadKeyFile { .. }
@@ -52,6 +55,7 @@ fn exit_code(error: &anyhow::Error) -> u8 {
             xuncha_sync::SyncError::Unreachable { .. } => 7,
             xuncha_sync::SyncError::Revoked => 8,
             xuncha_sync::SyncError::NotEnrolled | xuncha_sync::SyncError::Unauthorized => 4,
+            xuncha_sync::SyncError::OtherServer { .. } => 6,
             _ => 1,
         };
     }
@@ -174,6 +178,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Server(args) => remote::server(args),
         Command::Bench(args::BenchCommand::Sync { docs, devices, seconds }) => bench::sync(docs, *devices, *seconds),
+        Command::Bench(args::BenchCommand::Reference { villages }) => bench::reference(*villages),
         Command::Admin(command) => remote::admin(command, cli.json),
         Command::Enroll { server, code, name } => {
             let mut store = open(&cli)?;
@@ -183,6 +188,10 @@ fn run(cli: Cli) -> Result<()> {
             let mut store = open(&cli)?;
             if *watch { remote::watch(&mut store) } else { remote::sync(&mut store, *attempts, cli.json) }
         }
+        Command::Evidence(command) => remote::evidence(command, cli.json),
+        Command::Reference => reference::show_reference(&open(&cli)?, cli.json),
+        Command::Roster(command) => reference::roster_list(&open(&cli)?, command, cli.json),
+        Command::ServerAddress { url } => reference::server_address(&mut open(&cli)?, url, cli.json),
         Command::Attachment { sha256, out } => {
             let store = open(&cli)?;
             let bytes = store.attachment(sha256)?;

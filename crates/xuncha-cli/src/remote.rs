@@ -13,11 +13,11 @@ use xuncha_sync::Client;
 use crate::args::{AdminCommand, ServerArgs};
 use crate::{now_ms, show};
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
-fn storage(data: &std::path::Path) -> Result<Arc<dyn Storage>> {
+pub fn storage(data: &std::path::Path) -> Result<Arc<dyn Storage>> {
     Ok(Arc::new(SqliteStorage::open(data).map_err(|e| anyhow!("{e}"))?))
 }
 
@@ -57,6 +57,20 @@ pub fn server(args: &ServerArgs) -> Result<()> {
             .with_context(|| format!("无法监听 {listen} / cannot listen on {listen}"))?;
         let address = listener.local_addr()?;
         println!("巡察通服务器 listening on http://{address} (data: {})", data.display());
+        // A signed checkpoint of the change log at start and then once a day.
+        let key = Arc::new(xuncha_server::chain::ServerKey::open(&data).map_err(|e| anyhow!("{e}"))?);
+        let daily = Arc::clone(&storage);
+        tokio::spawn(async move {
+            loop {
+                let (storage, key) = (Arc::clone(&daily), Arc::clone(&key));
+                let made =
+                    tokio::task::spawn_blocking(move || admin::checkpoint(storage.as_ref(), &key, false, now_ms()));
+                if let Ok(Err(error)) = made.await {
+                    tracing::warn!(%error, "could not sign a checkpoint of the change log");
+                }
+                tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+            }
+        });
         let state = AppState::new(storage);
         let shutdown = async {
             let ctrl_c = tokio::signal::ctrl_c();
@@ -84,6 +98,46 @@ pub fn admin(command: &AdminCommand, json: bool) -> Result<()> {
         }
     };
     match command {
+        AdminCommand::Divisions(command) => crate::reference::divisions(command, json)?,
+        AdminCommand::Round(command) => crate::reference::round(command, json)?,
+        AdminCommand::Team(command) => crate::reference::team(command, json)?,
+        AdminCommand::Roster(command) => crate::reference::roster(command, json)?,
+        AdminCommand::Verify { data } => {
+            let key = xuncha_server::chain::ServerKey::open(&data.data).map_err(|e| anyhow!("{e}"))?;
+            let report = admin::verify_log(storage(&data.data)?.as_ref(), &key).map_err(|e| anyhow!("{e}"))?;
+            print(serde_json::to_value(&report)?);
+            if !json {
+                println!(
+                    "日志 log entries: {}  检查点 checkpoints: {}  公钥 key: {}",
+                    report.entries, report.checkpoints, report.public_key
+                );
+                for b in &report.breaks {
+                    println!("✗ {} / {}", b.zh, b.en);
+                }
+                if report.breaks.is_empty() {
+                    println!("✓ 日志完整，与检查点一致 / the log is whole and matches its checkpoints");
+                }
+            }
+            if !report.breaks.is_empty() {
+                return Err(crate::commands::VerifyFailed::Problems(report.breaks.len()).into());
+            }
+        }
+        AdminCommand::Checkpoint { data } => {
+            let key = xuncha_server::chain::ServerKey::open(&data.data).map_err(|e| anyhow!("{e}"))?;
+            let checkpoint = admin::checkpoint(storage(&data.data)?.as_ref(), &key, true, now_ms())
+                .map_err(|e| anyhow!("{e}"))?
+                .ok_or_else(|| anyhow!("no checkpoint was made"))?;
+            print(serde_json::json!({ "seq": checkpoint.seq, "link": hex::encode(&checkpoint.link) }));
+            if !json {
+                println!("已签署检查点 / signed a checkpoint at log entry {}", checkpoint.seq);
+            }
+        }
+        AdminCommand::Demo { data, seed } => {
+            crate::demo::round(storage(&data.data)?.as_ref(), *seed, now_ms())?;
+            if !json {
+                println!("演示巡察轮次已建立 / the demo round is set up: divisions, 2024年第一轮, 第一巡察组, rosters");
+            }
+        }
         AdminCommand::AddUser { data, id, name, role, jurisdiction } => {
             let role = Role::parse(role).ok_or_else(|| {
                 crate::commands::BadInput(format!(
@@ -112,13 +166,40 @@ pub fn admin(command: &AdminCommand, json: bool) -> Result<()> {
                 }
             }
         }
-        AdminCommand::Enroll { data, user } => {
+        AdminCommand::Enroll { data, user, qr, server, qr_png } => {
+            let wants_qr = *qr || qr_png.is_some();
+            let server = match (wants_qr, server) {
+                (true, None) => {
+                    return Err(crate::commands::BadInput(
+                        "二维码需要服务器地址：请加 --server URL / a QR code needs the server's address: add --server URL"
+                            .into(),
+                    )
+                    .into());
+                }
+                (_, server) => server.clone(),
+            };
             let code = admin::enrollment_code(storage(data)?.as_ref(), user, now_ms())
                 .map_err(|e| crate::commands::BadInput(e.to_string()))?;
-            print(serde_json::json!({ "user": user, "code": code }));
+            let png = match (&server, wants_qr) {
+                (Some(server), true) => {
+                    let link = xuncha_protocol::EnrollLink { server: server.clone(), code: code.clone() };
+                    let path = qr_png.clone().unwrap_or_else(|| format!("enroll-{user}.png").into());
+                    let qr = crate::qr::QrCode::of(&link.to_uri())?;
+                    crate::export::write_whole(&path, &qr.png(8)?)?;
+                    if !json {
+                        println!("{}", qr.terminal());
+                    }
+                    Some(path)
+                }
+                _ => None,
+            };
+            print(serde_json::json!({ "user": user, "code": code, "qr_png": png }));
             if !json {
                 println!("{code}");
                 eprintln!("一次性注册码，7 天内有效 / one-time enrollment code for {user}, valid for 7 days");
+                if let Some(path) = png {
+                    eprintln!("二维码图片 QR code image: {}", path.display());
+                }
             }
         }
         AdminCommand::Devices { data } => {
@@ -228,6 +309,58 @@ pub fn sync(store: &mut Store, attempts: u32, json: bool) -> Result<()> {
         );
         for (doc, code, message) in &report.refused {
             println!("✗ {doc}: {code}: {message}");
+        }
+    }
+    Ok(())
+}
+
+/// `xuncha evidence …`.
+pub fn evidence(command: &crate::args::EvidenceCommand, json: bool) -> Result<()> {
+    match command {
+        crate::args::EvidenceCommand::Export { data, id, out } => {
+            let record: xuncha_domain::RecordId =
+                id.parse().map_err(|e: xuncha_domain::DomainError| crate::commands::BadInput(e.to_string()))?;
+            let key = xuncha_server::chain::ServerKey::open(&data.data).map_err(|e| anyhow!("{e}"))?;
+            let bytes = xuncha_server::evidence::export(storage(&data.data)?.as_ref(), &key, record, now_ms())
+                .map_err(|e| crate::commands::BadInput(e.to_string()))?;
+            crate::export::write_whole(out, &bytes)?;
+            if json {
+                println!("{}", serde_json::json!({ "record": id, "out": out, "bytes": bytes.len() }));
+            } else {
+                println!("已导出证据包 / wrote the evidence of {id} to {} ({} bytes)", out.display(), bytes.len());
+            }
+        }
+        crate::args::EvidenceCommand::Verify { file, server_key } => {
+            let bytes = std::fs::read(file).with_context(|| format!("无法读取 / cannot read {}", file.display()))?;
+            match xuncha_server::evidence::verify(&bytes, server_key.as_deref()) {
+                Ok(verified) => {
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&verified)?);
+                    } else {
+                        println!("✓ 证据包完好 / the bundle verifies");
+                        println!(
+                            "记录 record: {}（{}，{}）创建人 creator {}",
+                            verified.title, verified.kind, verified.record, verified.creator
+                        );
+                        println!(
+                            "修改 changes: {}，设备 devices: {}，{} 至 {}",
+                            verified.changes,
+                            verified.devices.join("、"),
+                            show::time(verified.first_ms),
+                            show::time(verified.last_ms)
+                        );
+                        println!("附件 attachments: {}", verified.attachments);
+                        println!(
+                            "检查点 checkpoint: 第 {} 条，{}，服务器 {}，公钥 {}",
+                            verified.checkpoint_seq,
+                            show::time(verified.checkpoint_at_ms),
+                            verified.server_id,
+                            verified.server_key
+                        );
+                    }
+                }
+                Err(problem) => return Err(crate::commands::VerifyFailed::because(problem).into()),
+            }
         }
     }
     Ok(())

@@ -10,7 +10,7 @@ use crate::edit::AttachmentRef;
 use crate::error::DomainError;
 use crate::field::{Field, FieldType, GeoPoint, ItemList, Value};
 use crate::ids::{ItemId, RecordId};
-use crate::record::{Comment, Decision, Item, Record, Review};
+use crate::record::{Comment, Decision, Item, Record, Review, Withdrawal};
 
 /// The document keys that are not fields.
 pub(crate) mod keys {
@@ -43,6 +43,8 @@ pub(crate) mod keys {
     pub const LAT: &str = "lat";
     pub const LON: &str = "lon";
     pub const ACCURACY: &str = "accuracy";
+    /// Who withdrew the draft, and when: a map of `by` and `at` (absent until withdrawn).
+    pub const WITHDRAWN: &str = "withdrawn";
 }
 
 /// The winning scalar at `key`, if the key holds a scalar.
@@ -275,6 +277,10 @@ pub(crate) fn read_record(doc: &AutoCommit, id: RecordId, kind: RecordKind) -> R
     }
     let narrative = child(doc, &ROOT, keys::NARRATIVE).and_then(|t| doc.text(&t).ok()).unwrap_or_default();
     let review = map_child(doc, &ROOT, keys::REVIEW).map(|r| read_review(doc, &r)).unwrap_or_default();
+    let withdrawn = map_child(doc, &ROOT, keys::WITHDRAWN).map(|obj| Withdrawal {
+        by: text_at(doc, &obj, keys::BY).unwrap_or_default(),
+        at_ms: int_at(doc, &obj, keys::AT).unwrap_or(0),
+    });
     Record {
         id,
         kind,
@@ -287,6 +293,7 @@ pub(crate) fn read_record(doc: &AutoCommit, id: RecordId, kind: RecordKind) -> R
         attachments,
         narrative,
         review,
+        withdrawn,
         malformed,
     }
 }
@@ -336,5 +343,48 @@ pub(crate) fn scalar_at(doc: &AutoCommit, obj: &ObjId, key: &str, heads: &[autom
             other => other.to_string(),
         }),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ActorId, DeviceId, Edit, EditContext, ItemField, NewRecord, RecordDoc, UserId};
+
+    /// New item fields and root maps (the withdrawal) are new keys, which readers that do not
+    /// know them pass over: that is why they need no new layout version.
+    #[test]
+    fn readers_ignore_keys_they_do_not_know() {
+        let ctx = EditContext {
+            author: UserId::new("zhang").unwrap(),
+            device: DeviceId::new("tablet-1").unwrap(),
+            actor: ActorId::from([1; 16]),
+            now_ms: 1,
+        };
+        let new = NewRecord {
+            id: RecordId::new(1, &[1; 10]),
+            kind: RecordKind::GangClue,
+            title: "线索".into(),
+            round: String::new(),
+            township: None,
+            village: None,
+            team: String::new(),
+        };
+        let mut doc = RecordDoc::create(&new, &ctx).unwrap();
+        let item = ItemId::new(2, &[2; 10]);
+        let values = vec![(ItemField::Name, Value::Text("张三".into()))];
+        doc.apply(&[Edit::InsertItem { list: ItemList::Subjects, id: item, values }], &ctx).unwrap();
+        let before = doc.read();
+
+        let am = doc.automerge();
+        let future = am.put_object(ROOT, "future_block", ObjType::Map).unwrap();
+        am.put(&future, "by", "someone").unwrap();
+        let subject = item_obj(am, ItemList::Subjects, item).unwrap();
+        am.put(&subject, "future_field", "新值").unwrap();
+        am.commit();
+
+        let after = doc.read();
+        assert!(after.malformed.is_empty(), "{:?}", after.malformed);
+        assert_eq!(after, before);
     }
 }

@@ -107,6 +107,24 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// The political status (政治面貌) of a subject of a gang clue.
+    PoliticalStatus {
+        PartyMember = "party_member", "中共党员", "CPC member";
+        Probationary = "probationary", "中共预备党员", "Probationary CPC member";
+        LeagueMember = "league_member", "共青团员", "Communist Youth League member";
+        DemocraticParty = "democratic_party", "民主党派", "Member of a democratic party";
+        Masses = "masses", "群众", "No party affiliation";
+    }
+}
+
+impl PoliticalStatus {
+    /// Whether the status makes the person subject to Party discipline (full and probationary members).
+    pub fn is_party_member(self) -> bool {
+        matches!(self, PoliticalStatus::PartyMember | PoliticalStatus::Probationary)
+    }
+}
+
+vocabulary! {
     /// Where a gang clue came from.
     ClueSource {
         Petition = "petition", "信访", "Petition";
@@ -214,6 +232,7 @@ pub enum Vocabulary {
     ContractStatus,
     FourWinds,
     InactionType,
+    PoliticalStatus,
 }
 
 impl Vocabulary {
@@ -228,6 +247,7 @@ impl Vocabulary {
             Vocabulary::ContractStatus => ContractStatus::parse(text).map(ContractStatus::code),
             Vocabulary::FourWinds => FourWinds::parse(text).map(FourWinds::code),
             Vocabulary::InactionType => InactionType::parse(text).map(InactionType::code),
+            Vocabulary::PoliticalStatus => PoliticalStatus::parse(text).map(PoliticalStatus::code),
         }
     }
 
@@ -242,6 +262,7 @@ impl Vocabulary {
             Vocabulary::ContractStatus => ContractStatus::codes(),
             Vocabulary::FourWinds => FourWinds::codes(),
             Vocabulary::InactionType => InactionType::codes(),
+            Vocabulary::PoliticalStatus => PoliticalStatus::codes(),
         }
     }
 
@@ -257,6 +278,7 @@ impl Vocabulary {
             Vocabulary::ContractStatus => ContractStatus::parse(code).map(ContractStatus::zh),
             Vocabulary::FourWinds => FourWinds::parse(code).map(FourWinds::zh),
             Vocabulary::InactionType => InactionType::parse(code).map(InactionType::zh),
+            Vocabulary::PoliticalStatus => PoliticalStatus::parse(code).map(PoliticalStatus::zh),
         };
         label.map_or_else(|| code.to_owned(), str::to_owned)
     }

@@ -216,7 +216,8 @@ impl RecordDoc {
     }
 
     /// Applies `edits` as one change, or none if they change nothing. Either every edit
-    /// applies or none does.
+    /// applies or none does. A withdrawn record takes no edits (withdrawing it again changes
+    /// nothing); changes merged from other devices still merge.
     pub fn apply(&mut self, edits: &[Edit], ctx: &EditContext) -> Result<Option<ChangeHash>, DomainError> {
         self.doc.set_actor(ctx.actor.clone());
         let heads = self.doc.get_heads();
@@ -235,6 +236,14 @@ impl RecordDoc {
 
     fn apply_one(&mut self, edit: &Edit, ctx: &EditContext, heads: &[ChangeHash]) -> Result<(), DomainError> {
         let kind = self.kind;
+        // Read with the batch's own ops, so a withdrawal also ends the batch it is in.
+        if let Some(withdrawn) = codec::map_child(&self.doc, &ROOT, keys::WITHDRAWN) {
+            if matches!(edit, Edit::Withdraw) {
+                return Ok(());
+            }
+            let by = codec::scalar(&self.doc, &withdrawn, keys::BY).and_then(|s| s.as_str().map(str::to_owned));
+            return Err(DomainError::Withdrawn { by: by.unwrap_or_default() });
+        }
         match edit {
             Edit::Set { field, value } => {
                 if !field.kinds().contains(kind) {
@@ -431,6 +440,16 @@ impl RecordDoc {
                 self.doc.put(&decision, keys::AT, ctx.now_ms)?;
                 let pinned: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
                 self.doc.put(&decision, keys::HEADS, pinned.join(","))?;
+                Ok(())
+            }
+            Edit::Withdraw => {
+                let status = self.status();
+                if status != ReviewStatus::Draft {
+                    return Err(DomainError::NotADraft { status });
+                }
+                let withdrawn = self.doc.put_object(ROOT, keys::WITHDRAWN, ObjType::Map)?;
+                self.doc.put(&withdrawn, keys::BY, ctx.author.as_str())?;
+                self.doc.put(&withdrawn, keys::AT, ctx.now_ms)?;
                 Ok(())
             }
         }

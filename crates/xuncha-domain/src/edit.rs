@@ -113,6 +113,10 @@ pub enum Edit {
         status: ReviewStatus,
         note: String,
     },
+    /// Withdraws a draft (撤回草稿): allowed only while the record is a draft; afterwards the
+    /// record takes no more edits and leaves lists, search and totals. Its document and
+    /// history stay.
+    Withdraw,
 }
 
 impl Edit {
@@ -129,6 +133,7 @@ impl Edit {
                 "attachments".to_owned()
             }
             Edit::AddComment { .. } | Edit::SetReviewStatus { .. } | Edit::Decide { .. } => "review".to_owned(),
+            Edit::Withdraw => "withdrawn".to_owned(),
         }
     }
 }

@@ -2,6 +2,8 @@
 
 use thiserror::Error;
 
+use crate::codes::ReviewStatus;
+
 /// What can go wrong when building or editing a record.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -48,6 +50,26 @@ pub enum DomainError {
     NotARecord { reason: String },
     #[error("文档数据损坏：{0} / the document data is corrupt: {0}; run `xuncha verify`")]
     Corrupt(String),
+    #[error("记录中还没有涉及人员，请先添加人员 / the record has no subjects yet; add the subject first")]
+    NoSubjects,
+    #[error(
+        "记录中没有人员 “{input}”，请从这些人员中选择：{subjects} / no subject {input:?} in this record; choose one of: {subjects}"
+    )]
+    UnknownSubject { input: String, subjects: String },
+    #[error(
+        "记录中有多名人员叫 “{input}”，请用编号选择其中一人：{subjects} / more than one subject is named {input:?}; choose one by its id: {subjects}"
+    )]
+    AmbiguousSubject { input: String, subjects: String },
+    #[error(
+        "只有草稿可以撤回，这条记录已是“{}”；已提交的记录由审核人作出决定 / only drafts can be withdrawn and this record is {}; once submitted, a reviewer decides on it",
+        .status.zh(),
+        .status.en()
+    )]
+    NotADraft { status: ReviewStatus },
+    #[error(
+        "这条记录已由 {by} 撤回，不能再修改；如需继续，请新建记录 / this record was withdrawn by {by} and cannot be edited; create a new record instead"
+    )]
+    Withdrawn { by: String },
 }
 
 impl From<automerge::AutomergeError> for DomainError {

@@ -345,9 +345,13 @@ fields! {
         Remark = "remark", T::Text, Kinds::Only(K::FundCheck), "备注", "Remark";
         Name = "name", T::Text, Kinds::Only(K::GangClue), "姓名", "Name";
         Role = "role", T::Text, Kinds::Only(K::GangClue), "角色", "Role";
+        IdNumber = "id_number", T::Text, Kinds::Only(K::GangClue), "身份证号", "ID number";
+        Employer = "employer", T::Text, Kinds::Only(K::GangClue), "工作单位", "Employer";
+        SubjectPost = "post", T::Text, Kinds::Only(K::GangClue), "职务", "Post";
+        PoliticalStatus = "political_status", T::Choice(Vocabulary::PoliticalStatus), Kinds::Only(K::GangClue), "政治面貌", "Political status";
         PartyMember = "party_member", T::Flag, Kinds::Only(K::GangClue), "党员", "Party member";
         PublicOfficial = "public_official", T::Flag, Kinds::Only(K::GangClue), "公职人员", "Public official";
-        SubjectPost = "post", T::Text, Kinds::Only(K::GangClue), "职务", "Post";
+        Umbrella = "umbrella", T::Flag, Kinds::Only(K::GangClue), "是否“保护伞”", "Protective umbrella";
         From = "from", T::Text, Kinds::Only(K::GangClue), "人员甲", "From subject";
         To = "to", T::Text, Kinds::Only(K::GangClue), "人员乙", "To subject";
         RelationKind = "kind", T::Choice(Vocabulary::RelationKind), Kinds::Only(K::GangClue), "关系类型", "Relation";
@@ -369,7 +373,8 @@ impl ItemField {
         use ItemField::*;
         match self {
             Head | Entitled | Received | Verified | Remark => ItemList::Beneficiaries,
-            Name | Role | PartyMember | PublicOfficial | SubjectPost => ItemList::Subjects,
+            Name | Role | IdNumber | Employer | SubjectPost | PoliticalStatus | PartyMember | PublicOfficial
+            | Umbrella => ItemList::Subjects,
             From | To | RelationKind | Note => ItemList::Relations,
             Number | Counterparty | Object | AreaMu | AnnualFee | TermStart | TermEnd | Status => ItemList::Contracts,
         }

@@ -24,6 +24,9 @@ pub struct HistoryEntry {
     pub at_ms: Option<i64>,
     /// The paths the change touched, e.g. `allocated`, `beneficiaries/<id>/received`.
     pub paths: Vec<String>,
+    /// What the change did to the record as a whole, when it did more than edit fields,
+    /// Chinese then English: `撤回草稿 / draft withdrawn`.
+    pub summary: Option<String>,
 }
 
 /// The value a field had after one change.
@@ -71,6 +74,10 @@ pub(crate) fn patch_path(patch: &Patch) -> String {
     if parts.len() > 2 && parts[0] == keys::REVIEW && parts[1] == keys::DECISION {
         parts.truncate(2);
     }
+    // Who withdrew the draft and when are the withdrawal.
+    if parts.len() > 1 && parts[0] == keys::WITHDRAWN {
+        parts.truncate(1);
+    }
     // Text edits inside a comment are the comment.
     if parts.len() > 3 && parts[0] == keys::REVIEW && parts[1] == keys::COMMENTS {
         parts.truncate(3);
@@ -94,6 +101,7 @@ impl RecordDoc {
         for meta in metas {
             let author = ChangeAuthor::from_message(meta.message.as_deref());
             let paths = self.touched(&meta.deps, meta.hash);
+            let summary = paths.iter().any(|p| p == keys::WITHDRAWN).then(|| "撤回草稿 / draft withdrawn".to_owned());
             entries.push(HistoryEntry {
                 change: meta.hash.to_string(),
                 author: author.as_ref().map(|a| a.by.clone()),
@@ -101,6 +109,7 @@ impl RecordDoc {
                 actor: meta.actor.to_hex_string(),
                 at_ms: author.as_ref().map(|a| a.at).or(Some(meta.timestamp.saturating_mul(1000))),
                 paths,
+                summary,
             });
         }
         entries

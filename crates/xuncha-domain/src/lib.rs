@@ -14,16 +14,21 @@ mod doc;
 mod edit;
 mod error;
 mod field;
+mod findings;
 mod history;
 mod ids;
 mod money;
 mod projection;
 mod protected;
 mod record;
+pub mod reference;
+pub mod rules;
+pub mod tables;
 mod validate;
 
 pub use automerge::{ActorId, ChangeHash};
 pub use changes::{RawChange, SyncDoc};
+pub use codes::PoliticalStatus;
 pub use codes::{
     ClueSource, ContractObject, ContractStatus, Disposition, FourWinds, FundIssue, FundType, InactionType, RecordKind,
     RelationKind, ReviewStatus, Vocabulary,
@@ -34,10 +39,15 @@ pub use doc::{ChangeAuthor, NewRecord, RecordDoc, SCHEMA_VERSION};
 pub use edit::{AttachmentRef, Edit, EditContext};
 pub use error::DomainError;
 pub use field::{Field, FieldType, GeoPoint, ItemField, ItemList, Kinds, Value, is_date};
+pub use findings::{Finding, HouseholdShortfall, Shortfall, findings};
 pub use history::{FieldVersion, HistoryEntry};
 pub use ids::{DeviceId, Entropy, ItemId, RecordId, UserId};
 pub use money::{Mu, Yuan};
 pub use projection::{Projection, project};
 pub use protected::{Informant, InformantField, ProtectedDoc};
+pub use record::Withdrawal;
 pub use record::{Comment, Decision, Item, Record, Review};
+pub use reference::{
+    DivisionEntry, Jurisdiction, Level, ReadScope, Reader, Reference, Roster, RosterHousehold, Round, Team, TeamRole,
+};
 pub use validate::{Problem, validate};

@@ -90,6 +90,25 @@ impl Yuan {
     pub fn checked_add(self, other: Yuan) -> Option<Yuan> {
         self.0.checked_add(other.0).map(Yuan)
     }
+
+    /// The amount as reports print it: thousands separated, two decimals (`1,234,567.80`).
+    /// Parses back to the same amount.
+    pub fn grouped(self) -> String {
+        let abs = self.0.unsigned_abs();
+        let whole = (abs / 100).to_string();
+        let mut out = String::with_capacity(whole.len() * 4 / 3 + 4);
+        if self.0 < 0 {
+            out.push('-');
+        }
+        for (index, digit) in whole.chars().enumerate() {
+            if index > 0 && (whole.len() - index).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(digit);
+        }
+        out.push_str(&format!(".{:02}", abs % 100));
+        out
+    }
 }
 
 impl FromStr for Yuan {
@@ -213,6 +232,22 @@ mod tests {
             assert_eq!(yuan.to_string().parse::<Yuan>().unwrap(), yuan);
         }
         assert_eq!(Yuan::from_fen(-5).to_string(), "-0.05");
+        let grouped: &[(i64, &str)] = &[
+            (0, "0.00"),
+            (5, "0.05"),
+            (99_999, "999.99"),
+            (100_000, "1,000.00"),
+            (123_456_780, "1,234,567.80"),
+            (-100_000_050, "-1,000,000.50"),
+            (Yuan::MAX_FEN, "1,000,000,000,000.00"),
+            (i64::MIN, "-92,233,720,368,547,758.08"),
+        ];
+        for (fen, want) in grouped {
+            assert_eq!(Yuan::from_fen(*fen).grouped(), *want);
+            if fen.unsigned_abs() <= Yuan::MAX_FEN.unsigned_abs() {
+                assert_eq!(want.parse::<Yuan>().unwrap().fen(), *fen, "{want} parses back");
+            }
+        }
         assert_eq!("2200亩".parse::<Mu>().unwrap().hundredths(), 220_000);
     }
 }

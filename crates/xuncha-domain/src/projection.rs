@@ -29,6 +29,8 @@ pub struct Projection {
     /// Fund checks: allocated and disbursed, in fen.
     pub allocated_fen: Option<i64>,
     pub disbursed_fen: Option<i64>,
+    /// Fund checks: what households received short of their entitlement (差额), in fen.
+    pub shortfall_fen: i64,
     /// Items in the record's lists.
     pub item_count: i64,
     pub households: i64,
@@ -45,6 +47,8 @@ pub struct Projection {
     pub attachment_count: i64,
     pub has_conflicts: bool,
     pub problem_count: i64,
+    /// Whether the draft was withdrawn: such a record has no row in lists, search or totals.
+    pub withdrawn: bool,
     /// Every searchable word of the record (never its protected fields). Rows read back
     /// from a device's index leave it empty: the text lives in the full-text index.
     pub search_text: String,
@@ -83,7 +87,7 @@ pub fn project(record: &Record, updated_at_ms: i64, has_conflicts: bool) -> Proj
     let beneficiaries = record.items(ItemList::Beneficiaries);
     let subjects = record.items(ItemList::Subjects);
     let contracts = record.items(ItemList::Contracts);
-    let party_members = count(subjects.iter().filter(|s| s.flag(ItemField::PartyMember)).count());
+    let party_members = count(subjects.iter().filter(|s| s.is_party_member()).count());
     let expelled = record.text(Field::Disposition) == Some(Disposition::ExpelledFromParty.code());
     let item_count = record.lists.values().map(|items| count(items.len())).sum();
     Projection {
@@ -102,6 +106,7 @@ pub fn project(record: &Record, updated_at_ms: i64, has_conflicts: bool) -> Proj
         updated_at_ms,
         allocated_fen: record.money(Field::Allocated).map(|y| y.fen()),
         disbursed_fen: record.money(Field::Disbursed).map(|y| y.fen()),
+        shortfall_fen: record.shortfall().shortfall.fen(),
         item_count,
         households: count(beneficiaries.len()),
         households_verified: count(beneficiaries.iter().filter(|b| b.flag(ItemField::Verified)).count()),
@@ -120,6 +125,7 @@ pub fn project(record: &Record, updated_at_ms: i64, has_conflicts: bool) -> Proj
         attachment_count: count(record.attachments.len()),
         has_conflicts,
         problem_count: count(crate::validate::validate(record).len()),
+        withdrawn: record.withdrawn.is_some(),
         search_text: search_text(record),
     }
 }

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::codes::{FundIssue, RecordKind, ReviewStatus};
+use crate::codes::{FundIssue, PoliticalStatus, RecordKind, ReviewStatus};
 use crate::division::Division;
 use crate::edit::AttachmentRef;
+use crate::error::DomainError;
 use crate::field::{Field, GeoPoint, ItemField, ItemList, Value};
 use crate::ids::{ItemId, RecordId};
 use crate::money::{Mu, Yuan};
@@ -47,6 +48,21 @@ impl Item {
     /// A yes/no field of the item (absent reads as no).
     pub fn flag(&self, field: ItemField) -> bool {
         matches!(self.values.get(&field), Some(Value::Flag(true)))
+    }
+
+    /// Whether a subject is a Party member (full or probationary): by the political status,
+    /// or by the party-member flag older records carry.
+    pub fn is_party_member(&self) -> bool {
+        self.flag(ItemField::PartyMember)
+            || self
+                .text(ItemField::PoliticalStatus)
+                .and_then(PoliticalStatus::parse)
+                .is_some_and(|s| s.is_party_member())
+    }
+
+    /// A subject's name as people read it (a placeholder while it is blank).
+    pub fn subject_name(&self) -> &str {
+        self.text(ItemField::Name).map(str::trim).filter(|n| !n.is_empty()).unwrap_or("（未填姓名）")
     }
 }
 
@@ -91,6 +107,14 @@ impl Default for ReviewStatus {
     }
 }
 
+/// Who withdrew a draft, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Withdrawal {
+    pub by: String,
+    pub at_ms: i64,
+}
+
 /// A whole record, read from its document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -106,6 +130,9 @@ pub struct Record {
     pub attachments: Vec<AttachmentRef>,
     pub narrative: String,
     pub review: Review,
+    /// Set once the draft is withdrawn (撤回草稿): the document stays, with its history,
+    /// but the record leaves lists, search and totals and takes no more edits.
+    pub withdrawn: Option<Withdrawal>,
     /// Paths whose stored value could not be read as its field's type (written by
     /// another version or damaged); validation reports them.
     pub malformed: Vec<String>,
@@ -155,6 +182,43 @@ impl Record {
     /// The items of a list, ordered by id (that is, by when they were added).
     pub fn items(&self, list: ItemList) -> &[Item] {
         self.lists.get(&list).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The subject of a gang clue with item id `id` (as relations store it).
+    pub fn subject(&self, id: &str) -> Option<&Item> {
+        let id: ItemId = id.parse().ok()?;
+        self.items(ItemList::Subjects).iter().find(|s| s.id == id)
+    }
+
+    /// The item id of the subject a person means by `name_or_id`: a subject's item id, or
+    /// the name of exactly one subject. Relations store the id this returns.
+    pub fn subject_id(&self, name_or_id: &str) -> Result<ItemId, DomainError> {
+        let subjects = self.items(ItemList::Subjects);
+        if subjects.is_empty() {
+            return Err(DomainError::NoSubjects);
+        }
+        if let Some(subject) = self.subject(name_or_id) {
+            return Ok(subject.id);
+        }
+        let wanted = name_or_id.trim();
+        let named: Vec<&Item> =
+            subjects.iter().filter(|s| s.text(ItemField::Name).is_some_and(|n| n.trim() == wanted)).collect();
+        // Name, employer when known (to tell namesakes apart), and the id to pick by.
+        let listed = |items: &[&Item]| {
+            let describe = |s: &&Item| match s.text(ItemField::Employer).map(str::trim).filter(|e| !e.is_empty()) {
+                Some(employer) => format!("{}（{employer}）{}", s.subject_name(), s.id),
+                None => format!("{} {}", s.subject_name(), s.id),
+            };
+            items.iter().map(describe).collect::<Vec<_>>().join(", ")
+        };
+        match named.as_slice() {
+            [one] => Ok(one.id),
+            [] => Err(DomainError::UnknownSubject {
+                input: wanted.to_owned(),
+                subjects: listed(&subjects.iter().collect::<Vec<_>>()),
+            }),
+            several => Err(DomainError::AmbiguousSubject { input: wanted.to_owned(), subjects: listed(several) }),
+        }
     }
 
     /// The title, or a placeholder for an untitled draft.

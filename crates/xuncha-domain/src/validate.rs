@@ -210,18 +210,45 @@ fn validate_gang_clue(record: &Record, problems: &mut Vec<Problem>) {
             ));
         }
     }
-    let subject_ids: Vec<String> = subjects.iter().map(|s| s.id.to_string()).collect();
+    let names = subjects.iter().map(Item::subject_name).collect::<Vec<_>>();
+    let (options_zh, options_en) = if names.is_empty() {
+        ("记录中还没有涉及人员，请先添加".to_owned(), "the record has no subjects yet; add one first".to_owned())
+    } else {
+        (format!("可选：{}", names.join("、")), format!("one of: {}", names.join(", ")))
+    };
     for item in record.items(ItemList::Relations) {
+        let mut ends = Vec::new();
         for end in [ItemField::From, ItemField::To] {
-            let known = item.text(end).is_some_and(|id| subject_ids.iter().any(|s| s == id));
-            if !known {
-                problems.push(problem(
-                    item_path(ItemList::Relations, item, end),
+            let path = item_path(ItemList::Relations, item, end);
+            let (label_zh, label_en) = (end.zh(), end.en().to_lowercase());
+            match item.text(end).map(str::trim).filter(|id| !id.is_empty()) {
+                None => problems.push(problem(
+                    path,
                     "relation_subject_missing",
-                    "关系指向的人员不存在，请重新选择",
-                    "the relation points at a subject that is not in the record; choose the subject again",
-                ));
+                    format!("请选择关系的{label_zh}，{options_zh}"),
+                    format!("choose the relation's {label_en}, {options_en}"),
+                )),
+                Some(id) => match record.subject(id) {
+                    Some(subject) => ends.push(subject),
+                    None => problems.push(problem(
+                        path,
+                        "relation_subject_missing",
+                        format!("关系的{label_zh}（编号 {id}）已不在涉及人员中，请重新选择，{options_zh}"),
+                        format!("the relation's {label_en} ({id}) is not a subject of the record; choose again, {options_en}"),
+                    )),
+                },
             }
+        }
+        if let [from, to] = ends.as_slice()
+            && from.id == to.id
+        {
+            let name = from.subject_name();
+            problems.push(problem(
+                item_path(ItemList::Relations, item, ItemField::To),
+                "relation_to_self",
+                format!("关系的人员甲和人员乙是同一人（{name}），请另选一人"),
+                format!("the relation goes from {name} to {name}; choose another subject for one end"),
+            ));
         }
         if !item.values.contains_key(&ItemField::RelationKind) {
             problems.push(required(

@@ -265,3 +265,354 @@ fn merged_changes_may_not_change_a_records_identity() {
     let again = b.save();
     assert_eq!(b.load_changes(&again).unwrap(), 0);
 }
+
+fn gang_clue() -> RecordDoc {
+    let new = NewRecord {
+        id: RecordId::new(1_700_000_000_000, &[2; 10]),
+        kind: RecordKind::GangClue,
+        title: "村霸欺压群众线索".into(),
+        round: "2024年第一轮".into(),
+        township: Some(Division::new("110105001000", "建外街道")),
+        village: Some(Division::new("110105001001", "光华村")),
+        team: "第一巡察组".into(),
+    };
+    RecordDoc::create(&new, &ctx("zhang", 1, 1_700_000_000_000)).unwrap()
+}
+
+fn money(yuan: &str) -> Value {
+    Value::Money(yuan.parse().unwrap())
+}
+
+fn household(n: u8, head: &str, entitled: Option<&str>, received: Option<&str>) -> Edit {
+    let mut values = vec![(ItemField::Head, Value::Text(head.into()))];
+    values.extend(entitled.map(|e| (ItemField::Entitled, money(e))));
+    values.extend(received.map(|r| (ItemField::Received, money(r))));
+    Edit::InsertItem { list: ItemList::Beneficiaries, id: ItemId::new(1_700_000_000_000, &[n; 10]), values }
+}
+
+#[test]
+fn shortfall_per_household_totals_and_findings() {
+    struct Case {
+        households: &'static [(&'static str, Option<&'static str>, Option<&'static str>)],
+        disbursed: Option<&'static str>,
+        /// Differences of the households with both amounts, then entitled, received, shortfall totals.
+        differences: &'static [&'static str],
+        totals: (&'static str, &'static str, &'static str),
+        findings: &'static [&'static str],
+    }
+    let cases = [
+        Case {
+            households: &[("王大福", Some("3000"), Some("2000")), ("李桂兰", Some("1500"), Some("1500"))],
+            disbursed: Some("3500"),
+            differences: &["1000.00", "0.00"],
+            totals: ("4500.00", "3500.00", "1000.00"),
+            findings: &["实领少于应享 1,000.00 元"],
+        },
+        Case {
+            // Paid more than entitled: a validation problem, not a finding, and no credit.
+            households: &[("赵春生", Some("3000"), Some("3200")), ("王大福", Some("3000"), Some("2999.99"))],
+            disbursed: None,
+            differences: &["-200.00", "0.01"],
+            totals: ("6000.00", "6199.99", "0.01"),
+            findings: &["实领少于应享 0.01 元"],
+        },
+        Case {
+            households: &[("王大福", Some("1234567.89"), Some("0.89"))],
+            disbursed: Some("54000"),
+            differences: &["1234567.00"],
+            totals: ("1234567.89", "0.89", "1234567.00"),
+            findings: &["实领少于应享 1,234,567.00 元", "农户实领合计 0.89 元与发放金额 54,000.00 元不符"],
+        },
+        Case {
+            // Only households with both amounts have a difference; the totals take every amount.
+            households: &[("王大福", Some("3000"), None), ("李桂兰", None, Some("500"))],
+            disbursed: Some("54000"),
+            differences: &[],
+            totals: ("3000.00", "500.00", "0.00"),
+            findings: &["农户实领合计 500.00 元与发放金额 54,000.00 元不符"],
+        },
+        Case {
+            // Nothing received entered yet: nothing to compare with the amount disbursed.
+            households: &[("王大福", Some("3000"), None)],
+            disbursed: Some("54000"),
+            differences: &[],
+            totals: ("3000.00", "0.00", "0.00"),
+            findings: &[],
+        },
+        Case {
+            households: &[],
+            disbursed: Some("100"),
+            differences: &[],
+            totals: ("0.00", "0.00", "0.00"),
+            findings: &[],
+        },
+    ];
+    for (n, case) in cases.iter().enumerate() {
+        let mut a = fund_check();
+        let mut edits: Vec<Edit> = case
+            .households
+            .iter()
+            .enumerate()
+            .map(|(i, (head, entitled, received))| household(i as u8 + 1, head, *entitled, *received))
+            .collect();
+        edits.extend(case.disbursed.map(|d| set(Field::Disbursed, d)));
+        if !edits.is_empty() {
+            a.apply(&edits, &ctx("zhang", 1, 1)).unwrap();
+        }
+        let record = a.read();
+        let table = record.shortfall();
+        let differences: Vec<String> = table.households.iter().map(|h| h.difference.to_string()).collect();
+        assert_eq!(differences, case.differences, "case {n}");
+        let totals = (table.entitled.to_string(), table.received.to_string(), table.shortfall.to_string());
+        assert_eq!(totals, (case.totals.0.into(), case.totals.1.into(), case.totals.2.into()), "case {n}");
+        let found = findings(&record);
+        assert_eq!(found.iter().map(|f| f.zh.as_str()).collect::<Vec<_>>(), case.findings, "case {n}");
+        assert!(found.iter().all(|f| !f.en.is_empty()), "case {n}");
+        assert_eq!(a.projection().shortfall_fen, table.shortfall.fen(), "case {n}");
+    }
+}
+
+#[test]
+fn findings_name_the_place_and_do_not_block_submitting() {
+    let mut a = fund_check();
+    a.apply(
+        &[
+            set(Field::FundName, "危房改造补助"),
+            set(Field::FundType, "危房改造"),
+            set(Field::Allocated, "60000"),
+            set(Field::Disbursed, "54000"),
+            household(1, "王大福", Some("30000"), Some("24000")),
+        ],
+        &ctx("zhang", 1, 1),
+    )
+    .unwrap();
+    let record = a.read();
+    let item = record.items(ItemList::Beneficiaries)[0].id;
+    let found: Vec<(String, &str, String)> = findings(&record).into_iter().map(|f| (f.path, f.code, f.en)).collect();
+    assert_eq!(
+        found,
+        vec![
+            (
+                format!("beneficiaries/{item}/received"),
+                "received_below_entitled",
+                "received 6,000.00 yuan less than entitled".to_owned()
+            ),
+            (
+                "disbursed".to_owned(),
+                "received_total_differs",
+                "households received 24,000.00 yuan in total, but 54,000.00 yuan was disbursed".to_owned()
+            ),
+        ]
+    );
+    assert!(validate(&record).is_empty(), "{:?}", validate(&record));
+    a.apply(&[Edit::SetReviewStatus { status: ReviewStatus::Submitted }], &ctx("zhang", 1, 2)).unwrap();
+    assert_eq!(a.projection().shortfall_fen, 600_000);
+    // Other kinds have no shortfall.
+    assert!(findings(&gang_clue().read()).is_empty());
+}
+
+fn subject(n: u8, name: &str, extra: Vec<(ItemField, Value)>) -> (ItemId, Edit) {
+    let id = ItemId::new(1_700_000_000_000, &[n; 10]);
+    let mut values = vec![(ItemField::Name, Value::Text(name.into()))];
+    values.extend(extra);
+    (id, Edit::InsertItem { list: ItemList::Subjects, id, values })
+}
+
+fn relation(n: u8, from: Option<String>, to: Option<String>) -> (ItemId, Edit) {
+    let id = ItemId::new(1_700_000_000_000, &[n; 10]);
+    let mut values = vec![(ItemField::RelationKind, Value::Choice("kin".into()))];
+    values.extend(from.map(|f| (ItemField::From, Value::Text(f))));
+    values.extend(to.map(|t| (ItemField::To, Value::Text(t))));
+    (id, Edit::InsertItem { list: ItemList::Relations, id, values })
+}
+
+#[test]
+fn subjects_are_picked_by_name_or_id_with_errors_that_list_them() {
+    let mut a = gang_clue();
+    assert!(matches!(a.read().subject_id("张三"), Err(DomainError::NoSubjects)));
+    let employer = |e: &str| vec![(ItemField::Employer, Value::Text(e.into()))];
+    let (zhang_a, add_a) = subject(1, "张三", employer("光华村委会"));
+    let (li, add_li) = subject(2, "李四", vec![]);
+    let (zhang_b, add_b) = subject(3, "张三", employer("建外街道办"));
+    a.apply(&[add_a, add_li, add_b], &ctx("zhang", 1, 1)).unwrap();
+    let record = a.read();
+    let simple = li.to_string();
+    let hyphenated = [&simple[..8], &simple[8..12], &simple[12..16], &simple[16..20], &simple[20..]].join("-");
+    let ok_cases: &[(String, ItemId)] = &[
+        ("李四".into(), li),
+        (" 李四 ".into(), li),
+        (hyphenated, li),
+        (zhang_a.to_string(), zhang_a),
+        (zhang_b.to_string(), zhang_b),
+    ];
+    for (input, want) in ok_cases {
+        assert_eq!(record.subject_id(input).unwrap(), *want, "{input:?}");
+    }
+    let unknown = record.subject_id("王五").unwrap_err();
+    assert!(matches!(unknown, DomainError::UnknownSubject { .. }), "{unknown}");
+    let text = unknown.to_string();
+    assert!(text.contains("王五") && text.contains("李四") && text.contains(&li.to_string()), "{text}");
+    let ambiguous = record.subject_id("张三").unwrap_err();
+    assert!(matches!(ambiguous, DomainError::AmbiguousSubject { .. }), "{ambiguous}");
+    let text = ambiguous.to_string();
+    for part in ["光华村委会", "建外街道办", &zhang_a.to_string(), &zhang_b.to_string()] {
+        assert!(text.contains(part), "{part} missing from {text}");
+    }
+    assert!(!text.contains("李四"), "{text}");
+}
+
+#[test]
+fn relations_say_which_end_is_wrong_and_whom_to_pick() {
+    let mut a = gang_clue();
+    let (zhang, add_zhang) = subject(1, "张三", vec![]);
+    let (li, add_li) = subject(2, "李四", vec![]);
+    let gone = ItemId::new(1, &[9; 10]).to_string();
+    let (to_self, rel_self) = relation(3, Some(zhang.to_string()), Some(zhang.to_string()));
+    let (half, rel_half) = relation(4, Some(li.to_string()), None);
+    let (dangling, rel_dangling) = relation(5, Some(gone.clone()), Some(zhang.to_string()));
+    let (fine, rel_fine) = relation(6, Some(zhang.to_string()), Some(li.to_string()));
+    a.apply(&[add_zhang, add_li, rel_self, rel_half, rel_dangling, rel_fine], &ctx("zhang", 1, 1)).unwrap();
+    let problems = validate(&a.read());
+    let relation_problems: Vec<(String, &str, String)> =
+        problems.into_iter().filter(|p| p.path.starts_with("relations/")).map(|p| (p.path, p.code, p.zh)).collect();
+    assert_eq!(
+        relation_problems,
+        vec![
+            (
+                format!("relations/{to_self}/to"),
+                "relation_to_self",
+                "关系的人员甲和人员乙是同一人（张三），请另选一人".into()
+            ),
+            (format!("relations/{half}/to"), "relation_subject_missing", "请选择关系的人员乙，可选：张三、李四".into()),
+            (
+                format!("relations/{dangling}/from"),
+                "relation_subject_missing",
+                format!("关系的人员甲（编号 {gone}）已不在涉及人员中，请重新选择，可选：张三、李四")
+            ),
+        ]
+    );
+    assert!(!format!("{relation_problems:?}").contains(&fine.to_string()));
+    // Picked by name, the relation validates.
+    let record = a.read();
+    let (from, to) = (record.subject_id("李四").unwrap(), record.subject_id("张三").unwrap());
+    a.apply(
+        &[Edit::UpdateItem { id: to_self, field: ItemField::From, value: Some(Value::Text(from.to_string())) }],
+        &ctx("zhang", 1, 2),
+    )
+    .unwrap();
+    assert_eq!(to, zhang);
+    assert!(!validate(&a.read()).iter().any(|p| p.path.contains(&to_self.to_string())));
+}
+
+#[test]
+fn subjects_carry_id_number_employer_political_status_and_umbrella() {
+    let mut a = gang_clue();
+    let status = |text: &str| ItemField::PoliticalStatus.parse_value(text).unwrap();
+    let (_, old_style) = subject(1, "张三", vec![(ItemField::PartyMember, Value::Flag(true))]);
+    let (probationary, new_style) = subject(
+        2,
+        "李四",
+        vec![
+            (ItemField::IdNumber, Value::Text("110105198001011234".into())),
+            (ItemField::Employer, Value::Text("光华村委会".into())),
+            (ItemField::PoliticalStatus, status("中共预备党员")),
+            (ItemField::Umbrella, Value::Flag(true)),
+        ],
+    );
+    let (_, masses) = subject(3, "王五", vec![(ItemField::PoliticalStatus, status("masses"))]);
+    a.apply(&[old_style, new_style, masses], &ctx("zhang", 1, 1)).unwrap();
+    let record = a.read();
+    let li = record.items(ItemList::Subjects).iter().find(|s| s.id == probationary).unwrap();
+    assert_eq!(li.text(ItemField::PoliticalStatus), Some("probationary"));
+    assert_eq!(li.text(ItemField::Employer), Some("光华村委会"));
+    assert!(li.flag(ItemField::Umbrella));
+    let members: Vec<bool> = record.items(ItemList::Subjects).iter().map(Item::is_party_member).collect();
+    assert_eq!(members, vec![true, true, false]);
+    let projection = a.projection();
+    assert_eq!(projection.party_members, 2);
+    assert!(projection.search_text.contains("中共预备党员") && projection.search_text.contains("光华村委会"));
+    assert!(ItemField::PoliticalStatus.parse_value("党员").is_err());
+    assert_eq!(ItemField::parse_in(ItemList::Subjects, "政治面貌").unwrap(), ItemField::PoliticalStatus);
+}
+
+#[test]
+fn only_a_draft_can_be_withdrawn() {
+    // (edits before the withdrawal, whether it is allowed)
+    let clean =
+        || vec![set(Field::FundName, "危房改造补助"), set(Field::FundType, "危房改造"), set(Field::Allocated, "50000")];
+    let submit = || Edit::SetReviewStatus { status: ReviewStatus::Submitted };
+    let cases: Vec<(Vec<Edit>, Option<ReviewStatus>)> = vec![
+        (vec![], None),
+        (clean(), None),
+        ([clean(), vec![submit()]].concat(), Some(ReviewStatus::Submitted)),
+        (
+            [clean(), vec![submit(), Edit::Decide { status: ReviewStatus::NeedsMore, note: "补充".into() }]].concat(),
+            Some(ReviewStatus::NeedsMore),
+        ),
+    ];
+    for (before, refused) in cases {
+        let mut a = fund_check();
+        if !before.is_empty() {
+            a.apply(&before, &ctx("sup", 9, 1)).unwrap();
+        }
+        let heads = a.heads();
+        let result = a.apply(&[Edit::Withdraw], &ctx("zhang", 1, 2_000));
+        match refused {
+            Some(status) => {
+                let err = result.unwrap_err();
+                assert_eq!(err, DomainError::NotADraft { status });
+                assert!(err.to_string().contains("只有草稿可以撤回"), "{err}");
+                assert_eq!(a.heads(), heads);
+                assert!(a.read().withdrawn.is_none());
+            }
+            None => {
+                assert!(result.unwrap().is_some());
+                assert_eq!(a.read().withdrawn, Some(Withdrawal { by: "zhang".into(), at_ms: 2_000 }));
+                assert!(a.projection().withdrawn);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_withdrawn_draft_takes_no_edits_but_merges_and_keeps_its_history() {
+    let mut a = fund_check();
+    a.apply(&[set(Field::Allocated, "100")], &ctx("zhang", 1, 1_000)).unwrap();
+    let mut b = a.fork(ActorId::from([2; 16]));
+    // Withdrawing with other edits in one batch: the edits before it apply, after it refuse.
+    let heads = a.heads();
+    let err = a.apply(&[Edit::Withdraw, set(Field::Title, "改")], &ctx("zhang", 1, 2_000)).unwrap_err();
+    assert_eq!(err, DomainError::Withdrawn { by: "zhang".into() });
+    assert_eq!(a.heads(), heads);
+    a.apply(&[set(Field::Title, "改"), Edit::Withdraw], &ctx("zhang", 1, 2_000)).unwrap();
+    assert_eq!(a.read().text(Field::Title), Some("改"));
+
+    let heads = a.heads();
+    for edit in
+        [set(Field::Disbursed, "50"), Edit::Narrative { text: "补记".into() }, Edit::AddTag { tag: "重点".into() }]
+    {
+        let err = a.apply(&[edit], &ctx("li", 1, 3_000)).unwrap_err();
+        assert!(err.to_string().contains("已由 zhang 撤回"), "{err}");
+        assert_eq!(a.heads(), heads);
+    }
+    // Withdrawing again changes nothing.
+    assert_eq!(a.apply(&[Edit::Withdraw], &ctx("li", 1, 3_000)).unwrap(), None);
+
+    let entry = a.history().pop().unwrap();
+    assert_eq!(entry.paths, vec!["title".to_owned(), "withdrawn".to_owned()]);
+    assert_eq!(entry.summary.as_deref(), Some("撤回草稿 / draft withdrawn"));
+    assert!(a.history().iter().rev().skip(1).all(|e| e.summary.is_none()));
+    assert_eq!(Edit::Withdraw.describe(), "withdrawn");
+    assert_eq!(serde_json::to_string(&Edit::Withdraw).unwrap(), r#"{"op":"withdraw"}"#);
+    assert_eq!(serde_json::from_str::<Edit>(r#"{"op":"withdraw"}"#).unwrap(), Edit::Withdraw);
+
+    // A concurrent edit made on another tablet before it heard of the withdrawal merges.
+    b.apply(&[set(Field::Disbursed, "90")], &ctx("li", 2, 2_500)).unwrap();
+    a.merge(&mut b).unwrap();
+    let merged = a.read();
+    assert_eq!(merged.money(Field::Disbursed), Some(Yuan::from_yuan(90)));
+    assert!(merged.withdrawn.is_some());
+    b.merge(&mut a).unwrap();
+    assert!(b.apply(&[set(Field::Disbursed, "80")], &ctx("li", 2, 4_000)).is_err());
+    assert_eq!(RecordDoc::load(&a.save()).unwrap().read(), merged);
+}

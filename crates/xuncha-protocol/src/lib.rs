@@ -54,6 +54,10 @@ pub struct SyncRequest {
     pub uploads: Vec<Upload>,
     /// Documents the device needs whole (it received changes whose history it lacks).
     pub want_full: Vec<DocKey>,
+    /// The tag of the reference data the device holds (empty: none); the server sends
+    /// the reference data again when its own tag for the device differs.
+    #[serde(default, with = "serde_bytes")]
+    pub reference_tag: Vec<u8>,
 }
 
 /// The changes of one document since the heads the device last saw acknowledged.
@@ -77,6 +81,31 @@ pub struct SyncResponse {
     pub cursor: Vec<u8>,
     /// Whether more entries are waiting: sync again at once.
     pub more: bool,
+    /// Documents the device may no longer hold (its user's scope changed): it removes
+    /// them, keeping any changes of its own not yet acknowledged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<DocKey>,
+    /// The reference data the device may see, whole, when it differs from what it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ReferenceUpdate>,
+}
+
+/// The reference data of a device (divisions, rounds, teams, rosters with masked numbers)
+/// and the tag to send back next time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferenceUpdate {
+    #[serde(with = "serde_bytes")]
+    pub tag: Vec<u8>,
+    pub data: xuncha_domain::Reference,
+}
+
+/// `GET /v1/info`: who the server is, so a device can tell it is the same server at a new
+/// address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// Made once when the server's storage is created; never changes.
+    pub server_id: String,
+    pub protocol: u32,
 }
 
 /// What became of one upload.
@@ -150,6 +179,65 @@ pub struct EnrollRequest {
     pub actor: String,
 }
 
+/// What an enrollment QR code holds: the server's address and the one-time code, as
+/// `xuncha:enroll?server=<percent-encoded URL>&code=<code>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollLink {
+    pub server: String,
+    pub code: String,
+}
+
+impl EnrollLink {
+    const PREFIX: &'static str = "xuncha:enroll?";
+
+    /// The text to put in a QR code.
+    pub fn to_uri(&self) -> String {
+        format!("{}server={}&code={}", EnrollLink::PREFIX, percent_encode(&self.server), percent_encode(&self.code))
+    }
+
+    /// Reads what a QR code held; `None` when it is not an enrollment link.
+    pub fn parse(text: &str) -> Option<EnrollLink> {
+        let query = text.trim().strip_prefix(EnrollLink::PREFIX)?;
+        let (mut server, mut code) = (None, None);
+        for pair in query.split('&') {
+            let (key, value) = pair.split_once('=')?;
+            match key {
+                "server" => server = Some(percent_decode(value)?),
+                "code" => code = Some(percent_decode(value)?),
+                _ => {}
+            }
+        }
+        let link = EnrollLink { server: server?, code: code? };
+        (link.server.starts_with("http://") || link.server.starts_with("https://")).then_some(link)
+    }
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// The answer to an enrollment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollResponse {
@@ -157,6 +245,9 @@ pub struct EnrollResponse {
     /// The device token; shown once, stored hashed on the server.
     pub token: String,
     pub user: UserInfo,
+    /// The server's identity (servers before it sent none).
+    #[serde(default)]
+    pub server_id: String,
 }
 
 /// Who a user is.
@@ -165,7 +256,7 @@ pub struct UserInfo {
     pub id: String,
     pub name: String,
     pub role: Role,
-    /// `district`, or a township's 12-digit code.
+    /// `district` (everything on the server), or a division code of any level.
     pub jurisdiction: String,
 }
 
@@ -271,10 +362,10 @@ mod tests {
     #[test]
     fn an_empty_sync_is_tiny() {
         // DESIGN.md: nothing changed costs under 512 bytes of body, whatever the number of
-        // documents. A log cursor is 9 bytes.
-        let request = SyncRequest { cursor: vec![0; 9], uploads: vec![], want_full: vec![] };
-        assert!(encode(&request).len() < 64, "{}", encode(&request).len());
-        let response = SyncResponse { cursor: vec![0; 9], ..SyncResponse::default() };
+        // documents. A log cursor with its scope is 17 bytes, a reference tag 16.
+        let request = SyncRequest { cursor: vec![0; 17], reference_tag: vec![0; 16], ..SyncRequest::default() };
+        assert!(encode(&request).len() < 96, "{}", encode(&request).len());
+        let response = SyncResponse { cursor: vec![0; 17], ..SyncResponse::default() };
         assert!(encode(&response).len() < 64, "{}", encode(&response).len());
     }
 
@@ -283,7 +374,7 @@ mod tests {
         let request = SyncRequest {
             cursor: vec![],
             uploads: (0..50).map(|n| Upload { doc: key(n), changes: vec![n; 300] }).collect(),
-            want_full: vec![],
+            ..SyncRequest::default()
         };
         let body = encode(&request);
         assert_eq!(body[0], FRAME_DEFLATE);
@@ -299,6 +390,42 @@ mod tests {
         assert!(decode::<SyncRequest>(&garbled, MAX_DECODED_BYTES).is_err());
     }
 
+    #[test]
+    fn bodies_of_the_first_release_still_decode() {
+        // Devices and servers of the first release send neither reference tags nor drops.
+        #[derive(Serialize)]
+        struct FirstRequest {
+            #[serde(with = "serde_bytes")]
+            cursor: Vec<u8>,
+            uploads: Vec<Upload>,
+            want_full: Vec<DocKey>,
+        }
+        let old = encode(&FirstRequest { cursor: vec![0; 9], uploads: vec![], want_full: vec![key(1)] });
+        let request: SyncRequest = decode(&old, MAX_DECODED_BYTES).unwrap();
+        assert_eq!(request.want_full, vec![key(1)]);
+        assert!(request.reference_tag.is_empty());
+        let response = SyncResponse { cursor: vec![1; 9], ..SyncResponse::default() };
+        let bytes = encode(&response);
+        assert_eq!(decode::<SyncResponse>(&bytes, MAX_DECODED_BYTES).unwrap(), response);
+    }
+
+    #[test]
+    fn enrollment_links_round_trip_and_strangers_are_refused() {
+        let link =
+            EnrollLink { server: "https://xuncha.example.gov.cn:8443/巡察".into(), code: "7KQM-4XPA-2R".into() };
+        let uri = link.to_uri();
+        assert!(uri.is_ascii() && uri.starts_with("xuncha:enroll?server=https%3A%2F%2F"), "{uri}");
+        assert_eq!(EnrollLink::parse(&uri), Some(link));
+        for stranger in [
+            "https://example.com",
+            "xuncha:enroll?server=ftp%3A%2F%2Fx&code=A",
+            "xuncha:enroll?code=A",
+            "xuncha:enroll?server=http%3A%2F%2Fx&code=%ZZ",
+        ] {
+            assert_eq!(EnrollLink::parse(stranger), None, "{stranger}");
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn bodies_round_trip(cursor in proptest::collection::vec(proptest::num::u8::ANY, 0..24),
@@ -307,6 +434,7 @@ mod tests {
                 cursor,
                 uploads: sizes.iter().enumerate().map(|(i, n)| Upload { doc: key(i as u8), changes: vec![i as u8; *n] }).collect(),
                 want_full: vec![key(99)],
+                reference_tag: vec![],
             };
             proptest::prop_assert_eq!(decode::<SyncRequest>(&encode(&request), MAX_DECODED_BYTES).unwrap(), request);
         }

@@ -137,8 +137,8 @@ pub async fn get(
         let token = crate::bearer(&headers)?;
         blocking(move || {
             let (device, user) = guard(&state, peer.ip(), || authenticate(&state, &token))?;
-            let who = crate::scope::visibility(&device, &user);
             with_tx(state.storage.as_ref(), false, |tx| {
+                let who = crate::scope::visibility(tx, &device, &user)?;
                 let complete = tx.attachment_state(&sha256)?.is_some_and(|s| s.complete);
                 if !complete || !tx.attachment_visible(&sha256, &who)? {
                     return Ok(None);

@@ -33,6 +33,16 @@ pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// A new server id, made once when a server's storage is created.
+pub fn new_server_id() -> String {
+    format!("srv-{}", hex::encode(random_bytes::<12>()))
+}
+
+/// A new id for a round, team or roster.
+pub fn new_reference_id(prefix: &str) -> String {
+    format!("{prefix}-{}", hex::encode(random_bytes::<6>()))
+}
+
 /// A new device id.
 pub fn new_device_id() -> String {
     format!("dev-{}", hex::encode(random_bytes::<8>()))

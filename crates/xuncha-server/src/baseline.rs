@@ -58,10 +58,9 @@ pub async fn handler(AxumState(state): AxumState<AppState>, headers: HeaderMap, 
             let reply = doc.sync().generate_sync_message(sync_state).map(Message::encode).unwrap_or_default();
             drop(states);
             if doc.get_heads() != before {
-                let township = stored.as_ref().map(|s| s.township.clone()).unwrap_or_default();
+                let scope = stored.as_ref().map(|s| s.scope.clone()).unwrap_or_default();
                 let owner = stored.as_ref().map_or_else(|| device.id.clone(), |s| s.owner_device.clone());
-                let snapshot =
-                    StoredDoc { key: request.doc.clone(), snapshot: doc.save(), township, owner_device: owner };
+                let snapshot = StoredDoc { key: request.doc.clone(), snapshot: doc.save(), scope, owner_device: owner };
                 with_tx(storage, true, |tx| tx.put_doc(&snapshot, &[], &device.id, 0))?;
             }
             Ok(xuncha_protocol::encode(&BaselineMessage { doc: request.doc, message: reply }))

@@ -6,8 +6,12 @@ pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod baseline;
+pub mod chain;
 mod error;
+pub mod evidence;
+pub mod import;
 pub mod limits;
+pub mod reference;
 pub mod scope;
 pub mod sqlite;
 pub mod storage;
@@ -86,6 +90,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/openapi.json", get(openapi))
+        .route("/v1/info", get(info))
         .route("/v1/enroll", post(enroll))
         .route("/v1/sync", post(sync_handler))
         .route("/v1/bench/automerge-sync", post(baseline::handler))
@@ -111,6 +116,15 @@ pub async fn serve(
 
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// `GET /v1/info`: the server's identity, for a device checking a new address.
+async fn info(State(state): State<AppState>) -> Response {
+    let storage = state.storage.clone();
+    match blocking(move || Ok(with_tx(storage.as_ref(), false, |tx| tx.server_id())?)).await {
+        Ok(server_id) => Json(xuncha_protocol::ServerInfo { server_id, protocol: PROTOCOL_VERSION }).into_response(),
+        Err(error) => error.into_response(),
+    }
 }
 
 /// The OpenAPI description of this API.
@@ -210,7 +224,7 @@ async fn enroll(
             let token = auth::new_token();
             let device_id = auth::new_device_id();
             let hash = auth::hash_secret(&auth::normalise_code(&request.code));
-            let user = with_tx(state.storage.as_ref(), true, |tx| {
+            let (user, server_id) = with_tx(state.storage.as_ref(), true, |tx| {
                 let user = tx.redeem_enrollment(&hash, &device_id, now).map_err(|e| match e {
                     StorageError::NotFound(_) => StorageError::Conflict(
                         "注册码无效，请向管理员索取新的注册码 / unknown enrollment code; ask the administrator for a new one".into(),
@@ -234,7 +248,7 @@ async fn enroll(
                     action: "device.enroll".into(),
                     detail: serde_json::json!({ "name": request.device_name }),
                 })?;
-                Ok(user)
+                Ok((user, tx.server_id()?))
             })
             .map_err(|e| match e {
                 // An unknown, used or expired code is a refusal, not a conflict of state.
@@ -243,7 +257,7 @@ async fn enroll(
                 }
                 other => other.into(),
             })?;
-            Ok(EnrollResponse { device_id, token, user: user_info(&user) })
+            Ok(EnrollResponse { device_id, token, user: user_info(&user), server_id })
         }))
         .await
     }
@@ -317,14 +331,28 @@ fn sync_once(state: &AppState, token: &str, request: &SyncRequest, bytes_in: usi
     let storage = state.storage.as_ref();
     let now = state.clock.now_ms();
     let (device, user) = authenticate(state, token)?;
+    let teams = with_tx(storage, false, |tx| tx.teams_of(&user.id))?;
+    let who = storage::Visibility { device_id: device.id.clone(), scope: scope::read_scope(&user, &teams) };
     let acks = if request.uploads.is_empty() {
         Vec::new()
     } else {
-        with_tx(storage, true, |tx| sync::store_uploads(tx, &device, &user, request, now))?
+        let by = sync::Uploader { device: &device, user: &user, who: &who, teams: &teams };
+        with_tx(storage, true, |tx| sync::store_uploads(tx, &by, request, now))?
     };
-    let who = scope::visibility(&device, &user);
-    let page = with_tx(storage, false, |tx| sync::read_entries(tx, &who, request))?;
-    let response = SyncResponse { acks, entries: page.entries, cursor: page.cursor, more: page.more };
+    let legacy = scope::read_scope(&user, &[]);
+    let (page, reference) = with_tx(storage, false, |tx| {
+        let page = sync::read_entries(tx, &who, &legacy, request)?;
+        let reference = reference::update(tx, &who, &teams, &request.reference_tag)?;
+        Ok((page, reference))
+    })?;
+    let response = SyncResponse {
+        acks,
+        entries: page.entries,
+        cursor: page.cursor,
+        more: page.more,
+        dropped: page.dropped,
+        reference,
+    };
     let body = xuncha_protocol::encode(&response);
     let entry = sync::audit_entry(&device, request, &response, bytes_in, body.len(), now);
     tracing::info!(
@@ -341,6 +369,8 @@ fn sync_once(state: &AppState, token: &str, request: &SyncRequest, bytes_in: usi
         if request.uploads.is_empty() {
             tx.touch_device(&device.id, now)?;
         }
+        // The cursor names the scope it was made under; remember what that scope was.
+        tx.remember_scope(&who.scope.fingerprint(), &who.scope)?;
         tx.audit(&entry)
     })?;
     Ok(body)

@@ -9,8 +9,13 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use xuncha_protocol::{DocKey, Part, Role};
 
+use xuncha_domain::{DivisionEntry, ReadScope, Roster, Round, Team};
+
+use crate::chain::{self, Checkpoint, LogRow};
+
 use crate::storage::{
-    AuditEntry, Device, LogEntry, LoggedChange, Result, Storage, StorageError, StoredDoc, Tx, User, Visibility,
+    AuditEntry, Device, DocMeta, DocScope, LogEntry, LoggedChange, Result, Storage, StorageError, StoredDoc, Tx, User,
+    Visibility,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -97,7 +102,122 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX changes_doc_device ON changes (record, part, device_id);
 "#,
+    // 4: the round's reference data (divisions, rounds, teams, rosters); what decides who
+    // reads a document (its kind, its place and the team that found it), filled in from the
+    // documents by `backfill_scopes`; the read scopes device cursors name by fingerprint;
+    // the server's own identity.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE divisions (
+        code   TEXT PRIMARY KEY,
+        name   TEXT NOT NULL,
+        parent TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE rounds (
+        id    TEXT PRIMARY KEY,
+        name  TEXT NOT NULL UNIQUE,
+        start TEXT NOT NULL,
+        end   TEXT NOT NULL,
+        units TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE teams (
+        id       TEXT PRIMARY KEY,
+        name     TEXT NOT NULL,
+        round_id TEXT NOT NULL REFERENCES rounds (id),
+        body     TEXT NOT NULL,
+        UNIQUE (round_id, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE team_people (
+        user_id TEXT NOT NULL,
+        team_id TEXT NOT NULL REFERENCES teams (id) ON DELETE CASCADE,
+        PRIMARY KEY (user_id, team_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE rosters (
+        id          TEXT PRIMARY KEY,
+        village     TEXT NOT NULL,
+        fund        TEXT NOT NULL,
+        imported_at INTEGER NOT NULL,
+        households  TEXT NOT NULL,
+        UNIQUE (village, fund)
+    ) WITHOUT ROWID;
+    CREATE TABLE scopes (
+        fingerprint BLOB PRIMARY KEY,
+        scope       TEXT NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE docs ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+    ALTER TABLE docs ADD COLUMN place TEXT NOT NULL DEFAULT '';
+    ALTER TABLE docs ADD COLUMN team TEXT NOT NULL DEFAULT '';
+    CREATE INDEX docs_place ON docs (place);
+"#,
+    // 5: the change log as a hash chain (`chain.rs`): each entry's link commits to the entry
+    // and to the link before it, filled in for older entries by `backfill_links`; signed
+    // checkpoints of the chain.
+    r#"
+    ALTER TABLE changes ADD COLUMN link BLOB;
+    CREATE TABLE checkpoints (
+        seq  INTEGER NOT NULL,
+        at   INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX checkpoints_at ON checkpoints (at);
+"#,
 ];
+
+const LOG_COLUMNS: &str = "seq, record, part, hash, device_id, received_at, bytes, link";
+
+fn log_row_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<(LogRow, Vec<u8>)> {
+    Ok((
+        LogRow {
+            seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+            record: row.get(1)?,
+            part: row.get(2)?,
+            hash: row.get(3)?,
+            device_id: row.get(4)?,
+            received_at_ms: row.get(5)?,
+            bytes: row.get(6)?,
+        },
+        row.get::<_, Option<Vec<u8>>>(7)?.unwrap_or_default(),
+    ))
+}
+
+/// Chains the entries logged before migration 5, in order.
+fn backfill_links(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let rows: Vec<(LogRow, Vec<u8>)> = {
+        let mut stmt = tx.prepare(&format!("SELECT {LOG_COLUMNS} FROM changes ORDER BY seq"))?;
+        stmt.query_map([], log_row_from)?.collect::<Result<Vec<_>, _>>()?
+    };
+    let mut previous = chain::GENESIS;
+    let mut update = tx.prepare("UPDATE changes SET link = ?2 WHERE seq = ?1")?;
+    for (row, _) in rows {
+        previous = chain::link(&previous, &row.digest());
+        update.execute(params![i64::try_from(row.seq).unwrap_or(i64::MAX), previous.as_slice()])?;
+    }
+    Ok(())
+}
+
+/// Fills in the read scope of documents stored before migration 4, from the documents.
+fn backfill_scopes(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = {
+        let mut stmt = tx.prepare("SELECT record, snapshot FROM docs WHERE part = 'record'")?;
+        stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect::<Result<Vec<_>, _>>()?
+    };
+    for (record, snapshot) in rows {
+        let Ok(mut doc) = xuncha_domain::RecordDoc::load(&snapshot) else { continue };
+        let scope = crate::scope::doc_scope(&doc.read(), "");
+        tx.execute(
+            "UPDATE docs SET kind = ?2, place = ?3 WHERE record = ?1",
+            params![record, scope.kind, scope.place],
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('server_id', ?1) ON CONFLICT (key) DO NOTHING",
+        [crate::auth::new_server_id()],
+    )?;
+    Ok(())
+}
 
 fn part_code(part: Part) -> &'static str {
     match part {
@@ -134,6 +254,12 @@ impl SqliteStorage {
         for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
             let tx = conn.transaction()?;
             tx.execute_batch(sql)?;
+            if index == 3 {
+                backfill_scopes(&tx)?;
+            }
+            if index == 4 {
+                backfill_links(&tx)?;
+            }
             tx.pragma_update(None, "user_version", i64::try_from(index + 1).unwrap_or(i64::MAX))?;
             tx.commit()?;
         }
@@ -189,13 +315,61 @@ fn doc_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredDoc> {
     let part: String = row.get(1)?;
     Ok(StoredDoc {
         key: DocKey { record: row.get(0)?, part: part_from(&part) },
-        township: row.get(2)?,
-        owner_device: row.get(3)?,
-        snapshot: row.get(4)?,
+        scope: DocScope { kind: row.get(2)?, place: row.get(3)?, team: row.get(4)? },
+        owner_device: row.get(5)?,
+        snapshot: row.get(6)?,
     })
 }
 
-const VISIBLE: &str = "(?2 IS NULL OR d.township = ?2) AND (d.part = 'record' OR ?3 OR d.owner_device = ?1)";
+const DOC_COLUMNS: &str = "d.record, d.part, d.kind, d.place, d.team, d.owner_device, d.snapshot";
+
+/// Who may read a document row `d`, as SQL over the parameters ?1 device, ?2 the places
+/// (a JSON array of code prefixes), ?3 all gang clues, ?4 the teams whose gang clues
+/// (JSON array), ?5 all protected companions: the same rule as `ReadScope::admits`.
+const VISIBLE: &str = "EXISTS (SELECT 1 FROM json_each(?2) p WHERE substr(d.place, 1, length(p.value)) = p.value)
+    AND (d.kind != 'gang_clue' OR ?3 OR d.team IN (SELECT value FROM json_each(?4)))
+    AND (d.part = 'record' OR ?5 OR d.owner_device = ?1)";
+
+/// The parameters ?1 to ?5 of [`VISIBLE`].
+fn visible_params(who: &Visibility) -> (String, String, bool, String, bool) {
+    let scope = &who.scope;
+    (
+        who.device_id.clone(),
+        serde_json::to_string(&scope.places).unwrap_or_default(),
+        scope.all_gang_clues,
+        serde_json::to_string(&scope.gang_teams).unwrap_or_default(),
+        scope.all_protected,
+    )
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn round_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Round> {
+    Ok(Round {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        start: row.get(2)?,
+        end: row.get(3)?,
+        units: from_json(&row.get::<_, String>(4)?)?,
+    })
+}
+
+fn roster_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Roster> {
+    Ok(Roster {
+        id: row.get(0)?,
+        village: row.get(1)?,
+        fund: row.get(2)?,
+        imported_at_ms: row.get(3)?,
+        households: from_json(&row.get::<_, String>(4)?)?,
+    })
+}
 
 impl Tx for SqlTx<'_> {
     fn add_user(&mut self, user: &User) -> Result<()> {
@@ -306,7 +480,7 @@ impl Tx for SqlTx<'_> {
         Ok(self
             .tx
             .query_row(
-                "SELECT record, part, township, owner_device, snapshot FROM docs WHERE record = ?1 AND part = ?2",
+                &format!("SELECT {DOC_COLUMNS} FROM docs d WHERE d.record = ?1 AND d.part = ?2"),
                 params![key.record, part_code(key.part)],
                 doc_from,
             )
@@ -315,40 +489,74 @@ impl Tx for SqlTx<'_> {
 
     fn put_doc(&mut self, doc: &StoredDoc, changes: &[LoggedChange], device_id: &str, now_ms: i64) -> Result<u32> {
         let part = part_code(doc.key.part);
+        let scope = &doc.scope;
+        // `township` is kept for older tools reading the file: the place's township.
+        let township = township_of(&scope.place);
         self.tx.execute(
-            "INSERT INTO docs (record, part, township, owner_device, snapshot) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (record, part) DO UPDATE SET township = excluded.township, snapshot = excluded.snapshot",
-            params![doc.key.record, part, doc.township, doc.owner_device, doc.snapshot],
+            "INSERT INTO docs (record, part, township, owner_device, snapshot, kind, place, team)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (record, part) DO UPDATE SET township = excluded.township, snapshot = excluded.snapshot,
+                 kind = excluded.kind, place = excluded.place, team = excluded.team",
+            params![
+                doc.key.record,
+                part,
+                township,
+                doc.owner_device,
+                doc.snapshot,
+                scope.kind,
+                scope.place,
+                scope.team
+            ],
         )?;
         if doc.key.part == Part::Record {
-            // The protected companion is visible where its record is.
+            // The protected companion is read where its record is.
             self.tx.execute(
-                "UPDATE docs SET township = ?2 WHERE record = ?1 AND part = 'protected'",
-                params![doc.key.record, doc.township],
+                "UPDATE docs SET township = ?2, kind = ?3, place = ?4, team = ?5 WHERE record = ?1 AND part = 'protected'",
+                params![doc.key.record, township, scope.kind, scope.place, scope.team],
             )?;
         }
         let mut insert = self.tx.prepare_cached(
             "INSERT INTO changes (record, part, hash, bytes, device_id, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (hash) DO NOTHING",
+             ON CONFLICT (hash) DO NOTHING RETURNING seq",
         )?;
-        let mut new = 0;
+        let mut chain = self.tx.prepare_cached("UPDATE changes SET link = ?2 WHERE seq = ?1")?;
+        let (_, mut previous) = self.chain_head()?;
+        let mut new = 0u32;
         for change in changes {
-            new += insert.execute(params![doc.key.record, part, change.hash, change.bytes, device_id, now_ms])?;
+            let seq: Option<i64> = insert
+                .query_row(params![doc.key.record, part, change.hash, change.bytes, device_id, now_ms], |row| {
+                    row.get(0)
+                })
+                .optional()?;
+            let Some(seq) = seq else { continue };
+            let row = LogRow {
+                seq: u64::try_from(seq).unwrap_or(0),
+                record: doc.key.record.clone(),
+                part: part.to_owned(),
+                hash: change.hash.clone(),
+                device_id: device_id.to_owned(),
+                received_at_ms: now_ms,
+                bytes: change.bytes.clone(),
+            };
+            previous = chain::link(&previous, &row.digest());
+            chain.execute(params![seq, previous.as_slice()])?;
+            new += 1;
         }
-        Ok(u32::try_from(new).unwrap_or(u32::MAX))
+        Ok(new)
     }
 
     fn log_after(&mut self, after: u64, who: &Visibility, limit: u32) -> Result<(Vec<LogEntry>, u64, bool)> {
         let after_i = i64::try_from(after).unwrap_or(i64::MAX);
         let max = self.max_seq()?;
+        let (device, places, all_gang, teams, all_protected) = visible_params(who);
         let mut stmt = self.tx.prepare_cached(&format!(
             "SELECT c.seq, c.record, c.part, c.bytes FROM changes c
              JOIN docs d ON d.record = c.record AND d.part = c.part
-             WHERE c.seq > ?4 AND c.device_id != ?1 AND {VISIBLE}
-             ORDER BY c.seq LIMIT ?5"
+             WHERE c.seq > ?6 AND c.device_id != ?1 AND {VISIBLE}
+             ORDER BY c.seq LIMIT ?7"
         ))?;
         let rows = stmt
-            .query_map(params![who.device_id, who.township, who.all_protected, after_i, limit], |row| {
+            .query_map(params![device, places, all_gang, teams, all_protected, after_i, limit], |row| {
                 let part: String = row.get(2)?;
                 Ok(LogEntry {
                     seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
@@ -364,16 +572,17 @@ impl Tx for SqlTx<'_> {
 
     fn docs_after(&mut self, after: Option<&DocKey>, who: &Visibility, limit: u32) -> Result<(Vec<StoredDoc>, bool)> {
         let (record, part) = after.map_or((Vec::new(), ""), |k| (k.record.clone(), part_code(k.part)));
+        let (device, places, all_gang, teams, all_protected) = visible_params(who);
         let mut stmt = self.tx.prepare_cached(&format!(
-            "SELECT d.record, d.part, d.township, d.owner_device, d.snapshot FROM docs d
-             WHERE (d.record, d.part) > (?4, ?5) AND {VISIBLE}
+            "SELECT {DOC_COLUMNS} FROM docs d
+             WHERE (d.record, d.part) > (?6, ?7) AND {VISIBLE}
                AND (d.owner_device != ?1
                     OR EXISTS (SELECT 1 FROM changes c
                                WHERE c.record = d.record AND c.part = d.part AND c.device_id != ?1))
-             ORDER BY d.record, d.part LIMIT ?6"
+             ORDER BY d.record, d.part LIMIT ?8"
         ))?;
         let rows = stmt
-            .query_map(params![who.device_id, who.township, who.all_protected, record, part, limit], doc_from)?
+            .query_map(params![device, places, all_gang, teams, all_protected, record, part, limit], doc_from)?
             .collect::<Result<Vec<_>, _>>()?;
         let more = rows.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
         Ok((rows, more))
@@ -422,12 +631,15 @@ impl Tx for SqlTx<'_> {
     }
 
     fn attachment_visible(&mut self, sha256: &str, who: &Visibility) -> Result<bool> {
+        let (device, places, all_gang, teams, all_protected) = visible_params(who);
         Ok(self
             .tx
             .query_row(
-                "SELECT 1 FROM attachment_refs a JOIN docs d ON d.record = a.record AND d.part = 'record'
-                 WHERE a.sha256 = ?2 AND (?1 IS NULL OR d.township = ?1) LIMIT 1",
-                params![who.township, sha256],
+                &format!(
+                    "SELECT 1 FROM attachment_refs a JOIN docs d ON d.record = a.record AND d.part = 'record'
+                     WHERE a.sha256 = ?6 AND {VISIBLE} LIMIT 1"
+                ),
+                params![device, places, all_gang, teams, all_protected, sha256],
                 |_| Ok(()),
             )
             .optional()?
@@ -504,5 +716,214 @@ impl Tx for SqlTx<'_> {
             out.extend_from_slice(&data[skip..]);
         }
         Ok(out)
+    }
+
+    fn doc_metas(&mut self) -> Result<Vec<DocMeta>> {
+        let mut stmt = self.tx.prepare("SELECT record, part, kind, place, team, owner_device FROM docs")?;
+        let rows = stmt
+            .query_map([], |row| {
+                let part: String = row.get(1)?;
+                Ok(DocMeta {
+                    key: DocKey { record: row.get(0)?, part: part_from(&part) },
+                    scope: DocScope { kind: row.get(2)?, place: row.get(3)?, team: row.get(4)? },
+                    owner_device: row.get(5)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn remember_scope(&mut self, fingerprint: &[u8], scope: &ReadScope) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO scopes (fingerprint, scope) VALUES (?1, ?2) ON CONFLICT (fingerprint) DO NOTHING",
+            params![fingerprint, json(scope)],
+        )?;
+        Ok(())
+    }
+
+    fn scope(&mut self, fingerprint: &[u8]) -> Result<Option<ReadScope>> {
+        let text: Option<String> = self
+            .tx
+            .query_row("SELECT scope FROM scopes WHERE fingerprint = ?1", [fingerprint], |row| row.get(0))
+            .optional()?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    fn put_divisions(&mut self, divisions: &[DivisionEntry]) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO divisions (code, name, parent) VALUES (?1, ?2, ?3)
+             ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent",
+        )?;
+        for d in divisions {
+            stmt.execute(params![d.code, d.name, d.parent])?;
+        }
+        Ok(())
+    }
+
+    fn divisions(&mut self) -> Result<Vec<DivisionEntry>> {
+        let mut stmt = self.tx.prepare("SELECT code, name, parent FROM divisions ORDER BY code")?;
+        let rows = stmt
+            .query_map([], |row| Ok(DivisionEntry { code: row.get(0)?, name: row.get(1)?, parent: row.get(2)? }))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn division(&mut self, code: &str) -> Result<Option<DivisionEntry>> {
+        Ok(self
+            .tx
+            .query_row("SELECT code, name, parent FROM divisions WHERE code = ?1", [code], |row| {
+                Ok(DivisionEntry { code: row.get(0)?, name: row.get(1)?, parent: row.get(2)? })
+            })
+            .optional()?)
+    }
+
+    fn add_round(&mut self, round: &Round) -> Result<()> {
+        let inserted = self.tx.execute(
+            "INSERT INTO rounds (id, name, start, end, units) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            params![round.id, round.name, round.start, round.end, json(&round.units)],
+        )?;
+        if inserted == 0 {
+            return Err(StorageError::Conflict(format!(
+                "巡察轮次 “{}” 已存在 / the round {:?} already exists",
+                round.name, round.name
+            )));
+        }
+        Ok(())
+    }
+
+    fn rounds(&mut self) -> Result<Vec<Round>> {
+        let mut stmt = self.tx.prepare("SELECT id, name, start, end, units FROM rounds ORDER BY start, name")?;
+        Ok(stmt.query_map([], round_from)?.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn put_team(&mut self, team: &Team) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO teams (id, name, round_id, body) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, round_id = excluded.round_id, body = excluded.body",
+            params![team.id, team.name, team.round, json(team)],
+        )?;
+        self.tx.execute("DELETE FROM team_people WHERE team_id = ?1", [&team.id])?;
+        for user in team.people() {
+            self.tx.execute(
+                "INSERT INTO team_people (user_id, team_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![user, team.id],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn teams(&mut self) -> Result<Vec<Team>> {
+        let mut stmt = self.tx.prepare("SELECT body FROM teams ORDER BY round_id, name")?;
+        Ok(stmt.query_map([], |row| from_json(&row.get::<_, String>(0)?))?.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn teams_of(&mut self, user_id: &str) -> Result<Vec<Team>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT t.body FROM team_people p JOIN teams t ON t.id = p.team_id WHERE p.user_id = ?1 ORDER BY t.id",
+        )?;
+        Ok(stmt.query_map([user_id], |row| from_json(&row.get::<_, String>(0)?))?.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn claim_for_team(&mut self, team: &Team) -> Result<usize> {
+        let people: Vec<&str> = team.people().collect();
+        let places: Vec<&str> = team.places.iter().filter_map(|p| xuncha_domain::reference::prefix_of(p)).collect();
+        Ok(self.tx.execute(
+            "UPDATE docs SET team = ?1 WHERE team = '' AND place != ''
+               AND owner_device IN (SELECT id FROM devices WHERE user_id IN (SELECT value FROM json_each(?2)))
+               AND EXISTS (SELECT 1 FROM json_each(?3) p WHERE substr(docs.place, 1, length(p.value)) = p.value)",
+            params![team.id, json(&people), json(&places)],
+        )?)
+    }
+
+    fn put_roster(&mut self, roster: &Roster) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM rosters WHERE village = ?1 AND fund = ?2", params![roster.village, roster.fund])?;
+        self.tx.execute(
+            "INSERT INTO rosters (id, village, fund, imported_at, households) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![roster.id, roster.village, roster.fund, roster.imported_at_ms, json(&roster.households)],
+        )?;
+        Ok(())
+    }
+
+    fn rosters(&mut self, prefixes: &[String]) -> Result<Vec<Roster>> {
+        let mut stmt = self.tx.prepare(
+            "SELECT id, village, fund, imported_at, households FROM rosters r
+             WHERE EXISTS (SELECT 1 FROM json_each(?1) p WHERE substr(r.village, 1, length(p.value)) = p.value)
+             ORDER BY village, fund",
+        )?;
+        Ok(stmt.query_map([json(&prefixes)], roster_from)?.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn reference_version(&mut self) -> Result<u64> {
+        let value: Option<String> = self
+            .tx
+            .query_row("SELECT value FROM meta WHERE key = 'reference_version'", [], |row| row.get(0))
+            .optional()?;
+        Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    fn bump_reference_version(&mut self) -> Result<u64> {
+        let next = self.reference_version()? + 1;
+        self.tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('reference_version', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [next.to_string()],
+        )?;
+        Ok(next)
+    }
+
+    fn chain_head(&mut self) -> Result<(u64, [u8; 32])> {
+        let head: Option<(i64, Option<Vec<u8>>)> = self
+            .tx
+            .query_row("SELECT seq, link FROM changes ORDER BY seq DESC LIMIT 1", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        Ok(match head {
+            None => (0, chain::GENESIS),
+            Some((seq, link)) => (
+                u64::try_from(seq).unwrap_or(0),
+                link.and_then(|l| l.try_into().ok()).ok_or_else(|| {
+                    StorageError::Backend(format!("log entry {seq} has no link; run xuncha admin verify"))
+                })?,
+            ),
+        })
+    }
+
+    fn log_rows(&mut self, after: u64, limit: u32) -> Result<Vec<(LogRow, Vec<u8>)>> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(&format!("SELECT {LOG_COLUMNS} FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
+        Ok(stmt
+            .query_map(params![i64::try_from(after).unwrap_or(i64::MAX), limit], log_row_from)?
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn add_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO checkpoints (seq, at, body) VALUES (?1, ?2, ?3)",
+            params![i64::try_from(checkpoint.seq).unwrap_or(i64::MAX), checkpoint.at_ms, json(checkpoint)],
+        )?;
+        Ok(())
+    }
+
+    fn checkpoints(&mut self) -> Result<Vec<Checkpoint>> {
+        let mut stmt = self.tx.prepare("SELECT body FROM checkpoints ORDER BY seq, at")?;
+        Ok(stmt.query_map([], |row| from_json(&row.get::<_, String>(0)?))?.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn server_id(&mut self) -> Result<String> {
+        self.tx
+            .query_row("SELECT value FROM meta WHERE key = 'server_id'", [], |row| row.get(0))
+            .optional()?
+            .ok_or_else(|| StorageError::Backend("the server has no id; its data directory is damaged".into()))
+    }
+}
+
+/// The township of a place (a village's first nine digits and `000`), or the place itself.
+fn township_of(place: &str) -> String {
+    match xuncha_domain::reference::level_of(place) {
+        Some(xuncha_domain::Level::Village) => format!("{}000", &place[..9]),
+        _ => place.to_owned(),
     }
 }

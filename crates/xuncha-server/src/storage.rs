@@ -3,6 +3,7 @@
 //! second backend (PostgreSQL for a province) only implements [`Tx`].
 
 use serde::Serialize;
+use xuncha_domain::{DivisionEntry, ReadScope, Roster, Round, Team};
 use xuncha_protocol::{DocKey, Role};
 
 /// What storage can fail with.
@@ -31,7 +32,7 @@ pub struct User {
     pub id: String,
     pub name: String,
     pub role: Role,
-    /// `district`, or a township's 12-digit code.
+    /// `district` (everything on this server), or a division code of any level.
     pub jurisdiction: String,
     pub created_at_ms: i64,
 }
@@ -54,10 +55,26 @@ pub struct Device {
 pub struct StoredDoc {
     pub key: DocKey,
     pub snapshot: Vec<u8>,
-    /// The record's current township code (decides who may see it).
-    pub township: String,
+    /// What decides who reads it (a protected companion has its record's).
+    pub scope: DocScope,
     /// The device that first uploaded the document.
     pub owner_device: String,
+}
+
+/// What decides who reads a document: the record's kind, its place (the village, or the
+/// township while it has no village) and the team that found it (empty: none).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DocScope {
+    pub kind: String,
+    pub place: String,
+    pub team: String,
+}
+
+impl DocScope {
+    /// Whether `scope` admits a document of this kind, place and team.
+    pub fn admitted_by(&self, scope: &ReadScope) -> bool {
+        scope.admits(xuncha_domain::RecordKind::parse(&self.kind), &self.place, &self.team)
+    }
 }
 
 /// One accepted change for the log.
@@ -79,11 +96,23 @@ pub struct LogEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Visibility {
     pub device_id: String,
-    /// `None` for the whole district.
-    pub township: Option<String>,
-    /// Whether the device sees every protected document (supervisors), or only those it
-    /// uploaded first.
-    pub all_protected: bool,
+    pub scope: ReadScope,
+}
+
+impl Visibility {
+    /// Whether the device may read a document.
+    pub fn admits(&self, key: &DocKey, scope: &DocScope, owner_device: &str) -> bool {
+        scope.admitted_by(&self.scope)
+            && (key.part == xuncha_protocol::Part::Record || self.scope.all_protected || owner_device == self.device_id)
+    }
+}
+
+/// A document's key with what decides who reads it, without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocMeta {
+    pub key: DocKey,
+    pub scope: DocScope,
+    pub owner_device: String,
 }
 
 /// What the server holds of an attachment.
@@ -145,6 +174,45 @@ pub trait Tx {
     fn finish_attachment(&mut self, sha256: &str, valid: bool) -> Result<()>;
     /// The bytes of an attachment from `offset`.
     fn attachment_bytes(&mut self, sha256: &str, offset: u64) -> Result<Vec<u8>>;
+
+    /// Every document's key and read scope (no bytes), for working out what a device whose
+    /// scope changed may no longer hold.
+    fn doc_metas(&mut self) -> Result<Vec<DocMeta>>;
+    /// Remembers a read scope by its fingerprint (cursors carry the fingerprint).
+    fn remember_scope(&mut self, fingerprint: &[u8], scope: &ReadScope) -> Result<()>;
+    fn scope(&mut self, fingerprint: &[u8]) -> Result<Option<ReadScope>>;
+
+    /// Adds or renames divisions; a division already present keeps its code and takes the
+    /// new name and parent.
+    fn put_divisions(&mut self, divisions: &[DivisionEntry]) -> Result<()>;
+    fn divisions(&mut self) -> Result<Vec<DivisionEntry>>;
+    fn division(&mut self, code: &str) -> Result<Option<DivisionEntry>>;
+    fn add_round(&mut self, round: &Round) -> Result<()>;
+    fn rounds(&mut self) -> Result<Vec<Round>>;
+    /// Adds a team, or replaces the team with the same id.
+    fn put_team(&mut self, team: &Team) -> Result<()>;
+    fn teams(&mut self) -> Result<Vec<Team>>;
+    /// The teams a user belongs to (as 组长, 副组长 or member).
+    fn teams_of(&mut self, user_id: &str) -> Result<Vec<Team>>;
+    /// Counts to `team` the documents no team found yet (written before teams existed)
+    /// that a device of one of its people first uploaded, in the team's places.
+    fn claim_for_team(&mut self, team: &Team) -> Result<usize>;
+    /// Stores a roster, replacing the one of the same village and fund.
+    fn put_roster(&mut self, roster: &Roster) -> Result<()>;
+    /// Rosters of villages whose codes start with one of `prefixes`.
+    fn rosters(&mut self, prefixes: &[String]) -> Result<Vec<Roster>>;
+    /// The version of the reference data: it changes with every change of it.
+    fn reference_version(&mut self) -> Result<u64>;
+    fn bump_reference_version(&mut self) -> Result<u64>;
+    /// The server's identity, made once when its storage is created.
+    fn server_id(&mut self) -> Result<String>;
+
+    /// The last entry of the change log and its link in the hash chain.
+    fn chain_head(&mut self) -> Result<(u64, [u8; 32])>;
+    /// Log entries after `after`, in order, with their stored links, at most `limit`.
+    fn log_rows(&mut self, after: u64, limit: u32) -> Result<Vec<(crate::chain::LogRow, Vec<u8>)>>;
+    fn add_checkpoint(&mut self, checkpoint: &crate::chain::Checkpoint) -> Result<()>;
+    fn checkpoints(&mut self) -> Result<Vec<crate::chain::Checkpoint>>;
 }
 
 /// A storage backend.

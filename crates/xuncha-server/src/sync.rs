@@ -3,11 +3,11 @@
 //! change log in one transaction; the answer carries the log after the device's cursor,
 //! filtered to what the device may see.
 
-use xuncha_domain::{ProtectedDoc, RecordDoc, RecordId, SyncDoc};
+use xuncha_domain::{ProtectedDoc, ReadScope, RecordDoc, RecordId, SyncDoc, Team, rules};
 use xuncha_protocol::{Ack, DocKey, Entry, Outcome, Part, SyncRequest, SyncResponse, Upload, codes};
 
 use crate::scope;
-use crate::storage::{AuditEntry, Device, LoggedChange, Result, StoredDoc, Tx, User, Visibility};
+use crate::storage::{AuditEntry, Device, DocScope, LoggedChange, Result, StoredDoc, Tx, User, Visibility};
 
 /// The most whole documents in one response (first sync, documents asked for whole).
 pub const SNAPSHOT_PAGE: u32 = 500;
@@ -27,6 +27,48 @@ fn part_byte(part: Part) -> u8 {
     match part {
         Part::Record => 0,
         Part::Protected => 1,
+    }
+}
+
+/// A cursor and the fingerprint of the read scope it was made under (`None` in cursors of
+/// servers before scopes): when the device's scope changes, it is told what it may no
+/// longer hold, and the walk starts over if it may now read more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Position {
+    scope: Option<[u8; 8]>,
+    cursor: Cursor,
+}
+
+impl Position {
+    /// Tags 0 and 1 are the unscoped cursors of earlier servers; 2 and 3 the same with the
+    /// scope's fingerprint after the tag.
+    fn encode(&self) -> Vec<u8> {
+        let inner = self.cursor.encode();
+        match self.scope {
+            None => inner,
+            Some(fingerprint) => {
+                let mut out = Vec::with_capacity(inner.len() + 8);
+                out.push(inner[0] + 2);
+                out.extend_from_slice(&fingerprint);
+                out.extend_from_slice(&inner[1..]);
+                out
+            }
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> std::result::Result<Option<Position>, String> {
+        match bytes.first() {
+            None => Ok(None),
+            Some(0 | 1) => Ok(Cursor::decode(bytes)?.map(|cursor| Position { scope: None, cursor })),
+            Some(tag @ (2 | 3)) => {
+                let fingerprint: [u8; 8] = bytes.get(1..9).and_then(|b| b.try_into().ok()).ok_or("malformed cursor")?;
+                let mut inner = vec![tag - 2];
+                inner.extend_from_slice(&bytes[9..]);
+                let cursor = Cursor::decode(&inner)?.ok_or("malformed cursor")?;
+                Ok(Some(Position { scope: Some(fingerprint), cursor }))
+            }
+            Some(_) => Err("malformed cursor".into()),
+        }
     }
 }
 
@@ -82,8 +124,18 @@ fn heads_bytes(heads: &[xuncha_domain::ChangeHash]) -> Vec<serde_bytes::ByteBuf>
     heads.iter().map(|h| serde_bytes::ByteBuf::from(h.0.to_vec())).collect()
 }
 
+/// Who uploads: the device, its user, what they read and the teams they belong to.
+#[derive(Debug)]
+pub struct Uploader<'a> {
+    pub device: &'a Device,
+    pub user: &'a User,
+    pub who: &'a Visibility,
+    pub teams: &'a [Team],
+}
+
 /// Checks and stores one upload inside the request's write transaction.
-fn apply_upload(tx: &mut dyn Tx, device: &Device, user: &User, upload: &Upload, now_ms: i64) -> Result<Ack> {
+fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64) -> Result<Ack> {
+    let (device, user) = (by.device, by.user);
     let ack = |outcome, heads| Ack { doc: upload.doc.clone(), outcome, heads };
     let Ok(uuid) = uuid_from(&upload.doc.record) else {
         return Ok(ack(refused(codes::INVALID_DOCUMENT, "记录编号无效 / malformed record id"), vec![]));
@@ -95,10 +147,12 @@ fn apply_upload(tx: &mut dyn Tx, device: &Device, user: &User, upload: &Upload, 
     let existing = tx.doc(&upload.doc)?;
     match upload.doc.part {
         Part::Record => {
+            let mut previous = None;
             let (mut doc, before) = match &existing {
                 Some(stored) => match RecordDoc::load(&stored.snapshot) {
                     Ok(mut doc) => {
                         let heads = doc.heads();
+                        previous = Some(doc.read());
                         if let Err(error) = doc.load_changes(&upload.changes) {
                             return Ok(ack(refused(codes::INVALID_DOCUMENT, error.to_string()), heads_bytes(&heads)));
                         }
@@ -140,29 +194,40 @@ fn apply_upload(tx: &mut dyn Tx, device: &Device, user: &User, upload: &Upload, 
                 ));
             }
             let record = doc.read();
-            let township = record.division(xuncha_domain::Field::Township).map(|d| d.code.clone()).unwrap_or_default();
-            let mut townships = vec![township.as_str()];
+            let place = scope::place_of(&record);
+            // A record is counted to the team that found it: the uploader's team whose
+            // assignment covers its place when it first reaches the server.
+            let team = existing.as_ref().map_or_else(
+                || ReadScope::team_for(&user.id, &place, by.teams).map(|t| t.id.clone()).unwrap_or_default(),
+                |e| e.scope.team.clone(),
+            );
+            let after = scope::doc_scope(&record, &team);
+            let mut scopes = vec![&after];
             if let Some(stored) = &existing {
-                townships.push(stored.township.as_str());
+                scopes.push(&stored.scope);
             }
-            if !scope::may_write(user, &townships) {
+            if !scope::may_write(user, by.who, &scopes) {
                 return Ok(ack(
                     refused(
                         codes::OUT_OF_SCOPE,
                         format!(
-                            "记录不在您的管辖范围（{}）内 / the record is outside your jurisdiction ({})",
+                            "记录不在您的巡察范围（{}）内：请核对乡镇和村，或请管理员调整您的巡察组 / the record is outside what you may write ({}): check its township and village, or ask the administrator about your team",
                             user.jurisdiction, user.jurisdiction
                         ),
                     ),
                     heads_bytes(&before),
                 ));
             }
+            // Every new change is this device's (checked above): what changed is its doing.
+            let author = rules::Author { user: &user.id, role: scope::reader(user.role) };
+            if let Err(refusal) = rules::check(author, previous.as_ref(), &record) {
+                return Ok(ack(refused(refusal.code, refusal.to_string()), heads_bytes(&before)));
+            }
             let owner = existing.map_or_else(|| device.id.clone(), |e| e.owner_device);
             let attachments: Vec<String> = record.attachments.into_iter().map(|a| a.sha256).collect();
             tx.set_attachment_refs(&upload.doc.record, &attachments)?;
             let (heads, snapshot) = (doc.heads(), doc.save());
-            store_new(tx, upload, new, snapshot, township, owner, &device.id, now_ms)
-                .map(|n| ack(n, heads_bytes(&heads)))
+            store_new(tx, upload, new, snapshot, after, owner, &device.id, now_ms).map(|n| ack(n, heads_bytes(&heads)))
         }
         Part::Protected => {
             let record_key = DocKey { record: upload.doc.record.clone(), part: Part::Record };
@@ -172,7 +237,7 @@ fn apply_upload(tx: &mut dyn Tx, device: &Device, user: &User, upload: &Upload, 
             // A new companion belongs to the device that owns the record; after that, to the
             // device that first uploaded it. Supervisors may write any in their scope.
             let owner = existing.as_ref().map_or(record.owner_device.as_str(), |e| e.owner_device.as_str()).to_owned();
-            let may = scope::may_write(user, &[record.township.as_str()])
+            let may = scope::may_write(user, by.who, &[&record.scope])
                 && (owner == device.id || user.role == xuncha_protocol::Role::Supervisor);
             if !may {
                 return Ok(ack(
@@ -216,7 +281,7 @@ fn apply_upload(tx: &mut dyn Tx, device: &Device, user: &User, upload: &Upload, 
                 ));
             }
             let (heads, snapshot) = (doc.heads(), doc.save());
-            store_new(tx, upload, new, snapshot, record.township, owner, &device.id, now_ms)
+            store_new(tx, upload, new, snapshot, record.scope, owner, &device.id, now_ms)
                 .map(|n| ack(n, heads_bytes(&heads)))
         }
     }
@@ -236,7 +301,7 @@ fn store_new(
     upload: &Upload,
     new: Vec<xuncha_domain::RawChange>,
     snapshot: Vec<u8>,
-    township: String,
+    scope: DocScope,
     owner_device: String,
     device_id: &str,
     now_ms: i64,
@@ -246,7 +311,7 @@ fn store_new(
     }
     let logged: Vec<LoggedChange> =
         new.into_iter().map(|c| LoggedChange { hash: c.hash.to_string(), bytes: c.bytes }).collect();
-    let stored = StoredDoc { key: upload.doc.clone(), snapshot, township, owner_device };
+    let stored = StoredDoc { key: upload.doc.clone(), snapshot, scope, owner_device };
     Ok(Outcome::Stored { new: tx.put_doc(&stored, &logged, device_id, now_ms)? })
 }
 
@@ -262,18 +327,12 @@ fn uuid_string(b: &[u8; 16]) -> String {
 }
 
 /// Stores the uploads of one request, in one write transaction, with its audit entry.
-pub fn store_uploads(
-    tx: &mut dyn Tx,
-    device: &Device,
-    user: &User,
-    request: &SyncRequest,
-    now_ms: i64,
-) -> Result<Vec<Ack>> {
+pub fn store_uploads(tx: &mut dyn Tx, by: &Uploader<'_>, request: &SyncRequest, now_ms: i64) -> Result<Vec<Ack>> {
     let mut acks = Vec::with_capacity(request.uploads.len());
     for upload in &request.uploads {
-        acks.push(apply_upload(tx, device, user, upload, now_ms)?);
+        acks.push(apply_upload(tx, by, upload, now_ms)?);
     }
-    tx.touch_device(&device.id, now_ms)?;
+    tx.touch_device(&by.device.id, now_ms)?;
     Ok(acks)
 }
 
@@ -283,27 +342,64 @@ pub struct Page {
     pub entries: Vec<Entry>,
     pub cursor: Vec<u8>,
     pub more: bool,
+    /// Documents the device read before its scope changed and may no longer hold.
+    pub dropped: Vec<DocKey>,
+}
+
+/// Where reading resumes for `who`, and what the device must drop: a cursor made under
+/// another scope names the documents that scope admitted and this one does not, and
+/// starts the walk over when this scope admits documents the other did not. `legacy` is
+/// the scope of cursors made before scopes (the user's role and jurisdiction alone).
+fn resume(
+    tx: &mut dyn Tx,
+    who: &Visibility,
+    legacy: &ReadScope,
+    position: Option<Position>,
+) -> Result<(Option<Cursor>, Vec<DocKey>)> {
+    let Some(position) = position else { return Ok((None, Vec::new())) };
+    let current = who.scope.fingerprint();
+    let before = match position.scope {
+        Some(fingerprint) if fingerprint == current => return Ok((Some(position.cursor), Vec::new())),
+        Some(fingerprint) => tx.scope(&fingerprint)?.unwrap_or_else(|| legacy.clone()),
+        None => legacy.clone(),
+    };
+    if before == who.scope {
+        return Ok((Some(position.cursor), Vec::new()));
+    }
+    let old = Visibility { device_id: who.device_id.clone(), scope: before };
+    let mut dropped = Vec::new();
+    let mut gained = false;
+    for meta in tx.doc_metas()? {
+        let (was, is) = (
+            old.admits(&meta.key, &meta.scope, &meta.owner_device),
+            who.admits(&meta.key, &meta.scope, &meta.owner_device),
+        );
+        if was && !is {
+            dropped.push(meta.key);
+        }
+        gained |= is && !was;
+    }
+    Ok((if gained { None } else { Some(position.cursor) }, dropped))
 }
 
 /// What the device receives: whole documents on a first sync (and those it asks for
 /// whole), then the log after its cursor.
-pub fn read_entries(tx: &mut dyn Tx, who: &Visibility, request: &SyncRequest) -> Result<Page> {
+pub fn read_entries(tx: &mut dyn Tx, who: &Visibility, legacy: &ReadScope, request: &SyncRequest) -> Result<Page> {
     // A cursor this server cannot read (another server, a restored backup, damage) starts
     // the walk over: the device is sent everything again, which merging makes harmless.
-    let cursor = Cursor::decode(&request.cursor).unwrap_or(None);
+    let position = Position::decode(&request.cursor).unwrap_or(None);
+    let (cursor, dropped) = resume(tx, who, legacy, position)?;
     let mut entries = Vec::new();
     let mut bytes = 0usize;
     for key in request.want_full.iter().take(SNAPSHOT_PAGE as usize) {
         if bytes >= RESPONSE_BUDGET {
             break;
         }
-        if let Some(doc) = tx.doc(key)? {
-            let visible = who.township.as_ref().is_none_or(|t| *t == doc.township)
-                && (key.part == Part::Record || who.all_protected || doc.owner_device == who.device_id);
-            if visible {
-                bytes += doc.snapshot.len();
-                entries.push(Entry { doc: doc.key, changes: doc.snapshot, full: true });
-            }
+        if let Some(doc) = tx.doc(key)?
+            && who.admits(&doc.key, &doc.scope, &doc.owner_device)
+        {
+            bytes += doc.snapshot.len();
+            entries.push(Entry { doc: doc.key, changes: doc.snapshot, full: true });
         }
     }
     let (cursor, more) = match cursor {
@@ -347,7 +443,8 @@ pub fn read_entries(tx: &mut dyn Tx, who: &Visibility, request: &SyncRequest) ->
             (Cursor::Log { seq: if more { reached } else { resume } }, more)
         }
     };
-    Ok(Page { entries, cursor: cursor.encode(), more })
+    let cursor = Position { scope: Some(who.scope.fingerprint()), cursor }.encode();
+    Ok(Page { entries, cursor, more, dropped })
 }
 
 /// The audit entry of one sync.
@@ -399,8 +496,16 @@ mod tests {
             Cursor::Snapshots { until_seq: 9, after: None },
             Cursor::Snapshots { until_seq: 9, after: Some(DocKey { record: vec![7; 16], part: Part::Protected }) },
         ] {
-            assert_eq!(Cursor::decode(&cursor.encode()), Ok(Some(cursor)));
+            assert_eq!(Cursor::decode(&cursor.encode()), Ok(Some(cursor.clone())));
+            for scope in [None, Some([7u8; 8])] {
+                let position = Position { scope, cursor: cursor.clone() };
+                assert_eq!(Position::decode(&position.encode()), Ok(Some(position)));
+            }
         }
+        // Cursors of servers before scopes still read, as unscoped positions.
+        let old = Cursor::Log { seq: 42 }.encode();
+        assert_eq!(Position::decode(&old), Ok(Some(Position { scope: None, cursor: Cursor::Log { seq: 42 } })));
+        assert!(Position::decode(&[2, 1, 2]).is_err());
         assert_eq!(Cursor::decode(&[]), Ok(None));
         for garbage in [&[0u8, 1, 2][..], &[9; 9], &[1, 0, 0, 0, 0, 0, 0, 0, 0, 5]] {
             assert!(Cursor::decode(garbage).is_err());

@@ -40,6 +40,14 @@ pub enum StoreError {
     NewerSchema { found: i64, supported: i64 },
     #[error("找不到记录 {id} / no record {id} on this device; list records with `xuncha record list`")]
     RecordNotFound { id: String },
+    #[error(
+        "找不到村 “{input}”。相近的有：{candidates}。村名来自服务器的区划表，请同步后重试 / no village {input:?} in the reference data (similar: {candidates}); sync, then try again"
+    )]
+    UnknownDivision { input: String, candidates: String },
+    #[error(
+        "“{input}” 有多个：{candidates}；请写区划代码 / {input:?} names several villages: {candidates}; give the code instead"
+    )]
+    AmbiguousDivision { input: String, candidates: String },
     #[error("找不到附件 {sha256} / no attachment {sha256} on this device")]
     AttachmentNotFound { sha256: String },
     #[error(
@@ -71,6 +79,8 @@ impl StoreError {
             StoreError::Corrupt { .. } => "corrupt",
             StoreError::NewerSchema { .. } => "newer_schema",
             StoreError::RecordNotFound { .. } => "record_not_found",
+            StoreError::UnknownDivision { .. } => "unknown_division",
+            StoreError::AmbiguousDivision { .. } => "ambiguous_division",
             StoreError::AttachmentNotFound { .. } => "attachment_not_found",
             StoreError::AttachmentMismatch { .. } => "attachment_mismatch",
             StoreError::Busy => "busy",

@@ -1,9 +1,10 @@
 //! The projection index: one row per record for lists, filters and district totals, and
-//! trigram full-text search that finds Chinese phrases without word breaking.
+//! trigram full-text search that finds Chinese phrases without word breaking. A withdrawn
+//! draft has no row and no search entry: its document alone remains.
 
 use rusqlite::{Row, Transaction, params, params_from_iter, types::Value as SqlValue};
 use serde::Serialize;
-use xuncha_domain::{Projection, RecordKind, ReviewStatus};
+use xuncha_domain::{Projection, RecordDoc, RecordKind, ReviewStatus};
 
 use crate::Store;
 use crate::error::Result;
@@ -13,13 +14,16 @@ pub(crate) const COLUMNS_FOR_VERIFY: &str = COLUMNS;
 const COLUMNS: &str = "record_id, kind, title, round, township_code, township_name, village_code, village_name, team,
     creator, status, created_at, updated_at, allocated_fen, disbursed_fen, item_count, households, households_verified,
     party_members, party_members_expelled, public_officials, contracts, contracts_rectified, land_recovered_centimu,
-    income_recovered_fen, attachment_count, has_conflicts, problem_count";
+    income_recovered_fen, attachment_count, has_conflicts, problem_count, shortfall_fen";
 
-/// Writes a record's row and its search entry.
+/// Writes a record's row and its search entry; a withdrawn record has neither.
 pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
+    if p.withdrawn {
+        return remove(tx, &p.record_id);
+    }
     let sql = format!(
         "INSERT INTO records ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)
+            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)
          ON CONFLICT (record_id) DO UPDATE SET kind = excluded.kind, title = excluded.title, round = excluded.round,
             township_code = excluded.township_code, township_name = excluded.township_name,
             village_code = excluded.village_code, village_name = excluded.village_name, team = excluded.team,
@@ -31,7 +35,7 @@ pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
             contracts = excluded.contracts, contracts_rectified = excluded.contracts_rectified,
             land_recovered_centimu = excluded.land_recovered_centimu, income_recovered_fen = excluded.income_recovered_fen,
             attachment_count = excluded.attachment_count, has_conflicts = excluded.has_conflicts,
-            problem_count = excluded.problem_count
+            problem_count = excluded.problem_count, shortfall_fen = excluded.shortfall_fen
          RETURNING rid"
     );
     let mut stmt = tx.prepare_cached(&sql)?;
@@ -65,12 +69,40 @@ pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
             p.attachment_count,
             p.has_conflicts,
             p.problem_count,
+            p.shortfall_fen,
         ],
         |row| row.get(0),
     )?;
     tx.prepare_cached("DELETE FROM records_fts WHERE rowid = ?1")?.execute([rid])?;
     tx.prepare_cached("INSERT INTO records_fts (rowid, search_text) VALUES (?1, ?2)")?
         .execute(params![rid, crate::text::index_text(&p.search_text)])?;
+    Ok(())
+}
+
+/// Removes a record's row and its search entry.
+fn remove(tx: &Transaction<'_>, record_id: &str) -> Result<()> {
+    tx.prepare_cached("DELETE FROM records_fts WHERE rowid = (SELECT rid FROM records WHERE record_id = ?1)")?
+        .execute([record_id])?;
+    tx.prepare_cached("DELETE FROM records WHERE record_id = ?1")?.execute([record_id])?;
+    Ok(())
+}
+
+/// Rewrites every record's row and search entry from its document: rows are computed by
+/// code, so an upgrade (a new column, a new validation rule) makes stale ones. A document
+/// that does not load keeps its row; `verify` reports it.
+pub(crate) fn rebuild(tx: &Transaction<'_>) -> Result<()> {
+    let doc_ids: Vec<String> = tx
+        .prepare("SELECT doc_id FROM documents WHERE part = 'record' ORDER BY doc_id")?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for doc_id in doc_ids {
+        let Some(stored) = crate::docs::load_stored(tx, &doc_id)? else {
+            continue;
+        };
+        if let Ok(mut doc) = RecordDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice)) {
+            upsert(tx, &doc.projection())?;
+        }
+    }
     Ok(())
 }
 
@@ -104,6 +136,9 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Projection> {
         attachment_count: row.get(25)?,
         has_conflicts: row.get(26)?,
         problem_count: row.get(27)?,
+        shortfall_fen: row.get(28)?,
+        // Withdrawn records have no row.
+        withdrawn: false,
         // The search text lives in the full-text index only.
         search_text: String::new(),
     })
@@ -143,6 +178,8 @@ pub struct Totals {
     pub with_conflicts: i64,
     pub allocated_fen: i64,
     pub disbursed_fen: i64,
+    /// What households received short of their entitlement (差额), in fen.
+    pub shortfall_fen: i64,
     pub households: i64,
     pub households_verified: i64,
     pub party_members: i64,
@@ -262,7 +299,7 @@ impl Store {
         self.list(&ListFilter { text: Some(query.to_owned()), limit, ..ListFilter::default() })
     }
 
-    /// How many records are on the device.
+    /// How many records are on the device, leaving out withdrawn drafts.
     pub fn count(&self) -> Result<i64> {
         Ok(self.conn.query_row("SELECT count(*) FROM records", [], |row| row.get(0))?)
     }
@@ -276,7 +313,7 @@ impl Store {
                 COALESCE(SUM(households), 0), COALESCE(SUM(households_verified), 0), COALESCE(SUM(party_members), 0),
                 COALESCE(SUM(party_members_expelled), 0), COALESCE(SUM(public_officials), 0), COALESCE(SUM(contracts), 0),
                 COALESCE(SUM(contracts_rectified), 0), COALESCE(SUM(land_recovered_centimu), 0),
-                COALESCE(SUM(income_recovered_fen), 0)
+                COALESCE(SUM(income_recovered_fen), 0), COALESCE(SUM(shortfall_fen), 0)
              FROM records WHERE ?1 IS NULL OR township_code = ?1";
         Ok(self.conn.query_row(sql, [township_code], |row| {
             Ok(Totals {
@@ -297,6 +334,7 @@ impl Store {
                 contracts_rectified: row.get(14)?,
                 land_recovered_centimu: row.get(15)?,
                 income_recovered_fen: row.get(16)?,
+                shortfall_fen: row.get(17)?,
             })
         })?)
     }

@@ -1,6 +1,6 @@
 //! The device's database: an encrypted SQLite file (SQLCipher, key from the PIN through
 //! Argon2id) holding every record as an Automerge snapshot plus incremental chunks, the
-//! projection index with trigram full-text search, attachments by SHA-256, and the outbox
+//! projection index with bigram full-text search, attachments by SHA-256, and the outbox
 //! of documents changed since the last sync. Synchronous; every write is one transaction.
 
 pub mod attachments;
@@ -8,6 +8,7 @@ mod docs;
 mod error;
 mod index;
 mod key;
+mod reference;
 mod schema;
 mod sync;
 mod text;
@@ -25,7 +26,7 @@ pub use error::{Result, StoreError};
 pub use index::{Facet, Facets, ListFilter, Totals};
 pub use key::{KdfParams, key_file_path};
 pub use schema::SCHEMA_VERSION as DB_SCHEMA_VERSION;
-pub use sync::{Applied, Incoming, Outgoing, UploadOutcome};
+pub use sync::{Applied, Incoming, Outgoing, Received, UploadOutcome};
 pub use verify::VerifyReport;
 
 /// Who this device writes as: the device, its Automerge actor and the signed-in user.

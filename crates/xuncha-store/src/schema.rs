@@ -121,6 +121,59 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE attachments ADD COLUMN uploaded INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 4: a fund check's shortfall (entitled minus received, summed over its households)
+    // for lists and totals. Rows written before it are rebuilt from their documents.
+    r#"
+    ALTER TABLE records ADD COLUMN shortfall_fen INTEGER NOT NULL DEFAULT 0;
+    "#,
+    // 5: reference data from the server, replaced whole whenever the server's differs:
+    // divisions, rounds, teams, and household rosters (ID and account numbers masked).
+    r#"
+    CREATE TABLE ref_divisions (
+        code   TEXT PRIMARY KEY,
+        name   TEXT NOT NULL,
+        parent TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX ref_divisions_parent ON ref_divisions (parent, name);
+    CREATE INDEX ref_divisions_name ON ref_divisions (name);
+    CREATE TABLE ref_rounds (
+        id    TEXT PRIMARY KEY,
+        name  TEXT NOT NULL,
+        start TEXT NOT NULL,
+        end   TEXT NOT NULL,
+        units TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE ref_teams (
+        id       TEXT PRIMARY KEY,
+        name     TEXT NOT NULL,
+        round_id TEXT NOT NULL,
+        lead     TEXT NOT NULL,
+        deputies TEXT NOT NULL,
+        members  TEXT NOT NULL,
+        places   TEXT NOT NULL,
+        units    TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE ref_rosters (
+        id          TEXT PRIMARY KEY,
+        village     TEXT NOT NULL,
+        fund        TEXT NOT NULL,
+        imported_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX ref_rosters_village ON ref_rosters (village, fund);
+    CREATE TABLE ref_households (
+        roster_id    TEXT NOT NULL REFERENCES ref_rosters (id) ON DELETE CASCADE,
+        seq          INTEGER NOT NULL,
+        head         TEXT NOT NULL,
+        id_number    TEXT NOT NULL,
+        account      TEXT NOT NULL,
+        entitled_fen INTEGER NOT NULL,
+        paid_on      TEXT NOT NULL,
+        group_name   TEXT NOT NULL,
+        phone        TEXT NOT NULL,
+        PRIMARY KEY (roster_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX ref_households_head ON ref_households (head);
+    "#,
 ];
 
 /// The schema version this code writes.
@@ -154,6 +207,11 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
             continue;
         }
         tx.execute_batch(sql)?;
+        if target == SCHEMA_VERSION {
+            // Index rows are computed by code: an upgraded database gets them afresh (4 added
+            // the shortfall), in the transaction that completes the upgrade.
+            crate::index::rebuild(&tx)?;
+        }
         tx.pragma_update(None, "user_version", target)?;
         tx.commit()?;
     }

@@ -42,6 +42,15 @@ pub struct Incoming {
     pub changes: Vec<u8>,
 }
 
+/// The rest of a sync answer: the new cursor, documents the device may no longer hold, and
+/// new reference data (its tag and contents) when the server's differs.
+#[derive(Debug, Clone, Copy)]
+pub struct Received<'a> {
+    pub cursor: &'a [u8],
+    pub dropped: &'a [(RecordId, Part)],
+    pub reference: Option<(&'a [u8], &'a xuncha_domain::Reference)>,
+}
+
 /// What applying a sync response did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -51,6 +60,11 @@ pub struct Applied {
     pub stored: usize,
     /// Uploads the server refused.
     pub refused: Vec<(String, String, String)>,
+    /// Documents removed because the user may no longer see them.
+    pub dropped: usize,
+    /// Documents the user may no longer see, kept because they hold changes of this device
+    /// not yet acknowledged.
+    pub kept: usize,
 }
 
 /// Splits a device document key into its record and part.
@@ -144,12 +158,12 @@ impl Store {
     }
 
     /// Applies one sync response in one transaction: the outcome of each upload in `sent`,
-    /// every incoming change, and the new cursor.
+    /// every incoming change, the documents to drop, new reference data, and the new cursor.
     pub fn apply_sync(
         &mut self,
         sent: &[(Outgoing, UploadOutcome)],
         incoming: &[Incoming],
-        cursor: &[u8],
+        received: &Received<'_>,
     ) -> Result<Applied> {
         let mut applied = Applied::default();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -276,13 +290,49 @@ impl Store {
             }
             applied.documents += 1;
         }
+        for (record, part) in received.dropped {
+            if drop_document(&tx, *record, *part)? {
+                applied.dropped += 1;
+            } else {
+                applied.kept += 1;
+            }
+        }
+        if let Some((tag, data)) = received.reference {
+            crate::reference::replace(&tx, tag, data)?;
+        }
         tx.execute(
             "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![CURSOR, hex::encode(cursor)],
+            params![CURSOR, hex::encode(received.cursor)],
         )?;
         tx.commit()?;
+        if applied.dropped > 0 {
+            self.cache = crate::docs::DocCache::default();
+        }
         Ok(applied)
     }
+}
+
+/// Removes a document the user may no longer see, with its list row and search entry;
+/// `false` (and nothing removed) when it holds changes of this device not yet acknowledged,
+/// or it is absent.
+fn drop_document(tx: &rusqlite::Transaction<'_>, record: RecordId, part: Part) -> Result<bool> {
+    let doc_id = part.doc_id(record);
+    let pending: bool =
+        tx.query_row("SELECT EXISTS (SELECT 1 FROM outbox WHERE doc_id = ?1)", [&doc_id], |r| r.get(0))?;
+    if pending {
+        return Ok(false);
+    }
+    let removed = tx.execute("DELETE FROM documents WHERE doc_id = ?1", [&doc_id])?;
+    tx.execute("DELETE FROM sync_wants WHERE doc_id = ?1", [&doc_id])?;
+    if part == Part::Record {
+        let record_id = record.to_string();
+        tx.execute(
+            "DELETE FROM records_fts WHERE rowid = (SELECT rid FROM records WHERE record_id = ?1)",
+            [&record_id],
+        )?;
+        tx.execute("DELETE FROM records WHERE record_id = ?1", [&record_id])?;
+    }
+    Ok(removed > 0)
 }
 
 fn want_full(tx: &rusqlite::Transaction<'_>, doc_id: &str) -> Result<()> {

@@ -1,6 +1,6 @@
 //! Integrity verification of a device database: SQLite's own check, every document loads
 //! and matches its stored heads, every record's index row and search entry match what its
-//! document says, every attachment matches its hash.
+//! document says (a withdrawn draft has neither), every attachment matches its hash.
 
 use rusqlite::OptionalExtension;
 use serde::Serialize;
@@ -131,6 +131,10 @@ impl Store {
                 )
                 .optional()?;
             match row {
+                None if expected.withdrawn => {}
+                Some(_) if expected.withdrawn => {
+                    report.problems.push(format!("{doc_id}: withdrawn, yet still has an index row"))
+                }
                 None => report.problems.push(format!("{doc_id}: no index row")),
                 Some(row) if row != expected_row => {
                     report.problems.push(format!("{doc_id}: index row differs from the document"))
@@ -145,7 +149,8 @@ impl Store {
                     |row| row.get(0),
                 )
                 .optional()?;
-            if indexed.as_deref() != Some(crate::text::index_text(&expected.search_text).as_str()) {
+            let wanted = (!expected.withdrawn).then(|| crate::text::index_text(&expected.search_text));
+            if indexed != wanted {
                 report.problems.push(format!("{doc_id}: search entry missing or stale"));
             }
             doc.heads()

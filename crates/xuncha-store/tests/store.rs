@@ -303,3 +303,130 @@ fn after_a_crash_a_truncated_file_with_its_wal_is_refused_untouched() {
     assert_eq!(recovered.count().unwrap(), 60);
     assert!(recovered.verify(|_, _| {}).unwrap().is_ok());
 }
+
+fn household(n: u8, head: &str, entitled: i64, received: i64) -> Edit {
+    Edit::InsertItem {
+        list: ItemList::Beneficiaries,
+        id: ItemId::new(1_700_000_000_000, &[n; 10]),
+        values: vec![
+            (ItemField::Head, Value::Text(head.into())),
+            (ItemField::Entitled, Value::Money(Yuan::from_yuan(entitled))),
+            (ItemField::Received, Value::Money(Yuan::from_yuan(received))),
+        ],
+    }
+}
+
+#[test]
+fn the_shortfall_is_in_each_row_and_in_the_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_path, mut store) = new_db(dir.path());
+    let a = store
+        .create_record(
+            &new_record(1, "到户补贴"),
+            &[household(1, "王大福", 3000, 2000), household(2, "李桂兰", 1500, 1500)],
+            1,
+        )
+        .unwrap();
+    let mut other = new_record(2, "危房改造");
+    other.township = Some(Division::new("110105002000", "朝外街道"));
+    other.village = Some(Division::new("110105002001", "吉祥村"));
+    let b = store.create_record(&other, &[household(1, "赵春生", 500, 0)], 2).unwrap();
+    let shortfalls = |store: &Store| -> Vec<(String, i64)> {
+        let mut rows: Vec<_> =
+            store.list(&ListFilter::page(10)).unwrap().into_iter().map(|p| (p.record_id, p.shortfall_fen)).collect();
+        rows.sort();
+        rows
+    };
+    let mut want = vec![(a.to_string(), 100_000), (b.to_string(), 50_000)];
+    want.sort();
+    assert_eq!(shortfalls(&store), want);
+    assert_eq!(store.totals(None).unwrap().shortfall_fen, 150_000);
+    assert_eq!(store.totals(Some("110105002000")).unwrap().shortfall_fen, 50_000);
+    // Paying the household settles it.
+    let item = ItemId::new(1_700_000_000_000, &[1; 10]);
+    store
+        .edit(
+            a,
+            &[Edit::UpdateItem {
+                id: item,
+                field: ItemField::Received,
+                value: Some(Value::Money(Yuan::from_yuan(3000))),
+            }],
+            3,
+        )
+        .unwrap();
+    assert_eq!(store.totals(None).unwrap().shortfall_fen, 50_000);
+    assert!(store.verify(|_, _| {}).unwrap().is_ok());
+}
+
+#[test]
+fn a_withdrawn_draft_leaves_lists_search_and_totals_but_still_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut store) = new_db(dir.path());
+    let kept = store.create_record(&new_record(1, "光华村低保资金检查"), &[], 1).unwrap();
+    let gone =
+        store.create_record(&new_record(2, "光华村危房改造检查"), &[household(1, "王大福", 3000, 0)], 2).unwrap();
+    // Another tablet's edit, made before it heard of the withdrawal.
+    let mut elsewhere = store.record(gone).unwrap().fork(ActorId::from([2; 16]));
+    let before = elsewhere.heads();
+    let ctx = EditContext { actor: ActorId::from([2; 16]), ..store.edit_context(4) };
+    elsewhere.apply(&[Edit::Narrative { text: "补充：光华村入户核查".into() }], &ctx).unwrap();
+
+    assert!(store.edit(gone, &[Edit::Withdraw], 3).unwrap().is_some());
+    let ids = |rows: Vec<Projection>| rows.into_iter().map(|r| r.record_id).collect::<Vec<_>>();
+    let only_kept = vec![kept.to_string()];
+    let check = |store: &Store| {
+        assert_eq!(ids(store.list(&ListFilter::page(10)).unwrap()), only_kept);
+        assert_eq!(ids(store.search("光华村", 10).unwrap()), only_kept);
+        assert!(store.search("危房改造", 10).unwrap().is_empty());
+        let totals = store.totals(None).unwrap();
+        assert_eq!((totals.records, totals.fund_checks, totals.households, totals.shortfall_fen), (1, 1, 0, 0));
+        assert_eq!(store.facets().unwrap().villages[0].count, 1);
+        assert_eq!(store.count().unwrap(), 1);
+        let report = store.verify(|_, _| {}).unwrap();
+        assert!(report.is_ok(), "{:?}", report.problems);
+        assert_eq!(report.records, 2);
+        // The document stays, with the withdrawal in its history.
+        let mut doc = store.record(gone).unwrap();
+        assert_eq!(doc.read().withdrawn.map(|w| w.by), Some("inspector-1".to_owned()));
+        assert!(doc.history().iter().any(|h| h.summary.as_deref() == Some("撤回草稿 / draft withdrawn")));
+    };
+    check(&store);
+    assert_eq!(store.edit(gone, &[Edit::AddTag { tag: "重点".into() }], 5).unwrap_err().code(), "invalid_edit");
+    assert!(store.record_ids().unwrap().contains(&gone));
+
+    // The other tablet's edit merges and the record stays withdrawn.
+    assert_eq!(store.merge_record(gone, &elsewhere.save_after(&before)).unwrap(), 1);
+    assert_eq!(store.record(gone).unwrap().read().narrative, "补充：光华村入户核查");
+    check(&store);
+    drop(store);
+    check(&Store::open(&path, PIN).unwrap());
+}
+
+#[test]
+fn an_upgraded_v1_database_has_its_rows_rebuilt_from_the_documents() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1");
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["device.db", "device.db.key"] {
+        std::fs::copy(fixture.join(name), dir.path().join(name)).unwrap();
+    }
+    let path = dir.path().join("device.db");
+    // Written before the shortfall column: 王大福 was entitled to 30,000 and received 24,000.
+    let fund = RecordId::new(1_709_514_000_001, &[1; 10]);
+    for _ in 0..2 {
+        let store = Store::open(&path, PIN).unwrap();
+        let rows = store.list(&ListFilter { kind: Some(RecordKind::FundCheck), ..ListFilter::page(10) }).unwrap();
+        assert_eq!(
+            rows.iter().map(|r| (r.record_id.clone(), r.shortfall_fen)).collect::<Vec<_>>(),
+            vec![(fund.to_string(), 600_000)]
+        );
+        assert_eq!(store.totals(None).unwrap().shortfall_fen, 600_000);
+        let report = store.verify(|_, _| {}).unwrap();
+        assert!(report.is_ok(), "{:?}", report.problems);
+        let found = findings(&store.record(fund).unwrap().read());
+        assert_eq!(
+            found.iter().map(|f| f.zh.as_str()).collect::<Vec<_>>(),
+            vec!["实领少于应享 6,000.00 元", "农户实领合计 24,000.00 元与发放金额 54,000.00 元不符"]
+        );
+    }
+}

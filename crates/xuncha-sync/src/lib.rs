@@ -10,7 +10,7 @@ use xuncha_protocol::{
     Ack, DocKey, EnrollRequest, EnrollResponse, ErrorBody, Outcome, PROTOCOL_HEADER, PROTOCOL_VERSION,
     SYNC_CONTENT_TYPE, SyncRequest, SyncResponse, Upload, codes,
 };
-use xuncha_store::{Incoming, Outgoing, Part, Store, StoreError, UploadOutcome};
+use xuncha_store::{Incoming, Outgoing, Part, Received, Store, StoreError, UploadOutcome};
 
 /// The size of one attachment upload request: an interrupted upload resumes from the last
 /// whole piece the server received.
@@ -22,6 +22,7 @@ const DEVICE_TOKEN: &str = "device_token";
 const SERVER_DEVICE_ID: &str = "server_device_id";
 const ROLE: &str = "role";
 const JURISDICTION: &str = "jurisdiction";
+const SERVER_ID: &str = "server_id";
 
 /// What can go wrong while syncing. The UI branches on [`SyncError::code`].
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,10 @@ pub enum SyncError {
     Server { status: u16, code: String, message: String },
     #[error("服务器的回答无法读取：{0}；请稍后重试 / the server's answer could not be read: {0}; retry later")]
     BadResponse(String),
+    #[error(
+        "{url} 不是本设备注册的服务器（应为 {expected}，实为 {found}），地址未更改 / {url} is not the server this device enrolled with (expected {expected}, found {found}); the address was not changed"
+    )]
+    OtherServer { url: String, expected: String, found: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -57,6 +62,7 @@ impl SyncError {
             SyncError::UpgradeRequired(_) => "upgrade_required",
             SyncError::Server { .. } => "server",
             SyncError::BadResponse(_) => "bad_response",
+            SyncError::OtherServer { .. } => "other_server",
             SyncError::Store(_) => "store",
         }
     }
@@ -87,6 +93,12 @@ pub struct SyncReport {
     pub progress: Progress,
     /// Uploads the server refused: (document, code, message).
     pub refused: Vec<(String, String, String)>,
+    /// Documents removed because the user may no longer see them (moved to another team).
+    pub dropped: usize,
+    /// Such documents kept because they hold this device's changes not yet acknowledged.
+    pub kept_out_of_scope: usize,
+    /// Whether new reference data (divisions, rounds, teams, rosters) arrived.
+    pub reference_updated: bool,
 }
 
 /// What background sync reports.
@@ -213,7 +225,42 @@ impl Client {
         store.set_sync_value(SERVER_DEVICE_ID, &enrolled.device_id)?;
         store.set_sync_value(ROLE, enrolled.user.role.code())?;
         store.set_sync_value(JURISDICTION, &enrolled.user.jurisdiction)?;
+        if !enrolled.server_id.is_empty() {
+            store.set_sync_value(SERVER_ID, &enrolled.server_id)?;
+        }
         Ok(enrolled)
+    }
+
+    /// Who the server at this address is.
+    pub async fn info(&self) -> Result<xuncha_protocol::ServerInfo, SyncError> {
+        let response = self
+            .http
+            .get(format!("{}/v1/info", self.base))
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if !response.status().is_success() {
+            return Err(self.error_from(response).await);
+        }
+        response.json().await.map_err(|e| SyncError::BadResponse(e.to_string()))
+    }
+
+    /// Moves a device to this address of its server: accepted only when the server here
+    /// proves to be the one the device enrolled with (the same server id). A device
+    /// enrolled before servers had ids takes the id of the first server it moves to.
+    pub async fn move_device_here(&self, store: &mut Store) -> Result<String, SyncError> {
+        store.sync_value(DEVICE_TOKEN)?.ok_or(SyncError::NotEnrolled)?;
+        let found = self.info().await?.server_id;
+        match store.sync_value(SERVER_ID)? {
+            Some(expected) if expected != found => {
+                return Err(SyncError::OtherServer { url: self.base.clone(), expected, found });
+            }
+            Some(_) => {}
+            None => store.set_sync_value(SERVER_ID, &found)?,
+        }
+        store.set_sync_value(SERVER_URL, &self.base)?;
+        Ok(found)
     }
 
     /// The client for the server a device is enrolled with.
@@ -260,6 +307,7 @@ impl Client {
                     .map(|o| Upload { doc: key_of(o.record, o.part), changes: o.changes.clone() })
                     .collect(),
                 want_full: wants.iter().map(|(record, part)| key_of(*record, *part)).collect(),
+                reference_tag: store.reference_tag()?,
             };
             let (response, sent, received) = self.post_sync(&token, &request).await?;
             if response.acks.len() != outgoing.len() {
@@ -277,7 +325,16 @@ impl Client {
                 .iter()
                 .map(|e| from_key(&e.doc).map(|(record, part)| Incoming { record, part, changes: e.changes.clone() }))
                 .collect::<Result<Vec<_>, _>>()?;
-            let applied = store.apply_sync(&settled, &incoming, &response.cursor)?;
+            let dropped = response.dropped.iter().map(from_key).collect::<Result<Vec<_>, _>>()?;
+            let answer = Received {
+                cursor: &response.cursor,
+                dropped: &dropped,
+                reference: response.reference.as_ref().map(|r| (r.tag.as_slice(), &r.data)),
+            };
+            let applied = store.apply_sync(&settled, &incoming, &answer)?;
+            report.dropped += applied.dropped;
+            report.kept_out_of_scope += applied.kept;
+            report.reference_updated |= response.reference.is_some();
             report.refused.extend(applied.refused);
             let p = &mut report.progress;
             p.round_trips += 1;

@@ -19,4 +19,9 @@ at_ms: number | null,
 /**
  * The paths the change touched, e.g. `allocated`, `beneficiaries/<id>/received`.
  */
-paths: Array<string>, };
+paths: Array<string>, 
+/**
+ * What the change did to the record as a whole, when it did more than edit fields,
+ * Chinese then English: `撤回草稿 / draft withdrawn`.
+ */
+summary: string | null, };

@@ -13,6 +13,10 @@ updated_at_ms: number,
  */
 allocated_fen: number | null, disbursed_fen: number | null, 
 /**
+ * Fund checks: what households received short of their entitlement (差额), in fen.
+ */
+shortfall_fen: number, 
+/**
  * Items in the record's lists.
  */
 item_count: number, households: number, households_verified: number, 
@@ -24,6 +28,10 @@ party_members: number, party_members_expelled: number, public_officials: number,
  * Asset checks: contracts, rectified contracts, land (hundredths of mu) and income (fen/year) recovered.
  */
 contracts: number, contracts_rectified: number, land_recovered_centimu: number, income_recovered_fen: number, attachment_count: number, has_conflicts: boolean, problem_count: number, 
+/**
+ * Whether the draft was withdrawn: such a record has no row in lists, search or totals.
+ */
+withdrawn: boolean, 
 /**
  * Every searchable word of the record (never its protected fields). Rows read back
  * from a device's index leave it empty: the text lives in the full-text index.

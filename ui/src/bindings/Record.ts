@@ -8,11 +8,17 @@ import type { RecordId } from "./RecordId";
 import type { RecordKind } from "./RecordKind";
 import type { Review } from "./Review";
 import type { Value } from "./Value";
+import type { Withdrawal } from "./Withdrawal";
 
 /**
  * A whole record, read from its document.
  */
 export type Record = { id: RecordId, kind: RecordKind, creator: string, created_at_ms: number, fields: { [key in Field]?: Value }, lists: { [key in ItemList]?: Array<Item> }, tags: Array<string>, issues: Array<FundIssue>, attachments: Array<AttachmentRef>, narrative: string, review: Review, 
+/**
+ * Set once the draft is withdrawn (撤回草稿): the document stays, with its history,
+ * but the record leaves lists, search and totals and takes no more edits.
+ */
+withdrawn: Withdrawal | null, 
 /**
  * Paths whose stored value could not be read as its field's type (written by
  * another version or damaged); validation reports them.

@@ -3,4 +3,8 @@
 /**
  * District totals, as the commission publishes them.
  */
-export type Totals = { records: number, fund_checks: number, gang_clues: number, asset_checks: number, conduct_issues: number, with_conflicts: number, allocated_fen: number, disbursed_fen: number, households: number, households_verified: number, party_members: number, party_members_expelled: number, public_officials: number, contracts: number, contracts_rectified: number, land_recovered_centimu: number, income_recovered_fen: number, };
+export type Totals = { records: number, fund_checks: number, gang_clues: number, asset_checks: number, conduct_issues: number, with_conflicts: number, allocated_fen: number, disbursed_fen: number, 
+/**
+ * What households received short of their entitlement (差额), in fen.
+ */
+shortfall_fen: number, households: number, households_verified: number, party_members: number, party_members_expelled: number, public_officials: number, contracts: number, contracts_rectified: number, land_recovered_centimu: number, income_recovered_fen: number, };

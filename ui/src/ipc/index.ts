@@ -3,6 +3,11 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { AppStatus } from '../bindings/AppStatus';
+import type { Assignment } from '../bindings/Assignment';
+import type { DivisionEntry } from '../bindings/DivisionEntry';
+import type { EnrollLink } from '../bindings/EnrollLink';
+import type { RosterKey } from '../bindings/RosterKey';
+import type { RosterPick } from '../bindings/RosterPick';
 import type { AttachmentInput } from '../bindings/AttachmentInput';
 import type { Edit } from '../bindings/Edit';
 import type { EnrollInput } from '../bindings/EnrollInput';
@@ -51,10 +56,12 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 export const ipc = {
   appStatus: () => call<AppStatus>('app_status'),
   probeServer: (url: string) => call<null>('probe_server', { url }),
+  enrollLink: (text: string) => call<EnrollLink>('enroll_link', { text }),
   enroll: (input: EnrollInput) => call<AppStatus>('enroll', { input }),
   unlock: (pin: string) => call<AppStatus>('unlock', { pin }),
   lock: () => call<AppStatus>('lock'),
   changePin: (oldPin: string, newPin: string) => call<null>('change_pin', { oldPin, newPin }),
+  moveServer: (url: string) => call<AppStatus>('move_server', { url }),
   schema: () => call<Schema>('schema'),
   listRecords: (query: ListQuery) => call<ListPage>('list_records', { query }),
   facets: () => call<Facets>('facets'),
@@ -63,6 +70,13 @@ export const ipc = {
   createRecord: (input: NewRecordInput) => call<RecordView>('create_record', { input }),
   editRecord: (id: string, edits: Edit[]) => call<RecordView>('edit_record', { id, edits }),
   inputField: (id: string, input: FieldInput) => call<RecordView>('input_field', { id, input }),
+  withdrawRecord: (id: string) => call<RecordView>('withdraw_record', { id }),
+  townships: () => call<DivisionEntry[]>('townships'),
+  villages: (township: string) => call<DivisionEntry[]>('villages', { township }),
+  assignment: () => call<Assignment>('assignment'),
+  placeRecord: (id: string, code: string) => call<RecordView>('place_record', { id, code }),
+  searchRoster: (id: string, query: string) => call<RosterPick[]>('search_roster', { id, query }),
+  addFromRoster: (id: string, keys: RosterKey[]) => call<RecordView>('add_from_roster', { id, keys }),
   newItemId: () => call<string>('new_item_id'),
   settleConflict: (id: string, path: FieldPath, change: string) =>
     call<RecordView>('settle_conflict', { id, path, change }),

@@ -40,3 +40,12 @@ export function formatBytes(bytes: number): string {
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
+
+/** An amount as Rust sends it ("1234567.80", "-5.00") grouped for reading: "1,234,567.80". */
+export function yuanText(yuan: string | null | undefined): string {
+  if (yuan == null || yuan.trim() === '') return '—';
+  const [whole, cents = ''] = yuan.trim().split('.');
+  const negative = whole.startsWith('-');
+  const digits = (negative ? whole.slice(1) : whole).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${negative ? '-' : ''}${digits}.${cents.padEnd(2, '0').slice(0, 2)}`;
+}

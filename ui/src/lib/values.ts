@@ -15,6 +15,12 @@ export function valueText(value: Value | undefined | null): string {
   return '';
 }
 
+/** An item id as Rust writes it in paths and relations (hex, no hyphens): JSON carries item
+ * ids hyphenated, paths (`beneficiaries/<id>/received`) and stored references do not. */
+export function simpleId(id: string): string {
+  return id.replace(/-/g, '').toLowerCase();
+}
+
 /** A quick check of what a person typed into a money or area field, before Rust parses
  * it: used only to show the message at once; Rust decides. */
 export function looksLikeAmount(text: string): boolean {

@@ -11,6 +11,7 @@ import type { NewRecordInput } from '../bindings/NewRecordInput';
 import type { AttachmentInput } from '../bindings/AttachmentInput';
 import type { InformantField } from '../bindings/InformantField';
 import type { ItemList } from '../bindings/ItemList';
+import type { RosterKey } from '../bindings/RosterKey';
 
 /** The key of a form slot, for its "not saved" message. */
 export function slotOf(input: FieldInput): string {
@@ -141,6 +142,19 @@ export const useEditor = defineStore('editor', {
     },
     attach(input: Omit<AttachmentInput, 'record'>, bytes: Uint8Array): Promise<boolean> {
       return this.change((id) => ipc.addAttachment({ ...input, record: id }, bytes));
+    },
+    /** Moves the record to a township or village picked by name (its code); Rust fills
+     * the village's township, and the round and team where the record has none. */
+    place(code: string): Promise<boolean> {
+      return this.change((id) => ipc.placeRecord(id, code));
+    },
+    /** Adds the households picked from the village roster, in one change. */
+    addFromRoster(keys: RosterKey[]): Promise<boolean> {
+      return this.change((id) => ipc.addFromRoster(id, keys));
+    },
+    /** Withdraws the open draft; Rust refuses it for a record that is no longer a draft. */
+    withdraw(): Promise<boolean> {
+      return this.change((id) => ipc.withdrawRecord(id));
     },
     setInformant(field: InformantField, text: string): Promise<boolean> {
       return this.change((id) => ipc.setInformant(id, [[field, text]]), `informant:${field}`);

@@ -1,8 +1,12 @@
 // Where the app is (first run, locked, unlocked) and who is signed in.
 import { defineStore } from 'pinia';
 import { ipc, IpcError } from '../ipc';
+import { useRecords } from './records';
+import { useEditor } from './editor';
+import { useReference } from './reference';
 import type { AppStatus } from '../bindings/AppStatus';
 import type { EnrollInput } from '../bindings/EnrollInput';
+import type { EnrollLink } from '../bindings/EnrollLink';
 
 const AUTO_LOCK_KEY = 'xuncha.autoLockMinutes';
 
@@ -41,14 +45,36 @@ export const useSession = defineStore('session', {
         return this.status ?? ipc.appStatus();
       });
     },
+    /** Reads the text of an enrollment QR code: the server and code to fill in, or null
+     * (with the reason in `error`). */
+    async readEnrollLink(text: string): Promise<EnrollLink | null> {
+      this.error = null;
+      try {
+        return await ipc.enrollLink(text);
+      } catch (error) {
+        this.error = error as IpcError;
+        return null;
+      }
+    },
+    /** Moves the device to a new address of its server (refused for another server). */
+    moveServer(url: string) {
+      return this.run(() => ipc.moveServer(url));
+    },
     enroll(input: EnrollInput) {
       return this.run(() => ipc.enroll(input));
     },
     unlock(pin: string) {
       return this.run(() => ipc.unlock(pin));
     },
-    lock() {
-      return this.run(() => ipc.lock());
+    /** Locks: Rust closes the records (sync goes on there, with the key it holds), and the
+     * web view forgets every record it holds (the list, its filters, the open record) until
+     * the PIN is entered again, and the round's reference data. Only the sync status stays. */
+    async lock() {
+      const locked = await this.run(() => ipc.lock());
+      useRecords().$reset();
+      useEditor().close();
+      useReference().$reset();
+      return locked;
     },
     setAutoLock(minutes: number) {
       this.autoLockMinutes = minutes;
