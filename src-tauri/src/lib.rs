@@ -214,30 +214,16 @@ fn bad(message: &str) -> AppError {
     AppError::BadInput(format!("附件请求无效：{message} / the attachment request is malformed: {message}"))
 }
 
-/// Decodes `%XX` escapes (what `encodeURIComponent` writes).
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 fn attachment_request(request: &Request<'_>) -> Result<(AttachmentInput, Vec<u8>)> {
     let InvokeBody::Raw(bytes) = request.body() else {
         return Err(bad("the file must be sent as raw bytes"));
     };
     let header = request.headers().get("x-attachment").ok_or_else(|| bad("no x-attachment header"))?;
-    let json = header.to_str().ok().and_then(percent_decode).ok_or_else(|| bad("the header is not encoded text"))?;
+    let json = header
+        .to_str()
+        .ok()
+        .and_then(xuncha_protocol::percent_decode)
+        .ok_or_else(|| bad("the header is not encoded text"))?;
     let input: AttachmentInput = serde_json::from_str(&json).map_err(|e| bad(&e.to_string()))?;
     Ok((input, bytes.clone()))
 }
@@ -311,16 +297,15 @@ pub fn run() {
 
 #[cfg(test)]
 mod tests {
-    use super::percent_decode;
 
     #[test]
     fn percent_decoding_reads_what_encode_uri_component_writes() {
         assert_eq!(
-            percent_decode("%7B%22caption%22%3A%22%E6%94%B6%E6%8D%AE%22%7D").as_deref(),
+            xuncha_protocol::percent_decode("%7B%22caption%22%3A%22%E6%94%B6%E6%8D%AE%22%7D").as_deref(),
             Some("{\"caption\":\"收据\"}")
         );
-        assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
-        assert_eq!(percent_decode("%E6%9"), None);
-        assert_eq!(percent_decode("%ZZ"), None);
+        assert_eq!(xuncha_protocol::percent_decode("plain").as_deref(), Some("plain"));
+        assert_eq!(xuncha_protocol::percent_decode("%E6%9"), None);
+        assert_eq!(xuncha_protocol::percent_decode("%ZZ"), None);
     }
 }

@@ -3,10 +3,13 @@
 //! restarted in the middle of syncs. Everything still converges; no change is lost, none is
 //! applied twice, and log cursors only move forward.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::ServerProcess;
+
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -93,27 +96,6 @@ async fn pipe(
     }
 }
 
-/// The server as a real process.
-struct ServerProcess {
-    child: Child,
-    address: SocketAddr,
-}
-
-fn start_server(data: &Path) -> ServerProcess {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xuncha"))
-        .args(["server", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .env("XUNCHA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let address =
-        line.split("http://").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap().parse().unwrap();
-    ServerProcess { child, address }
-}
-
 fn admin(data: &Path, args: &[&str]) -> String {
     let out =
         Command::new(env!("CARGO_BIN_EXE_xuncha")).arg("admin").args(args).arg("--data").arg(data).output().unwrap();
@@ -143,7 +125,7 @@ fn sync_converges_through_cut_connections_and_server_kills() {
     let data = dir.path().join("server");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     admin(&data, &["add-user", "zhang", "--name", "张伟", "--role", "inspector", "--jurisdiction", "330199101000"]);
-    let mut server = start_server(&data);
+    let mut server = ServerProcess::start(&data);
     let proxy = Proxy::start(&runtime, server.address);
     let url = format!("http://{}", proxy.address);
 
@@ -210,7 +192,7 @@ fn sync_converges_through_cut_connections_and_server_kills() {
             if let Some(killer) = killer {
                 killer.join().unwrap();
                 let _ = server.child.wait();
-                server = start_server(&data);
+                server = ServerProcess::start(&data);
                 *proxy.upstream.lock().unwrap() = server.address;
                 kills += 1;
             }

@@ -5,15 +5,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::Device;
-
-fn admin(data: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_xuncha")).arg("admin").args(args).env("XUNCHA_SERVER_DATA", data).output().unwrap()
-}
+use common::{Device, ServerProcess, admin};
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -28,23 +23,15 @@ fn verify_finds_edited_deleted_and_reordered_log_entries() {
     let office = tempfile::tempdir().unwrap();
     let data = office.path().join("server");
     assert!(admin(&data, &["demo"]).status.success());
-    let mut server = Command::new(env!("CARGO_BIN_EXE_xuncha"))
-        .args(["server", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .env("XUNCHA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = format!("http://{}", line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap());
+    let server = ServerProcess::start(&data);
+    let url = server.url();
     let tablet = Device::new();
     tablet.ok(&["init", "--user", "demo-inspector", "--name", "演示巡察员"]);
     let code = String::from_utf8(admin(&data, &["enroll", "demo-inspector"]).stdout).unwrap();
     tablet.ok(&["enroll", "--server", &url, "--code", code.trim()]);
     tablet.ok(&["demo"]);
     tablet.ok(&["sync"]);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
 
     assert!(admin(&data, &["checkpoint"]).status.success());
     let honest = admin(&data, &["verify", "--json"]);
@@ -62,19 +49,11 @@ fn verify_finds_edited_deleted_and_reordered_log_entries() {
     let photo = tablet.dir.path().join("site.jpg");
     std::fs::write(&photo, b"\xFF\xD8 a photo of the site \xFF\xD9").unwrap();
     tablet.ok(&["record", "edit", &id, "--attach", photo.to_str().unwrap(), "--caption", "现场"]);
-    let mut server2 = Command::new(env!("CARGO_BIN_EXE_xuncha"))
-        .args(["server", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .env("XUNCHA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server2.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url2 = format!("http://{}", line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap());
+    let server2 = ServerProcess::start(&data);
+    let url2 = server2.url();
     tablet.ok(&["server-address", &url2]);
     tablet.ok(&["sync"]);
-    server2.kill().unwrap();
-    server2.wait().unwrap();
+    drop(server2);
     let elsewhere = tempfile::tempdir().unwrap();
     let bundle = elsewhere.path().join("evidence.xce");
     let out = Command::new(env!("CARGO_BIN_EXE_xuncha"))

@@ -6,41 +6,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
-use common::Device;
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn server(data: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xuncha"))
-        .args(["server", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .env("XUNCHA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let address = line.split("http://").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap().to_owned();
-    Server { child, url: format!("http://{address}") }
-}
-
-fn admin(data: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_xuncha")).arg("admin").args(args).env("XUNCHA_SERVER_DATA", data).output().unwrap()
-}
+use common::{Device, ServerProcess, admin};
 
 fn admin_ok(data: &Path, args: &[&str]) -> String {
     let out = admin(data, args);
@@ -154,14 +122,14 @@ fn an_office_sets_up_a_round_and_a_tablet_works_in_it() {
     assert_eq!(out.status.code(), Some(6), "{message}");
     assert!(message.contains("第 8 行 E 列") && message.contains("三千"), "{message}");
 
-    let server = server(&data);
+    let server = ServerProcess::start(&data);
     let png = office.path().join("ann.png");
     let enrolled = json(&admin_ok(
         &data,
-        &["enroll", "ann", "--qr", "--server", &server.url, "--qr-png", png.to_str().unwrap(), "--json"],
+        &["enroll", "ann", "--qr", "--server", &server.url(), "--qr-png", png.to_str().unwrap(), "--json"],
     ));
     let link = xuncha_protocol::EnrollLink::parse(&read_qr(&png)).expect("an enrollment link");
-    assert_eq!((link.server.as_str(), link.code.as_str()), (server.url.as_str(), enrolled["code"].as_str().unwrap()));
+    assert_eq!((link.server.as_str(), link.code.as_str()), (server.url().as_str(), enrolled["code"].as_str().unwrap()));
 
     let tablet = Device::new();
     tablet.ok(&["init", "--user", "ann", "--name", "安", "--device", "ann-tablet"]);
@@ -244,13 +212,13 @@ fn an_office_sets_up_a_round_and_a_tablet_works_in_it() {
     tablet.ok(&["sync"]);
 
     // The same server at another address is accepted; another server is not.
-    let other = server.url.replace("127.0.0.1", "localhost");
+    let other = server.url().replace("127.0.0.1", "localhost");
     tablet.ok(&["server-address", &other]);
     tablet.ok(&["sync"]);
     let stranger_dir = tempfile::tempdir().unwrap();
     admin_ok(stranger_dir.path(), &["users"]);
-    let stranger = self::server(stranger_dir.path());
-    let out = tablet.run(&["server-address", &stranger.url]);
+    let stranger = ServerProcess::start(stranger_dir.path());
+    let out = tablet.run(&["server-address", &stranger.url()]);
     assert_eq!(out.status.code(), Some(6), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not the server"));
     tablet.ok(&["sync"]);

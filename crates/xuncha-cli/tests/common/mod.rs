@@ -2,8 +2,9 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 pub const PIN: &str = "246810";
 
@@ -82,4 +83,45 @@ pub fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         .collect();
     files.sort();
     files
+}
+
+/// `xuncha server` as a real process on a loopback port the OS picks; killed when dropped.
+pub struct ServerProcess {
+    pub child: Child,
+    pub address: std::net::SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts a server over the data directory `data` and waits until it listens.
+    pub fn start(data: &Path) -> ServerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xuncha"))
+            .args(["server", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .env("XUNCHA_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let address =
+            line.split("http://").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap().parse().unwrap();
+        ServerProcess { child, address }
+    }
+
+    /// Its base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `xuncha admin ARGS` on the server data directory `data`.
+pub fn admin(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xuncha")).arg("admin").args(args).env("XUNCHA_SERVER_DATA", data).output().unwrap()
 }
