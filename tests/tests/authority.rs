@@ -55,3 +55,47 @@ fn an_inspector_cannot_decide_and_the_server_keeps_the_supervisors_decision() {
     assert!(district.sync(&mut zhang).unwrap().refused.is_empty());
     assert!(district.server_record(draft).unwrap().read().withdrawn.is_some());
 }
+
+#[test]
+fn a_change_written_in_someone_elses_name_is_refused() {
+    let district = District::start();
+    let zhang = district.device("zhang", Role::Inspector, EAST.0);
+    district.device("li", Role::Supervisor, "district");
+    // A modified client writes with zhang's own registered actor, but names the supervisor
+    // as the author of the change, hoping every device's history will show li.
+    let forged = EditContext {
+        author: UserId::new("li").unwrap(),
+        device: zhang.store.identity().device_id.clone(),
+        actor: zhang.store.identity().actor.clone(),
+        now_ms: 1_717_000_000_000,
+    };
+    let new = new_record(RecordKind::FundCheck, "冒名记录", EAST, 9);
+    let mut doc = RecordDoc::create(&new, &forged).unwrap();
+    let upload = xuncha_protocol::Upload {
+        doc: xuncha_protocol::DocKey { record: new.id.uuid().as_bytes().to_vec(), part: xuncha_protocol::Part::Record },
+        changes: doc.save(),
+    };
+    let body = xuncha_protocol::encode(&xuncha_protocol::SyncRequest { uploads: vec![upload], ..Default::default() });
+    let token = zhang.store.sync_value("device_token").unwrap().unwrap();
+    let answer = district.runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/sync", district.url()))
+            .header(xuncha_protocol::PROTOCOL_HEADER, "1")
+            .bearer_auth(token)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        response.bytes().await.unwrap().to_vec()
+    });
+    let answer: xuncha_protocol::SyncResponse =
+        xuncha_protocol::decode(&answer, xuncha_protocol::MAX_DECODED_BYTES).unwrap();
+    match &answer.acks[0].outcome {
+        xuncha_protocol::Outcome::Refused { code, message } => {
+            assert_eq!(code, xuncha_protocol::codes::FOREIGN_AUTHOR);
+            assert!(message.contains("names li as its author"), "{message}");
+        }
+        other => panic!("a forged author was accepted: {other:?}"),
+    }
+    assert!(district.server_record(new.id).is_none());
+}

@@ -3,14 +3,16 @@
 
 use automerge::{ActorId, AutoCommit, ChangeHash};
 
-use crate::doc::RecordDoc;
+use crate::doc::{ChangeAuthor, RecordDoc};
 use crate::protected::ProtectedDoc;
 
-/// One Automerge change as raw bytes, with its hash and actor.
+/// One Automerge change as raw bytes, with its hash, actor and the author its commit
+/// message names (`None` for a change not written by Xuncha).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawChange {
     pub hash: ChangeHash,
     pub actor: ActorId,
+    pub author: Option<ChangeAuthor>,
     pub bytes: Vec<u8>,
 }
 
@@ -20,6 +22,7 @@ fn changes_since(doc: &mut AutoCommit, heads: &[ChangeHash]) -> Vec<RawChange> {
         .map(|mut change| RawChange {
             hash: change.hash(),
             actor: change.actor_id().clone(),
+            author: ChangeAuthor::from_message(change.message()),
             bytes: change.bytes().into_owned(),
         })
         .collect()

@@ -144,6 +144,12 @@ pub(crate) fn set_settling(
         }
         Some(value) => {
             let unchanged = current.len() == 1 && decode(doc, ty, &current[0].0, &current[0].1).as_ref() == Some(value);
+            if current.len() > 1 {
+                // Settling: Automerge keeps the existing op when the value put equals the
+                // winning one, which would credit the settled value to whoever wrote it
+                // first; clear the key so the settling write is a new op of its author.
+                doc.delete(obj, key)?;
+            }
             if !unchanged {
                 put_value(doc, obj, key, value)?;
             }

@@ -616,3 +616,26 @@ fn a_withdrawn_draft_takes_no_edits_but_merges_and_keeps_its_history() {
     assert!(b.apply(&[set(Field::Disbursed, "80")], &ctx("li", 2, 4_000)).is_err());
     assert_eq!(RecordDoc::load(&a.save()).unwrap().read(), merged);
 }
+
+#[test]
+fn settling_on_a_value_someone_else_wrote_first_credits_the_settler() {
+    // 张 and 李 disagree on the amount; 王 settles on 李's value. The settled value is 王's
+    // write (王 decided it), and a value written concurrently with the settlement still
+    // shows as a conflict beside it.
+    let mut a = fund_check();
+    let mut b = a.fork(ActorId::from([2; 16]));
+    let mut c = a.fork(ActorId::from([3; 16]));
+    a.apply(&[set(Field::Disbursed, "200")], &ctx("zhang", 1, 1_700_000_001_000)).unwrap();
+    b.apply(&[set(Field::Title, "新标题")], &ctx("li", 2, 1_700_000_002_000)).unwrap();
+    b.apply(&[set(Field::Disbursed, "100")], &ctx("li", 2, 1_700_000_003_000)).unwrap();
+    a.merge(&mut b).unwrap();
+    a.apply(&[set(Field::Disbursed, "100")], &ctx("wang", 1, 1_700_000_004_000)).unwrap();
+    assert!(a.conflicts().is_empty());
+    c.apply(&[set(Field::Disbursed, "300")], &ctx("zhao", 3, 1_700_000_005_000)).unwrap();
+    a.merge(&mut c).unwrap();
+    let conflicts = a.conflicts();
+    let mut values: Vec<(String, Option<String>)> =
+        conflicts[0].values.iter().map(|v| (v.display.clone(), v.author.clone())).collect();
+    values.sort();
+    assert_eq!(values, vec![("100.00".into(), Some("wang".into())), ("300.00".into(), Some("zhao".into()))]);
+}

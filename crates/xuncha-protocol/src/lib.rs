@@ -164,6 +164,8 @@ pub mod codes {
     pub const RATE_LIMITED: &str = "rate_limited";
     /// An upload contained a change made by another device's actor.
     pub const FOREIGN_ACTOR: &str = "foreign_actor";
+    /// An upload contained a change whose author is not the device's user.
+    pub const FOREIGN_AUTHOR: &str = "foreign_author";
     /// An upload touched a record outside the device's write scope.
     pub const OUT_OF_SCOPE: &str = "out_of_scope";
     /// An upload was not a valid Xuncha document.

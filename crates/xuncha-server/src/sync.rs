@@ -181,17 +181,8 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
                 ));
             }
             let new = doc.changes_since(&before);
-            if let Some(foreign) = new.iter().find(|c| c.actor.to_hex_string() != device.actor) {
-                return Ok(ack(
-                    refused(
-                        codes::FOREIGN_ACTOR,
-                        format!(
-                            "修改 {} 不是本设备所写，整条上传被拒绝 / change {} was not made by this device; the whole upload was refused",
-                            foreign.hash, foreign.hash
-                        ),
-                    ),
-                    heads_bytes(&before),
-                ));
+            if let Some(outcome) = unattributable(&new, device, user) {
+                return Ok(ack(outcome, heads_bytes(&before)));
             }
             let record = doc.read();
             let place = scope::place_of(&record);
@@ -274,17 +265,38 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
                 ));
             }
             let new = doc.changes_since(&before);
-            if new.iter().any(|c| c.actor.to_hex_string() != device.actor) {
-                return Ok(ack(
-                    refused(codes::FOREIGN_ACTOR, "包含其他设备的修改 / contains changes made by another device"),
-                    heads_bytes(&before),
-                ));
+            if let Some(outcome) = unattributable(&new, device, user) {
+                return Ok(ack(outcome, heads_bytes(&before)));
             }
             let (heads, snapshot) = (doc.heads(), doc.save());
             store_new(tx, upload, new, snapshot, record.scope, owner, &device.id, now_ms)
                 .map(|n| ack(n, heads_bytes(&heads)))
         }
     }
+}
+
+/// The refusal of an upload whose new changes are not all this device's: each must be
+/// made with the device's registered actor and name the device's user as its author, so
+/// that the history every device shows cannot be written in someone else's name.
+fn unattributable(new: &[xuncha_domain::RawChange], device: &Device, user: &User) -> Option<Outcome> {
+    if let Some(foreign) = new.iter().find(|c| c.actor.to_hex_string() != device.actor) {
+        return Some(refused(
+            codes::FOREIGN_ACTOR,
+            format!(
+                "修改 {} 不是本设备所写，整条上传被拒绝 / change {} was not made by this device; the whole upload was refused",
+                foreign.hash, foreign.hash
+            ),
+        ));
+    }
+    let forged = new.iter().find(|c| c.author.as_ref().is_none_or(|a| a.by != user.id))?;
+    let claimed = forged.author.as_ref().map_or("?", |a| a.by.as_str());
+    Some(refused(
+        codes::FOREIGN_AUTHOR,
+        format!(
+            "修改 {} 署名为 {claimed}，而本设备属于 {}，整条上传被拒绝 / change {} names {claimed} as its author, but this device belongs to {}; the whole upload was refused",
+            forged.hash, user.id, forged.hash, user.id
+        ),
+    ))
 }
 
 /// Whether bytes that are not a document on their own are changes whose history is missing
