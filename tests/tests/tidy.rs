@@ -43,7 +43,9 @@ fn the_code_map_names_paths_that_exist() {
         .split('`')
         .skip(1)
         .step_by(2)
-        .filter(|p| ["crates/", "src-tauri/", "ui/src", "e2e/", "tests/fixtures/release"].iter().any(|s| p.starts_with(s)))
+        .filter(|p| {
+            ["crates/", "src-tauri/", "ui/src", "e2e/", "tests/fixtures/release"].iter().any(|s| p.starts_with(s))
+        })
         .filter(|p| !p.contains(' ') && !p.contains('*'))
         .collect();
     assert!(named.len() > 5, "{named:?}");
