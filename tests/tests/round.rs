@@ -173,6 +173,10 @@ fn each_device_holds_exactly_its_teams_records_and_reference_data() {
     assert_eq!(roster.households[0].entitled, Yuan::from_yuan(3000));
     assert_eq!(bob.store.reference().unwrap().rosters[0].fund, "低保");
     assert!(boss1.store.reference().unwrap().rosters.is_empty());
+    // The user directory: a team member meets their team and the supervisors, by name.
+    let people: Vec<String> = ann_ref.people.iter().map(|p| p.id.clone()).collect();
+    assert_eq!(people, ["ann", "boss1", "boss2", "lead1"]);
+    assert_eq!(boss1.store.people().unwrap().len(), 7);
     assert_eq!(boss1.store.reference().unwrap().teams.len(), 2);
     assert!(boss2.store.reference().unwrap().teams.is_empty());
 

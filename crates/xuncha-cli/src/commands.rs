@@ -309,17 +309,17 @@ pub fn record(store: &mut Store, command: &RecordCommand, json: bool) -> Result<
         RecordCommand::History { id, field } => {
             let mut doc = store.record(parse_id(id)?)?;
             match field {
-                None => show::history(&doc.history(), json),
+                None => show::history(&doc.history(), &show::Names::of(store)?, json),
                 Some(path) => {
                     let path = FieldPath::parse(path)
                         .ok_or_else(|| bad(format!("未知的字段路径 “{path}” / unknown field path {path:?}; e.g. allocated, narrative, beneficiaries/<item>/received")))?;
-                    show::field_history(&path, &doc.field_history(&path), json)
+                    show::field_history(&path, &doc.field_history(&path), &show::Names::of(store)?, json)
                 }
             }
         }
         RecordCommand::Conflicts { id } => {
             let mut doc = store.record(parse_id(id)?)?;
-            show::conflicts(&doc.conflicts(), json)
+            show::conflicts(&doc.conflicts(), &show::Names::of(store)?, json)
         }
         RecordCommand::Informant { id, set } => {
             let id = parse_id(id)?;

@@ -197,8 +197,27 @@ pub fn record(doc: &mut RecordDoc, informant: Option<&Informant>, as_json: bool)
     Ok(())
 }
 
+/// Who user ids are, from the reference data's user directory.
+#[derive(Debug, Default)]
+pub struct Names(std::collections::HashMap<String, String>);
+
+impl Names {
+    /// The directory this device holds.
+    pub fn of(store: &xuncha_store::Store) -> Result<Names> {
+        Ok(Names(store.people()?.into_iter().map(|p| (p.id, p.name)).collect()))
+    }
+
+    /// `张伟(zhang.wei)` for a known user, the id alone otherwise.
+    pub fn who(&self, id: Option<&str>) -> String {
+        match id {
+            Some(id) => self.0.get(id).map_or_else(|| id.to_owned(), |name| format!("{name}({id})")),
+            None => "?".to_owned(),
+        }
+    }
+}
+
 /// A record's changes.
-pub fn history(entries: &[HistoryEntry], as_json: bool) -> Result<()> {
+pub fn history(entries: &[HistoryEntry], names: &Names, as_json: bool) -> Result<()> {
     if as_json {
         return json(&entries);
     }
@@ -207,7 +226,7 @@ pub fn history(entries: &[HistoryEntry], as_json: bool) -> Result<()> {
             "{}  {}  {}@{}  {}  ",
             &e.change[..12.min(e.change.len())],
             e.at_ms.map(time).unwrap_or_default(),
-            e.author.as_deref().unwrap_or("?"),
+            names.who(e.author.as_deref()),
             e.device.as_deref().unwrap_or("?"),
             e.paths.join(", ")
         );
@@ -216,7 +235,7 @@ pub fn history(entries: &[HistoryEntry], as_json: bool) -> Result<()> {
 }
 
 /// One field's values over time.
-pub fn field_history(path: &FieldPath, versions: &[FieldVersion], as_json: bool) -> Result<()> {
+pub fn field_history(path: &FieldPath, versions: &[FieldVersion], names: &Names, as_json: bool) -> Result<()> {
     if as_json {
         return json(&versions);
     }
@@ -225,7 +244,7 @@ pub fn field_history(path: &FieldPath, versions: &[FieldVersion], as_json: bool)
         println!(
             "  {}  {}@{}  → {}",
             v.at_ms.map(time).unwrap_or_default(),
-            v.author.as_deref().unwrap_or("?"),
+            names.who(v.author.as_deref()),
             v.device.as_deref().unwrap_or("?"),
             v.value.as_deref().unwrap_or("（清除）")
         );
@@ -234,7 +253,7 @@ pub fn field_history(path: &FieldPath, versions: &[FieldVersion], as_json: bool)
 }
 
 /// The fields holding concurrent values.
-pub fn conflicts(conflicts: &[Conflict], as_json: bool) -> Result<()> {
+pub fn conflicts(conflicts: &[Conflict], names: &Names, as_json: bool) -> Result<()> {
     if as_json {
         return json(&conflicts);
     }
@@ -249,7 +268,7 @@ pub fn conflicts(conflicts: &[Conflict], as_json: bool) -> Result<()> {
                 "  {} {}  ← {}@{} {}",
                 if v.shown { "●" } else { "○" },
                 v.display,
-                v.author.as_deref().unwrap_or("?"),
+                names.who(v.author.as_deref()),
                 v.device.as_deref().unwrap_or("?"),
                 v.at_ms.map(time).unwrap_or_default()
             );

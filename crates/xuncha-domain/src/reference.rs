@@ -285,6 +285,15 @@ pub struct Roster {
     pub households: Vec<RosterHousehold>,
 }
 
+/// Someone a device may see as the author of a change or a member of a team: the user
+/// directory of the reference data, so that history shows names the server vouches for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+}
+
 /// Everything of the reference data one device receives.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Reference {
@@ -292,6 +301,9 @@ pub struct Reference {
     pub rounds: Vec<Round>,
     pub teams: Vec<Team>,
     pub rosters: Vec<Roster>,
+    /// The user directory (servers before it sent none).
+    #[serde(default)]
+    pub people: Vec<Person>,
 }
 
 /// Who reads: what a device may receive follows from its user's role, jurisdiction and

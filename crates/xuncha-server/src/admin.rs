@@ -38,6 +38,8 @@ pub fn add_user(
         User { id: id.into(), name: name.into(), role, jurisdiction: jurisdiction.into(), created_at_ms: now_ms };
     with_tx(storage, true, |tx| {
         tx.add_user(&user)?;
+        // The user directory is reference data.
+        tx.bump_reference_version()?;
         tx.audit(&audit(
             "user.add",
             serde_json::json!({ "user": user.id, "role": role.code(), "jurisdiction": jurisdiction }),

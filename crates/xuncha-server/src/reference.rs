@@ -5,14 +5,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use xuncha_domain::{Reference, Team};
+use xuncha_domain::{Person, Reference, Team};
 use xuncha_protocol::ReferenceUpdate;
 
 use crate::storage::{Result, Tx, Visibility};
 
-/// The tag of what `who` would receive now: the reference version and the read scope.
+/// The layout of what is sent: a device that holds an older one receives it again.
+const FORMAT: u8 = 2;
+
+/// The tag of what `who` would receive now: the layout, the reference version and the read
+/// scope.
 pub fn tag(tx: &mut dyn Tx, who: &Visibility) -> Result<Vec<u8>> {
-    let mut tag = tx.reference_version()?.to_be_bytes().to_vec();
+    let mut tag = vec![FORMAT];
+    tag.extend_from_slice(&tx.reference_version()?.to_be_bytes());
     tag.extend_from_slice(&who.scope.fingerprint());
     Ok(tag)
 }
@@ -66,5 +71,18 @@ pub fn for_device(tx: &mut dyn Tx, who: &Visibility, teams: &[Team]) -> Result<R
     } else {
         Vec::new()
     };
-    Ok(Reference { divisions, rounds, teams, rosters })
+    // The people a device meets in history and teams: everyone for a supervisor or a user
+    // in no team; a team's own people and the supervisors for a user in teams.
+    let mut people: Vec<Person> = tx
+        .users()?
+        .into_iter()
+        .filter(|u| {
+            !own_teams
+                || u.role == xuncha_protocol::Role::Supervisor
+                || teams.iter().any(|t| t.role_of(&u.id).is_some())
+        })
+        .map(|u| Person { id: u.id, name: u.name })
+        .collect();
+    people.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Reference { divisions, rounds, teams, rosters, people })
 }

@@ -3,7 +3,7 @@
 //! whole, in the sync answer's transaction, whenever the server's differs.
 
 use rusqlite::{OptionalExtension, Transaction, params};
-use xuncha_domain::{DivisionEntry, Reference, Roster, RosterHousehold, Round, Team, Yuan};
+use xuncha_domain::{DivisionEntry, Person, Reference, Roster, RosterHousehold, Round, Team, Yuan};
 
 use crate::Store;
 use crate::error::{Result, StoreError};
@@ -24,7 +24,7 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> 
 pub(crate) fn replace(tx: &Transaction<'_>, tag: &[u8], data: &Reference) -> Result<()> {
     tx.execute_batch(
         "DELETE FROM ref_households; DELETE FROM ref_rosters; DELETE FROM ref_teams;
-         DELETE FROM ref_rounds; DELETE FROM ref_divisions;",
+         DELETE FROM ref_rounds; DELETE FROM ref_divisions; DELETE FROM ref_people;",
     )?;
     {
         let mut insert = tx.prepare("INSERT INTO ref_divisions (code, name, parent) VALUES (?1, ?2, ?3)")?;
@@ -51,6 +51,10 @@ pub(crate) fn replace(tx: &Transaction<'_>, tag: &[u8], data: &Reference) -> Res
                 json(&t.places),
                 json(&t.units)
             ])?;
+        }
+        let mut insert = tx.prepare("INSERT INTO ref_people (id, name) VALUES (?1, ?2)")?;
+        for p in &data.people {
+            insert.execute(params![p.id, p.name])?;
         }
         let mut roster =
             tx.prepare("INSERT INTO ref_rosters (id, village, fund, imported_at) VALUES (?1, ?2, ?3, ?4)")?;
@@ -268,6 +272,13 @@ impl Store {
         Ok(found.iter().map(|v| self.describe(v)).collect::<Result<Vec<_>>>()?.join("、"))
     }
 
+    /// The user directory held: who each user id is.
+    pub fn people(&self) -> Result<Vec<Person>> {
+        let mut stmt = self.conn.prepare_cached("SELECT id, name FROM ref_people ORDER BY id")?;
+        let rows = stmt.query_map([], |row| Ok(Person { id: row.get(0)?, name: row.get(1)? }))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     /// Everything held, as the server sent it.
     pub fn reference(&self) -> Result<Reference> {
         let villages: Vec<String> = {
@@ -278,6 +289,12 @@ impl Store {
         for village in villages {
             rosters.extend(self.rosters(&village)?);
         }
-        Ok(Reference { divisions: self.divisions()?, rounds: self.rounds()?, teams: self.teams()?, rosters })
+        Ok(Reference {
+            divisions: self.divisions()?,
+            rounds: self.rounds()?,
+            teams: self.teams()?,
+            rosters,
+            people: self.people()?,
+        })
     }
 }

@@ -174,6 +174,13 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX ref_households_head ON ref_households (head);
     "#,
+    // 6: the user directory of the reference data (who an author id is).
+    r#"
+    CREATE TABLE ref_people (
+        id   TEXT PRIMARY KEY,
+        name TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this code writes.
