@@ -10,7 +10,7 @@ pub mod dto;
 mod error;
 pub mod export;
 mod records;
-mod reference;
+pub mod reference;
 mod schema;
 mod sync;
 

@@ -4,6 +4,7 @@
 //! and `record edit --add-household-from-roster` use.
 
 use anyhow::Result;
+use xuncha_app::reference::{Placement, placement};
 use xuncha_domain::{Division, DivisionEntry, Edit, Field, ItemField, ItemId, ItemList, RecordId, Team, Value};
 use xuncha_server::admin;
 use xuncha_store::Store;
@@ -210,18 +211,8 @@ pub fn roster_list(store: &Store, command: &RosterCommand, json: bool) -> Result
     Ok(())
 }
 
-/// Where a new record goes: its township and village, round and team, from what was given
-/// and the reference data (a village by name; the round and team of the user's team there).
-#[derive(Debug, Default)]
-pub struct Placement {
-    pub township: Option<Division>,
-    pub village: Option<Division>,
-    pub round: String,
-    pub team: String,
-}
-
 /// Resolves `--village` (a name, a code or CODE:NAME) and fills the township, round and
-/// team the person left out.
+/// team the person left out, as the app does (`xuncha_app::reference::placement`).
 pub fn place(
     store: &Store,
     township: Option<Division>,
@@ -229,35 +220,20 @@ pub fn place(
     round: &str,
     team: &str,
 ) -> Result<Placement> {
-    let mut placement = Placement { township, village: None, round: round.to_owned(), team: team.to_owned() };
-    let Some(text) = village_text else { return Ok(placement) };
-    let entry = match Division::parse(text) {
-        Some(given) => {
-            placement.village = Some(given);
-            return Ok(placement);
-        }
-        None => village(store, text)?,
-    };
-    if placement.township.is_none()
-        && let Some(parent) = store.division(&entry.parent)?
-    {
-        placement.township = Some(Division::new(parent.code, parent.name));
+    let given = Placement { township, village: None, round: round.to_owned(), team: team.to_owned() };
+    let Some(text) = village_text else { return Ok(given) };
+    if let Some(village) = Division::parse(text) {
+        return Ok(Placement { village: Some(village), ..given });
     }
-    let user = store.identity().user_id.to_string();
-    let mine: Vec<Team> =
-        store.teams()?.into_iter().filter(|t| t.role_of(&user).is_some() && t.covers(&entry.code)).collect();
-    if let [only] = mine.as_slice() {
-        if placement.team.is_empty() {
-            placement.team.clone_from(&only.name);
-        }
-        if placement.round.is_empty()
-            && let Some(round) = store.rounds()?.into_iter().find(|r| r.id == only.round)
-        {
-            placement.round = round.name;
-        }
-    }
-    placement.village = Some(Division::new(entry.code, entry.name));
-    Ok(placement)
+    let entry = village(store, text)?;
+    let found = placement(store, &entry.code)?.unwrap_or_default();
+    let or = |given: String, found: String| if given.is_empty() { found } else { given };
+    Ok(Placement {
+        township: given.township.or(found.township),
+        village: found.village,
+        round: or(given.round, found.round),
+        team: or(given.team, found.team),
+    })
 }
 
 /// The edit adding a household from the record's village roster: `NAME`, or `NAME#1234`
