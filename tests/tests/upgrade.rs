@@ -24,6 +24,10 @@ fn now() -> i64 {
 #[test]
 fn a_release_one_server_and_device_upgrade_and_sync() {
     let district = District::start_from(Some(&fixture().join("server")));
+    // The plaintext server.db of the first release is encrypted on open (SQLCipher).
+    let db = std::fs::read(district.dir.path().join("server/server.db")).unwrap();
+    assert!(!db.starts_with(b"SQLite format 3\0"), "server.db is still plaintext");
+    assert!(district.dir.path().join("server/server.key").exists());
     let dir = tempfile::tempdir().unwrap();
     for file in ["device.db", "device.db.key"] {
         std::fs::copy(fixture().join(file), dir.path().join(file)).unwrap();

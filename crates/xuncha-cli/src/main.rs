@@ -21,9 +21,9 @@ use xuncha_store::{KdfParams, Store, StoreError};
 
 use crate::args::{Cli, Command};
 
-/// Exit statuses: 0 ok, 1 other failure, 2 bad usage (clap), 3 wrong PIN, 4 not found,
-/// 5 damaged data or failed verification, 6 invalid input, 7 server unreachable,
-/// 8 device revoked (wipe).
+/// Exit statuses: 0 ok, 1 other failure, 2 bad usage (clap), 3 wrong PIN or server key,
+/// 4 not found, 5 damaged data or failed verification, 6 invalid input, 7 server
+/// unreachable, 8 device revoked (wipe).
 fn exit_code(error: &anyhow::Error) -> u8 {
     if let Some(store) = error.downcast_ref::<StoreError>() {
         return match store {
@@ -40,6 +40,9 @@ fn exit_code(error: &anyhow::Error) -> u8 {
             StoreError::Domain(_) => 6,
             _ => 1,
         };
+    }
+    if let Some(xuncha_server::StorageError::Key(_)) = error.downcast_ref() {
+        return 3;
     }
     if error.downcast_ref::<DomainError>().is_some() {
         return 6;

@@ -18,7 +18,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 pub fn storage(data: &std::path::Path) -> Result<Arc<dyn Storage>> {
-    Ok(Arc::new(SqliteStorage::open(data).map_err(|e| anyhow!("{e}"))?))
+    Ok(Arc::new(SqliteStorage::open(data)?))
 }
 
 /// The server's configuration file.

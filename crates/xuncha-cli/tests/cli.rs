@@ -1,9 +1,10 @@
 //! The command line on real databases: bad input gets a clear error and changes nothing;
-//! the demo district reproduces the published totals; export writes whole files.
+//! the server's data opens only with its key; the demo district reproduces the published
+//! totals; export writes whole files.
 
 mod common;
 
-use common::{Device, files};
+use common::{Device, admin, files};
 
 fn database_files_of(all: &[(std::path::PathBuf, Vec<u8>)]) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     all.iter().filter(|(p, _)| p.to_string_lossy().contains("device.db")).cloned().collect()
@@ -128,6 +129,42 @@ fn a_wrong_pin_or_a_damaged_database_is_refused_and_left_as_it_was() {
     let out = device.run(&["record", "list", "--db", device.dir.path().join("none.db").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(4));
     assert!(stderr(&out).contains("xuncha init"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_server_data_opens_only_with_its_key_file() {
+    let office = tempfile::tempdir().unwrap();
+    let data = office.path().join("server");
+    let out = admin(&data, &["add-user", "zhang", "--name", "张伟"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = std::fs::read_to_string(data.join("server.key")).unwrap();
+    assert_eq!(key.trim().len(), 64, "{key}");
+    let users = |key_file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_xuncha"))
+            .args(["admin", "users"])
+            .env("XUNCHA_SERVER_DATA", &data)
+            .env("XUNCHA_SERVER_KEY_FILE", key_file)
+            .output()
+            .unwrap()
+    };
+
+    // The key kept elsewhere (XUNCHA_SERVER_KEY_FILE) opens the data without its copy.
+    let kept = office.path().join("kept.key");
+    std::fs::rename(data.join("server.key"), &kept).unwrap();
+    let out = users(&kept);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("张伟"), "{}", stderr(&out));
+    let before = files(&data);
+
+    // A wrong or missing key: exit 3, a message that says what to check, nothing written.
+    let wrong = office.path().join("wrong.key");
+    std::fs::write(&wrong, "cd".repeat(32)).unwrap();
+    for key_file in [wrong.clone(), data.join("server.key")] {
+        let out = users(&key_file);
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        assert!(stderr(&out).contains("server.db 无法用此密钥打开"), "{}", stderr(&out));
+        assert!(stderr(&out).contains("check XUNCHA_SERVER_KEY_FILE"), "{}", stderr(&out));
+        assert!(files(&data) == before, "a wrong key changed the data directory");
+    }
 }
 
 #[test]

@@ -101,7 +101,11 @@ fn verify_finds_edited_deleted_and_reordered_log_entries() {
     for (n, (sql, named)) in cases.iter().enumerate() {
         let copy = office.path().join(format!("tampered-{n}"));
         copy_dir(&data, &copy);
-        rusqlite::Connection::open(copy.join("server.db")).unwrap().execute_batch(sql).unwrap();
+        // (an intruder who also holds the master key: server.db is encrypted at rest)
+        let key = std::fs::read_to_string(copy.join("server.key")).unwrap();
+        let db = rusqlite::Connection::open(copy.join("server.db")).unwrap();
+        db.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.trim())).unwrap();
+        db.execute_batch(sql).unwrap();
         let out = admin(&copy, &["verify"]);
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(5), "{sql}: {text} {}", String::from_utf8_lossy(&out.stderr));

@@ -64,7 +64,7 @@ impl From<StorageError> for ApiError {
             StorageError::NotFound(what) => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("找不到 {what} / no such {what}"))
             }
-            StorageError::Backend(detail) => ApiError::internal(detail),
+            StorageError::Backend(detail) | StorageError::Key(detail) => ApiError::internal(detail),
         }
     }
 }

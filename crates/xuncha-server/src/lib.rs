@@ -3,6 +3,7 @@
 //! behind the [`Storage`] trait; SQLite in a data directory is the default backend.
 
 pub mod admin;
+pub mod at_rest;
 pub mod attachments;
 pub mod auth;
 pub mod baseline;

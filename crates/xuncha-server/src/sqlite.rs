@@ -1,6 +1,7 @@
 //! The default storage backend: one SQLite file in the server's data directory (WAL,
-//! append-only migrations). Writes are serialised through one connection; the blocking
-//! calls run on tokio's blocking pool, never on the async runtime.
+//! append-only migrations), encrypted with SQLCipher (`at_rest.rs`). Writes are serialised
+//! through one connection; the blocking calls run on tokio's blocking pool, never on the
+//! async runtime.
 
 use crate::storage::AttachmentState;
 use std::path::Path;
@@ -11,6 +12,7 @@ use xuncha_protocol::{DocKey, Part, Role};
 
 use xuncha_domain::{DivisionEntry, ReadScope, Roster, Round, Team};
 
+use crate::at_rest::{self, BlobKey};
 use crate::chain::{self, Checkpoint, LogRow};
 
 use crate::storage::{
@@ -164,6 +166,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX checkpoints_at ON checkpoints (at);
 "#,
+    // 6 (at rest): each attachment's own key (32 random bytes) that seals its pieces
+    // (`at_rest.rs`); NULL for attachments stored before, sealed when the server opens.
+    r#"
+    ALTER TABLE attachments ADD COLUMN blob_key BLOB;
+"#,
 ];
 
 const LOG_COLUMNS: &str = "seq, record, part, hash, device_id, received_at, bytes, link";
@@ -237,11 +244,16 @@ pub struct SqliteStorage {
 }
 
 impl SqliteStorage {
-    /// Opens (creating if needed) `server.db` in `dir`.
+    /// Opens (creating if needed) `server.db` in `dir`, encrypted with the master key from
+    /// `XUNCHA_SERVER_KEY_FILE`, else `server.key` in `dir` (see [`at_rest`]).
     pub fn open(dir: &Path) -> Result<SqliteStorage> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StorageError::Backend(format!("cannot create {}: {e}", dir.display())))?;
-        let mut conn = Connection::open(dir.join("server.db"))?;
+        SqliteStorage::open_with_key_file(dir, &at_rest::key_file_for(dir))
+    }
+
+    /// Opens (creating if needed) `server.db` in `dir`, encrypted with the master key in
+    /// `key_file` (made there for a new database).
+    pub fn open_with_key_file(dir: &Path, key_file: &Path) -> Result<SqliteStorage> {
+        let mut conn = at_rest::open_encrypted(dir, key_file)?;
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
@@ -263,6 +275,7 @@ impl SqliteStorage {
             tx.pragma_update(None, "user_version", i64::try_from(index + 1).unwrap_or(i64::MAX))?;
             tx.commit()?;
         }
+        at_rest::seal_plaintext_attachments(&mut conn)?;
         Ok(SqliteStorage { conn: Mutex::new(conn) })
     }
 }
@@ -284,6 +297,18 @@ impl Storage for SqliteStorage {
 
 struct SqlTx<'a> {
     tx: &'a rusqlite::Transaction<'a>,
+}
+
+impl SqlTx<'_> {
+    /// The key that seals an attachment's pieces; `None` for pieces stored in the clear
+    /// by an older server and not yet sealed.
+    fn blob_key(&self, sha256: &str) -> Result<Option<BlobKey>> {
+        let stored: Option<Option<Vec<u8>>> = self
+            .tx
+            .query_row("SELECT blob_key FROM attachments WHERE sha256 = ?1", [sha256], |row| row.get(0))
+            .optional()?;
+        BlobKey::from_column(sha256, stored.flatten())
+    }
 }
 
 fn user_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
@@ -661,10 +686,12 @@ impl Tx for SqlTx<'_> {
 
     fn append_attachment(&mut self, sha256: &str, size: u64, offset: u64, bytes: &[u8], now_ms: i64) -> Result<u64> {
         let size_i = i64::try_from(size).unwrap_or(i64::MAX);
+        let new_key = BlobKey::generate()?;
         self.tx.execute(
-            "INSERT INTO attachments (sha256, size, received, complete, created_at) VALUES (?1, ?2, 0, 0, ?3)
+            "INSERT INTO attachments (sha256, size, received, complete, created_at, blob_key)
+             VALUES (?1, ?2, 0, 0, ?3, ?4)
              ON CONFLICT (sha256) DO NOTHING",
-            params![sha256, size_i, now_ms],
+            params![sha256, size_i, now_ms, new_key.as_bytes()],
         )?;
         let state = self.attachment_state(sha256)?.ok_or_else(|| StorageError::NotFound("attachment".into()))?;
         if state.size != size {
@@ -680,9 +707,13 @@ impl Tx for SqlTx<'_> {
         if received > size {
             return Err(StorageError::Conflict(format!("more than the {size} bytes declared")));
         }
+        let data = match self.blob_key(sha256)? {
+            Some(key) => key.seal(sha256, offset, bytes)?,
+            None => bytes.to_vec(),
+        };
         self.tx.execute(
             "INSERT INTO attachment_pieces (sha256, offset, data) VALUES (?1, ?2, ?3)",
-            params![sha256, i64::try_from(offset).unwrap_or(i64::MAX), bytes],
+            params![sha256, i64::try_from(offset).unwrap_or(i64::MAX), data],
         )?;
         self.tx.execute(
             "UPDATE attachments SET received = ?2 WHERE sha256 = ?1",
@@ -702,16 +733,28 @@ impl Tx for SqlTx<'_> {
     }
 
     fn attachment_bytes(&mut self, sha256: &str, offset: u64) -> Result<Vec<u8>> {
+        let key = self.blob_key(sha256)?;
         let mut stmt =
             self.tx.prepare("SELECT offset, data FROM attachment_pieces WHERE sha256 = ?1 ORDER BY offset")?;
         let mut out = Vec::new();
+        let mut next = 0u64;
         for row in stmt.query_map([sha256], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)))? {
-            let (start, data) = row?;
+            let (start, stored) = row?;
             let start = u64::try_from(start).unwrap_or(0);
-            let end = start + data.len() as u64;
-            if end <= offset {
+            if start != next {
+                return Err(StorageError::Backend(format!(
+                    "attachment {sha256} lacks bytes {next} to {start}; the data directory is damaged"
+                )));
+            }
+            let overhead = if key.is_some() { at_rest::SEAL_OVERHEAD } else { 0 };
+            next = start + stored.len().saturating_sub(overhead) as u64;
+            if next <= offset {
                 continue;
             }
+            let data = match &key {
+                Some(key) => key.open(sha256, start, &stored)?,
+                None => stored,
+            };
             let skip = usize::try_from(offset.saturating_sub(start)).unwrap_or(0);
             out.extend_from_slice(&data[skip..]);
         }

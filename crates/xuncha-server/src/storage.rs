@@ -15,6 +15,9 @@ pub enum StorageError {
     Conflict(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// The master key is missing, damaged or does not open `server.db`.
+    #[error("{0}")]
+    Key(String),
 }
 
 impl From<rusqlite::Error> for StorageError {

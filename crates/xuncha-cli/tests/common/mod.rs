@@ -97,6 +97,7 @@ impl ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_xuncha"))
             .args(["server", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .env("XUNCHA_LOG", "warn")
+            .env_remove("XUNCHA_SERVER_KEY_FILE")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -123,5 +124,11 @@ impl Drop for ServerProcess {
 
 /// `xuncha admin ARGS` on the server data directory `data`.
 pub fn admin(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xuncha")).arg("admin").args(args).env("XUNCHA_SERVER_DATA", data).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_xuncha"))
+        .arg("admin")
+        .args(args)
+        .env("XUNCHA_SERVER_DATA", data)
+        .env_remove("XUNCHA_SERVER_KEY_FILE")
+        .output()
+        .unwrap()
 }
