@@ -167,7 +167,7 @@ fn plaintext_data_with_attachments(data: &Path, photo: &[u8]) {
     std::fs::copy(fixture_server().join("server.db"), live.join("server.db")).unwrap();
     let conn = rusqlite::Connection::open(live.join("server.db")).unwrap();
     conn.execute_batch("PRAGMA wal_autocheckpoint = 0;").unwrap();
-    let mut insert = |sha: &str, size: usize, pieces: &[&[u8]], complete: bool| {
+    let insert = |sha: &str, size: usize, pieces: &[&[u8]], complete: bool| {
         let received: usize = pieces.iter().map(|p| p.len()).sum();
         conn.execute(
             "INSERT INTO attachments (sha256, size, received, complete, created_at) VALUES (?1, ?2, ?3, ?4, 1)",
