@@ -9,10 +9,10 @@ use tauri::ipc::{InvokeBody, Request, Response};
 use tauri::{AppHandle, Emitter, Manager};
 use xuncha_app::{
     App, AppError, AppStatus, Assignment, AttachmentInput, Config, EnrollInput, EnrollLink, EventSink, ExportResult,
-    FieldInput, ListPage, ListQuery, NewRecordInput, RecordView, RosterKey, RosterPick, Schema, SyncStatus,
-    SystemClock,
+    FieldInput, FieldVersionView, HistoryEntryView, ListPage, ListQuery, NewRecordInput, RecordView, RosterKey,
+    RosterPick, Schema, SyncStatus, SystemClock,
 };
-use xuncha_domain::{DivisionEntry, Edit, FieldPath, FieldVersion, HistoryEntry, InformantField, ItemId, RecordId};
+use xuncha_domain::{DivisionEntry, Edit, FieldPath, InformantField, ItemId, RecordId};
 use xuncha_store::{Facets, Totals};
 
 type Result<T> = std::result::Result<T, AppError>;
@@ -168,12 +168,12 @@ async fn settle_conflict(handle: AppHandle, id: RecordId, path: FieldPath, chang
 }
 
 #[tauri::command]
-async fn record_history(handle: AppHandle, id: RecordId) -> Result<Vec<HistoryEntry>> {
+async fn record_history(handle: AppHandle, id: RecordId) -> Result<Vec<HistoryEntryView>> {
     blocking(handle, move |app| app.history(id)).await
 }
 
 #[tauri::command]
-async fn field_history(handle: AppHandle, id: RecordId, path: FieldPath) -> Result<Vec<FieldVersion>> {
+async fn field_history(handle: AppHandle, id: RecordId, path: FieldPath) -> Result<Vec<FieldVersionView>> {
     blocking(handle, move |app| app.field_history(id, &path)).await
 }
 

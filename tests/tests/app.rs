@@ -243,13 +243,20 @@ fn offline_edits_sync_when_the_server_returns_and_a_supervisor_settles_a_conflic
     assert!(*supervisor_events.records_changed.lock().unwrap() > 0);
     let conflict = &view.conflicts[0];
     assert_eq!(conflict.path, FieldPath::Field { field: Field::Allocated });
-    let mut shown: Vec<&str> = conflict.values.iter().map(|v| v.display.as_str()).collect();
+    let mut shown: Vec<&str> = conflict.values.iter().map(|v| v.value.display.as_str()).collect();
     shown.sort_unstable();
     assert_eq!(shown, ["81500.50", "82000.00"]);
-    assert!(conflict.values.iter().any(|v| v.author.as_deref() == Some("insp")));
+    // Named from the supervisor's user directory (every user; here named by their id).
+    assert!(
+        conflict
+            .values
+            .iter()
+            .any(|v| v.value.author.as_deref() == Some("insp") && v.author_name.as_deref() == Some("insp"))
+    );
 
     // Settling is an edit: the inspector's value stays, the conflict is gone.
-    let inspectors = conflict.values.iter().find(|v| v.display == "82000.00").unwrap().change.clone().unwrap();
+    let inspectors =
+        conflict.values.iter().find(|v| v.value.display == "82000.00").unwrap().value.change.clone().unwrap();
     let view = supervisor.settle(id, &conflict.path, &inspectors).unwrap();
     assert!(view.conflicts.is_empty());
     assert_eq!(view.record.fields.get(&Field::Allocated), Some(&Value::Money("82000".parse().unwrap())));

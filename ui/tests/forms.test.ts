@@ -37,6 +37,7 @@ function viewWithProblem(): RecordView {
       { path: 'allocated', code: 'required', zh: '请填写拨付金额（元）', en: 'Allocated (yuan) is required' },
     ],
     conflicts: [{ path: { at: 'item', id: HOUSEHOLD, field: 'head' }, label_zh: '受益农户·户主', values: [] }],
+    review: { decision: null, comments: [] },
     pending: false, informant: null, next_statuses: [], can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
   };
 }

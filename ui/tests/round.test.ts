@@ -54,7 +54,7 @@ function view(change: Partial<RecordView> = {}, record: Partial<RecordView['reco
       attachments: [], narrative: '', review: { status: 'draft', comments: [], decision: null }, malformed: [], withdrawn: null,
       ...record,
     },
-    problems: [], conflicts: [], pending: false, informant: null, next_statuses: ['submitted'], can_review: false, heads: [],
+    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: false, informant: null, next_statuses: ['submitted'], can_review: false, heads: [],
     shortfall: null, findings: [], unknown_places: [],
     ...change,
   };

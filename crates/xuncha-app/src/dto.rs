@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 use xuncha_domain::{
-    Conflict, Division, DivisionEntry, Field, FieldType, Finding, FundIssue, GeoPoint, Informant, ItemField, ItemId,
-    ItemList, Problem, Projection, Record, RecordId, RecordKind, ReviewStatus, RosterHousehold, Round, Shortfall,
-    TeamRole, Vocabulary,
+    ConflictValue, Decision, Division, DivisionEntry, Field, FieldPath, FieldType, FieldVersion, Finding, FundIssue,
+    GeoPoint, HistoryEntry, Informant, ItemField, ItemId, ItemList, Problem, Projection, Record, RecordId, RecordKind,
+    ReviewStatus, RosterHousehold, Round, Shortfall, TeamRole, Vocabulary,
 };
 
 use crate::error::ErrorDto;
@@ -124,7 +124,9 @@ pub struct RecordView {
     pub record: Record,
     /// What to fix, per field path (`allocated`, `beneficiaries/<id>/received`).
     pub problems: Vec<Problem>,
-    pub conflicts: Vec<Conflict>,
+    pub conflicts: Vec<ConflictView>,
+    /// The decision and comments of `record.review`, with who made them by name.
+    pub review: ReviewView,
     pub pending: bool,
     /// The informant of a gang clue, if this device holds it (supervisors, or the
     /// device that wrote it).
@@ -143,6 +145,82 @@ pub struct RecordView {
     /// not know (code `unknown_division`, path `township` or `village`): flagged, not
     /// refused. Empty while the device holds no divisions at all.
     pub unknown_places: Vec<Finding>,
+}
+
+/// One change in a record's history, with its author's name. `author` is the user the
+/// change's commit message names, which the server verified on upload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct HistoryEntryView {
+    #[serde(flatten)]
+    pub entry: HistoryEntry,
+    /// The author's name in the user directory (`None`: not listed; show `author`).
+    pub author_name: Option<String>,
+}
+
+/// The value a field had after one change, with the change's author by name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FieldVersionView {
+    #[serde(flatten)]
+    pub version: FieldVersion,
+    /// The author's name in the user directory (`None`: not listed; show `author`).
+    pub author_name: Option<String>,
+}
+
+/// A field holding concurrent values, with who wrote each by name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ConflictView {
+    pub path: FieldPath,
+    pub label_zh: String,
+    pub values: Vec<ConflictValueView>,
+}
+
+/// One of the concurrent values of a field, with its author by name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ConflictValueView {
+    #[serde(flatten)]
+    pub value: ConflictValue,
+    /// The author's name in the user directory (`None`: not listed; show `author`).
+    pub author_name: Option<String>,
+}
+
+/// Who reviewed a record, by name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ReviewView {
+    pub decision: Option<DecisionView>,
+    /// Oldest first, as `record.review.comments`.
+    pub comments: Vec<CommentView>,
+}
+
+/// A review decision with its reviewer by name. `by` is checked by the server: a decision
+/// can only be made in the uploader's own name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DecisionView {
+    #[serde(flatten)]
+    pub decision: Decision,
+    /// The reviewer's name in the user directory (`None`: not listed; show `by`).
+    pub by_name: Option<String>,
+}
+
+/// A reviewer's comment with its author by name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CommentView {
+    pub id: ItemId,
+    /// The user the commit message of the change that added the comment names (verified
+    /// by the server), not the author the comment's own text names; that one only when
+    /// the change names no one.
+    pub author: String,
+    /// The author's name in the user directory (`None`: not listed, or not verified; show
+    /// `author`).
+    pub author_name: Option<String>,
+    pub at_ms: i64,
+    pub text: String,
 }
 
 /// What an enrollment QR code holds: the server's address and the one-time code.

@@ -19,8 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use xuncha_domain::{
-    ActorId, DeviceId, DivisionEntry, Edit, Entropy, FieldPath, FieldVersion, HistoryEntry, InformantField, RecordId,
-    UserId,
+    ActorId, DeviceId, DivisionEntry, Edit, Entropy, FieldPath, InformantField, RecordId, UserId,
 };
 use xuncha_store::{Facets, Identity, KdfParams, Store, StoreError, Totals};
 use xuncha_sync::Client;
@@ -454,14 +453,14 @@ impl App {
         self.edit(id, &[edit])
     }
 
-    /// Every change of a record.
-    pub fn history(&self, id: RecordId) -> Result<Vec<HistoryEntry>> {
-        self.with(|s| Ok(s.store.record(id)?.history()))
+    /// Every change of a record, its author by name.
+    pub fn history(&self, id: RecordId) -> Result<Vec<HistoryEntryView>> {
+        self.with(|s| records::history(&s.store, id))
     }
 
-    /// The values one field took, change by change.
-    pub fn field_history(&self, id: RecordId, path: &FieldPath) -> Result<Vec<FieldVersion>> {
-        self.with(|s| Ok(s.store.record(id)?.field_history(path)))
+    /// The values one field took, change by change, each change's author by name.
+    pub fn field_history(&self, id: RecordId, path: &FieldPath) -> Result<Vec<FieldVersionView>> {
+        self.with(|s| records::field_history(&s.store, id, path))
     }
 
     /// Attaches a photo or document.

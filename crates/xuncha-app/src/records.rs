@@ -1,16 +1,20 @@
 //! Record use cases over an open device database: list, read, create, edit (typed input
-//! parsed here), settle conflicts, review. Who may do what is decided here.
+//! parsed here), settle conflicts, review, history. Who may do what is decided here; who
+//! wrote what is shown by name from the user directory.
 
 use xuncha_domain::rules::{self, Author};
 use xuncha_domain::{
-    Edit, Entropy, FieldPath, InformantField, ItemField, NewRecord, Reader, RecordId, RecordKind, ReviewStatus,
-    findings, validate,
+    Conflict, Edit, Entropy, FieldPath, InformantField, ItemField, NewRecord, Reader, RecordDoc, RecordId, RecordKind,
+    Review, ReviewStatus, findings, validate,
 };
 use xuncha_store::{ListFilter, NewAttachment, Store};
 
-use crate::dto::{AttachmentInput, FieldInput, ListPage, ListQuery, NewRecordInput, RecordRow, RecordView};
+use crate::dto::{
+    AttachmentInput, CommentView, ConflictValueView, ConflictView, DecisionView, FieldInput, FieldVersionView,
+    HistoryEntryView, ListPage, ListQuery, NewRecordInput, RecordRow, RecordView, ReviewView,
+};
 use crate::error::{AppError, Result};
-use crate::reference;
+use crate::reference::{self, Names};
 
 /// The largest page the list asks for at once.
 const MAX_PAGE: u32 = 500;
@@ -62,6 +66,11 @@ pub fn view(store: &mut Store, id: RecordId, can_review: bool) -> Result<RecordV
     let record = doc.read();
     let problems = validate(&record);
     let conflicts = doc.conflicts();
+    // The directory is read only when someone is to be named (not on every keystroke).
+    let anyone = !conflicts.is_empty() || record.review.decision.is_some() || !record.review.comments.is_empty();
+    let names = if anyone { Names::of(store)? } else { Names::default() };
+    let review = review_view(&mut doc, &record.review, &names);
+    let conflicts = conflicts.into_iter().map(|c| conflict_view(c, &names)).collect();
     let heads = doc.heads().iter().map(ToString::to_string).collect();
     let pending = store.pending_records()?.binary_search(&id).is_ok();
     // Only gang clues have an informant: no companion lookup on other records' keystrokes.
@@ -74,6 +83,7 @@ pub fn view(store: &mut Store, id: RecordId, can_review: bool) -> Result<RecordV
         record,
         problems,
         conflicts,
+        review,
         pending,
         informant,
         next_statuses,
@@ -83,6 +93,56 @@ pub fn view(store: &mut Store, id: RecordId, can_review: bool) -> Result<RecordV
         findings,
         unknown_places,
     })
+}
+
+/// A conflict with each value's author by name.
+fn conflict_view(conflict: Conflict, names: &Names) -> ConflictView {
+    let values = conflict
+        .values
+        .into_iter()
+        .map(|value| ConflictValueView { author_name: names.name(value.author.as_deref()), value })
+        .collect();
+    ConflictView { path: conflict.path, label_zh: conflict.label_zh, values }
+}
+
+/// The decision and comments of `review` by name; each comment attributed to the change
+/// that added it.
+fn review_view(doc: &mut RecordDoc, review: &Review, names: &Names) -> ReviewView {
+    let decision =
+        review.decision.clone().map(|decision| DecisionView { by_name: names.name(Some(&decision.by)), decision });
+    let verified = if review.comments.is_empty() { Default::default() } else { doc.comment_authors() };
+    let comments = review
+        .comments
+        .iter()
+        .map(|c| {
+            let (author, author_name) = match verified.get(&c.id) {
+                Some(by) => (by.clone(), names.name(Some(by))),
+                None => (c.author.clone(), None),
+            };
+            CommentView { id: c.id, author, author_name, at_ms: c.at_ms, text: c.text.clone() }
+        })
+        .collect();
+    ReviewView { decision, comments }
+}
+
+/// Every change of a record, its author by name.
+pub fn history(store: &Store, id: RecordId) -> Result<Vec<HistoryEntryView>> {
+    let entries = store.record(id)?.history();
+    let names = Names::of(store)?;
+    Ok(entries
+        .into_iter()
+        .map(|entry| HistoryEntryView { author_name: names.name(entry.author.as_deref()), entry })
+        .collect())
+}
+
+/// The values one field took, change by change, each change's author by name.
+pub fn field_history(store: &Store, id: RecordId, path: &FieldPath) -> Result<Vec<FieldVersionView>> {
+    let versions = store.record(id)?.field_history(path);
+    let names = Names::of(store)?;
+    Ok(versions
+        .into_iter()
+        .map(|version| FieldVersionView { author_name: names.name(version.author.as_deref()), version })
+        .collect())
 }
 
 /// Creates a record; returns its id. A village the reference data knows brings its
@@ -266,4 +326,125 @@ pub fn set_informant(store: &mut Store, id: RecordId, values: &[(InformantField,
         values.iter().map(|(f, v)| (*f, Some(v.trim()).filter(|v| !v.is_empty()))).collect();
     store.set_informant(id, &fields, now_ms)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! Who wrote what, by name: the user directory names the authors of changes, conflict
+    //! values, decisions and comments; the device's own user is named from its identity;
+    //! anyone else shows as the id.
+
+    use xuncha_domain::{ActorId, DeviceId, Division, EditContext, Field, Person, Reference, UserId};
+    use xuncha_store::{Identity, KdfParams, Received};
+
+    use super::*;
+    use crate::dto::NewRecordInput;
+
+    const T0: i64 = 1_700_000_000_000;
+
+    /// A device database of `wang` (王巡察, whom the directory does not list) holding a
+    /// directory of `lee` (李组长) and `sun` (孙书记), and a fund check wang created.
+    fn set_up() -> (tempfile::TempDir, Store, RecordId) {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = Identity {
+            device_id: DeviceId::new("dev-wang").unwrap(),
+            user_id: UserId::new("wang").unwrap(),
+            user_name: "王巡察".into(),
+            actor: ActorId::from([1; 16]),
+        };
+        let mut store =
+            Store::create(&dir.path().join("device.db"), "246810", &identity, KdfParams::FAST_INSECURE).unwrap();
+        let people = [("lee", "李组长"), ("sun", "孙书记")]
+            .map(|(id, name)| Person { id: id.into(), name: name.into() })
+            .to_vec();
+        let reference = Reference { people, ..Reference::default() };
+        let received = Received { cursor: b"c1", dropped: &[], reference: Some((b"t1", &reference)) };
+        store.apply_sync(&[], &[], &received).unwrap();
+        let input = NewRecordInput {
+            kind: RecordKind::FundCheck,
+            title: "到户补贴发放检查".into(),
+            round: "2024年第一轮".into(),
+            township: Some(Division::new("330199101000", "东岭镇")),
+            village: Some(Division::new("330199101001", "上坪村")),
+            team: "第一巡察组".into(),
+        };
+        let id = create(&mut store, &input, T0, &[7; 10]).unwrap();
+        (dir, store, id)
+    }
+
+    /// `user`'s device editing its copy of the record, merged into `store`.
+    fn edit_as(store: &mut Store, id: RecordId, base: &mut RecordDoc, user: &str, actor: u8, edits: &[Edit]) {
+        let mut doc = base.fork(ActorId::from([actor; 16]));
+        let ctx = EditContext {
+            author: UserId::new(user).unwrap(),
+            device: DeviceId::new(format!("dev-{user}")).unwrap(),
+            actor: ActorId::from([actor; 16]),
+            now_ms: T0 + i64::from(actor),
+        };
+        doc.apply(edits, &ctx).unwrap();
+        store.merge_record(id, &doc.save()).unwrap();
+    }
+
+    fn set(field: Field, text: &str) -> Edit {
+        Edit::Set { field, value: Some(field.parse_value(text).unwrap()) }
+    }
+
+    #[test]
+    fn history_and_conflicts_name_known_authors_and_show_unknown_ones_by_id() {
+        let (_dir, mut store, id) = set_up();
+        // lee (in the directory) and zhao (not in it) change the amount at the same time.
+        let mut base = store.record(id).unwrap();
+        edit_as(&mut store, id, &mut base, "lee", 2, &[set(Field::Allocated, "100")]);
+        edit_as(&mut store, id, &mut base, "zhao", 3, &[set(Field::Allocated, "200")]);
+
+        let named = |author: Option<String>, name: Option<String>| (author.unwrap_or_default(), name);
+        let mut authors: Vec<_> =
+            history(&store, id).unwrap().into_iter().map(|e| named(e.entry.author, e.author_name)).collect();
+        authors.sort();
+        let expected = vec![
+            ("lee".to_owned(), Some("李组长".to_owned())),
+            ("wang".to_owned(), Some("王巡察".to_owned())),
+            ("zhao".to_owned(), None),
+        ];
+        assert_eq!(authors, expected);
+
+        let path = FieldPath::Field { field: Field::Allocated };
+        let mut versions: Vec<_> = field_history(&store, id, &path)
+            .unwrap()
+            .into_iter()
+            .map(|v| named(v.version.author, v.author_name))
+            .collect();
+        versions.sort();
+        assert_eq!(versions, expected[..1].iter().chain(&expected[2..]).cloned().collect::<Vec<_>>());
+
+        let view = view(&mut store, id, false).unwrap();
+        assert_eq!(view.conflicts.len(), 1, "{:?}", view.conflicts);
+        let mut values: Vec<_> =
+            view.conflicts[0].values.iter().map(|v| named(v.value.author.clone(), v.author_name.clone())).collect();
+        values.sort();
+        assert_eq!(values, vec![("lee".to_owned(), Some("李组长".to_owned())), ("zhao".to_owned(), None)]);
+    }
+
+    #[test]
+    fn decisions_and_comments_name_their_authors() {
+        let (_dir, mut store, id) = set_up();
+        let ready =
+            [set(Field::FundName, "到户产业补贴"), set(Field::FundType, "产业扶贫"), set(Field::Allocated, "100")];
+        store.edit(id, &ready, T0 + 1).unwrap();
+        store.edit(id, &[Edit::SetReviewStatus { status: ReviewStatus::Submitted }], T0 + 2).unwrap();
+        let mut base = store.record(id).unwrap();
+        let decide = Edit::Decide { status: ReviewStatus::Verified, note: "属实".into() };
+        let by_sun = Edit::AddComment { id: xuncha_domain::ItemId::new(T0, &[5; 10]), text: "已阅".into() };
+        edit_as(&mut store, id, &mut base, "sun", 4, &[decide, by_sun]);
+        let mut base = store.record(id).unwrap();
+        let by_zhao = Edit::AddComment { id: xuncha_domain::ItemId::new(T0, &[6; 10]), text: "收到".into() };
+        edit_as(&mut store, id, &mut base, "zhao", 5, &[by_zhao]);
+
+        let view = view(&mut store, id, false).unwrap();
+        let decision = view.review.decision.unwrap();
+        assert_eq!((decision.decision.by.as_str(), decision.by_name.as_deref()), ("sun", Some("孙书记")));
+        let comments: Vec<_> =
+            view.review.comments.iter().map(|c| (c.author.as_str(), c.author_name.as_deref())).collect();
+        assert_eq!(comments, vec![("sun", Some("孙书记")), ("zhao", None)]);
+    }
 }

@@ -1,7 +1,9 @@
 //! The round's reference data in the app: the 乡镇 → 村 pickers, the user's teams, where a
 //! new or moved record goes (township from the village, round and team from the user's
-//! team there), places the reference data does not know, and households picked from the
-//! village's rosters (花名册).
+//! team there), places the reference data does not know, households picked from the
+//! village's rosters (花名册), and the names of users from the user directory.
+
+use std::collections::HashMap;
 
 use xuncha_domain::{
     Division, DivisionEntry, Edit, Entropy, Field, Finding, ItemField, ItemId, ItemList, Level, ReadScope, Record,
@@ -264,4 +266,29 @@ pub fn households_from_roster(
         });
     }
     Ok(edits)
+}
+
+/// Who user ids are: the user directory of the reference data, and this device's own user
+/// (from its identity) when the directory does not list them. Load it once per use case,
+/// then look up every author.
+#[derive(Debug, Default)]
+pub struct Names(HashMap<String, String>);
+
+impl Names {
+    /// The directory this device holds.
+    pub fn of(store: &Store) -> Result<Names> {
+        let mut names: HashMap<String, String> =
+            store.people()?.into_iter().filter(|p| !p.name.trim().is_empty()).map(|p| (p.id, p.name)).collect();
+        let me = store.identity();
+        if !me.user_name.trim().is_empty() {
+            names.entry(me.user_id.to_string()).or_insert_with(|| me.user_name.clone());
+        }
+        Ok(Names(names))
+    }
+
+    /// The display name of user `id`: `None` when no id is given or the directory does not
+    /// list it (the UI then shows the id).
+    pub fn name(&self, id: Option<&str>) -> Option<String> {
+        self.0.get(id?).cloned()
+    }
 }

@@ -1,14 +1,15 @@
 //! History: every change of a record in causal order (who, which device, when, which
-//! fields), and per field the sequence of values it took.
+//! fields), per field the sequence of values it took, and who wrote each review comment.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use automerge::{ChangeHash, Patch, PatchAction, Prop, ROOT, ReadDoc};
+use automerge::{ChangeHash, ObjId, Patch, PatchAction, Prop, ROOT, ReadDoc};
 use serde::Serialize;
 
 use crate::codec::{self, keys};
-use crate::conflict::FieldPath;
+use crate::conflict::{FieldPath, author_of};
 use crate::doc::{ChangeAuthor, RecordDoc};
+use crate::ids::ItemId;
 
 /// One change in a record's history.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -145,6 +146,21 @@ impl RecordDoc {
         versions
     }
 
+    /// Who wrote each review comment: the user named by the commit message of the change
+    /// that added it (the server refuses a change naming anyone but the uploader), not the
+    /// author the comment's own text names. Comments added by a change with no Xuncha
+    /// commit message are left out.
+    pub fn comment_authors(&mut self) -> BTreeMap<ItemId, String> {
+        let doc = self.automerge();
+        let comments: Vec<(ItemId, ObjId)> = codec::map_child(doc, &ROOT, keys::REVIEW)
+            .and_then(|review| codec::map_child(doc, &review, keys::COMMENTS))
+            .map(|map| {
+                doc.keys(&map).filter_map(|key| Some((key.parse().ok()?, codec::map_child(doc, &map, &key)?))).collect()
+            })
+            .unwrap_or_default();
+        comments.into_iter().filter_map(|(id, obj)| Some((id, author_of(doc, &obj).0?.by))).collect()
+    }
+
     /// What `path` showed at `heads`.
     pub fn value_at(&mut self, path: &FieldPath, heads: &[ChangeHash]) -> Option<String> {
         let doc = self.automerge();
@@ -198,5 +214,56 @@ impl RecordDoc {
                 doc.text_at(&text, heads).ok()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::{CommitOptions, Transactable};
+    use automerge::{ActorId, ObjType};
+
+    use super::*;
+    use crate::{DeviceId, Division, Edit, EditContext, NewRecord, RecordId, RecordKind, UserId};
+
+    fn ctx(user: &str, actor: u8) -> EditContext {
+        EditContext {
+            author: UserId::new(user).unwrap(),
+            device: DeviceId::new(format!("device-{actor}")).unwrap(),
+            actor: ActorId::from([actor; 16]),
+            now_ms: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn a_comment_is_attributed_to_the_change_that_added_it_not_to_the_author_it_names() {
+        let new = NewRecord {
+            id: RecordId::new(1_700_000_000_000, &[1; 10]),
+            kind: RecordKind::FundCheck,
+            title: "检查".into(),
+            round: String::new(),
+            township: Some(Division::new("110105001000", "建外街道")),
+            village: None,
+            team: String::new(),
+        };
+        let mut doc = RecordDoc::create(&new, &ctx("zhang", 1)).unwrap();
+        let honest = ItemId::new(2, &[2; 10]);
+        doc.apply(&[Edit::AddComment { id: honest, text: "请补充银行流水".into() }], &ctx("sup", 9)).unwrap();
+
+        // A change by `li` that adds a comment naming `sup` as its author.
+        let forged = ItemId::new(3, &[3; 10]);
+        let am = doc.automerge();
+        let review = codec::map_child(am, &ROOT, keys::REVIEW).unwrap();
+        let comments = codec::map_child(am, &review, keys::COMMENTS).unwrap();
+        let comment = am.put_object(&comments, forged.key(), ObjType::Map).unwrap();
+        am.put(&comment, keys::AUTHOR, "sup").unwrap();
+        am.put(&comment, keys::AT, 1_700_000_000_001_i64).unwrap();
+        am.put(&comment, keys::TEXT, "已核实").unwrap();
+        let li = ChangeAuthor { by: "li".into(), dev: "device-2".into(), at: 1_700_000_000_001 };
+        am.commit_with(CommitOptions::default().with_message(serde_json::to_string(&li).unwrap()));
+
+        let named: Vec<_> = doc.read().review.comments.iter().map(|c| (c.id, c.author.clone())).collect();
+        assert_eq!(named, vec![(honest, "sup".to_owned()), (forged, "sup".to_owned())]);
+        let authors = doc.comment_authors();
+        assert_eq!(authors, BTreeMap::from([(honest, "sup".to_owned()), (forged, "li".to_owned())]));
     }
 }

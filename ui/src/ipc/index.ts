@@ -16,8 +16,8 @@ import type { ExportResult } from '../bindings/ExportResult';
 import type { Facets } from '../bindings/Facets';
 import type { FieldInput } from '../bindings/FieldInput';
 import type { FieldPath } from '../bindings/FieldPath';
-import type { FieldVersion } from '../bindings/FieldVersion';
-import type { HistoryEntry } from '../bindings/HistoryEntry';
+import type { FieldVersionView } from '../bindings/FieldVersionView';
+import type { HistoryEntryView } from '../bindings/HistoryEntryView';
 import type { InformantField } from '../bindings/InformantField';
 import type { ListPage } from '../bindings/ListPage';
 import type { ListQuery } from '../bindings/ListQuery';
@@ -80,8 +80,8 @@ export const ipc = {
   newItemId: () => call<string>('new_item_id'),
   settleConflict: (id: string, path: FieldPath, change: string) =>
     call<RecordView>('settle_conflict', { id, path, change }),
-  recordHistory: (id: string) => call<HistoryEntry[]>('record_history', { id }),
-  fieldHistory: (id: string, path: FieldPath) => call<FieldVersion[]>('field_history', { id, path }),
+  recordHistory: (id: string) => call<HistoryEntryView[]>('record_history', { id }),
+  fieldHistory: (id: string, path: FieldPath) => call<FieldVersionView[]>('field_history', { id, path }),
   setInformant: (id: string, values: Array<[InformantField, string]>) =>
     call<RecordView>('set_informant', { id, values }),
   syncStatus: () => call<SyncStatus>('sync_status'),
