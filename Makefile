@@ -118,6 +118,7 @@ ifeq ($(DISPLAY_AVAILABLE),yes)
 	@set -e; X=$$(pwd)/target/debug/xuncha; APP=$$(pwd)/target/debug/xuncha-app; cd $(RUN_DIR); \
 	export XUNCHA_SERVER_DATA=server XUNCHA_PIN=$(DEMO_PIN); \
 	$$X admin demo >/dev/null; \
+	$$X admin protected-key init --out protected-data.key >/dev/null; \
 	$(START_DEMO_SERVER); \
 	echo "== 巡察员平板 the inspector's tablet: enrolled in 第一巡察组, the round's reference data and rosters received, the demo district recorded, synced"; \
 	$$X --db app-inspector/device.db init --user demo-inspector --name 演示巡察员 --device inspector-tablet; \
@@ -133,6 +134,7 @@ ifeq ($(DISPLAY_AVAILABLE),yes)
 	echo "== 审核人电脑 the supervisor's desktop: enrolled"; \
 	$$X --db app-supervisor/device.db init --user demo-supervisor --name 演示审核人 --device supervisor-desktop; \
 	$$X --db app-supervisor/device.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-supervisor 2>/dev/null) --name 审核人电脑; \
+	$$X admin protected-key grant --key protected-data.key >/dev/null; \
 	echo "== 审核人 the supervisor reviews the submitted demo records (审核决定)"; \
 	$$X --db app-supervisor/device.db sync; $$X --db app-supervisor/device.db demo >/dev/null; $$X --db app-supervisor/device.db sync; \
 	echo; echo "Opening the app as the demo $(ROLE) (PIN $(DEMO_PIN)); the server runs until the app closes."; \
@@ -151,6 +153,8 @@ run-cli: build
 	@set -e; X=$$(pwd)/target/debug/xuncha; cd $(RUN_DIR); \
 	export XUNCHA_SERVER_DATA=server XUNCHA_PIN=$(DEMO_PIN); \
 	$$X admin demo; \
+	echo; echo "== 受保护信息密钥 the district's protected-data key (informants are sealed to it on the devices)"; \
+	$$X admin protected-key init --out protected-data.key; \
 	$(START_DEMO_SERVER); \
 	echo; echo "== 巡察员平板 inspector's tablet: the demo district, then sync"; \
 	$$X --db inspector.db init --user demo-inspector --name 演示巡察员 --device inspector-tablet; \
@@ -160,6 +164,7 @@ run-cli: build
 	echo; echo "== 审核人 supervisor's device: first sync"; \
 	$$X --db supervisor.db init --user demo-supervisor --name 演示审核人 --device supervisor-desktop; \
 	$$X --db supervisor.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-supervisor 2>/dev/null) --name 审核人电脑; \
+	$$X admin protected-key grant --key protected-data.key; \
 	$$X --db supervisor.db sync; \
 	echo; echo "== 审核人 the supervisor reviews the submitted records (审核决定), then sync"; \
 	$$X --db supervisor.db demo >/dev/null; $$X --db supervisor.db sync; $$X --db inspector.db sync; \

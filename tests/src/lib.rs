@@ -25,6 +25,10 @@ pub struct District {
     pub runtime: tokio::runtime::Runtime,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// The district's protected-data key (`AGE-SECRET-KEY-1…`), made when the district
+    /// starts, as the administrator's offline file would hold it; supervisors' devices are
+    /// granted it when they enroll.
+    pub protected_secret: Option<String>,
 }
 
 /// A device: its database and its user.
@@ -33,6 +37,22 @@ pub struct Device {
     pub name: String,
     pub store: Store,
     pub client: Client,
+}
+
+/// What a raw client must add to an upload of `changes` (a saved document or changes
+/// with their history) for the server to take it: the device's signature of each change of
+/// its own actor.
+pub fn signatures(store: &Store, changes: &[u8]) -> Vec<xuncha_protocol::ChangeSignature> {
+    let mut doc = automerge::AutoCommit::load(changes).expect("changes with their history");
+    let actor = store.identity().actor.clone();
+    doc.get_changes(&[])
+        .into_iter()
+        .filter(|c| *c.actor_id() == actor)
+        .map(|c| xuncha_protocol::ChangeSignature {
+            hash: c.hash().0.to_vec(),
+            signature: xuncha_domain::signing::sign(&store.secrets().signing, &c.hash().0),
+        })
+        .collect()
 }
 
 fn now_ms() -> i64 {
@@ -58,9 +78,23 @@ impl District {
             }
         }
         let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&server).unwrap());
+        let protected_secret = if with_tx(storage.as_ref(), false, |tx| tx.protected_key()).unwrap().is_none() {
+            let (recipient, secret) = xuncha_server::protected_key::generate();
+            xuncha_server::protected_key::init(storage.as_ref(), &recipient, now_ms()).unwrap();
+            Some(secret.to_string())
+        } else {
+            None
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let mut district =
-            District { dir, storage, address: "127.0.0.1:0".parse().unwrap(), runtime, shutdown: None, server: None };
+        let mut district = District {
+            dir,
+            storage,
+            address: "127.0.0.1:0".parse().unwrap(),
+            runtime,
+            shutdown: None,
+            server: None,
+            protected_secret,
+        };
         district.serve();
         district
     }
@@ -103,6 +137,10 @@ impl District {
         let mut store = Store::create(&path, PIN, &identity, KdfParams::FAST_INSECURE).unwrap();
         let client = Client::new(&self.url(), Duration::from_secs(20)).unwrap();
         self.runtime.block_on(client.enroll(&mut store, &code, &format!("{user} tablet"))).unwrap();
+        let supervisor = admin::users(storage).unwrap().iter().any(|u| u.id == user && u.role == Role::Supervisor);
+        if let (true, Some(secret)) = (supervisor, &self.protected_secret) {
+            xuncha_server::protected_key::grant(storage, secret, &[user.to_owned()], now_ms()).unwrap();
+        }
         Device { name: user.into(), store, client }
     }
 

@@ -31,6 +31,10 @@ fn an_inspector_cannot_decide_and_the_server_keeps_the_supervisors_decision() {
     assert_eq!(report.refused.len(), 1, "{report:?}");
     assert_eq!(report.refused[0].1, "review_decision");
     assert!(report.refused[0].2.contains("only a supervisor"), "{:?}", report.refused);
+    // The device keeps the refusal with the record, for the record screen to show.
+    let (code, message) = zhang.store.refusal(id).unwrap().expect("the refusal is kept with the record");
+    assert_eq!(code, "review_decision");
+    assert!(message.contains("only a supervisor"), "{message}");
     let server = district.server_record(id).unwrap().read();
     assert_eq!(server.review.status, ReviewStatus::Submitted);
     assert!(server.review.decision.is_none());
@@ -74,22 +78,12 @@ fn a_change_written_in_someone_elses_name_is_refused() {
     let upload = xuncha_protocol::Upload {
         doc: xuncha_protocol::DocKey { record: new.id.uuid().as_bytes().to_vec(), part: xuncha_protocol::Part::Record },
         changes: doc.save(),
+        signatures: Vec::new(),
     };
-    let body = xuncha_protocol::encode(&xuncha_protocol::SyncRequest { uploads: vec![upload], ..Default::default() });
     let token = zhang.store.sync_value("device_token").unwrap().unwrap();
-    let answer = district.runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .post(format!("{}/v1/sync", district.url()))
-            .header(xuncha_protocol::PROTOCOL_HEADER, "1")
-            .bearer_auth(token)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        response.bytes().await.unwrap().to_vec()
-    });
-    let answer: xuncha_protocol::SyncResponse =
-        xuncha_protocol::decode(&answer, xuncha_protocol::MAX_DECODED_BYTES).unwrap();
+    let (_, answer, body) =
+        raw_sync(&district, &token, &xuncha_protocol::SyncRequest { uploads: vec![upload], ..Default::default() });
+    let answer = answer.unwrap_or_else(|| panic!("{body}"));
     match &answer.acks[0].outcome {
         xuncha_protocol::Outcome::Refused { code, message } => {
             assert_eq!(code, xuncha_protocol::codes::FOREIGN_AUTHOR);
@@ -98,4 +92,160 @@ fn a_change_written_in_someone_elses_name_is_refused() {
         other => panic!("a forged author was accepted: {other:?}"),
     }
     assert!(district.server_record(new.id).is_none());
+}
+
+/// Posts a sync body as a raw client would, with `token`; the status and decoded answer.
+fn raw_sync(
+    district: &District,
+    token: &str,
+    request: &xuncha_protocol::SyncRequest,
+) -> (u16, Option<xuncha_protocol::SyncResponse>, String) {
+    let body = xuncha_protocol::encode(request);
+    district.runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/sync", district.url()))
+            .header(xuncha_protocol::PROTOCOL_HEADER, "1")
+            .bearer_auth(token)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.unwrap().to_vec();
+        let decoded = xuncha_protocol::decode(&bytes, xuncha_protocol::MAX_DECODED_BYTES).ok();
+        (status, decoded, String::from_utf8_lossy(&bytes).into_owned())
+    })
+}
+
+fn refusal(answer: &xuncha_protocol::SyncResponse) -> Option<(String, String)> {
+    match &answer.acks[0].outcome {
+        xuncha_protocol::Outcome::Refused { code, message } => Some((code.clone(), message.clone())),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_change_without_its_devices_valid_signature_is_refused_and_signatures_are_kept() {
+    let district = District::start();
+    let mut zhang = district.device("zhang", Role::Inspector, EAST.0);
+    let token = zhang.store.sync_value("device_token").unwrap().unwrap();
+    // A raw client writes a record in zhang's own name with zhang's actor...
+    let new = new_record(RecordKind::FundCheck, "未签名的记录", EAST, 3);
+    let mut doc = RecordDoc::create(&new, &zhang.store.edit_context(1_717_000_000_000)).unwrap();
+    let changes = doc.save();
+    let key =
+        xuncha_protocol::DocKey { record: new.id.uuid().as_bytes().to_vec(), part: xuncha_protocol::Part::Record };
+    let upload = |signatures| xuncha_protocol::SyncRequest {
+        uploads: vec![xuncha_protocol::Upload { doc: key.clone(), changes: changes.clone(), signatures }],
+        ..Default::default()
+    };
+    // ...without signatures,
+    let (status, answer, _) = raw_sync(&district, &token, &upload(Vec::new()));
+    assert_eq!(status, 200);
+    let (code, message) = refusal(&answer.unwrap()).expect("an unsigned change was accepted");
+    assert_eq!(code, xuncha_protocol::codes::UNSIGNED);
+    assert!(message.contains("carries no signature"), "{message}");
+    // ...signed with a key that is not the device's,
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let good = xuncha_tests::signatures(&zhang.store, &changes);
+    assert_eq!(good.len(), 1);
+    let forged: Vec<_> = good
+        .iter()
+        .map(|s| xuncha_protocol::ChangeSignature {
+            hash: s.hash.clone(),
+            signature: xuncha_domain::signing::sign(&stranger, &s.hash),
+        })
+        .collect();
+    let (_, answer, _) = raw_sync(&district, &token, &upload(forged));
+    assert_eq!(refusal(&answer.unwrap()).map(|r| r.0).as_deref(), Some(xuncha_protocol::codes::BAD_SIGNATURE));
+    // ...or with the device's signature altered by one bit.
+    let mut altered = good.clone();
+    altered[0].signature[5] ^= 1;
+    let (_, answer, _) = raw_sync(&district, &token, &upload(altered));
+    assert_eq!(refusal(&answer.unwrap()).map(|r| r.0).as_deref(), Some(xuncha_protocol::codes::BAD_SIGNATURE));
+    assert!(district.server_record(new.id).is_none(), "a refused upload stored something");
+
+    // Signed by the device, it is taken, and the signature is logged beside the change.
+    let (_, answer, _) = raw_sync(&district, &token, &upload(good.clone()));
+    assert_eq!(refusal(&answer.unwrap()), None);
+    assert!(district.server_record(new.id).is_some());
+    // The stock client signs every change it sends.
+    zhang.create(&new_record(RecordKind::ConductIssue, "正常记录", EAST, 4), &[]);
+    assert!(district.sync(&mut zhang).unwrap().refused.is_empty());
+    let rows = xuncha_server::storage::with_tx(district.storage.as_ref(), false, |tx| {
+        let rows = tx.log_rows(0, 1_000)?;
+        rows.into_iter().map(|(row, _)| Ok((row.seq, tx.change_signature(row.seq)?))).collect::<Result<Vec<_>, _>>()
+    })
+    .unwrap();
+    assert!(rows.len() >= 2);
+    assert!(rows.iter().all(|(_, s)| s.as_ref().is_some_and(|s| s.len() == 64)), "{rows:?}");
+    assert_eq!(rows[0].1.as_deref(), Some(good[0].signature.as_slice()));
+}
+
+#[test]
+fn a_device_from_before_keys_registers_them_once_and_cannot_swap_them() {
+    let district = District::start();
+    let storage = district.storage.as_ref();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    xuncha_server::admin::add_user(storage, "zhao", "赵巡察", Role::Inspector, EAST.0, now).unwrap();
+    let code = xuncha_server::admin::enrollment_code(storage, "zhao", now).unwrap();
+    // An app of the release before keys enrolls without them.
+    let enrolled: xuncha_protocol::EnrollResponse = district.runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/v1/enroll", district.url()))
+            .header(xuncha_protocol::PROTOCOL_HEADER, "1")
+            .json(&xuncha_protocol::EnrollRequest {
+                code,
+                device_name: "旧平板".into(),
+                actor: "ab".repeat(16),
+                keys: None,
+            })
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let device = |id: &str| xuncha_server::admin::devices(storage).unwrap().into_iter().find(|d| d.id == id).unwrap();
+    assert_eq!(device(&enrolled.device_id).signing_key, None);
+    // Updated, its first sync registers its keys...
+    let mine = xuncha_protocol::DeviceKeys {
+        signing: hex::encode(ed25519_dalek::SigningKey::from_bytes(&[3; 32]).verifying_key().to_bytes()),
+        sealing: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p".into(),
+    };
+    let request = xuncha_protocol::SyncRequest { keys: Some(mine.clone()), ..Default::default() };
+    assert_eq!(raw_sync(&district, &enrolled.token, &request).0, 200);
+    assert_eq!(device(&enrolled.device_id).signing_key, Some(mine.signing.clone()));
+    assert_eq!(raw_sync(&district, &enrolled.token, &request).0, 200);
+    // ...and a stolen token with other keys cannot replace them.
+    let other = xuncha_protocol::DeviceKeys {
+        signing: hex::encode(ed25519_dalek::SigningKey::from_bytes(&[4; 32]).verifying_key().to_bytes()),
+        ..mine.clone()
+    };
+    let (status, _, body) =
+        raw_sync(&district, &enrolled.token, &xuncha_protocol::SyncRequest { keys: Some(other), ..Default::default() });
+    assert_eq!(status, 403);
+    assert!(body.contains(xuncha_protocol::codes::KEY_MISMATCH), "{body}");
+    assert_eq!(device(&enrolled.device_id).signing_key, Some(mine.signing));
+    // Malformed keys are a bad request.
+    let bad = xuncha_protocol::DeviceKeys { signing: "zz".into(), sealing: "nope".into() };
+    let admin_code = xuncha_server::admin::enrollment_code(storage, "zhao", now).unwrap();
+    let status = district.runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/v1/enroll", district.url()))
+            .header(xuncha_protocol::PROTOCOL_HEADER, "1")
+            .json(&xuncha_protocol::EnrollRequest {
+                code: admin_code,
+                device_name: "坏钥匙".into(),
+                actor: "cd".repeat(16),
+                keys: Some(bad),
+            })
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(status, 400);
 }

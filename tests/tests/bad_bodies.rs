@@ -27,7 +27,9 @@ fn bad_requests_get_clear_4xx_answers_and_the_server_goes_on() {
     let upload = Upload {
         doc: xuncha_protocol::DocKey { record: id.uuid().as_bytes().to_vec(), part: xuncha_protocol::Part::Record },
         changes: device.store.record_changes(id, &[]).unwrap(),
+        signatures: Vec::new(),
     };
+    let upload = Upload { signatures: xuncha_tests::signatures(&device.store, &upload.changes), ..upload };
     let good = xuncha_protocol::encode(&SyncRequest { uploads: vec![upload.clone()], ..SyncRequest::default() });
 
     let mut garbled = good.clone();
@@ -76,6 +78,7 @@ fn bad_requests_get_clear_4xx_answers_and_the_server_goes_on() {
         code: "ZZZZ-ZZZZ-ZZ".into(),
         device_name: "x".into(),
         actor: "00".repeat(16),
+        keys: None,
     })
     .unwrap();
     let (status, body) = post(&district, "/v1/enroll", std::slice::from_ref(&version), wrong_code);

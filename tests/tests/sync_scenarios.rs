@@ -166,13 +166,20 @@ fn scope_actor_and_protected_field_rules_hold() {
     assert_eq!(server.text(Field::Title), Some("强揽工程线索"), "a foreign change was stored");
     assert_eq!(server.text(Field::ClueSource), None, "part of a refused upload was stored");
 
-    // Another inspector may not write (or claim) the informant of a clue it does not own.
-    east_colleague.store.set_informant(clue, &[(InformantField::Name, Some("冒名者"))], 7).unwrap();
+    // A colleague may add to the informant (sealed to the district and to their own
+    // device); the writer then cannot read the colleague's value, the supervisor can.
+    east_colleague.store.set_informant(clue, &[(InformantField::Contact, Some("13800000000"))], 7).unwrap();
     let report = district.sync(&mut east_colleague).unwrap();
-    assert_eq!(report.refused.len(), 1, "{:?}", report.refused);
-    assert_eq!(report.refused[0].1, "out_of_scope");
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
     district.sync(&mut supervisor).unwrap();
-    assert_eq!(supervisor.store.informant(clue).unwrap().unwrap().name, "欧阳振华");
+    let read = supervisor.store.informant(clue).unwrap().unwrap();
+    assert_eq!((read.name.as_str(), read.contact.as_str()), ("欧阳振华", "13800000000"));
+    district.sync(&mut east).unwrap();
+    let own = east.store.informant(clue).unwrap().unwrap();
+    assert_eq!((own.name.as_str(), own.sealed.as_slice()), ("欧阳振华", [InformantField::Contact].as_slice()));
+    // A west inspector may not write an east clue's informant.
+    let west_informant = west.store.set_informant(clue, &[(InformantField::Name, Some("冒名者"))], 8);
+    assert!(west_informant.is_err(), "a west device holds the east clue");
 
     // A revoked device is told to wipe.
     xuncha_server::admin::revoke(district.storage.as_ref(), &east_colleague.store.identity().device_id.to_string(), 9)

@@ -21,7 +21,7 @@ function view(change: Partial<RecordView> = {}): RecordView {
       id: 'r1', kind: 'fund_check', creator: 'wang', created_at_ms: 0, fields: {}, lists: {}, tags: [], issues: [],
       attachments: [], narrative: '', review: { status: 'verified', comments: [], decision: null }, malformed: [], withdrawn: null,
     },
-    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: false, informant: null, next_statuses: [],
+    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: false, refusal: null, informant: null, next_statuses: [],
     can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
     ...change,
   };

@@ -54,7 +54,7 @@ function view(change: Partial<RecordView> = {}, record: Partial<RecordView['reco
       attachments: [], narrative: '', review: { status: 'draft', comments: [], decision: null }, malformed: [], withdrawn: null,
       ...record,
     },
-    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: false, informant: null, next_statuses: ['submitted'], can_review: false, heads: [],
+    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: false, refusal: null, informant: null, next_statuses: ['submitted'], can_review: false, heads: [],
     shortfall: null, findings: [], unknown_places: [],
     ...change,
   };
@@ -394,6 +394,30 @@ describe('the record editor', () => {
     expect(editor.view).toBeNull();
     expect(w.find('[data-testid="editor"]').exists()).toBe(false);
     w.unmount();
+  });
+
+  it("shows the server's refusal on the record: what it means and what to do, with the server's words", async () => {
+    mockIPC(() => null);
+    const { default: RecordEditor } = await import('../src/views/RecordEditor.vue');
+    const editor = useEditor();
+    const Shown = defineComponent({ setup: () => () => (editor.view ? h(RecordEditor) : null) });
+    editor.view = view();
+    const clean = mount(Shown, { attachTo: document.body });
+    expect(clean.find('[data-testid="refusal"]').exists()).toBe(false);
+    clean.unmount();
+    editor.view = view({ pending: true, refusal: { code: 'review_decision', message: '只有审核人可以作出审核决定 / only a supervisor can make a review decision' } });
+    const refused = mount(Shown, { attachTo: document.body });
+    const banner = refused.find('[data-testid="refusal"]');
+    expect(banner.attributes('data-code')).toBe('review_decision');
+    expect(banner.text()).toContain('请改为提交审核');
+    expect(banner.text()).toContain('only a supervisor can make a review decision');
+    refused.unmount();
+    // A code this version does not know still says what happened.
+    editor.view = view({ pending: true, refusal: { code: 'something_new', message: 'server words' } });
+    const unknown = mount(Shown, { attachTo: document.body });
+    expect(unknown.find('[data-testid="refusal"]').text()).toContain('服务器拒收了这条记录的修改');
+    expect(unknown.find('[data-testid="refusal"]').text()).toContain('server words');
+    unknown.unmount();
   });
 });
 

@@ -29,7 +29,7 @@ function view(id: string, allocated?: string): RecordView {
       lists: {}, tags: [], issues: [], attachments: [], narrative: '',
       review: { status: 'draft', comments: [], decision: null }, malformed: [], withdrawn: null,
     },
-    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: true, informant: null, next_statuses: ['submitted'], can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
+    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: true, refusal: null, informant: null, next_statuses: ['submitted'], can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
   };
 }
 

@@ -128,6 +128,9 @@ pub struct RecordView {
     /// The decision and comments of `record.review`, with who made them by name.
     pub review: ReviewView,
     pub pending: bool,
+    /// Why the server refused this record's changes, if it did: a stable code (the UI
+    /// says what it means and what to do) and the server's own message.
+    pub refusal: Option<RefusalView>,
     /// The informant of a gang clue, if this device holds it (supervisors, or the
     /// device that wrote it).
     pub informant: Option<Informant>,
@@ -145,6 +148,14 @@ pub struct RecordView {
     /// not know (code `unknown_division`, path `township` or `village`): flagged, not
     /// refused. Empty while the device holds no divisions at all.
     pub unknown_places: Vec<Finding>,
+}
+
+/// The server's refusal of a record's changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RefusalView {
+    pub code: String,
+    pub message: String,
 }
 
 /// One change in a record's history, with its author's name. `author` is the user the

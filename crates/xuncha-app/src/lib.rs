@@ -18,9 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use xuncha_domain::{
-    ActorId, DeviceId, DivisionEntry, Edit, Entropy, FieldPath, InformantField, RecordId, UserId,
-};
+use xuncha_domain::{ActorId, DeviceId, DivisionEntry, Edit, Entropy, FieldPath, InformantField, RecordId, UserId};
 use xuncha_store::{Facets, Identity, KdfParams, Store, StoreError, Totals};
 use xuncha_sync::Client;
 

@@ -73,6 +73,11 @@ pub fn view(store: &mut Store, id: RecordId, can_review: bool) -> Result<RecordV
     let conflicts = conflicts.into_iter().map(|c| conflict_view(c, &names)).collect();
     let heads = doc.heads().iter().map(ToString::to_string).collect();
     let pending = store.pending_records()?.binary_search(&id).is_ok();
+    let refusal = if pending {
+        store.refusal(id)?.map(|(code, message)| crate::dto::RefusalView { code, message })
+    } else {
+        None
+    };
     // Only gang clues have an informant: no companion lookup on other records' keystrokes.
     let informant = if record.kind == RecordKind::GangClue { store.informant(id)? } else { None };
     let next_statuses = next_statuses(record.review.status, can_review);
@@ -85,6 +90,7 @@ pub fn view(store: &mut Store, id: RecordId, can_review: bool) -> Result<RecordV
         conflicts,
         review,
         pending,
+        refusal,
         informant,
         next_statuses,
         can_review,
@@ -358,7 +364,7 @@ mod tests {
             .map(|(id, name)| Person { id: id.into(), name: name.into() })
             .to_vec();
         let reference = Reference { people, ..Reference::default() };
-        let received = Received { cursor: b"c1", dropped: &[], reference: Some((b"t1", &reference)) };
+        let received = Received { cursor: b"c1", dropped: &[], reference: Some((b"t1", &reference)), protected: None };
         store.apply_sync(&[], &[], &received).unwrap();
         let input = NewRecordInput {
             kind: RecordKind::FundCheck,

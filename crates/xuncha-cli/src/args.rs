@@ -183,6 +183,38 @@ pub struct DataDir {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ProtectedKeyCommand {
+    /// Make the district's protected-data key, once: the server keeps its public half; the
+    /// private half is written to --out (mode 0600) for the commission to keep offline.
+    /// Without that file no new supervisor device can ever read informants.
+    Init {
+        #[command(flatten)]
+        data: DataDir,
+        /// Where to write the private key (must not exist).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Seal the key in --key to supervisors' devices (every supervisor's, or those of
+    /// --user); each receives it with its next sync. A device must have synced once since
+    /// enrolling (so its own key is registered).
+    Grant {
+        #[command(flatten)]
+        data: DataDir,
+        /// The private key file written by `init`.
+        #[arg(long)]
+        key: std::path::PathBuf,
+        /// Only this supervisor's devices (repeatable).
+        #[arg(long = "user")]
+        users: Vec<String>,
+    },
+    /// The public key and every supervisor device: granted, pending, or waiting for its keys.
+    Status {
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DivisionsCommand {
     /// Import administrative divisions from a CSV file with the columns code,name,parent_code
     /// (province down to village); existing codes take the new names.
@@ -308,6 +340,10 @@ pub enum AdminCommand {
         #[command(flatten)]
         data: DataDir,
     },
+    /// The district's protected-data key (informants are sealed to it on the devices; the
+    /// server never holds it): make it, grant it to supervisors' devices, see who holds it.
+    #[command(subcommand)]
+    ProtectedKey(ProtectedKeyCommand),
     /// Sign the change log where it stands now (the server also does so once a day).
     Checkpoint {
         #[command(flatten)]

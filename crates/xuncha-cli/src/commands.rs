@@ -335,9 +335,19 @@ pub fn record(store: &mut Store, command: &RecordCommand, json: bool) -> Result<
             if json {
                 println!("{}", serde_json::to_string_pretty(&informant)?);
             } else {
+                let shown = |field: InformantField| {
+                    if informant.sealed.contains(&field) {
+                        "〔已加密：由其他设备填写，本设备无权查看 / sealed: written on another device, not readable here〕"
+                            .to_owned()
+                    } else {
+                        informant.get(field).to_owned()
+                    }
+                };
                 println!(
                     "举报人 informant: {}\n联系方式 contact: {}\n备注 note: {}",
-                    informant.name, informant.contact, informant.note
+                    shown(InformantField::Name),
+                    shown(InformantField::Contact),
+                    shown(InformantField::Note)
                 );
             }
             Ok(())

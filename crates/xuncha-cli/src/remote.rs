@@ -122,6 +122,7 @@ pub fn admin(command: &AdminCommand, json: bool) -> Result<()> {
                 return Err(crate::commands::VerifyFailed::Problems(report.breaks.len()).into());
             }
         }
+        AdminCommand::ProtectedKey(command) => protected_key(command, json)?,
         AdminCommand::Checkpoint { data } => {
             let key = xuncha_server::chain::ServerKey::open(&data.data).map_err(|e| anyhow!("{e}"))?;
             let checkpoint = admin::checkpoint(storage(&data.data)?.as_ref(), &key, true, now_ms())
@@ -314,6 +315,114 @@ pub fn sync(store: &mut Store, attempts: u32, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `xuncha admin protected-key …`.
+fn protected_key(command: &crate::args::ProtectedKeyCommand, json: bool) -> Result<()> {
+    use crate::args::ProtectedKeyCommand;
+    use xuncha_server::protected_key;
+    match command {
+        ProtectedKeyCommand::Init { data, out } => {
+            if out.exists() {
+                return Err(crate::commands::BadInput(format!(
+                    "{} 已存在，不会覆盖 / {} exists and will not be overwritten",
+                    out.display(),
+                    out.display()
+                ))
+                .into());
+            }
+            let storage = storage(&data.data)?;
+            // The file first: a key the server knows but nobody holds would seal
+            // informants no new supervisor could ever read.
+            let identity = age_identity_file()?;
+            write_secret_file(out, &identity.1)?;
+            let recipient = match protected_key::init(storage.as_ref(), &identity.0, now_ms()) {
+                Ok(recipient) => recipient,
+                Err(error) => {
+                    let _ = std::fs::remove_file(out);
+                    return Err(crate::commands::BadInput(error.to_string()).into());
+                }
+            };
+            if json {
+                println!("{}", serde_json::json!({ "recipient": recipient, "key_file": out }));
+            } else {
+                println!("已建立受保护信息密钥 / made the district's protected-data key");
+                println!("公钥 public key: {recipient}");
+                println!(
+                    "私钥已写入 {}：请离线保管（如加密U盘放入保密柜），并删除本机上的副本。用它向审核人的设备授权：xuncha admin protected-key grant --key {}",
+                    out.display(),
+                    out.display()
+                );
+                println!(
+                    "the private key is in {}: keep it offline (e.g. an encrypted USB stick in the safe) and delete this copy; grant it to supervisors' devices with `xuncha admin protected-key grant --key {}`",
+                    out.display(),
+                    out.display()
+                );
+            }
+        }
+        ProtectedKeyCommand::Grant { data, key, users } => {
+            let text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(key).with_context(|| format!("无法读取 / cannot read {}", key.display()))?,
+            );
+            let granted = protected_key::grant(storage(&data.data)?.as_ref(), &text, users, now_ms())
+                .map_err(|e| crate::commands::BadInput(e.to_string()))?;
+            let status = protected_key::status(storage(&data.data)?.as_ref()).map_err(|e| anyhow!("{e}"))?;
+            if json {
+                println!("{}", serde_json::json!({ "granted": granted, "devices": status.devices }));
+            } else {
+                println!("已授权 {} 台设备 / granted {} device(s)", granted.len(), granted.len());
+                for g in &granted {
+                    println!("  ✓ {}（{}）{} {}", g.user_name, g.user_id, g.device_name, g.device_id);
+                }
+                for d in status.devices.iter().filter(|d| d.state == "waiting_for_keys") {
+                    println!(
+                        "  … {}（{}）{}：设备尚未登记密钥，同步一次后再授权 / has not registered its keys yet: sync it once, then grant again",
+                        d.user_name, d.user_id, d.device_name
+                    );
+                }
+            }
+        }
+        ProtectedKeyCommand::Status { data } => {
+            let status = protected_key::status(storage(&data.data)?.as_ref()).map_err(|e| anyhow!("{e}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                match &status.recipient {
+                    Some(r) => println!("受保护信息公钥 protected-data key: {r}"),
+                    None => println!(
+                        "尚未建立受保护信息密钥 / no protected-data key yet: `xuncha admin protected-key init --out FILE`"
+                    ),
+                }
+                for d in &status.devices {
+                    println!("  {:<16} {}（{}）{} {}", d.state, d.user_name, d.user_id, d.device_name, d.device_id);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A new protected-data identity: its recipient and the key file's text.
+fn age_identity_file() -> Result<(String, zeroize::Zeroizing<String>)> {
+    let (recipient, secret) = xuncha_server::protected_key::generate();
+    let text = zeroize::Zeroizing::new(format!(
+        "# 巡察通受保护信息私钥 / Xuncha protected-data key\n# public key: {recipient}\n{}\n",
+        secret.as_str()
+    ));
+    Ok((recipient, text))
+}
+
+/// Writes a secret file readable by its owner only, durably, refusing to overwrite.
+fn write_secret_file(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("无法写入 / cannot write {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
 /// `xuncha evidence …`.
 pub fn evidence(command: &crate::args::EvidenceCommand, json: bool) -> Result<()> {
     match command {
@@ -350,6 +459,21 @@ pub fn evidence(command: &crate::args::EvidenceCommand, json: bool) -> Result<()
                             show::time(verified.last_ms)
                         );
                         println!("附件 attachments: {}", verified.attachments);
+                        println!(
+                            "设备签名 device signatures: {} 条有效 verified{}",
+                            verified.signed,
+                            if verified.unsigned > 0 {
+                                format!(
+                                    "，{} 条早于签名功能 / {} from before signatures",
+                                    verified.unsigned, verified.unsigned
+                                )
+                            } else {
+                                String::new()
+                            }
+                        );
+                        for signer in &verified.signers {
+                            println!("  {} ({}) 公钥 key {}", signer.device_id, signer.user_id, signer.signing_key);
+                        }
                         println!(
                             "检查点 checkpoint: 第 {} 条，{}，服务器 {}，公钥 {}",
                             verified.checkpoint_seq,

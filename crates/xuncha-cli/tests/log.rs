@@ -76,6 +76,10 @@ fn verify_finds_edited_deleted_and_reordered_log_entries() {
     assert_eq!(proof["record"], id.as_str());
     assert_eq!(proof["attachments"], 1);
     assert!(proof["changes"].as_u64().unwrap() >= 2, "{proof}");
+    // Every change carries its device's signature, verified with the key in the bundle.
+    assert_eq!(proof["signed"], proof["changes"], "{proof}");
+    assert_eq!(proof["unsigned"], 0, "{proof}");
+    assert!(proof["signers"][0]["signing_key"].as_str().is_some_and(|k| k.len() == 64), "{proof}");
     assert_eq!(verify(&bundle, Some(&"0".repeat(64))).status.code(), Some(5));
     let original = std::fs::read(&bundle).unwrap();
     for at in [0, 1, original.len() / 3, original.len() / 2, original.len() - 1] {

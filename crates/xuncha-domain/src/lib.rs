@@ -23,6 +23,8 @@ mod protected;
 mod record;
 pub mod reference;
 pub mod rules;
+pub mod sealing;
+pub mod signing;
 pub mod tables;
 mod validate;
 

@@ -60,6 +60,30 @@ pub struct Informant {
     pub name: String,
     pub contact: String,
     pub note: String,
+    /// Fields sealed to keys this device does not hold (written by another device for the
+    /// district's protected-data key): shown as such, never as empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sealed: Vec<InformantField>,
+}
+
+impl Informant {
+    /// The value of a field.
+    pub fn get(&self, field: InformantField) -> &str {
+        match field {
+            InformantField::Name => &self.name,
+            InformantField::Contact => &self.contact,
+            InformantField::Note => &self.note,
+        }
+    }
+
+    /// The value of a field, to set.
+    pub fn get_mut(&mut self, field: InformantField) -> &mut String {
+        match field {
+            InformantField::Name => &mut self.name,
+            InformantField::Contact => &mut self.contact,
+            InformantField::Note => &mut self.note,
+        }
+    }
 }
 
 /// The protected companion document of one record.
@@ -70,14 +94,21 @@ pub struct ProtectedDoc {
 }
 
 impl ProtectedDoc {
-    /// Creates the companion document of `record_id`.
+    /// Creates the companion document of `record_id`. Its first change is the same on
+    /// every device (a fixed actor, no author, time 0): devices that each start the
+    /// companion without having received it (a colleague adding to an informant, a
+    /// supervisor) write into one informant map, not into rival ones.
     pub fn create(record_id: RecordId, ctx: &EditContext) -> Result<ProtectedDoc, DomainError> {
-        let mut doc = AutoCommit::new().with_actor(ctx.actor.clone());
-        doc.put(ROOT, KIND, PROTECTED_KIND)?;
-        doc.put(ROOT, RECORD_ID, record_id.to_string())?;
-        doc.put_object(ROOT, INFORMANT, ObjType::Map)?;
-        commit(&mut doc, ctx);
+        let mut doc = genesis(record_id)?;
+        doc.set_actor(ctx.actor.clone());
         Ok(ProtectedDoc { doc, record_id })
+    }
+
+    /// The hash of the first change every device writes for `record_id`'s companion (the
+    /// server takes it from any device: it carries no author and no value).
+    pub fn genesis_hash(record_id: RecordId) -> Result<ChangeHash, DomainError> {
+        let mut doc = genesis(record_id)?;
+        doc.get_heads().first().copied().ok_or_else(|| DomainError::Corrupt("empty genesis".into()))
     }
 
     /// Loads a snapshot and incremental chunks.
@@ -135,7 +166,7 @@ impl ProtectedDoc {
         };
         let text =
             |key| codec::scalar(&self.doc, &obj, key).and_then(|s| s.as_str().map(str::to_owned)).unwrap_or_default();
-        Informant { name: text("name"), contact: text("contact"), note: text("note") }
+        Informant { name: text("name"), contact: text("contact"), note: text("note"), sealed: Vec::new() }
     }
 
     /// Current heads.
@@ -170,6 +201,18 @@ impl ProtectedDoc {
         }
         Ok(applied)
     }
+}
+
+/// The actor of every companion's first change.
+const GENESIS_ACTOR: &[u8; 16] = b"xuncha-protected";
+
+fn genesis(record_id: RecordId) -> Result<AutoCommit, DomainError> {
+    let mut doc = AutoCommit::new().with_actor(automerge::ActorId::from(GENESIS_ACTOR.as_slice()));
+    doc.put(ROOT, KIND, PROTECTED_KIND)?;
+    doc.put(ROOT, RECORD_ID, record_id.to_string())?;
+    doc.put_object(ROOT, INFORMANT, ObjType::Map)?;
+    doc.commit_with(CommitOptions::default().with_time(0));
+    Ok(doc)
 }
 
 fn commit(doc: &mut AutoCommit, ctx: &EditContext) -> Option<ChangeHash> {

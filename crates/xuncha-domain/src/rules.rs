@@ -108,6 +108,27 @@ pub fn check(author: Author<'_>, before: Option<&Record>, after: &Record) -> Res
             ));
         }
     }
+    // Comments are added in their author's own name and never changed or removed after.
+    let earlier: &[crate::record::Comment] = before.map_or(&[], |b| &b.review.comments);
+    for comment in earlier {
+        if !after
+            .review
+            .comments
+            .iter()
+            .any(|c| c.id == comment.id && c.author == comment.author && c.text == comment.text)
+        {
+            return Err(refuse("comment_changed", "已有的批注不能修改或删除", "a comment is never changed or removed"));
+        }
+    }
+    for comment in &after.review.comments {
+        if !earlier.iter().any(|c| c.id == comment.id) && comment.author != author.user {
+            return Err(refuse(
+                "comment_author",
+                "批注只能以本人名义添加",
+                "a comment can only be added in your own name",
+            ));
+        }
+    }
     if after.withdrawn.is_some() && before.is_none_or(|b| b.withdrawn.is_none()) {
         let draft = before.is_none_or(|b| b.review.status == ReviewStatus::Draft);
         if !draft {

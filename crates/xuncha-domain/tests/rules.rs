@@ -128,3 +128,22 @@ fn skipped_transitions_changed_identities_and_foreign_withdrawals_are_refused() 
     pulled.withdrawn = withdrawn.withdrawn.clone();
     assert_eq!(check(zhang, Some(&submitted), &pulled).unwrap_err().code, "withdraw_submitted");
 }
+
+#[test]
+fn comments_are_added_in_ones_own_name_and_never_changed() {
+    let zhang = Author { user: "zhang", role: Reader::Inspector };
+    let li = Author { user: "li", role: Reader::Supervisor };
+    let mut doc = record_at(&[]);
+    let before = doc.read();
+    doc.apply(
+        &[Edit::AddComment { id: ItemId::new(1_700_000_009_000, &[9; 10]), text: "已核对银行流水".into() }],
+        &ctx("zhang", 1_700_000_009_000),
+    )
+    .unwrap();
+    let after = doc.read();
+    assert_eq!(check(zhang, Some(&before), &after), Ok(()));
+    // The same change uploaded by someone else names zhang as the comment's author.
+    assert_eq!(check(li, Some(&before), &after).err().map(|r| r.code), Some("comment_author"));
+    // A later change that drops the comment is refused, whoever makes it.
+    assert_eq!(check(li, Some(&after), &before).err().map(|r| r.code), Some("comment_changed"));
+}

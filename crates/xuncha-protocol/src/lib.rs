@@ -58,6 +58,33 @@ pub struct SyncRequest {
     /// the reference data again when its own tag for the device differs.
     #[serde(default, with = "serde_bytes")]
     pub reference_tag: Vec<u8>,
+    /// The device's public keys. The server registers them the first time it sees them
+    /// (a device enrolled before keys existed) and refuses a request whose keys differ from
+    /// the registered ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<DeviceKeys>,
+}
+
+/// A device's public keys, made at enrollment; the private halves never leave the
+/// device's encrypted store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DeviceKeys {
+    /// Ed25519 public key (hex) that verifies the device's change signatures.
+    pub signing: String,
+    /// X25519 recipient (`age1…`) that protected values are sealed to, so the device
+    /// that wrote a value can read it again.
+    pub sealing: String,
+}
+
+/// The signature of one change by the device that made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeSignature {
+    /// The Automerge change hash (32 bytes).
+    #[serde(with = "serde_bytes")]
+    pub hash: Vec<u8>,
+    /// Ed25519 over [`signing::message`] of the hash (64 bytes).
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
 }
 
 /// The changes of one document since the heads the device last saw acknowledged.
@@ -67,6 +94,9 @@ pub struct Upload {
     /// Automerge changes (the output of `save_after`), or the whole document.
     #[serde(with = "serde_bytes")]
     pub changes: Vec<u8>,
+    /// A signature for each change of the device's own among them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<ChangeSignature>,
 }
 
 /// The server's answer.
@@ -97,6 +127,20 @@ pub struct ReferenceUpdate {
     #[serde(with = "serde_bytes")]
     pub tag: Vec<u8>,
     pub data: xuncha_domain::Reference,
+    /// The district's protected-data key, once the administrator has made one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected: Option<ProtectedKey>,
+}
+
+/// The district's protected-data key as a device receives it: the recipient every
+/// protected value is sealed to, and (for a supervisor's device it was granted to) the
+/// identity, sealed to that device's own key so only it can open it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtectedKey {
+    /// `age1…`
+    pub recipient: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub wrapped: Option<Vec<u8>>,
 }
 
 /// `GET /v1/info`: who the server is, so a device can tell it is the same server at a new
@@ -170,7 +214,16 @@ pub mod codes {
     pub const OUT_OF_SCOPE: &str = "out_of_scope";
     /// An upload was not a valid Xuncha document.
     pub const INVALID_DOCUMENT: &str = "invalid_document";
+    /// An upload contained a change without its device's signature.
+    pub const UNSIGNED: &str = "unsigned";
+    /// A change's signature does not verify with the device's registered key.
+    pub const BAD_SIGNATURE: &str = "bad_signature";
+    /// The device's keys differ from the ones the server registered for it.
+    pub const KEY_MISMATCH: &str = "key_mismatch";
 }
+
+/// Change signatures (in the domain, where both ends use them).
+pub use xuncha_domain::signing;
 
 /// `POST /v1/enroll` (JSON): a device exchanges a one-time code for its token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,6 +232,9 @@ pub struct EnrollRequest {
     pub device_name: String,
     /// The Automerge actor id the device will write with (hex).
     pub actor: String,
+    /// The device's public keys (absent from apps before signed changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<DeviceKeys>,
 }
 
 /// What an enrollment QR code holds: the server's address and the one-time code, as
@@ -252,6 +308,10 @@ pub struct EnrollResponse {
     /// The server's identity (servers before it sent none).
     #[serde(default)]
     pub server_id: String,
+    /// The district's protected-data recipient (`age1…`), if made: protected values are
+    /// sealed to it from the first one written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected_key: Option<String>,
 }
 
 /// Who a user is.
@@ -377,7 +437,7 @@ mod tests {
     fn garbled_truncated_and_oversized_bodies_are_errors() {
         let request = SyncRequest {
             cursor: vec![],
-            uploads: (0..50).map(|n| Upload { doc: key(n), changes: vec![n; 300] }).collect(),
+            uploads: (0..50).map(|n| Upload { doc: key(n), changes: vec![n; 300], signatures: vec![] }).collect(),
             ..SyncRequest::default()
         };
         let body = encode(&request);
@@ -436,9 +496,10 @@ mod tests {
                              sizes in proptest::collection::vec(0usize..2_000, 0..6)) {
             let request = SyncRequest {
                 cursor,
-                uploads: sizes.iter().enumerate().map(|(i, n)| Upload { doc: key(i as u8), changes: vec![i as u8; *n] }).collect(),
+                uploads: sizes.iter().enumerate().map(|(i, n)| Upload { doc: key(i as u8), changes: vec![i as u8; *n], signatures: vec![] }).collect(),
                 want_full: vec![key(99)],
                 reference_tag: vec![],
+                keys: Some(DeviceKeys { signing: "ab".repeat(32), sealing: "age1x".into() }),
             };
             proptest::prop_assert_eq!(decode::<SyncRequest>(&encode(&request), MAX_DECODED_BYTES).unwrap(), request);
         }

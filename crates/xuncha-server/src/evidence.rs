@@ -2,8 +2,10 @@
 //! holds every change of the record as the server logged it (document, change hash,
 //! uploading device, time, bytes), the hash chain from the record's first change up to a
 //! checkpoint the server signed for the export (the other entries as digests only, so
-//! nothing of other records leaks), the attachments the record references, and the
-//! server's public key. `verify` recomputes all of it; a one-byte change anywhere fails.
+//! nothing of other records leaks), the attachments the record references, the server's
+//! public key, and (from version 2) each change's signature by the device that made it with
+//! the public keys of those devices. `verify` recomputes all of it; a one-byte change
+//! anywhere fails.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -12,8 +14,8 @@ use xuncha_domain::{RecordDoc, RecordId};
 use crate::chain::{self, Checkpoint, LogRow, ServerKey};
 use crate::storage::{Result, Storage, StorageError, with_tx};
 
-/// The bundle format's version.
-pub const VERSION: u32 = 1;
+/// The bundle format's version (1: without device signatures).
+pub const VERSION: u32 = 2;
 
 /// One position of the chain segment: a change of the record in full, or another entry's
 /// digest.
@@ -36,6 +38,23 @@ pub struct Attachment {
     pub bytes: Vec<u8>,
 }
 
+/// A change's signature by the device that uploaded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signed {
+    pub seq: u64,
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
+}
+
+/// A device that made changes of the record: its user and the public key its signatures
+/// verify with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceKey {
+    pub device_id: String,
+    pub user_id: String,
+    pub signing_key: String,
+}
+
 /// A record's evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bundle {
@@ -47,6 +66,10 @@ pub struct Bundle {
     pub segment: Vec<Link>,
     pub checkpoint: Checkpoint,
     pub attachments: Vec<Attachment>,
+    #[serde(default)]
+    pub signatures: Vec<Signed>,
+    #[serde(default)]
+    pub devices: Vec<DeviceKey>,
 }
 
 /// Writes the evidence of `record`, signing a checkpoint of the chain as it stands.
@@ -101,7 +124,37 @@ pub fn export(storage: &dyn Storage, key: &ServerKey, record: RecordId, now_ms: 
         }
         Ok(out)
     })?;
-    let bundle = Bundle { version: VERSION, record: record.to_string(), before, segment, checkpoint, attachments };
+    let seqs: Vec<u64> =
+        segment.iter().filter_map(|l| if let Link::Change(row) = l { Some(row.seq) } else { None }).collect();
+    let (signatures, devices) = with_tx(storage, false, |tx| {
+        let mut signatures = Vec::new();
+        for seq in &seqs {
+            if let Some(signature) = tx.change_signature(*seq)? {
+                signatures.push(Signed { seq: *seq, signature });
+            }
+        }
+        let used: std::collections::BTreeSet<&str> = segment
+            .iter()
+            .filter_map(|l| if let Link::Change(row) = l { Some(row.device_id.as_str()) } else { None })
+            .collect();
+        let devices = tx
+            .devices()?
+            .into_iter()
+            .filter(|d| used.contains(d.id.as_str()))
+            .filter_map(|d| Some(DeviceKey { signing_key: d.signing_key?, device_id: d.id, user_id: d.user_id }))
+            .collect();
+        Ok((signatures, devices))
+    })?;
+    let bundle = Bundle {
+        version: VERSION,
+        record: record.to_string(),
+        before,
+        segment,
+        checkpoint,
+        attachments,
+        signatures,
+        devices,
+    };
     Ok(xuncha_protocol::encode(&bundle))
 }
 
@@ -118,6 +171,12 @@ pub struct Verified {
     pub first_ms: i64,
     pub last_ms: i64,
     pub attachments: usize,
+    /// Changes whose device signature verified.
+    pub signed: usize,
+    /// Changes logged before devices signed their changes (covered by the chain alone).
+    pub unsigned: usize,
+    /// Each device's user and signing key, as the bundle names them.
+    pub signers: Vec<DeviceKey>,
     pub checkpoint_seq: u64,
     pub checkpoint_at_ms: i64,
     pub server_id: String,
@@ -129,7 +188,7 @@ pub struct Verified {
 pub fn verify(bytes: &[u8], expected_key: Option<&str>) -> std::result::Result<Verified, String> {
     let bundle: Bundle = xuncha_protocol::decode(bytes, 512 * 1024 * 1024)
         .map_err(|e| format!("证据包损坏，无法读取：{e} / the bundle is damaged and cannot be read: {e}"))?;
-    if bundle.version != VERSION {
+    if bundle.version == 0 || bundle.version > VERSION {
         return Err(format!("未知的证据包版本 {} / unknown bundle version {}", bundle.version, bundle.version));
     }
     let checkpoint = &bundle.checkpoint;
@@ -209,6 +268,32 @@ pub fn verify(bytes: &[u8], expected_key: Option<&str>) -> std::result::Result<V
             ));
         }
     }
+    // Each change signed by its device: the signature covers the change hash, which
+    // covers its author, time and content.
+    let mut signed = 0;
+    for row in changes.iter().filter(|r| r.part == "record") {
+        let Some(signature) = bundle.signatures.iter().find(|s| s.seq == row.seq) else { continue };
+        let key = bundle
+            .devices
+            .iter()
+            .find(|d| d.device_id == row.device_id)
+            .and_then(|d| xuncha_domain::signing::public_key(&d.signing_key))
+            .ok_or_else(|| {
+                format!("第 {} 条修改的设备没有公钥 / no public key for the device of entry {}", row.seq, row.seq)
+            })?;
+        let hash = hex::decode(&row.hash).unwrap_or_default();
+        if !xuncha_domain::signing::verify(&key, &hash, &signature.signature) {
+            return Err(format!(
+                "第 {} 条修改的设备签名无效 / the device signature of the change at entry {} does not verify",
+                row.seq, row.seq
+            ));
+        }
+        signed += 1;
+    }
+    if bundle.signatures.iter().any(|s| !changes.iter().any(|r| r.seq == s.seq && r.part == "record")) {
+        return Err("证据包中有不属于其修改的签名 / the bundle carries a signature of no change in it".into());
+    }
+    let record_changes = changes.iter().filter(|r| r.part == "record").count();
     let mut devices: Vec<String> = changes.iter().map(|r| r.device_id.clone()).collect();
     devices.sort();
     devices.dedup();
@@ -222,6 +307,9 @@ pub fn verify(bytes: &[u8], expected_key: Option<&str>) -> std::result::Result<V
         first_ms: changes.iter().map(|r| r.received_at_ms).min().unwrap_or(0),
         last_ms: changes.iter().map(|r| r.received_at_ms).max().unwrap_or(0),
         attachments: bundle.attachments.len(),
+        signed,
+        unsigned: record_changes - signed,
+        signers: bundle.devices.clone(),
         checkpoint_seq: checkpoint.seq,
         checkpoint_at_ms: checkpoint.at_ms,
         server_id: checkpoint.server_id.clone(),

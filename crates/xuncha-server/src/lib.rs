@@ -12,6 +12,7 @@ mod error;
 pub mod evidence;
 pub mod import;
 pub mod limits;
+pub mod protected_key;
 pub mod reference;
 pub mod scope;
 pub mod sqlite;
@@ -220,12 +221,15 @@ async fn enroll(
         if !actor_ok {
             return Err(ApiError::bad_body("actor must be 16 bytes of hex"));
         }
+        if let Some(keys) = &request.keys {
+            check_keys(keys)?;
+        }
         blocking(move || guard(&state.clone(), peer.ip(), || {
             let now = state.clock.now_ms();
             let token = auth::new_token();
             let device_id = auth::new_device_id();
             let hash = auth::hash_secret(&auth::normalise_code(&request.code));
-            let (user, server_id) = with_tx(state.storage.as_ref(), true, |tx| {
+            let (user, server_id, protected_key) = with_tx(state.storage.as_ref(), true, |tx| {
                 let user = tx.redeem_enrollment(&hash, &device_id, now).map_err(|e| match e {
                     StorageError::NotFound(_) => StorageError::Conflict(
                         "注册码无效，请向管理员索取新的注册码 / unknown enrollment code; ask the administrator for a new one".into(),
@@ -240,6 +244,8 @@ async fn enroll(
                     created_at_ms: now,
                     revoked_at_ms: None,
                     last_sync_ms: None,
+                    signing_key: request.keys.as_ref().map(|k| k.signing.trim().to_lowercase()),
+                    sealing_key: request.keys.as_ref().map(|k| k.sealing.trim().to_owned()),
                 };
                 tx.add_device(&device, &auth::hash_secret(&token))?;
                 tx.audit(&AuditEntry {
@@ -249,7 +255,7 @@ async fn enroll(
                     action: "device.enroll".into(),
                     detail: serde_json::json!({ "name": request.device_name }),
                 })?;
-                Ok((user, tx.server_id()?))
+                Ok((user, tx.server_id()?, tx.protected_key()?))
             })
             .map_err(|e| match e {
                 // An unknown, used or expired code is a refusal, not a conflict of state.
@@ -258,7 +264,7 @@ async fn enroll(
                 }
                 other => other.into(),
             })?;
-            Ok(EnrollResponse { device_id, token, user: user_info(&user), server_id })
+            Ok(EnrollResponse { device_id, token, user: user_info(&user), server_id, protected_key })
         }))
         .await
     }
@@ -266,6 +272,53 @@ async fn enroll(
     match result {
         Ok(response) => Json(response).into_response(),
         Err(error) => error.into_response(),
+    }
+}
+
+/// Refuses public keys that are not a valid Ed25519 key and an X25519 `age1…` recipient.
+fn check_keys(keys: &xuncha_protocol::DeviceKeys) -> Result<(), ApiError> {
+    if xuncha_domain::signing::public_key(&keys.signing).is_none() {
+        return Err(ApiError::bad_body("the signing key must be an Ed25519 public key in hex"));
+    }
+    if <age::x25519::Recipient as std::str::FromStr>::from_str(keys.sealing.trim()).is_err() {
+        return Err(ApiError::bad_body("the sealing key must be an age X25519 recipient (age1…)"));
+    }
+    Ok(())
+}
+
+/// Registers the keys of a device enrolled before keys existed (on its first sync that
+/// sends them, under its token), and refuses a device whose keys changed: the keys are
+/// what its changes are checked against, so they never change silently.
+fn register_keys(
+    state: &AppState,
+    device: &mut Device,
+    keys: Option<&xuncha_protocol::DeviceKeys>,
+) -> Result<(), ApiError> {
+    let Some(keys) = keys else { return Ok(()) };
+    match &device.signing_key {
+        Some(registered) if registered.eq_ignore_ascii_case(keys.signing.trim()) => Ok(()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            codes::KEY_MISMATCH,
+            "本设备的密钥与登记的不符，请管理员注销本设备后重新注册 / this device's keys differ from the ones registered for it; ask the administrator to revoke it, then enroll again",
+        )),
+        None => {
+            check_keys(keys)?;
+            let (signing, sealing) = (keys.signing.trim().to_lowercase(), keys.sealing.trim().to_owned());
+            with_tx(state.storage.as_ref(), true, |tx| {
+                tx.set_device_keys(&device.id, &signing, &sealing)?;
+                tx.audit(&AuditEntry {
+                    at_ms: state.clock.now_ms(),
+                    user_id: Some(device.user_id.clone()),
+                    device_id: Some(device.id.clone()),
+                    action: "device.keys".into(),
+                    detail: serde_json::json!({ "signing_key": signing }),
+                })
+            })?;
+            device.signing_key = Some(signing);
+            device.sealing_key = Some(sealing);
+            Ok(())
+        }
     }
 }
 
@@ -331,7 +384,8 @@ pub(crate) fn authenticate(state: &AppState, token: &str) -> Result<(Device, Use
 fn sync_once(state: &AppState, token: &str, request: &SyncRequest, bytes_in: usize) -> Result<Vec<u8>, ApiError> {
     let storage = state.storage.as_ref();
     let now = state.clock.now_ms();
-    let (device, user) = authenticate(state, token)?;
+    let (mut device, user) = authenticate(state, token)?;
+    register_keys(state, &mut device, request.keys.as_ref())?;
     let teams = with_tx(storage, false, |tx| tx.teams_of(&user.id))?;
     let who = storage::Visibility { device_id: device.id.clone(), scope: scope::read_scope(&user, &teams) };
     let acks = if request.uploads.is_empty() {

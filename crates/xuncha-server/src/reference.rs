@@ -6,12 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use xuncha_domain::{Person, Reference, Team};
-use xuncha_protocol::ReferenceUpdate;
+use xuncha_protocol::{ProtectedKey, ReferenceUpdate};
 
 use crate::storage::{Result, Tx, Visibility};
 
-/// The layout of what is sent: a device that holds an older one receives it again.
-const FORMAT: u8 = 2;
+/// The layout of what is sent: a device that holds an older one receives it again
+/// (3: with the district's protected-data key).
+const FORMAT: u8 = 3;
 
 /// The tag of what `who` would receive now: the layout, the reference version and the read
 /// scope.
@@ -29,7 +30,13 @@ pub fn update(tx: &mut dyn Tx, who: &Visibility, teams: &[Team], held: &[u8]) ->
     if tag == held {
         return Ok(None);
     }
-    Ok(Some(ReferenceUpdate { tag, data: for_device(tx, who, teams)? }))
+    let protected = tx
+        .protected_key()?
+        .map(|recipient| -> Result<ProtectedKey> {
+            Ok(ProtectedKey { recipient, wrapped: tx.protected_grant(&who.device_id)? })
+        })
+        .transpose()?;
+    Ok(Some(ReferenceUpdate { tag, data: for_device(tx, who, teams)?, protected }))
 }
 
 /// Everything of the reference data a device may see. A user in teams (not a supervisor)

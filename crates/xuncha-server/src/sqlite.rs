@@ -166,9 +166,25 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX checkpoints_at ON checkpoints (at);
 "#,
-    // 6 (at rest): each attachment's own key (32 random bytes) that seals its pieces
-    // (`at_rest.rs`); NULL for attachments stored before, sealed when the server opens.
+    // 6: devices' public keys (Ed25519 for change signatures, X25519 for sealed values),
+    // each change's signature beside it, the district's protected-data recipient and its
+    // identity wrapped to each supervisor device it was granted to; each attachment's own
+    // key (32 random bytes) that seals its pieces (`at_rest.rs`; NULL for attachments
+    // stored before, sealed when the server opens).
     r#"
+    ALTER TABLE devices ADD COLUMN signing_key TEXT;
+    ALTER TABLE devices ADD COLUMN sealing_key TEXT;
+    ALTER TABLE changes ADD COLUMN signature BLOB;
+    CREATE TABLE protected_key (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        recipient  TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE protected_grants (
+        device_id  TEXT PRIMARY KEY REFERENCES devices (id),
+        wrapped    BLOB NOT NULL,
+        granted_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
     ALTER TABLE attachments ADD COLUMN blob_key BLOB;
 "#,
 ];
@@ -331,10 +347,12 @@ fn device_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
         created_at_ms: row.get(4)?,
         revoked_at_ms: row.get(5)?,
         last_sync_ms: row.get(6)?,
+        signing_key: row.get(7)?,
+        sealing_key: row.get(8)?,
     })
 }
 
-const DEVICE_COLUMNS: &str = "id, user_id, name, actor, created_at, revoked_at, last_sync";
+const DEVICE_COLUMNS: &str = "id, user_id, name, actor, created_at, revoked_at, last_sync, signing_key, sealing_key";
 
 fn doc_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredDoc> {
     let part: String = row.get(1)?;
@@ -350,10 +368,12 @@ const DOC_COLUMNS: &str = "d.record, d.part, d.kind, d.place, d.team, d.owner_de
 
 /// Who may read a document row `d`, as SQL over the parameters ?1 device, ?2 the places
 /// (a JSON array of code prefixes), ?3 all gang clues, ?4 the teams whose gang clues
-/// (JSON array), ?5 all protected companions: the same rule as `ReadScope::admits`.
+/// (JSON array), ?5 all protected companions: the same rule as `ReadScope::admits`; a
+/// protected companion also goes to every device that wrote into it.
 const VISIBLE: &str = "EXISTS (SELECT 1 FROM json_each(?2) p WHERE substr(d.place, 1, length(p.value)) = p.value)
     AND (d.kind != 'gang_clue' OR ?3 OR d.team IN (SELECT value FROM json_each(?4)))
-    AND (d.part = 'record' OR ?5 OR d.owner_device = ?1)";
+    AND (d.part = 'record' OR ?5 OR d.owner_device = ?1
+         OR EXISTS (SELECT 1 FROM changes w WHERE w.record = d.record AND w.part = d.part AND w.device_id = ?1))";
 
 /// The parameters ?1 to ?5 of [`VISIBLE`].
 fn visible_params(who: &Visibility) -> (String, String, bool, String, bool) {
@@ -460,8 +480,18 @@ impl Tx for SqlTx<'_> {
     fn add_device(&mut self, device: &Device, token_hash: &str) -> Result<()> {
         self.tx
             .execute(
-                "INSERT INTO devices (id, user_id, name, actor, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![device.id, device.user_id, device.name, device.actor, token_hash, device.created_at_ms],
+                "INSERT INTO devices (id, user_id, name, actor, token_hash, created_at, signing_key, sealing_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    device.id,
+                    device.user_id,
+                    device.name,
+                    device.actor,
+                    token_hash,
+                    device.created_at_ms,
+                    device.signing_key,
+                    device.sealing_key
+                ],
             )
             .map_err(|e| match e.sqlite_error_code() {
                 Some(rusqlite::ErrorCode::ConstraintViolation) => StorageError::Conflict(
@@ -494,6 +524,14 @@ impl Tx for SqlTx<'_> {
             params![device_id, now_ms],
         )?;
         Ok(changed > 0)
+    }
+
+    fn set_device_keys(&mut self, device_id: &str, signing_key: &str, sealing_key: &str) -> Result<()> {
+        self.tx.execute(
+            "UPDATE devices SET signing_key = ?2, sealing_key = ?3 WHERE id = ?1 AND signing_key IS NULL",
+            params![device_id, signing_key, sealing_key],
+        )?;
+        Ok(())
     }
 
     fn touch_device(&mut self, device_id: &str, now_ms: i64) -> Result<()> {
@@ -541,7 +579,8 @@ impl Tx for SqlTx<'_> {
             )?;
         }
         let mut insert = self.tx.prepare_cached(
-            "INSERT INTO changes (record, part, hash, bytes, device_id, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO changes (record, part, hash, bytes, device_id, received_at, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (hash) DO NOTHING RETURNING seq",
         )?;
         let mut chain = self.tx.prepare_cached("UPDATE changes SET link = ?2 WHERE seq = ?1")?;
@@ -549,9 +588,10 @@ impl Tx for SqlTx<'_> {
         let mut new = 0u32;
         for change in changes {
             let seq: Option<i64> = insert
-                .query_row(params![doc.key.record, part, change.hash, change.bytes, device_id, now_ms], |row| {
-                    row.get(0)
-                })
+                .query_row(
+                    params![doc.key.record, part, change.hash, change.bytes, device_id, now_ms, change.signature],
+                    |row| row.get(0),
+                )
                 .optional()?;
             let Some(seq) = seq else { continue };
             let row = LogRow {
@@ -931,6 +971,56 @@ impl Tx for SqlTx<'_> {
                 })?,
             ),
         })
+    }
+
+    fn device_wrote(&mut self, key: &DocKey, device_id: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT 1 FROM changes WHERE record = ?1 AND part = ?2 AND device_id = ?3 LIMIT 1",
+                params![key.record, part_code(key.part), device_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    fn protected_key(&mut self) -> Result<Option<String>> {
+        Ok(self.tx.query_row("SELECT recipient FROM protected_key WHERE id = 1", [], |row| row.get(0)).optional()?)
+    }
+
+    fn set_protected_key(&mut self, recipient: &str, now_ms: i64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO protected_key (id, recipient, created_at) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET recipient = excluded.recipient, created_at = excluded.created_at",
+            params![recipient, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn protected_grant(&mut self, device_id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .tx
+            .query_row("SELECT wrapped FROM protected_grants WHERE device_id = ?1", [device_id], |row| row.get(0))
+            .optional()?)
+    }
+
+    fn grant_protected(&mut self, device_id: &str, wrapped: &[u8], now_ms: i64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO protected_grants (device_id, wrapped, granted_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (device_id) DO UPDATE SET wrapped = excluded.wrapped, granted_at = excluded.granted_at",
+            params![device_id, wrapped, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn change_signature(&mut self, seq: u64) -> Result<Option<Vec<u8>>> {
+        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+        Ok(self
+            .tx
+            .query_row("SELECT signature FROM changes WHERE seq = ?1", [seq], |row| row.get::<_, Option<Vec<u8>>>(0))
+            .optional()?
+            .flatten())
     }
 
     fn log_rows(&mut self, after: u64, limit: u32) -> Result<Vec<(LogRow, Vec<u8>)>> {

@@ -51,6 +51,11 @@ pub struct Device {
     pub created_at_ms: i64,
     pub revoked_at_ms: Option<i64>,
     pub last_sync_ms: Option<i64>,
+    /// The Ed25519 public key (hex) its change signatures verify with; `None` for a
+    /// device enrolled before keys until its first sync registers them.
+    pub signing_key: Option<String>,
+    /// The X25519 recipient (`age1…`) protected values are sealed to for it.
+    pub sealing_key: Option<String>,
 }
 
 /// A document as the server keeps it: merged, as one snapshot.
@@ -85,6 +90,8 @@ impl DocScope {
 pub struct LoggedChange {
     pub hash: String,
     pub bytes: Vec<u8>,
+    /// The uploading device's Ed25519 signature of the change hash.
+    pub signature: Option<Vec<u8>>,
 }
 
 /// One row of the change log, as read back.
@@ -151,6 +158,8 @@ pub trait Tx {
     /// Revokes a device; `false` if there is no such device.
     fn revoke_device(&mut self, device_id: &str, now_ms: i64) -> Result<bool>;
     fn touch_device(&mut self, device_id: &str, now_ms: i64) -> Result<()>;
+    /// Registers a device's public keys, unless it has some already.
+    fn set_device_keys(&mut self, device_id: &str, signing_key: &str, sealing_key: &str) -> Result<()>;
     fn doc(&mut self, key: &DocKey) -> Result<Option<StoredDoc>>;
     /// Writes a document's merged snapshot and appends its new changes to the log; a
     /// change whose hash is already logged is skipped. Returns how many were new.
@@ -214,6 +223,18 @@ pub trait Tx {
     fn chain_head(&mut self) -> Result<(u64, [u8; 32])>;
     /// Log entries after `after`, in order, with their stored links, at most `limit`.
     fn log_rows(&mut self, after: u64, limit: u32) -> Result<Vec<(crate::chain::LogRow, Vec<u8>)>>;
+    /// Whether a device uploaded any change of a document.
+    fn device_wrote(&mut self, key: &DocKey, device_id: &str) -> Result<bool>;
+    /// The district's protected-data recipient (`age1…`), once made.
+    fn protected_key(&mut self) -> Result<Option<String>>;
+    /// Sets the district's protected-data recipient.
+    fn set_protected_key(&mut self, recipient: &str, now_ms: i64) -> Result<()>;
+    /// The protected-data identity wrapped to a device's own key, if granted to it.
+    fn protected_grant(&mut self, device_id: &str) -> Result<Option<Vec<u8>>>;
+    /// Stores the protected-data identity wrapped to a device's own key.
+    fn grant_protected(&mut self, device_id: &str, wrapped: &[u8], now_ms: i64) -> Result<()>;
+    /// The device signature logged beside entry `seq`, if it has one.
+    fn change_signature(&mut self, seq: u64) -> Result<Option<Vec<u8>>>;
     fn add_checkpoint(&mut self, checkpoint: &crate::chain::Checkpoint) -> Result<()>;
     fn checkpoints(&mut self) -> Result<Vec<crate::chain::Checkpoint>>;
 }

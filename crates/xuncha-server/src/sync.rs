@@ -3,7 +3,7 @@
 //! change log in one transaction; the answer carries the log after the device's cursor,
 //! filtered to what the device may see.
 
-use xuncha_domain::{ProtectedDoc, ReadScope, RecordDoc, RecordId, SyncDoc, Team, rules};
+use xuncha_domain::{ProtectedDoc, ReadScope, RecordDoc, RecordId, SyncDoc, Team, rules, signing};
 use xuncha_protocol::{Ack, DocKey, Entry, Outcome, Part, SyncRequest, SyncResponse, Upload, codes};
 
 use crate::scope;
@@ -181,7 +181,7 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
                 ));
             }
             let new = doc.changes_since(&before);
-            if let Some(outcome) = unattributable(&new, device, user) {
+            if let Some(outcome) = unattributable(&new, device, user).or_else(|| unsigned(&new, device, upload)) {
                 return Ok(ack(outcome, heads_bytes(&before)));
             }
             let record = doc.read();
@@ -225,12 +225,12 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
             let Some(record) = tx.doc(&record_key)? else {
                 return Ok(ack(refused("unknown_record", "请先同步记录本身 / sync the record itself first"), vec![]));
             };
-            // A new companion belongs to the device that owns the record; after that, to the
-            // device that first uploaded it. Supervisors may write any in their scope.
-            let owner = existing.as_ref().map_or(record.owner_device.as_str(), |e| e.owner_device.as_str()).to_owned();
-            let may = scope::may_write(user, by.who, &[&record.scope])
-                && (owner == device.id || user.role == xuncha_protocol::Role::Supervisor);
-            if !may {
+            // Its values are sealed on the devices (to the district's protected-data key and
+            // the writing device's own), so whoever may write the record may add to them; the
+            // companion is read by supervisors and by the devices that wrote into it (the
+            // first of which owns it), never by the rest of the team.
+            let owner = existing.as_ref().map_or(device.id.as_str(), |e| e.owner_device.as_str()).to_owned();
+            if !scope::may_write(user, by.who, &[&record.scope]) {
                 return Ok(ack(
                     refused(codes::OUT_OF_SCOPE, "无权修改受保护信息 / you may not change this protected information"),
                     vec![],
@@ -264,9 +264,15 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
                     vec![],
                 ));
             }
-            let new = doc.changes_since(&before);
-            if let Some(outcome) = unattributable(&new, device, user) {
+            let mut new = doc.changes_since(&before);
+            // The companion's first change is the same from every device, authored by none.
+            let genesis = ProtectedDoc::genesis_hash(record_id).ok();
+            let genesis_change = new.iter().position(|c| Some(c.hash) == genesis).map(|at| new.remove(at));
+            if let Some(outcome) = unattributable(&new, device, user).or_else(|| unsigned(&new, device, upload)) {
                 return Ok(ack(outcome, heads_bytes(&before)));
+            }
+            if let Some(first) = genesis_change {
+                new.insert(0, first);
             }
             let (heads, snapshot) = (doc.heads(), doc.save());
             store_new(tx, upload, new, snapshot, record.scope, owner, &device.id, now_ms)
@@ -299,6 +305,42 @@ fn unattributable(new: &[xuncha_domain::RawChange], device: &Device, user: &User
     ))
 }
 
+/// The refusal of an upload whose new changes are not each signed by the device's
+/// registered key: the signature is what lets anyone check later, without trusting the
+/// server, who made a change.
+fn unsigned(new: &[xuncha_domain::RawChange], device: &Device, upload: &Upload) -> Option<Outcome> {
+    if new.is_empty() {
+        return None;
+    }
+    let Some(key) = device.signing_key.as_deref().and_then(signing::public_key) else {
+        return Some(refused(
+            codes::UNSIGNED,
+            "本设备尚未登记签名密钥，请更新应用后再同步 / this device has no registered signing key; update the app and sync again",
+        ));
+    };
+    for change in new {
+        let Some(signed) = upload.signatures.iter().find(|s| s.hash == change.hash.0) else {
+            return Some(refused(
+                codes::UNSIGNED,
+                format!(
+                    "修改 {} 没有本设备的签名，整条上传被拒绝 / change {} carries no signature of this device; the whole upload was refused",
+                    change.hash, change.hash
+                ),
+            ));
+        };
+        if !signing::verify(&key, &change.hash.0, &signed.signature) {
+            return Some(refused(
+                codes::BAD_SIGNATURE,
+                format!(
+                    "修改 {} 的签名无效，整条上传被拒绝 / the signature of change {} does not verify with this device's key; the whole upload was refused",
+                    change.hash, change.hash
+                ),
+            ));
+        }
+    }
+    None
+}
+
 /// Whether bytes that are not a document on their own are changes whose history is missing
 /// (as opposed to garbage, or a document this server cannot read).
 fn lacks_history(bytes: &[u8]) -> bool {
@@ -321,8 +363,14 @@ fn store_new(
     if new.is_empty() {
         return Ok(Outcome::Stored { new: 0 });
     }
-    let logged: Vec<LoggedChange> =
-        new.into_iter().map(|c| LoggedChange { hash: c.hash.to_string(), bytes: c.bytes }).collect();
+    let logged: Vec<LoggedChange> = new
+        .into_iter()
+        .map(|c| LoggedChange {
+            signature: upload.signatures.iter().find(|s| s.hash == c.hash.0).map(|s| s.signature.clone()),
+            hash: c.hash.to_string(),
+            bytes: c.bytes,
+        })
+        .collect();
     let stored = StoredDoc { key: upload.doc.clone(), snapshot, scope, owner_device };
     Ok(Outcome::Stored { new: tx.put_doc(&stored, &logged, device_id, now_ms)? })
 }
@@ -408,7 +456,10 @@ pub fn read_entries(tx: &mut dyn Tx, who: &Visibility, legacy: &ReadScope, reque
             break;
         }
         if let Some(doc) = tx.doc(key)?
-            && who.admits(&doc.key, &doc.scope, &doc.owner_device)
+            && (who.admits(&doc.key, &doc.scope, &doc.owner_device)
+                || (doc.key.part == Part::Protected
+                    && doc.scope.admitted_by(&who.scope)
+                    && tx.device_wrote(&doc.key, &who.device_id)?))
         {
             bytes += doc.snapshot.len();
             entries.push(Entry { doc: doc.key, changes: doc.snapshot, full: true });

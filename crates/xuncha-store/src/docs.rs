@@ -352,6 +352,7 @@ impl Store {
         }
         let ctx = self.edit_context(now_ms);
         let doc_id = Part::Protected.doc_id(id);
+        let sealer = self.sealer()?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (mut doc, before) = match load_stored(&tx, &doc_id)? {
             Some(stored) => {
@@ -361,9 +362,18 @@ impl Store {
             }
             None => (ProtectedDoc::create(id, &ctx)?, None),
         };
+        // Each value is sealed to the district's protected-data key and to this device's
+        // own: the server and every other device hold only ciphertext. An unchanged value
+        // is not sealed again (a new ciphertext would be a change).
+        let current = open_informant(&sealer, doc.informant());
         let mut changed = before.is_none();
         for (field, value) in fields {
-            changed |= doc.set_informant(*field, *value, &ctx)?.is_some();
+            let value = value.filter(|v| !v.is_empty());
+            if value == Some(current.get(*field)).filter(|v| !v.is_empty()) && !current.sealed.contains(field) {
+                continue;
+            }
+            let sealed = value.map(|v| sealer.seal(v)).transpose()?;
+            changed |= doc.set_informant(*field, sealed.as_deref(), &ctx)?.is_some();
         }
         if !changed {
             return Ok(());
@@ -380,7 +390,7 @@ impl Store {
             return Ok(None);
         };
         let doc = ProtectedDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?;
-        Ok(Some(doc.informant()))
+        Ok(Some(open_informant(&self.sealer()?, doc.informant())))
     }
 
     /// How many documents have changes waiting to be sent.
@@ -416,4 +426,17 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// The informant as this device may read it: each sealed value opened with the device's
+/// own key or the district's; one it cannot open is left empty and named in `sealed`.
+fn open_informant(sealer: &crate::keys::Sealer, stored: Informant) -> Informant {
+    let mut informant = Informant::default();
+    for field in InformantField::ALL {
+        match sealer.open(stored.get(*field)) {
+            crate::keys::Opened::Text(text) => *informant.get_mut(*field) = text,
+            crate::keys::Opened::Sealed => informant.sealed.push(*field),
+        }
+    }
+    informant
 }

@@ -59,6 +59,8 @@ pub enum StoreError {
     )]
     Busy,
     #[error("{0}")]
+    Keys(String),
+    #[error("{0}")]
     Domain(#[from] DomainError),
     #[error("无法访问 {path}：{source} / cannot access {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
@@ -78,6 +80,7 @@ impl StoreError {
             StoreError::BadKeyFile { .. } => "bad_key_file",
             StoreError::Corrupt { .. } => "corrupt",
             StoreError::NewerSchema { .. } => "newer_schema",
+            StoreError::Keys(_) => "keys",
             StoreError::RecordNotFound { .. } => "record_not_found",
             StoreError::UnknownDivision { .. } => "unknown_division",
             StoreError::AmbiguousDivision { .. } => "ambiguous_division",

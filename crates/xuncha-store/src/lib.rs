@@ -8,6 +8,7 @@ mod docs;
 mod error;
 mod index;
 mod key;
+pub mod keys;
 mod reference;
 mod schema;
 mod sync;
@@ -48,6 +49,8 @@ pub struct Store {
     /// The key the database was opened with, so that a second connection (background
     /// sync beside the UI) needs no second key derivation. Wiped when dropped.
     key: key::DbKey,
+    /// The device's own private keys (`keys.rs`).
+    secrets: keys::DeviceSecrets,
 }
 
 fn corrupt(path: &Path, detail: impl std::fmt::Display) -> StoreError {
@@ -176,7 +179,9 @@ impl Store {
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         key::finish_pending(path, from_pending)?;
-        Ok(Store { conn, path: path.to_owned(), identity, cache: docs::DocCache::default(), key: db_key })
+        keys::ensure(&mut conn)?;
+        let secrets = keys::load(&conn)?;
+        Ok(Store { conn, path: path.to_owned(), identity, cache: docs::DocCache::default(), key: db_key, secrets })
     }
 
     /// A second connection to the same database, with the key this one was opened with:
@@ -191,7 +196,14 @@ impl Store {
         configure(&conn)?;
         schema::check_not_newer(&conn)?;
         let identity = read_identity(&conn)?;
-        Ok(Store { conn, path: self.path.clone(), identity, cache: docs::DocCache::default(), key: self.key.clone() })
+        Ok(Store {
+            conn,
+            path: self.path.clone(),
+            identity,
+            cache: docs::DocCache::default(),
+            key: self.key.clone(),
+            secrets: self.secrets.clone(),
+        })
     }
 
     /// Re-keys the database for a new PIN. The old PIN keeps working until the new one
@@ -223,6 +235,33 @@ impl Store {
     /// Who this device writes as.
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    /// The device's private keys (signing changes, opening values sealed to it).
+    pub fn secrets(&self) -> &keys::DeviceSecrets {
+        &self.secrets
+    }
+
+    /// The public halves, as the server registers them.
+    pub fn public_keys(&self) -> (String, String) {
+        (self.secrets.signing_public(), self.secrets.sealing_public())
+    }
+
+    /// The district's protected-data recipient, once the server has sent it, and its
+    /// identity on a device it was granted to.
+    pub fn protected_keys(&self) -> Result<(Option<String>, Option<age::x25519::Identity>)> {
+        keys::protected(&self.conn)
+    }
+
+    /// Stores the district's protected-data recipient (from enrollment), keeping any
+    /// identity this device was granted.
+    pub fn set_protected_recipient(&mut self, recipient: &str) -> Result<()> {
+        keys::set_recipient(&self.conn, recipient)
+    }
+
+    /// What this device seals protected values to and opens them with.
+    pub fn sealer(&self) -> Result<keys::Sealer> {
+        keys::Sealer::of(&self.conn, &self.secrets)
     }
 
     /// The context of an edit made on this device at `now_ms`.

@@ -3,7 +3,7 @@
 //! transaction, so the cursor only moves once everything it covers is on disk.
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
-use xuncha_domain::{ChangeHash, ProtectedDoc, RecordDoc, RecordId, SyncDoc};
+use xuncha_domain::{ChangeHash, ProtectedDoc, RecordDoc, RecordId, SyncDoc, signing};
 
 use crate::docs::{Part, Persist, heads_text, load_stored, persist};
 use crate::error::{Result, StoreError};
@@ -21,6 +21,8 @@ pub struct Outgoing {
     pub changes: Vec<u8>,
     /// The document's heads when the changes were taken.
     pub heads: Vec<ChangeHash>,
+    /// The device's signature of each of its own changes among them (hash, Ed25519).
+    pub signatures: Vec<(ChangeHash, Vec<u8>)>,
 }
 
 /// What the server said about one upload.
@@ -49,6 +51,9 @@ pub struct Received<'a> {
     pub cursor: &'a [u8],
     pub dropped: &'a [(RecordId, Part)],
     pub reference: Option<(&'a [u8], &'a xuncha_domain::Reference)>,
+    /// With the reference data: the district's protected-data recipient and, if granted to
+    /// this device, its identity sealed to this device's key.
+    pub protected: Option<(&'a str, Option<&'a [u8]>)>,
 }
 
 /// What applying a sync response did.
@@ -111,23 +116,45 @@ impl Store {
             let Some(stored) = load_stored(&self.conn, &doc_id)? else { continue };
             let chunks = stored.chunks.iter().map(Vec::as_slice);
             let since = if need_full { Vec::new() } else { parse_heads(&synced) };
-            let (changes, heads) = match part {
+            let (changes, heads, own) = match part {
                 Part::Record => {
                     let mut doc = RecordDoc::load_parts(&stored.snapshot, chunks)?;
-                    (if since.is_empty() { doc.save() } else { doc.save_after(&since) }, doc.heads())
+                    let own = doc.changes_since(&since);
+                    (if since.is_empty() { doc.save() } else { doc.save_after(&since) }, doc.heads(), own)
                 }
                 Part::Protected => {
                     let mut doc = ProtectedDoc::load_parts(&stored.snapshot, chunks)?;
-                    (if since.is_empty() { doc.save() } else { doc.save_after(&since) }, doc.heads())
+                    let own = doc.changes_since(&since);
+                    (if since.is_empty() { doc.save() } else { doc.save_after(&since) }, doc.heads(), own)
                 }
             };
+            // Every change of this device's actor is signed; the server checks those new to it.
+            let signatures = own
+                .into_iter()
+                .filter(|c| c.actor == self.identity.actor)
+                .map(|c| (c.hash, signing::sign(&self.secrets.signing, &c.hash.0)))
+                .collect();
             bytes += changes.len();
-            out.push(Outgoing { record, part, changes, heads });
+            out.push(Outgoing { record, part, changes, heads, signatures });
             if bytes >= max_bytes {
                 break;
             }
         }
         Ok(out)
+    }
+
+    /// Why the server refused the last upload of a record (or of its protected companion):
+    /// the code and the server's message. Such changes wait until the record is edited.
+    pub fn refusal(&self, id: RecordId) -> Result<Option<(String, String)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT refused_code, COALESCE(refused_message, '') FROM outbox
+                 WHERE doc_id IN (?1, ?2) AND refused_code IS NOT NULL ORDER BY doc_id LIMIT 1",
+                params![Part::Record.doc_id(id), Part::Protected.doc_id(id)],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?)
     }
 
     /// The records with changes not yet acknowledged by the server (their record or its
@@ -299,6 +326,9 @@ impl Store {
         }
         if let Some((tag, data)) = received.reference {
             crate::reference::replace(&tx, tag, data)?;
+            if let Some((recipient, wrapped)) = received.protected {
+                crate::keys::set_protected(&tx, &self.secrets, recipient, wrapped)?;
+            }
         }
         tx.execute(
             "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -7,8 +7,8 @@ use std::time::Duration;
 use rand::Rng;
 use xuncha_domain::{ChangeHash, RecordId};
 use xuncha_protocol::{
-    Ack, DocKey, EnrollRequest, EnrollResponse, ErrorBody, Outcome, PROTOCOL_HEADER, PROTOCOL_VERSION,
-    SYNC_CONTENT_TYPE, SyncRequest, SyncResponse, Upload, codes,
+    Ack, ChangeSignature, DeviceKeys, DocKey, EnrollRequest, EnrollResponse, ErrorBody, Outcome, PROTOCOL_HEADER,
+    PROTOCOL_VERSION, SYNC_CONTENT_TYPE, SyncRequest, SyncResponse, Upload, codes,
 };
 use xuncha_store::{Incoming, Outgoing, Part, Received, Store, StoreError, UploadOutcome};
 
@@ -134,6 +134,12 @@ pub struct Client {
     base: String,
 }
 
+/// The device's public keys, as the server registers them.
+fn device_keys(store: &Store) -> DeviceKeys {
+    let (signing, sealing) = store.public_keys();
+    DeviceKeys { signing, sealing }
+}
+
 fn key_of(record: RecordId, part: Part) -> DocKey {
     DocKey {
         record: record.uuid().as_bytes().to_vec(),
@@ -206,6 +212,7 @@ impl Client {
             code: code.to_owned(),
             device_name: device_name.to_owned(),
             actor: store.identity().actor.to_hex_string(),
+            keys: Some(device_keys(store)),
         };
         let response = self
             .http
@@ -227,6 +234,9 @@ impl Client {
         store.set_sync_value(JURISDICTION, &enrolled.user.jurisdiction)?;
         if !enrolled.server_id.is_empty() {
             store.set_sync_value(SERVER_ID, &enrolled.server_id)?;
+        }
+        if let Some(recipient) = &enrolled.protected_key {
+            store.set_protected_recipient(recipient)?;
         }
         Ok(enrolled)
     }
@@ -304,10 +314,22 @@ impl Client {
                 cursor: store.sync_cursor()?,
                 uploads: outgoing
                     .iter()
-                    .map(|o| Upload { doc: key_of(o.record, o.part), changes: o.changes.clone() })
+                    .map(|o| Upload {
+                        doc: key_of(o.record, o.part),
+                        changes: o.changes.clone(),
+                        signatures: o
+                            .signatures
+                            .iter()
+                            .map(|(hash, signature)| ChangeSignature {
+                                hash: hash.0.to_vec(),
+                                signature: signature.clone(),
+                            })
+                            .collect(),
+                    })
                     .collect(),
                 want_full: wants.iter().map(|(record, part)| key_of(*record, *part)).collect(),
                 reference_tag: store.reference_tag()?,
+                keys: Some(device_keys(store)),
             };
             let (response, sent, received) = self.post_sync(&token, &request).await?;
             if response.acks.len() != outgoing.len() {
@@ -330,6 +352,11 @@ impl Client {
                 cursor: &response.cursor,
                 dropped: &dropped,
                 reference: response.reference.as_ref().map(|r| (r.tag.as_slice(), &r.data)),
+                protected: response
+                    .reference
+                    .as_ref()
+                    .and_then(|r| r.protected.as_ref())
+                    .map(|p| (p.recipient.as_str(), p.wrapped.as_deref())),
             };
             let applied = store.apply_sync(&settled, &incoming, &answer)?;
             report.dropped += applied.dropped;

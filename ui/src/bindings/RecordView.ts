@@ -4,6 +4,7 @@ import type { Finding } from "./Finding";
 import type { Informant } from "./Informant";
 import type { Problem } from "./Problem";
 import type { Record } from "./Record";
+import type { RefusalView } from "./RefusalView";
 import type { ReviewStatus } from "./ReviewStatus";
 import type { ReviewView } from "./ReviewView";
 import type { Shortfall } from "./Shortfall";
@@ -20,6 +21,11 @@ problems: Array<Problem>, conflicts: Array<ConflictView>,
  * The decision and comments of `record.review`, with who made them by name.
  */
 review: ReviewView, pending: boolean, 
+/**
+ * Why the server refused this record's changes, if it did: a stable code (the UI
+ * says what it means and what to do) and the server's own message.
+ */
+refusal: RefusalView | null, 
 /**
  * The informant of a gang clue, if this device holds it (supervisors, or the
  * device that wrote it).
