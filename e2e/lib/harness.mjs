@@ -118,6 +118,8 @@ export async function startServer(dir) {
   let child = null;
   const server = {
     url: `http://127.0.0.1:${port}`,
+    /** The server's data folder (server.db, its WAL, keys). */
+    data,
     addUser(id, name, role) {
       cli(['admin', 'add-user', id, '--name', name, '--role', role, '--jurisdiction', 'district'], env);
     },

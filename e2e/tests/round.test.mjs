@@ -8,12 +8,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import {
   startDisplay, startDriver, startServer, openApp, cliDevice, tempDir, cleanup, stopAll, sleep, PIN,
 } from '../lib/harness.mjs';
 
 let dir, driver, server, app, lead, fundCheckId;
 const FUND_TITLE = '上坪村2024年到户补贴发放检查';
+const INFORMANT = '石门村举报人钱某某';
+const INFORMANT_PHONE = '13955556666';
 
 before(async () => {
   dir = tempDir();
@@ -21,6 +24,9 @@ before(async () => {
   driver = await startDriver();
   server = await startServer(dir);
   server.admin(['demo']);
+  // The district's protected-data key, made before any device enrolls (the file is what
+  // the commission keeps offline).
+  server.admin(['protected-key', 'init', '--out', path.join(dir, 'protected-data.key')]);
   app = await openApp(driver, path.join(dir, 'app-demo-inspector'));
 });
 
@@ -152,6 +158,8 @@ test('a gang clue with two subjects and a relation picked from them, an asset ch
   await app.selectText('input-relations-0-from', '周某');
   await app.selectText('input-relations-0-to', '吴某');
   await app.select('input-relations-0-relation_kind', 'protective_umbrella');
+  await app.type('informant-name', INFORMANT);
+  await app.type('informant-contact', INFORMANT_PHONE);
   await saved();
   await (await app.$('list-subjects')).scrollIntoView({ block: 'start' });
   await app.shot('16-gang-clue');
@@ -168,6 +176,24 @@ test('a gang clue with two subjects and a relation picked from them, an asset ch
   await submit();
   await app.until('the submitted records in the list', async () =>
     (await listHas('石门村强揽工程线索')) && (await listHas('溪口村集体土地发包核查')) && (await listHas('塘头村干部违规吃请')));
+
+  // The informant typed in the app was sealed on the tablet: nothing of it is in the
+  // server's files; the supervisor's device, granted the district's key, reads it.
+  await app.until('everything sent', async () =>
+    (await app.attr('sync-status', 'data-state')) === 'synced' && (await app.attr('sync-status', 'data-pending')) === '0', 60_000);
+  for (const needle of [INFORMANT, INFORMANT_PHONE]) {
+    const found = spawnSync('grep', ['-r', '-l', '-a', '-F', '--', needle, server.data], { encoding: 'utf8' });
+    assert.equal(found.status, 1, `${needle} found on the server: ${found.stdout}${found.stderr}`);
+  }
+  const supervisor = cliDevice(dir, server, 'demo-supervisor', '演示审核人');
+  server.admin(['protected-key', 'grant', '--key', path.join(dir, 'protected-data.key')]);
+  supervisor.run(['sync']);
+  const clue = JSON.parse(supervisor.run(['record', 'list', '--kind', 'gang_clue', '--json']))
+    .find((r) => JSON.stringify(r).includes('石门村强揽工程线索'));
+  assert.ok(clue, 'the supervisor received the gang clue');
+  const informant = JSON.parse(supervisor.run(['record', 'informant', clue.record_id, '--json']));
+  assert.equal(informant.name, INFORMANT);
+  assert.equal(informant.contact, INFORMANT_PHONE);
 });
 
 test('a draft is withdrawn and leaves the list', async () => {

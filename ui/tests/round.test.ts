@@ -396,6 +396,30 @@ describe('the record editor', () => {
     w.unmount();
   });
 
+  it('keeps what is typed in an informant field when the answer to an earlier keystroke arrives', async () => {
+    mockIPC(() => null);
+    const { default: RecordEditor } = await import('../src/views/RecordEditor.vue');
+    const editor = useEditor();
+    const Shown = defineComponent({ setup: () => () => (editor.view ? h(RecordEditor) : null) });
+    const informant = (name: string) => ({ name, contact: '', note: '' });
+    editor.view = view({ informant: informant('') }, { kind: 'gang_clue' });
+    const w = mount(Shown, { attachTo: document.body });
+    const input = w.find<HTMLInputElement>('[data-testid="informant-name"]');
+    await input.trigger('focus');
+    input.element.value = '石门村举报人';
+    await input.trigger('input');
+    // The answer to the keystroke that had typed only 石门 arrives now.
+    editor.view = view({ informant: informant('石门') }, { kind: 'gang_clue' });
+    await flushPromises();
+    expect(input.element.value).toBe('石门村举报人');
+    // Once the field is left, the stored value is shown again.
+    await input.trigger('blur');
+    editor.view = view({ informant: informant('石门村举报人') }, { kind: 'gang_clue' });
+    await flushPromises();
+    expect(input.element.value).toBe('石门村举报人');
+    w.unmount();
+  });
+
   it("shows the server's refusal on the record: what it means and what to do, with the server's words", async () => {
     mockIPC(() => null);
     const { default: RecordEditor } = await import('../src/views/RecordEditor.vue');

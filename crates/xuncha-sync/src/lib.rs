@@ -23,6 +23,9 @@ const SERVER_DEVICE_ID: &str = "server_device_id";
 const ROLE: &str = "role";
 const JURISDICTION: &str = "jurisdiction";
 const SERVER_ID: &str = "server_id";
+/// Set once the server has registered this device's public keys (at enrollment, or with
+/// the first sync of a device enrolled before keys): later requests leave them out.
+const KEYS_REGISTERED: &str = "keys_registered";
 
 /// What can go wrong while syncing. The UI branches on [`SyncError::code`].
 #[derive(Debug, thiserror::Error)]
@@ -235,6 +238,7 @@ impl Client {
         if !enrolled.server_id.is_empty() {
             store.set_sync_value(SERVER_ID, &enrolled.server_id)?;
         }
+        store.set_sync_value(KEYS_REGISTERED, "1")?;
         if let Some(recipient) = &enrolled.protected_key {
             store.set_protected_recipient(recipient)?;
         }
@@ -329,9 +333,12 @@ impl Client {
                     .collect(),
                 want_full: wants.iter().map(|(record, part)| key_of(*record, *part)).collect(),
                 reference_tag: store.reference_tag()?,
-                keys: Some(device_keys(store)),
+                keys: if store.sync_value(KEYS_REGISTERED)?.is_none() { Some(device_keys(store)) } else { None },
             };
             let (response, sent, received) = self.post_sync(&token, &request).await?;
+            if request.keys.is_some() {
+                store.set_sync_value(KEYS_REGISTERED, "1")?;
+            }
             if response.acks.len() != outgoing.len() {
                 return Err(SyncError::BadResponse(format!(
                     "{} acknowledgements for {} uploads",

@@ -102,8 +102,14 @@ impl ServerProcess {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // The line that names the address; a log line may come first (say, that the server's
+        // master key was just made).
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        while !line.contains("http://") {
+            line.clear();
+            assert!(reader.read_line(&mut line).unwrap() > 0, "the server stopped before it listened");
+        }
         let address =
             line.split("http://").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap().parse().unwrap();
         ServerProcess { child, address }
