@@ -65,7 +65,27 @@ fn exit_code(error: &anyhow::Error) -> u8 {
     1
 }
 
+/// Output piped into a program that stopped reading (`xuncha record list | head`) ends the
+/// command quietly, as other command-line tools do, instead of with a panic: Rust ignores
+/// SIGPIPE, so `println!` meets a broken pipe as an error and panics on it.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

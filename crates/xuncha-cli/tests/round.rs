@@ -184,6 +184,14 @@ fn an_office_sets_up_a_round_and_a_tablet_works_in_it() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("无此人"));
     let out = tablet.run(&["record", "new", "--kind", "fund_check", "--village", "桃源村"]);
     assert_eq!(out.status.code(), Some(6), "{}", String::from_utf8_lossy(&out.stderr));
+    // A name with a wrong character: the villages sharing a character are offered.
+    let out = tablet.run(&["record", "new", "--kind", "fund_check", "--village", "石问村"]);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("石门村（330199101002"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // A gang clue's relation names two of its subjects.
     let clue =

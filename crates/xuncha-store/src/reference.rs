@@ -268,7 +268,23 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT code, name, parent FROM ref_divisions WHERE instr(name, ?1) > 0 ORDER BY code LIMIT 10",
         )?;
-        let found = stmt.query_map([text.trim()], division_from)?.collect::<Result<Vec<_>, _>>()?;
+        let mut found = stmt.query_map([text.trim()], division_from)?.collect::<Result<Vec<_>, _>>()?;
+        // Nothing contains the whole name (a typo, a wrong character): names sharing one
+        // of its characters, the suffixes every place name has aside.
+        for c in text.trim().chars().filter(|c| !"村镇乡街道社区居委会".contains(*c)) {
+            if found.len() >= 10 {
+                break;
+            }
+            for division in stmt.query_map([c.to_string()], division_from)? {
+                let division = division?;
+                if found.len() < 10 && !found.iter().any(|f| f.code == division.code) {
+                    found.push(division);
+                }
+            }
+        }
+        if found.is_empty() {
+            return Ok("无 / none".to_owned());
+        }
         Ok(found.iter().map(|v| self.describe(v)).collect::<Result<Vec<_>>>()?.join("、"))
     }
 
