@@ -3,6 +3,8 @@
 //! change log in one transaction; the answer carries the log after the device's cursor,
 //! filtered to what the device may see.
 
+use std::collections::HashMap;
+
 use xuncha_domain::{ProtectedDoc, ReadScope, RecordDoc, RecordId, SyncDoc, Team, rules, signing};
 use xuncha_protocol::{Ack, DocKey, Entry, Outcome, Part, SyncRequest, SyncResponse, Upload, codes};
 
@@ -137,6 +139,7 @@ pub struct Uploader<'a> {
 fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64) -> Result<Ack> {
     let (device, user) = (by.device, by.user);
     let ack = |outcome, heads| Ack { doc: upload.doc.clone(), outcome, heads };
+    let signatures = signatures_of(upload);
     let Ok(uuid) = uuid_from(&upload.doc.record) else {
         return Ok(ack(refused(codes::INVALID_DOCUMENT, "记录编号无效 / malformed record id"), vec![]));
     };
@@ -181,7 +184,7 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
                 ));
             }
             let new = doc.changes_since(&before);
-            if let Some(outcome) = unattributable(&new, device, user).or_else(|| unsigned(&new, device, upload)) {
+            if let Some(outcome) = unattributable(&new, device, user).or_else(|| unsigned(&new, device, &signatures)) {
                 return Ok(ack(outcome, heads_bytes(&before)));
             }
             let record = doc.read();
@@ -218,7 +221,8 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
             let attachments: Vec<String> = record.attachments.into_iter().map(|a| a.sha256).collect();
             tx.set_attachment_refs(&upload.doc.record, &attachments)?;
             let (heads, snapshot) = (doc.heads(), doc.save());
-            store_new(tx, upload, new, snapshot, after, owner, &device.id, now_ms).map(|n| ack(n, heads_bytes(&heads)))
+            store_new(tx, upload, &signatures, new, snapshot, after, owner, &device.id, now_ms)
+                .map(|n| ack(n, heads_bytes(&heads)))
         }
         Part::Protected => {
             let record_key = DocKey { record: upload.doc.record.clone(), part: Part::Record };
@@ -268,14 +272,14 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
             // The companion's first change is the same from every device, authored by none.
             let genesis = ProtectedDoc::genesis_hash(record_id).ok();
             let genesis_change = new.iter().position(|c| Some(c.hash) == genesis).map(|at| new.remove(at));
-            if let Some(outcome) = unattributable(&new, device, user).or_else(|| unsigned(&new, device, upload)) {
+            if let Some(outcome) = unattributable(&new, device, user).or_else(|| unsigned(&new, device, &signatures)) {
                 return Ok(ack(outcome, heads_bytes(&before)));
             }
             if let Some(first) = genesis_change {
                 new.insert(0, first);
             }
             let (heads, snapshot) = (doc.heads(), doc.save());
-            store_new(tx, upload, new, snapshot, record.scope, owner, &device.id, now_ms)
+            store_new(tx, upload, &signatures, new, snapshot, record.scope, owner, &device.id, now_ms)
                 .map(|n| ack(n, heads_bytes(&heads)))
         }
     }
@@ -305,10 +309,15 @@ fn unattributable(new: &[xuncha_domain::RawChange], device: &Device, user: &User
     ))
 }
 
+/// An upload's signatures by change hash, looked up once per change.
+fn signatures_of(upload: &Upload) -> HashMap<&[u8], &[u8]> {
+    upload.signatures.iter().map(|s| (s.hash.as_slice(), s.signature.as_slice())).collect()
+}
+
 /// The refusal of an upload whose new changes are not each signed by the device's
 /// registered key: the signature is what lets anyone check later, without trusting the
 /// server, who made a change.
-fn unsigned(new: &[xuncha_domain::RawChange], device: &Device, upload: &Upload) -> Option<Outcome> {
+fn unsigned(new: &[xuncha_domain::RawChange], device: &Device, signatures: &HashMap<&[u8], &[u8]>) -> Option<Outcome> {
     if new.is_empty() {
         return None;
     }
@@ -319,7 +328,7 @@ fn unsigned(new: &[xuncha_domain::RawChange], device: &Device, upload: &Upload) 
         ));
     };
     for change in new {
-        let Some(signed) = upload.signatures.iter().find(|s| s.hash == change.hash.0) else {
+        let Some(signature) = signatures.get(change.hash.0.as_slice()) else {
             return Some(refused(
                 codes::UNSIGNED,
                 format!(
@@ -328,7 +337,7 @@ fn unsigned(new: &[xuncha_domain::RawChange], device: &Device, upload: &Upload) 
                 ),
             ));
         };
-        if !signing::verify(&key, &change.hash.0, &signed.signature) {
+        if !signing::verify(&key, &change.hash.0, signature) {
             return Some(refused(
                 codes::BAD_SIGNATURE,
                 format!(
@@ -353,6 +362,7 @@ fn lacks_history(bytes: &[u8]) -> bool {
 fn store_new(
     tx: &mut dyn Tx,
     upload: &Upload,
+    signatures: &HashMap<&[u8], &[u8]>,
     new: Vec<xuncha_domain::RawChange>,
     snapshot: Vec<u8>,
     scope: DocScope,
@@ -366,7 +376,7 @@ fn store_new(
     let logged: Vec<LoggedChange> = new
         .into_iter()
         .map(|c| LoggedChange {
-            signature: upload.signatures.iter().find(|s| s.hash == c.hash.0).map(|s| s.signature.clone()),
+            signature: signatures.get(c.hash.0.as_slice()).map(|s| s.to_vec()),
             hash: c.hash.to_string(),
             bytes: c.bytes,
         })

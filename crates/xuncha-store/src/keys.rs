@@ -125,7 +125,7 @@ pub(crate) fn set_protected(
         )));
     }
     let identity = wrapped
-        .and_then(|wrapped| open_bytes(wrapped, &[&secrets.sealing]))
+        .and_then(|wrapped| xuncha_domain::sealing::open(wrapped, &[&secrets.sealing]))
         .and_then(|text| String::from_utf8(text.to_vec()).ok().map(Zeroizing::new))
         .filter(|text| {
             age::x25519::Identity::from_str(text.trim())
@@ -151,20 +151,10 @@ pub(crate) fn set_recipient(conn: &Connection, recipient: &str) -> Result<()> {
     set_meta(conn, PROTECTED_RECIPIENT, recipient.trim())
 }
 
-/// Seals `bytes` to every recipient (`age1…`).
-pub fn seal_bytes(bytes: &[u8], recipients: &[&str]) -> Result<Vec<u8>> {
-    xuncha_domain::sealing::seal(bytes, recipients).map_err(StoreError::Keys)
-}
-
-/// Opens sealed bytes with any of `identities`; `None` when none of them may.
-pub fn open_bytes(sealed: &[u8], identities: &[&age::x25519::Identity]) -> Option<Zeroizing<Vec<u8>>> {
-    xuncha_domain::sealing::open(sealed, identities)
-}
-
 /// Seals a text value to every recipient, as `age:` and base64.
 pub fn seal_text(text: &str, recipients: &[&str]) -> Result<String> {
     use base64::Engine;
-    let sealed = seal_bytes(text.as_bytes(), recipients)?;
+    let sealed = xuncha_domain::sealing::seal(text.as_bytes(), recipients).map_err(StoreError::Keys)?;
     Ok(format!("{SEALED_PREFIX}{}", base64::engine::general_purpose::STANDARD.encode(sealed)))
 }
 
@@ -223,7 +213,7 @@ pub fn open_text(value: &str, identities: &[&age::x25519::Identity]) -> Opened {
     use base64::Engine;
     let Some(body) = value.strip_prefix(SEALED_PREFIX) else { return Opened::Text(value.to_owned()) };
     let Ok(sealed) = base64::engine::general_purpose::STANDARD.decode(body.trim()) else { return Opened::Sealed };
-    match open_bytes(&sealed, identities).map(|b| String::from_utf8(b.to_vec())) {
+    match xuncha_domain::sealing::open(&sealed, identities).map(|b| String::from_utf8(b.to_vec())) {
         Some(Ok(text)) => Opened::Text(text),
         _ => Opened::Sealed,
     }
