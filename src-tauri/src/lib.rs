@@ -238,6 +238,12 @@ fn data_dir_arg() -> Option<PathBuf> {
 /// Runs the app.
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
+    // Logs go to standard error, filtered by XUNCHA_LOG (for example `xuncha_app=debug`).
+    let filter = std::env::var("XUNCHA_LOG").unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
     tauri::Builder::default()
         .setup(|app| {
             let data_dir = match data_dir_arg() {

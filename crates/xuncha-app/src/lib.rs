@@ -374,10 +374,23 @@ impl App {
     /// Applies field-level edits as one change; returns the record as it now is.
     pub fn edit(&self, id: RecordId, edits: &[Edit]) -> Result<RecordView> {
         let now = self.clock.now_ms();
+        let asked = std::time::Instant::now();
         let view = self.with(|s| {
+            let started = std::time::Instant::now();
             records::check_allowed(&mut s.store, id, edits, &s.info.user_id, &s.info.role, now)?;
+            let checked = std::time::Instant::now();
             s.store.edit(id, edits, now)?;
-            records::view(&mut s.store, id, s.info.can_review)
+            let saved = std::time::Instant::now();
+            let view = records::view(&mut s.store, id, s.info.can_review)?;
+            tracing::debug!(
+                record = %id,
+                waited_ms = (started - asked).as_secs_f64() * 1e3,
+                checked_ms = (checked - started).as_secs_f64() * 1e3,
+                saved_ms = (saved - checked).as_secs_f64() * 1e3,
+                view_ms = saved.elapsed().as_secs_f64() * 1e3,
+                "edit"
+            );
+            Ok(view)
         })?;
         self.changed();
         Ok(view)

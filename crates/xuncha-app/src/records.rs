@@ -62,7 +62,7 @@ fn next_statuses(status: ReviewStatus, can_review: bool) -> Vec<ReviewStatus> {
 
 /// Everything the record screen shows.
 pub fn view(store: &mut Store, id: RecordId, can_review: bool) -> Result<RecordView> {
-    let mut doc = store.record(id)?;
+    let mut doc = store.check_out(id)?;
     let record = doc.read();
     let problems = validate(&record);
     let conflicts = doc.conflicts();
@@ -72,6 +72,7 @@ pub fn view(store: &mut Store, id: RecordId, can_review: bool) -> Result<RecordV
     let review = review_view(&mut doc, &record.review, &names);
     let conflicts = conflicts.into_iter().map(|c| conflict_view(c, &names)).collect();
     let heads = doc.heads().iter().map(ToString::to_string).collect();
+    store.check_in(doc);
     let pending = store.pending_records()?.binary_search(&id).is_ok();
     let refusal = if pending {
         store.refusal(id)?.map(|(code, message)| crate::dto::RefusalView { code, message })

@@ -181,7 +181,10 @@ async fn run(
                 s.progress = Some(SyncProgress::default());
             });
             let reference_before = store.reference_tag().unwrap_or_default();
-            match sync_once(store, &client, shared, events).await {
+            let started = std::time::Instant::now();
+            let outcome = sync_once(store, &client, shared, events).await;
+            tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, ok = outcome.is_ok(), "sync");
+            match outcome {
                 Ok(down) => {
                     let reference_changed = store.reference_tag().unwrap_or_default() != reference_before;
                     let now = clock.now_ms();

@@ -61,7 +61,11 @@ pub(crate) fn load_stored(conn: &rusqlite::Connection, doc_id: &str) -> Result<O
 
 /// The record document to edit: the cached replica when it is exactly what the database
 /// holds (same heads), else loaded from the database.
-pub(crate) fn checked_out(tx: &Transaction<'_>, doc_id: &str, cached: Option<RecordDoc>) -> Result<Option<RecordDoc>> {
+pub(crate) fn checked_out(
+    tx: &rusqlite::Connection,
+    doc_id: &str,
+    cached: Option<RecordDoc>,
+) -> Result<Option<RecordDoc>> {
     let stored_heads: Option<String> =
         tx.query_row("SELECT heads FROM documents WHERE doc_id = ?1", [doc_id], |row| row.get(0)).optional()?;
     let Some(stored_heads) = stored_heads else {
@@ -95,6 +99,7 @@ impl DocCache {
     }
 
     pub(crate) fn put(&mut self, doc_id: String, doc: RecordDoc) {
+        self.entries.retain(|(id, _)| *id != doc_id);
         if self.entries.len() >= Self::CAPACITY {
             self.entries.remove(0);
         }
@@ -231,6 +236,30 @@ impl Store {
             });
         }
         Ok(doc)
+    }
+
+    /// A record's document to read, taken from the documents kept in memory when it is
+    /// exactly what the database holds (so reading the record being typed into does not
+    /// decode it again); give it back with [`Store::check_in`]. Not handing it back only
+    /// costs a reload next time.
+    pub fn check_out(&mut self, id: RecordId) -> Result<RecordDoc> {
+        let doc_id = Part::Record.doc_id(id);
+        let cached = self.cache.take(&doc_id);
+        let doc = checked_out(&self.conn, &doc_id, cached)?
+            .ok_or_else(|| StoreError::RecordNotFound { id: id.to_string() })?;
+        if doc.id() != id {
+            return Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: format!("the document stored as {id} holds record {}", doc.id()),
+            });
+        }
+        Ok(doc)
+    }
+
+    /// Keeps a document from [`Store::check_out`] in memory for the next read or edit. It
+    /// is used again only while its heads are the stored heads.
+    pub fn check_in(&mut self, doc: RecordDoc) {
+        self.cache.put(Part::Record.doc_id(doc.id()), doc);
     }
 
     /// Whether a record is on the device.

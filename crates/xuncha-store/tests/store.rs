@@ -193,6 +193,25 @@ fn many_edits_compact_into_snapshots_and_reload_identically() {
 }
 
 #[test]
+fn a_record_read_from_memory_is_never_older_than_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_path, mut store) = new_db(dir.path());
+    let id = store.create_record(&new_record(1, "逐字保存"), &[], 1).unwrap();
+    store.edit(id, &[Edit::Narrative { text: "经查".into() }], 2).unwrap();
+    let mut doc = store.check_out(id).unwrap();
+    assert_eq!(doc.read().narrative, "经查");
+    store.check_in(doc);
+    // Another connection (the sync worker's) writes the record meanwhile.
+    let mut other = store.open_another().unwrap();
+    other.edit(id, &[Edit::Narrative { text: "经查该村".into() }], 3).unwrap();
+    assert_eq!(store.check_out(id).unwrap().read().narrative, "经查该村");
+    // Kept or not, the next edit starts from what the database holds.
+    store.edit(id, &[Edit::Narrative { text: "经查该村存在问题".into() }], 4).unwrap();
+    assert_eq!(other.record(id).unwrap().read().narrative, "经查该村存在问题");
+    assert!(store.check_out(RecordId::new(9, &[9; 10])).is_err());
+}
+
+#[test]
 fn attachments_are_content_addressed_and_deduplicated() {
     let dir = tempfile::tempdir().unwrap();
     let (_path, mut store) = new_db(dir.path());
