@@ -124,10 +124,14 @@ ifeq ($(DISPLAY_AVAILABLE),yes)
 	$$X --db app-inspector/device.db init --user demo-inspector --name 演示巡察员 --device inspector-tablet; \
 	$$X --db app-inspector/device.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-inspector 2>/dev/null) --name 巡察员平板; \
 	$$X --db app-inspector/device.db demo; $$X --db app-inspector/device.db sync; \
-	echo "== 组长平板 the team lead's tablet changes an amount the inspector will change too"; \
+	echo "== 副组长平板 the deputy lead reviews (审核) the submitted records, or returns them (退回补充)"; \
+	$$X --db deputy.db init --user demo-deputy --name 演示副组长 --device deputy-tablet; \
+	$$X --db deputy.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-deputy 2>/dev/null) --name 副组长平板; \
+	$$X --db deputy.db sync; $$X --db deputy.db demo >/dev/null; $$X --db deputy.db sync; \
+	echo "== 组长平板 the team lead signs off (审签), and changes an amount the inspector will change too"; \
 	$$X --db lead.db init --user demo-lead --name 演示组长 --device lead-tablet; \
 	$$X --db lead.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-lead 2>/dev/null) --name 组长平板; \
-	$$X --db lead.db sync; \
+	$$X --db lead.db sync; $$X --db lead.db demo >/dev/null; $$X --db lead.db sync; \
 	id=$$($$X --db lead.db record list --kind fund_check --limit 1 --json | sed -n 's/.*"record_id": "\([^"]*\)".*/\1/p' | head -1); \
 	$$X --db app-inspector/device.db record edit $$id --set allocated=120000; $$X --db app-inspector/device.db sync; \
 	$$X --db lead.db record edit $$id --set allocated=125000.50; $$X --db lead.db sync; \
@@ -135,7 +139,7 @@ ifeq ($(DISPLAY_AVAILABLE),yes)
 	$$X --db app-supervisor/device.db init --user demo-supervisor --name 演示审核人 --device supervisor-desktop; \
 	$$X --db app-supervisor/device.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-supervisor 2>/dev/null) --name 审核人电脑; \
 	$$X admin protected-key grant --key protected-data.key >/dev/null; \
-	echo "== 审核人 the supervisor reviews the submitted demo records (审核决定)"; \
+	echo "== 审核人 the office (巡察办) approves, hands over (移交), sends for rectification (整改) or closes the signed records"; \
 	$$X --db app-supervisor/device.db sync; $$X --db app-supervisor/device.db demo >/dev/null; $$X --db app-supervisor/device.db sync; \
 	echo; echo "Opening the app as the demo $(ROLE) (PIN $(DEMO_PIN)); the server runs until the app closes."; \
 	echo "The other role: make run ROLE=$$(test "$(ROLE)" = supervisor && echo inspector || echo supervisor)"; \
@@ -161,12 +165,18 @@ run-cli: build
 	$$X --db inspector.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-inspector 2>/dev/null) --name 巡察员平板; \
 	$$X --db inspector.db demo; \
 	$$X --db inspector.db sync; \
+	echo; echo "== 副组长 and 组长: the deputy reviews (审核) or returns (退回补充), the lead signs off (审签)"; \
+	for who in deputy lead; do \
+	  $$X --db $$who.db init --user demo-$$who --name 演示$$who --device $$who-tablet >/dev/null; \
+	  $$X --db $$who.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-$$who 2>/dev/null) --name $$who >/dev/null; \
+	  $$X --db $$who.db sync >/dev/null; $$X --db $$who.db demo >/dev/null; $$X --db $$who.db sync; \
+	done; \
 	echo; echo "== 审核人 supervisor's device: first sync"; \
 	$$X --db supervisor.db init --user demo-supervisor --name 演示审核人 --device supervisor-desktop; \
 	$$X --db supervisor.db enroll --server http://127.0.0.1:$(DEMO_PORT) --code $$($$X admin enroll demo-supervisor 2>/dev/null) --name 审核人电脑; \
 	$$X admin protected-key grant --key protected-data.key; \
 	$$X --db supervisor.db sync; \
-	echo; echo "== 审核人 the supervisor reviews the submitted records (审核决定), then sync"; \
+	echo; echo "== 巡察办 the office approves, hands over, sends for rectification or closes the signed records, then sync"; \
 	$$X --db supervisor.db demo >/dev/null; $$X --db supervisor.db sync; $$X --db inspector.db sync; \
 	$$X --db supervisor.db totals; \
 	echo; echo "== both change the allocated amount of one record offline, then sync"; \

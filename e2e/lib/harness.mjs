@@ -161,6 +161,13 @@ export function cliDevice(dir, server, user, name, role) {
   return {
     db,
     run: (args) => cli(['--db', db, ...args]),
+    /** Runs a command that may fail: its exit status and what it printed. */
+    attempt: (args) => {
+      const out = spawnSync(CLI, ['--db', db, ...args], { env: { ...process.env, XUNCHA_PIN: PIN }, encoding: 'utf8' });
+      return { status: out.status, stdout: out.stdout.trim(), stderr: out.stderr.trim() };
+    },
+    /** Takes record `id` one workflow step (`xuncha record transition`); returns the JSON it prints. */
+    transition: (id, to, extra = []) => JSON.parse(cli(['--db', db, 'record', 'transition', id, '--to', to, ...extra, '--json'])),
   };
 }
 

@@ -145,8 +145,10 @@ test('with the server stopped, an edit waits; when it returns the app syncs by i
   }
 });
 
-test('a concurrent edit on a second device shows as a conflict; the supervisor settles it and verifies; the inspector gets the decision', async () => {
+test('the inspector submits; a concurrent edit on a second device shows as a conflict that the supervisor settles; the 组长 reviews and signs; the supervisor approves with a conclusion; the inspector gets it', async () => {
   // The team lead's tablet (the CLI device) has the record, then both change the amount.
+  // The server has no teams: a 组长 in no team leads a team without a 副组长, so he both
+  // reviews (审核, as 副组长) and signs (审签).
   const lead = cliDevice(dir, server, 'zhao', '赵组长', 'team_lead');
   lead.run(['sync']);
   let app = await openApp(driver, inspectorDir);
@@ -155,6 +157,13 @@ test('a concurrent edit on a second device shows as a conflict; the supervisor s
     await openRecord(app, '到户补贴发放检查');
     await app.replace('input-allocated', '125000');
     await app.until('the amount to be stored', async () => (await app.attr('save-state', 'data-saving')) === 'false');
+    // The 承办人 submits; the next steps are the 副组长's (or the 组长's), shown with who takes them.
+    await app.click('status-submitted');
+    await app.until('submitted', async () => (await app.text('review-status')) === '待审核');
+    assert.match(await app.text('waiting-deputy_reviewed'), /由副组长办理/);
+    assert.match(await app.text('waiting-returned'), /由副组长或组长办理/);
+    assert.equal(await app.$('status-deputy_reviewed').isExisting(), false);
+    assert.equal(await app.attr('step-0', 'data-to'), 'submitted');
     await waitSynced(app);
   } finally {
     await app.close();
@@ -185,15 +194,59 @@ test('a concurrent edit on a second device shows as a conflict; the supervisor s
     await app.click(`keep-0-${keep}`);
     await app.until('the conflict to be settled', async () => !(await app.$('conflicts').isExisting()));
     assert.equal(await (await app.$('input-allocated')).getValue(), '125000.00');
+    // The submission covers the version before the settled amount: visibly void.
+    await app.until('the submission to be marked void', async () => (await app.attr('step-0', 'data-void')) === 'true');
+    assert.match(await app.text('step-0'), /已失效/);
+    // The office cannot approve before the 副组长 and the 组长 have: nothing to click yet.
+    assert.equal(await app.$('status-office_approved').isExisting(), false);
+    assert.match(await app.text('waiting-deputy_reviewed'), /由副组长办理/);
+    await waitSynced(app);
 
-    await app.click('status-submitted');
-    await app.until('submitted', async () => (await app.text('review-status')) === '待审核');
-    await app.type('decision-note', '以银行流水为准，余款已退回农户');
-    await app.click('status-verified');
-    await app.until('verified', async () => (await app.text('review-status')) === '已核实');
-    assert.match(await app.text('decision'), /有效/);
-    assert.match(await app.text('decision'), /刘审核/);
+    // The 组长 (CLI) reviews and signs; approving for the office is not his (exit 9).
+    lead.run(['sync']);
+    const early = lead.attempt(['record', 'transition', recordId, '--to', 'office_approved', '--conclusion', '属实']);
+    assert.equal(early.status, 9, `${early.stdout}${early.stderr}`);
+    assert.equal(lead.transition(recordId, 'deputy_reviewed').status, 'deputy_reviewed');
+    const signed = lead.transition(recordId, 'lead_signed');
+    assert.equal(signed.status, 'lead_signed');
+    assert.equal(signed.step.capacity, 'lead');
+    const refused = lead.attempt(['record', 'transition', recordId, '--to', 'office_approved', '--conclusion', '属实']);
+    assert.equal(refused.status, 9, `${refused.stdout}${refused.stderr}`);
+    assert.match(refused.stderr + refused.stdout, /巡察办/);
+    const next = JSON.parse(lead.run(['record', 'transitions', recordId, '--json']));
+    assert.deepEqual(next.next.map((s) => [s.to, s.allowed]), [['office_approved', false], ['returned', false]]);
+    lead.run(['sync']);
+
+    await app.until('the 组长 signature to arrive', async () => {
+      if ((await app.text('review-status')) === '组长已审签') return true;
+      await app.click('sync-status');
+      return false;
+    }, 60_000);
+    assert.equal(await app.attr('step-1', 'data-to'), 'deputy_reviewed');
+    assert.equal(await app.attr('step-2', 'data-to'), 'lead_signed');
+    assert.equal(await app.attr('step-2', 'data-void'), 'false');
+    assert.match(await app.text('step-2'), /组长/);
+
+    // 巡察办审核: a conclusion is required, given in the form.
+    await app.click('status-office_approved');
+    await app.shown('transition-form');
+    await app.clickSettled(await app.$('transition-confirm'));
+    await app.until('the form to ask for the conclusion', async () => (await app.text('transition-form-error')).includes('核实结论'));
+    await app.clickSettled(await app.$('transition-conclusion-confirmed'));
+    await app.type('transition-note', '以银行流水为准，余款已退回农户');
     await app.shot('10-review');
+    await app.clickSettled(await app.$('transition-confirm'));
+    await app.gone('transition-form');
+    await app.until('approved', async () => (await app.text('review-status')) === '巡察办已审核');
+    assert.match(await app.text('review-conclusion'), /属实/);
+    assert.equal(await app.attr('step-3', 'data-to'), 'office_approved');
+    assert.equal(await app.attr('step-3', 'data-void'), 'false');
+    assert.match(await app.text('step-3'), /巡察办/);
+    assert.match(await app.text('step-3'), /liu/);
+    assert.match(await app.text('step-3'), /以银行流水为准/);
+    // Next: hand over, rectify or close, each the office's.
+    await app.waitFor('status-handed_over');
+    await app.waitFor('status-closed');
     await waitSynced(app);
     await app.click('tab-dashboard');
     await app.waitFor('total-records');
@@ -207,16 +260,19 @@ test('a concurrent edit on a second device shows as a conflict; the supervisor s
   try {
     await unlock(app);
     await openRecord(app, '到户补贴发放检查');
-    await app.until('the decision to arrive', async () => {
-      if (!(await app.$('decision').isExisting())) {
-        await app.click('sync-status');
-        return false;
-      }
-      return (await app.text('review-status')) === '已核实';
+    await app.until('the approval to arrive', async () => {
+      if ((await app.text('review-status')) === '巡察办已审核') return true;
+      await app.click('sync-status');
+      return false;
     });
-    assert.equal(await app.attr('decision', 'data-void'), 'false');
+    assert.equal(await app.attr('step-3', 'data-void'), 'false');
+    assert.equal(await app.attr('step-3', 'data-to'), 'office_approved');
+    assert.match(await app.text('review-conclusion'), /属实/);
     assert.equal(await (await app.$('input-allocated')).getValue(), '125000.00');
-    await (await app.$('decision')).scrollIntoView({ block: 'center' });
+    // Nothing left for the inspector to take: the office's steps are shown with who takes them.
+    assert.equal((await app.b.$$('[data-testid^="status-"]')).length, 0);
+    assert.match(await app.text('waiting-handed_over'), /由巡察办办理/);
+    await (await app.$('steps')).scrollIntoView({ block: 'center' });
     await app.shot('12-decision-received');
   } finally {
     await app.close();

@@ -13,7 +13,8 @@ import {
   startDisplay, startDriver, startServer, openApp, cliDevice, tempDir, cleanup, stopAll, sleep, PIN,
 } from '../lib/harness.mjs';
 
-let dir, driver, server, app, lead, fundCheckId;
+let dir, driver, server, app, lead, deputy, supervisor, fundCheckId, assetCheckId;
+const ASSET_TITLE = '溪口村集体土地发包核查';
 const FUND_TITLE = '上坪村2024年到户补贴发放检查';
 const INFORMANT = '石门村举报人钱某某';
 const INFORMANT_PHONE = '13955556666';
@@ -72,6 +73,25 @@ async function submit() {
 
 async function listHas(title) {
   return (await app.content('record-list')).includes(title);
+}
+
+/** The list row of the record titled `title`. */
+async function rowOf(title) {
+  return app.until(`the record “${title}” in the list`, async () => {
+    for (const r of await app.b.$$('[data-testid="record-row"]')) {
+      if ((await app.b.execute((el) => el.textContent, r)).includes(title)) return r;
+    }
+    return null;
+  });
+}
+
+/** Syncs (as the sync button does) until `check` holds. */
+async function syncUntil(what, check) {
+  await app.until(what, async () => {
+    if (await check()) return true;
+    await app.click('sync-status');
+    return false;
+  }, 60_000);
 }
 
 test('a new tablet enrolls by photographing its QR code', async () => {
@@ -147,7 +167,7 @@ test('a fund check placed by name gets three households from the roster, and sho
 test('a gang clue with two subjects and a relation picked from them, an asset check and a conduct issue are submitted', async () => {
   await newRecord('涉黑涉恶线索', '东岭镇', '石门村');
   await app.type('input-title', '石门村强揽工程线索');
-  await app.select('input-clue_source', 'petition');
+  await app.select('input-clue_source', 'petition_report');
   for (const [i, name, employer] of [[0, '周某', '石门村委会'], [1, '吴某', '石门建筑队']]) {
     await app.click('add-subjects');
     await app.type(`input-subjects-${i}-name`, name);
@@ -165,8 +185,8 @@ test('a gang clue with two subjects and a relation picked from them, an asset ch
   await app.shot('16-gang-clue');
   await submit();
 
-  await newRecord('农村集体三资核查', '西溪乡', '溪口村');
-  await app.type('input-title', '溪口村集体土地发包核查');
+  assetCheckId = await newRecord('农村集体三资核查', '西溪乡', '溪口村');
+  await app.type('input-title', ASSET_TITLE);
   await submit();
 
   await newRecord('作风问题', '南塘镇', '塘头村');
@@ -185,7 +205,7 @@ test('a gang clue with two subjects and a relation picked from them, an asset ch
     const found = spawnSync('grep', ['-r', '-l', '-a', '-F', '--', needle, server.data], { encoding: 'utf8' });
     assert.equal(found.status, 1, `${needle} found on the server: ${found.stdout}${found.stderr}`);
   }
-  const supervisor = cliDevice(dir, server, 'demo-supervisor', '演示审核人');
+  supervisor = cliDevice(dir, server, 'demo-supervisor', '演示审核人');
   server.admin(['protected-key', 'grant', '--key', path.join(dir, 'protected-data.key')]);
   supervisor.run(['sync']);
   const clue = JSON.parse(supervisor.run(['record', 'list', '--kind', 'gang_clue', '--json']))
@@ -194,6 +214,93 @@ test('a gang clue with two subjects and a relation picked from them, an asset ch
   const informant = JSON.parse(supervisor.run(['record', 'informant', clue.record_id, '--json']));
   assert.equal(informant.name, INFORMANT);
   assert.equal(informant.contact, INFORMANT_PHONE);
+});
+
+test('the 副组长 returns a submitted record with a reason; the inspector sees the badge and the reason, completes it and submits again; it goes up to the office', async () => {
+  // The 副组长's tablet (a CLI device) has the submitted asset check.
+  deputy = cliDevice(dir, server, 'demo-deputy', '演示副组长');
+  deputy.run(['sync']);
+  const before = JSON.parse(deputy.run(['record', 'transitions', assetCheckId, '--json']));
+  assert.equal(before.status, 'submitted');
+  assert.deepEqual(before.next.filter((s) => s.allowed).map((s) => s.to).sort(), ['deputy_reviewed', 'returned']);
+  // A return needs its reason.
+  const bare = deputy.attempt(['record', 'transition', assetCheckId, '--to', 'returned']);
+  assert.notEqual(bare.status, 0);
+  const REASON = '请补充收回土地面积（亩）和发包合同';
+  const returned = deputy.transition(assetCheckId, 'returned', ['--note', REASON]);
+  assert.equal(returned.status, 'returned');
+  assert.equal(returned.step.capacity, 'deputy');
+  deputy.run(['sync']);
+
+  // The inspector's list marks it; the editor says why and who sent it back.
+  await app.click('tab-records');
+  await syncUntil('the returned badge in the list', async () => {
+    const row = await rowOf(ASSET_TITLE);
+    return (await row.$('[data-testid="returned-badge"]').isExisting());
+  });
+  const row = await rowOf(ASSET_TITLE);
+  assert.equal(await row.$('[data-testid="returned-badge"]').getText(), '退回补充');
+  await row.click();
+  await app.until('the asset check open', async () => (await app.attr('editor', 'data-record')) === assetCheckId);
+  await app.waitFor('returned-reason');
+  const banner = await app.text('returned-reason');
+  assert.match(banner, new RegExp(`退回理由：${REASON}`));
+  assert.match(banner, /副组长/);
+  assert.match(banner, /demo-deputy/);
+  assert.equal(await app.text('review-status'), '退回补充');
+  assert.equal(await app.attr('step-1', 'data-to'), 'returned');
+  await app.shot('16a-returned');
+
+  // Completed and submitted again: the badge and the banner go, the return is kept in the
+  // trail (void: it covers the version before the fix).
+  await app.type('input-land_recovered', '12.5');
+  await saved();
+  await app.waitFor('status-submitted');
+  assert.equal(await app.text('status-submitted'), '补充后重新提交');
+  await app.click('status-submitted');
+  await app.until('submitted again', async () => (await app.text('review-status')) === '待审核');
+  await app.until('the banner to go', async () => !(await app.$('returned-reason').isExisting()));
+  assert.equal(await app.attr('step-1', 'data-void'), 'true');
+  assert.equal(await app.attr('step-2', 'data-to'), 'submitted');
+  assert.equal(await app.attr('step-2', 'data-void'), 'false');
+  await app.until('the badge to leave the list', async () =>
+    !(await (await rowOf(ASSET_TITLE)).$('[data-testid="returned-badge"]').isExisting()));
+  await app.until('everything sent', async () =>
+    (await app.attr('sync-status', 'data-state')) === 'synced' && (await app.attr('sync-status', 'data-pending')) === '0', 60_000);
+
+  // Up the levels: the 副组长 reviews, the 组长 signs (approving is not his: exit 9), the
+  // office approves with its conclusion.
+  deputy.run(['sync']);
+  const fixed = JSON.parse(deputy.run(['record', 'show', assetCheckId, '--json']));
+  assert.match(JSON.stringify(fixed), /12\.5/);
+  assert.equal(deputy.transition(assetCheckId, 'deputy_reviewed').status, 'deputy_reviewed');
+  deputy.run(['sync']);
+  lead ??= cliDevice(dir, server, 'demo-lead', '演示组长');
+  lead.run(['sync']);
+  const notHis = lead.attempt(['record', 'transition', assetCheckId, '--to', 'office_approved', '--conclusion', '属实']);
+  assert.equal(notHis.status, 9, `${notHis.stdout}${notHis.stderr}`);
+  assert.equal(lead.transition(assetCheckId, 'lead_signed').status, 'lead_signed');
+  const early = lead.attempt(['record', 'transition', assetCheckId, '--to', 'office_approved', '--conclusion', '属实']);
+  assert.equal(early.status, 9, `${early.stdout}${early.stderr}`);
+  lead.run(['sync']);
+  supervisor.run(['sync']);
+  const approved = supervisor.transition(assetCheckId, 'office_approved', ['--conclusion', '部分属实', '--note', '面积以实测为准']);
+  assert.equal(approved.status, 'office_approved');
+  assert.equal(approved.conclusion, 'partly_confirmed');
+  supervisor.run(['sync']);
+
+  await syncUntil('the approval in the app', async () => (await app.text('review-status')) === '巡察办已审核');
+  assert.match(await app.text('review-conclusion'), /部分属实/);
+  const steps = await app.b.execute(() =>
+    Array.from(document.querySelectorAll('[data-testid="steps"] > li')).map((li) => [li.dataset.to, li.dataset.void]));
+  assert.deepEqual(steps, [
+    ['submitted', 'true'], ['returned', 'true'], ['submitted', 'false'], ['deputy_reviewed', 'false'], ['lead_signed', 'false'],
+    ['office_approved', 'false'],
+  ]);
+  assert.match(await app.text('step-4'), /组长/);
+  assert.match(await app.text('step-5'), /面积以实测为准/);
+  await (await app.$('steps')).scrollIntoView({ block: 'center' });
+  await app.shot('16b-approved');
 });
 
 test('a draft is withdrawn and leaves the list', async () => {
@@ -228,7 +335,7 @@ test("the server's address is changed in 我的; locked, the app still receives 
   await app.click('lock-now');
   await app.waitFor('unlock-pin');
   // The 组长's tablet (a CLI device) edits the fund check while the app is locked.
-  lead = cliDevice(dir, server, 'demo-lead', '演示组长');
+  lead ??= cliDevice(dir, server, 'demo-lead', '演示组长');
   lead.run(['sync']);
   const changed = `${FUND_TITLE}（组长已复核）`;
   lead.run(['record', 'edit', fundCheckId, '--set', `title=${changed}`]);

@@ -10,7 +10,7 @@ use tauri::{AppHandle, Emitter, Manager};
 use xuncha_app::{
     App, AppError, AppStatus, Assignment, AttachmentInput, Config, EnrollInput, EnrollLink, EventSink, ExportResult,
     FieldInput, FieldVersionView, HistoryEntryView, ListPage, ListQuery, NewRecordInput, RecordView, RosterKey,
-    RosterPick, Schema, SyncStatus, SystemClock,
+    RosterPick, Schema, SyncStatus, SystemClock, TransitionInput,
 };
 use xuncha_domain::{DivisionEntry, Edit, FieldPath, InformantField, ItemId, RecordId};
 use xuncha_store::{Facets, Totals};
@@ -120,6 +120,11 @@ async fn edit_record(handle: AppHandle, id: RecordId, edits: Vec<Edit>) -> Resul
 #[tauri::command]
 async fn input_field(handle: AppHandle, id: RecordId, input: FieldInput) -> Result<RecordView> {
     blocking(handle, move |app| app.input(id, &input)).await
+}
+
+#[tauri::command]
+async fn transition_record(handle: AppHandle, id: RecordId, input: TransitionInput) -> Result<RecordView> {
+    blocking(handle, move |app| app.transition(id, &input)).await
 }
 
 #[tauri::command]
@@ -276,6 +281,7 @@ pub fn run() {
             create_record,
             edit_record,
             input_field,
+            transition_record,
             withdraw_record,
             townships,
             villages,

@@ -7,10 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use xuncha_app::{
-    App, AppError, Config, EnrollInput, EventSink, FieldInput, ListQuery, NewRecordInput, Stage, SyncState, SyncStatus,
-    SystemClock,
+    App, AppError, Config, EnrollInput, EventSink, FieldInput, ListQuery, NewRecordInput, RecordView, Stage, SyncState,
+    SyncStatus, SystemClock, TransitionInput,
 };
-use xuncha_domain::{Division, Edit, Field, FieldPath, ItemField, ItemList, RecordKind, ReviewStatus, Value};
+use xuncha_domain::{
+    Conclusion, Division, Edit, Field, FieldPath, ItemField, ItemList, RecordKind, ReviewStatus, Value,
+};
 use xuncha_protocol::Role;
 use xuncha_server::admin;
 use xuncha_store::KdfParams;
@@ -171,10 +173,18 @@ fn first_run_lock_edit_search_and_sync_by_itself() {
     assert_eq!(app.unlock(PIN).unwrap().stage, Stage::Unlocked);
     assert_eq!(money(&app.record(id).unwrap(), Field::Allocated).as_deref(), Some("120000.00"));
 
-    // An inspector submits but cannot decide.
-    let error = app.edit(id, &[Edit::Decide { status: ReviewStatus::Verified, note: String::new() }]).unwrap_err();
+    // An inspector submits but cannot sign off: the app says who may.
+    let review =
+        TransitionInput { to: ReviewStatus::DeputyReviewed, note: String::new(), conclusion: None, handover: None };
+    let error = app.transition(id, &review).unwrap_err();
     assert_eq!(error.code(), "forbidden");
-    assert_eq!(app.record(id).unwrap().next_statuses, vec![ReviewStatus::Submitted]);
+    assert!(error.to_string().contains("cannot go from"), "{error}");
+    let view = app.record(id).unwrap();
+    let next: Vec<(ReviewStatus, bool)> = view.next_steps.iter().map(|s| (s.to, s.allowed)).collect();
+    assert_eq!(next, [(ReviewStatus::Submitted, true)]);
+    // Submitting needs the record complete; the domain says what is missing.
+    let submit = TransitionInput { to: ReviewStatus::Submitted, ..review };
+    assert!(app.transition(id, &submit).unwrap_err().to_string().contains("fund_name"));
 
     // CSV export writes a whole file with a header and the record.
     let export = app.export_csv().unwrap();
@@ -260,33 +270,51 @@ fn offline_edits_sync_when_the_server_returns_and_a_supervisor_settles_a_conflic
     let view = supervisor.settle(id, &conflict.path, &inspectors).unwrap();
     assert!(view.conflicts.is_empty());
     assert_eq!(view.record.fields.get(&Field::Allocated), Some(&Value::Money("82000".parse().unwrap())));
-    let view = supervisor
-        .edit(
-            id,
-            &[
-                Edit::SetReviewStatus { status: ReviewStatus::Submitted },
-                Edit::Decide { status: ReviewStatus::Verified, note: "以银行流水为准".into() },
-            ],
-        )
-        .unwrap();
-    assert_eq!(view.record.review.status, ReviewStatus::Verified);
-
-    // The inspector receives the decision.
     supervisor.sync_now().unwrap();
-    wait_for(&supervisor, "the decision to go up", synced_clean);
-    let start = Instant::now();
-    loop {
-        inspector.sync_now().unwrap();
-        let view = inspector.record(id).unwrap();
-        if let Some(decision) = &view.record.review.decision {
-            assert_eq!(decision.status, ReviewStatus::Verified);
-            assert!(!decision.void);
-            assert!(view.conflicts.is_empty());
-            break;
+    wait_for(&supervisor, "the settled value to go up", synced_clean);
+
+    // The inspector submits; the team lead (in no team: no deputy) reviews and signs; the
+    // office approves with a conclusion.
+    let ask = |to, note: &str, conclusion| TransitionInput { to, note: note.into(), conclusion, handover: None };
+    let reach = |app: &App, what: &str, done: &dyn Fn(&RecordView) -> bool| {
+        let start = Instant::now();
+        loop {
+            app.sync_now().unwrap();
+            if app.record(id).is_ok_and(|view| done(&view)) {
+                return;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "{what} never arrived");
+            std::thread::sleep(Duration::from_millis(300));
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "the decision never reached the inspector");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    };
+    reach(&inspector, "the settled value", &|v| v.conflicts.is_empty());
+    inspector.transition(id, &ask(ReviewStatus::Submitted, "", None)).unwrap();
+    inspector.sync_now().unwrap();
+    wait_for(&inspector, "the submission to go up", synced_clean);
+    let (lead, _) = app(&district, "lead");
+    enroll(&district, &lead, "lead", Role::TeamLead);
+    reach(&lead, "the submitted record", &|v| v.record.review.status == ReviewStatus::Submitted);
+    lead.transition(id, &ask(ReviewStatus::DeputyReviewed, "同意", None)).unwrap();
+    lead.transition(id, &ask(ReviewStatus::LeadSigned, "同意上报", None)).unwrap();
+    lead.sync_now().unwrap();
+    wait_for(&lead, "the sign-off to go up", synced_clean);
+    reach(&supervisor, "the signed record", &|v| v.record.review.status == ReviewStatus::LeadSigned);
+    let without = supervisor.transition(id, &ask(ReviewStatus::OfficeApproved, "以银行流水为准", None)).unwrap_err();
+    assert!(without.to_string().contains("核实结论"), "{without}");
+    let view = supervisor
+        .transition(id, &ask(ReviewStatus::OfficeApproved, "以银行流水为准", Some(Conclusion::Confirmed)))
+        .unwrap();
+    assert_eq!(view.record.review.status, ReviewStatus::OfficeApproved);
+    supervisor.sync_now().unwrap();
+    wait_for(&supervisor, "the approval to go up", synced_clean);
+
+    // The inspector receives the approval, with every step's author.
+    reach(&inspector, "the approval", &|v| v.record.review.status == ReviewStatus::OfficeApproved);
+    let view = inspector.record(id).unwrap();
+    let trail: Vec<&str> = view.record.review.steps.iter().map(|s| s.by.as_str()).collect();
+    assert_eq!(trail, ["insp", "lead", "lead", "sup"]);
+    assert!(view.record.review.steps.iter().all(|s| !s.void));
+    assert!(view.conflicts.is_empty());
 }
 
 fn text(record: &xuncha_domain::Record, field: Field) -> Option<String> {

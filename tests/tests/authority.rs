@@ -15,37 +15,53 @@ fn fill() -> Vec<Edit> {
     ]
 }
 
+fn step(to: ReviewStatus, capacity: Capacity, note: &str, conclusion: Option<Conclusion>) -> Edit {
+    Edit::Transition { to, capacity, note: note.into(), conclusion, handover: None }
+}
+
 #[test]
-fn an_inspector_cannot_decide_and_the_server_keeps_the_supervisors_decision() {
+fn an_inspector_cannot_sign_off_and_the_server_keeps_each_levels_step() {
     let district = District::start();
     let mut zhang = district.device("zhang", Role::Inspector, EAST.0);
     let mut wang = district.device("wang", Role::TeamLead, EAST.0);
     let mut li = district.device("li", Role::Supervisor, "district");
     let id = zhang.create(&new_record(RecordKind::FundCheck, "到户补贴检查", EAST, 1), &fill());
-    zhang.edit(id, &[Edit::SetReviewStatus { status: ReviewStatus::Submitted }]);
+    zhang.edit(id, &[step(ReviewStatus::Submitted, Capacity::Handler, "", None)]);
     assert!(district.sync(&mut zhang).unwrap().refused.is_empty());
 
-    // The inspector's own client decides: refused whole, with the rule's code.
-    zhang.edit(id, &[Edit::Decide { status: ReviewStatus::Verified, note: "自己核实".into() }]);
+    // The inspector's own client signs as the team lead: refused whole, with the rule's code.
+    zhang.edit(id, &[step(ReviewStatus::DeputyReviewed, Capacity::Deputy, "自己审核", None)]);
     let report = district.sync(&mut zhang).unwrap();
     assert_eq!(report.refused.len(), 1, "{report:?}");
-    assert_eq!(report.refused[0].1, "review_decision");
-    assert!(report.refused[0].2.contains("only a supervisor"), "{:?}", report.refused);
+    assert_eq!(report.refused[0].1, "transition_role");
+    assert!(report.refused[0].2.contains("only the deputy team lead"), "{:?}", report.refused);
     // The device keeps the refusal with the record, for the record screen to show.
     let (code, message) = zhang.store.refusal(id).unwrap().expect("the refusal is kept with the record");
-    assert_eq!(code, "review_decision");
-    assert!(message.contains("only a supervisor"), "{message}");
+    assert_eq!(code, "transition_role");
+    assert!(message.contains("只有副组长"), "{message}");
     let server = district.server_record(id).unwrap().read();
     assert_eq!(server.review.status, ReviewStatus::Submitted);
-    assert!(server.review.decision.is_none());
+    assert_eq!(server.review.steps.len(), 1);
 
-    // The supervisor's decision is accepted and reaches the team.
+    // The team lead (of a district without teams: no deputy) reviews and signs.
+    district.sync(&mut wang).unwrap();
+    wang.edit(id, &[step(ReviewStatus::DeputyReviewed, Capacity::Deputy, "同意", None)]);
+    wang.edit(id, &[step(ReviewStatus::LeadSigned, Capacity::Lead, "同意上报", None)]);
+    assert!(district.sync(&mut wang).unwrap().refused.is_empty());
+    // The office's approval needs a conclusion, and is the supervisor's.
     district.sync(&mut li).unwrap();
-    li.edit(id, &[Edit::Decide { status: ReviewStatus::Verified, note: "证据充分".into() }]);
+    li.edit(id, &[step(ReviewStatus::OfficeApproved, Capacity::Office, "证据充分", Some(Conclusion::Confirmed))]);
     assert!(district.sync(&mut li).unwrap().refused.is_empty());
     district.sync(&mut wang).unwrap();
     let seen = wang.store.record(id).unwrap().read();
-    assert_eq!(seen.review.decision.map(|d| d.by), Some("li".to_owned()));
+    assert_eq!(seen.review.status, ReviewStatus::OfficeApproved);
+    assert_eq!(seen.review.conclusion, Some(Conclusion::Confirmed));
+    let trail: Vec<(&str, Capacity)> = seen.review.steps.iter().map(|s| (s.by.as_str(), s.capacity)).collect();
+    assert_eq!(
+        trail,
+        [("zhang", Capacity::Handler), ("wang", Capacity::Deputy), ("wang", Capacity::Lead), ("li", Capacity::Office)]
+    );
+    assert!(seen.review.steps.iter().all(|s| !s.void));
 
     // A colleague's draft cannot be withdrawn by a team lead's client; its creator can.
     let draft = zhang.create(&new_record(RecordKind::ConductIssue, "误建的草稿", EAST, 2), &[]);

@@ -229,12 +229,12 @@ fn random_edit(
         13 => (Edit::AddComment { id: ItemId::new(ctx.now_ms, &entropy), text: "请补充材料".into() }, vec![]),
         14 => {
             let status = ReviewStatus::ALL[usize::from(a) % ReviewStatus::ALL.len()];
-            (Edit::SetReviewStatus { status }, vec![])
+            let capacity = [Capacity::Handler, Capacity::Deputy, Capacity::Lead, Capacity::Office][usize::from(a) % 4];
+            let note = if a.is_multiple_of(3) { String::new() } else { "审核意见".into() };
+            let conclusion = a.is_multiple_of(2).then_some(Conclusion::Confirmed);
+            (Edit::Transition { to: status, capacity, note, conclusion, handover: None }, vec![])
         }
-        _ => {
-            let status = ReviewStatus::ALL[usize::from(a) % ReviewStatus::ALL.len()];
-            (Edit::Decide { status, note: "审核意见".into() }, vec![])
-        }
+        _ => (Edit::Cite { source: RecordId::new(1_700_000_000_000 + i64::from(a), &[a; 10]) }, vec![]),
     };
     // Refused edits (bad transitions, missing items) must leave the replica unchanged.
     let before = doc.heads();

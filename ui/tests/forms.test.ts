@@ -29,7 +29,7 @@ function viewWithProblem(): RecordView {
     record: {
       id: 'r1', kind: 'fund_check', creator: 'wang', created_at_ms: 0, fields: {},
       lists: { beneficiaries: [{ id: HOUSEHOLD, values: { head: { text: '李秀英' }, entitled: { money: '3000.00' }, received: { money: '3500.00' } } }] },
-      tags: [], issues: [], attachments: [], narrative: '', review: { status: 'draft', comments: [], decision: null }, malformed: [], withdrawn: null,
+      tags: [], issues: [], attachments: [], narrative: '', review: { status: 'draft', comments: [], decision: null, conclusion: null, steps: [] }, malformed: [], withdrawn: null, rectification: null, sources: [], signatures: [],
     },
     problems: [
       // Paths name items as Rust writes them: the id without hyphens.
@@ -38,7 +38,7 @@ function viewWithProblem(): RecordView {
     ],
     conflicts: [{ path: { at: 'item', id: HOUSEHOLD, field: 'head' }, label_zh: '受益农户·户主', values: [] }],
     review: { decision: null, comments: [] },
-    pending: false, refusal: null, informant: null, next_statuses: [], can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
+    pending: false, refusal: null, informant: null, next_steps: [], light: null, can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
   };
 }
 

@@ -19,9 +19,9 @@ function view(change: Partial<RecordView> = {}): RecordView {
   return {
     record: {
       id: 'r1', kind: 'fund_check', creator: 'wang', created_at_ms: 0, fields: {}, lists: {}, tags: [], issues: [],
-      attachments: [], narrative: '', review: { status: 'verified', comments: [], decision: null }, malformed: [], withdrawn: null,
+      attachments: [], narrative: '', review: { status: 'office_approved', comments: [], decision: null, conclusion: null, steps: [] }, malformed: [], withdrawn: null, rectification: null, sources: [], signatures: [],
     },
-    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: false, refusal: null, informant: null, next_statuses: [],
+    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: false, refusal: null, informant: null, next_steps: [], light: null,
     can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
     ...change,
   };
@@ -83,7 +83,7 @@ describe('authors by name', () => {
       props: {
         view: view({
           review: {
-            decision: { status: 'verified', note: '属实', by: 'sun', by_name: '孙书记', at_ms: 0, heads: [], void: false },
+            decision: { status: 'office_approved', note: '属实', by: 'sun', by_name: '孙书记', at_ms: 0, heads: [], void: false },
             comments: [
               { id: C1, author: 'sun', author_name: '孙书记', at_ms: 1, text: '请补充银行流水' },
               { id: C2, author: 'zhao', author_name: null, at_ms: 2, text: '已补充' },

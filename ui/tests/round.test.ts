@@ -51,10 +51,10 @@ function view(change: Partial<RecordView> = {}, record: Partial<RecordView['reco
   return {
     record: {
       id: 'r1', kind: 'fund_check', creator: 'ann', created_at_ms: 0, fields: {}, lists: {}, tags: [], issues: [],
-      attachments: [], narrative: '', review: { status: 'draft', comments: [], decision: null }, malformed: [], withdrawn: null,
+      attachments: [], narrative: '', review: { status: 'draft', comments: [], decision: null, conclusion: null, steps: [] }, malformed: [], withdrawn: null, rectification: null, sources: [], signatures: [],
       ...record,
     },
-    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: false, refusal: null, informant: null, next_statuses: ['submitted'], can_review: false, heads: [],
+    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: false, refusal: null, informant: null, next_steps: [{ to: 'submitted', who: { first: 'handler', or: null }, allowed: true, needs_note: false, needs_conclusion: false, needs_handover: false }], light: null, can_review: false, heads: [],
     shortfall: null, findings: [], unknown_places: [],
     ...change,
   };
@@ -377,7 +377,7 @@ describe('the record editor', () => {
     const editor = useEditor();
     // As in the records screen: the editor is shown while a record is open.
     const Shown = defineComponent({ setup: () => () => (editor.view ? h(RecordEditor) : null) });
-    editor.view = view({}, { review: { status: 'submitted', comments: [], decision: null } });
+    editor.view = view({}, { review: { status: 'submitted', comments: [], decision: null, conclusion: null, steps: [] } });
     const submitted = mount(Shown, { attachTo: document.body });
     expect(submitted.find('[data-testid="withdraw"]').exists()).toBe(false);
     submitted.unmount();
@@ -429,12 +429,12 @@ describe('the record editor', () => {
     const clean = mount(Shown, { attachTo: document.body });
     expect(clean.find('[data-testid="refusal"]').exists()).toBe(false);
     clean.unmount();
-    editor.view = view({ pending: true, refusal: { code: 'review_decision', message: '只有审核人可以作出审核决定 / only a supervisor can make a review decision' } });
+    editor.view = view({ pending: true, refusal: { code: 'transition_role', message: '只有副组长可以把记录从“待审核”改为“副组长已审核” / only the deputy team lead can move a record from Submitted to Reviewed by the deputy lead' } });
     const refused = mount(Shown, { attachTo: document.body });
     const banner = refused.find('[data-testid="refusal"]');
-    expect(banner.attributes('data-code')).toBe('review_decision');
-    expect(banner.text()).toContain('请改为提交审核');
-    expect(banner.text()).toContain('only a supervisor can make a review decision');
+    expect(banner.attributes('data-code')).toBe('transition_role');
+    expect(banner.text()).toContain('这一步不由您办理');
+    expect(banner.text()).toContain('only the deputy team lead can move a record');
     refused.unmount();
     // A code this version does not know still says what happened.
     editor.view = view({ pending: true, refusal: { code: 'something_new', message: 'server words' } });

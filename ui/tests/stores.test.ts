@@ -27,9 +27,9 @@ function view(id: string, allocated?: string): RecordView {
       id, kind: 'fund_check', creator: 'wang', created_at_ms: 0,
       fields: allocated ? { allocated: { money: allocated } } : {},
       lists: {}, tags: [], issues: [], attachments: [], narrative: '',
-      review: { status: 'draft', comments: [], decision: null }, malformed: [], withdrawn: null,
+      review: { status: 'draft', comments: [], decision: null, conclusion: null, steps: [] }, malformed: [], withdrawn: null, rectification: null, sources: [], signatures: [],
     },
-    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: true, refusal: null, informant: null, next_statuses: ['submitted'], can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
+    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: true, refusal: null, informant: null, next_steps: [{ to: 'submitted', who: { first: 'handler', or: null }, allowed: true, needs_note: false, needs_conclusion: false, needs_handover: false }], light: null, can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
   };
 }
 
@@ -220,15 +220,35 @@ describe('editor', () => {
     expect(edits).toEqual([{ op: 'insert_item', list: 'beneficiaries', id: '0190f5a0-0000-7000-8000-000000000001', values: [] }]);
   });
 
-  it('shows other errors (like a forbidden decision) on the record', async () => {
+  it('shows other errors (like a step that is not the user\'s) on the record', async () => {
     mockIPC((cmd) => {
       if (cmd === 'record') return view('r1');
-      if (cmd === 'edit_record') throw { code: 'forbidden', message: '只有审核人可以作出审核决定' };
+      if (cmd === 'transition_record') throw { code: 'forbidden', message: '只有副组长可以把记录从“待审核”改为“副组长已审核”' };
     });
     const editor = useEditor();
     await editor.open('r1');
-    expect(await editor.edit([{ op: 'decide', status: 'verified', note: '' }])).toBe(false);
+    expect(await editor.transition({ to: 'deputy_reviewed', note: '', conclusion: null, handover: null })).toBe(false);
     expect(editor.error?.code).toBe('forbidden');
+    expect(editor.error?.message).toContain('只有副组长');
+  });
+
+  it('takes a workflow step with the transition command and keeps the record Rust returns', async () => {
+    const calls: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === 'record') return view('r1');
+      if (cmd === 'transition_record') {
+        calls.push(args);
+        const v = view('r1');
+        v.record.review.status = 'submitted';
+        return v;
+      }
+    });
+    const editor = useEditor();
+    await editor.open('r1');
+    expect(await editor.transition({ to: 'submitted', note: '', conclusion: null, handover: null })).toBe(true);
+    expect(calls).toEqual([{ id: 'r1', input: { to: 'submitted', note: '', conclusion: null, handover: null } }]);
+    expect(editor.view?.record.review.status).toBe('submitted');
+    expect(editor.error).toBeNull();
   });
 });
 

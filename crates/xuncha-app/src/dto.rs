@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 use xuncha_domain::{
     ConflictValue, Decision, Division, DivisionEntry, Field, FieldPath, FieldType, FieldVersion, Finding, FundIssue,
-    GeoPoint, HistoryEntry, Informant, ItemField, ItemId, ItemList, Problem, Projection, Record, RecordId, RecordKind,
-    ReviewStatus, RosterHousehold, Round, Shortfall, TeamRole, Vocabulary,
+    GeoPoint, HistoryEntry, Informant, ItemField, ItemId, ItemList, Light, NextStep, Problem, Projection, Record,
+    RecordId, RecordKind, ReviewStatus, RosterHousehold, Round, Shortfall, TeamRole, Vocabulary,
 };
 
 use crate::error::ErrorDto;
@@ -134,8 +134,12 @@ pub struct RecordView {
     /// The informant of a gang clue, if this device holds it (supervisors, or the
     /// device that wrote it).
     pub informant: Option<Informant>,
-    /// The statuses the record may move to next, for this user.
-    pub next_statuses: Vec<ReviewStatus>,
+    /// The workflow steps that follow the record's status, each with who takes it and
+    /// whether this user may (the app offers those; the server enforces the same rules).
+    pub next_steps: Vec<NextStep>,
+    /// The rectification's deadline light while it is being rectified.
+    pub light: Option<Light>,
+    /// Whether the user acts as the office (巡察办) on this record.
     pub can_review: bool,
     /// The document heads (hex): the version a decision made now would be pinned to.
     pub heads: Vec<String>,
@@ -459,4 +463,18 @@ pub struct Schema {
     pub vocabularies: Vec<VocabularyInfo>,
     pub statuses: Vec<StatusInfo>,
     pub fund_issues: Vec<FundIssueInfo>,
+}
+
+/// A workflow step asked for in the app: where to, with the note (required to return or
+/// close), the verification conclusion (at the office's approval) and the hand-over.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TransitionInput {
+    pub to: ReviewStatus,
+    #[serde(default)]
+    pub note: String,
+    #[serde(default)]
+    pub conclusion: Option<xuncha_domain::Conclusion>,
+    #[serde(default)]
+    pub handover: Option<xuncha_domain::Handover>,
 }

@@ -3,6 +3,7 @@
 //! wrote what is shown by name from the user directory.
 
 use xuncha_domain::rules::{self, Author};
+use xuncha_domain::workflow::{self, Capacity};
 use xuncha_domain::{
     Conflict, Edit, Entropy, FieldPath, InformantField, ItemField, NewRecord, Reader, RecordDoc, RecordId, RecordKind,
     Review, ReviewStatus, findings, validate,
@@ -55,15 +56,10 @@ pub fn list(store: &Store, query: &ListQuery) -> Result<ListPage> {
     Ok(ListPage { rows, offset: query.offset, done })
 }
 
-/// The statuses `can_review` lets the user move a record in `status` to.
-fn next_statuses(status: ReviewStatus, can_review: bool) -> Vec<ReviewStatus> {
-    status.next().iter().copied().filter(|s| can_review || !s.is_review_decision()).collect()
-}
-
-/// Everything the record screen shows.
-pub fn view(store: &mut Store, id: RecordId, can_review: bool) -> Result<RecordView> {
+pub fn view(store: &mut Store, id: RecordId, role: &str, today: &str) -> Result<RecordView> {
     let mut doc = store.check_out(id)?;
     let record = doc.read();
+    let standing = reference::standing(store, reader(role), &record)?;
     let problems = validate(&record);
     let conflicts = doc.conflicts();
     // The directory is read only when someone is to be named (not on every keystroke).
@@ -81,7 +77,11 @@ pub fn view(store: &mut Store, id: RecordId, can_review: bool) -> Result<RecordV
     };
     // Only gang clues have an informant: no companion lookup on other records' keystrokes.
     let informant = if record.kind == RecordKind::GangClue { store.informant(id)? } else { None };
-    let next_statuses = next_statuses(record.review.status, can_review);
+    let next_steps = workflow::next_steps(standing, record.kind, record.review.status);
+    let light = match (&record.rectification, record.review.status) {
+        (Some(ledger), ReviewStatus::Rectifying) => ledger.deadline.as_deref().and_then(|d| workflow::light(d, today)),
+        _ => None,
+    };
     let shortfall = (record.kind == RecordKind::FundCheck).then(|| record.shortfall());
     let findings = findings(&record);
     let unknown_places = reference::unknown_places(store, &record)?;
@@ -93,8 +93,9 @@ pub fn view(store: &mut Store, id: RecordId, can_review: bool) -> Result<RecordV
         pending,
         refusal,
         informant,
-        next_statuses,
-        can_review,
+        next_steps,
+        light,
+        can_review: standing.can_act_as(Capacity::Office),
         heads,
         shortfall,
         findings,
@@ -196,7 +197,7 @@ pub fn resolve_subject(store: &Store, id: RecordId, input: FieldInput) -> Result
 }
 
 /// The domain's name for a role.
-fn reader(role: &str) -> Reader {
+pub fn reader(role: &str) -> Reader {
     match role {
         "team_lead" => Reader::TeamLead,
         "supervisor" => Reader::Supervisor,
@@ -209,40 +210,36 @@ fn reader(role: &str) -> Reader {
 /// the domain's `rules::check` (the same function the server runs on every upload) on the
 /// record before and after the edits. Only edits the rules govern (review statuses,
 /// decisions, withdrawal) are tried out; a keystroke is never slowed.
-pub fn check_allowed(
-    store: &mut Store,
-    id: RecordId,
-    edits: &[Edit],
-    user: &str,
-    role: &str,
-    now_ms: i64,
-) -> Result<()> {
-    let governed =
-        edits.iter().any(|e| matches!(e, Edit::Decide { .. } | Edit::SetReviewStatus { .. } | Edit::Withdraw));
+pub fn check_allowed(store: &mut Store, id: RecordId, edits: &[Edit], role: &str, now_ms: i64) -> Result<()> {
+    let governed = edits.iter().any(|e| {
+        matches!(
+            e,
+            Edit::Transition { .. }
+                | Edit::Withdraw
+                | Edit::Ledger { .. }
+                | Edit::AddProgress { .. }
+                | Edit::Sign { .. }
+        )
+    });
     if !governed {
         return Ok(());
     }
     let mut doc = store.record(id)?;
     let before = doc.read();
+    let standing = reference::standing(store, reader(role), &before)?;
+    let user = store.identity().user_id.to_string();
+    let author = Author {
+        user: &user,
+        role: standing.reader,
+        team: standing.team_role,
+        team_has_deputy: standing.team_has_deputy,
+    };
     let mut trial = doc.fork(store.identity().actor.clone());
-    let author = Author { user, role: reader(role) };
-    let refused = |refusal: rules::Refusal| AppError::Forbidden(refusal.to_string());
+    // Edits the document itself refuses are reported by the real edit, with its reason.
     if trial.apply(edits, &store.edit_context(now_ms)).is_err() {
-        // The domain refuses the edits anyway (the real edit reports why), but someone who
-        // may not decide at all is told that first: the rules on the status they asked for.
-        for edit in edits {
-            if let Edit::Decide { status, .. } | Edit::SetReviewStatus { status } = edit {
-                let mut asked = before.clone();
-                asked.review.status = *status;
-                match rules::check(author, Some(&before), &asked) {
-                    Err(refusal) if refusal.code == "review_decision" => return Err(refused(refusal)),
-                    _ => {}
-                }
-            }
-        }
         return Ok(());
     }
-    rules::check(author, Some(&before), &trial.read()).map_err(refused)
+    rules::check(author, Some(&before), &trial.read()).map_err(|refusal| AppError::Forbidden(refusal.to_string()))
 }
 
 /// The edit for what a person typed into a field. Empty text clears the field.
@@ -282,15 +279,15 @@ pub fn settle_edit(store: &mut Store, id: RecordId, path: &FieldPath, change: &s
         FieldPath::AttachmentCaption { sha256 } => {
             Edit::SetAttachmentCaption { sha256: sha256.clone(), caption: display.to_owned() }
         }
-        FieldPath::ReviewStatus => Edit::SetReviewStatus {
-            status: ReviewStatus::parse(display).ok_or_else(|| {
-                AppError::BadInput(format!("无法识别的审核状态 “{display}” / unknown status {display:?}"))
-            })?,
-        },
-        FieldPath::Decision | FieldPath::Narrative => {
+        FieldPath::ReviewStatus | FieldPath::Decision => {
             return Err(AppError::BadInput(
-                "审核决定或情况描述的冲突请直接重新作出决定或修改文字 / settle a decision by deciding again, and the narrative by editing it"
+                "审签状态的冲突由服务器按流程处理：请同步后查看，再按当前状态继续办理 / a status conflict is settled by the server's workflow: sync, then go on from the current status"
                     .to_owned(),
+            ));
+        }
+        FieldPath::Narrative => {
+            return Err(AppError::BadInput(
+                "情况描述的冲突请直接修改文字 / settle the narrative by editing it".to_owned(),
             ));
         }
     })
@@ -424,7 +421,7 @@ mod tests {
         versions.sort();
         assert_eq!(versions, expected[..1].iter().chain(&expected[2..]).cloned().collect::<Vec<_>>());
 
-        let view = view(&mut store, id, false).unwrap();
+        let view = view(&mut store, id, "inspector", "2024-06-01").unwrap();
         assert_eq!(view.conflicts.len(), 1, "{:?}", view.conflicts);
         let mut values: Vec<_> =
             view.conflicts[0].values.iter().map(|v| named(v.value.author.clone(), v.author_name.clone())).collect();
@@ -433,25 +430,33 @@ mod tests {
     }
 
     #[test]
-    fn decisions_and_comments_name_their_authors() {
+    fn steps_and_comments_name_their_authors() {
         let (_dir, mut store, id) = set_up();
         let ready =
             [set(Field::FundName, "到户产业补贴"), set(Field::FundType, "产业扶贫"), set(Field::Allocated, "100")];
         store.edit(id, &ready, T0 + 1).unwrap();
-        store.edit(id, &[Edit::SetReviewStatus { status: ReviewStatus::Submitted }], T0 + 2).unwrap();
+        let submit = Edit::Transition {
+            to: ReviewStatus::Submitted,
+            capacity: xuncha_domain::Capacity::Handler,
+            note: String::new(),
+            conclusion: None,
+            handover: None,
+        };
+        store.edit(id, &[submit], T0 + 2).unwrap();
         let mut base = store.record(id).unwrap();
-        let decide = Edit::Decide { status: ReviewStatus::Verified, note: "属实".into() };
         let by_sun = Edit::AddComment { id: xuncha_domain::ItemId::new(T0, &[5; 10]), text: "已阅".into() };
-        edit_as(&mut store, id, &mut base, "sun", 4, &[decide, by_sun]);
+        edit_as(&mut store, id, &mut base, "sun", 4, &[by_sun]);
         let mut base = store.record(id).unwrap();
         let by_zhao = Edit::AddComment { id: xuncha_domain::ItemId::new(T0, &[6; 10]), text: "收到".into() };
         edit_as(&mut store, id, &mut base, "zhao", 5, &[by_zhao]);
 
-        let view = view(&mut store, id, false).unwrap();
-        let decision = view.review.decision.unwrap();
-        assert_eq!((decision.decision.by.as_str(), decision.by_name.as_deref()), ("sun", Some("孙书记")));
+        let view = view(&mut store, id, "inspector", "2024-06-01").unwrap();
+        assert_eq!(view.record.review.steps.iter().map(|s| s.by.as_str()).collect::<Vec<_>>(), ["wang"]);
         let comments: Vec<_> =
             view.review.comments.iter().map(|c| (c.author.as_str(), c.author_name.as_deref())).collect();
         assert_eq!(comments, vec![("sun", Some("孙书记")), ("zhao", None)]);
+        // The inspector may not review: the next steps say who may.
+        let next: Vec<_> = view.next_steps.iter().map(|s| (s.to, s.allowed)).collect();
+        assert_eq!(next, [(ReviewStatus::DeputyReviewed, false), (ReviewStatus::Returned, false)]);
     }
 }

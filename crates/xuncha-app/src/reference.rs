@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use xuncha_domain::{
-    Division, DivisionEntry, Edit, Entropy, Field, Finding, ItemField, ItemId, ItemList, Level, ReadScope, Record,
-    Round, Team, Value,
+    Division, DivisionEntry, Edit, Entropy, Field, Finding, ItemField, ItemId, ItemList, Level, ReadScope, Reader,
+    Record, Round, Standing, Team, Value,
 };
 use xuncha_store::Store;
 
@@ -73,6 +73,23 @@ pub fn assignment(store: &Store) -> Result<Assignment> {
         });
     }
     Ok(Assignment { teams, rounds, has_divisions: has_divisions(store)? })
+}
+
+/// The user's standing toward `record` for the workflow: their role, and their place in
+/// the record's team (found by the team and round the record names).
+pub fn standing(store: &Store, role: Reader, record: &Record) -> Result<Standing> {
+    let user = store.identity().user_id.to_string();
+    let teams = store.teams()?;
+    let rounds = store.rounds()?;
+    let named = record.text(Field::Team).map(str::trim).unwrap_or_default();
+    let round = record.text(Field::Round).map(str::trim).unwrap_or_default();
+    let team = teams.iter().find(|t| {
+        !named.is_empty()
+            && (t.id == named || t.name == named)
+            && (round.is_empty() || t.round == round || round_name(&rounds, &t.round) == round)
+    });
+    let in_any_team = teams.iter().any(|t| t.role_of(&user).is_some());
+    Ok(Standing::of(&user, role, team, in_any_team))
 }
 
 fn round_name(rounds: &[Round], id: &str) -> String {

@@ -2,7 +2,7 @@
 
 use xuncha_domain::{
     ClueSource, ContractObject, ContractStatus, Disposition, Field, FourWinds, FundIssue, FundType, InactionType,
-    ItemList, Kinds, PoliticalStatus, RecordKind, RelationKind, ReviewStatus, Vocabulary,
+    ItemList, Kinds, Outcome, PetitionChannel, PoliticalStatus, RecordKind, RelationKind, ReviewStatus, Vocabulary,
 };
 
 use crate::dto::{
@@ -30,6 +30,8 @@ pub fn schema() -> Schema {
         (Vocabulary::FourWinds, choices!(FourWinds)),
         (Vocabulary::InactionType, choices!(InactionType)),
         (Vocabulary::PoliticalStatus, choices!(PoliticalStatus)),
+        (Vocabulary::Outcome, choices!(Outcome)),
+        (Vocabulary::PetitionChannel, choices!(PetitionChannel)),
     ]
     .into_iter()
     .map(|(vocabulary, choices)| VocabularyInfo { vocabulary, choices })
@@ -80,8 +82,10 @@ pub fn schema() -> Schema {
                 status: *s,
                 zh: s.zh().to_owned(),
                 en: s.en().to_owned(),
-                next: s.next().to_vec(),
-                review_decision: s.is_review_decision(),
+                next: xuncha_domain::workflow::RULES.iter().filter(|r| r.from == *s).map(|r| r.to).collect(),
+                review_decision: xuncha_domain::workflow::RULES
+                    .iter()
+                    .any(|r| r.to == *s && r.who.first == xuncha_domain::Capacity::Office),
             })
             .collect(),
         fund_issues: FundIssue::ALL
@@ -97,5 +101,6 @@ fn list_en(list: ItemList) -> &'static str {
         ItemList::Subjects => "Subjects",
         ItemList::Relations => "Relations",
         ItemList::Contracts => "Contracts",
+        ItemList::Turns => "Questions and answers",
     }
 }

@@ -23,6 +23,7 @@ fn generate(dir: &Path) {
         ListPage,
         NewRecordInput,
         RecordView,
+        TransitionInput,
         FieldInput,
         AttachmentInput,
         SyncStatus,

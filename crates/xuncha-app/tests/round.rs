@@ -324,7 +324,13 @@ fn relations_pick_subjects_by_name_and_drafts_can_be_withdrawn() {
         &[
             Edit::Set { field: Field::Subject, value: Some(Value::Text("村会计".into())) },
             Edit::Set { field: Field::FourWinds, value: Some(Value::Choice("formalism".into())) },
-            Edit::SetReviewStatus { status: xuncha_domain::ReviewStatus::Submitted },
+            Edit::Transition {
+                to: xuncha_domain::ReviewStatus::Submitted,
+                capacity: xuncha_domain::Capacity::Handler,
+                note: String::new(),
+                conclusion: None,
+                handover: None,
+            },
         ],
     )
     .unwrap();

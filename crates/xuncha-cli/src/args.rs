@@ -474,6 +474,22 @@ pub enum RecordCommand {
         #[arg(default_value = "-")]
         input: String,
     },
+    /// Take the record one step along the 巡察 workflow (submitted, deputy_reviewed,
+    /// lead_signed, returned, office_approved, handed_over, rectifying, rectified, closed;
+    /// by code or label). A step you may not take exits with status 9 and says who may.
+    Transition(TransitionArgs),
+    /// Who may take the record where next, and whether you may.
+    Transitions { id: String },
+    /// Cite another record (a 谈话记录, a 信访件, another problem) as a source of this one.
+    Cite {
+        id: String,
+        /// The record cited.
+        #[arg(long)]
+        source: String,
+        /// Remove the citation instead.
+        #[arg(long)]
+        remove: bool,
+    },
     /// Withdraw a draft created by mistake: it leaves lists, totals and exports on every
     /// device; its history stays on the server. Submitted records cannot be withdrawn.
     Withdraw { id: String },
@@ -587,13 +603,38 @@ pub struct EditArgs {
     /// Add a review comment.
     #[arg(long)]
     pub comment: Option<String>,
-    /// Move along the review workflow: submitted, needs_more, verified, case_filed, not_pursued, closed.
+    /// Take a workflow step (as `record transition --to`): submitted, deputy_reviewed, …
     #[arg(long)]
     pub status: Option<String>,
-    /// Record a review decision pinned to the current version (with --status).
-    #[arg(long)]
-    pub decide: bool,
-    /// The decision's note.
+    /// The step's note (a reason is required to return or close).
     #[arg(long, default_value = "")]
     pub note: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TransitionArgs {
+    pub id: String,
+    /// Where to: a state's code or label (submitted 待审核, deputy_reviewed 副组长已审核,
+    /// lead_signed 组长已审签, returned 退回补充, office_approved 巡察办已审核, handed_over
+    /// 已移交, rectifying 整改中, rectified 已销号, closed 予以了结).
+    #[arg(long)]
+    pub to: String,
+    /// The note: the reason to return (退回补充) or close (予以了结), the 销号 note, …
+    #[arg(long, default_value = "")]
+    pub note: String,
+    /// The verification conclusion: 属实, 部分属实, 不属实 or 无法核实.
+    #[arg(long)]
+    pub conclusion: Option<String>,
+    /// Whom a 问题线索 is handed over to: 纪委监委, 组织部, 公安机关 or 其他.
+    #[arg(long)]
+    pub handover_to: Option<String>,
+    /// The receiving unit's name (required with 其他).
+    #[arg(long, default_value = "")]
+    pub handover_unit: String,
+    /// 移交文号.
+    #[arg(long)]
+    pub handover_no: Option<String>,
+    /// 移交日期, YYYY-MM-DD.
+    #[arg(long)]
+    pub handover_date: Option<String>,
 }

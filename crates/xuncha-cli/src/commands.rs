@@ -5,19 +5,31 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use xuncha_domain::workflow::{self, Standing};
 use xuncha_domain::{
     ActorId, DeviceId, Division, Edit, Field, FieldPath, FundIssue, InformantField, ItemField, ItemId, ItemList,
     NewRecord, RecordId, RecordKind, ReviewStatus, UserId,
 };
+use xuncha_domain::{Conclusion, Handover, HandoverTo};
 use xuncha_store::{Identity, KdfParams, ListFilter, NewAttachment, Store};
 
-use crate::args::{EditArgs, InitArgs, ListArgs, NewArgs, RecordCommand};
+use crate::args::{EditArgs, InitArgs, ListArgs, NewArgs, RecordCommand, TransitionArgs};
 use crate::{entropy, now_ms, show};
 
 /// Input that cannot be used as given (exit status 6).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct BadInput(pub String);
+
+/// A workflow step the user may not take (exit status 9); the message says who may.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotAllowed(pub String);
+
+/// A command given wrongly, like an unknown state (exit status 2, as clap's usage errors).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
 
 /// `xuncha verify` (or `admin verify`, `evidence verify`) found problems (exit status 5).
 #[derive(Debug, thiserror::Error)]
@@ -73,8 +85,160 @@ fn parse_kind(text: &str) -> Result<RecordKind> {
 }
 
 fn parse_status(text: &str) -> Result<ReviewStatus> {
-    ReviewStatus::parse(text)
-        .ok_or_else(|| bad(format!("未知的审核状态 “{text}”，可选：{} / unknown status", ReviewStatus::codes())))
+    ReviewStatus::parse(text).ok_or_else(|| {
+        Usage(format!("未知的状态 “{text}”，可选：{} / unknown state {text:?}", ReviewStatus::codes())).into()
+    })
+}
+
+/// The user's standing toward the record: their role (from enrollment) and their place in
+/// the record's team. `None` on a device enrolled with no server (a local trial), where
+/// no server enforces the workflow and each step is taken in the capacity it names.
+fn standing_of(store: &Store, record: &xuncha_domain::Record) -> Result<Option<Standing>> {
+    let Some(role) = store.sync_value("role")? else { return Ok(None) };
+    Ok(Some(xuncha_app::reference::standing(store, xuncha_app::records::reader(&role), record)?))
+}
+
+/// The edit that takes record `id` to `to`, if this user may (else [`NotAllowed`]).
+pub fn transition_edit(
+    store: &Store,
+    id: RecordId,
+    to: ReviewStatus,
+    note: &str,
+    conclusion: Option<Conclusion>,
+    handover: Option<Handover>,
+) -> Result<Edit> {
+    let record = store.record(id)?.read();
+    let refused = |refusal: xuncha_domain::rules::Refusal| -> anyhow::Error {
+        if matches!(refusal.code, "transition_role" | "transition") {
+            NotAllowed(refusal.to_string()).into()
+        } else {
+            BadInput(refusal.to_string()).into()
+        }
+    };
+    match standing_of(store, &record)? {
+        Some(standing) => workflow::transition(standing, &record, to, note, conclusion, handover).map_err(refused),
+        None => {
+            let rule = workflow::rule_for(record.kind, record.review.status, to).ok_or_else(|| {
+                refused(
+                    workflow::permit(
+                        Standing::of_role(xuncha_domain::Reader::Supervisor),
+                        record.kind,
+                        record.review.status,
+                        to,
+                        &workflow::Asked::default(),
+                        None,
+                    )
+                    .expect_err("no rule"),
+                )
+            })?;
+            let asked = workflow::Asked { note, conclusion, handover: handover.as_ref() };
+            workflow::check_step(
+                record.kind,
+                record.review.status,
+                to,
+                rule.who.first,
+                &asked,
+                record.review.conclusion,
+            )
+            .map_err(refused)?;
+            Ok(Edit::Transition { to, capacity: rule.who.first, note: note.trim().to_owned(), conclusion, handover })
+        }
+    }
+}
+
+/// `record transition`: one workflow step.
+fn transition(store: &mut Store, args: &TransitionArgs, json: bool) -> Result<()> {
+    let id = parse_id(&args.id)?;
+    let to = parse_status(&args.to)?;
+    let conclusion = match &args.conclusion {
+        Some(text) => Some(Conclusion::parse(text).ok_or_else(|| {
+            bad(format!("未知的核实结论 “{text}”，可选：{} / unknown conclusion", Conclusion::codes()))
+        })?),
+        None => None,
+    };
+    let handover = match &args.handover_to {
+        Some(text) => Some(Handover {
+            to: HandoverTo::parse(text).ok_or_else(|| {
+                bad(format!("未知的移交对象 “{text}”，可选：{} / unknown hand-over destination", HandoverTo::codes()))
+            })?,
+            unit: args.handover_unit.clone(),
+            number: args.handover_no.clone().unwrap_or_default(),
+            date: args.handover_date.clone().unwrap_or_default(),
+        }),
+        None if args.handover_no.is_some() || args.handover_date.is_some() => {
+            bail!(bad("--handover-no 和 --handover-date 需要 --handover-to / they need --handover-to"))
+        }
+        None => None,
+    };
+    let edit = transition_edit(store, id, to, &args.note, conclusion, handover)?;
+    store.edit(id, &[edit], now_ms())?;
+    let record = store.record(id)?.read();
+    if json {
+        return show::json(&serde_json::json!({
+            "id": id.to_string(),
+            "status": record.review.status,
+            "label": record.review.status.zh(),
+            "step": record.review.steps.last(),
+            "conclusion": record.review.conclusion,
+        }));
+    }
+    println!("已转为“{}” / now {}", record.review.status.zh(), record.review.status.en());
+    Ok(())
+}
+
+/// `record transitions`: what may follow, who may take it, and whether this user may.
+fn transitions(store: &Store, id: RecordId, json: bool) -> Result<()> {
+    let record = store.record(id)?.read();
+    let standing = standing_of(store, &record)?;
+    let steps = workflow::next_steps(
+        standing.unwrap_or(Standing::of_role(xuncha_domain::Reader::Administrator)),
+        record.kind,
+        record.review.status,
+    );
+    let steps: Vec<_> =
+        steps.into_iter().map(|s| workflow::NextStep { allowed: s.allowed || standing.is_none(), ..s }).collect();
+    if json {
+        return show::json(&serde_json::json!({
+            "id": id.to_string(),
+            "status": record.review.status,
+            "label": record.review.status.zh(),
+            "next": steps.iter().map(|s| serde_json::json!({
+                "to": s.to,
+                "label": s.to.zh(),
+                "who": s.who.zh(),
+                "who_en": s.who.en(),
+                "allowed": s.allowed,
+                "needs_note": s.needs_note,
+                "needs_conclusion": s.needs_conclusion,
+                "needs_handover": s.needs_handover,
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    println!("当前状态 now: {} ({})", record.review.status.zh(), record.review.status.code());
+    if steps.is_empty() {
+        println!("  此后没有下一步 / nothing follows");
+    }
+    for step in &steps {
+        let mut needs = Vec::new();
+        if step.needs_note {
+            needs.push("须写理由 --note");
+        }
+        if step.needs_conclusion {
+            needs.push("须给核实结论 --conclusion");
+        }
+        if step.needs_handover {
+            needs.push("须写移交对象、文号、日期 --handover-to/--handover-no/--handover-date");
+        }
+        println!(
+            "  → {} ({})  由{}办理{}{}",
+            step.to.zh(),
+            step.to.code(),
+            step.who.zh(),
+            if step.allowed { "  ✓ 您可办理 / you may" } else { "" },
+            if needs.is_empty() { String::new() } else { format!("  [{}]", needs.join("; ")) }
+        );
+    }
+    Ok(())
 }
 
 fn parse_division(text: &str) -> Result<Division> {
@@ -162,14 +326,7 @@ fn edits_from_args(store: &mut Store, id: RecordId, args: &EditArgs) -> Result<V
         edits.push(Edit::AddComment { id: ItemId::new(now_ms(), &entropy()?), text: text.clone() });
     }
     if let Some(status) = &args.status {
-        let status = parse_status(status)?;
-        edits.push(if args.decide {
-            Edit::Decide { status, note: args.note.clone() }
-        } else {
-            Edit::SetReviewStatus { status }
-        });
-    } else if args.decide {
-        bail!(bad("--decide 需要 --status / --decide needs --status"));
+        edits.push(transition_edit(store, id, parse_status(status)?, &args.note, None, None)?);
     }
     if edits.is_empty() && args.attach.is_empty() {
         bail!(bad(
@@ -293,6 +450,27 @@ pub fn record(store: &mut Store, command: &RecordCommand, json: bool) -> Result<
             Ok(())
         }
         RecordCommand::Apply { id, input } => apply_lines(store, parse_id(id)?, input),
+        RecordCommand::Transition(args) => transition(store, args, json),
+        RecordCommand::Transitions { id } => transitions(store, parse_id(id)?, json),
+        RecordCommand::Cite { id, source, remove } => {
+            let id = parse_id(id)?;
+            let source = parse_id(source)?;
+            store.record(source).map_err(|_| {
+                BadInput(format!(
+                    "本设备上没有记录 {source} / no record {source} on this device: sync first, or check the id"
+                ))
+            })?;
+            let edit = if *remove { Edit::Uncite { source } } else { Edit::Cite { source } };
+            let change = store.edit(id, &[edit], now_ms())?;
+            if json {
+                return show::json(&serde_json::json!({
+                    "id": id.to_string(), "source": source.to_string(), "cited": !remove,
+                    "change": change.map(|c| c.to_string()),
+                }));
+            }
+            println!("{} / {}", if *remove { "已取消引用" } else { "已引用" }, source);
+            Ok(())
+        }
         RecordCommand::Withdraw { id } => {
             let id = parse_id(id)?;
             let change = store.edit(id, &[Edit::Withdraw], now_ms())?;

@@ -10,9 +10,9 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use xuncha_domain::{
-    ClueSource, ContractObject, ContractStatus, Disposition, Division, Edit, Field, FourWinds, FundIssue, FundType,
-    InactionType, InformantField, ItemField, ItemId, ItemList, Mu, NewRecord, RecordId, RecordKind, RelationKind,
-    ReviewStatus, Value, Yuan,
+    Capacity, ClueSource, Conclusion, ContractObject, ContractStatus, Disposition, Division, Edit, Field, FourWinds,
+    FundIssue, FundType, Handover, HandoverTo, InactionType, InformantField, ItemField, ItemId, ItemList, LedgerChange,
+    Mu, NewRecord, Outcome, RecordId, RecordKind, RectifyKind, RelationKind, ReviewStatus, Value, Yuan,
 };
 use xuncha_domain::{DivisionEntry, RosterHousehold};
 use xuncha_server::Storage;
@@ -91,8 +91,9 @@ struct Builder {
     rng: StdRng,
     now: i64,
     records: Vec<(NewRecord, Vec<Edit>, i64)>,
-    /// The reviewers' decisions on the records, made after they were submitted.
-    decisions: Vec<(RecordId, Vec<Edit>, i64)>,
+    /// The workflow steps after submission, each made by whoever holds its capacity
+    /// (副组长, 组长, 巡察办) on their own device, in order.
+    steps: Vec<(Capacity, RecordId, Vec<Edit>, i64)>,
     informants: Vec<(RecordId, String, String)>,
 }
 
@@ -133,25 +134,82 @@ impl Builder {
                 accuracy_m: Some(8.0),
             })),
         });
-        let statuses: &[ReviewStatus] = match lifecycle % 6 {
+        // Where the record's round has got to: every state of the workflow appears.
+        let problem = xuncha_domain::workflow::is_problem(new.kind);
+        let path: &[ReviewStatus] = match lifecycle % 9 {
             0 => &[],
             1 => &[ReviewStatus::Submitted],
-            2 => &[ReviewStatus::Submitted, ReviewStatus::NeedsMore],
-            3 | 4 => &[ReviewStatus::Submitted, ReviewStatus::Verified],
-            _ => &[ReviewStatus::Submitted, ReviewStatus::Verified, ReviewStatus::CaseFiled, ReviewStatus::Closed],
+            2 => &[ReviewStatus::Submitted, ReviewStatus::Returned],
+            3 => &[ReviewStatus::Submitted, ReviewStatus::DeputyReviewed],
+            4 => &[ReviewStatus::Submitted, ReviewStatus::DeputyReviewed, ReviewStatus::LeadSigned],
+            5 if problem => &[
+                ReviewStatus::Submitted,
+                ReviewStatus::DeputyReviewed,
+                ReviewStatus::LeadSigned,
+                ReviewStatus::OfficeApproved,
+                ReviewStatus::HandedOver,
+            ],
+            6 | 7 if problem => &[
+                ReviewStatus::Submitted,
+                ReviewStatus::DeputyReviewed,
+                ReviewStatus::LeadSigned,
+                ReviewStatus::OfficeApproved,
+                ReviewStatus::Rectifying,
+            ],
+            _ => &[
+                ReviewStatus::Submitted,
+                ReviewStatus::DeputyReviewed,
+                ReviewStatus::LeadSigned,
+                ReviewStatus::OfficeApproved,
+                ReviewStatus::Closed,
+            ],
         };
-        let mut decisions = Vec::new();
-        for status in statuses {
-            if status.is_review_decision() {
-                decisions.push(Edit::Decide { status: *status, note: "经核查，情况属实。".to_owned() });
+        let mut at = self.now;
+        for to in path {
+            at += HOUR_MS;
+            let (capacity, note) = match to {
+                ReviewStatus::Submitted => (Capacity::Handler, ""),
+                ReviewStatus::Returned => (Capacity::Deputy, "请补充入户核实的签字材料"),
+                ReviewStatus::DeputyReviewed => (Capacity::Deputy, "材料齐全，同意报组长审签"),
+                ReviewStatus::LeadSigned => (Capacity::Lead, "同意"),
+                ReviewStatus::OfficeApproved => (Capacity::Office, "经核查，情况属实。"),
+                ReviewStatus::HandedOver => (Capacity::Office, "涉嫌违纪，移交区纪委监委"),
+                ReviewStatus::Rectifying => (Capacity::Office, "交被巡察党组织整改"),
+                _ => (Capacity::Office, "情节轻微，已当场纠正，予以了结"),
+            };
+            let conclusion = (*to == ReviewStatus::OfficeApproved && problem).then_some(Conclusion::Confirmed);
+            let handover = (*to == ReviewStatus::HandedOver).then(|| Handover {
+                to: HandoverTo::Commission,
+                unit: String::new(),
+                number: format!("清巡移〔2024〕{}号", lifecycle + 1),
+                date: xuncha_domain::workflow::date_of_ms(at),
+            });
+            let mut step = vec![Edit::Transition { to: *to, capacity, note: note.to_owned(), conclusion, handover }];
+            if *to == ReviewStatus::Rectifying {
+                // Deadlines from a month before the round ends to a month after: some overdue.
+                let deadline =
+                    xuncha_domain::workflow::date_of_ms(at + (lifecycle as i64 % 4 * 20 - 25) * 24 * HOUR_MS);
+                step.push(Edit::Ledger {
+                    change: LedgerChange {
+                        unit: Some(format!("{}党总支", new.village.as_ref().map_or("", |v| v.name.as_str()))),
+                        owner: Some(name(&mut self.rng)),
+                        measures: Some("退还截留资金，完善公示和发放程序，对相关责任人批评教育".to_owned()),
+                        deadline: Some(deadline),
+                        kind: Some(if lifecycle.is_multiple_of(2) {
+                            RectifyKind::Deadline
+                        } else {
+                            RectifyKind::Immediate
+                        }),
+                    },
+                });
+            }
+            if capacity == Capacity::Handler {
+                edits.extend(step);
             } else {
-                edits.push(Edit::SetReviewStatus { status: *status });
+                self.steps.push((capacity, new.id, step, at));
             }
         }
         let now = self.now;
-        if !decisions.is_empty() {
-            self.decisions.push((new.id, decisions, now + HOUR_MS));
-        }
         self.records.push((new, edits, now));
     }
 }
@@ -237,15 +295,15 @@ fn fund_checks(b: &mut Builder, places: &[Place]) {
 
 fn gang_clues(b: &mut Builder, places: &[Place]) {
     // (party members among the subjects, disposition): 10 party members, 6 of them expelled.
-    let plan: [(usize, Disposition, ClueSource); 8] = [
-        (3, Disposition::ExpelledFromParty, ClueSource::Patrol),
-        (2, Disposition::ExpelledFromParty, ClueSource::Petition),
-        (1, Disposition::ExpelledFromParty, ClueSource::Report),
-        (2, Disposition::CaseOpened, ClueSource::Audit),
-        (1, Disposition::TransferredToJudiciary, ClueSource::DisciplineCase),
-        (1, Disposition::PreliminaryCheck, ClueSource::Patrol),
-        (0, Disposition::NotFiled, ClueSource::Report),
-        (0, Disposition::PreliminaryCheck, ClueSource::Petition),
+    let plan: [(usize, Disposition, Option<Outcome>, ClueSource); 8] = [
+        (3, Disposition::PreliminaryCheck, Some(Outcome::Expelled), ClueSource::Patrol),
+        (2, Disposition::PreliminaryCheck, Some(Outcome::Expelled), ClueSource::PetitionReport),
+        (1, Disposition::PreliminaryCheck, Some(Outcome::Expelled), ClueSource::PetitionReport),
+        (2, Disposition::PreliminaryCheck, Some(Outcome::Probation), ClueSource::AuditReferral),
+        (1, Disposition::PreliminaryCheck, Some(Outcome::ToProcuratorate), ClueSource::PoliceReferral),
+        (1, Disposition::TalkInquiry, None, ClueSource::Patrol),
+        (0, Disposition::Concluded, None, ClueSource::Assigned),
+        (0, Disposition::HeldPending, None, ClueSource::PetitionReport),
     ];
     let themes = [
         "强揽工程",
@@ -257,12 +315,15 @@ fn gang_clues(b: &mut Builder, places: &[Place]) {
         "强收“保护费”",
         "插手土地流转",
     ];
-    for (i, (party, disposition, source)) in plan.iter().enumerate() {
+    for (i, (party, disposition, outcome, source)) in plan.iter().enumerate() {
         let place = &places[(i * 2) % places.len()];
         let boss = name(&mut b.rng);
         let title = format!("{}{}等人{}线索", place.village.name, boss, themes[i]);
         let new = b.new_record(RecordKind::GangClue, title, place);
         let mut edits = vec![choice(Field::ClueSource, source.code()), choice(Field::Disposition, disposition.code())];
+        if let Some(outcome) = outcome {
+            edits.push(choice(Field::Outcome, outcome.code()));
+        }
         let boss_id = b.item();
         edits.push(Edit::InsertItem {
             list: ItemList::Subjects,
@@ -454,24 +515,29 @@ fn extra(b: &mut Builder, places: &[Place], count: u32) {
     }
 }
 
-/// What `xuncha demo` does on a device: on a supervisor's device (enrolled as one), the
-/// reviewers' decisions on the demo records it has received; on an inspector's or team
-/// lead's, the records as their author makes them (up to 待审核); on a device not enrolled
-/// with any server, both.
+/// What `xuncha demo` does on a device: on an inspector's, the records as their author
+/// makes them (up to 待审核); on the 副组长's, the 组长's and a supervisor's, the workflow
+/// steps they take on the demo records the device has received (审核, 审签, 巡察办审核, 移交,
+/// 整改); on a device not enrolled with any server, all of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DemoPart {
     Records,
-    Decisions,
+    Steps(Capacity),
     Both,
 }
 
 impl DemoPart {
-    /// The part for a device, from the role it enrolled with.
+    /// The part for a device, from the role it enrolled with and its user's place in the
+    /// demo team.
     pub fn of(store: &Store) -> Result<DemoPart> {
-        Ok(match store.sync_value("role")?.as_deref() {
-            None => DemoPart::Both,
-            Some("supervisor") => DemoPart::Decisions,
-            Some(_) => DemoPart::Records,
+        let user = store.identity().user_id.to_string();
+        let in_team = store.teams()?.iter().find_map(|t| t.role_of(&user));
+        Ok(match (store.sync_value("role")?.as_deref(), in_team) {
+            (None, _) => DemoPart::Both,
+            (Some("supervisor"), _) => DemoPart::Steps(Capacity::Office),
+            (_, Some(xuncha_domain::TeamRole::Deputy)) => DemoPart::Steps(Capacity::Deputy),
+            (_, Some(xuncha_domain::TeamRole::Lead)) => DemoPart::Steps(Capacity::Lead),
+            _ => DemoPart::Records,
         })
     }
 }
@@ -484,7 +550,7 @@ pub fn populate(store: &mut Store, args: &DemoArgs) -> Result<()> {
         rng: StdRng::seed_from_u64(args.seed),
         now: START_MS,
         records: Vec::new(),
-        decisions: Vec::new(),
+        steps: Vec::new(),
         informants: Vec::new(),
     };
     fund_checks(&mut b, &places);
@@ -492,8 +558,8 @@ pub fn populate(store: &mut Store, args: &DemoArgs) -> Result<()> {
     asset_checks(&mut b, &places);
     conduct_issues(&mut b, &places);
     extra(&mut b, &places, args.extra);
-    if part == DemoPart::Decisions {
-        return decide(store, &b.decisions);
+    if let DemoPart::Steps(capacity) = part {
+        return take_steps(store, &b.steps, &[capacity]);
     }
     let bar = ProgressBar::new(b.records.len() as u64);
     bar.set_style(
@@ -513,22 +579,36 @@ pub fn populate(store: &mut Store, args: &DemoArgs) -> Result<()> {
         )?;
     }
     if part == DemoPart::Both {
-        decide(store, &b.decisions)?;
+        take_steps(store, &b.steps, &[Capacity::Deputy, Capacity::Lead, Capacity::Office])?;
     }
     Ok(())
 }
 
-/// The reviewers' decisions, on records this device holds.
-fn decide(store: &mut Store, decisions: &[(RecordId, Vec<Edit>, i64)]) -> Result<()> {
+/// The workflow steps made in `capacities`, on records this device holds, in order; a
+/// record whose earlier steps have not reached this device yet waits for them.
+fn take_steps(
+    store: &mut Store,
+    steps: &[(Capacity, RecordId, Vec<Edit>, i64)],
+    capacities: &[Capacity],
+) -> Result<()> {
     let mut missing = 0;
-    for (id, edits, at) in decisions {
+    let mine: Vec<_> = steps.iter().filter(|(c, ..)| capacities.contains(c)).collect();
+    for (_, id, edits, at) in &mine {
         if store.record(*id).is_err() {
             missing += 1;
             continue;
         }
+        let Edit::Transition { to, capacity, .. } = &edits[0] else { continue };
+        let status = store.record(*id)?.read().review.status;
+        if xuncha_domain::workflow::rule_for(store.record(*id)?.kind(), status, *to)
+            .is_none_or(|r| r.who.first != *capacity && r.who.or != Some(*capacity))
+        {
+            // Already taken (a second run), or its earlier steps are not here yet.
+            continue;
+        }
         store.edit(*id, edits, *at)?;
     }
-    if missing == decisions.len() && missing > 0 {
+    if missing == mine.len() && missing > 0 {
         anyhow::bail!(
             "此设备上没有演示记录：请先在巡察员设备上运行 xuncha demo 并同步，再在此同步 / no demo records on this device: run xuncha demo on an inspector's device and sync, then sync here first"
         );

@@ -23,7 +23,7 @@ use crate::args::{Cli, Command};
 
 /// Exit statuses: 0 ok, 1 other failure, 2 bad usage (clap), 3 wrong PIN or server key,
 /// 4 not found, 5 damaged data or failed verification, 6 invalid input, 7 server
-/// unreachable, 8 device revoked (wipe).
+/// unreachable, 8 device revoked (wipe), 9 a workflow step the user may not take.
 fn exit_code(error: &anyhow::Error) -> u8 {
     if let Some(store) = error.downcast_ref::<StoreError>() {
         return match store {
@@ -52,6 +52,12 @@ fn exit_code(error: &anyhow::Error) -> u8 {
     }
     if error.downcast_ref::<commands::BadInput>().is_some() {
         return 6;
+    }
+    if error.downcast_ref::<commands::NotAllowed>().is_some() {
+        return 9;
+    }
+    if error.downcast_ref::<commands::Usage>().is_some() {
+        return 2;
     }
     if let Some(sync) = error.downcast_ref::<xuncha_sync::SyncError>() {
         return match sync {

@@ -19,7 +19,7 @@ fn yuan(fen: i64) -> String {
     xuncha_domain::Yuan::from_fen(fen).to_string()
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Result<()> {
+pub fn json<T: serde::Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }

@@ -34,7 +34,9 @@ fn bad_input_is_refused_with_a_clear_error_and_changes_nothing() {
         (&["record", "edit", &id, "--set", "clue_source=patrol"], 6, "does not belong"),
         (&["record", "edit", &id, "--set", "nonsense=1"], 6, "unknown field"),
         (&["record", "edit", &id, "--set", "title"], 6, "FIELD=VALUE"),
-        (&["record", "edit", &id, "--status", "closed"], 6, "cannot go from"),
+        (&["record", "edit", &id, "--status", "closed"], 9, "cannot go from"),
+        (&["record", "transition", &id, "--to", "lead_signed"], 9, "cannot go from"),
+        (&["record", "transition", &id, "--to", "verified"], 2, "unknown state"),
         (&["record", "edit", &id, "--status", "submitted"], 6, "to fix before it can be submitted"),
         (&["record", "edit", "not-a-uuid", "--set", "title=x"], 6, "malformed id"),
         (&["record", "new", "--kind", "lottery"], 6, "unknown record kind"),
@@ -47,7 +49,7 @@ fn bad_input_is_refused_with_a_clear_error_and_changes_nothing() {
     let photo = photo.to_str().unwrap().to_owned();
     let attach_then_refuse = ["record", "edit", id.as_str(), "--attach", photo.as_str(), "--status", "closed"];
     let cases: Vec<(&[&str], i32, &str)> =
-        cases.iter().copied().chain([(&attach_then_refuse[..], 6, "cannot go from")]).collect();
+        cases.iter().copied().chain([(&attach_then_refuse[..], 9, "cannot go from")]).collect();
     for (args, status, words) in &cases {
         let out = device.run(args);
         assert_eq!(out.status.code(), Some(*status), "xuncha {args:?}: {}", stderr(&out));

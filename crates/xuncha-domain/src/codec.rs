@@ -4,13 +4,14 @@
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue};
 
-use crate::codes::{FundIssue, RecordKind, ReviewStatus};
+use crate::codes::{Conclusion, FundIssue, HandoverTo, RecordKind, RectifyKind, ReviewStatus, SignerRole};
 use crate::division::Division;
 use crate::edit::AttachmentRef;
 use crate::error::DomainError;
 use crate::field::{Field, FieldType, GeoPoint, ItemList, Value};
 use crate::ids::{ItemId, RecordId};
 use crate::record::{Comment, Decision, Item, Record, Review, Withdrawal};
+use crate::workflow::{Capacity, Citation, Handover, Progress, Rectification, Signature, Step};
 
 /// The document keys that are not fields.
 pub(crate) mod keys {
@@ -45,6 +46,218 @@ pub(crate) mod keys {
     pub const ACCURACY: &str = "accuracy";
     /// Who withdrew the draft, and when: a map of `by` and `at` (absent until withdrawn).
     pub const WITHDRAWN: &str = "withdrawn";
+    pub const SHA256: &str = "sha256";
+    // The 巡察 workflow (layout 2): review/steps, review/conclusion, and at the root the
+    // rectification ledger, the sources cited and the signatures.
+    pub const STEPS: &str = "steps";
+    pub const CONCLUSION: &str = "conclusion";
+    pub const FROM: &str = "from";
+    pub const TO: &str = "to";
+    pub const CAPACITY: &str = "capacity";
+    pub const HANDOVER_TO: &str = "handover_to";
+    pub const HANDOVER_UNIT: &str = "handover_unit";
+    pub const HANDOVER_NUMBER: &str = "handover_number";
+    pub const HANDOVER_DATE: &str = "handover_date";
+    pub const RECTIFICATION: &str = "rectification";
+    pub const UNIT: &str = "unit";
+    pub const OWNER: &str = "owner";
+    pub const MEASURES: &str = "measures";
+    pub const DEADLINE: &str = "deadline";
+    pub const RECTIFY_KIND: &str = "kind";
+    pub const PROGRESS: &str = "progress";
+    pub const SOURCES: &str = "sources";
+    pub const SIGNATURES: &str = "signatures";
+    pub const ROLE: &str = "role";
+    pub const SIGNER: &str = "signer";
+    pub const IMAGE: &str = "image";
+    pub const STROKES: &str = "strokes";
+    /// The maps a layout-2 document has from its first change (older documents get them
+    /// on first use; see [`super::maps`]).
+    pub const WORKFLOW_MAPS: [&str; 3] = [RECTIFICATION, SOURCES, SIGNATURES];
+}
+
+/// Every map at `key`: the winning one first, then any a concurrent change also created
+/// there. Maps added to older documents on first use can be created on two devices at
+/// once; reading all of them loses neither device's entries.
+pub(crate) fn maps(doc: &AutoCommit, obj: &ObjId, key: &str) -> Vec<ObjId> {
+    let mut all: Vec<ObjId> = doc
+        .get_all(obj, key)
+        .map(|values| {
+            values
+                .into_iter()
+                .filter(|(v, _)| matches!(v, automerge::Value::Object(ObjType::Map)))
+                .map(|(_, id)| id)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(winner) = map_child(doc, obj, key)
+        && let Some(at) = all.iter().position(|id| *id == winner)
+    {
+        all.swap(0, at);
+    }
+    all
+}
+
+/// The map at `key` to write into, created if there is none.
+pub(crate) fn ensure_map(doc: &mut AutoCommit, obj: &ObjId, key: &str) -> Result<ObjId, DomainError> {
+    match map_child(doc, obj, key) {
+        Some(map) => Ok(map),
+        None => Ok(doc.put_object(obj, key, ObjType::Map)?),
+    }
+}
+
+/// The entry `entry` of any of the maps at `key` (see [`maps`]).
+pub(crate) fn entry_in_maps(doc: &AutoCommit, obj: &ObjId, key: &str, entry: &str) -> Option<ObjId> {
+    maps(doc, obj, key).into_iter().find_map(|map| map_child(doc, &map, entry))
+}
+
+/// Every `(key, map)` entry of the maps at `key`, by key, each key once.
+fn entries(doc: &AutoCommit, obj: &ObjId, key: &str) -> Vec<(String, ObjId)> {
+    let mut out: Vec<(String, ObjId)> = Vec::new();
+    for map in maps(doc, obj, key) {
+        for entry in doc.keys(&map).collect::<Vec<_>>() {
+            if out.iter().any(|(k, _)| *k == entry) {
+                continue;
+            }
+            if let Some(child) = map_child(doc, &map, &entry) {
+                out.push((entry, child));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn heads_at(doc: &AutoCommit, obj: &ObjId) -> Vec<String> {
+    text_at(doc, obj, keys::HEADS)
+        .map(|h| h.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// Reads one attachment reference stored as a map.
+fn read_attachment(doc: &AutoCommit, obj: &ObjId, sha256: String) -> AttachmentRef {
+    AttachmentRef {
+        mime: text_at(doc, obj, keys::MIME).unwrap_or_default(),
+        size: scalar(doc, obj, keys::SIZE).and_then(|s| s.as_u64()).unwrap_or(0),
+        caption: text_at(doc, obj, keys::CAPTION).unwrap_or_default(),
+        taken_at_ms: int_at(doc, obj, keys::TAKEN_AT),
+        gps: map_child(doc, obj, keys::GPS).and_then(|g| read_gps_obj(doc, &g)),
+        sha256,
+    }
+}
+
+/// The workflow steps under `review`, oldest first.
+fn read_steps(doc: &AutoCommit, review: &ObjId) -> Vec<Step> {
+    let mut steps: Vec<Step> = entries(doc, review, keys::STEPS)
+        .into_iter()
+        .filter_map(|(id, obj)| {
+            let status = |key| text_at(doc, &obj, key).and_then(|s| ReviewStatus::from_stored(&s));
+            let handover =
+                text_at(doc, &obj, keys::HANDOVER_TO).and_then(|to| HandoverTo::parse(&to)).map(|to| Handover {
+                    to,
+                    unit: text_at(doc, &obj, keys::HANDOVER_UNIT).unwrap_or_default(),
+                    number: text_at(doc, &obj, keys::HANDOVER_NUMBER).unwrap_or_default(),
+                    date: text_at(doc, &obj, keys::HANDOVER_DATE).unwrap_or_default(),
+                });
+            Some(Step {
+                from: status(keys::FROM)?,
+                to: status(keys::TO)?,
+                by: text_at(doc, &obj, keys::BY).unwrap_or_default(),
+                capacity: text_at(doc, &obj, keys::CAPACITY).and_then(|c| Capacity::parse(&c))?,
+                at_ms: int_at(doc, &obj, keys::AT).unwrap_or(0),
+                note: text_at(doc, &obj, keys::NOTE).unwrap_or_default(),
+                heads: heads_at(doc, &obj),
+                conclusion: text_at(doc, &obj, keys::CONCLUSION).and_then(|c| Conclusion::parse(&c)),
+                handover,
+                void: false,
+                id,
+            })
+        })
+        .collect();
+    steps.sort_by(|a, b| (a.at_ms, &a.id).cmp(&(b.at_ms, &b.id)));
+    steps
+}
+
+/// The rectification ledger at the root, if one was started.
+fn read_rectification(doc: &AutoCommit) -> Option<Rectification> {
+    let all = maps(doc, &ROOT, keys::RECTIFICATION);
+    let first_text = |key: &str| all.iter().find_map(|m| text_at(doc, m, key)).unwrap_or_default();
+    let mut progress: Vec<Progress> = entries(doc, &ROOT, keys::RECTIFICATION)
+        .into_iter()
+        .filter(|(k, _)| k == keys::PROGRESS)
+        .flat_map(|(_, map)| {
+            doc.keys(&map)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .filter_map(|key| {
+                    let obj = map_child(doc, &map, &key)?;
+                    let attachments = map_child(doc, &obj, keys::ATTACHMENTS)
+                        .map(|a| {
+                            doc.keys(&a)
+                                .collect::<Vec<_>>()
+                                .into_iter()
+                                .filter_map(|sha| Some(read_attachment(doc, &map_child(doc, &a, &sha)?, sha)))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    Some(Progress {
+                        id: key.parse().ok()?,
+                        text: text_at(doc, &obj, keys::TEXT).unwrap_or_default(),
+                        by: text_at(doc, &obj, keys::BY).unwrap_or_default(),
+                        at_ms: int_at(doc, &obj, keys::AT).unwrap_or(0),
+                        attachments,
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    progress.sort_by_key(|p| (p.at_ms, p.id));
+    progress.dedup_by_key(|p| p.id);
+    let ledger = Rectification {
+        unit: first_text(keys::UNIT),
+        owner: first_text(keys::OWNER),
+        measures: first_text(keys::MEASURES),
+        deadline: Some(first_text(keys::DEADLINE)).filter(|d| !d.is_empty()),
+        kind: RectifyKind::parse(&first_text(keys::RECTIFY_KIND)),
+        progress,
+    };
+    (!ledger.is_empty()).then_some(ledger)
+}
+
+fn read_sources(doc: &AutoCommit) -> Vec<Citation> {
+    entries(doc, &ROOT, keys::SOURCES)
+        .into_iter()
+        .filter_map(|(key, obj)| {
+            Some(Citation {
+                record: key.parse().ok()?,
+                by: text_at(doc, &obj, keys::BY).unwrap_or_default(),
+                at_ms: int_at(doc, &obj, keys::AT).unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+fn read_signatures(doc: &AutoCommit) -> Vec<Signature> {
+    let mut signatures: Vec<Signature> = entries(doc, &ROOT, keys::SIGNATURES)
+        .into_iter()
+        .filter_map(|(key, obj)| {
+            let image = map_child(doc, &obj, keys::IMAGE)?;
+            let sha256 = text_at(doc, &image, keys::SHA256)?;
+            Some(Signature {
+                id: key.parse().ok()?,
+                role: SignerRole::parse(&text_at(doc, &obj, keys::ROLE)?)?,
+                signer: text_at(doc, &obj, keys::SIGNER).unwrap_or_default(),
+                by: text_at(doc, &obj, keys::BY).unwrap_or_default(),
+                at_ms: int_at(doc, &obj, keys::AT).unwrap_or(0),
+                heads: heads_at(doc, &obj),
+                image: read_attachment(doc, &image, sha256),
+                strokes: text_at(doc, &obj, keys::STROKES).unwrap_or_default(),
+                void: false,
+            })
+        })
+        .collect();
+    signatures.sort_by_key(|s| (s.at_ms, s.id));
+    signatures
 }
 
 /// The winning scalar at `key`, if the key holds a scalar.
@@ -163,7 +376,9 @@ pub(crate) fn decode(doc: &AutoCommit, ty: FieldType, value: &automerge::Value<'
     match (ty, value) {
         (FieldType::Text, automerge::Value::Scalar(s)) => s.as_str().map(|t| Value::Text(t.to_owned())),
         (FieldType::Date, automerge::Value::Scalar(s)) => s.as_str().map(|t| Value::Date(t.to_owned())),
-        (FieldType::Choice(_), automerge::Value::Scalar(s)) => s.as_str().map(|t| Value::Choice(t.to_owned())),
+        (FieldType::Choice(vocabulary), automerge::Value::Scalar(s)) => {
+            s.as_str().map(|t| Value::Choice(vocabulary.upgrade(t)))
+        }
         (FieldType::Money, automerge::Value::Scalar(s)) => s.as_i64().map(|f| Value::Money(crate::Yuan::from_fen(f))),
         (FieldType::Area, automerge::Value::Scalar(s)) => {
             s.as_i64().map(|h| Value::Area(crate::Mu::from_hundredths(h)))
@@ -210,7 +425,21 @@ pub(crate) fn put_attachment(
     attachments: &ObjId,
     attachment: &AttachmentRef,
 ) -> Result<(), DomainError> {
-    let map = doc.put_object(attachments, attachment.sha256.as_str(), ObjType::Map)?;
+    put_attachment_at(doc, attachments, attachment.sha256.as_str(), attachment)
+}
+
+/// Writes an attachment reference as a map at `key` (its hash inside as well, for
+/// references not keyed by their hash).
+pub(crate) fn put_attachment_at(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    attachment: &AttachmentRef,
+) -> Result<(), DomainError> {
+    let map = doc.put_object(obj, key, ObjType::Map)?;
+    if key != attachment.sha256 {
+        doc.put(&map, keys::SHA256, attachment.sha256.as_str())?;
+    }
     doc.put(&map, keys::MIME, attachment.mime.as_str())?;
     doc.put(&map, keys::SIZE, ScalarValue::Uint(attachment.size))?;
     doc.put(&map, keys::CAPTION, attachment.caption.as_str())?;
@@ -236,6 +465,14 @@ pub(crate) fn read_record(doc: &AutoCommit, id: RecordId, kind: RecordKind) -> R
         if let Some(value) = read_value(doc, &ROOT, field.key(), field.ty(), &mut malformed, field.key()) {
             fields.insert(*field, value);
         }
+    }
+    // Layout 1 wrote 开除党籍 and 移送司法 as dispositions: they are outcomes now.
+    if kind == RecordKind::GangClue
+        && !fields.contains_key(&Field::Outcome)
+        && let Some(raw) = text_at(doc, &ROOT, Field::Disposition.key())
+        && let Some((_, Some(outcome))) = crate::codes::Disposition::upgrade(&raw)
+    {
+        fields.insert(Field::Outcome, Value::Choice(outcome.code().to_owned()));
     }
     let mut lists = std::collections::BTreeMap::new();
     for list in ItemList::ALL.iter().filter(|l| l.kind() == kind) {
@@ -271,14 +508,7 @@ pub(crate) fn read_record(doc: &AutoCommit, id: RecordId, kind: RecordKind) -> R
             let Some(obj) = map_child(doc, &map, &sha256) else {
                 continue;
             };
-            attachments.push(AttachmentRef {
-                mime: text_at(doc, &obj, keys::MIME).unwrap_or_default(),
-                size: scalar(doc, &obj, keys::SIZE).and_then(|s| s.as_u64()).unwrap_or(0),
-                caption: text_at(doc, &obj, keys::CAPTION).unwrap_or_default(),
-                taken_at_ms: int_at(doc, &obj, keys::TAKEN_AT),
-                gps: map_child(doc, &obj, keys::GPS).and_then(|g| read_gps_obj(doc, &g)),
-                sha256,
-            });
+            attachments.push(read_attachment(doc, &obj, sha256));
         }
     }
     let narrative = child(doc, &ROOT, keys::NARRATIVE).and_then(|t| doc.text(&t).ok()).unwrap_or_default();
@@ -299,6 +529,9 @@ pub(crate) fn read_record(doc: &AutoCommit, id: RecordId, kind: RecordKind) -> R
         attachments,
         narrative,
         review,
+        rectification: read_rectification(doc),
+        sources: read_sources(doc),
+        signatures: read_signatures(doc),
         withdrawn,
         malformed,
     }
@@ -306,7 +539,7 @@ pub(crate) fn read_record(doc: &AutoCommit, id: RecordId, kind: RecordKind) -> R
 
 fn read_review(doc: &AutoCommit, review: &ObjId) -> Review {
     let status =
-        text_at(doc, review, keys::STATUS).and_then(|s| ReviewStatus::parse(&s)).unwrap_or(ReviewStatus::Draft);
+        text_at(doc, review, keys::STATUS).and_then(|s| ReviewStatus::from_stored(&s)).unwrap_or(ReviewStatus::Draft);
     let mut comments = Vec::new();
     if let Some(map) = map_child(doc, review, keys::COMMENTS) {
         for key in doc.keys(&map).collect::<Vec<_>>() {
@@ -323,7 +556,9 @@ fn read_review(doc: &AutoCommit, review: &ObjId) -> Review {
     }
     comments.sort_by_key(|c| (c.at_ms, c.id));
     let decision = map_child(doc, review, keys::DECISION).map(|obj| Decision {
-        status: text_at(doc, &obj, keys::STATUS).and_then(|s| ReviewStatus::parse(&s)).unwrap_or(ReviewStatus::Draft),
+        status: text_at(doc, &obj, keys::STATUS)
+            .and_then(|s| ReviewStatus::from_stored(&s))
+            .unwrap_or(ReviewStatus::Draft),
         note: text_at(doc, &obj, keys::NOTE).unwrap_or_default(),
         by: text_at(doc, &obj, keys::BY).unwrap_or_default(),
         at_ms: int_at(doc, &obj, keys::AT).unwrap_or(0),
@@ -332,7 +567,8 @@ fn read_review(doc: &AutoCommit, review: &ObjId) -> Review {
             .unwrap_or_default(),
         void: false,
     });
-    Review { status, comments, decision }
+    let conclusion = text_at(doc, review, keys::CONCLUSION).and_then(|c| Conclusion::parse(&c));
+    Review { status, comments, decision, conclusion, steps: read_steps(doc, review) }
 }
 
 /// The map of item `id` in `list`.

@@ -68,6 +68,8 @@ vocabulary! {
         GangClue = "gang_clue", "涉黑涉恶线索", "Gang-related clue";
         AssetCheck = "asset_check", "农村集体三资核查", "Collective asset check";
         ConductIssue = "conduct_issue", "作风问题", "Conduct issue";
+        Talk = "talk", "谈话记录", "Talk record";
+        Petition = "petition", "信访件登记", "Petition register";
     }
 }
 
@@ -127,22 +129,66 @@ impl PoliticalStatus {
 vocabulary! {
     /// Where a gang clue came from.
     ClueSource {
-        Petition = "petition", "信访", "Petition";
-        DisciplineCase = "discipline_case", "执纪", "Discipline case";
-        Audit = "audit", "审计", "Audit";
-        Patrol = "patrol", "巡察", "Patrol";
-        Report = "report", "举报", "Report";
+        PetitionReport = "petition_report", "信访举报", "Letters, visits and reports";
+        Patrol = "patrol", "巡察发现", "Found by the patrol";
+        AuditReferral = "audit_referral", "审计移送", "Referred by audit";
+        PoliceReferral = "police_referral", "公安机关移送", "Referred by the police";
+        Assigned = "assigned", "上级交办", "Assigned from above";
+        Other = "other", "其他", "Other";
+    }
+}
+
+impl ClueSource {
+    /// The source a code written before the 巡察 vocabulary (layout 1) stands for.
+    pub fn upgrade(code: &str) -> Option<ClueSource> {
+        Some(match code.trim() {
+            "petition" | "report" | "信访" | "举报" => ClueSource::PetitionReport,
+            "audit" | "审计" => ClueSource::AuditReferral,
+            "巡察" => ClueSource::Patrol,
+            "discipline_case" | "执纪" => ClueSource::Other,
+            _ => return None,
+        })
     }
 }
 
 vocabulary! {
-    /// What was decided about a gang clue.
+    /// The four ways of disposing of a clue (问题线索处置方式) under the supervision rules.
     Disposition {
-        PreliminaryCheck = "preliminary_check", "初核", "Preliminary check";
-        CaseOpened = "case_opened", "立案调查", "Case opened";
-        ExpelledFromParty = "expelled_from_party", "开除党籍", "Expelled from the Party";
-        TransferredToJudiciary = "transferred_to_judiciary", "移送司法", "Transferred to the judiciary";
-        NotFiled = "not_filed", "不予立案", "Not filed";
+        TalkInquiry = "talk_inquiry", "谈话函询", "Talk or written inquiry";
+        PreliminaryCheck = "preliminary_check", "初步核实", "Preliminary verification";
+        HeldPending = "held_pending", "暂存待查", "Held for later";
+        Concluded = "concluded", "予以了结", "Concluded";
+    }
+}
+
+impl Disposition {
+    /// The disposition, and the outcome it implied, that a code written before the 巡察
+    /// vocabulary (layout 1) stands for: 立案调查, 开除党籍 and 移送司法 all followed a
+    /// preliminary verification, and the last two are outcomes (处理结果), not ways.
+    pub fn upgrade(code: &str) -> Option<(Disposition, Option<Outcome>)> {
+        Some(match code.trim() {
+            "case_opened" | "立案调查" | "初核" => (Disposition::PreliminaryCheck, None),
+            "expelled_from_party" => (Disposition::PreliminaryCheck, Some(Outcome::Expelled)),
+            "transferred_to_judiciary" | "移送司法" => {
+                (Disposition::PreliminaryCheck, Some(Outcome::ToProcuratorate))
+            }
+            "not_filed" | "不予立案" => (Disposition::Concluded, None),
+            _ => return None,
+        })
+    }
+}
+
+vocabulary! {
+    /// What came of a clue (处理结果): a Party or government sanction, or a referral.
+    Outcome {
+        Warning = "warning", "警告", "Warning";
+        SeriousWarning = "serious_warning", "严重警告", "Serious warning";
+        RemovedFromPost = "removed_from_post", "撤销党内职务", "Removed from Party post";
+        Probation = "probation", "留党察看", "Party probation";
+        Expelled = "expelled", "开除党籍", "Expelled from the Party";
+        GovernmentSanction = "government_sanction", "政务处分", "Government sanction";
+        ToProcuratorate = "to_procuratorate", "移送检察机关", "Referred to the procuratorate";
+        ToPolice = "to_police", "移送公安机关", "Referred to the police";
     }
 }
 
@@ -186,36 +232,101 @@ vocabulary! {
 }
 
 vocabulary! {
-    /// Where a record is in review, in the order of DESIGN.md section 2.
+    /// Where a record is in the 巡察 workflow (`workflow` says who moves it where).
     ReviewStatus {
         Draft = "draft", "草稿", "Draft";
         Submitted = "submitted", "待审核", "Submitted";
-        NeedsMore = "needs_more", "需补充", "Needs more evidence";
-        Verified = "verified", "已核实", "Verified";
-        CaseFiled = "case_filed", "已立案", "Case filed";
-        NotPursued = "not_pursued", "不予立案", "Not pursued";
-        Closed = "closed", "已结案", "Closed";
+        DeputyReviewed = "deputy_reviewed", "副组长已审核", "Reviewed by the deputy lead";
+        LeadSigned = "lead_signed", "组长已审签", "Signed off by the team lead";
+        Returned = "returned", "退回补充", "Returned for more";
+        OfficeApproved = "office_approved", "巡察办已审核", "Approved by the office";
+        HandedOver = "handed_over", "已移交", "Handed over";
+        Rectifying = "rectifying", "整改中", "Being rectified";
+        Rectified = "rectified", "已销号", "Rectified and closed out";
+        Closed = "closed", "予以了结", "Closed";
     }
 }
 
 impl ReviewStatus {
-    /// The statuses a record may move to from this one.
-    pub fn next(self) -> &'static [ReviewStatus] {
-        use ReviewStatus::*;
-        match self {
-            Draft => &[Submitted],
-            Submitted => &[NeedsMore, Verified],
-            NeedsMore => &[Submitted, Verified],
-            Verified => &[CaseFiled, NotPursued, NeedsMore],
-            CaseFiled => &[Closed],
-            NotPursued => &[Closed],
-            Closed => &[],
-        }
+    /// A status as stored: a code of this vocabulary, or one written before the 巡察
+    /// workflow (layout 1, the statuses of case investigation), read as the state it
+    /// stands for: 需补充 is 退回补充, 已核实 is 巡察办已审核, 已立案 was a hand-over to the
+    /// commission, and 不予立案 and 已结案 end the record.
+    pub fn from_stored(code: &str) -> Option<ReviewStatus> {
+        ReviewStatus::parse(code).or(match code.trim() {
+            "needs_more" => Some(ReviewStatus::Returned),
+            "verified" => Some(ReviewStatus::OfficeApproved),
+            "case_filed" => Some(ReviewStatus::HandedOver),
+            "not_pursued" => Some(ReviewStatus::Closed),
+            _ => None,
+        })
     }
 
-    /// Whether a reviewer (not the inspector) makes this transition.
-    pub fn is_review_decision(self) -> bool {
-        !matches!(self, ReviewStatus::Draft | ReviewStatus::Submitted)
+    /// Whether the record's work is over (nothing follows).
+    pub fn is_final(self) -> bool {
+        matches!(self, ReviewStatus::HandedOver | ReviewStatus::Rectified | ReviewStatus::Closed)
+    }
+
+    /// Whether the office has approved the record (a found problem, counted upward).
+    pub fn is_approved(self) -> bool {
+        matches!(
+            self,
+            ReviewStatus::OfficeApproved
+                | ReviewStatus::HandedOver
+                | ReviewStatus::Rectifying
+                | ReviewStatus::Rectified
+                | ReviewStatus::Closed
+        )
+    }
+}
+
+vocabulary! {
+    /// The verification conclusion of a problem (核实结论).
+    Conclusion {
+        Confirmed = "confirmed", "属实", "Confirmed";
+        PartlyConfirmed = "partly_confirmed", "部分属实", "Partly confirmed";
+        Unfounded = "unfounded", "不属实", "Unfounded";
+        Unverifiable = "unverifiable", "无法核实", "Cannot be verified";
+    }
+}
+
+vocabulary! {
+    /// Whom a 问题线索 is handed over to (移交).
+    HandoverTo {
+        Commission = "commission", "纪委监委", "Discipline commission";
+        Organization = "organization", "组织部", "Organization department";
+        Police = "police", "公安机关", "Police";
+        Other = "other", "其他", "Other";
+    }
+}
+
+vocabulary! {
+    /// The kind of a rectification (整改类型).
+    RectifyKind {
+        Immediate = "immediate", "立行立改", "Fix at once";
+        Deadline = "deadline", "限期整改", "Fix by a deadline";
+        LongTerm = "long_term", "长期坚持", "Ongoing";
+    }
+}
+
+vocabulary! {
+    /// How a petition came in (信访渠道).
+    PetitionChannel {
+        Letter = "letter", "来信", "Letter";
+        Visit = "visit", "来访", "Visit";
+        Online = "online", "网络", "Online";
+        Phone = "phone", "电话", "Phone";
+    }
+}
+
+vocabulary! {
+    /// In what capacity someone signs a record.
+    SignerRole {
+        Handler = "handler", "承办人", "Case handler";
+        Deputy = "deputy", "副组长", "Deputy team lead";
+        Lead = "lead", "组长", "Team lead";
+        Interviewee = "interviewee", "被谈话人", "Person talked with";
+        Household = "household", "农户", "Household";
     }
 }
 
@@ -233,6 +344,8 @@ pub enum Vocabulary {
     FourWinds,
     InactionType,
     PoliticalStatus,
+    Outcome,
+    PetitionChannel,
 }
 
 impl Vocabulary {
@@ -241,13 +354,19 @@ impl Vocabulary {
         match self {
             Vocabulary::FundType => FundType::parse(text).map(FundType::code),
             Vocabulary::RelationKind => RelationKind::parse(text).map(RelationKind::code),
-            Vocabulary::ClueSource => ClueSource::parse(text).map(ClueSource::code),
-            Vocabulary::Disposition => Disposition::parse(text).map(Disposition::code),
+            Vocabulary::ClueSource => {
+                ClueSource::parse(text).or_else(|| ClueSource::upgrade(text)).map(ClueSource::code)
+            }
+            Vocabulary::Disposition => {
+                Disposition::parse(text).or_else(|| Disposition::upgrade(text).map(|(d, _)| d)).map(Disposition::code)
+            }
             Vocabulary::ContractObject => ContractObject::parse(text).map(ContractObject::code),
             Vocabulary::ContractStatus => ContractStatus::parse(text).map(ContractStatus::code),
             Vocabulary::FourWinds => FourWinds::parse(text).map(FourWinds::code),
             Vocabulary::InactionType => InactionType::parse(text).map(InactionType::code),
             Vocabulary::PoliticalStatus => PoliticalStatus::parse(text).map(PoliticalStatus::code),
+            Vocabulary::Outcome => Outcome::parse(text).map(Outcome::code),
+            Vocabulary::PetitionChannel => PetitionChannel::parse(text).map(PetitionChannel::code),
         }
     }
 
@@ -263,6 +382,8 @@ impl Vocabulary {
             Vocabulary::FourWinds => FourWinds::codes(),
             Vocabulary::InactionType => InactionType::codes(),
             Vocabulary::PoliticalStatus => PoliticalStatus::codes(),
+            Vocabulary::Outcome => Outcome::codes(),
+            Vocabulary::PetitionChannel => PetitionChannel::codes(),
         }
     }
 
@@ -279,7 +400,22 @@ impl Vocabulary {
             Vocabulary::FourWinds => FourWinds::parse(code).map(FourWinds::zh),
             Vocabulary::InactionType => InactionType::parse(code).map(InactionType::zh),
             Vocabulary::PoliticalStatus => PoliticalStatus::parse(code).map(PoliticalStatus::zh),
+            Vocabulary::Outcome => Outcome::parse(code).map(Outcome::zh),
+            Vocabulary::PetitionChannel => PetitionChannel::parse(code).map(PetitionChannel::zh),
         };
         label.map_or_else(|| code.to_owned(), str::to_owned)
+    }
+}
+
+impl Vocabulary {
+    /// The code a value stored before the 巡察 vocabularies (layout 1) is read as; other
+    /// codes are returned as they are.
+    pub fn upgrade(self, code: &str) -> String {
+        let upgraded = match self {
+            Vocabulary::ClueSource => ClueSource::upgrade(code).map(ClueSource::code),
+            Vocabulary::Disposition => Disposition::upgrade(code).map(|(d, _)| d.code()),
+            _ => None,
+        };
+        upgraded.map_or_else(|| code.to_owned(), str::to_owned)
     }
 }

@@ -16,7 +16,13 @@ use crate::record::Record;
 
 /// The version of the document layout written by this code. Documents of a newer layout
 /// are refused with a clear error rather than misread.
-pub const SCHEMA_VERSION: i64 = 1;
+///
+/// Layout 2 (the 巡察 workflow) adds workflow steps and the conclusion to the review block,
+/// and the rectification ledger, sources and signatures at the root. Layout-1 documents
+/// open as they are: their statuses and gang-clue codes are read as what they stand for
+/// (see `ReviewStatus::from_stored`, `Vocabulary::upgrade`), and the first workflow edit
+/// marks them layout 2.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// What a new record starts with. Everything but the kind may be filled in later: a draft
 /// is always saved, validation only reports.
@@ -83,6 +89,13 @@ impl RecordDoc {
         }
         if new.kind == RecordKind::FundCheck {
             doc.put_object(ROOT, keys::ISSUES, ObjType::Map)?;
+        }
+        doc.put_object(&review, keys::STEPS, ObjType::Map)?;
+        for key in keys::WORKFLOW_MAPS {
+            let map = doc.put_object(ROOT, key, ObjType::Map)?;
+            if key == keys::RECTIFICATION {
+                doc.put_object(&map, keys::PROGRESS, ObjType::Map)?;
+            }
         }
         let initial = [
             (Field::Title, (!new.title.is_empty()).then(|| Value::Text(new.title.clone()))),
@@ -422,24 +435,177 @@ impl RecordDoc {
                 self.doc.put(&comment, keys::TEXT, text.as_str())?;
                 Ok(())
             }
-            Edit::SetReviewStatus { status } => self.set_status(*status),
-            Edit::Decide { status, note } => {
-                if !status.is_review_decision() {
-                    return Err(DomainError::BadTransition {
-                        from: self.status().code().to_owned(),
-                        to: status.code().to_owned(),
-                        allowed: "needs_more, verified, case_filed, not_pursued, closed".to_owned(),
+            Edit::Transition { to, capacity, note, conclusion, handover } => {
+                let from = self.status();
+                let asked = crate::workflow::Asked { note, conclusion: *conclusion, handover: handover.as_ref() };
+                let review = self.map_at_root(keys::REVIEW)?;
+                let current = codec::scalar(&self.doc, &review, keys::CONCLUSION)
+                    .and_then(|c| c.as_str().and_then(crate::codes::Conclusion::parse));
+                crate::workflow::check_step(kind, from, *to, *capacity, &asked, current)
+                    .map_err(|refusal| DomainError::Refused { code: refusal.code, message: refusal.to_string() })?;
+                self.set_status(*to)?;
+                self.mark_layout()?;
+                let steps = codec::ensure_map(&mut self.doc, &review, keys::STEPS)?;
+                let actor = ctx.actor.to_hex_string();
+                let count =
+                    codec::maps(&self.doc, &review, keys::STEPS).iter().map(|m| self.doc.length(m)).sum::<usize>();
+                let key = format!("{:013}{count:04}-{}", ctx.now_ms.max(0), &actor[..actor.len().min(8)]);
+                let step = self.doc.put_object(&steps, key.as_str(), ObjType::Map)?;
+                self.doc.put(&step, keys::FROM, from.code())?;
+                self.doc.put(&step, keys::TO, to.code())?;
+                self.doc.put(&step, keys::BY, ctx.author.as_str())?;
+                self.doc.put(&step, keys::CAPACITY, capacity.code())?;
+                self.doc.put(&step, keys::AT, ctx.now_ms)?;
+                self.doc.put(&step, keys::NOTE, note.trim())?;
+                let pinned: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
+                self.doc.put(&step, keys::HEADS, pinned.join(","))?;
+                if let Some(conclusion) = conclusion {
+                    self.doc.put(&step, keys::CONCLUSION, conclusion.code())?;
+                    codec::set_settling(
+                        &mut self.doc,
+                        &review,
+                        keys::CONCLUSION,
+                        crate::field::FieldType::Text,
+                        Some(&Value::Text(conclusion.code().to_owned())),
+                    )?;
+                }
+                if let Some(handover) = handover {
+                    self.doc.put(&step, keys::HANDOVER_TO, handover.to.code())?;
+                    self.doc.put(&step, keys::HANDOVER_UNIT, handover.unit.trim())?;
+                    self.doc.put(&step, keys::HANDOVER_NUMBER, handover.number.trim())?;
+                    self.doc.put(&step, keys::HANDOVER_DATE, handover.date.trim())?;
+                }
+                Ok(())
+            }
+            Edit::Ledger { change } => {
+                if !crate::workflow::is_problem(kind) {
+                    return Err(DomainError::FieldNotInKind {
+                        field: keys::RECTIFICATION.to_owned(),
+                        kind: kind.code().to_owned(),
                     });
                 }
-                self.set_status(*status)?;
-                let review = self.map_at_root(keys::REVIEW)?;
-                let decision = self.doc.put_object(&review, keys::DECISION, ObjType::Map)?;
-                self.doc.put(&decision, keys::STATUS, status.code())?;
-                self.doc.put(&decision, keys::NOTE, note.as_str())?;
-                self.doc.put(&decision, keys::BY, ctx.author.as_str())?;
-                self.doc.put(&decision, keys::AT, ctx.now_ms)?;
+                if let Some(deadline) = &change.deadline
+                    && !deadline.trim().is_empty()
+                    && !crate::field::is_date(deadline.trim())
+                {
+                    return Err(DomainError::BadValue {
+                        field: keys::DEADLINE.into(),
+                        input: deadline.clone(),
+                        expected: "日期 YYYY-MM-DD (a date, YYYY-MM-DD)".into(),
+                    });
+                }
+                self.mark_layout()?;
+                let ledger = codec::ensure_map(&mut self.doc, &ROOT, keys::RECTIFICATION)?;
+                let texts = [
+                    (keys::UNIT, change.unit.clone()),
+                    (keys::OWNER, change.owner.clone()),
+                    (keys::MEASURES, change.measures.clone()),
+                    (keys::DEADLINE, change.deadline.clone()),
+                    (keys::RECTIFY_KIND, change.kind.map(|k| k.code().to_owned())),
+                ];
+                for (key, text) in texts {
+                    if let Some(text) = text {
+                        let text = text.trim();
+                        let value = (!text.is_empty()).then(|| Value::Text(text.to_owned()));
+                        codec::set_settling(
+                            &mut self.doc,
+                            &ledger,
+                            key,
+                            crate::field::FieldType::Text,
+                            value.as_ref(),
+                        )?;
+                    }
+                }
+                Ok(())
+            }
+            Edit::AddProgress { id, text, attachments } => {
+                if text.trim().is_empty() {
+                    return Err(DomainError::BadValue {
+                        field: keys::PROGRESS.into(),
+                        input: String::new(),
+                        expected: "整改进展的说明 (what was done)".into(),
+                    });
+                }
+                if let Some(bad) = attachments.iter().find(|a| !AttachmentRef::is_valid_hash(&a.sha256)) {
+                    return Err(DomainError::BadValue {
+                        field: keys::PROGRESS.into(),
+                        input: bad.sha256.clone(),
+                        expected: "64 位小写十六进制 SHA-256 (a lower-case hex SHA-256)".into(),
+                    });
+                }
+                self.mark_layout()?;
+                let ledger = codec::ensure_map(&mut self.doc, &ROOT, keys::RECTIFICATION)?;
+                let progress = codec::ensure_map(&mut self.doc, &ledger, keys::PROGRESS)?;
+                if self.doc.get(&progress, id.key())?.is_some() {
+                    return Err(DomainError::ItemExists { item: id.to_string() });
+                }
+                let entry = self.doc.put_object(&progress, id.key(), ObjType::Map)?;
+                self.doc.put(&entry, keys::TEXT, text.trim())?;
+                self.doc.put(&entry, keys::BY, ctx.author.as_str())?;
+                self.doc.put(&entry, keys::AT, ctx.now_ms)?;
+                let files = self.doc.put_object(&entry, keys::ATTACHMENTS, ObjType::Map)?;
+                for attachment in attachments {
+                    codec::put_attachment(&mut self.doc, &files, attachment)?;
+                }
+                Ok(())
+            }
+            Edit::Cite { source } => {
+                if *source == self.id {
+                    return Err(DomainError::BadValue {
+                        field: keys::SOURCES.into(),
+                        input: source.to_string(),
+                        expected: "另一条记录 (another record)".into(),
+                    });
+                }
+                let key = source.to_string();
+                if codec::entry_in_maps(&self.doc, &ROOT, keys::SOURCES, &key).is_some() {
+                    return Ok(());
+                }
+                self.mark_layout()?;
+                let sources = codec::ensure_map(&mut self.doc, &ROOT, keys::SOURCES)?;
+                let entry = self.doc.put_object(&sources, key.as_str(), ObjType::Map)?;
+                self.doc.put(&entry, keys::BY, ctx.author.as_str())?;
+                self.doc.put(&entry, keys::AT, ctx.now_ms)?;
+                Ok(())
+            }
+            Edit::Uncite { source } => {
+                let key = source.to_string();
+                for map in codec::maps(&self.doc, &ROOT, keys::SOURCES) {
+                    if self.doc.get(&map, key.as_str())?.is_some() {
+                        self.doc.delete(&map, key.as_str())?;
+                    }
+                }
+                Ok(())
+            }
+            Edit::Sign { id, role, signer, image, strokes } => {
+                if signer.trim().is_empty() {
+                    return Err(DomainError::BadValue {
+                        field: keys::SIGNER.into(),
+                        input: String::new(),
+                        expected: "签字人姓名 (the signer's name)".into(),
+                    });
+                }
+                if !AttachmentRef::is_valid_hash(&image.sha256) {
+                    return Err(DomainError::BadValue {
+                        field: keys::SIGNATURES.into(),
+                        input: image.sha256.clone(),
+                        expected: "64 位小写十六进制 SHA-256 (a lower-case hex SHA-256)".into(),
+                    });
+                }
+                self.mark_layout()?;
+                let signatures = codec::ensure_map(&mut self.doc, &ROOT, keys::SIGNATURES)?;
+                if self.doc.get(&signatures, id.key())?.is_some() {
+                    return Err(DomainError::ItemExists { item: id.to_string() });
+                }
+                let entry = self.doc.put_object(&signatures, id.key(), ObjType::Map)?;
+                self.doc.put(&entry, keys::ROLE, role.code())?;
+                self.doc.put(&entry, keys::SIGNER, signer.trim())?;
+                self.doc.put(&entry, keys::BY, ctx.author.as_str())?;
+                self.doc.put(&entry, keys::AT, ctx.now_ms)?;
                 let pinned: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
-                self.doc.put(&decision, keys::HEADS, pinned.join(","))?;
+                self.doc.put(&entry, keys::HEADS, pinned.join(","))?;
+                self.doc.put(&entry, keys::STROKES, strokes.as_str())?;
+                codec::put_attachment_at(&mut self.doc, &entry, keys::IMAGE, image)?;
                 Ok(())
             }
             Edit::Withdraw => {
@@ -455,18 +621,17 @@ impl RecordDoc {
         }
     }
 
+    /// Marks a layout-1 document as layout 2 once it holds workflow data, so that older
+    /// versions refuse it rather than misread it.
+    fn mark_layout(&mut self) -> Result<(), DomainError> {
+        let schema = codec::scalar(&self.doc, &ROOT, keys::SCHEMA).and_then(|s| s.as_i64()).unwrap_or(1);
+        if schema < SCHEMA_VERSION {
+            self.doc.put(ROOT, keys::SCHEMA, SCHEMA_VERSION)?;
+        }
+        Ok(())
+    }
+
     fn set_status(&mut self, to: ReviewStatus) -> Result<(), DomainError> {
-        let from = self.status();
-        if from == to {
-            return Ok(());
-        }
-        if !from.next().contains(&to) {
-            return Err(DomainError::BadTransition {
-                from: format!("{} {}", from.code(), from.zh()),
-                to: format!("{} {}", to.code(), to.zh()),
-                allowed: from.next().iter().map(|s| format!("{} {}", s.code(), s.zh())).collect::<Vec<_>>().join(", "),
-            });
-        }
         if to == ReviewStatus::Submitted {
             // Read without the decision check: it diffs heads, which would close the
             // transaction this batch of edits is building.
@@ -491,7 +656,7 @@ impl RecordDoc {
     pub fn status(&self) -> ReviewStatus {
         codec::child(&self.doc, &ROOT, keys::REVIEW)
             .and_then(|review| codec::scalar(&self.doc, &review, keys::STATUS))
-            .and_then(|s| s.as_str().and_then(ReviewStatus::parse))
+            .and_then(|s| s.as_str().and_then(ReviewStatus::from_stored))
             .unwrap_or(ReviewStatus::Draft)
     }
 
@@ -499,31 +664,49 @@ impl RecordDoc {
     /// Automerge picks deterministically; see [`RecordDoc::conflicts`] for all of them).
     pub fn read(&mut self) -> Record {
         let mut record = codec::read_record(&self.doc, self.id, self.kind);
+        let review = codec::map_child(&self.doc, &ROOT, keys::REVIEW);
+        let mut voids = VoidCache::default();
         if let Some(decision) = &mut record.review.decision {
-            decision.void = self.decision_void(&decision.heads);
+            let obj = review.as_ref().and_then(|r| codec::map_child(&self.doc, r, keys::DECISION));
+            decision.void = self.covers_older(&mut voids, obj, &decision.heads);
+        }
+        for step in &mut record.review.steps {
+            let obj = review.as_ref().and_then(|r| codec::entry_in_maps(&self.doc, r, keys::STEPS, &step.id));
+            step.void = self.covers_older(&mut voids, obj, &step.heads);
+        }
+        for signature in &mut record.signatures {
+            let obj = codec::entry_in_maps(&self.doc, &ROOT, keys::SIGNATURES, &signature.id.key());
+            signature.void = self.covers_older(&mut voids, obj, &signature.heads);
         }
         record
     }
 
-    /// Whether the record changed outside its review block after the decision: the
-    /// decision covers the record as of the change that made it (`pinned` are that
-    /// change's parents, kept for the audit trail).
-    fn decision_void(&mut self, pinned: &[String]) -> bool {
-        let decision = codec::map_child(&self.doc, &ROOT, keys::REVIEW)
-            .and_then(|review| codec::map_child(&self.doc, &review, keys::DECISION));
-        let covered = match decision.and_then(|obj| self.doc.hash_for_opid(&obj)) {
+    /// Whether the record's content (anything outside the review block, the ledger and the
+    /// signatures) changed after the change that wrote `obj` (a decision, a step, a
+    /// signature): then it covers an older version. `pinned` (the heads it was given on)
+    /// stand in when the writing change cannot be found.
+    fn covers_older(&mut self, voids: &mut VoidCache, obj: Option<ObjId>, pinned: &[String]) -> bool {
+        let covered = match obj.and_then(|obj| self.doc.hash_for_opid(&obj)) {
             Some(change) => vec![change],
             None => match pinned.iter().map(|h| h.parse::<ChangeHash>()).collect::<Result<Vec<_>, _>>() {
                 Ok(heads) if heads.iter().all(|h| self.doc.get_change_meta_by_hash(h).is_some()) => heads,
                 _ => return true,
             },
         };
+        if let Some((_, void)) = voids.0.iter().find(|(c, _)| *c == covered) {
+            return *void;
+        }
         let current = self.doc.get_heads();
         let patches = self.doc.diff(&covered, &current);
-        patches.iter().any(|patch| {
+        let void = patches.iter().any(|patch| {
             let path = crate::history::patch_path(patch);
-            path.split('/').next() != Some(keys::REVIEW)
-        })
+            !matches!(
+                path.split('/').next(),
+                Some(keys::REVIEW | keys::SIGNATURES | keys::RECTIFICATION | keys::SCHEMA)
+            )
+        });
+        voids.0.push((covered, void));
+        void
     }
 
     fn map_at_root(&self, key: &str) -> Result<ObjId, DomainError> {
@@ -536,6 +719,10 @@ impl RecordDoc {
         &mut self.doc
     }
 }
+
+/// Whether each covering change (by its hashes) was found void, within one read.
+#[derive(Default)]
+struct VoidCache(Vec<(Vec<ChangeHash>, bool)>);
 
 /// Commits the open transaction with the author, device and time of `ctx`.
 fn commit(doc: &mut AutoCommit, ctx: &EditContext) -> Option<ChangeHash> {

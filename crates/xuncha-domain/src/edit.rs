@@ -4,9 +4,10 @@
 use automerge::ActorId;
 use serde::{Deserialize, Serialize};
 
-use crate::codes::{FundIssue, ReviewStatus};
+use crate::codes::{Conclusion, FundIssue, ReviewStatus, SignerRole};
 use crate::field::{Field, GeoPoint, ItemField, ItemList, Value};
-use crate::ids::{DeviceId, ItemId, UserId};
+use crate::ids::{DeviceId, ItemId, RecordId, UserId};
+use crate::workflow::{Capacity, Handover, LedgerChange};
 
 /// Who makes a change, on which device and actor, and when. Time is passed in, never read
 /// from the system clock by the domain.
@@ -103,15 +104,49 @@ pub enum Edit {
         id: ItemId,
         text: String,
     },
-    /// Moves the record along the review workflow (submitting requires a clean record).
-    SetReviewStatus {
-        status: ReviewStatus,
-    },
-    /// A reviewer's decision, pinned to the document heads it covers: any later change to
-    /// the record outside the review block voids it.
-    Decide {
-        status: ReviewStatus,
+    /// Moves the record one step along the 巡察 workflow (submitting requires a clean
+    /// record), recorded as a step: who, in what capacity, when, on which heads, with the
+    /// note, the conclusion and the hand-over. A later change to the record's content
+    /// voids the step visibly.
+    Transition {
+        to: ReviewStatus,
+        /// The capacity the step is made in (see `workflow::permit`).
+        capacity: Capacity,
+        #[serde(default)]
         note: String,
+        #[serde(default)]
+        conclusion: Option<Conclusion>,
+        #[serde(default)]
+        handover: Option<Handover>,
+    },
+    /// Fills in the rectification ledger (整改台账): 责任单位, 责任人, 措施, 时限, 类型.
+    Ledger {
+        change: LedgerChange,
+    },
+    /// Adds a progress entry (整改进展) with its 佐证材料.
+    AddProgress {
+        id: ItemId,
+        text: String,
+        #[serde(default)]
+        attachments: Vec<AttachmentRef>,
+    },
+    /// Cites another record as a source of this one (a talk, a petition, a record).
+    Cite {
+        source: RecordId,
+    },
+    /// Removes a citation.
+    Uncite {
+        source: RecordId,
+    },
+    /// A signature (签字) given on the record: the picture of it (PNG, or a photo of a
+    /// thumbprint) and its pen strokes, bound to the record's heads.
+    Sign {
+        id: ItemId,
+        role: SignerRole,
+        signer: String,
+        image: AttachmentRef,
+        #[serde(default)]
+        strokes: String,
     },
     /// Withdraws a draft (撤回草稿): allowed only while the record is a draft; afterwards the
     /// record takes no more edits and leaves lists, search and totals. Its document and
@@ -132,7 +167,10 @@ impl Edit {
             Edit::AddAttachment { .. } | Edit::SetAttachmentCaption { .. } | Edit::RemoveAttachment { .. } => {
                 "attachments".to_owned()
             }
-            Edit::AddComment { .. } | Edit::SetReviewStatus { .. } | Edit::Decide { .. } => "review".to_owned(),
+            Edit::AddComment { .. } | Edit::Transition { .. } => "review".to_owned(),
+            Edit::Ledger { .. } | Edit::AddProgress { .. } => "rectification".to_owned(),
+            Edit::Cite { .. } | Edit::Uncite { .. } => "sources".to_owned(),
+            Edit::Sign { .. } => "signatures".to_owned(),
             Edit::Withdraw => "withdrawn".to_owned(),
         }
     }

@@ -70,6 +70,10 @@ pub enum DomainError {
         "这条记录已由 {by} 撤回，不能再修改；如需继续，请新建记录 / this record was withdrawn by {by} and cannot be edited; create a new record instead"
     )]
     Withdrawn { by: String },
+    /// A workflow step the rules do not allow (its code is the refusal's: `transition`,
+    /// `transition_role`, `note_required`, `conclusion_required`, `handover_required`).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
 }
 
 impl From<automerge::AutomergeError> for DomainError {

@@ -262,6 +262,7 @@ fields! {
         Disbursed = "disbursed", T::Money, Kinds::Only(K::FundCheck), "发放金额（元）", "Disbursed (yuan)";
         ClueSource = "clue_source", T::Choice(Vocabulary::ClueSource), Kinds::Only(K::GangClue), "线索来源", "Clue source";
         Disposition = "disposition", T::Choice(Vocabulary::Disposition), Kinds::Only(K::GangClue), "处置方式", "Disposition";
+        Outcome = "outcome", T::Choice(Vocabulary::Outcome), Kinds::Only(K::GangClue), "处理结果", "Outcome";
         LandRecovered = "land_recovered", T::Area, Kinds::Only(K::AssetCheck), "收回土地（亩）", "Land recovered (mu)";
         IncomeRecovered = "income_recovered", T::Money, Kinds::Only(K::AssetCheck), "增加集体收入（元/年）", "Collective income recovered (yuan/year)";
         FourWinds = "four_winds", T::Choice(Vocabulary::FourWinds), Kinds::Only(K::ConductIssue), "四风类别", "Four-winds category";
@@ -269,6 +270,21 @@ fields! {
         AfterHours = "after_hours", T::Text, Kinds::Only(K::ConductIssue), "八小时以外行为", "After-hours conduct";
         Subject = "subject", T::Text, Kinds::Only(K::ConductIssue), "当事人", "Subject";
         Post = "post", T::Text, Kinds::Only(K::ConductIssue), "职务", "Post";
+        Interviewee = "interviewee", T::Text, Kinds::Only(K::Talk), "被谈话人", "Person talked with";
+        IntervieweeUnit = "interviewee_unit", T::Text, Kinds::Only(K::Talk), "工作单位", "Unit";
+        IntervieweePost = "interviewee_post", T::Text, Kinds::Only(K::Talk), "职务", "Position";
+        TalkDate = "talk_date", T::Date, Kinds::Only(K::Talk), "谈话日期", "Date of the talk";
+        TalkTime = "talk_time", T::Text, Kinds::Only(K::Talk), "起止时间", "From and to";
+        TalkPlace = "talk_place", T::Text, Kinds::Only(K::Talk), "谈话地点", "Place";
+        Interviewers = "interviewers", T::Text, Kinds::Only(K::Talk), "谈话人", "Talked with by";
+        Recorder = "recorder", T::Text, Kinds::Only(K::Talk), "记录人", "Written down by";
+        ProblemsRaised = "problems_raised", T::Text, Kinds::Only(K::Talk), "反映的问题", "Problems raised";
+        Channel = "channel", T::Choice(Vocabulary::PetitionChannel), Kinds::Only(K::Petition), "信访渠道", "Channel";
+        ReceivedOn = "received_on", T::Date, Kinds::Only(K::Petition), "收件日期", "Received on";
+        Reported = "reported", T::Text, Kinds::Only(K::Petition), "被反映人", "Person reported";
+        ReportedUnit = "reported_unit", T::Text, Kinds::Only(K::Petition), "被反映人单位及职务", "Their unit and position";
+        MainProblems = "main_problems", T::Text, Kinds::Only(K::Petition), "主要问题", "Main problems";
+        Handling = "handling", T::Text, Kinds::Only(K::Petition), "办理情况", "How it was handled";
     }
 }
 
@@ -285,12 +301,14 @@ pub enum ItemList {
     Relations,
     /// 合同
     Contracts,
+    /// 谈话内容（问答）
+    Turns,
 }
 
 impl ItemList {
     /// Every list.
     pub const ALL: &'static [ItemList] =
-        &[ItemList::Beneficiaries, ItemList::Subjects, ItemList::Relations, ItemList::Contracts];
+        &[ItemList::Beneficiaries, ItemList::Subjects, ItemList::Relations, ItemList::Contracts, ItemList::Turns];
 
     /// The key under which the list is stored.
     pub fn key(self) -> &'static str {
@@ -299,6 +317,7 @@ impl ItemList {
             ItemList::Subjects => "subjects",
             ItemList::Relations => "relations",
             ItemList::Contracts => "contracts",
+            ItemList::Turns => "turns",
         }
     }
 
@@ -308,6 +327,7 @@ impl ItemList {
             ItemList::Beneficiaries => RecordKind::FundCheck,
             ItemList::Subjects | ItemList::Relations => RecordKind::GangClue,
             ItemList::Contracts => RecordKind::AssetCheck,
+            ItemList::Turns => RecordKind::Talk,
         }
     }
 
@@ -318,6 +338,7 @@ impl ItemList {
             ItemList::Subjects => "涉及人员",
             ItemList::Relations => "人员关系",
             ItemList::Contracts => "合同",
+            ItemList::Turns => "谈话内容",
         }
     }
 
@@ -364,6 +385,8 @@ fields! {
         TermStart = "term_start", T::Date, Kinds::Only(K::AssetCheck), "起始日期", "Term start";
         TermEnd = "term_end", T::Date, Kinds::Only(K::AssetCheck), "终止日期", "Term end";
         Status = "status", T::Choice(Vocabulary::ContractStatus), Kinds::Only(K::AssetCheck), "合同状态", "Status";
+        Question = "question", T::Text, Kinds::Only(K::Talk), "问", "Question";
+        Answer = "answer", T::Text, Kinds::Only(K::Talk), "答", "Answer";
     }
 }
 
@@ -377,6 +400,7 @@ impl ItemField {
             | Umbrella => ItemList::Subjects,
             From | To | RelationKind | Note => ItemList::Relations,
             Number | Counterparty | Object | AreaMu | AnnualFee | TermStart | TermEnd | Status => ItemList::Contracts,
+            Question | Answer => ItemList::Turns,
         }
     }
 

@@ -27,13 +27,15 @@ pub mod sealing;
 pub mod signing;
 pub mod tables;
 mod validate;
+pub mod workflow;
 
 pub use automerge::{ActorId, ChangeHash};
 pub use changes::{RawChange, SyncDoc};
 pub use codes::PoliticalStatus;
 pub use codes::{
-    ClueSource, ContractObject, ContractStatus, Disposition, FourWinds, FundIssue, FundType, InactionType, RecordKind,
-    RelationKind, ReviewStatus, Vocabulary,
+    ClueSource, Conclusion, ContractObject, ContractStatus, Disposition, FourWinds, FundIssue, FundType, HandoverTo,
+    InactionType, Outcome, PetitionChannel, RecordKind, RectifyKind, RelationKind, ReviewStatus, SignerRole,
+    Vocabulary,
 };
 pub use conflict::{Conflict, ConflictValue, FieldPath};
 pub use division::Division;
@@ -54,3 +56,7 @@ pub use reference::{
     TeamRole,
 };
 pub use validate::{Problem, validate};
+pub use workflow::{
+    Asked, Capacity, Citation, Handover, LedgerChange, Light, NextStep, Progress, Rectification, Signature, Standing,
+    Step,
+};

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::codes::{Disposition, FundIssue};
+use crate::codes::{FundIssue, Outcome};
 use crate::doc::{ChangeAuthor, RecordDoc};
 use crate::field::{Field, ItemField, ItemList, Value};
 use crate::record::Record;
@@ -52,6 +52,9 @@ pub struct Projection {
     /// Every searchable word of the record (never its protected fields). Rows read back
     /// from a device's index leave it empty: the text lives in the full-text index.
     pub search_text: String,
+    /// The records this one cites as its sources. Rows read back from a device's index
+    /// leave it empty (the store keeps citations in their own table).
+    pub sources: Vec<String>,
 }
 
 impl RecordDoc {
@@ -88,7 +91,7 @@ pub fn project(record: &Record, updated_at_ms: i64, has_conflicts: bool) -> Proj
     let subjects = record.items(ItemList::Subjects);
     let contracts = record.items(ItemList::Contracts);
     let party_members = count(subjects.iter().filter(|s| s.is_party_member()).count());
-    let expelled = record.text(Field::Disposition) == Some(Disposition::ExpelledFromParty.code());
+    let expelled = record.text(Field::Outcome) == Some(Outcome::Expelled.code());
     let item_count = record.lists.values().map(|items| count(items.len())).sum();
     Projection {
         record_id: record.id.to_string(),
@@ -127,6 +130,7 @@ pub fn project(record: &Record, updated_at_ms: i64, has_conflicts: bool) -> Proj
         problem_count: count(crate::validate::validate(record).len()),
         withdrawn: record.withdrawn.is_some(),
         search_text: search_text(record),
+        sources: record.sources.iter().map(|c| c.record.to_string()).collect(),
     }
 }
 

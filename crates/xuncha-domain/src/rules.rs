@@ -4,15 +4,32 @@
 
 use serde::Serialize;
 
-use crate::codes::ReviewStatus;
+use crate::codes::{ReviewStatus, SignerRole};
 use crate::record::Record;
-use crate::reference::Reader;
+use crate::reference::{Reader, TeamRole};
+use crate::workflow::{self, Asked, Capacity, Standing};
 
-/// Who makes a change.
+/// Who makes a change: the user, their role, and their place in the record's team.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Author<'a> {
     pub user: &'a str,
     pub role: Reader,
+    /// Their role in the team the record belongs to (`None`: not in it).
+    pub team: Option<TeamRole>,
+    /// Whether that team has a 副组长.
+    pub team_has_deputy: bool,
+}
+
+impl<'a> Author<'a> {
+    /// An author known by role only (in no team of the record's).
+    pub fn new(user: &'a str, role: Reader) -> Author<'a> {
+        Author { user, role, team: None, team_has_deputy: false }
+    }
+
+    /// The author's standing toward the record, for the workflow.
+    pub fn standing(self) -> Standing {
+        Standing { reader: self.role, team_role: self.team, team_has_deputy: self.team_has_deputy }
+    }
 }
 
 /// Why a change is refused: a stable code and what to do, in Chinese and English.
@@ -24,27 +41,8 @@ pub struct Refusal {
     pub en: String,
 }
 
-fn refuse(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Refusal {
+pub(crate) fn refuse(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Refusal {
     Refusal { code, zh: zh.into(), en: en.into() }
-}
-
-/// Whether the workflow leads from `from` to `to` (a device may upload several steps at
-/// once: a supervisor's 已核实 → 已立案 → 已结案 made offline arrives as one change set).
-fn reachable(from: ReviewStatus, to: ReviewStatus) -> bool {
-    let mut seen = vec![from];
-    let mut at = 0;
-    while let Some(&status) = seen.get(at) {
-        for next in status.next() {
-            if *next == to {
-                return true;
-            }
-            if !seen.contains(next) {
-                seen.push(*next);
-            }
-        }
-        at += 1;
-    }
-    false
 }
 
 /// Whether `author` may turn `before` (`None`: the record is new) into `after`.
@@ -66,48 +64,20 @@ pub fn check(author: Author<'_>, before: Option<&Record>, after: &Record) -> Res
             "a record's kind, creator and creation time never change",
         ));
     }
-    let from = before.map_or(ReviewStatus::Draft, |b| b.review.status);
-    let to = after.review.status;
-    if from != to {
-        if to.is_review_decision() && !supervisor {
-            return Err(refuse(
-                "review_decision",
-                format!("只有审核人可以把记录改为“{}”；请提交审核", to.zh()),
-                format!("only a supervisor can move a record to {}; submit it for review instead", to.en()),
-            ));
-        }
-        if !reachable(from, to) {
-            return Err(refuse(
-                "transition",
-                format!("记录不能从“{}”改为“{}”（可能已被他人审核，请同步后查看）", from.zh(), to.zh()),
-                format!(
-                    "a record cannot go from {} to {} (it may have been reviewed meanwhile: sync and look)",
-                    from.en(),
-                    to.en()
-                ),
-            ));
-        }
-    }
-    // Whether a decision is void follows from later edits; what was decided is what counts.
+    check_workflow(author, before, after)?;
+    // Decisions belong to the layout before the workflow: they are never written again.
     let decided = |record: &Record| {
         record.review.decision.as_ref().map(|d| (d.status, d.note.clone(), d.by.clone(), d.at_ms, d.heads.clone()))
     };
     if before.and_then(decided) != decided(after) {
-        if !supervisor {
-            return Err(refuse(
-                "review_decision",
-                "只有审核人可以作出审核决定",
-                "only a supervisor can make a review decision",
-            ));
-        }
-        if after.review.decision.as_ref().is_some_and(|d| d.by != author.user) {
-            return Err(refuse(
-                "decision_author",
-                "审核决定只能以本人名义作出",
-                "a review decision can only be made in your own name",
-            ));
-        }
+        return Err(refuse(
+            "review_decision",
+            "审核决定已改为巡察流程的审签步骤，请更新应用后操作",
+            "review decisions are now steps of the 巡察 workflow: update the app",
+        ));
     }
+    check_signatures(author, before, after)?;
+    check_ledger(author, before, after)?;
     // Comments are added in their author's own name and never changed or removed after.
     let earlier: &[crate::record::Comment] = before.map_or(&[], |b| &b.review.comments);
     for comment in earlier {
@@ -139,6 +109,195 @@ pub fn check(author: Author<'_>, before: Option<&Record>, after: &Record) -> Res
                 "withdraw_others",
                 "只有创建人或审核人可以撤回草稿",
                 "only the record's creator or a supervisor can withdraw a draft",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The workflow: every step taken since `before` is the author's own, made in a capacity
+/// they hold, allowed from the status it starts at (so concurrent steps on an older status
+/// are refused: whoever uploads second syncs and looks), and the status is where the last
+/// step leads. Steps once taken never change.
+fn check_workflow(author: Author<'_>, before: Option<&Record>, after: &Record) -> Result<(), Refusal> {
+    let earlier: &[workflow::Step] = before.map_or(&[], |b| &b.review.steps);
+    for step in earlier {
+        if !after.review.steps.iter().any(|s| s.same_as(step)) {
+            return Err(refuse(
+                "step_changed",
+                "已有的审签记录不能修改或删除",
+                "a workflow step is never changed or removed",
+            ));
+        }
+    }
+    let mut status = before.map_or(ReviewStatus::Draft, |b| b.review.status);
+    let mut conclusion = before.and_then(|b| b.review.conclusion);
+    let standing = author.standing();
+    for step in after.review.steps.iter().filter(|s| !earlier.iter().any(|e| e.id == s.id)) {
+        if step.by != author.user {
+            return Err(refuse(
+                "step_author",
+                "审签步骤只能以本人名义作出",
+                "a workflow step can only be taken in your own name",
+            ));
+        }
+        if step.from != status {
+            return Err(refuse(
+                "transition",
+                format!(
+                    "记录已是“{}”，不能再从“{}”改为“{}”（可能已被他人处理，请同步后查看）",
+                    status.zh(),
+                    step.from.zh(),
+                    step.to.zh()
+                ),
+                format!(
+                    "the record is {} now and cannot go from {} to {} (it may have been handled meanwhile: sync and look)",
+                    status.en(),
+                    step.from.en(),
+                    step.to.en()
+                ),
+            ));
+        }
+        let asked = Asked { note: &step.note, conclusion: step.conclusion, handover: step.handover.as_ref() };
+        workflow::permit(standing, after.kind, step.from, step.to, &asked, conclusion)?;
+        workflow::check_step(after.kind, step.from, step.to, step.capacity, &asked, conclusion)?;
+        if !standing.can_act_as(step.capacity) {
+            return Err(refuse(
+                "transition_role",
+                format!("您不能以{}身份处理这条记录", step.capacity.zh()),
+                format!("you cannot act as {} on this record", step.capacity.en()),
+            ));
+        }
+        status = step.to;
+        conclusion = step.conclusion.or(conclusion);
+    }
+    if after.review.status != status {
+        return Err(refuse(
+            "transition",
+            format!("记录状态“{}”没有对应的审签步骤，请更新应用后操作", after.review.status.zh()),
+            format!("the status {} was set without a workflow step: update the app", after.review.status.en()),
+        ));
+    }
+    if after.review.conclusion != conclusion && after.review.conclusion.is_some() {
+        return Err(refuse(
+            "conclusion",
+            "核实结论只能随审签步骤给出",
+            "a verification conclusion is given with a workflow step only",
+        ));
+    }
+    Ok(())
+}
+
+/// Signatures are given in the signing device's user's name, by someone who holds the
+/// role signed in (a 被谈话人 or a household signs on a team member's device), and never
+/// change afterwards.
+fn check_signatures(author: Author<'_>, before: Option<&Record>, after: &Record) -> Result<(), Refusal> {
+    let earlier: &[workflow::Signature] = before.map_or(&[], |b| &b.signatures);
+    for signature in earlier {
+        let kept = after.signatures.iter().any(|s| {
+            (s.id, s.role, &s.signer, &s.by, s.at_ms, &s.image.sha256, &s.strokes)
+                == (
+                    signature.id,
+                    signature.role,
+                    &signature.signer,
+                    &signature.by,
+                    signature.at_ms,
+                    &signature.image.sha256,
+                    &signature.strokes,
+                )
+        });
+        if !kept {
+            return Err(refuse(
+                "signature_changed",
+                "已有的签字不能修改或删除",
+                "a signature is never changed or removed",
+            ));
+        }
+    }
+    let standing = author.standing();
+    for signature in after.signatures.iter().filter(|s| !earlier.iter().any(|e| e.id == s.id)) {
+        if signature.by != author.user {
+            return Err(refuse(
+                "signature_author",
+                "签字只能在本人设备上采集",
+                "a signature is taken on the signing user's own device",
+            ));
+        }
+        let capacity = match signature.role {
+            SignerRole::Handler | SignerRole::Interviewee | SignerRole::Household => Capacity::Handler,
+            SignerRole::Deputy => Capacity::Deputy,
+            SignerRole::Lead => Capacity::Lead,
+        };
+        if !standing.can_act_as(capacity) {
+            return Err(refuse(
+                "signature_role",
+                format!("您不能以“{}”身份签字", signature.role.zh()),
+                format!("you cannot sign as {}", signature.role.en()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The rectification ledger is filled in once the office has approved the problem, by the
+/// office or the team's lead; progress is added (never changed) by the team or the office
+/// while the rectification is under way.
+fn check_ledger(author: Author<'_>, before: Option<&Record>, after: &Record) -> Result<(), Refusal> {
+    let empty = workflow::Rectification::default();
+    let was = before.and_then(|b| b.rectification.as_ref()).unwrap_or(&empty);
+    let now = after.rectification.as_ref().unwrap_or(&empty);
+    let standing = author.standing();
+    let terms =
+        |r: &workflow::Rectification| (r.unit.clone(), r.owner.clone(), r.measures.clone(), r.deadline.clone(), r.kind);
+    if terms(was) != terms(now) {
+        if !matches!(after.review.status, ReviewStatus::OfficeApproved | ReviewStatus::Rectifying) {
+            return Err(refuse(
+                "ledger_state",
+                "只有巡察办审核通过或整改中的问题才能填写整改台账",
+                "the rectification ledger is filled in once the office has approved the problem, or while it is being rectified",
+            ));
+        }
+        if !standing.can_act_as(Capacity::Office) && !standing.can_act_as(Capacity::Lead) {
+            return Err(refuse(
+                "ledger_role",
+                "只有巡察办或组长可以填写整改台账",
+                "only the office or the team lead fills in the rectification ledger",
+            ));
+        }
+    }
+    for entry in &was.progress {
+        if !now
+            .progress
+            .iter()
+            .any(|p| p.id == entry.id && p.text == entry.text && p.by == entry.by && p.attachments == entry.attachments)
+        {
+            return Err(refuse(
+                "progress_changed",
+                "已有的整改进展不能修改或删除",
+                "a progress entry is never changed or removed",
+            ));
+        }
+    }
+    for entry in now.progress.iter().filter(|p| !was.progress.iter().any(|w| w.id == p.id)) {
+        if entry.by != author.user {
+            return Err(refuse(
+                "progress_author",
+                "整改进展只能以本人名义添加",
+                "progress can only be added in your own name",
+            ));
+        }
+        if after.review.status != ReviewStatus::Rectifying {
+            return Err(refuse(
+                "ledger_state",
+                "只有整改中的问题可以添加整改进展",
+                "progress is added while the problem is being rectified",
+            ));
+        }
+        if !standing.can_act_as(Capacity::Handler) && !standing.can_act_as(Capacity::Office) {
+            return Err(refuse(
+                "ledger_role",
+                "只有巡察组或巡察办可以添加整改进展",
+                "only the team or the office adds progress",
             ));
         }
     }

@@ -48,6 +48,8 @@ pub fn validate(record: &Record) -> Vec<Problem> {
         RecordKind::GangClue => vec![Field::ClueSource],
         RecordKind::AssetCheck => vec![],
         RecordKind::ConductIssue => vec![Field::Subject],
+        RecordKind::Talk => vec![Field::Interviewee, Field::TalkDate, Field::Interviewers, Field::Recorder],
+        RecordKind::Petition => vec![Field::Channel, Field::ReceivedOn, Field::MainProblems],
     });
     for field in required_fields {
         let missing = match record.fields.get(&field) {
@@ -108,6 +110,17 @@ pub fn validate(record: &Record) -> Vec<Problem> {
                 ));
             }
         }
+        RecordKind::Talk => {
+            if record.items(crate::field::ItemList::Turns).is_empty() && record.narrative.trim().is_empty() {
+                problems.push(problem(
+                    "turns",
+                    "required",
+                    "请记录谈话内容（问答或正文）",
+                    "record what was said (question and answer turns, or the text)",
+                ));
+            }
+        }
+        RecordKind::Petition => {}
     }
     problems
 }

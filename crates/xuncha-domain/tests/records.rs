@@ -28,6 +28,15 @@ fn set(field: Field, text: &str) -> Edit {
     Edit::Set { field, value: Some(field.parse_value(text).unwrap()) }
 }
 
+/// A workflow step in `capacity`, with a note.
+fn step(to: ReviewStatus, capacity: Capacity, note: &str) -> Edit {
+    Edit::Transition { to, capacity, note: note.into(), conclusion: None, handover: None }
+}
+
+fn submit() -> Edit {
+    step(ReviewStatus::Submitted, Capacity::Handler, "")
+}
+
 #[test]
 fn concurrent_amounts_conflict_and_a_later_edit_settles_them() {
     let mut a = fund_check();
@@ -103,26 +112,48 @@ fn history_names_author_device_and_fields() {
 }
 
 #[test]
-fn submitting_needs_a_clean_record_and_a_decision_is_voided_by_a_later_edit() {
+fn submitting_needs_a_clean_record_and_a_step_is_voided_by_a_later_edit() {
     let mut a = fund_check();
-    let err = a.apply(&[Edit::SetReviewStatus { status: ReviewStatus::Submitted }], &ctx("zhang", 1, 1)).unwrap_err();
+    let heads = a.heads();
+    let err = a.apply(&[submit()], &ctx("zhang", 1, 1)).unwrap_err();
     assert!(matches!(err, DomainError::NotReadyForReview { .. }), "{err}");
     // The failed batch left nothing behind.
     assert_eq!(a.read().review.status, ReviewStatus::Draft);
+    assert_eq!(a.heads(), heads);
     a.apply(
         &[set(Field::FundName, "危房改造补助"), set(Field::FundType, "危房改造"), set(Field::Allocated, "50000")],
         &ctx("zhang", 1, 2),
     )
     .unwrap();
-    a.apply(&[Edit::SetReviewStatus { status: ReviewStatus::Submitted }], &ctx("zhang", 1, 3)).unwrap();
-    a.apply(&[Edit::Decide { status: ReviewStatus::Verified, note: "属实".into() }], &ctx("sup", 9, 4)).unwrap();
+    a.apply(&[submit()], &ctx("zhang", 1, 3)).unwrap();
+    a.apply(&[step(ReviewStatus::DeputyReviewed, Capacity::Deputy, "")], &ctx("zhao", 2, 4)).unwrap();
+    a.apply(&[step(ReviewStatus::LeadSigned, Capacity::Lead, "")], &ctx("wang", 3, 5)).unwrap();
+    let approve = Edit::Transition {
+        to: ReviewStatus::OfficeApproved,
+        capacity: Capacity::Office,
+        note: "属实".into(),
+        conclusion: Some(Conclusion::Confirmed),
+        handover: None,
+    };
+    a.apply(&[approve], &ctx("sup", 9, 6)).unwrap();
     let review = a.read().review;
-    assert_eq!(review.status, ReviewStatus::Verified);
-    assert!(!review.decision.as_ref().unwrap().void);
-    a.apply(&[Edit::AddComment { id: ItemId::new(5, &[5; 10]), text: "已阅".into() }], &ctx("sup", 9, 5)).unwrap();
-    assert!(!a.read().review.decision.unwrap().void, "a comment does not void the decision");
-    a.apply(&[set(Field::Disbursed, "10")], &ctx("zhang", 1, 6)).unwrap();
-    assert!(a.read().review.decision.unwrap().void, "an edit of the record voids the decision");
+    assert_eq!(review.status, ReviewStatus::OfficeApproved);
+    assert_eq!(review.conclusion, Some(Conclusion::Confirmed));
+    let taken: Vec<_> = review.steps.iter().map(|s| (s.to, s.by.as_str(), s.capacity, s.void)).collect();
+    assert_eq!(
+        taken,
+        vec![
+            (ReviewStatus::Submitted, "zhang", Capacity::Handler, false),
+            (ReviewStatus::DeputyReviewed, "zhao", Capacity::Deputy, false),
+            (ReviewStatus::LeadSigned, "wang", Capacity::Lead, false),
+            (ReviewStatus::OfficeApproved, "sup", Capacity::Office, false),
+        ]
+    );
+    assert_eq!(review.last_step().map(|s| (s.by.as_str(), s.note.as_str())), Some(("sup", "属实")));
+    a.apply(&[Edit::AddComment { id: ItemId::new(5, &[5; 10]), text: "已阅".into() }], &ctx("sup", 9, 7)).unwrap();
+    assert!(a.read().review.steps.iter().all(|s| !s.void), "a comment does not void the steps");
+    a.apply(&[set(Field::Disbursed, "10")], &ctx("zhang", 1, 8)).unwrap();
+    assert!(a.read().review.steps.iter().all(|s| s.void), "an edit of the record voids the steps");
 }
 
 #[test]
@@ -162,7 +193,8 @@ fn bad_edits_are_refused_and_change_nothing() {
         Edit::Set { field: Field::FundType, value: Some(Value::Choice("lottery".into())) },
         Edit::Set { field: Field::Allocated, value: Some(Value::Text("lots".into())) },
         Edit::UpdateItem { id: ItemId::new(1, &[1; 10]), field: ItemField::Head, value: None },
-        Edit::SetReviewStatus { status: ReviewStatus::Closed },
+        step(ReviewStatus::Closed, Capacity::Office, "了结"),
+        step(ReviewStatus::Submitted, Capacity::Office, ""),
     ];
     for edit in cases {
         let result = a.apply(&[set(Field::Title, "changed"), edit.clone()], &ctx("zhang", 1, 1));
@@ -186,57 +218,71 @@ fn saved_documents_load_back_identically() {
 }
 
 #[test]
-fn a_decision_made_with_other_edits_covers_them() {
+fn a_step_taken_with_other_edits_covers_them() {
     let mut a = fund_check();
     a.apply(
         &[
             set(Field::FundName, "教育资助"),
             set(Field::FundType, "education_aid"),
             set(Field::Allocated, "3000"),
-            Edit::SetReviewStatus { status: ReviewStatus::Submitted },
-            Edit::Decide { status: ReviewStatus::NeedsMore, note: "补充收据".into() },
+            submit(),
+            step(ReviewStatus::Returned, Capacity::Deputy, "补充收据"),
         ],
-        &ctx("sup", 9, 1),
+        &ctx("zhao", 9, 1),
     )
     .unwrap();
-    assert!(!a.read().review.decision.unwrap().void);
+    let review = a.read().review;
+    assert_eq!(review.status, ReviewStatus::Returned);
+    assert_eq!(review.steps.len(), 2);
+    assert!(review.steps.iter().all(|s| !s.void));
     let mut b = a.fork(ActorId::from([2; 16]));
     b.apply(&[set(Field::Disbursed, "3000")], &ctx("zhang", 2, 2)).unwrap();
     a.merge(&mut b).unwrap();
-    assert!(a.read().review.decision.unwrap().void, "a concurrent edit merged later voids it");
+    assert!(a.read().review.steps.iter().all(|s| s.void), "a concurrent edit merged later voids them");
 }
 
 #[test]
-fn submitting_a_decided_record_with_other_edits_is_one_authored_change() {
+fn resubmitting_a_returned_record_with_other_edits_is_one_authored_change() {
     let mut a = fund_check();
     a.apply(
         &[set(Field::FundName, "教育资助"), set(Field::FundType, "education_aid"), set(Field::Allocated, "3000")],
         &ctx("zhang", 1, 1_000),
     )
     .unwrap();
-    a.apply(&[Edit::SetReviewStatus { status: ReviewStatus::Submitted }], &ctx("zhang", 1, 2_000)).unwrap();
-    a.apply(&[Edit::Decide { status: ReviewStatus::NeedsMore, note: "补充".into() }], &ctx("sup", 9, 3_000)).unwrap();
+    a.apply(&[submit()], &ctx("zhang", 1, 2_000)).unwrap();
+    a.apply(&[step(ReviewStatus::Returned, Capacity::Deputy, "补充")], &ctx("zhao", 9, 3_000)).unwrap();
     let changes = a.history().len();
-    // A refused batch on a decided record leaves nothing behind.
+    // A refused batch on a returned record leaves nothing behind.
     let refused = a.apply(
-        &[
-            set(Field::Title, "改"),
-            Edit::Set { field: Field::FundName, value: None },
-            Edit::SetReviewStatus { status: ReviewStatus::Submitted },
-        ],
+        &[set(Field::Title, "改"), Edit::Set { field: Field::FundName, value: None }, submit()],
         &ctx("zhang", 1, 4_000),
     );
-    assert!(refused.is_err());
+    assert!(matches!(refused, Err(DomainError::NotReadyForReview { .. })), "{refused:?}");
+    assert_eq!(a.history().len(), changes);
+    // A step from a status the record is not in is refused too.
+    let refused =
+        a.apply(&[set(Field::Title, "改"), step(ReviewStatus::LeadSigned, Capacity::Lead, "")], &ctx("wang", 1, 4_500));
+    assert!(matches!(refused, Err(DomainError::Refused { code: "transition", .. })), "{refused:?}");
     assert_eq!(a.history().len(), changes);
     // An accepted batch is exactly one change, with its author.
-    a.apply(
-        &[set(Field::Title, "改"), Edit::SetReviewStatus { status: ReviewStatus::Submitted }],
-        &ctx("zhang", 1, 5_000),
-    )
-    .unwrap();
+    a.apply(&[set(Field::Title, "改"), submit()], &ctx("zhang", 1, 5_000)).unwrap();
     let history = a.history();
     assert_eq!(history.len(), changes + 1);
     assert!(history.iter().all(|h| h.author.is_some() && h.at_ms.unwrap_or(0) > 0), "{history:?}");
+    let review = a.read().review;
+    assert_eq!(review.status, ReviewStatus::Submitted);
+    let path: Vec<_> = review.steps.iter().map(|s| (s.from, s.to)).collect();
+    assert_eq!(
+        path,
+        vec![
+            (ReviewStatus::Draft, ReviewStatus::Submitted),
+            (ReviewStatus::Submitted, ReviewStatus::Returned),
+            (ReviewStatus::Returned, ReviewStatus::Submitted),
+        ]
+    );
+    // The step into the current status is the resubmission; the return's note stays on its step.
+    assert_eq!(review.last_step().map(|s| s.by.as_str()), Some("zhang"));
+    assert_eq!(review.steps[1].note, "补充");
 }
 
 #[test]
@@ -405,8 +451,9 @@ fn findings_name_the_place_and_do_not_block_submitting() {
         ]
     );
     assert!(validate(&record).is_empty(), "{:?}", validate(&record));
-    a.apply(&[Edit::SetReviewStatus { status: ReviewStatus::Submitted }], &ctx("zhang", 1, 2)).unwrap();
+    a.apply(&[submit()], &ctx("zhang", 1, 2)).unwrap();
     assert_eq!(a.projection().shortfall_fen, 600_000);
+    assert_eq!(a.projection().status, "submitted");
     // Other kinds have no shortfall.
     assert!(findings(&gang_clue().read()).is_empty());
 }
@@ -540,14 +587,13 @@ fn only_a_draft_can_be_withdrawn() {
     // (edits before the withdrawal, whether it is allowed)
     let clean =
         || vec![set(Field::FundName, "危房改造补助"), set(Field::FundType, "危房改造"), set(Field::Allocated, "50000")];
-    let submit = || Edit::SetReviewStatus { status: ReviewStatus::Submitted };
     let cases: Vec<(Vec<Edit>, Option<ReviewStatus>)> = vec![
         (vec![], None),
         (clean(), None),
         ([clean(), vec![submit()]].concat(), Some(ReviewStatus::Submitted)),
         (
-            [clean(), vec![submit(), Edit::Decide { status: ReviewStatus::NeedsMore, note: "补充".into() }]].concat(),
-            Some(ReviewStatus::NeedsMore),
+            [clean(), vec![submit(), step(ReviewStatus::Returned, Capacity::Deputy, "补充")]].concat(),
+            Some(ReviewStatus::Returned),
         ),
     ];
     for (before, refused) in cases {

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use xuncha_domain::workflow::Standing;
 use xuncha_domain::{ProtectedDoc, ReadScope, RecordDoc, RecordId, SyncDoc, Team, rules, signing};
 use xuncha_protocol::{Ack, DocKey, Entry, Outcome, Part, SyncRequest, SyncResponse, Upload, codes};
 
@@ -213,7 +214,15 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
                 ));
             }
             // Every new change is this device's (checked above): what changed is its doing.
-            let author = rules::Author { user: &user.id, role: scope::reader(user.role) };
+            // Their place in the record's team decides which workflow steps are theirs.
+            let record_team = by.teams.iter().find(|t| !team.is_empty() && t.id == team);
+            let standing = Standing::of(&user.id, scope::reader(user.role), record_team, !by.teams.is_empty());
+            let author = rules::Author {
+                user: &user.id,
+                role: standing.reader,
+                team: standing.team_role,
+                team_has_deputy: standing.team_has_deputy,
+            };
             if let Err(refusal) = rules::check(author, previous.as_ref(), &record) {
                 return Ok(ack(refused(refusal.code, refusal.to_string()), heads_bytes(&before)));
             }

@@ -1,4 +1,5 @@
-//! Writes the sample device database of this release (schema v1, document layout v1) that
+//! Writes the sample device database of this release (document layout 2 since the 巡察
+//! workflow; `fixtures/v1` was written by the release before it) that
 //! `tests/samples.rs` opens in every later release:
 //! `cargo run -p xuncha-store --example write_sample -- crates/xuncha-store/tests/fixtures/vN`.
 
@@ -152,8 +153,34 @@ fn main() {
             &[
                 Edit::Set { field: Field::Subject, value: Some(Value::Text("钱某".into())) },
                 Edit::Set { field: Field::FourWinds, value: Some(Value::Choice("hedonism".into())) },
-                Edit::SetReviewStatus { status: ReviewStatus::Submitted },
-                Edit::Decide { status: ReviewStatus::Verified, note: "属实".into() },
+                Edit::Transition {
+                    to: ReviewStatus::Submitted,
+                    capacity: Capacity::Handler,
+                    note: String::new(),
+                    conclusion: None,
+                    handover: None,
+                },
+                Edit::Transition {
+                    to: ReviewStatus::DeputyReviewed,
+                    capacity: Capacity::Deputy,
+                    note: "同意".into(),
+                    conclusion: None,
+                    handover: None,
+                },
+                Edit::Transition {
+                    to: ReviewStatus::LeadSigned,
+                    capacity: Capacity::Lead,
+                    note: "同意".into(),
+                    conclusion: None,
+                    handover: None,
+                },
+                Edit::Transition {
+                    to: ReviewStatus::OfficeApproved,
+                    capacity: Capacity::Office,
+                    note: "属实".into(),
+                    conclusion: Some(Conclusion::Confirmed),
+                    handover: None,
+                },
             ],
             t + 7_000,
         )

@@ -262,6 +262,16 @@ impl Store {
         self.cache.put(Part::Record.doc_id(doc.id()), doc);
     }
 
+    /// The records on this device that cite `id` as a source, oldest first.
+    pub fn cited_by(&self, id: RecordId) -> Result<Vec<RecordId>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.record_id FROM citations c JOIN records r ON r.record_id = c.record_id
+             WHERE c.source_id = ?1 ORDER BY r.created_at, c.record_id",
+        )?;
+        let ids: Vec<String> = stmt.query_map([id.to_string()], |row| row.get(0))?.collect::<Result<_, _>>()?;
+        Ok(ids.into_iter().filter_map(|id| id.parse().ok()).collect())
+    }
+
     /// Whether a record is on the device.
     pub fn has_record(&self, id: RecordId) -> Result<bool> {
         Ok(self

@@ -76,6 +76,11 @@ pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
     tx.prepare_cached("DELETE FROM records_fts WHERE rowid = ?1")?.execute([rid])?;
     tx.prepare_cached("INSERT INTO records_fts (rowid, search_text) VALUES (?1, ?2)")?
         .execute(params![rid, crate::text::index_text(&p.search_text)])?;
+    tx.prepare_cached("DELETE FROM citations WHERE record_id = ?1")?.execute([&p.record_id])?;
+    for source in &p.sources {
+        tx.prepare_cached("INSERT OR IGNORE INTO citations (record_id, source_id) VALUES (?1, ?2)")?
+            .execute([&p.record_id, source])?;
+    }
     Ok(())
 }
 
@@ -84,6 +89,7 @@ fn remove(tx: &Transaction<'_>, record_id: &str) -> Result<()> {
     tx.prepare_cached("DELETE FROM records_fts WHERE rowid = (SELECT rid FROM records WHERE record_id = ?1)")?
         .execute([record_id])?;
     tx.prepare_cached("DELETE FROM records WHERE record_id = ?1")?.execute([record_id])?;
+    tx.prepare_cached("DELETE FROM citations WHERE record_id = ?1")?.execute([record_id])?;
     Ok(())
 }
 
@@ -141,6 +147,7 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Projection> {
         withdrawn: false,
         // The search text lives in the full-text index only.
         search_text: String::new(),
+        sources: Vec::new(),
     })
 }
 

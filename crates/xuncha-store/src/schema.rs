@@ -181,6 +181,16 @@ const MIGRATIONS: &[&str] = &[
         name TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 7: the 巡察 workflow: which record cites which source (a 谈话记录 or 信访件 shows the
+    // records it led to). Index rows are rebuilt with the workflow's statuses.
+    r#"
+    CREATE TABLE citations (
+        record_id TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        PRIMARY KEY (record_id, source_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX citations_source ON citations (source_id);
+    "#,
 ];
 
 /// The schema version this code writes.

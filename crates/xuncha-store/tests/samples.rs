@@ -50,7 +50,8 @@ fn the_v1_sample_database_opens_verifies_and_reads_back() {
     let asset = store.record(id(3)).unwrap().read();
     assert_eq!(asset.area(Field::LandRecovered).unwrap().hundredths(), 1_250);
     let conduct = store.record(id(4)).unwrap().read();
-    assert_eq!(conduct.review.status, ReviewStatus::Verified);
+    // 已核实 of layout 1 reads as 巡察办已审核; its decision stays, for the audit trail.
+    assert_eq!(conduct.review.status, ReviewStatus::OfficeApproved);
     assert!(!conduct.review.decision.unwrap().void);
 
     assert_eq!(store.search("截留", 10).unwrap().len(), 1);

@@ -2,7 +2,8 @@
 import type { ReviewStatus } from "./ReviewStatus";
 
 /**
- * A review decision, pinned to the document heads it covers.
+ * A review decision of the layout before the 巡察 workflow (kept for the audit trail of
+ * older records: every step is now a [`Step`]), pinned to the document heads it covers.
  */
 export type Decision = { status: ReviewStatus, note: string, by: string, at_ms: number, 
 /**

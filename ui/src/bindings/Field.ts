@@ -3,4 +3,4 @@
 /**
  * A single-valued field of a record.
  */
-export type Field = "title" | "round" | "township" | "village" | "team" | "location" | "fund_name" | "fund_type" | "allocated" | "disbursed" | "clue_source" | "disposition" | "land_recovered" | "income_recovered" | "four_winds" | "inaction" | "after_hours" | "subject" | "post";
+export type Field = "title" | "round" | "township" | "village" | "team" | "location" | "fund_name" | "fund_type" | "allocated" | "disbursed" | "clue_source" | "disposition" | "outcome" | "land_recovered" | "income_recovered" | "four_winds" | "inaction" | "after_hours" | "subject" | "post" | "interviewee" | "interviewee_unit" | "interviewee_post" | "talk_date" | "talk_time" | "talk_place" | "interviewers" | "recorder" | "problems_raised" | "channel" | "received_on" | "reported" | "reported_unit" | "main_problems" | "handling";

@@ -3,4 +3,4 @@
 /**
  * A field of an item in one of a record's lists.
  */
-export type ItemField = "head" | "entitled" | "received" | "verified" | "remark" | "name" | "role" | "id_number" | "employer" | "subject_post" | "political_status" | "party_member" | "public_official" | "umbrella" | "from" | "to" | "relation_kind" | "note" | "number" | "counterparty" | "object" | "area_mu" | "annual_fee" | "term_start" | "term_end" | "status";
+export type ItemField = "head" | "entitled" | "received" | "verified" | "remark" | "name" | "role" | "id_number" | "employer" | "subject_post" | "political_status" | "party_member" | "public_official" | "umbrella" | "from" | "to" | "relation_kind" | "note" | "number" | "counterparty" | "object" | "area_mu" | "annual_fee" | "term_start" | "term_end" | "status" | "question" | "answer";

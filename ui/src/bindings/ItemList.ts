@@ -3,4 +3,4 @@
 /**
  * The lists of items a record can hold.
  */
-export type ItemList = "beneficiaries" | "subjects" | "relations" | "contracts";
+export type ItemList = "beneficiaries" | "subjects" | "relations" | "contracts" | "turns";

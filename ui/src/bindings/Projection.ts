@@ -36,4 +36,9 @@ withdrawn: boolean,
  * Every searchable word of the record (never its protected fields). Rows read back
  * from a device's index leave it empty: the text lives in the full-text index.
  */
-search_text: string, };
+search_text: string, 
+/**
+ * The records this one cites as its sources. Rows read back from a device's index
+ * leave it empty (the store keeps citations in their own table).
+ */
+sources: Array<string>, };

@@ -3,4 +3,4 @@
 /**
  * The kind of an inspection record.
  */
-export type RecordKind = "fund_check" | "gang_clue" | "asset_check" | "conduct_issue";
+export type RecordKind = "fund_check" | "gang_clue" | "asset_check" | "conduct_issue" | "talk" | "petition";

@@ -2,10 +2,11 @@
 import type { ConflictView } from "./ConflictView";
 import type { Finding } from "./Finding";
 import type { Informant } from "./Informant";
+import type { Light } from "./Light";
+import type { NextStep } from "./NextStep";
 import type { Problem } from "./Problem";
 import type { Record } from "./Record";
 import type { RefusalView } from "./RefusalView";
-import type { ReviewStatus } from "./ReviewStatus";
 import type { ReviewView } from "./ReviewView";
 import type { Shortfall } from "./Shortfall";
 
@@ -32,9 +33,18 @@ refusal: RefusalView | null,
  */
 informant: Informant | null, 
 /**
- * The statuses the record may move to next, for this user.
+ * The workflow steps that follow the record's status, each with who takes it and
+ * whether this user may (the app offers those; the server enforces the same rules).
  */
-next_statuses: Array<ReviewStatus>, can_review: boolean, 
+next_steps: Array<NextStep>, 
+/**
+ * The rectification's deadline light while it is being rectified.
+ */
+light: Light | null, 
+/**
+ * Whether the user acts as the office (巡察办) on this record.
+ */
+can_review: boolean, 
 /**
  * The document heads (hex): the version a decision made now would be pinned to.
  */

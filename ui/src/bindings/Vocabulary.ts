@@ -3,4 +3,4 @@
 /**
  * Which closed vocabulary a field draws from.
  */
-export type Vocabulary = "fund_type" | "relation_kind" | "clue_source" | "disposition" | "contract_object" | "contract_status" | "four_winds" | "inaction_type" | "political_status";
+export type Vocabulary = "fund_type" | "relation_kind" | "clue_source" | "disposition" | "contract_object" | "contract_status" | "four_winds" | "inaction_type" | "political_status" | "outcome" | "petition_channel";

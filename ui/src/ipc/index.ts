@@ -26,6 +26,7 @@ import type { RecordView } from '../bindings/RecordView';
 import type { Schema } from '../bindings/Schema';
 import type { SyncStatus } from '../bindings/SyncStatus';
 import type { Totals } from '../bindings/Totals';
+import type { TransitionInput } from '../bindings/TransitionInput';
 
 /** An error from Rust: a stable code to branch on, and a message saying what to do. */
 export class IpcError extends Error {
@@ -70,6 +71,8 @@ export const ipc = {
   createRecord: (input: NewRecordInput) => call<RecordView>('create_record', { input }),
   editRecord: (id: string, edits: Edit[]) => call<RecordView>('edit_record', { id, edits }),
   inputField: (id: string, input: FieldInput) => call<RecordView>('input_field', { id, input }),
+  /** One step of the 巡察 workflow; refused (code `forbidden`) with who may take it. */
+  transitionRecord: (id: string, input: TransitionInput) => call<RecordView>('transition_record', { id, input }),
   withdrawRecord: (id: string) => call<RecordView>('withdraw_record', { id }),
   townships: () => call<DivisionEntry[]>('townships'),
   villages: (township: string) => call<DivisionEntry[]>('villages', { township }),

@@ -12,6 +12,7 @@ import type { AttachmentInput } from '../bindings/AttachmentInput';
 import type { InformantField } from '../bindings/InformantField';
 import type { ItemList } from '../bindings/ItemList';
 import type { RosterKey } from '../bindings/RosterKey';
+import type { TransitionInput } from '../bindings/TransitionInput';
 
 /** The key of a form slot, for its "not saved" message. */
 export function slotOf(input: FieldInput): string {
@@ -151,6 +152,12 @@ export const useEditor = defineStore('editor', {
     /** Adds the households picked from the village roster, in one change. */
     addFromRoster(keys: RosterKey[]): Promise<boolean> {
       return this.change((id) => ipc.addFromRoster(id, keys));
+    },
+    /** Takes the open record one step along the 巡察 workflow (提交, 审核, 审签, 退回补充,
+     * 巡察办审核, 移交, 整改, 销号, 了结). Rust decides who may, in which capacity, and
+     * what the step needs; a refusal (who may take it) is kept in `error`. */
+    transition(input: TransitionInput): Promise<boolean> {
+      return this.change((id) => ipc.transitionRecord(id, input));
     },
     /** Withdraws the open draft; Rust refuses it for a record that is no longer a draft. */
     withdraw(): Promise<boolean> {
