@@ -89,7 +89,7 @@ pub fn standing(store: &Store, role: Reader, record: &Record) -> Result<Standing
             && (round.is_empty() || t.round == round || round_name(&rounds, &t.round) == round)
     });
     let in_any_team = teams.iter().any(|t| t.role_of(&user).is_some());
-    Ok(Standing::of(&user, role, team, in_any_team))
+    Ok(Standing::of(&user, role, team, !named.is_empty(), in_any_team))
 }
 
 fn round_name(rounds: &[Round], id: &str) -> String {

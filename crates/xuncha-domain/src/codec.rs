@@ -52,6 +52,8 @@ pub(crate) mod keys {
     pub const STEPS: &str = "steps";
     pub const CONCLUSION: &str = "conclusion";
     pub const FROM: &str = "from";
+    /// The step a workflow step followed (empty for the first): steps form one chain.
+    pub const PREV: &str = "prev";
     pub const TO: &str = "to";
     pub const CAPACITY: &str = "capacity";
     pub const HANDOVER_TO: &str = "handover_to";
@@ -148,7 +150,7 @@ fn read_attachment(doc: &AutoCommit, obj: &ObjId, sha256: String) -> AttachmentR
 
 /// The workflow steps under `review`, oldest first.
 fn read_steps(doc: &AutoCommit, review: &ObjId) -> Vec<Step> {
-    let mut steps: Vec<Step> = entries(doc, review, keys::STEPS)
+    let steps: Vec<Step> = entries(doc, review, keys::STEPS)
         .into_iter()
         .filter_map(|(id, obj)| {
             let status = |key| text_at(doc, &obj, key).and_then(|s| ReviewStatus::from_stored(&s));
@@ -169,23 +171,43 @@ fn read_steps(doc: &AutoCommit, review: &ObjId) -> Vec<Step> {
                 heads: heads_at(doc, &obj),
                 conclusion: text_at(doc, &obj, keys::CONCLUSION).and_then(|c| Conclusion::parse(&c)),
                 handover,
+                prev: text_at(doc, &obj, keys::PREV).unwrap_or_default(),
                 void: false,
                 id,
             })
         })
         .collect();
-    steps.sort_by(|a, b| (a.at_ms, &a.id).cmp(&(b.at_ms, &b.id)));
-    steps
+    // In the order taken: by place in the chain of `prev` links (not by device clocks),
+    // then time and id for steps taken concurrently on the same one.
+    let depth_of = |steps: &[Step], start: &Step| {
+        let mut depth = 0usize;
+        let mut at = start.prev.as_str();
+        while !at.is_empty() && depth <= steps.len() {
+            depth += 1;
+            at = steps.iter().find(|s| s.id == at).map_or("", |s| s.prev.as_str());
+        }
+        depth
+    };
+    let depths: Vec<usize> = steps.iter().map(|s| depth_of(&steps, s)).collect();
+    let mut order: Vec<usize> = (0..steps.len()).collect();
+    order.sort_by(|&a, &b| (depths[a], steps[a].at_ms, &steps[a].id).cmp(&(depths[b], steps[b].at_ms, &steps[b].id)));
+    let mut sorted: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| sorted[i].take()).collect()
+}
+
+/// The steps under `review` in the order taken (for writing the next one's `prev`).
+pub(crate) fn steps_of(doc: &AutoCommit, review: &ObjId) -> Vec<Step> {
+    read_steps(doc, review)
 }
 
 /// The rectification ledger at the root, if one was started.
 fn read_rectification(doc: &AutoCommit) -> Option<Rectification> {
     let all = maps(doc, &ROOT, keys::RECTIFICATION);
     let first_text = |key: &str| all.iter().find_map(|m| text_at(doc, m, key)).unwrap_or_default();
-    let mut progress: Vec<Progress> = entries(doc, &ROOT, keys::RECTIFICATION)
-        .into_iter()
-        .filter(|(k, _)| k == keys::PROGRESS)
-        .flat_map(|(_, map)| {
+    let mut progress: Vec<Progress> = all
+        .iter()
+        .flat_map(|r| maps(doc, r, keys::PROGRESS))
+        .flat_map(|map| {
             doc.keys(&map)
                 .collect::<Vec<_>>()
                 .into_iter()

@@ -445,12 +445,14 @@ impl RecordDoc {
                     .map_err(|refusal| DomainError::Refused { code: refusal.code, message: refusal.to_string() })?;
                 self.set_status(*to)?;
                 self.mark_layout()?;
+                let prev = codec::steps_of(&self.doc, &review).last().map(|s| s.id.clone()).unwrap_or_default();
                 let steps = codec::ensure_map(&mut self.doc, &review, keys::STEPS)?;
                 let actor = ctx.actor.to_hex_string();
                 let count =
                     codec::maps(&self.doc, &review, keys::STEPS).iter().map(|m| self.doc.length(m)).sum::<usize>();
                 let key = format!("{:013}{count:04}-{}", ctx.now_ms.max(0), &actor[..actor.len().min(8)]);
                 let step = self.doc.put_object(&steps, key.as_str(), ObjType::Map)?;
+                self.doc.put(&step, keys::PREV, prev.as_str())?;
                 self.doc.put(&step, keys::FROM, from.code())?;
                 self.doc.put(&step, keys::TO, to.code())?;
                 self.doc.put(&step, keys::BY, ctx.author.as_str())?;
@@ -514,6 +516,10 @@ impl RecordDoc {
                             crate::field::FieldType::Text,
                             value.as_ref(),
                         )?;
+                        // A map another device created at once may hold the term too.
+                        for other in codec::maps(&self.doc, &ROOT, keys::RECTIFICATION).into_iter().skip(1) {
+                            codec::set_settling(&mut self.doc, &other, key, crate::field::FieldType::Text, None)?;
+                        }
                     }
                 }
                 Ok(())

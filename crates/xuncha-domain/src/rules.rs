@@ -133,7 +133,21 @@ fn check_workflow(author: Author<'_>, before: Option<&Record>, after: &Record) -
     let mut status = before.map_or(ReviewStatus::Draft, |b| b.review.status);
     let mut conclusion = before.and_then(|b| b.review.conclusion);
     let standing = author.standing();
+    let mut last = earlier.last().map(|s| s.id.clone()).unwrap_or_default();
     for step in after.review.steps.iter().filter(|s| !earlier.iter().any(|e| e.id == s.id)) {
+        // Each step follows the one before it: a step taken on an older version of the
+        // trail (the record went on meanwhile, even back to the same status) is stale.
+        if step.prev != last {
+            return Err(refuse(
+                "transition",
+                format!("记录已被他人处理（“{}”之前又有新的审签步骤），请同步后查看", step.to.zh()),
+                format!(
+                    "the record was handled meanwhile (steps were taken before your {}): sync and look",
+                    step.to.en()
+                ),
+            ));
+        }
+        last = step.id.clone();
         if step.by != author.user {
             return Err(refuse(
                 "step_author",
@@ -178,7 +192,7 @@ fn check_workflow(author: Author<'_>, before: Option<&Record>, after: &Record) -
             format!("the status {} was set without a workflow step: update the app", after.review.status.en()),
         ));
     }
-    if after.review.conclusion != conclusion && after.review.conclusion.is_some() {
+    if after.review.conclusion != conclusion {
         return Err(refuse(
             "conclusion",
             "核实结论只能随审签步骤给出",

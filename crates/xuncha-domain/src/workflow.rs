@@ -79,19 +79,29 @@ impl Standing {
         Standing { reader, team_role: None, team_has_deputy: false }
     }
 
-    /// The standing of `user` toward a record of `team` (`None`: the record has no team, or
-    /// it is not known here), given every team the user is in. A team lead who is in no
-    /// team at all (a district that has not set up teams) leads every record they may
-    /// write, with no deputy.
-    pub fn of(user: &str, reader: Reader, team: Option<&crate::reference::Team>, in_any_team: bool) -> Standing {
+    /// The standing of `user` toward a record. `team` is the record's team when the user
+    /// is in it or it is otherwise known; `record_has_team` says whether the record belongs
+    /// to a team at all (one the user is not in makes them an outsider: no field role);
+    /// `in_any_team` whether the user is in any team. On a record of no team, a field user
+    /// handles it, and a team lead in no team at all (a district that has not set up teams)
+    /// leads it, with no deputy.
+    pub fn of(
+        user: &str,
+        reader: Reader,
+        team: Option<&crate::reference::Team>,
+        record_has_team: bool,
+        in_any_team: bool,
+    ) -> Standing {
+        let in_field = matches!(reader, Reader::Inspector | Reader::TeamLead);
         match team {
             Some(team) => {
                 Standing { reader, team_role: team.role_of(user), team_has_deputy: !team.deputies.is_empty() }
             }
+            None if record_has_team || !in_field => Standing::of_role(reader),
             None if !in_any_team && reader == Reader::TeamLead => {
                 Standing { reader, team_role: Some(TeamRole::Lead), team_has_deputy: false }
             }
-            None => Standing::of_role(reader),
+            None => Standing { reader, team_role: Some(TeamRole::Member), team_has_deputy: false },
         }
     }
 
@@ -100,7 +110,7 @@ impl Standing {
         let in_field = matches!(self.reader, Reader::Inspector | Reader::TeamLead);
         let lead = self.team_role == Some(TeamRole::Lead);
         match capacity {
-            Capacity::Handler => in_field,
+            Capacity::Handler => in_field && self.team_role.is_some(),
             Capacity::Deputy => {
                 in_field && (self.team_role == Some(TeamRole::Deputy) || (lead && !self.team_has_deputy))
             }
@@ -242,6 +252,7 @@ pub fn permit(
         return Err(not_yours(rule));
     };
     check_needs(rule, kind, asked, conclusion)?;
+    check_conclusion_by(capacity, asked)?;
     Ok(capacity)
 }
 
@@ -259,7 +270,20 @@ pub fn check_step(
     if rule.who.first != capacity && rule.who.or != Some(capacity) {
         return Err(not_yours(rule));
     }
-    check_needs(rule, kind, asked, conclusion)
+    check_needs(rule, kind, asked, conclusion)?;
+    check_conclusion_by(capacity, asked)
+}
+
+/// A verification conclusion is the reviewers' (副组长, 组长, 巡察办), never the handler's.
+fn check_conclusion_by(capacity: Capacity, asked: &Asked<'_>) -> Result<(), Refusal> {
+    if capacity == Capacity::Handler && asked.conclusion.is_some() {
+        return Err(refuse(
+            "conclusion_by_reviewer",
+            "核实结论由副组长、组长或巡察办给出，承办人提交时不能填写",
+            "a verification conclusion is given by the deputy lead, the team lead or the office, not by the handler submitting",
+        ));
+    }
+    Ok(())
 }
 
 fn not_yours(rule: &Rule) -> Refusal {
@@ -396,6 +420,8 @@ pub struct Step {
     pub heads: Vec<String>,
     pub conclusion: Option<Conclusion>,
     pub handover: Option<Handover>,
+    /// The id of the step this one followed (empty for the first).
+    pub prev: String,
     /// Whether the record's content changed after the step (it covers an older version).
     pub void: bool,
 }
@@ -657,5 +683,12 @@ mod tests {
         assert!(permit(lead, k, Rectifying, Rectified, &why, None).is_ok());
         assert_eq!(permit(inspector, k, Rectifying, Rectified, &why, None).unwrap_err().code, "transition_role");
         assert!(!Standing::of_role(Reader::Administrator).can_act_as(Capacity::Handler));
+        // The handler gives no conclusion; a lead of another team is no handler.
+        assert_eq!(
+            permit(inspector, k, Draft, Submitted, &concluded, None).unwrap_err().code,
+            "conclusion_by_reviewer"
+        );
+        let outsider = Standing { team_role: None, ..lead };
+        assert_eq!(permit(outsider, k, Draft, Submitted, &no, None).unwrap_err().code, "transition_role");
     }
 }

@@ -403,7 +403,7 @@ fn maps_layout_1_lacks_created_on_two_devices_at_once_keep_both_entries() {
 /// `maps(doc, &ROOT, RECTIFICATION).iter().flat_map(|r| maps(doc, r, PROGRESS))` and
 /// their entries, instead of `entries(doc, &ROOT, RECTIFICATION).filter(|(k, _)| k == PROGRESS)`.
 #[test]
-#[ignore = "src bug: codec::read_rectification reads one progress map when two devices created it"]
+
 fn progress_added_on_two_devices_at_once_to_an_old_record_keeps_both() {
     let mut f = fixture("fund_check_verified.automerge");
     let record = f.doc.read();
@@ -433,7 +433,7 @@ fn progress_added_on_two_devices_at_once_to_an_old_record_keeps_both() {
 /// settle) the key in every map `codec::maps(doc, &ROOT, RECTIFICATION)` returns, as
 /// `Edit::Uncite` does for sources.
 #[test]
-#[ignore = "src bug: Edit::Ledger clears a term in the winning rectification map only"]
+
 fn ledger_terms_entered_on_two_devices_at_once_can_be_cleared() {
     let mut f = fixture("fund_check_verified.automerge");
     let mut a = f.copy();

@@ -473,7 +473,7 @@ proptest! {
     /// the status; read by time, they then sit between the server's steps (see
     /// `rules.rs`, `a_step_taken_on_an_older_visit_of_the_status_is_refused`).
     #[test]
-    #[ignore = "src bug: steps taken on an older version with the same status are accepted"]
+
     fn the_servers_steps_form_one_chain((talk, owners, ops) in scenario()) {
         run(talk, &owners, &ops, true);
     }

@@ -216,7 +216,8 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
             // Every new change is this device's (checked above): what changed is its doing.
             // Their place in the record's team decides which workflow steps are theirs.
             let record_team = by.teams.iter().find(|t| !team.is_empty() && t.id == team);
-            let standing = Standing::of(&user.id, scope::reader(user.role), record_team, !by.teams.is_empty());
+            let standing =
+                Standing::of(&user.id, scope::reader(user.role), record_team, !team.is_empty(), !by.teams.is_empty());
             let author = rules::Author {
                 user: &user.id,
                 role: standing.reader,
