@@ -18,6 +18,10 @@ id: string, from: ReviewStatus, to: ReviewStatus, by: string, capacity: Capacity
  */
 heads: Array<string>, conclusion: Conclusion | null, handover: Handover | null, 
 /**
+ * The id of the step this one followed (empty for the first).
+ */
+prev: string, 
+/**
  * Whether the record's content changed after the step (it covers an older version).
  */
 void: boolean, };
