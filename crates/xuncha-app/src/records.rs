@@ -75,8 +75,9 @@ pub fn view(store: &mut Store, id: RecordId, role: &str, today: &str) -> Result<
     } else {
         None
     };
-    // Only gang clues have an informant: no companion lookup on other records' keystrokes.
-    let informant = if record.kind == RecordKind::GangClue { store.informant(id)? } else { None };
+    // Only gang clues (举报人) and petitions (反映人) name a protected person: no companion
+    // lookup on other records' keystrokes.
+    let informant = if record.kind.has_protected_person() { store.informant(id)? } else { None };
     let next_steps = workflow::next_steps(standing, record.kind, record.review.status);
     let light = match (&record.rectification, record.review.status) {
         (Some(ledger), ReviewStatus::Rectifying) => ledger.deadline.as_deref().and_then(|d| workflow::light(d, today)),

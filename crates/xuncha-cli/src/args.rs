@@ -41,11 +41,14 @@ pub enum Command {
     },
     /// District totals: party members investigated and expelled, contracts rectified,
     /// land and income recovered, funds checked.
-    Totals {
-        /// Only this township (12-digit code).
-        #[arg(long)]
-        township: Option<String>,
-    },
+    /// and the round's figures upward: problems found (by kind and source), clues handed
+    /// over (by destination), rectifying, rectified and overdue, 整改完成率.
+    Totals(TotalsArgs),
+    /// The rectification ledger (整改台账) of a problem the office has approved:
+    /// `rectify ID --unit … --owner … --deadline … --kind … --measures …` starts or amends it
+    /// (整改中), `--progress TEXT [--attach FILE]` adds progress with 佐证材料, `--close
+    /// --note TEXT` closes it out (销号); `rectify list [--overdue]` lists the ledger.
+    Rectify(RectifyArgs),
     /// Export records to CSV (one row per record) or JSON (whole records).
     Export(ExportArgs),
     /// Check the integrity of every document, the index and the attachments.
@@ -637,4 +640,65 @@ pub struct TransitionArgs {
     /// 移交日期, YYYY-MM-DD.
     #[arg(long)]
     pub handover_date: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TotalsArgs {
+    /// Only this township (12-digit code).
+    #[arg(long)]
+    pub township: Option<String>,
+    /// Only this round (its name, e.g. 2024年第一轮).
+    #[arg(long)]
+    pub round: Option<String>,
+    /// Only this team (its name, e.g. 第一巡察组).
+    #[arg(long)]
+    pub team: Option<String>,
+    /// Only records created on or after this day (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only records created on or before this day (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Judge overdue rectifications as of this day (YYYY-MM-DD; default today).
+    #[arg(long)]
+    pub today: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RectifyArgs {
+    /// The problem's record id, or `list`.
+    pub target: String,
+    /// 责任单位
+    #[arg(long)]
+    pub unit: Option<String>,
+    /// 责任人
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// 整改时限, YYYY-MM-DD.
+    #[arg(long)]
+    pub deadline: Option<String>,
+    /// 整改类型: 立行立改, 限期整改 or 长期坚持.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// 整改措施
+    #[arg(long)]
+    pub measures: Option<String>,
+    /// Add a progress entry (整改进展) with this text.
+    #[arg(long)]
+    pub progress: Option<String>,
+    /// 佐证材料 for the progress entry (photos, scans; repeatable).
+    #[arg(long)]
+    pub attach: Vec<PathBuf>,
+    /// Close the rectification out (销号), with --note.
+    #[arg(long)]
+    pub close: bool,
+    /// The 销号 note.
+    #[arg(long, default_value = "")]
+    pub note: String,
+    /// With `list`: only rectifications past their deadline.
+    #[arg(long)]
+    pub overdue: bool,
+    /// Judge deadlines as of this day (YYYY-MM-DD; default today).
+    #[arg(long)]
+    pub today: Option<String>,
 }

@@ -68,7 +68,7 @@ pub fn init(db: &Path, pin: &str, args: &InitArgs, kdf: KdfParams) -> Result<Sto
     Ok(Store::create(db, pin, &identity, kdf)?)
 }
 
-fn parse_id(text: &str) -> Result<RecordId> {
+pub fn parse_id(text: &str) -> Result<RecordId> {
     Ok(text.parse::<RecordId>()?)
 }
 
@@ -336,7 +336,7 @@ fn edits_from_args(store: &mut Store, id: RecordId, args: &EditArgs) -> Result<V
     Ok(edits)
 }
 
-fn mime_of(path: &Path) -> &'static str {
+pub fn mime_of(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("jpg" | "jpeg") => "image/jpeg",
         Some("png") => "image/png",

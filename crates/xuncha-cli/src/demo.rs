@@ -12,7 +12,8 @@ use rand::{Rng, SeedableRng};
 use xuncha_domain::{
     Capacity, ClueSource, Conclusion, ContractObject, ContractStatus, Disposition, Division, Edit, Field, FourWinds,
     FundIssue, FundType, Handover, HandoverTo, InactionType, InformantField, ItemField, ItemId, ItemList, LedgerChange,
-    Mu, NewRecord, Outcome, RecordId, RecordKind, RectifyKind, RelationKind, ReviewStatus, Value, Yuan,
+    Mu, NewRecord, Outcome, PetitionChannel, RecordId, RecordKind, RectifyKind, RelationKind, ReviewStatus, Value,
+    Yuan,
 };
 use xuncha_domain::{DivisionEntry, RosterHousehold};
 use xuncha_server::Storage;
@@ -149,12 +150,20 @@ impl Builder {
                 ReviewStatus::OfficeApproved,
                 ReviewStatus::HandedOver,
             ],
-            6 | 7 if problem => &[
+            6 if problem => &[
                 ReviewStatus::Submitted,
                 ReviewStatus::DeputyReviewed,
                 ReviewStatus::LeadSigned,
                 ReviewStatus::OfficeApproved,
                 ReviewStatus::Rectifying,
+            ],
+            7 if problem => &[
+                ReviewStatus::Submitted,
+                ReviewStatus::DeputyReviewed,
+                ReviewStatus::LeadSigned,
+                ReviewStatus::OfficeApproved,
+                ReviewStatus::Rectifying,
+                ReviewStatus::Rectified,
             ],
             _ => &[
                 ReviewStatus::Submitted,
@@ -175,6 +184,7 @@ impl Builder {
                 ReviewStatus::OfficeApproved => (Capacity::Office, "经核查，情况属实。"),
                 ReviewStatus::HandedOver => (Capacity::Office, "涉嫌违纪，移交区纪委监委"),
                 ReviewStatus::Rectifying => (Capacity::Office, "交被巡察党组织整改"),
+                ReviewStatus::Rectified => (Capacity::Lead, "整改措施已落实，资金已退还，同意销号"),
                 _ => (Capacity::Office, "情节轻微，已当场纠正，予以了结"),
             };
             let conclusion = (*to == ReviewStatus::OfficeApproved && problem).then_some(Conclusion::Confirmed);
@@ -184,7 +194,16 @@ impl Builder {
                 number: format!("清巡移〔2024〕{}号", lifecycle + 1),
                 date: xuncha_domain::workflow::date_of_ms(at),
             });
-            let mut step = vec![Edit::Transition { to: *to, capacity, note: note.to_owned(), conclusion, handover }];
+            let mut step = Vec::new();
+            if *to == ReviewStatus::Rectified {
+                // The team records what was done before closing it out (销号).
+                step.push(Edit::AddProgress {
+                    id: self.item(),
+                    text: "已退还截留资金并张榜公示，相关责任人作书面检查".to_owned(),
+                    attachments: Vec::new(),
+                });
+            }
+            step.push(Edit::Transition { to: *to, capacity, note: note.to_owned(), conclusion, handover });
             if *to == ReviewStatus::Rectifying {
                 // Deadlines from a month before the round ends to a month after: some overdue.
                 let deadline =
@@ -491,6 +510,72 @@ fn conduct_issues(b: &mut Builder, places: &[Place]) {
     }
 }
 
+/// 个别谈话 and 信访件 of the round, each cited by the problem it led to.
+fn talks_and_petitions(b: &mut Builder, places: &[Place]) {
+    let problems: Vec<usize> = b
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, (new, ..))| matches!(new.kind, RecordKind::FundCheck | RecordKind::ConductIssue))
+        .map(|(i, _)| i)
+        .step_by(5)
+        .collect();
+    let channels = [PetitionChannel::Letter, PetitionChannel::Visit, PetitionChannel::Online, PetitionChannel::Phone];
+    for (n, at) in problems.into_iter().enumerate() {
+        let place = &places[n % places.len()];
+        let cited_title = b.records[at].0.title.clone();
+        let (source, edits) = if n % 2 == 0 {
+            let person = name(&mut b.rng);
+            let new =
+                b.new_record(RecordKind::Talk, format!("与{}村干部{person}的个别谈话", place.village.name), place);
+            let day = Value::Date(xuncha_domain::workflow::date_of_ms(b.now));
+            let mut edits = vec![
+                text(Field::Interviewee, person),
+                text(Field::IntervieweeUnit, format!("{}村民委员会", place.village.name)),
+                text(Field::IntervieweePost, "村委会委员"),
+                Edit::Set { field: Field::TalkDate, value: Some(day) },
+                text(Field::TalkTime, "09:30—10:40"),
+                text(Field::TalkPlace, format!("{}巡察组驻地谈话室", place.township.name)),
+                text(Field::Interviewers, "演示组长、演示巡察员"),
+                text(Field::Recorder, "演示巡察员"),
+                text(Field::ProblemsRaised, format!("反映“{cited_title}”所涉资金发放不透明")),
+            ];
+            for (question, answer) in [
+                ("你对村里补贴发放情况是否了解？", "听农户说过有的钱没有发足，村里说是统筹了。"),
+                ("统筹的资金用在了哪里？", "没有上过村民代表会议，账上也没公示。"),
+            ] {
+                edits.push(Edit::InsertItem {
+                    list: ItemList::Turns,
+                    id: b.item(),
+                    values: vec![
+                        (ItemField::Question, Value::Text(question.into())),
+                        (ItemField::Answer, Value::Text(answer.into())),
+                    ],
+                });
+            }
+            (new, edits)
+        } else {
+            let title = format!("关于{}补贴发放问题的信访件", place.village.name);
+            let new = b.new_record(RecordKind::Petition, title, place);
+            let day = Value::Date(xuncha_domain::workflow::date_of_ms(b.now));
+            let edits = vec![
+                choice(Field::Channel, channels[n % channels.len()].code()),
+                Edit::Set { field: Field::ReceivedOn, value: Some(day) },
+                text(Field::Reported, name(&mut b.rng)),
+                text(Field::ReportedUnit, format!("{}村委会主任", place.village.name)),
+                text(Field::MainProblems, format!("反映村干部截留补贴，涉及“{cited_title}”")),
+                text(Field::Handling, "已转巡察组核实，列入问题清单"),
+            ];
+            let petitioner = name(&mut b.rng);
+            b.informants.push((new.id, petitioner, "138****0000".to_owned()));
+            (new, edits)
+        };
+        let source_id = source.id;
+        b.push(source, edits, n);
+        b.records[at].1.insert(0, Edit::Cite { source: source_id });
+    }
+}
+
 fn extra(b: &mut Builder, places: &[Place], count: u32) {
     for n in 0..count {
         let place = &places[n as usize % places.len()];
@@ -557,6 +642,7 @@ pub fn populate(store: &mut Store, args: &DemoArgs) -> Result<()> {
     gang_clues(&mut b, &places);
     asset_checks(&mut b, &places);
     conduct_issues(&mut b, &places);
+    talks_and_petitions(&mut b, &places);
     extra(&mut b, &places, args.extra);
     if let DemoPart::Steps(capacity) = part {
         return take_steps(store, &b.steps, &[capacity]);
@@ -598,7 +684,12 @@ fn take_steps(
             missing += 1;
             continue;
         }
-        let Edit::Transition { to, capacity, .. } = &edits[0] else { continue };
+        let Some((to, capacity)) = edits.iter().find_map(|e| match e {
+            Edit::Transition { to, capacity, .. } => Some((to, capacity)),
+            _ => None,
+        }) else {
+            continue;
+        };
         let status = store.record(*id)?.read().review.status;
         if xuncha_domain::workflow::rule_for(store.record(*id)?.kind(), status, *to)
             .is_none_or(|r| r.who.first != *capacity && r.who.or != Some(*capacity))

@@ -7,6 +7,7 @@ mod commands;
 mod demo;
 mod export;
 mod qr;
+mod rectify;
 mod reference;
 mod remote;
 mod show;
@@ -32,7 +33,9 @@ fn exit_code(error: &anyhow::Error) -> u8 {
             StoreError::NotFound { .. } | StoreError::RecordNotFound { .. } | StoreError::AttachmentNotFound { .. } => {
                 4
             }
-            StoreError::UnknownDivision { .. } | StoreError::AmbiguousDivision { .. } => 6,
+            StoreError::UnknownDivision { .. }
+            | StoreError::AmbiguousDivision { .. }
+            | StoreError::BadFilter { .. } => 6,
             StoreError::Corrupt { .. }
             | StoreError::MissingKeyFile { .. }
             | StoreError::BadKeyFile { .. }
@@ -171,10 +174,28 @@ fn run(cli: Cli) -> Result<()> {
             let rows = store.search(query, *limit)?;
             show::rows(&rows, cli.json)
         }
-        Command::Totals { township } => {
+        Command::Totals(args) => {
             let store = open(&cli)?;
-            let totals = store.totals(township.as_deref())?;
+            let filter = xuncha_store::TotalsFilter {
+                township: args.township.clone(),
+                round: args.round.clone(),
+                team: args.team.clone(),
+                from: args.from.clone(),
+                to: args.to.clone(),
+            };
+            let today = match args.today.as_deref() {
+                Some(day) if xuncha_domain::is_date(day.trim()) => day.trim().to_owned(),
+                Some(day) => anyhow::bail!(commands::BadInput(format!(
+                    "日期 “{day}” 应写成 YYYY-MM-DD / the date {day:?} must be YYYY-MM-DD"
+                ))),
+                None => xuncha_domain::workflow::date_of_ms(now_ms()),
+            };
+            let totals = store.totals_for(&filter, &today)?;
             show::totals(&totals, cli.json)
+        }
+        Command::Rectify(args) => {
+            let mut store = open(&cli)?;
+            rectify::run(&mut store, args, cli.json)
         }
         Command::Export(args) => {
             let store = open(&cli)?;

@@ -102,6 +102,42 @@ pub fn totals(totals: &Totals, as_json: bool) -> Result<()> {
     println!("           发放 disbursed (元) ................. {}", yuan(totals.disbursed_fen));
     println!("  入户核实 households verified ................. {} / {}", totals.households_verified, totals.households);
     println!("  有冲突待处理 records with conflicts .......... {}", totals.with_conflicts);
+    let w = &totals.workflow;
+    let counts = |list: &[xuncha_store::Count]| {
+        list.iter().map(|c| format!("{} {}", c.label, c.count)).collect::<Vec<_>>().join(" · ")
+    };
+    let percent = |bp: i64| format!("{}.{:02}%", bp / 100, bp % 100);
+    println!("巡察 / the round's figures (逾期 judged on {})", w.today);
+    println!("  发现问题 problems found ..................... {} 个", w.problems_found);
+    if !w.problems_by_kind.is_empty() {
+        println!("    按类型 by kind: {}", counts(&w.problems_by_kind));
+        println!("    按来源 by source: {}", counts(&w.problems_by_source));
+    }
+    println!("  移交问题线索 clues handed over .............. {} 件", w.handed_over);
+    if !w.handed_over_by_destination.is_empty() {
+        println!("    按移交对象 by destination: {}", counts(&w.handed_over_by_destination));
+    }
+    println!(
+        "  整改 rectification: 整改中 {} · 已销号 {} · 逾期 {} (红灯 {} · 黄灯 {}) · 整改完成率 {}",
+        w.rectifying,
+        w.rectified,
+        w.overdue,
+        w.red,
+        w.yellow,
+        percent(w.rectification_rate_bp)
+    );
+    for (title, rows) in
+        [("按轮次 by round", &w.by_round), ("按乡镇 by township", &w.by_township), ("按责任单位 by unit", &w.by_unit)]
+    {
+        if rows.is_empty() {
+            continue;
+        }
+        let shown: Vec<String> =
+            rows.iter().map(|r| format!("{} {}/{} {}", r.label, r.rectified, r.total, percent(r.rate_bp))).collect();
+        println!("    {title}: {}", shown.join(" · "));
+    }
+    println!("  予以了结 closed {} · 审签中 in review {} · 退回补充 returned {}", w.closed, w.in_review, w.returned);
+    println!("  谈话记录 talks {} · 信访件 petitions {}", w.talks, w.petitions);
     Ok(())
 }
 

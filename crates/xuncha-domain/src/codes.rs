@@ -119,6 +119,14 @@ vocabulary! {
     }
 }
 
+impl RecordKind {
+    /// Whether records of this kind name a protected person, sealed on the device (a gang
+    /// clue's informant 举报人, a petition's petitioner 反映人).
+    pub fn has_protected_person(self) -> bool {
+        matches!(self, RecordKind::GangClue | RecordKind::Petition)
+    }
+}
+
 impl PoliticalStatus {
     /// Whether the status makes the person subject to Party discipline (full and probationary members).
     pub fn is_party_member(self) -> bool {

@@ -55,6 +55,15 @@ pub struct Projection {
     /// The records this one cites as its sources. Rows read back from a device's index
     /// leave it empty (the store keeps citations in their own table).
     pub sources: Vec<String>,
+    /// The workflow: the verification conclusion's code, whom a 问题线索 went to (移交), the
+    /// rectification's responsible unit and deadline, and when it was closed out (销号).
+    pub conclusion: String,
+    pub handover_to: String,
+    pub rect_unit: String,
+    pub rect_deadline: String,
+    pub rectified_at_ms: i64,
+    /// A gang clue's source (the others are found by the patrol or through what they cite).
+    pub clue_source: String,
 }
 
 impl RecordDoc {
@@ -131,6 +140,24 @@ pub fn project(record: &Record, updated_at_ms: i64, has_conflicts: bool) -> Proj
         withdrawn: record.withdrawn.is_some(),
         search_text: search_text(record),
         sources: record.sources.iter().map(|c| c.record.to_string()).collect(),
+        conclusion: record.review.conclusion.map(|c| c.code().to_owned()).unwrap_or_default(),
+        handover_to: record
+            .review
+            .steps
+            .iter()
+            .rev()
+            .find_map(|s| s.handover.as_ref().map(|h| h.to.code().to_owned()))
+            .unwrap_or_default(),
+        rect_unit: record.rectification.as_ref().map(|r| r.unit.clone()).unwrap_or_default(),
+        rect_deadline: record.rectification.as_ref().and_then(|r| r.deadline.clone()).unwrap_or_default(),
+        rectified_at_ms: record
+            .review
+            .steps
+            .iter()
+            .rev()
+            .find(|s| s.to == crate::ReviewStatus::Rectified)
+            .map_or(0, |s| s.at_ms),
+        clue_source: record.text(Field::ClueSource).unwrap_or_default().to_owned(),
     }
 }
 

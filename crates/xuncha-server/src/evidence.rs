@@ -117,9 +117,12 @@ pub fn export(storage: &dyn Storage, key: &ServerKey, record: RecordId, now_ms: 
         };
         let record = RecordDoc::load(&doc.snapshot).map_err(|e| StorageError::Backend(e.to_string()))?.read();
         let mut out = Vec::new();
-        for reference in record.attachments {
+        for reference in record.all_attachments() {
             if tx.attachment_state(&reference.sha256)?.is_some_and(|s| s.complete) {
-                out.push(Attachment { bytes: tx.attachment_bytes(&reference.sha256, 0)?, sha256: reference.sha256 });
+                out.push(Attachment {
+                    bytes: tx.attachment_bytes(&reference.sha256, 0)?,
+                    sha256: reference.sha256.clone(),
+                });
             }
         }
         Ok(out)
@@ -261,7 +264,7 @@ pub fn verify(bytes: &[u8], expected_key: Option<&str>) -> std::result::Result<V
                 attachment.sha256, attachment.sha256
             ));
         }
-        if !record.attachments.iter().any(|a| a.sha256 == attachment.sha256) {
+        if !record.all_attachments().any(|a| a.sha256 == attachment.sha256) {
             return Err(format!(
                 "附件 {} 不属于此记录 / attachment {} is not the record's",
                 attachment.sha256, attachment.sha256

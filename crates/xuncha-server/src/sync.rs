@@ -228,7 +228,7 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
                 return Ok(ack(refused(refusal.code, refusal.to_string()), heads_bytes(&before)));
             }
             let owner = existing.map_or_else(|| device.id.clone(), |e| e.owner_device);
-            let attachments: Vec<String> = record.attachments.into_iter().map(|a| a.sha256).collect();
+            let attachments: Vec<String> = record.all_attachments().map(|a| a.sha256.clone()).collect();
             tx.set_attachment_refs(&upload.doc.record, &attachments)?;
             let (heads, snapshot) = (doc.heads(), doc.save());
             store_new(tx, upload, &signatures, new, snapshot, after, owner, &device.id, now_ms)

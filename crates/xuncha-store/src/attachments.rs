@@ -46,6 +46,20 @@ pub struct NewAttachment {
     pub gps: Option<xuncha_domain::GeoPoint>,
 }
 
+impl NewAttachment {
+    /// The reference a record keeps to this file (by its SHA-256).
+    pub fn reference(&self) -> xuncha_domain::AttachmentRef {
+        xuncha_domain::AttachmentRef {
+            sha256: sha256_hex(&self.bytes),
+            mime: self.mime.clone(),
+            size: u64::try_from(self.bytes.len()).unwrap_or(u64::MAX),
+            caption: self.caption.clone(),
+            taken_at_ms: self.taken_at_ms,
+            gps: self.gps,
+        }
+    }
+}
+
 /// Writes an attachment's bytes inside the caller's transaction (once per content).
 pub(crate) fn insert_blob(
     tx: &rusqlite::Transaction<'_>,

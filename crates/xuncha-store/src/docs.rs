@@ -2,9 +2,7 @@
 //! edit as one transaction (chunk, compaction, projection, search index, outbox).
 
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
-use xuncha_domain::{
-    AttachmentRef, ChangeHash, Edit, Informant, InformantField, NewRecord, ProtectedDoc, RecordDoc, RecordId,
-};
+use xuncha_domain::{ChangeHash, Edit, Informant, InformantField, NewRecord, ProtectedDoc, RecordDoc, RecordId};
 
 use crate::attachments::{NewAttachment, insert_blob, sha256_hex};
 use crate::error::{Result, StoreError};
@@ -296,28 +294,31 @@ impl Store {
         files: &[NewAttachment],
         now_ms: i64,
     ) -> Result<Option<ChangeHash>> {
+        let mut all: Vec<Edit> = edits.to_vec();
+        all.extend(files.iter().map(|file| Edit::AddAttachment { attachment: file.reference() }));
+        self.edit_with_files(id, &all, files, now_ms)
+    }
+
+    /// Like [`Store::edit`], also storing `files` that the edits refer to in their own
+    /// way (a progress entry's 佐证材料, a signature's picture): the bytes and the edits
+    /// land together or not at all.
+    pub fn edit_with_files(
+        &mut self,
+        id: RecordId,
+        edits: &[Edit],
+        files: &[NewAttachment],
+        now_ms: i64,
+    ) -> Result<Option<ChangeHash>> {
         let ctx = self.edit_context(now_ms);
         let doc_id = Part::Record.doc_id(id);
-        let mut all: Vec<Edit> = edits.to_vec();
+        let all = edits;
         let hashes: Vec<String> = files.iter().map(|f| sha256_hex(&f.bytes)).collect();
-        for (file, sha256) in files.iter().zip(&hashes) {
-            all.push(Edit::AddAttachment {
-                attachment: AttachmentRef {
-                    sha256: sha256.clone(),
-                    mime: file.mime.clone(),
-                    size: u64::try_from(file.bytes.len()).unwrap_or(u64::MAX),
-                    caption: file.caption.clone(),
-                    taken_at_ms: file.taken_at_ms,
-                    gps: file.gps,
-                },
-            });
-        }
         let cached = self.cache.take(&doc_id);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut doc =
             checked_out(&tx, &doc_id, cached)?.ok_or_else(|| StoreError::RecordNotFound { id: id.to_string() })?;
         let before = doc.heads();
-        let Some(change) = doc.apply(&all, &ctx)? else {
+        let Some(change) = doc.apply(all, &ctx)? else {
             drop(tx);
             self.cache.put(doc_id, doc);
             return Ok(None);
@@ -382,7 +383,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<()> {
         let record = self.record(id)?;
-        if record.kind() != xuncha_domain::RecordKind::GangClue {
+        if !record.kind().has_protected_person() {
             return Err(xuncha_domain::DomainError::FieldNotInKind {
                 field: "informant".into(),
                 kind: record.kind().code().into(),

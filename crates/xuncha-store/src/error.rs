@@ -10,6 +10,9 @@ use xuncha_domain::DomainError;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// A filter given wrongly (a date not written YYYY-MM-DD).
+    #[error("{detail}")]
+    BadFilter { detail: String },
     #[error("PIN 错误，数据库未改动。请重新输入 / wrong PIN; the database was not touched. Enter the PIN again")]
     WrongPin,
     #[error("PIN 至少 6 位 / the PIN must have at least 6 characters")]
@@ -72,6 +75,7 @@ impl StoreError {
     /// A stable code for the UI and exit statuses.
     pub fn code(&self) -> &'static str {
         match self {
+            StoreError::BadFilter { .. } => "bad_filter",
             StoreError::WrongPin => "wrong_pin",
             StoreError::WeakPin => "weak_pin",
             StoreError::NotFound { .. } => "not_found",

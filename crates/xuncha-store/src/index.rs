@@ -3,18 +3,19 @@
 //! draft has no row and no search entry: its document alone remains.
 
 use rusqlite::{Row, Transaction, params, params_from_iter, types::Value as SqlValue};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use xuncha_domain::{Projection, RecordDoc, RecordKind, ReviewStatus};
 
 use crate::Store;
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 
 pub(crate) const COLUMNS_FOR_VERIFY: &str = COLUMNS;
 
 const COLUMNS: &str = "record_id, kind, title, round, township_code, township_name, village_code, village_name, team,
     creator, status, created_at, updated_at, allocated_fen, disbursed_fen, item_count, households, households_verified,
     party_members, party_members_expelled, public_officials, contracts, contracts_rectified, land_recovered_centimu,
-    income_recovered_fen, attachment_count, has_conflicts, problem_count, shortfall_fen";
+    income_recovered_fen, attachment_count, has_conflicts, problem_count, shortfall_fen, conclusion, handover_to,
+    rect_unit, rect_deadline, rectified_at, clue_source";
 
 /// Writes a record's row and its search entry; a withdrawn record has neither.
 pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
@@ -23,7 +24,7 @@ pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
     }
     let sql = format!(
         "INSERT INTO records ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)
+            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)
          ON CONFLICT (record_id) DO UPDATE SET kind = excluded.kind, title = excluded.title, round = excluded.round,
             township_code = excluded.township_code, township_name = excluded.township_name,
             village_code = excluded.village_code, village_name = excluded.village_name, team = excluded.team,
@@ -35,7 +36,10 @@ pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
             contracts = excluded.contracts, contracts_rectified = excluded.contracts_rectified,
             land_recovered_centimu = excluded.land_recovered_centimu, income_recovered_fen = excluded.income_recovered_fen,
             attachment_count = excluded.attachment_count, has_conflicts = excluded.has_conflicts,
-            problem_count = excluded.problem_count, shortfall_fen = excluded.shortfall_fen
+            problem_count = excluded.problem_count, shortfall_fen = excluded.shortfall_fen,
+            conclusion = excluded.conclusion, handover_to = excluded.handover_to, rect_unit = excluded.rect_unit,
+            rect_deadline = excluded.rect_deadline, rectified_at = excluded.rectified_at,
+            clue_source = excluded.clue_source
          RETURNING rid"
     );
     let mut stmt = tx.prepare_cached(&sql)?;
@@ -70,6 +74,12 @@ pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
             p.has_conflicts,
             p.problem_count,
             p.shortfall_fen,
+            p.conclusion,
+            p.handover_to,
+            p.rect_unit,
+            p.rect_deadline,
+            p.rectified_at_ms,
+            p.clue_source,
         ],
         |row| row.get(0),
     )?;
@@ -143,6 +153,12 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Projection> {
         has_conflicts: row.get(26)?,
         problem_count: row.get(27)?,
         shortfall_fen: row.get(28)?,
+        conclusion: row.get(29)?,
+        handover_to: row.get(30)?,
+        rect_unit: row.get(31)?,
+        rect_deadline: row.get(32)?,
+        rectified_at_ms: row.get(33)?,
+        clue_source: row.get(34)?,
         // Withdrawn records have no row.
         withdrawn: false,
         // The search text lives in the full-text index only.
@@ -196,6 +212,115 @@ pub struct Totals {
     pub contracts_rectified: i64,
     pub land_recovered_centimu: i64,
     pub income_recovered_fen: i64,
+    /// The 巡察 figures upward (发现问题, 移交, 整改), over the same records.
+    pub workflow: WorkflowTotals,
+}
+
+/// A count under a label (a kind, a source, a destination).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Count {
+    /// The stored code.
+    pub code: String,
+    /// Its Chinese label.
+    pub label: String,
+    pub count: i64,
+}
+
+/// How far rectification has got for one round, township or responsible unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RateRow {
+    pub label: String,
+    /// 已销号
+    pub rectified: i64,
+    /// Every problem handed over for rectification (整改中 and 已销号).
+    pub total: i64,
+    /// 整改中 past their deadline.
+    pub overdue: i64,
+    /// 整改完成率 in hundredths of a percent (10000 = 100%); 0 when there is none.
+    pub rate_bp: i64,
+}
+
+/// The figures a 巡察办 reports upward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct WorkflowTotals {
+    /// 发现问题: problems the office has approved (not found 不属实).
+    pub problems_found: i64,
+    pub problems_by_kind: Vec<Count>,
+    /// How each was found: a gang clue's source; a record citing a 信访件 or a 谈话记录
+    /// (信访举报, 个别谈话); otherwise 巡察发现.
+    pub problems_by_source: Vec<Count>,
+    /// 移交问题线索
+    pub handed_over: i64,
+    pub handed_over_by_destination: Vec<Count>,
+    /// 整改中, 已销号, and 整改中 past their deadline (逾期).
+    pub rectifying: i64,
+    pub rectified: i64,
+    pub overdue: i64,
+    /// Rectifying with a deadline 10 days away or less (red) and 20 or less (yellow).
+    pub red: i64,
+    pub yellow: i64,
+    /// 整改完成率 in hundredths of a percent (10000 = 100%).
+    pub rectification_rate_bp: i64,
+    pub by_round: Vec<RateRow>,
+    pub by_township: Vec<RateRow>,
+    pub by_unit: Vec<RateRow>,
+    /// 予以了结
+    pub closed: i64,
+    /// Records still in the teams' hands: submitted, in review, returned.
+    pub in_review: i64,
+    pub returned: i64,
+    /// 谈话记录 and 信访件 recorded.
+    pub talks: i64,
+    pub petitions: i64,
+    /// The day overdue was judged on.
+    pub today: String,
+}
+
+/// Which records the totals cover.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TotalsFilter {
+    #[serde(default)]
+    pub township: Option<String>,
+    /// The round's name as records carry it (e.g. 2024年第一轮).
+    #[serde(default)]
+    pub round: Option<String>,
+    /// The team's name as records carry it.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Records created on or after this day (`YYYY-MM-DD`, UTC+8).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Records created on or before this day.
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+impl TotalsFilter {
+    /// The SQL condition on `records` (with `?1`…`?5` bound by [`TotalsFilter::params`]).
+    const WHERE: &'static str = "(?1 IS NULL OR township_code = ?1) AND (?2 IS NULL OR round = ?2)
+        AND (?3 IS NULL OR team = ?3) AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR created_at < ?5)";
+
+    fn params(&self) -> Result<[Option<rusqlite::types::Value>; 5]> {
+        use rusqlite::types::Value as V;
+        let text =
+            |v: &Option<String>| v.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(|t| V::Text(t.to_owned()));
+        let day = |v: &Option<String>, next: i64| -> Result<Option<V>> {
+            match v.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                None => Ok(None),
+                Some(date) => {
+                    let days = xuncha_domain::workflow::day_number(date).ok_or_else(|| StoreError::BadFilter {
+                        detail: format!("日期 “{date}” 应写成 YYYY-MM-DD / the date {date:?} must be YYYY-MM-DD"),
+                    })?;
+                    Ok(Some(V::Integer((days + next) * 86_400_000 - 8 * 3_600_000)))
+                }
+            }
+        };
+        Ok([text(&self.township), text(&self.round), text(&self.team), day(&self.from, 0)?, day(&self.to, 1)?])
+    }
 }
 
 /// How many records share one value of a column (a village, a round, a status).
@@ -311,8 +436,148 @@ impl Store {
         Ok(self.conn.query_row("SELECT count(*) FROM records", [], |row| row.get(0))?)
     }
 
-    /// District totals over every record on the device, or one township's.
+    /// District totals over every record on the device, or one township's, with overdue
+    /// rectifications judged on today's date (UTC+8).
     pub fn totals(&self, township_code: Option<&str>) -> Result<Totals> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let filter = TotalsFilter { township: township_code.map(str::to_owned), ..TotalsFilter::default() };
+        self.totals_for(&filter, &xuncha_domain::workflow::date_of_ms(now))
+    }
+
+    /// Totals over the records `filter` picks, overdue judged on `today` (`YYYY-MM-DD`).
+    pub fn totals_for(&self, filter: &TotalsFilter, today: &str) -> Result<Totals> {
+        let mut totals = self.base_totals(filter)?;
+        totals.workflow = self.workflow_totals(filter, today)?;
+        Ok(totals)
+    }
+
+    fn workflow_totals(&self, filter: &TotalsFilter, today: &str) -> Result<WorkflowTotals> {
+        use xuncha_domain::workflow::{Light, is_problem, light};
+        use xuncha_domain::{ClueSource, HandoverTo, RecordKind, ReviewStatus};
+        let params = filter.params()?;
+        let sql = format!(
+            "SELECT r.kind, r.status, r.conclusion, r.handover_to, r.rect_unit, r.rect_deadline, r.round,
+                    r.township_name, r.clue_source,
+                    (SELECT group_concat(s.kind) FROM citations c JOIN records s ON s.record_id = c.source_id
+                      WHERE c.record_id = r.record_id)
+             FROM records r WHERE {}",
+            TotalsFilter::WHERE
+                .replace("township_code", "r.township_code")
+                .replace("round =", "r.round =")
+                .replace("team =", "r.team =")
+                .replace("created_at", "r.created_at")
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, String>(6)?,
+                row.get::<_, String>(7)?,
+                row.get::<_, String>(8)?,
+                row.get::<_, Option<String>>(9)?,
+            ))
+        })?;
+        let mut w = WorkflowTotals { today: today.to_owned(), ..WorkflowTotals::default() };
+        let bump = |list: &mut Vec<Count>, code: &str, label: &str| match list.iter_mut().find(|c| c.code == code) {
+            Some(c) => c.count += 1,
+            None => list.push(Count { code: code.to_owned(), label: label.to_owned(), count: 1 }),
+        };
+        let rate = |list: &mut Vec<RateRow>, label: &str, rectified: bool, overdue: bool| {
+            let row = match list.iter_mut().position(|r| r.label == label) {
+                Some(at) => &mut list[at],
+                None => {
+                    list.push(RateRow { label: label.to_owned(), ..RateRow::default() });
+                    list.last_mut().expect("just pushed")
+                }
+            };
+            row.total += 1;
+            row.rectified += i64::from(rectified);
+            row.overdue += i64::from(overdue);
+        };
+        for row in rows {
+            let (kind, status, conclusion, handover_to, unit, deadline, round, township, clue_source, cited) = row?;
+            let Some(kind) = RecordKind::parse(&kind) else { continue };
+            let status = ReviewStatus::from_stored(&status).unwrap_or(ReviewStatus::Draft);
+            match kind {
+                RecordKind::Talk => w.talks += 1,
+                RecordKind::Petition => w.petitions += 1,
+                _ => {}
+            }
+            match status {
+                ReviewStatus::Submitted | ReviewStatus::DeputyReviewed | ReviewStatus::LeadSigned => w.in_review += 1,
+                ReviewStatus::Returned => w.returned += 1,
+                _ => {}
+            }
+            if !is_problem(kind) || !status.is_approved() || conclusion == xuncha_domain::Conclusion::Unfounded.code() {
+                continue;
+            }
+            w.problems_found += 1;
+            bump(&mut w.problems_by_kind, kind.code(), kind.zh());
+            let cited = cited.unwrap_or_default();
+            let (code, label) = if let Some(source) = ClueSource::parse(&clue_source) {
+                (source.code(), source.zh())
+            } else if cited.split(',').any(|k| k == RecordKind::Petition.code()) {
+                (ClueSource::PetitionReport.code(), ClueSource::PetitionReport.zh())
+            } else if cited.split(',').any(|k| k == RecordKind::Talk.code()) {
+                ("talk", "个别谈话")
+            } else {
+                (ClueSource::Patrol.code(), ClueSource::Patrol.zh())
+            };
+            bump(&mut w.problems_by_source, code, label);
+            match status {
+                ReviewStatus::HandedOver => {
+                    w.handed_over += 1;
+                    let to = HandoverTo::parse(&handover_to);
+                    bump(
+                        &mut w.handed_over_by_destination,
+                        to.map_or("unknown", HandoverTo::code),
+                        to.map_or("（未注明）", HandoverTo::zh),
+                    );
+                }
+                ReviewStatus::Closed => w.closed += 1,
+                ReviewStatus::Rectifying | ReviewStatus::Rectified => {
+                    let rectified = status == ReviewStatus::Rectified;
+                    let shown = (!rectified).then(|| light(&deadline, today)).flatten();
+                    let overdue =
+                        !rectified && xuncha_domain::workflow::days_between(today, &deadline).is_some_and(|d| d < 0);
+                    if rectified {
+                        w.rectified += 1;
+                    } else {
+                        w.rectifying += 1;
+                    }
+                    w.overdue += i64::from(overdue);
+                    w.red += i64::from(shown == Some(Light::Red));
+                    w.yellow += i64::from(shown == Some(Light::Yellow));
+                    let blank = |s: &str| if s.trim().is_empty() { "（未填）".to_owned() } else { s.to_owned() };
+                    rate(&mut w.by_round, &blank(&round), rectified, overdue);
+                    rate(&mut w.by_township, &blank(&township), rectified, overdue);
+                    rate(&mut w.by_unit, &blank(&unit), rectified, overdue);
+                }
+                _ => {}
+            }
+        }
+        let bp = |done: i64, total: i64| if total == 0 { 0 } else { (done * 10_000 + total / 2) / total };
+        w.rectification_rate_bp = bp(w.rectified, w.rectified + w.rectifying);
+        for list in [&mut w.by_round, &mut w.by_township, &mut w.by_unit] {
+            for row in list.iter_mut() {
+                row.rate_bp = bp(row.rectified, row.total);
+            }
+            list.sort_by(|a, b| a.label.cmp(&b.label));
+        }
+        for list in [&mut w.problems_by_kind, &mut w.problems_by_source, &mut w.handed_over_by_destination] {
+            list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
+        }
+        Ok(w)
+    }
+
+    fn base_totals(&self, filter: &TotalsFilter) -> Result<Totals> {
         let sql = "SELECT count(*),
                 COALESCE(SUM(kind = 'fund_check'), 0), COALESCE(SUM(kind = 'gang_clue'), 0),
                 COALESCE(SUM(kind = 'asset_check'), 0), COALESCE(SUM(kind = 'conduct_issue'), 0),
@@ -321,8 +586,10 @@ impl Store {
                 COALESCE(SUM(party_members_expelled), 0), COALESCE(SUM(public_officials), 0), COALESCE(SUM(contracts), 0),
                 COALESCE(SUM(contracts_rectified), 0), COALESCE(SUM(land_recovered_centimu), 0),
                 COALESCE(SUM(income_recovered_fen), 0), COALESCE(SUM(shortfall_fen), 0)
-             FROM records WHERE ?1 IS NULL OR township_code = ?1";
-        Ok(self.conn.query_row(sql, [township_code], |row| {
+             FROM records WHERE ";
+        let sql = format!("{sql}{}", TotalsFilter::WHERE);
+        let params = filter.params()?;
+        Ok(self.conn.query_row(&sql, rusqlite::params_from_iter(params.iter()), |row| {
             Ok(Totals {
                 records: row.get(0)?,
                 fund_checks: row.get(1)?,
@@ -342,6 +609,7 @@ impl Store {
                 land_recovered_centimu: row.get(15)?,
                 income_recovered_fen: row.get(16)?,
                 shortfall_fen: row.get(17)?,
+                workflow: WorkflowTotals::default(),
             })
         })?)
     }

@@ -24,7 +24,7 @@ use xuncha_domain::{ActorId, DeviceId, EditContext, UserId};
 pub use attachments::{AttachmentInfo, NewAttachment};
 pub use docs::Part;
 pub use error::{Result, StoreError};
-pub use index::{Facet, Facets, ListFilter, Totals};
+pub use index::{Count, Facet, Facets, ListFilter, RateRow, Totals, TotalsFilter, WorkflowTotals};
 pub use key::{KdfParams, key_file_path};
 pub use schema::SCHEMA_VERSION as DB_SCHEMA_VERSION;
 pub use sync::{Applied, Incoming, Outgoing, Received, UploadOutcome};

@@ -182,7 +182,8 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     "#,
     // 7: the 巡察 workflow: which record cites which source (a 谈话记录 or 信访件 shows the
-    // records it led to). Index rows are rebuilt with the workflow's statuses.
+    // records it led to), and each row's conclusion, hand-over, ledger and clue source for
+    // the figures upward. Index rows are rebuilt with the workflow's statuses.
     r#"
     CREATE TABLE citations (
         record_id TEXT NOT NULL,
@@ -190,6 +191,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (record_id, source_id)
     ) WITHOUT ROWID;
     CREATE INDEX citations_source ON citations (source_id);
+    ALTER TABLE records ADD COLUMN conclusion TEXT NOT NULL DEFAULT '';
+    ALTER TABLE records ADD COLUMN handover_to TEXT NOT NULL DEFAULT '';
+    ALTER TABLE records ADD COLUMN rect_unit TEXT NOT NULL DEFAULT '';
+    ALTER TABLE records ADD COLUMN rect_deadline TEXT NOT NULL DEFAULT '';
+    ALTER TABLE records ADD COLUMN rectified_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE records ADD COLUMN clue_source TEXT NOT NULL DEFAULT '';
     "#,
 ];
 

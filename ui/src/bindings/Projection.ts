@@ -41,4 +41,13 @@ search_text: string,
  * The records this one cites as its sources. Rows read back from a device's index
  * leave it empty (the store keeps citations in their own table).
  */
-sources: Array<string>, };
+sources: Array<string>, 
+/**
+ * The workflow: the verification conclusion's code, whom a 问题线索 went to (移交), the
+ * rectification's responsible unit and deadline, and when it was closed out (销号).
+ */
+conclusion: string, handover_to: string, rect_unit: string, rect_deadline: string, rectified_at_ms: number, 
+/**
+ * A gang clue's source (the others are found by the patrol or through what they cite).
+ */
+clue_source: string, };
