@@ -483,6 +483,24 @@ pub enum RecordCommand {
     Transition(TransitionArgs),
     /// Who may take the record where next, and whether you may.
     Transitions { id: String },
+    /// Sign the record (签字): a picture of the signature (or of a thumbprint, 按手印),
+    /// bound to the record's current version, in a role: 承办人 handler, 副组长 deputy,
+    /// 组长 lead, 被谈话人 interviewee, 农户 household.
+    Sign {
+        id: String,
+        /// The role signed in (code or label).
+        #[arg(long = "as")]
+        role: String,
+        /// The signature picture (PNG or JPEG).
+        #[arg(long)]
+        image: PathBuf,
+        /// The signer's name (default: your own name; required for 被谈话人 and 农户).
+        #[arg(long)]
+        signer: Option<String>,
+        /// The pen strokes as JSON, if the picture came from a pad.
+        #[arg(long)]
+        strokes: Option<PathBuf>,
+    },
     /// Cite another record (a 谈话记录, a 信访件, another problem) as a source of this one.
     Cite {
         id: String,

@@ -10,7 +10,7 @@ use xuncha_domain::{
     ActorId, DeviceId, Division, Edit, Field, FieldPath, FundIssue, InformantField, ItemField, ItemId, ItemList,
     NewRecord, RecordId, RecordKind, ReviewStatus, UserId,
 };
-use xuncha_domain::{Conclusion, Handover, HandoverTo};
+use xuncha_domain::{Conclusion, Handover, HandoverTo, SignerRole};
 use xuncha_store::{Identity, KdfParams, ListFilter, NewAttachment, Store};
 
 use crate::args::{EditArgs, InitArgs, ListArgs, NewArgs, RecordCommand, TransitionArgs};
@@ -452,6 +452,63 @@ pub fn record(store: &mut Store, command: &RecordCommand, json: bool) -> Result<
         RecordCommand::Apply { id, input } => apply_lines(store, parse_id(id)?, input),
         RecordCommand::Transition(args) => transition(store, args, json),
         RecordCommand::Transitions { id } => transitions(store, parse_id(id)?, json),
+        RecordCommand::Sign { id, role, image, signer, strokes } => {
+            let id = parse_id(id)?;
+            let role = SignerRole::parse(role).ok_or_else(|| {
+                Usage(format!("未知的签字身份 “{role}”，可选：{} / unknown role", SignerRole::codes()))
+            })?;
+            let signer = match signer.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                Some(name) => name.to_owned(),
+                None if matches!(role, SignerRole::Interviewee | SignerRole::Household) => {
+                    bail!(bad(
+                        "被谈话人或农户签字须写明 --signer 姓名 / give --signer NAME for a 被谈话人 or a household"
+                    ))
+                }
+                None => store.identity().user_name.clone(),
+            };
+            let bytes =
+                std::fs::read(image).with_context(|| format!("无法读取签字图片 / cannot read {}", image.display()))?;
+            let mime = mime_of(image);
+            if !mime.starts_with("image/") {
+                bail!(bad(format!(
+                    "签字须为 PNG 或 JPEG 图片 / the signature must be a PNG or JPEG picture: {}",
+                    image.display()
+                )));
+            }
+            let strokes = match strokes {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("无法读取笔迹 / cannot read {}", path.display()))?,
+                None => String::new(),
+            };
+            let file = NewAttachment {
+                bytes,
+                mime: mime.to_owned(),
+                caption: format!("{}签字", role.zh()),
+                taken_at_ms: None,
+                gps: None,
+            };
+            let edit =
+                Edit::Sign { id: ItemId::new(now_ms(), &entropy()?), role, signer, image: file.reference(), strokes };
+            if let Some(user_role) = store.sync_value("role")? {
+                xuncha_app::records::check_allowed(store, id, std::slice::from_ref(&edit), &user_role, now_ms())
+                    .map_err(|error| match error {
+                        xuncha_app::AppError::Forbidden(message) => anyhow::Error::from(NotAllowed(message)),
+                        other => anyhow::Error::from(other),
+                    })?;
+            }
+            let change = store.edit_with_files(id, &[edit], &[file], now_ms())?;
+            let record = store.record(id)?.read();
+            let signature = record.signatures.last();
+            if json {
+                return show::json(&serde_json::json!({
+                    "id": id.to_string(), "change": change.map(|c| c.to_string()), "signature": signature,
+                }));
+            }
+            if let Some(s) = signature {
+                println!("已签字 / signed: {}（{}）, 对应版本 covers {}", s.signer, s.role.zh(), s.heads.join(","));
+            }
+            Ok(())
+        }
         RecordCommand::Cite { id, source, remove } => {
             let id = parse_id(id)?;
             let source = parse_id(source)?;

@@ -221,6 +221,63 @@ pub fn record(doc: &mut RecordDoc, informant: Option<&Informant>, as_json: bool)
             println!("  决定 decision: {} by {} at {} — {}{}", d.status.zh(), d.by, time(d.at_ms), d.note, void);
         }
     }
+    let older =
+        |void: bool| if void { "（此后记录已修改，对应旧版本 / covers an older version）" } else { "" };
+    if !record.review.steps.is_empty() {
+        println!(
+            "
+审签流程 workflow"
+        );
+        for step in &record.review.steps {
+            let mut extra = Vec::new();
+            if let Some(c) = step.conclusion {
+                extra.push(format!("核实结论 {}", c.zh()));
+            }
+            if let Some(h) = &step.handover {
+                extra.push(format!("移交 {}{} {} {}", h.to.zh(), h.unit, h.number, h.date));
+            }
+            println!(
+                "  {} {}（{}）{} → {} {}{}{}",
+                time(step.at_ms),
+                step.by,
+                step.capacity.zh(),
+                step.from.zh(),
+                step.to.zh(),
+                step.note,
+                if extra.is_empty() { String::new() } else { format!(" [{}]", extra.join("; ")) },
+                older(step.void)
+            );
+        }
+    }
+    if let Some(ledger) = &record.rectification {
+        println!(
+            "
+整改台账 rectification"
+        );
+        println!(
+            "  责任单位 {} · 责任人 {} · 时限 {} · {}",
+            ledger.unit,
+            ledger.owner,
+            ledger.deadline.as_deref().unwrap_or("—"),
+            ledger.kind.map_or("—", |k| k.zh())
+        );
+        println!("  措施 {}", ledger.measures);
+        for p in &ledger.progress {
+            println!("  {} {}: {}（佐证材料 {} 件）", time(p.at_ms), p.by, p.text, p.attachments.len());
+        }
+    }
+    if !record.sources.is_empty() {
+        println!(
+            "
+问题来源 sources"
+        );
+        for c in &record.sources {
+            println!("  {}", c.record);
+        }
+    }
+    for s in &record.signatures {
+        println!("签字 signed: {}（{}）by {} at {}{}", s.signer, s.role.zh(), s.by, time(s.at_ms), older(s.void));
+    }
     if !conflicts.is_empty() {
         println!("\n⚠ {} 个字段有并发修改，请运行 `xuncha record conflicts {}`", conflicts.len(), record.id);
     }
