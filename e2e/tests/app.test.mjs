@@ -19,6 +19,12 @@ before(async () => {
   driver = await startDriver();
   server = await startServer(dir);
   server.addUser('wang', '王巡察', 'inspector');
+  // The round's team: 赵组长 leads it, 钱副组长 is its 副组长, 王巡察 a member, assigned 东岭镇
+  // (no divisions are imported: places are typed as CODE:NAME).
+  server.addUser('zhao', '赵组长', 'team_lead');
+  server.addUser('qian', '钱副组长', 'team_lead');
+  server.admin(['round', 'add', '--name', '2024年第一轮', '--start', '2024-03-01', '--end', '2024-12-31']);
+  server.admin(['team', 'add', '--name', '第一巡察组', '--round', '2024年第一轮', '--lead', 'zhao', '--deputy', 'qian', '--members', 'wang', '--villages', '330199101000']);
   inspectorDir = path.join(dir, 'app-wang');
 });
 
@@ -75,10 +81,11 @@ test('enroll, set a PIN, record a fund check with three households and a photo, 
     await app.waitFor('editor');
     recordId = await app.attr('editor', 'data-record');
     await app.type('input-title', '东岭村2024年到户补贴发放检查');
-    await app.type('input-round', '2024年第一轮');
+    // The round and team may already be filled in from the user's team.
+    await app.replace('input-round', '2024年第一轮');
     await app.type('input-township', '330199101000:东岭镇');
     await app.type('input-village', '330199101201:东岭村');
-    await app.type('input-team', '第一巡察组');
+    await app.replace('input-team', '第一巡察组');
     await app.type('input-fund_name', '2024年到户产业补贴');
     await app.select('input-fund_type', 'household_subsidy');
     await app.type('input-allocated', '120000');
@@ -145,11 +152,9 @@ test('with the server stopped, an edit waits; when it returns the app syncs by i
   }
 });
 
-test('the inspector submits; a concurrent edit on a second device shows as a conflict that the supervisor settles; the 组长 reviews and signs; the supervisor approves with a conclusion; the inspector gets it', async () => {
+test('the inspector submits; a concurrent edit on a second device shows as a conflict that the supervisor settles; the 副组长 reviews and the 组长 signs; the supervisor approves with a conclusion; the inspector gets it', async () => {
   // The team lead's tablet (the CLI device) has the record, then both change the amount.
-  // The server has no teams: a 组长 in no team leads a team without a 副组长, so he both
-  // reviews (审核, as 副组长) and signs (审签).
-  const lead = cliDevice(dir, server, 'zhao', '赵组长', 'team_lead');
+  const lead = cliDevice(dir, server, 'zhao', '赵组长');
   lead.run(['sync']);
   let app = await openApp(driver, inspectorDir);
   try {
@@ -202,11 +207,20 @@ test('the inspector submits; a concurrent edit on a second device shows as a con
     assert.match(await app.text('waiting-deputy_reviewed'), /由副组长办理/);
     await waitSynced(app);
 
-    // The 组长 (CLI) reviews and signs; approving for the office is not his (exit 9).
+    // The 副组长 (CLI) reviews, then the 组长 (CLI) signs. Neither level is skipped: the 组长
+    // may not review for his 副组长, nor approve for the office (exit 9).
+    const deputy = cliDevice(dir, server, 'qian', '钱副组长');
+    deputy.run(['sync']);
+    lead.run(['sync']);
+    const skip = lead.attempt(['record', 'transition', recordId, '--to', 'deputy_reviewed']);
+    assert.equal(skip.status, 9, `${skip.stdout}${skip.stderr}`);
+    const reviewed = deputy.transition(recordId, 'deputy_reviewed');
+    assert.equal(reviewed.status, 'deputy_reviewed');
+    assert.equal(reviewed.step.capacity, 'deputy');
+    deputy.run(['sync']);
     lead.run(['sync']);
     const early = lead.attempt(['record', 'transition', recordId, '--to', 'office_approved', '--conclusion', '属实']);
     assert.equal(early.status, 9, `${early.stdout}${early.stderr}`);
-    assert.equal(lead.transition(recordId, 'deputy_reviewed').status, 'deputy_reviewed');
     const signed = lead.transition(recordId, 'lead_signed');
     assert.equal(signed.status, 'lead_signed');
     assert.equal(signed.step.capacity, 'lead');
@@ -223,7 +237,9 @@ test('the inspector submits; a concurrent edit on a second device shows as a con
       return false;
     }, 60_000);
     assert.equal(await app.attr('step-1', 'data-to'), 'deputy_reviewed');
+    assert.match(await app.text('step-1'), /副组长 qian/);
     assert.equal(await app.attr('step-2', 'data-to'), 'lead_signed');
+    assert.match(await app.text('step-2'), /组长 zhao/);
     assert.equal(await app.attr('step-2', 'data-void'), 'false');
     assert.match(await app.text('step-2'), /组长/);
 

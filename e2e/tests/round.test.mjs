@@ -249,6 +249,7 @@ test('the 副组长 returns a submitted record with a reason; the inspector sees
   assert.match(banner, /demo-deputy/);
   assert.equal(await app.text('review-status'), '退回补充');
   assert.equal(await app.attr('step-1', 'data-to'), 'returned');
+  await (await app.$('returned-reason')).scrollIntoView({ block: 'center' });
   await app.shot('16a-returned');
 
   // Completed and submitted again: the badge and the banner go, the return is kept in the

@@ -9,11 +9,11 @@ use tauri::ipc::{InvokeBody, Request, Response};
 use tauri::{AppHandle, Emitter, Manager};
 use xuncha_app::{
     App, AppError, AppStatus, Assignment, AttachmentInput, Config, EnrollInput, EnrollLink, EventSink, ExportResult,
-    FieldInput, FieldVersionView, HistoryEntryView, ListPage, ListQuery, NewRecordInput, RecordView, RosterKey,
-    RosterPick, Schema, SyncStatus, SystemClock, TransitionInput,
+    FieldInput, FieldVersionView, HistoryEntryView, ListPage, ListQuery, NewRecordInput, ProgressInput, RecordView,
+    RosterKey, RosterPick, Schema, SignInput, SyncStatus, SystemClock, TransitionInput,
 };
-use xuncha_domain::{DivisionEntry, Edit, FieldPath, InformantField, ItemId, RecordId};
-use xuncha_store::{Facets, Totals};
+use xuncha_domain::{DivisionEntry, Edit, FieldPath, InformantField, ItemId, LedgerChange, RecordId};
+use xuncha_store::{Facets, Totals, TotalsFilter};
 
 type Result<T> = std::result::Result<T, AppError>;
 
@@ -190,6 +190,36 @@ async fn add_attachment(handle: AppHandle, request: Request<'_>) -> Result<Recor
     blocking(handle, move |app| app.attach(&input, bytes)).await
 }
 
+/// The pad's picture travels as the raw request body; the rest in the `x-sign` header.
+#[tauri::command]
+async fn sign_record(handle: AppHandle, request: Request<'_>) -> Result<RecordView> {
+    let (input, bytes) = raw_request::<SignInput>(&request, "x-sign")?;
+    blocking(handle, move |app| app.sign(&input, bytes)).await
+}
+
+/// The 佐证材料 travel as the raw request body, one after another; the rest in the
+/// `x-progress` header.
+#[tauri::command]
+async fn add_progress(handle: AppHandle, request: Request<'_>) -> Result<RecordView> {
+    let (input, bytes) = raw_request::<ProgressInput>(&request, "x-progress")?;
+    blocking(handle, move |app| app.add_progress(&input, bytes)).await
+}
+
+#[tauri::command]
+async fn rectify_record(handle: AppHandle, id: RecordId, change: LedgerChange) -> Result<RecordView> {
+    blocking(handle, move |app| app.rectify(id, &change)).await
+}
+
+#[tauri::command]
+async fn cite_record(handle: AppHandle, id: RecordId, source: RecordId, cite: bool) -> Result<RecordView> {
+    blocking(handle, move |app| app.cite(id, source, cite)).await
+}
+
+#[tauri::command]
+async fn totals_filtered(handle: AppHandle, filter: TotalsFilter) -> Result<Totals> {
+    blocking(handle, move |app| app.totals_for(&filter)).await
+}
+
 #[tauri::command]
 async fn attachment(handle: AppHandle, sha256: String, mime: String) -> Result<Response> {
     blocking(handle, move |app| app.attachment(&sha256, &mime).map(Response::new)).await
@@ -220,16 +250,21 @@ fn bad(message: &str) -> AppError {
 }
 
 fn attachment_request(request: &Request<'_>) -> Result<(AttachmentInput, Vec<u8>)> {
+    raw_request(request, "x-attachment")
+}
+
+/// Raw bytes in the body, and what goes with them as percent-encoded JSON in `header`.
+fn raw_request<T: serde::de::DeserializeOwned>(request: &Request<'_>, header: &str) -> Result<(T, Vec<u8>)> {
     let InvokeBody::Raw(bytes) = request.body() else {
         return Err(bad("the file must be sent as raw bytes"));
     };
-    let header = request.headers().get("x-attachment").ok_or_else(|| bad("no x-attachment header"))?;
-    let json = header
+    let value = request.headers().get(header).ok_or_else(|| bad(&format!("no {header} header")))?;
+    let json = value
         .to_str()
         .ok()
         .and_then(xuncha_protocol::percent_decode)
         .ok_or_else(|| bad("the header is not encoded text"))?;
-    let input: AttachmentInput = serde_json::from_str(&json).map_err(|e| bad(&e.to_string()))?;
+    let input: T = serde_json::from_str(&json).map_err(|e| bad(&e.to_string()))?;
     Ok((input, bytes.clone()))
 }
 
@@ -282,6 +317,11 @@ pub fn run() {
             edit_record,
             input_field,
             transition_record,
+            sign_record,
+            add_progress,
+            rectify_record,
+            cite_record,
+            totals_filtered,
             withdraw_record,
             townships,
             villages,

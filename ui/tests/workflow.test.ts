@@ -28,7 +28,7 @@ const next = (to: ReviewStatus, first: Capacity, allowed: boolean, more: Partial
   to, who: { first, or: null }, allowed, needs_note: false, needs_conclusion: false, needs_handover: false, ...more,
 });
 const step = (i: number, from: ReviewStatus, to: ReviewStatus, by: string, capacity: Capacity, more: Partial<Step> = {}): Step => ({
-  id: `${i}@actor`, from, to, by, capacity, at_ms: 1_716_000_000_000 + i * 60_000, note: '', heads: [], conclusion: null, handover: null, void: false, ...more,
+  id: `${i}@actor`, from, to, by, capacity, at_ms: 1_716_000_000_000 + i * 60_000, note: '', heads: [], conclusion: null, handover: null, prev: i > 0 ? `${i - 1}@actor` : '', void: false, ...more,
 });
 
 function view(status: ReviewStatus, next_steps: NextStep[] = [], steps: Step[] = [], change: Partial<RecordView> = {}): RecordView {
@@ -168,6 +168,8 @@ describe('the next steps', () => {
     expect(byTestid('transition-conclusion-partly_confirmed')?.textContent).toContain('部分属实');
     await click('transition-conclusion-confirmed');
     expect(byTestid('transition-conclusion-confirmed')?.dataset.selected).toBe('true');
+    // What was missing is no longer said once it is given.
+    expect(byTestid('transition-form-error')).toBeNull();
     await type('transition-note', '以银行流水为准');
     await click('transition-confirm');
     expect(calls).toEqual([{ id: 'r1', input: { to: 'office_approved', note: '以银行流水为准', conclusion: 'confirmed', handover: null } }]);
@@ -325,7 +327,8 @@ describe('a returned record', () => {
         team: '', creator: 'wang', status, created_at_ms: 0, updated_at_ms: 0, allocated_fen: null, disbursed_fen: null, shortfall_fen: 0,
         item_count: 0, households: 0, households_verified: 0, party_members: 0, party_members_expelled: 0, public_officials: 0, contracts: 0,
         contracts_rectified: 0, land_recovered_centimu: 0, income_recovered_fen: 0, attachment_count: 0, has_conflicts: false, problem_count: 0,
-        withdrawn: false, search_text: '',
+        withdrawn: false, search_text: '', sources: [], conclusion: '', handover_to: '', rect_unit: '', rect_deadline: '', rectified_at_ms: 0,
+        clue_source: '',
       } satisfies Projection,
     });
     mockIPC((cmd) => {

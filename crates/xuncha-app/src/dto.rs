@@ -139,6 +139,11 @@ pub struct RecordView {
     pub next_steps: Vec<NextStep>,
     /// The rectification's deadline light while it is being rectified.
     pub light: Option<Light>,
+    /// Days to the deadline while it is being rectified (negative: overdue).
+    pub days_left: Option<i64>,
+    /// The sources the record cites and the records that cite it (both ways), where this
+    /// device holds them.
+    pub links: Vec<LinkView>,
     /// Whether the user acts as the office (巡察办) on this record.
     pub can_review: bool,
     /// The document heads (hex): the version a decision made now would be pinned to.
@@ -477,4 +482,54 @@ pub struct TransitionInput {
     pub conclusion: Option<xuncha_domain::Conclusion>,
     #[serde(default)]
     pub handover: Option<xuncha_domain::Handover>,
+}
+
+/// A signature given in the app: the pad's picture travels as the raw request body; this
+/// travels beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SignInput {
+    pub record: RecordId,
+    pub role: xuncha_domain::SignerRole,
+    /// The signer's name (the user's own name when empty, for 承办人, 副组长, 组长).
+    #[serde(default)]
+    pub signer: String,
+    /// The pad's strokes as JSON (empty for a photo of a thumbprint).
+    #[serde(default)]
+    pub strokes: String,
+    /// `image/png` from the pad, or a photo's type.
+    pub mime: String,
+}
+
+/// A progress entry of a rectification with its 佐证材料, given in the app: each file's
+/// bytes travel in the raw body, one after another, `sizes` long.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ProgressInput {
+    pub record: RecordId,
+    pub text: String,
+    #[serde(default)]
+    pub files: Vec<ProgressFile>,
+}
+
+/// One 佐证材料 file of a progress entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ProgressFile {
+    pub mime: String,
+    #[serde(default)]
+    pub caption: String,
+    pub size: u32,
+}
+
+/// A record linked to the one shown: a source it cites, or a record that cites it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LinkView {
+    pub id: RecordId,
+    pub kind: RecordKind,
+    pub title: String,
+    pub status: ReviewStatus,
+    /// Whether the record shown cites this one (a source), or this one cites it.
+    pub cited: bool,
 }

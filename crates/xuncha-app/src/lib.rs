@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use xuncha_domain::{ActorId, DeviceId, DivisionEntry, Edit, Entropy, FieldPath, InformantField, RecordId, UserId};
-use xuncha_store::{Facets, Identity, KdfParams, Store, StoreError, Totals};
+use xuncha_store::{Facets, Identity, KdfParams, Store, StoreError, Totals, TotalsFilter};
 use xuncha_sync::Client;
 
 pub use dto::*;
@@ -357,7 +357,124 @@ impl App {
 
     /// District totals (or one township's).
     pub fn totals(&self, township: Option<&str>) -> Result<Totals> {
-        self.with(|s| Ok(s.store.totals(township.filter(|t| !t.is_empty()))?))
+        let filter = TotalsFilter { township: township.map(str::to_owned), ..TotalsFilter::default() };
+        self.totals_for(&filter)
+    }
+
+    /// The totals and the figures upward over the records `filter` picks (round, township,
+    /// team, date range), overdue judged on today's date.
+    pub fn totals_for(&self, filter: &TotalsFilter) -> Result<Totals> {
+        self.with(|s| Ok(s.store.totals_for(filter, &self.today())?))
+    }
+
+    /// Signs the record with a picture from the pad (or a photo of a thumbprint), bound to
+    /// its current version. The picture and the signature land in one transaction.
+    pub fn sign(&self, input: &SignInput, image: Vec<u8>) -> Result<RecordView> {
+        if image.is_empty() || !input.mime.starts_with("image/") {
+            return Err(AppError::BadInput("签字须为图片 / the signature must be a picture".into()));
+        }
+        let now = self.clock.now_ms();
+        let file = xuncha_store::NewAttachment {
+            bytes: image,
+            mime: input.mime.clone(),
+            caption: format!("{}签字", input.role.zh()),
+            taken_at_ms: Some(now),
+            gps: None,
+        };
+        let view = self.with(|s| {
+            let signer = match input.signer.trim() {
+                "" => s.info.user_name.clone(),
+                name => name.to_owned(),
+            };
+            let edit = Edit::Sign {
+                id: xuncha_domain::ItemId::new(now, &entropy()?),
+                role: input.role,
+                signer,
+                image: file.reference(),
+                strokes: input.strokes.clone(),
+            };
+            records::check_allowed(&mut s.store, input.record, std::slice::from_ref(&edit), &s.info.role, now)?;
+            s.store.edit_with_files(input.record, &[edit], std::slice::from_ref(&file), now)?;
+            records::view(&mut s.store, input.record, &s.info.role, &self.today())
+        })?;
+        self.changed();
+        Ok(view)
+    }
+
+    /// Fills in the rectification ledger (责任单位, 责任人, 措施, 时限, 类型). On a problem the
+    /// office has approved, hands it over for rectification (整改中) in the same change.
+    pub fn rectify(&self, id: RecordId, change: &xuncha_domain::LedgerChange) -> Result<RecordView> {
+        let edits = self.with(|s| {
+            let record = s.store.record(id)?.read();
+            let mut edits = Vec::new();
+            if record.review.status == xuncha_domain::ReviewStatus::OfficeApproved {
+                let standing = reference::standing(&s.store, records::reader(&s.info.role), &record)?;
+                edits.push(
+                    xuncha_domain::workflow::transition(
+                        standing,
+                        &record,
+                        xuncha_domain::ReviewStatus::Rectifying,
+                        "",
+                        None,
+                        None,
+                    )
+                    .map_err(|refusal| AppError::Forbidden(refusal.to_string()))?,
+                );
+            }
+            edits.push(Edit::Ledger { change: change.clone() });
+            Ok(edits)
+        })?;
+        self.edit(id, &edits)
+    }
+
+    /// Adds a progress entry (整改进展) with its 佐证材料 (`bytes` holds the files one after
+    /// another, as `input.files` gives their sizes), in one transaction.
+    pub fn add_progress(&self, input: &ProgressInput, bytes: Vec<u8>) -> Result<RecordView> {
+        let total: usize = input.files.iter().map(|f| f.size as usize).sum();
+        if total != bytes.len() {
+            return Err(AppError::BadInput(format!(
+                "佐证材料的大小不符（{} 字节，应为 {total}）/ the files are {} bytes, not {total}",
+                bytes.len(),
+                bytes.len()
+            )));
+        }
+        let now = self.clock.now_ms();
+        let mut files = Vec::new();
+        let mut at = 0;
+        for file in &input.files {
+            let end = at + file.size as usize;
+            files.push(xuncha_store::NewAttachment {
+                bytes: bytes[at..end].to_vec(),
+                mime: file.mime.clone(),
+                caption: file.caption.clone(),
+                taken_at_ms: Some(now),
+                gps: None,
+            });
+            at = end;
+        }
+        let edit = Edit::AddProgress {
+            id: xuncha_domain::ItemId::new(now, &entropy()?),
+            text: input.text.clone(),
+            attachments: files.iter().map(xuncha_store::NewAttachment::reference).collect(),
+        };
+        let view = self.with(|s| {
+            records::check_allowed(&mut s.store, input.record, std::slice::from_ref(&edit), &s.info.role, now)?;
+            s.store.edit_with_files(input.record, &[edit], &files, now)?;
+            records::view(&mut s.store, input.record, &s.info.role, &self.today())
+        })?;
+        self.changed();
+        Ok(view)
+    }
+
+    /// Cites another record on this device as a source (or removes the citation).
+    pub fn cite(&self, id: RecordId, source: RecordId, cite: bool) -> Result<RecordView> {
+        self.with(|s| {
+            s.store.record(source).map(|_| ()).map_err(|_| {
+                AppError::BadInput("本设备上没有所引用的记录 / the cited record is not on this device".into())
+            })
+        })?;
+        let edit = if cite { Edit::Cite { source } } else { Edit::Uncite { source } };
+        self.edit(id, &[edit])
     }
 
     /// One record, with its problems and conflicts.

@@ -79,10 +79,28 @@ pub fn view(store: &mut Store, id: RecordId, role: &str, today: &str) -> Result<
     // lookup on other records' keystrokes.
     let informant = if record.kind.has_protected_person() { store.informant(id)? } else { None };
     let next_steps = workflow::next_steps(standing, record.kind, record.review.status);
-    let light = match (&record.rectification, record.review.status) {
-        (Some(ledger), ReviewStatus::Rectifying) => ledger.deadline.as_deref().and_then(|d| workflow::light(d, today)),
+    let deadline = match (&record.rectification, record.review.status) {
+        (Some(ledger), ReviewStatus::Rectifying) => ledger.deadline.as_deref(),
         _ => None,
     };
+    let light = deadline.and_then(|d| workflow::light(d, today));
+    let days_left = deadline.and_then(|d| workflow::days_between(today, d));
+    let mut links = Vec::new();
+    let cited_by = store.cited_by(id)?;
+    for (other, cited) in
+        record.sources.iter().map(|c| (c.record, true)).chain(cited_by.into_iter().map(|r| (r, false)))
+    {
+        // From the index: no document is decoded on a keystroke.
+        if let Some(row) = store.row(other)? {
+            links.push(crate::dto::LinkView {
+                id: other,
+                kind: RecordKind::parse(&row.kind).unwrap_or(RecordKind::FundCheck),
+                title: if row.title.trim().is_empty() { "（未命名）".to_owned() } else { row.title },
+                status: ReviewStatus::from_stored(&row.status).unwrap_or_default(),
+                cited,
+            });
+        }
+    }
     let shortfall = (record.kind == RecordKind::FundCheck).then(|| record.shortfall());
     let findings = findings(&record);
     let unknown_places = reference::unknown_places(store, &record)?;
@@ -96,6 +114,8 @@ pub fn view(store: &mut Store, id: RecordId, role: &str, today: &str) -> Result<
         informant,
         next_steps,
         light,
+        days_left,
+        links,
         can_review: standing.can_act_as(Capacity::Office),
         heads,
         shortfall,

@@ -270,6 +270,13 @@ impl Store {
         Ok(ids.into_iter().filter_map(|id| id.parse().ok()).collect())
     }
 
+    /// A record's row in the index (its title, kind and status without loading it), if it
+    /// is on the device and not withdrawn.
+    pub fn row(&self, id: RecordId) -> Result<Option<xuncha_domain::Projection>> {
+        let sql = format!("SELECT {} FROM records WHERE record_id = ?1", crate::index::COLUMNS_FOR_VERIFY);
+        Ok(self.conn.query_row(&sql, [id.to_string()], crate::index::from_row).optional()?)
+    }
+
     /// Whether a record is on the device.
     pub fn has_record(&self, id: RecordId) -> Result<bool> {
         Ok(self

@@ -3,6 +3,7 @@ import type { ConflictView } from "./ConflictView";
 import type { Finding } from "./Finding";
 import type { Informant } from "./Informant";
 import type { Light } from "./Light";
+import type { LinkView } from "./LinkView";
 import type { NextStep } from "./NextStep";
 import type { Problem } from "./Problem";
 import type { Record } from "./Record";
@@ -41,6 +42,15 @@ next_steps: Array<NextStep>,
  * The rectification's deadline light while it is being rectified.
  */
 light: Light | null, 
+/**
+ * Days to the deadline while it is being rectified (negative: overdue).
+ */
+days_left: number | null, 
+/**
+ * The sources the record cites and the records that cite it (both ways), where this
+ * device holds them.
+ */
+links: Array<LinkView>, 
 /**
  * Whether the user acts as the office (巡察办) on this record.
  */

@@ -122,6 +122,7 @@ const en: typeof zh = {
     problemsTitle: 'To complete before review',
     noProblems: 'Complete: ready for review',
     informant: 'Informant (protected: supervisors only)',
+    petitioner: 'Petitioner (protected: supervisors only)',
     informantName: 'Name',
     informantContact: 'Contact',
     informantNote: 'Note',

@@ -120,6 +120,7 @@ export default {
     problemsTitle: '提交审核前需补充',
     noProblems: '信息完整，可以提交审核',
     informant: '举报人（受保护，仅审核人可见）',
+    petitioner: '反映人（受保护，仅审核人可见）',
     informantName: '姓名',
     informantContact: '联系方式',
     informantNote: '备注',
