@@ -38,7 +38,7 @@ function viewWithProblem(): RecordView {
     ],
     conflicts: [{ path: { at: 'item', id: HOUSEHOLD, field: 'head' }, label_zh: '受益农户·户主', values: [] }],
     review: { decision: null, comments: [] },
-    pending: false, refusal: null, informant: null, next_steps: [], light: null, can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
+    pending: false, refusal: null, informant: null, next_steps: [], light: null, days_left: null, links: [], can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
   };
 }
 

@@ -21,7 +21,7 @@ function view(change: Partial<RecordView> = {}): RecordView {
       id: 'r1', kind: 'fund_check', creator: 'wang', created_at_ms: 0, fields: {}, lists: {}, tags: [], issues: [],
       attachments: [], narrative: '', review: { status: 'office_approved', comments: [], decision: null, conclusion: null, steps: [] }, malformed: [], withdrawn: null, rectification: null, sources: [], signatures: [],
     },
-    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: false, refusal: null, informant: null, next_steps: [], light: null,
+    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: false, refusal: null, informant: null, next_steps: [], light: null, days_left: null, links: [],
     can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
     ...change,
   };

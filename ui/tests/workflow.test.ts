@@ -39,7 +39,7 @@ function view(status: ReviewStatus, next_steps: NextStep[] = [], steps: Step[] =
       malformed: [], withdrawn: null, rectification: null, sources: [], signatures: [],
     },
     problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: false, refusal: null, informant: null,
-    next_steps, light: null, can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
+    next_steps, light: null, days_left: null, links: [], can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
     ...change,
   };
 }
