@@ -37,7 +37,7 @@ function viewWithProblem(): RecordView {
       { path: 'allocated', code: 'required', zh: '请填写拨付金额（元）', en: 'Allocated (yuan) is required' },
     ],
     conflicts: [{ path: { at: 'item', id: HOUSEHOLD, field: 'head' }, label_zh: '受益农户·户主', values: [] }],
-    review: { decision: null, comments: [] },
+    review: { decision: null, comments: [], names: {} },
     pending: false, refusal: null, informant: null, next_steps: [], light: null, days_left: null, links: [], can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
   };
 }

@@ -21,7 +21,7 @@ function view(change: Partial<RecordView> = {}): RecordView {
       id: 'r1', kind: 'fund_check', creator: 'wang', created_at_ms: 0, fields: {}, lists: {}, tags: [], issues: [],
       attachments: [], narrative: '', review: { status: 'office_approved', comments: [], decision: null, conclusion: null, steps: [] }, malformed: [], withdrawn: null, rectification: null, sources: [], signatures: [],
     },
-    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: false, refusal: null, informant: null, next_steps: [], light: null, days_left: null, links: [],
+    problems: [], conflicts: [], review: { decision: null, comments: [], names: {} }, pending: false, refusal: null, informant: null, next_steps: [], light: null, days_left: null, links: [],
     can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
     ...change,
   };
@@ -88,6 +88,7 @@ describe('authors by name', () => {
               { id: C1, author: 'sun', author_name: '孙书记', at_ms: 1, text: '请补充银行流水' },
               { id: C2, author: 'zhao', author_name: null, at_ms: 2, text: '已补充' },
             ],
+            names: {},
           },
         }),
       },

@@ -54,7 +54,7 @@ function view(change: Partial<RecordView> = {}, record: Partial<RecordView['reco
       attachments: [], narrative: '', review: { status: 'draft', comments: [], decision: null, conclusion: null, steps: [] }, malformed: [], withdrawn: null, rectification: null, sources: [], signatures: [],
       ...record,
     },
-    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: false, refusal: null, informant: null, next_steps: [{ to: 'submitted', who: { first: 'handler', or: null }, allowed: true, needs_note: false, needs_conclusion: false, needs_handover: false }], light: null, days_left: null, links: [], can_review: false, heads: [],
+    problems: [], conflicts: [], review: { decision: null, comments: [], names: {} }, pending: false, refusal: null, informant: null, next_steps: [{ to: 'submitted', who: { first: 'handler', or: null }, allowed: true, needs_note: false, needs_conclusion: false, needs_handover: false }], light: null, days_left: null, links: [], can_review: false, heads: [],
     shortfall: null, findings: [], unknown_places: [],
     ...change,
   };

@@ -29,7 +29,7 @@ function view(id: string, allocated?: string): RecordView {
       lists: {}, tags: [], issues: [], attachments: [], narrative: '',
       review: { status: 'draft', comments: [], decision: null, conclusion: null, steps: [] }, malformed: [], withdrawn: null, rectification: null, sources: [], signatures: [],
     },
-    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: true, refusal: null, informant: null, next_steps: [{ to: 'submitted', who: { first: 'handler', or: null }, allowed: true, needs_note: false, needs_conclusion: false, needs_handover: false }], light: null, days_left: null, links: [], can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
+    problems: [], conflicts: [], review: { decision: null, comments: [], names: {} }, pending: true, refusal: null, informant: null, next_steps: [{ to: 'submitted', who: { first: 'handler', or: null }, allowed: true, needs_note: false, needs_conclusion: false, needs_handover: false }], light: null, days_left: null, links: [], can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
   };
 }
 

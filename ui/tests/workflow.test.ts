@@ -38,7 +38,7 @@ function view(status: ReviewStatus, next_steps: NextStep[] = [], steps: Step[] =
       attachments: [], narrative: '', review: { status, comments: [], decision: null, conclusion: null, steps },
       malformed: [], withdrawn: null, rectification: null, sources: [], signatures: [],
     },
-    problems: [], conflicts: [], review: { decision: null, comments: [] }, pending: false, refusal: null, informant: null,
+    problems: [], conflicts: [], review: { decision: null, comments: [], names: {} }, pending: false, refusal: null, informant: null,
     next_steps, light: null, days_left: null, links: [], can_review: false, heads: [], shortfall: null, findings: [], unknown_places: [],
     ...change,
   };
@@ -278,7 +278,7 @@ describe('the trail of steps', () => {
 
   it("keeps an earlier layout's decision, read-only", () => {
     const w = panel(view('office_approved', [], [], {
-      review: { decision: { status: 'office_approved', note: '属实', by: 'sun', by_name: '孙书记', at_ms: 0, heads: [], void: true }, comments: [] },
+      review: { decision: { status: 'office_approved', note: '属实', by: 'sun', by_name: '孙书记', at_ms: 0, heads: [], void: true }, comments: [], names: {} },
     }));
     const decision = w.find('[data-testid="decision"]');
     expect(decision.attributes('data-void')).toBe('true');
@@ -322,6 +322,8 @@ describe('a returned record', () => {
   it('carries a badge in the record list', async () => {
     const row = (id: string, title: string, status: string): RecordRow => ({
       pending: false,
+      light: null,
+      days_left: null,
       row: {
         record_id: id, kind: 'fund_check', title, round: '', township_code: '', township_name: '', village_code: '', village_name: '东岭村',
         team: '', creator: 'wang', status, created_at_ms: 0, updated_at_ms: 0, allocated_fen: null, disbursed_fen: null, shortfall_fen: 0,

@@ -90,6 +90,10 @@ pub struct RecordRow {
     pub row: Projection,
     /// Changes on this device that the server has not acknowledged yet.
     pub pending: bool,
+    /// While it is being rectified: the deadline's light, and the days left (negative:
+    /// overdue).
+    pub light: Option<Light>,
+    pub days_left: Option<i64>,
 }
 
 /// A page of the record list.
@@ -214,6 +218,9 @@ pub struct ReviewView {
     pub decision: Option<DecisionView>,
     /// Oldest first, as `record.review.comments`.
     pub comments: Vec<CommentView>,
+    /// The names of the people in the record's workflow (who took each step, added
+    /// progress, took a signature), by user id, from the user directory.
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 /// A review decision with its reviewer by name. `by` is checked by the server: a decision

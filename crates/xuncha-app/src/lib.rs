@@ -347,7 +347,7 @@ impl App {
 
     /// A page of the record list.
     pub fn list(&self, query: &ListQuery) -> Result<ListPage> {
-        self.with(|s| records::list(&s.store, query))
+        self.with(|s| records::list(&s.store, query, &s.info.role, &self.today()))
     }
 
     /// The villages, townships, rounds, kinds and statuses on the device, with counts.

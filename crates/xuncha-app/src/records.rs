@@ -6,7 +6,7 @@ use xuncha_domain::rules::{self, Author};
 use xuncha_domain::workflow::{self, Capacity};
 use xuncha_domain::{
     Conflict, Edit, Entropy, FieldPath, InformantField, ItemField, NewRecord, Reader, RecordDoc, RecordId, RecordKind,
-    Review, ReviewStatus, findings, validate,
+    ReviewStatus, findings, validate,
 };
 use xuncha_store::{ListFilter, NewAttachment, Store};
 
@@ -24,11 +24,18 @@ const MAX_PAGE: u32 = 500;
 pub const MAX_ATTACHMENT_BYTES: usize = 64 * 1024 * 1024;
 
 /// A page of the record list.
-pub fn list(store: &Store, query: &ListQuery) -> Result<ListPage> {
+pub fn list(store: &Store, query: &ListQuery, role: &str, today: &str) -> Result<ListPage> {
     let limit = query.limit.clamp(1, MAX_PAGE);
+    // The review queue holds what waits for this user's level: the office takes records
+    // the 组长 signed, a team lead those the 副组长 reviewed, others the submitted ones.
+    let queue = match reader(role) {
+        Reader::Supervisor => ReviewStatus::LeadSigned,
+        Reader::TeamLead => ReviewStatus::DeputyReviewed,
+        _ => ReviewStatus::Submitted,
+    };
     let status = match (query.status, query.review_queue) {
         (Some(status), _) => Some(status),
-        (None, true) => Some(ReviewStatus::Submitted),
+        (None, true) => Some(queue),
         (None, false) => None,
     };
     let blank = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
@@ -50,7 +57,10 @@ pub fn list(store: &Store, query: &ListQuery) -> Result<ListPage> {
         .into_iter()
         .map(|row| {
             let is_pending = row.record_id.parse::<RecordId>().is_ok_and(|id| pending.binary_search(&id).is_ok());
-            RecordRow { row, pending: is_pending }
+            let rectifying = row.status == ReviewStatus::Rectifying.code() && !row.rect_deadline.is_empty();
+            let light = rectifying.then(|| workflow::light(&row.rect_deadline, today)).flatten();
+            let days_left = rectifying.then(|| workflow::days_between(today, &row.rect_deadline)).flatten();
+            RecordRow { row, pending: is_pending, light, days_left }
         })
         .collect();
     Ok(ListPage { rows, offset: query.offset, done })
@@ -63,9 +73,13 @@ pub fn view(store: &mut Store, id: RecordId, role: &str, today: &str) -> Result<
     let problems = validate(&record);
     let conflicts = doc.conflicts();
     // The directory is read only when someone is to be named (not on every keystroke).
-    let anyone = !conflicts.is_empty() || record.review.decision.is_some() || !record.review.comments.is_empty();
+    let anyone = !conflicts.is_empty()
+        || record.review.decision.is_some()
+        || !record.review.comments.is_empty()
+        || !record.review.steps.is_empty()
+        || !record.signatures.is_empty();
     let names = if anyone { Names::of(store)? } else { Names::default() };
-    let review = review_view(&mut doc, &record.review, &names);
+    let review = review_view(&mut doc, &record, &names);
     let conflicts = conflicts.into_iter().map(|c| conflict_view(c, &names)).collect();
     let heads = doc.heads().iter().map(ToString::to_string).collect();
     store.check_in(doc);
@@ -136,7 +150,8 @@ fn conflict_view(conflict: Conflict, names: &Names) -> ConflictView {
 
 /// The decision and comments of `review` by name; each comment attributed to the change
 /// that added it.
-fn review_view(doc: &mut RecordDoc, review: &Review, names: &Names) -> ReviewView {
+fn review_view(doc: &mut RecordDoc, record: &xuncha_domain::Record, names: &Names) -> ReviewView {
+    let review = &record.review;
     let decision =
         review.decision.clone().map(|decision| DecisionView { by_name: names.name(Some(&decision.by)), decision });
     let verified = if review.comments.is_empty() { Default::default() } else { doc.comment_authors() };
@@ -151,7 +166,14 @@ fn review_view(doc: &mut RecordDoc, review: &Review, names: &Names) -> ReviewVie
             CommentView { id: c.id, author, author_name, at_ms: c.at_ms, text: c.text.clone() }
         })
         .collect();
-    ReviewView { decision, comments }
+    let people = review
+        .steps
+        .iter()
+        .map(|s| s.by.as_str())
+        .chain(record.signatures.iter().map(|s| s.by.as_str()))
+        .chain(record.rectification.iter().flat_map(|r| r.progress.iter().map(|p| p.by.as_str())));
+    let names = people.filter_map(|id| Some((id.to_owned(), names.name(Some(id))?))).collect();
+    ReviewView { decision, comments, names }
 }
 
 /// Every change of a record, its author by name.

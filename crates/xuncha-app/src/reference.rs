@@ -88,8 +88,19 @@ pub fn standing(store: &Store, role: Reader, record: &Record) -> Result<Standing
             && (t.id == named || t.name == named)
             && (round.is_empty() || t.round == round || round_name(&rounds, &t.round) == round)
     });
+    // A team name the device does not know (typed by hand, or from a round it has not
+    // received): the user's team over the record's place, as the server counts it.
+    let place = [Field::Village, Field::Township]
+        .into_iter()
+        .filter_map(|f| record.division(f))
+        .map(|d| d.code.trim())
+        .find(|code| !code.is_empty())
+        .unwrap_or_default();
+    let team = team.or_else(|| ReadScope::team_for(&user, place, &teams));
     let in_any_team = teams.iter().any(|t| t.role_of(&user).is_some());
-    Ok(Standing::of(&user, role, team, !named.is_empty(), in_any_team))
+    // Named, but no team here: the device cannot tell; the server decides.
+    let known = team.is_some() || teams.iter().any(|t| t.name == named || t.id == named);
+    Ok(Standing::of(&user, role, team, known, in_any_team))
 }
 
 fn round_name(rounds: &[Round], id: &str) -> String {

@@ -9,4 +9,9 @@ export type ReviewView = { decision: DecisionView | null,
 /**
  * Oldest first, as `record.review.comments`.
  */
-comments: Array<CommentView>, };
+comments: Array<CommentView>, 
+/**
+ * The names of the people in the record's workflow (who took each step, added
+ * progress, took a signature), by user id, from the user directory.
+ */
+names: { [key in string]?: string }, };
