@@ -26,6 +26,7 @@ fn main() {
         "rectify_record",
         "cite_record",
         "totals_filtered",
+        "problem_list",
         "townships",
         "villages",
         "assignment",

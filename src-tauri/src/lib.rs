@@ -9,8 +9,8 @@ use tauri::ipc::{InvokeBody, Request, Response};
 use tauri::{AppHandle, Emitter, Manager};
 use xuncha_app::{
     App, AppError, AppStatus, Assignment, AttachmentInput, Config, EnrollInput, EnrollLink, EventSink, ExportResult,
-    FieldInput, FieldVersionView, HistoryEntryView, ListPage, ListQuery, NewRecordInput, ProgressInput, RecordView,
-    RosterKey, RosterPick, Schema, SignInput, SyncStatus, SystemClock, TransitionInput,
+    FieldInput, FieldVersionView, HistoryEntryView, ListPage, ListQuery, NewRecordInput, ProblemRow, ProgressInput,
+    RecordView, RosterKey, RosterPick, Schema, SignInput, SyncStatus, SystemClock, TransitionInput,
 };
 use xuncha_domain::{DivisionEntry, Edit, FieldPath, InformantField, ItemId, LedgerChange, RecordId};
 use xuncha_store::{Facets, Totals, TotalsFilter};
@@ -216,6 +216,11 @@ async fn cite_record(handle: AppHandle, id: RecordId, source: RecordId, cite: bo
 }
 
 #[tauri::command]
+async fn problem_list(handle: AppHandle, filter: TotalsFilter) -> Result<Vec<ProblemRow>> {
+    blocking(handle, move |app| app.problems(&filter)).await
+}
+
+#[tauri::command]
 async fn totals_filtered(handle: AppHandle, filter: TotalsFilter) -> Result<Totals> {
     blocking(handle, move |app| app.totals_for(&filter)).await
 }
@@ -322,6 +327,7 @@ pub fn run() {
             rectify_record,
             cite_record,
             totals_filtered,
+            problem_list,
             withdraw_record,
             townships,
             villages,

@@ -540,3 +540,13 @@ pub struct LinkView {
     /// Whether the record shown cites this one (a source), or this one cites it.
     pub cited: bool,
 }
+
+/// One line of the 问题清单: the problem, its state, its sources and its rectification light.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ProblemRow {
+    pub row: Projection,
+    pub sources: Vec<LinkView>,
+    pub light: Option<Light>,
+    pub days_left: Option<i64>,
+}

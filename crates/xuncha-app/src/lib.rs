@@ -367,6 +367,11 @@ impl App {
         self.with(|s| Ok(s.store.totals_for(filter, &self.today())?))
     }
 
+    /// The 问题清单 (a round's problems with their sources and states).
+    pub fn problems(&self, filter: &TotalsFilter) -> Result<Vec<ProblemRow>> {
+        self.with(|s| records::problems(&s.store, filter, &self.today()))
+    }
+
     /// Signs the record with a picture from the pad (or a photo of a thumbprint), bound to
     /// its current version. The picture and the signature land in one transaction.
     pub fn sign(&self, input: &SignInput, image: Vec<u8>) -> Result<RecordView> {

@@ -25,6 +25,7 @@ fn generate(dir: &Path) {
         RecordView,
         TransitionInput,
         SignInput,
+        ProblemRow,
         ProgressInput,
         xuncha_store::TotalsFilter,
         FieldInput,

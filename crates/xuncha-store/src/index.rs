@@ -577,6 +577,28 @@ impl Store {
         Ok(w)
     }
 
+    /// The 问题清单: every problem record (not talks or petitions) `filter` picks, by
+    /// township, village and time.
+    pub fn problems(&self, filter: &TotalsFilter) -> Result<Vec<Projection>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM records WHERE kind NOT IN ('talk', 'petition') AND {}
+             ORDER BY township_code, village_code, created_at, record_id",
+            TotalsFilter::WHERE
+        );
+        let params = filter.params()?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(params.iter()), from_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The records `id` cites, as its citations say (those on this device).
+    pub fn sources_of(&self, id: &str) -> Result<Vec<String>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT source_id FROM citations WHERE record_id = ?1 ORDER BY source_id")?;
+        let ids = stmt.query_map([id], |row| row.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
     fn base_totals(&self, filter: &TotalsFilter) -> Result<Totals> {
         let sql = "SELECT count(*),
                 COALESCE(SUM(kind = 'fund_check'), 0), COALESCE(SUM(kind = 'gang_clue'), 0),
