@@ -141,6 +141,8 @@ ifeq ($(DISPLAY_AVAILABLE),yes)
 	$$X admin protected-key grant --key protected-data.key >/dev/null; \
 	echo "== 审核人 the office (巡察办) approves, hands over (移交), sends for rectification (整改) or closes the signed records"; \
 	$$X --db app-supervisor/device.db sync; $$X --db app-supervisor/device.db demo >/dev/null; $$X --db app-supervisor/device.db sync; \
+	echo "== 组长 closes out (销号) the rectifications that are done"; \
+	$$X --db lead.db sync; $$X --db lead.db demo >/dev/null; $$X --db lead.db sync; $$X --db app-supervisor/device.db sync; \
 	echo; echo "Opening the app as the demo $(ROLE) (PIN $(DEMO_PIN)); the server runs until the app closes."; \
 	echo "The other role: make run ROLE=$$(test "$(ROLE)" = supervisor && echo inspector || echo supervisor)"; \
 	XUNCHA_DEMO_PIN=$(DEMO_PIN) $$APP --data-dir $$(pwd)/app-$(ROLE)
@@ -177,7 +179,10 @@ run-cli: build
 	$$X admin protected-key grant --key protected-data.key; \
 	$$X --db supervisor.db sync; \
 	echo; echo "== 巡察办 the office approves, hands over, sends for rectification or closes the signed records, then sync"; \
-	$$X --db supervisor.db demo >/dev/null; $$X --db supervisor.db sync; $$X --db inspector.db sync; \
+	$$X --db supervisor.db demo >/dev/null; $$X --db supervisor.db sync; \
+	echo; echo "== 组长 closes out (销号) the rectifications that are done"; \
+	$$X --db lead.db sync >/dev/null; $$X --db lead.db demo >/dev/null; $$X --db lead.db sync; \
+	$$X --db supervisor.db sync; $$X --db inspector.db sync; \
 	$$X --db supervisor.db totals; \
 	echo; echo "== both change the allocated amount of one record offline, then sync"; \
 	id=$$($$X --db inspector.db record list --kind fund_check --limit 1 --json | sed -n 's/.*"record_id": "\([^"]*\)".*/\1/p' | head -1); \

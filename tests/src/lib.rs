@@ -144,6 +144,37 @@ impl District {
         Device { name: user.into(), store, client }
     }
 
+    /// The round of the workflow tests: 东岭镇 and its 第一村, 2024年第一轮, and 第一巡察组 over
+    /// 东岭镇 with `lead`, `deputies` and `members` (users the server already has).
+    pub fn set_up_round(&self, lead: &str, deputies: &[&str], members: &[&str]) {
+        let storage = self.storage.as_ref();
+        let entry = |code: &str, name: &str, parent: &str| xuncha_domain::DivisionEntry {
+            code: code.into(),
+            name: name.into(),
+            parent: parent.into(),
+        };
+        let divisions = [
+            entry("330000000000", "浙江省", ""),
+            entry("330100000000", "杭州市", "330000000000"),
+            entry("330199000000", "清河区", "330100000000"),
+            entry(EAST.0, EAST.1, "330199000000"),
+            entry(&format!("{}001", &EAST.0[..9]), "第一村", EAST.0),
+        ];
+        admin::import_divisions(storage, &divisions, now_ms()).unwrap();
+        admin::add_round(storage, "2024年第一轮", "2024-03-01", "2024-05-31", &[], now_ms()).unwrap();
+        let names = |list: &[&str]| list.iter().map(|u| (*u).to_owned()).collect();
+        let team = admin::NewTeam {
+            name: "第一巡察组".into(),
+            round: "2024年第一轮".into(),
+            lead: lead.into(),
+            deputies: names(deputies),
+            members: names(members),
+            places: vec![EAST.0.into()],
+            units: vec![],
+        };
+        admin::add_team(storage, &team, now_ms()).unwrap();
+    }
+
     /// Syncs a device.
     pub fn sync(&self, device: &mut Device) -> Result<SyncReport, SyncError> {
         self.runtime.block_on(device.client.sync(&mut device.store, |_| {}))

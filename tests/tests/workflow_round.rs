@@ -9,11 +9,8 @@
 use xuncha_domain::workflow::{self, Light};
 use xuncha_domain::*;
 use xuncha_protocol::Role;
-use xuncha_server::admin::{self, NewTeam};
 use xuncha_store::{NewAttachment, TotalsFilter};
 use xuncha_tests::{Device, District, EAST, new_record};
-
-const VILLAGE: &str = "330199101001";
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
@@ -59,43 +56,11 @@ fn synced(district: &District, device: &mut Device) {
 #[test]
 fn a_whole_round_from_talk_to_close_out() {
     let district = District::start();
-    let storage = district.storage.as_ref();
     let mut zhang = district.device("zhang", Role::Inspector, EAST.0);
     let mut zhao = district.device("zhao", Role::Inspector, EAST.0);
     let mut wang = district.device("wang", Role::TeamLead, EAST.0);
     let mut li = district.device("li", Role::Supervisor, "district");
-    let entry = |code: &str, name: &str, parent: &str| DivisionEntry {
-        code: code.into(),
-        name: name.into(),
-        parent: parent.into(),
-    };
-    admin::import_divisions(
-        storage,
-        &[
-            entry("330000000000", "浙江省", ""),
-            entry("330100000000", "杭州市", "330000000000"),
-            entry("330199000000", "清河区", "330100000000"),
-            entry(EAST.0, EAST.1, "330199000000"),
-            entry(VILLAGE, "第一村", EAST.0),
-        ],
-        now_ms(),
-    )
-    .unwrap();
-    admin::add_round(storage, "2024年第一轮", "2024-03-01", "2024-05-31", &[], now_ms()).unwrap();
-    admin::add_team(
-        storage,
-        &NewTeam {
-            name: "第一巡察组".into(),
-            round: "2024年第一轮".into(),
-            lead: "wang".into(),
-            deputies: vec!["zhao".into()],
-            members: vec!["zhang".into()],
-            places: vec![EAST.0.into()],
-            units: vec![],
-        },
-        now_ms(),
-    )
-    .unwrap();
+    district.set_up_round("wang", &["zhao"], &["zhang"]);
     for device in [&mut zhang, &mut zhao, &mut wang, &mut li] {
         synced(&district, device);
     }
