@@ -237,9 +237,11 @@ test('the inspector submits; a concurrent edit on a second device shows as a con
       return false;
     }, 60_000);
     assert.equal(await app.attr('step-1', 'data-to'), 'deputy_reviewed');
-    assert.match(await app.text('step-1'), /副组长 qian/);
+    // Who took each step, by the name the user directory gives (the id in the tooltip).
+    assert.match(await app.text('step-1'), /副组长 钱副组长/);
+    assert.equal(await (await app.$('step-1')).$('[data-testid="user"]').getAttribute('title'), 'qian');
     assert.equal(await app.attr('step-2', 'data-to'), 'lead_signed');
-    assert.match(await app.text('step-2'), /组长 zhao/);
+    assert.match(await app.text('step-2'), /组长 赵组长/);
     assert.equal(await app.attr('step-2', 'data-void'), 'false');
     assert.match(await app.text('step-2'), /组长/);
 
@@ -258,7 +260,7 @@ test('the inspector submits; a concurrent edit on a second device shows as a con
     assert.equal(await app.attr('step-3', 'data-to'), 'office_approved');
     assert.equal(await app.attr('step-3', 'data-void'), 'false');
     assert.match(await app.text('step-3'), /巡察办/);
-    assert.match(await app.text('step-3'), /liu/);
+    assert.match(await app.text('step-3'), /巡察办 刘审核/);
     assert.match(await app.text('step-3'), /以银行流水为准/);
     // Next: hand over, rectify or close, each the office's.
     await app.waitFor('status-handed_over');

@@ -134,6 +134,46 @@ fn main() {
         })
     });
 
+    // Reading a record being typed into that carries a whole workflow trail: each step's
+    // voiding is worked out from the document (the view after every keystroke).
+    let step = |to, capacity, conclusion| xuncha_domain::Edit::Transition {
+        to,
+        capacity,
+        note: "同意".into(),
+        conclusion,
+        handover: None,
+    };
+    use xuncha_domain::{Capacity as C, Conclusion, ReviewStatus as S};
+    let (new, mut edits, now) = record(&mut rng, 2);
+    edits.extend([
+        Edit::Set { field: Field::FundName, value: Some(Value::Text("到户产业补贴".into())) },
+        Edit::Set { field: Field::FundType, value: Some(Value::Choice("household_subsidy".into())) },
+        step(S::Submitted, C::Handler, None),
+        step(S::Returned, C::Deputy, None),
+        step(S::Submitted, C::Handler, None),
+        step(S::DeputyReviewed, C::Deputy, None),
+        step(S::LeadSigned, C::Lead, None),
+        step(S::OfficeApproved, C::Office, Some(Conclusion::Confirmed)),
+    ]);
+    let trail = small.create_record(&new, &edits, now).unwrap();
+    let mut typed = String::new();
+    criterion.bench_function("read a record with a six-step trail after a keystroke", |b| {
+        b.iter(|| {
+            typed.push('补');
+            small.edit(trail, &[Edit::Narrative { text: typed.clone() }], now + typed.len() as i64).unwrap();
+            let mut doc = small.check_out(trail).unwrap();
+            let record = black_box(doc.read());
+            assert!(record.review.steps.iter().all(|s| s.void));
+            small.check_in(doc);
+        })
+    });
+    criterion.bench_function("save one edit (durable), the baseline of the line above", |b| {
+        b.iter(|| {
+            typed.push('贴');
+            small.edit(trail, &[Edit::Narrative { text: typed.clone() }], now + typed.len() as i64).unwrap()
+        })
+    });
+
     let mut big = big_store(dir.path(), count);
     let first = big.list(&ListFilter::page(1)).unwrap()[0].record_id.parse().unwrap();
     save_latency_report(&mut big, first, 500);

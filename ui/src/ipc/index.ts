@@ -19,6 +19,9 @@ import type { FieldPath } from '../bindings/FieldPath';
 import type { FieldVersionView } from '../bindings/FieldVersionView';
 import type { HistoryEntryView } from '../bindings/HistoryEntryView';
 import type { InformantField } from '../bindings/InformantField';
+import type { LedgerChange } from '../bindings/LedgerChange';
+import type { ProgressInput } from '../bindings/ProgressInput';
+import type { SignInput } from '../bindings/SignInput';
 import type { ListPage } from '../bindings/ListPage';
 import type { ListQuery } from '../bindings/ListQuery';
 import type { NewRecordInput } from '../bindings/NewRecordInput';
@@ -26,6 +29,8 @@ import type { RecordView } from '../bindings/RecordView';
 import type { Schema } from '../bindings/Schema';
 import type { SyncStatus } from '../bindings/SyncStatus';
 import type { Totals } from '../bindings/Totals';
+import type { TotalsFilter } from '../bindings/TotalsFilter';
+import type { ProblemRow } from '../bindings/ProblemRow';
 import type { TransitionInput } from '../bindings/TransitionInput';
 
 /** An error from Rust: a stable code to branch on, and a message saying what to do. */
@@ -54,6 +59,15 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
   }
 }
 
+/** A command whose payload travels as the raw request body, its description in a header. */
+async function raw(command: string, bytes: Uint8Array, header: string, input: unknown): Promise<RecordView> {
+  try {
+    return await invoke<RecordView>(command, bytes, { headers: { [header]: encodeURIComponent(JSON.stringify(input)) } });
+  } catch (error) {
+    throw toIpcError(error);
+  }
+}
+
 export const ipc = {
   appStatus: () => call<AppStatus>('app_status'),
   probeServer: (url: string) => call<null>('probe_server', { url }),
@@ -67,6 +81,10 @@ export const ipc = {
   listRecords: (query: ListQuery) => call<ListPage>('list_records', { query }),
   facets: () => call<Facets>('facets'),
   totals: (township: string | null) => call<Totals>('totals', { township }),
+  /** The totals over the records of a round, township, team and time span (the dashboard). */
+  totalsFiltered: (filter: TotalsFilter) => call<Totals>('totals_filtered', { filter }),
+  /** 问题清单: the approved problems under the same filter, with their sources and lights. */
+  problemList: (filter: TotalsFilter) => call<ProblemRow[]>('problem_list', { filter }),
   record: (id: string) => call<RecordView>('record', { id }),
   createRecord: (input: NewRecordInput) => call<RecordView>('create_record', { input }),
   editRecord: (id: string, edits: Edit[]) => call<RecordView>('edit_record', { id, edits }),
@@ -102,6 +120,14 @@ export const ipc = {
     }
   },
   attachment: (sha256: string, mime: string) => call<ArrayBuffer>('attachment', { sha256, mime }),
+  /** 签字: the pad's PNG as raw bytes; who signs, as what, in a header. */
+  signRecord: (input: SignInput, png: Uint8Array) => raw('sign_record', png, 'x-sign', input),
+  /** 整改进展: the 佐证材料 files' bytes one after another; the text and each file's size in a header. */
+  addProgress: (input: ProgressInput, bytes: Uint8Array) => raw('add_progress', bytes, 'x-progress', input),
+  /** Fills in the 整改台账 (on an approved problem, also hands it over for rectification). */
+  rectifyRecord: (id: string, change: LedgerChange) => call<RecordView>('rectify_record', { id, change }),
+  /** Cites `source` as a source of record `id` (or, with `cite` false, no longer). */
+  citeRecord: (id: string, source: string, cite: boolean) => call<RecordView>('cite_record', { id, source, cite }),
 
   onSyncStatus: (handler: (status: SyncStatus) => void): Promise<UnlistenFn> =>
     listen<SyncStatus>('sync-status', (event) => handler(event.payload)),
