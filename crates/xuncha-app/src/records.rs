@@ -375,6 +375,36 @@ pub fn set_informant(store: &mut Store, id: RecordId, values: &[(InformantField,
     Ok(())
 }
 
+/// The 问题清单 of the records `filter` picks: each problem with its state, the sources it
+/// cites (talks, petitions, records) and, while rectifying, its deadline light.
+pub fn problems(
+    store: &Store,
+    filter: &xuncha_store::TotalsFilter,
+    today: &str,
+) -> Result<Vec<crate::dto::ProblemRow>> {
+    let mut out = Vec::new();
+    for row in store.problems(filter)? {
+        let mut sources = Vec::new();
+        for source in store.sources_of(&row.record_id)? {
+            let Ok(id) = source.parse::<RecordId>() else { continue };
+            if let Some(cited) = store.row(id)? {
+                sources.push(crate::dto::LinkView {
+                    id,
+                    kind: RecordKind::parse(&cited.kind).unwrap_or(RecordKind::FundCheck),
+                    title: cited.title,
+                    status: ReviewStatus::from_stored(&cited.status).unwrap_or_default(),
+                    cited: true,
+                });
+            }
+        }
+        let rectifying = row.status == ReviewStatus::Rectifying.code() && !row.rect_deadline.is_empty();
+        let light = rectifying.then(|| workflow::light(&row.rect_deadline, today)).flatten();
+        let days_left = rectifying.then(|| workflow::days_between(today, &row.rect_deadline)).flatten();
+        out.push(crate::dto::ProblemRow { row, sources, light, days_left });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     //! Who wrote what, by name: the user directory names the authors of changes, conflict
@@ -502,34 +532,4 @@ mod tests {
         let next: Vec<_> = view.next_steps.iter().map(|s| (s.to, s.allowed)).collect();
         assert_eq!(next, [(ReviewStatus::DeputyReviewed, false), (ReviewStatus::Returned, false)]);
     }
-}
-
-/// The 问题清单 of the records `filter` picks: each problem with its state, the sources it
-/// cites (talks, petitions, records) and, while rectifying, its deadline light.
-pub fn problems(
-    store: &Store,
-    filter: &xuncha_store::TotalsFilter,
-    today: &str,
-) -> Result<Vec<crate::dto::ProblemRow>> {
-    let mut out = Vec::new();
-    for row in store.problems(filter)? {
-        let mut sources = Vec::new();
-        for source in store.sources_of(&row.record_id)? {
-            let Ok(id) = source.parse::<RecordId>() else { continue };
-            if let Some(cited) = store.row(id)? {
-                sources.push(crate::dto::LinkView {
-                    id,
-                    kind: RecordKind::parse(&cited.kind).unwrap_or(RecordKind::FundCheck),
-                    title: cited.title,
-                    status: ReviewStatus::from_stored(&cited.status).unwrap_or_default(),
-                    cited: true,
-                });
-            }
-        }
-        let rectifying = row.status == ReviewStatus::Rectifying.code() && !row.rect_deadline.is_empty();
-        let light = rectifying.then(|| workflow::light(&row.rect_deadline, today)).flatten();
-        let days_left = rectifying.then(|| workflow::days_between(today, &row.rect_deadline)).flatten();
-        out.push(crate::dto::ProblemRow { row, sources, light, days_left });
-    }
-    Ok(out)
 }
