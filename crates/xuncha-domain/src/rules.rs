@@ -264,7 +264,10 @@ fn check_ledger(author: Author<'_>, before: Option<&Record>, after: &Record) -> 
     let terms =
         |r: &workflow::Rectification| (r.unit.clone(), r.owner.clone(), r.measures.clone(), r.deadline.clone(), r.kind);
     if terms(was) != terms(now) {
-        if !matches!(after.review.status, ReviewStatus::OfficeApproved | ReviewStatus::Rectifying) {
+        // The status before or after the change: terms set on approval in the change that
+        // sends the problem to rectification, or closing out in the same change, are fine.
+        let open = |status| matches!(status, ReviewStatus::OfficeApproved | ReviewStatus::Rectifying);
+        if !open(after.review.status) && !before.is_some_and(|b| open(b.review.status)) {
             return Err(refuse(
                 "ledger_state",
                 "只有巡察办审核通过或整改中的问题才能填写整改台账",
@@ -300,7 +303,11 @@ fn check_ledger(author: Author<'_>, before: Option<&Record>, after: &Record) -> 
                 "progress can only be added in your own name",
             ));
         }
-        if after.review.status != ReviewStatus::Rectifying {
+        // Progress goes with a rectification under way: added while rectifying, or in the
+        // change that closes it out (销号).
+        let rectifying = after.review.status == ReviewStatus::Rectifying
+            || before.is_some_and(|b| b.review.status == ReviewStatus::Rectifying);
+        if !rectifying {
             return Err(refuse(
                 "ledger_state",
                 "只有整改中的问题可以添加整改进展",

@@ -1127,3 +1127,23 @@ fn decisions_of_older_records_are_never_written_again() {
     assert_eq!(after.review.decision.as_ref().map(|d| (&d.note, d.void)), Some((&decision.note, false)));
     assert_eq!(check(SUPERVISOR.author(), Some(&before), &after), Ok(()));
 }
+
+/// The last progress goes up in the change that closes the rectification out (销号).
+#[test]
+fn progress_in_the_change_that_closes_out_is_taken() {
+    let mut base = record_at(RecordKind::FundCheck, ReviewStatus::Rectifying);
+    let mut doc = copy(&mut base);
+    let before = doc.read();
+    let close = step_by(LEAD, &before, ReviewStatus::Rectified).unwrap();
+    doc.apply(&[progress(7, "已全部退还"), close], &ctx(LEAD)).unwrap();
+    let after = doc.read();
+    assert_eq!(after.review.status, ReviewStatus::Rectified);
+    assert_eq!(check(LEAD.author(), Some(&before), &after), Ok(()));
+    // But not on a record already closed out.
+    let mut closed = copy(&mut base);
+    let rectified = closed.read();
+    closed.apply(&[step_by(LEAD, &rectified, ReviewStatus::Rectified).unwrap()], &ctx(LEAD)).unwrap();
+    let done = closed.read();
+    closed.apply(&[progress(8, "事后补记")], &ctx(LEAD)).unwrap();
+    assert_eq!(code(check(LEAD.author(), Some(&done), &closed.read())), Some("ledger_state"));
+}
