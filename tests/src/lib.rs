@@ -29,6 +29,8 @@ pub struct District {
     /// starts, as the administrator's offline file would hold it; supervisors' devices are
     /// granted it when they enroll.
     pub protected_secret: Option<String>,
+    /// The limits the server serves under.
+    limits: xuncha_server::limits::Limits,
 }
 
 /// A device: its database and its user.
@@ -94,6 +96,7 @@ impl District {
             shutdown: None,
             server: None,
             protected_secret,
+            limits: xuncha_server::limits::Limits::default(),
         };
         district.serve();
         district
@@ -107,7 +110,7 @@ impl District {
         let listener = self.runtime.block_on(tokio::net::TcpListener::bind(address)).unwrap();
         self.address = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState::new(Arc::clone(&self.storage));
+        let state = AppState::new(Arc::clone(&self.storage)).with_limits(self.limits.clone());
         self.server = Some(self.runtime.spawn(xuncha_server::serve(listener, state, async {
             let _ = rx.await;
         })));
@@ -201,6 +204,14 @@ impl District {
         if let Some(server) = self.server.take() {
             let _ = self.runtime.block_on(server);
         }
+    }
+
+    /// Serves under `limits` from now on: the server is stopped (finishing requests under
+    /// way) and started again on the same address.
+    pub fn set_limits(&mut self, limits: xuncha_server::limits::Limits) {
+        self.stop();
+        self.limits = limits;
+        self.resume();
     }
 
     /// Starts the stopped server again on the same address.

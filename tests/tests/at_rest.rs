@@ -212,12 +212,15 @@ fn a_plaintext_server_db_is_encrypted_once_with_its_attachments_sealed() {
     assert!(bytes == photo, "the photo changed in the upgrade");
     assert!(state.unwrap().complete);
     assert_eq!(with_tx(&storage, false, |tx| tx.attachment_bytes(&sha, 123_456)).unwrap(), &photo[123_456..]);
-    // The unfinished upload resumes, its new piece sealed with the key its old one got.
+    // The unfinished upload belonged to no device the server can name (uploads are each
+    // device's own now): it is dropped, and its device, which still holds the photo, sends
+    // it again from the first byte.
     let half = sha256_hex(b"half");
-    let received = with_tx(&storage, true, |tx| tx.append_attachment(&half, 8_000, 4_000, &photo[..4_000], 2)).unwrap();
-    assert_eq!(received, 8_000);
-    let both = with_tx(&storage, false, |tx| tx.attachment_bytes(&half, 0)).unwrap();
-    assert!(both[..4_000] == both[4_000..] && both[..4_000] == photo[..4_000]);
+    assert_eq!(with_tx(&storage, false, |tx| tx.attachment_state(&half)).unwrap(), None);
+    assert!(matches!(
+        with_tx(&storage, true, |tx| tx.append_upload(&half, "dev-x", 8_000, 4_000, &photo[..4_000], 2)),
+        Err(xuncha_server::StorageError::Resume(0))
+    ));
     // The records of the first release are all there.
     let users = admin::users(&storage).unwrap();
     assert!(users.iter().any(|u| u.id == "zhang"), "{users:?}");

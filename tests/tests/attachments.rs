@@ -32,7 +32,8 @@ fn an_interrupted_upload_resumes_where_it_stopped() {
 
     // Upload, and cut the connection once the server holds about half.
     let storage = std::sync::Arc::clone(&district.storage);
-    let held = |sha: &str| with_tx(storage.as_ref(), false, |tx| tx.attachment_state(sha)).unwrap();
+    let device_id = device.store.sync_value("server_device_id").unwrap().unwrap();
+    let held = |sha: &str| with_tx(storage.as_ref(), false, |tx| tx.upload_state(sha, &device_id)).unwrap();
     let size = photo.len() as u64;
     let client = device.client.clone();
     district.runtime.block_on(async {
@@ -50,14 +51,15 @@ fn an_interrupted_upload_resumes_where_it_stopped() {
         }
     });
     let at_cut = held(&sha).unwrap();
-    assert!(!at_cut.complete && at_cut.received >= size / 2 && at_cut.received < size, "{at_cut:?}");
+    assert!(!at_cut.held && at_cut.received >= size / 2 && at_cut.received < size, "{at_cut:?}");
 
     // Resume: only the rest goes over the wire.
     let uploads = district.runtime.block_on(client.upload_attachments(&mut device.store, PIECE)).unwrap();
     assert_eq!(uploads.len(), 1);
     assert!(uploads[0].resumed_from >= size / 2, "{:?}", uploads[0]);
     assert_eq!(uploads[0].sent, size - uploads[0].resumed_from, "{:?}", uploads[0]);
-    assert!(held(&sha).unwrap().complete);
+    assert!(held(&sha).unwrap().held);
+    assert!(with_tx(storage.as_ref(), false, |tx| tx.attachment_state(&sha)).unwrap().unwrap().complete);
     assert!(device.store.attachments_to_upload().unwrap().is_empty());
 
     // Those who may see the record may fetch the photo; others may not.

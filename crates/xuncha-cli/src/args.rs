@@ -134,8 +134,10 @@ pub enum BenchCommand {
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// A JSON configuration file: {"listen": "127.0.0.1:8470", "data": "/srv/xuncha", "log": "info"}.
-    /// Flags and XUNCHA_* environment variables override it.
+    /// A JSON configuration file: {"listen": "127.0.0.1:8470", "data": "/srv/xuncha", "log": "info"},
+    /// and the limits: "max_connections", "max_per_address", "header_timeout_secs",
+    /// "body_timeout_secs", "trusted_proxies", "max_uploads", "attachment_quota_mb",
+    /// "token_lifetime_days". Flags and XUNCHA_* environment variables override it.
     #[arg(long, env = "XUNCHA_CONFIG")]
     pub config: Option<std::path::PathBuf>,
     /// Where the server keeps its data [default: xuncha-server-data].
@@ -144,6 +146,14 @@ pub struct ServerArgs {
     /// The address to listen on [default: 127.0.0.1:8470].
     #[arg(long, env = "XUNCHA_LISTEN")]
     pub listen: Option<std::net::SocketAddr>,
+    /// A proxy in front of the server whose X-Forwarded-For names the client (repeat for
+    /// several); others' X-Forwarded-For is ignored.
+    #[arg(long)]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
+    /// Days a device token stays valid after enrollment; then the device enrolls again
+    /// [default: no expiry].
+    #[arg(long)]
+    pub token_lifetime_days: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -400,6 +410,27 @@ pub enum AdminCommand {
     Devices {
         #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
         data: std::path::PathBuf,
+    },
+    /// Cancel enrollment codes not yet used: all of a user's (give the user id), or one
+    /// (give the code as it was handed out).
+    CancelCode {
+        #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
+        data: std::path::PathBuf,
+        /// A user id, or an enrollment code.
+        target: String,
+    },
+    /// Disable a user: their devices are refused from their next request, their
+    /// outstanding codes cancelled, and no new code can be made for them.
+    DisableUser {
+        #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
+        data: std::path::PathBuf,
+        user: String,
+    },
+    /// Enable a disabled user again (their devices sync again).
+    EnableUser {
+        #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
+        data: std::path::PathBuf,
+        user: String,
     },
     /// Revoke a lost or retired device: its next sync tells it to wipe its data.
     Revoke {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use xuncha_protocol::Role;
+use xuncha_server::limits::Limits;
 use xuncha_server::{AppState, SqliteStorage, Storage, admin};
 use xuncha_store::Store;
 use xuncha_sync::Client;
@@ -28,6 +29,45 @@ struct ServerConfig {
     listen: Option<std::net::SocketAddr>,
     data: Option<std::path::PathBuf>,
     log: Option<String>,
+    /// Connections served at once.
+    max_connections: Option<usize>,
+    /// Connections from one address at once.
+    max_per_address: Option<usize>,
+    /// Seconds a client has to send a request's headers (and an idle connection stays open).
+    header_timeout_secs: Option<u64>,
+    /// Seconds a client has to send a request's body.
+    body_timeout_secs: Option<u64>,
+    /// Proxies whose X-Forwarded-For names the client.
+    #[serde(default)]
+    trusted_proxies: Vec<std::net::IpAddr>,
+    /// Uploads in one sync request.
+    max_uploads: Option<usize>,
+    /// Megabytes of attachments one device may hold on the server.
+    attachment_quota_mb: Option<u64>,
+    /// Days a device token stays valid after enrollment.
+    token_lifetime_days: Option<u32>,
+}
+
+impl ServerConfig {
+    /// The limits to serve under: the file's, then the flags', over the defaults.
+    fn limits(&self, args: &ServerArgs) -> Limits {
+        let mut limits = Limits::default();
+        let defaults = limits.clone();
+        limits.max_connections = self.max_connections.unwrap_or(defaults.max_connections).max(1);
+        limits.max_per_address = self.max_per_address.unwrap_or(defaults.max_per_address).max(1);
+        limits.header_timeout = self.header_timeout_secs.map_or(defaults.header_timeout, Duration::from_secs);
+        limits.body_timeout = self.body_timeout_secs.map_or(defaults.body_timeout, Duration::from_secs);
+        limits.trusted_proxies = self.trusted_proxies.iter().chain(&args.trusted_proxy).copied().collect();
+        limits.max_uploads = self.max_uploads.unwrap_or(defaults.max_uploads).max(1);
+        limits.attachment_quota =
+            self.attachment_quota_mb.map_or(defaults.attachment_quota, |mb| mb.saturating_mul(1024 * 1024));
+        limits.token_lifetime_ms = args
+            .token_lifetime_days
+            .or(self.token_lifetime_days)
+            .filter(|days| *days > 0)
+            .map(|days| i64::from(days) * 24 * 3600 * 1000);
+        limits
+    }
 }
 
 /// `xuncha server`: serves until Ctrl-C or SIGTERM, finishing syncs under way.
@@ -46,6 +86,7 @@ pub fn server(args: &ServerArgs) -> Result<()> {
         }
         None => ServerConfig::default(),
     };
+    let limits = config.limits(args);
     let data = args.data.clone().or(config.data).unwrap_or_else(|| "xuncha-server-data".into());
     let listen = args.listen.or(config.listen).unwrap_or_else(|| ([127, 0, 0, 1], 8470).into());
     let filter = std::env::var("XUNCHA_LOG").ok().or(config.log).unwrap_or_else(|| "info".into());
@@ -71,7 +112,7 @@ pub fn server(args: &ServerArgs) -> Result<()> {
                 tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
             }
         });
-        let state = AppState::new(storage);
+        let state = AppState::new(storage).with_limits(limits);
         let shutdown = async {
             let ctrl_c = tokio::signal::ctrl_c();
             #[cfg(unix)]
@@ -163,7 +204,8 @@ pub fn admin(command: &AdminCommand, json: bool) -> Result<()> {
             print(serde_json::to_value(&users)?);
             if !json {
                 for u in users {
-                    println!("{}  {}  {}  {}", u.id, u.name, u.role.code(), u.jurisdiction);
+                    let state = if u.disabled_at_ms.is_some() { "  已停用 disabled" } else { "" };
+                    println!("{}  {}  {}  {}{state}", u.id, show::plain(&u.name), u.role.code(), u.jurisdiction);
                 }
             }
         }
@@ -210,7 +252,28 @@ pub fn admin(command: &AdminCommand, json: bool) -> Result<()> {
                 for d in devices {
                     let state = if d.revoked_at_ms.is_some() { "已注销 revoked" } else { "正常 active" };
                     let last = d.last_sync_ms.map(show::time).unwrap_or_else(|| "—".into());
-                    println!("{}  {}  {}  {}  last sync {}", d.id, d.user_id, d.name, state, last);
+                    println!("{}  {}  {}  {}  last sync {}", d.id, d.user_id, show::plain(&d.name), state, last);
+                }
+            }
+        }
+        AdminCommand::CancelCode { data, target } => {
+            let cancelled = admin::cancel_codes(storage(data)?.as_ref(), target, now_ms())
+                .map_err(|e| crate::commands::BadInput(e.to_string()))?;
+            print(serde_json::json!({ "cancelled": cancelled }));
+            if !json {
+                println!("已作废 {cancelled} 个注册码 / {cancelled} enrollment code(s) cancelled");
+            }
+        }
+        AdminCommand::DisableUser { data, user } | AdminCommand::EnableUser { data, user } => {
+            let disable = matches!(command, AdminCommand::DisableUser { .. });
+            admin::set_user_disabled(storage(data)?.as_ref(), user, disable, now_ms())
+                .map_err(|e| crate::commands::BadInput(e.to_string()))?;
+            print(serde_json::json!({ "user": user, "disabled": disable }));
+            if !json {
+                if disable {
+                    println!("用户 {user} 已停用，其设备将被拒绝 / user {user} disabled; their devices are refused");
+                } else {
+                    println!("用户 {user} 已启用 / user {user} enabled");
                 }
             }
         }

@@ -15,6 +15,12 @@ pub fn time(ms: i64) -> String {
     cst.timestamp_millis_opt(ms).single().map_or_else(|| ms.to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string())
 }
 
+/// Text from outside (a device's name, say) for a terminal line: control characters are
+/// shown escaped, so no name can end a line or forge the next one.
+pub fn plain(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
 fn yuan(fen: i64) -> String {
     xuncha_domain::Yuan::from_fen(fen).to_string()
 }

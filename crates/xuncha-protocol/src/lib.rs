@@ -20,6 +20,12 @@ pub const SYNC_CONTENT_TYPE: &str = "application/vnd.xuncha.sync";
 pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
 /// The largest a body may grow to when decompressed, in bytes.
 pub const MAX_DECODED_BYTES: usize = 64 * 1024 * 1024;
+/// The largest a sync request may grow to when decompressed, in bytes: a device sends
+/// at most [`UPLOAD_BATCH_BYTES`] of changes (and one document beyond) per request.
+pub const MAX_REQUEST_DECODED_BYTES: usize = 32 * 1024 * 1024;
+/// The most uploads (documents) one sync request carries; more wait for the next request
+/// of the same sync.
+pub const MAX_UPLOADS: usize = 500;
 /// A device sends at most this many bytes of changes in one sync request; more waits for
 /// the next request of the same sync.
 pub const UPLOAD_BATCH_BYTES: usize = 2 * 1024 * 1024;
@@ -220,6 +226,20 @@ pub mod codes {
     pub const BAD_SIGNATURE: &str = "bad_signature";
     /// The device's keys differ from the ones the server registered for it.
     pub const KEY_MISMATCH: &str = "key_mismatch";
+    /// The server is serving as many connections as it may: retry after the hint.
+    pub const BUSY: &str = "busy";
+    /// The request's body did not arrive in time.
+    pub const TIMEOUT: &str = "timeout";
+    /// The device holds as many attachment bytes on the server as it may.
+    pub const QUOTA: &str = "quota_exceeded";
+    /// The enrollment code is unknown, used, cancelled or expired.
+    pub const BAD_ENROLLMENT_CODE: &str = "bad_enrollment_code";
+    /// The device's token has expired: enroll the device again.
+    pub const TOKEN_EXPIRED: &str = "token_expired";
+    /// The device's user was disabled by the administrator.
+    pub const USER_DISABLED: &str = "user_disabled";
+    /// An attachment piece must start where the bytes the server holds end.
+    pub const RESUME: &str = "resume";
 }
 
 /// Change signatures (in the domain, where both ends use them).

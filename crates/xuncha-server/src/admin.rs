@@ -34,8 +34,14 @@ pub fn add_user(
             "管辖范围 “{jurisdiction}” 无效：应为 district 或任一级的 12 位区划代码（省、市、区县、乡镇）/ jurisdiction {jurisdiction:?} must be `district` or a 12-digit division code of any level (province, city, district, township)"
         )));
     }
-    let user =
-        User { id: id.into(), name: name.into(), role, jurisdiction: jurisdiction.into(), created_at_ms: now_ms };
+    let user = User {
+        id: id.into(),
+        name: name.into(),
+        role,
+        jurisdiction: jurisdiction.into(),
+        created_at_ms: now_ms,
+        disabled_at_ms: None,
+    };
     with_tx(storage, true, |tx| {
         tx.add_user(&user)?;
         // The user directory is reference data.
@@ -52,15 +58,60 @@ pub fn add_user(
 /// A fresh one-time enrollment code for `user_id` (shown once; stored hashed).
 pub fn enrollment_code(storage: &dyn Storage, user_id: &str, now_ms: i64) -> Result<String> {
     let code = auth::new_enrollment_code();
-    let hash = auth::hash_secret(&auth::normalise_code(&code));
+    let hash = auth::hash_code(&code);
     with_tx(storage, true, |tx| {
-        if tx.user(user_id)?.is_none() {
-            return Err(StorageError::NotFound(format!("user {user_id}")));
+        match tx.user(user_id)? {
+            None => return Err(StorageError::NotFound(format!("user {user_id}"))),
+            Some(user) if user.disabled_at_ms.is_some() => {
+                return Err(StorageError::Conflict(format!(
+                    "用户 {user_id} 已停用，请先启用 / user {user_id} is disabled; enable them first"
+                )));
+            }
+            Some(_) => {}
         }
         tx.add_enrollment(&hash, user_id, now_ms + ENROLLMENT_VALID_MS, now_ms)?;
         tx.audit(&audit("enrollment.create", serde_json::json!({ "user": user_id }), now_ms))
     })?;
     Ok(code)
+}
+
+/// Cancels an outstanding enrollment code: `target` is a user id (all their outstanding
+/// codes) or a code as given out. Returns how many were cancelled; none is an error.
+pub fn cancel_codes(storage: &dyn Storage, target: &str, now_ms: i64) -> Result<usize> {
+    with_tx(storage, true, |tx| {
+        let is_user = tx.user(target)?.is_some();
+        let cancelled = if is_user {
+            tx.cancel_enrollments(Some(target), None, now_ms)?
+        } else {
+            tx.cancel_enrollments(None, Some(target), now_ms)?
+        };
+        if cancelled == 0 {
+            return Err(StorageError::NotFound(if is_user {
+                format!("用户 {target} 的未用注册码 / outstanding enrollment code of user {target}")
+            } else {
+                "此注册码（或已使用、已过期）/ outstanding enrollment code (or it was used or has expired)".to_owned()
+            }));
+        }
+        // The code itself is never written down: the audit names the user, or says a code.
+        let detail =
+            if is_user { serde_json::json!({ "user": target }) } else { serde_json::json!({ "code": "given" }) };
+        tx.audit(&audit("enrollment.cancel", serde_json::json!({ "target": detail, "cancelled": cancelled }), now_ms))?;
+        Ok(cancelled)
+    })
+}
+
+/// Disables a user (their devices are refused and their codes cancelled), or enables them again.
+pub fn set_user_disabled(storage: &dyn Storage, user_id: &str, disabled: bool, now_ms: i64) -> Result<()> {
+    with_tx(storage, true, |tx| {
+        if !tx.set_user_disabled(user_id, disabled.then_some(now_ms))? {
+            return Err(StorageError::NotFound(format!("user {user_id}")));
+        }
+        if disabled {
+            tx.cancel_enrollments(Some(user_id), None, now_ms)?;
+        }
+        let action = if disabled { "user.disable" } else { "user.enable" };
+        tx.audit(&audit(action, serde_json::json!({ "user": user_id }), now_ms))
+    })
 }
 
 /// Every device, with its user.

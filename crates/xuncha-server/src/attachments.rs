@@ -1,19 +1,26 @@
-//! Attachments over HTTP, content addressed by SHA-256: `PUT` in pieces that resume from
-//! the last byte the server holds, checked against the hash when complete, stored once
-//! however many records use them; `GET` only for devices that may see a record that
-//! references them. `HEAD` tells a device where to resume.
+//! Attachments over HTTP, content addressed by SHA-256.
+//!
+//! - `PUT` sends a device's own upload in pieces that resume from the last byte the server
+//!   holds of *that device's* upload; a size claim binds no other device. When the last
+//!   piece arrives the bytes are hashed a piece at a time; if they match, the device holds
+//!   the attachment (it proved it has the bytes) and the attachment is stored once, however
+//!   many devices and records use it. Each device may hold or send so many bytes (quota).
+//! - `GET` streams the bytes a piece at a time, to a device that may see a record that
+//!   references the attachment, when a device holding it could see that record too: a hash
+//!   copied into another township's record reads nothing.
+//! - `HEAD` tells a device where to resume its own upload, and nothing about anyone else's.
 
-use axum::body::Body;
 use std::net::SocketAddr;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
+use xuncha_protocol::codes;
 
-use crate::storage::{StorageError, with_tx};
-use crate::{ApiError, AppState, authenticate, blocking, check_protocol, guard, read_body};
+use crate::storage::{Device, Tx, User, with_tx};
+use crate::{ApiError, AppState, authenticated, blocking, read_body, scope};
 
 /// The header that carries how many bytes of an attachment the server holds.
 pub const RECEIVED_HEADER: &str = "x-xuncha-received";
@@ -36,7 +43,11 @@ fn received_response(status: StatusCode, received: u64, size: u64) -> Response {
     response
 }
 
-/// `HEAD /v1/attachments/{sha256}`: how much the server holds.
+fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "找不到附件或无权查看 / no such attachment for this device")
+}
+
+/// `HEAD /v1/attachments/{sha256}`: how much of its own upload the server holds.
 pub async fn head(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -44,14 +55,9 @@ pub async fn head(
     Path(sha256): Path<String>,
 ) -> Response {
     let result = async {
-        check_protocol(&headers)?;
         valid_sha(&sha256)?;
-        let token = crate::bearer(&headers)?;
-        blocking(move || {
-            guard(&state, peer.ip(), || authenticate(&state, &token))?;
-            Ok(with_tx(state.storage.as_ref(), false, |tx| tx.attachment_state(&sha256))?)
-        })
-        .await
+        let (device, _) = authenticated(&state, peer, &headers).await?;
+        blocking(move || Ok(with_tx(state.storage.as_ref(), false, |tx| tx.upload_state(&sha256, &device.id))?)).await
     }
     .await;
     match result {
@@ -68,7 +74,18 @@ pub struct PieceQuery {
     pub size: u64,
 }
 
-/// `PUT /v1/attachments/{sha256}?offset=N&size=S`: the bytes from `offset`.
+fn over_quota(used: u64, size: u64, quota: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        codes::QUOTA,
+        format!(
+            "本设备在服务器上的附件已达上限（已用 {used} 字节，本附件 {size} 字节，上限 {quota} 字节），请联系管理员 / this device's attachments on the server would exceed its quota ({used} bytes used, {size} more, {quota} allowed); ask the administrator"
+        ),
+    )
+}
+
+/// `PUT /v1/attachments/{sha256}?offset=N&size=S`: the bytes from `offset` of the
+/// device's own upload.
 pub async fn put(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -78,34 +95,36 @@ pub async fn put(
     body: Body,
 ) -> Response {
     let result = async {
-        check_protocol(&headers)?;
         valid_sha(&sha256)?;
-        let token = crate::bearer(&headers)?;
-        let bytes = read_body(body, MAX_PIECE).await?;
+        let (device, _) = authenticated(&state, peer, &headers).await?;
+        let quota = state.limits.attachment_quota;
+        if piece.size > quota {
+            return Err(over_quota(0, piece.size, quota));
+        }
+        let bytes = read_body(&state, body, MAX_PIECE).await?;
         blocking(move || {
-            guard(&state, peer.ip(), || authenticate(&state, &token))?;
             let now = state.clock.now_ms();
-            let storage = state.storage.as_ref();
             // The last piece, the check against the hash and the verdict are one transaction:
             // a crash can never leave a whole but unchecked attachment behind.
-            let outcome = with_tx(storage, true, |tx| {
-                let received = tx.append_attachment(&sha256, piece.size, piece.offset, &bytes, now)?;
+            let (received, valid) = with_tx(state.storage.as_ref(), true, |tx| {
+                match tx.upload_state(&sha256, &device.id)? {
+                    Some(held) if held.held => return Ok(Ok((held.size, true))),
+                    Some(_) => {}
+                    None => {
+                        let used = tx.attachment_usage(&device.id)?;
+                        if used.saturating_add(piece.size) > quota {
+                            return Ok(Err(over_quota(used, piece.size, quota)));
+                        }
+                    }
+                }
+                let received = tx.append_upload(&sha256, &device.id, piece.size, piece.offset, &bytes, now)?;
                 if received < piece.size {
-                    return Ok((received, true));
+                    return Ok(Ok((received, true)));
                 }
-                let all = tx.attachment_bytes(&sha256, 0)?;
-                let valid = hex::encode(Sha256::digest(&all)) == sha256;
-                tx.finish_attachment(&sha256, valid)?;
-                Ok((received, valid))
-            })
-            .map_err(|e| match e {
-                StorageError::Conflict(message) if message.starts_with("resume from ") => {
-                    let held = message.trim_start_matches("resume from ").parse().unwrap_or(0);
-                    ApiError::new(StatusCode::CONFLICT, "resume", format!("resume from {held} / 请从第 {held} 字节续传"))
-                }
-                other => other.into(),
-            })?;
-            let (received, valid) = outcome;
+                let valid = tx.upload_digest(&sha256, &device.id)? == sha256;
+                tx.finish_upload(&sha256, &device.id, valid, now)?;
+                Ok(Ok((received, valid)))
+            })??;
             if !valid {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -124,7 +143,29 @@ pub async fn put(
     }
 }
 
-/// `GET /v1/attachments/{sha256}`: the bytes, for a device that may see a record using them.
+/// Whether `device` (of `user`) may read the attachment: a record it may see references
+/// it, and a device holding the attachment could see that record too.
+pub fn may_read(tx: &mut dyn Tx, sha256: &str, device: &Device, user: &User) -> crate::storage::Result<bool> {
+    let reader = scope::visibility(tx, device, user)?;
+    let records = tx.attachment_records(sha256, &reader)?;
+    if records.is_empty() {
+        return Ok(false);
+    }
+    for holder in tx.attachment_holders(sha256)? {
+        if holder == device.id {
+            return Ok(true);
+        }
+        let Some(holder) = tx.device(&holder)? else { continue };
+        let Some(holder_user) = tx.user(&holder.user_id)? else { continue };
+        let theirs = scope::visibility(tx, &holder, &holder_user)?;
+        if tx.attachment_records(sha256, &theirs)?.iter().any(|r| records.contains(r)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// `GET /v1/attachments/{sha256}`: the bytes, streamed a piece at a time.
 pub async fn get(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -132,32 +173,61 @@ pub async fn get(
     Path(sha256): Path<String>,
 ) -> Response {
     let result = async {
-        check_protocol(&headers)?;
         valid_sha(&sha256)?;
-        let token = crate::bearer(&headers)?;
-        blocking(move || {
-            let (device, user) = guard(&state, peer.ip(), || authenticate(&state, &token))?;
-            with_tx(state.storage.as_ref(), false, |tx| {
-                let who = crate::scope::visibility(tx, &device, &user)?;
-                let complete = tx.attachment_state(&sha256)?.is_some_and(|s| s.complete);
-                if !complete || !tx.attachment_visible(&sha256, &who)? {
-                    return Ok(None);
-                }
-                tx.attachment_bytes(&sha256, 0).map(Some)
+        let (device, user) = authenticated(&state, peer, &headers).await?;
+        let storage = state.storage.clone();
+        let sha = sha256.clone();
+        let size = blocking(move || {
+            with_tx(storage.as_ref(), false, |tx| {
+                let Some(held) = tx.attachment_state(&sha)?.filter(|s| s.complete) else { return Ok(None) };
+                Ok(may_read(tx, &sha, &device, &user)?.then_some(held.size))
             })?
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "not_found",
-                    "找不到附件或无权查看 / no such attachment for this device",
-                )
-            })
+            .ok_or_else(not_found)
         })
-        .await
+        .await?;
+        Ok::<_, ApiError>((size, stream(&state, sha256)))
     }
     .await;
     match result {
-        Ok(bytes) => bytes.into_response(),
+        Ok((size, body)) => {
+            let mut response = body.into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+            response
+        }
         Err(error) => error.into_response(),
     }
+}
+
+/// The bytes of a complete attachment as a body: one piece in memory at a time, each read
+/// in its own short transaction.
+fn stream(state: &AppState, sha256: String) -> Body {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+    let storage = state.storage.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut offset = 0u64;
+        loop {
+            let piece = with_tx(storage.as_ref(), false, |tx| tx.attachment_piece(&sha256, offset));
+            let item = match piece {
+                Ok(Some((start, data))) => {
+                    let skip = usize::try_from(offset - start).unwrap_or(0);
+                    offset = start + data.len() as u64;
+                    Ok(Bytes::from(data).slice(skip..))
+                }
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::error!(%error, sha256, "reading an attachment failed");
+                    Err(std::io::Error::other(error.to_string()))
+                }
+            };
+            let failed = item.is_err();
+            if sender.blocking_send(item).is_err() || failed {
+                return;
+            }
+        }
+    });
+    Body::from_stream(futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    }))
 }

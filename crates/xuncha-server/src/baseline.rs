@@ -39,7 +39,7 @@ pub async fn handler(AxumState(state): AxumState<AppState>, headers: HeaderMap, 
             return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "baseline sync is off"));
         };
         let token = crate::bearer(&headers)?;
-        let body = read_body(body, xuncha_protocol::MAX_REQUEST_BYTES).await?;
+        let body = read_body(&state, body, xuncha_protocol::MAX_REQUEST_BYTES).await?;
         let request: BaselineMessage =
             xuncha_protocol::decode(&body, xuncha_protocol::MAX_DECODED_BYTES).map_err(ApiError::bad_body)?;
         blocking(move || {

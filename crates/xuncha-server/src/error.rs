@@ -29,6 +29,22 @@ impl ApiError {
         )
     }
 
+    pub fn disabled() -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            codes::USER_DISABLED,
+            "此用户已被管理员停用，请联系巡察办 / this user was disabled by the administrator; ask the office",
+        )
+    }
+
+    pub fn expired() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            codes::TOKEN_EXPIRED,
+            "设备令牌已过期，请向管理员索取注册码重新注册 / the device token has expired; ask the administrator for a code and enroll again",
+        )
+    }
+
     pub fn revoked() -> ApiError {
         ApiError::new(
             StatusCode::GONE,
@@ -64,6 +80,12 @@ impl From<StorageError> for ApiError {
             StorageError::NotFound(what) => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("找不到 {what} / no such {what}"))
             }
+            StorageError::BadCode(message) => ApiError::new(StatusCode::FORBIDDEN, codes::BAD_ENROLLMENT_CODE, message),
+            StorageError::Resume(held) => ApiError::new(
+                StatusCode::CONFLICT,
+                codes::RESUME,
+                format!("请从第 {held} 字节续传 / resume from byte {held}"),
+            ),
             StorageError::Backend(detail) | StorageError::Key(detail) => ApiError::internal(detail),
         }
     }

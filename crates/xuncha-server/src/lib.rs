@@ -12,6 +12,7 @@ mod error;
 pub mod evidence;
 pub mod import;
 pub mod limits;
+pub mod listen;
 pub mod protected_key;
 pub mod reference;
 pub mod scope;
@@ -64,14 +65,28 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The standard Automerge sync protocol endpoint, for benchmarks only.
     pub baseline: Option<Arc<baseline::Baseline>>,
-    /// Failed authentication per address.
+    /// Failed authentication per address and per credential.
     pub failures: Arc<limits::FailedAuth>,
+    /// The limits the server serves under.
+    pub limits: Arc<limits::Limits>,
 }
 
 impl AppState {
     /// A server over `storage`, on the system clock.
     pub fn new(storage: Arc<dyn Storage>) -> AppState {
-        AppState { storage, clock: Arc::new(SystemClock), baseline: None, failures: Arc::default() }
+        AppState {
+            storage,
+            clock: Arc::new(SystemClock),
+            baseline: None,
+            failures: Arc::default(),
+            limits: Arc::default(),
+        }
+    }
+
+    /// Serves under `limits` instead of the defaults.
+    pub fn with_limits(mut self, limits: limits::Limits) -> AppState {
+        self.limits = Arc::new(limits);
+        self
     }
 
     /// Also serve the standard Automerge sync protocol, as a benchmark baseline.
@@ -106,15 +121,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves; requests under way finish first.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
-}
+pub use listen::serve;
 
 async fn healthz() -> &'static str {
     "ok"
@@ -140,28 +147,40 @@ fn rate_limited() -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         codes::RATE_LIMITED,
-        "认证失败次数过多，请一分钟后再试 / too many failed attempts from this address; wait a minute and try again",
+        "认证失败次数过多，请一分钟后再试 / too many failed attempts; wait a minute and try again",
     )
 }
 
-/// Refuses an address that failed authentication too often, and counts this request's
-/// failure if it is one.
-pub(crate) fn guard<T>(
+/// The device and user behind a request's token, on the blocking pool, before any of its
+/// body is read. A valid token is always let through; an unknown one is counted against
+/// itself and against the client's address, and refused for a minute once either has
+/// failed too often.
+pub(crate) async fn authenticated(
     state: &AppState,
-    ip: std::net::IpAddr,
-    work: impl FnOnce() -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    let now = state.clock.now_ms();
-    if state.failures.blocked(ip, now) {
-        return Err(rate_limited());
-    }
-    let result = work();
-    if let Err(error) = &result
-        && (error.code == codes::UNAUTHORIZED || error.message.contains("enrollment code"))
-    {
-        state.failures.fail(ip, now);
-    }
-    result
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<(Device, User), ApiError> {
+    check_protocol(headers)?;
+    let token = bearer(headers)?;
+    let client = state.limits.client(peer.ip(), headers);
+    let state = state.clone();
+    blocking(move || {
+        let now = state.clock.now_ms();
+        let credential = limits::Key::Credential(auth::hash_secret(&token));
+        if state.failures.blocked(&credential, now) {
+            return Err(rate_limited());
+        }
+        match authenticate(&state, &token) {
+            Err(error) if error.code == codes::UNAUTHORIZED => {
+                let address = limits::Key::Address(client);
+                let blocked = state.failures.blocked(&address, now);
+                state.failures.fail(&[credential, address], now);
+                Err(if blocked { rate_limited() } else { error })
+            }
+            other => other,
+        }
+    })
+    .await
 }
 
 pub(crate) fn check_protocol(headers: &HeaderMap) -> Result<(), ApiError> {
@@ -196,15 +215,28 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?
 }
 
-/// Reads a body of at most `limit` bytes.
-pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(
+/// Reads a body of at most `limit` bytes, within the body timeout.
+pub(crate) async fn read_body(state: &AppState, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let timeout = state.limits.body_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             codes::TOO_LARGE,
-            format!("请求超过 {limit} 字节，请分批发送 / the request is larger than {limit} bytes; send it in smaller batches"),
-        )
-    })
+            format!(
+                "请求超过 {limit} 字节，请分批发送 / the request is larger than {limit} bytes; send it in smaller batches"
+            ),
+        )),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            codes::TIMEOUT,
+            format!(
+                "请求未在 {} 秒内传完，请在网络较好时重试 / the request did not arrive within {} seconds; retry on a better connection",
+                timeout.as_secs(),
+                timeout.as_secs()
+            ),
+        )),
+    }
 }
 
 async fn enroll(
@@ -215,27 +247,32 @@ async fn enroll(
 ) -> Response {
     let result = async {
         check_protocol(&headers)?;
-        let body = read_body(body, 64 * 1024).await?;
+        // Codes are guessable in a way tokens are not: an address that failed too often
+        // is refused before it may try another.
+        let address = limits::Key::Address(state.limits.client(peer.ip(), &headers));
+        if state.failures.blocked(&address, state.clock.now_ms()) {
+            return Err(rate_limited());
+        }
+        let body = read_body(&state, body, 64 * 1024).await?;
         let request: EnrollRequest = serde_json::from_slice(&body).map_err(ApiError::bad_body)?;
         let actor_ok = request.actor.len() == 32 && request.actor.bytes().all(|b| b.is_ascii_hexdigit());
         if !actor_ok {
             return Err(ApiError::bad_body("actor must be 16 bytes of hex"));
         }
+        check_device_name(&request.device_name)?;
         if let Some(keys) = &request.keys {
             check_keys(keys)?;
         }
-        blocking(move || guard(&state.clone(), peer.ip(), || {
+        let credential = limits::Key::Credential(auth::hash_secret(&auth::normalise_code(&request.code)));
+        if state.failures.blocked(&credential, state.clock.now_ms()) {
+            return Err(rate_limited());
+        }
+        blocking(move || {
             let now = state.clock.now_ms();
             let token = auth::new_token();
             let device_id = auth::new_device_id();
-            let hash = auth::hash_secret(&auth::normalise_code(&request.code));
             let (user, server_id, protected_key) = with_tx(state.storage.as_ref(), true, |tx| {
-                let user = tx.redeem_enrollment(&hash, &device_id, now).map_err(|e| match e {
-                    StorageError::NotFound(_) => StorageError::Conflict(
-                        "注册码无效，请向管理员索取新的注册码 / unknown enrollment code; ask the administrator for a new one".into(),
-                    ),
-                    other => other,
-                })?;
+                let user = tx.redeem_enrollment(&request.code, &device_id, now)?;
                 let device = Device {
                     id: device_id.clone(),
                     user_id: user.id.clone(),
@@ -258,14 +295,15 @@ async fn enroll(
                 Ok((user, tx.server_id()?, tx.protected_key()?))
             })
             .map_err(|e| match e {
-                // An unknown, used or expired code is a refusal, not a conflict of state.
-                StorageError::Conflict(message) if message.contains("enrollment code") => {
-                    ApiError::new(StatusCode::FORBIDDEN, "bad_enrollment_code", message)
+                // An unknown, used, cancelled or expired code is a refusal, not a conflict of state.
+                StorageError::BadCode(message) => {
+                    state.failures.fail(&[credential, address], now);
+                    ApiError::new(StatusCode::FORBIDDEN, codes::BAD_ENROLLMENT_CODE, message)
                 }
                 other => other.into(),
             })?;
             Ok(EnrollResponse { device_id, token, user: user_info(&user), server_id, protected_key })
-        }))
+        })
         .await
     }
     .await;
@@ -273,6 +311,20 @@ async fn enroll(
         Ok(response) => Json(response).into_response(),
         Err(error) => error.into_response(),
     }
+}
+
+/// The longest device name, in characters.
+pub const MAX_DEVICE_NAME: usize = 64;
+
+/// Refuses a device name that is empty, too long, or holds control characters (which
+/// could forge lines of the administrator's device list).
+fn check_device_name(name: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() || name.chars().count() > MAX_DEVICE_NAME || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_body(format!(
+            "设备名称须为 1 至 {MAX_DEVICE_NAME} 个字符且不含控制字符 / the device name must be 1 to {MAX_DEVICE_NAME} characters without control characters"
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses public keys that are not a valid Ed25519 key and an X25519 `age1…` recipient.
@@ -333,18 +385,30 @@ async fn sync_handler(
     body: Body,
 ) -> Response {
     let result = async {
-        check_protocol(&headers)?;
-        let token = bearer(&headers)?;
-        let body = read_body(body, xuncha_protocol::MAX_REQUEST_BYTES).await?;
+        // Nothing of the body is read, let alone inflated or parsed, before the token is known.
+        let (device, user) = authenticated(&state, peer, &headers).await?;
+        let body = read_body(&state, body, xuncha_protocol::MAX_REQUEST_BYTES).await?;
         let request: SyncRequest =
-            xuncha_protocol::decode(&body, xuncha_protocol::MAX_DECODED_BYTES).map_err(|e| match e {
+            xuncha_protocol::decode(&body, xuncha_protocol::MAX_REQUEST_DECODED_BYTES).map_err(|e| match e {
                 xuncha_protocol::ProtocolError::TooLarge { .. } => {
                     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE, e.to_string())
                 }
                 other => ApiError::bad_body(other),
             })?;
+        let max = state.limits.max_uploads;
+        if request.uploads.len() > max {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::TOO_LARGE,
+                format!(
+                    "一次同步最多上传 {max} 份文档（本次 {}），请更新巡察通 / at most {max} uploads per sync request ({} sent); update Xuncha",
+                    request.uploads.len(),
+                    request.uploads.len()
+                ),
+            ));
+        }
         let bytes_in = body.len();
-        blocking(move || guard(&state, peer.ip(), || sync_once(&state, &token, &request, bytes_in))).await
+        blocking(move || sync_once(&state, device, user, &request, bytes_in)).await
     }
     .await;
     match result {
@@ -370,6 +434,14 @@ pub(crate) fn authenticate(state: &AppState, token: &str) -> Result<(Device, Use
     if device.revoked_at_ms.is_some() {
         return Err(ApiError::revoked());
     }
+    if user.disabled_at_ms.is_some() {
+        return Err(ApiError::disabled());
+    }
+    if let Some(lifetime) = state.limits.token_lifetime_ms
+        && device.created_at_ms.saturating_add(lifetime) < state.clock.now_ms()
+    {
+        return Err(ApiError::expired());
+    }
     if user.role == Role::Administrator {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -381,10 +453,15 @@ pub(crate) fn authenticate(state: &AppState, token: &str) -> Result<(Device, Use
 }
 
 /// One sync, end to end, on the blocking pool.
-fn sync_once(state: &AppState, token: &str, request: &SyncRequest, bytes_in: usize) -> Result<Vec<u8>, ApiError> {
+fn sync_once(
+    state: &AppState,
+    mut device: Device,
+    user: User,
+    request: &SyncRequest,
+    bytes_in: usize,
+) -> Result<Vec<u8>, ApiError> {
     let storage = state.storage.as_ref();
     let now = state.clock.now_ms();
-    let (mut device, user) = authenticate(state, token)?;
     register_keys(state, &mut device, request.keys.as_ref())?;
     let teams = with_tx(storage, false, |tx| tx.teams_of(&user.id))?;
     let who = storage::Visibility { device_id: device.id.clone(), scope: scope::read_scope(&user, &teams) };

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
 use xuncha_protocol::{DocKey, Part, Role};
 
 use xuncha_domain::{DivisionEntry, ReadScope, Roster, Round, Team};
@@ -16,8 +17,8 @@ use crate::at_rest::{self, BlobKey};
 use crate::chain::{self, Checkpoint, LogRow};
 
 use crate::storage::{
-    AuditEntry, Device, DocMeta, DocScope, LogEntry, LoggedChange, Result, Storage, StorageError, StoredDoc, Tx, User,
-    Visibility,
+    AuditEntry, Device, DocMeta, DocScope, LogEntry, LoggedChange, Result, Storage, StorageError, StoredDoc, Tx,
+    UploadState, User, Visibility,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -187,6 +188,53 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     ALTER TABLE attachments ADD COLUMN blob_key BLOB;
 "#,
+    // 7: enrollment codes the administrator cancelled; users the administrator disabled.
+    // Codes are stored salted (`s1$salt$hash`) from now on; older rows keep their hash.
+    r#"
+    ALTER TABLE enrollments ADD COLUMN cancelled_at INTEGER;
+    ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+"#,
+    // 8: attachments bound to the devices that sent them. Each device's upload is its own
+    // (a size claim binds no one else's); a device that sent every byte, matching the
+    // hash, holds the attachment, and the whole attachment is stored once. Attachments
+    // already whole are held by the devices that own the records referencing them;
+    // uploads under way start again.
+    r#"
+    CREATE TABLE attachment_uploads (
+        sha256     TEXT NOT NULL,
+        device_id  TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        received   INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        blob_key   BLOB NOT NULL,
+        PRIMARY KEY (sha256, device_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX attachment_uploads_device ON attachment_uploads (device_id);
+    CREATE TABLE attachment_upload_pieces (
+        sha256    TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        offset    INTEGER NOT NULL,
+        data      BLOB NOT NULL,
+        PRIMARY KEY (sha256, device_id, offset)
+    ) WITHOUT ROWID;
+    CREATE TABLE attachment_holders (
+        sha256    TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        size      INTEGER NOT NULL,
+        held_at   INTEGER NOT NULL,
+        PRIMARY KEY (sha256, device_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX attachment_holders_device ON attachment_holders (device_id);
+    INSERT INTO attachment_holders (sha256, device_id, size, held_at)
+        SELECT a.sha256, d.owner_device, a.size, a.created_at
+        FROM attachments a
+        JOIN attachment_refs r ON r.sha256 = a.sha256
+        JOIN docs d ON d.record = r.record AND d.part = 'record'
+        WHERE a.complete = 1
+        ON CONFLICT DO NOTHING;
+    DELETE FROM attachment_pieces WHERE sha256 IN (SELECT sha256 FROM attachments WHERE complete = 0);
+    DELETE FROM attachments WHERE complete = 0;
+"#,
 ];
 
 const LOG_COLUMNS: &str = "seq, record, part, hash, device_id, received_at, bytes, link";
@@ -335,6 +383,7 @@ fn user_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         role: Role::parse(&role).unwrap_or(Role::Inspector),
         jurisdiction: row.get(3)?,
         created_at_ms: row.get(4)?,
+        disabled_at_ms: row.get(5)?,
     })
 }
 
@@ -431,12 +480,17 @@ impl Tx for SqlTx<'_> {
     fn user(&mut self, id: &str) -> Result<Option<User>> {
         Ok(self
             .tx
-            .query_row("SELECT id, name, role, jurisdiction, created_at FROM users WHERE id = ?1", [id], user_from)
+            .query_row(
+                "SELECT id, name, role, jurisdiction, created_at, disabled_at FROM users WHERE id = ?1",
+                [id],
+                user_from,
+            )
             .optional()?)
     }
 
     fn users(&mut self) -> Result<Vec<User>> {
-        let mut stmt = self.tx.prepare("SELECT id, name, role, jurisdiction, created_at FROM users ORDER BY id")?;
+        let mut stmt =
+            self.tx.prepare("SELECT id, name, role, jurisdiction, created_at, disabled_at FROM users ORDER BY id")?;
         Ok(stmt.query_map([], user_from)?.collect::<Result<Vec<_>, _>>()?)
     }
 
@@ -448,33 +502,57 @@ impl Tx for SqlTx<'_> {
         Ok(())
     }
 
-    fn redeem_enrollment(&mut self, code_hash: &str, device_id: &str, now_ms: i64) -> Result<User> {
-        let row: Option<(String, i64, Option<i64>)> = self
-            .tx
-            .query_row(
-                "SELECT user_id, expires_at, used_at FROM enrollments WHERE code_hash = ?1",
-                [code_hash],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .optional()?;
-        let Some((user_id, expires_at, used_at)) = row else {
-            return Err(StorageError::NotFound("enrollment code".into()));
+    fn redeem_enrollment(&mut self, code: &str, device_id: &str, now_ms: i64) -> Result<User> {
+        // Each code has its own salt, so the outstanding ones (a few per user) are tried in turn.
+        let outstanding: Vec<(String, String)> = {
+            let mut stmt = self.tx.prepare(
+                "SELECT code_hash, user_id FROM enrollments
+                 WHERE used_at IS NULL AND cancelled_at IS NULL AND expires_at >= ?1",
+            )?;
+            stmt.query_map([now_ms], |row| Ok((row.get(0)?, row.get(1)?)))?.collect::<Result<_, _>>()?
         };
-        if used_at.is_some() {
-            return Err(StorageError::Conflict(
-                "注册码已使用 / the enrollment code was already used; ask for a new one".into(),
-            ));
-        }
-        if expires_at < now_ms {
-            return Err(StorageError::Conflict(
-                "注册码已过期 / the enrollment code has expired; ask for a new one".into(),
-            ));
+        let refused = || {
+            StorageError::BadCode(
+                "注册码无效、已使用、已作废或已过期，请向管理员索取新的注册码 / the enrollment code is unknown, used, cancelled or expired; ask the administrator for a new one".into(),
+            )
+        };
+        let (stored, user_id) =
+            outstanding.into_iter().find(|(stored, _)| crate::auth::code_matches(stored, code)).ok_or_else(refused)?;
+        let user = self.user(&user_id)?.ok_or_else(refused)?;
+        if user.disabled_at_ms.is_some() {
+            return Err(StorageError::BadCode(format!(
+                "用户 {} 已停用，请联系管理员 / user {} is disabled; ask the administrator",
+                user.id, user.id
+            )));
         }
         self.tx.execute(
             "UPDATE enrollments SET used_at = ?2, device_id = ?3 WHERE code_hash = ?1",
-            params![code_hash, now_ms, device_id],
+            params![stored, now_ms, device_id],
         )?;
-        self.user(&user_id)?.ok_or_else(|| StorageError::NotFound(format!("user {user_id}")))
+        Ok(user)
+    }
+
+    fn cancel_enrollments(&mut self, user_id: Option<&str>, code: Option<&str>, now_ms: i64) -> Result<usize> {
+        let outstanding: Vec<String> = {
+            let mut stmt = self.tx.prepare(
+                "SELECT code_hash FROM enrollments
+                 WHERE (?1 IS NULL OR user_id = ?1) AND used_at IS NULL AND cancelled_at IS NULL AND expires_at >= ?2",
+            )?;
+            stmt.query_map(params![user_id, now_ms], |row| row.get(0))?.collect::<Result<_, _>>()?
+        };
+        let mut cancelled = 0;
+        for stored in outstanding.iter().filter(|s| code.is_none_or(|c| crate::auth::code_matches(s, c))) {
+            cancelled += self
+                .tx
+                .execute("UPDATE enrollments SET cancelled_at = ?2 WHERE code_hash = ?1", params![stored, now_ms])?;
+        }
+        Ok(cancelled)
+    }
+
+    fn set_user_disabled(&mut self, user_id: &str, disabled_at_ms: Option<i64>) -> Result<bool> {
+        let changed =
+            self.tx.execute("UPDATE users SET disabled_at = ?2 WHERE id = ?1", params![user_id, disabled_at_ms])?;
+        Ok(changed > 0)
     }
 
     fn add_device(&mut self, device: &Device, token_hash: &str) -> Result<()> {
@@ -695,20 +773,23 @@ impl Tx for SqlTx<'_> {
         Ok(())
     }
 
-    fn attachment_visible(&mut self, sha256: &str, who: &Visibility) -> Result<bool> {
+    fn attachment_records(&mut self, sha256: &str, who: &Visibility) -> Result<Vec<Vec<u8>>> {
         let (device, places, all_gang, teams, all_protected) = visible_params(who);
-        Ok(self
-            .tx
-            .query_row(
-                &format!(
-                    "SELECT 1 FROM attachment_refs a JOIN docs d ON d.record = a.record AND d.part = 'record'
-                     WHERE a.sha256 = ?6 AND {VISIBLE} LIMIT 1"
-                ),
-                params![device, places, all_gang, teams, all_protected, sha256],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
+        let mut stmt = self.tx.prepare(&format!(
+            "SELECT a.record FROM attachment_refs a JOIN docs d ON d.record = a.record AND d.part = 'record'
+             WHERE a.sha256 = ?6 AND {VISIBLE} ORDER BY a.record"
+        ))?;
+        let records = stmt
+            .query_map(params![device, places, all_gang, teams, all_protected, sha256], |row| row.get(0))?
+            .collect::<Result<Vec<Vec<u8>>, _>>()?;
+        Ok(records)
+    }
+
+    fn attachment_holders(&mut self, sha256: &str) -> Result<Vec<String>> {
+        let mut stmt =
+            self.tx.prepare("SELECT device_id FROM attachment_holders WHERE sha256 = ?1 ORDER BY held_at")?;
+        let holders = stmt.query_map([sha256], |row| row.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        Ok(holders)
     }
 
     fn attachment_state(&mut self, sha256: &str) -> Result<Option<AttachmentState>> {
@@ -724,52 +805,179 @@ impl Tx for SqlTx<'_> {
             .optional()?)
     }
 
-    fn append_attachment(&mut self, sha256: &str, size: u64, offset: u64, bytes: &[u8], now_ms: i64) -> Result<u64> {
+    fn upload_state(&mut self, sha256: &str, device_id: &str) -> Result<Option<UploadState>> {
+        let held: Option<i64> = self
+            .tx
+            .query_row(
+                "SELECT size FROM attachment_holders WHERE sha256 = ?1 AND device_id = ?2",
+                [sha256, device_id],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(size) = held {
+            let size = u64::try_from(size).unwrap_or(0);
+            return Ok(Some(UploadState { size, received: size, held: true }));
+        }
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT size, received FROM attachment_uploads WHERE sha256 = ?1 AND device_id = ?2",
+                [sha256, device_id],
+                |row| {
+                    Ok(UploadState {
+                        size: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+                        received: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                        held: false,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn attachment_usage(&mut self, device_id: &str) -> Result<u64> {
+        let used: i64 = self.tx.query_row(
+            "SELECT COALESCE((SELECT SUM(size) FROM attachment_uploads WHERE device_id = ?1), 0)
+                  + COALESCE((SELECT SUM(size) FROM attachment_holders WHERE device_id = ?1), 0)",
+            [device_id],
+            |row| row.get(0),
+        )?;
+        Ok(u64::try_from(used).unwrap_or(0))
+    }
+
+    fn append_upload(
+        &mut self,
+        sha256: &str,
+        device_id: &str,
+        size: u64,
+        offset: u64,
+        bytes: &[u8],
+        now_ms: i64,
+    ) -> Result<u64> {
         let size_i = i64::try_from(size).unwrap_or(i64::MAX);
         let new_key = BlobKey::generate()?;
         self.tx.execute(
-            "INSERT INTO attachments (sha256, size, received, complete, created_at, blob_key)
-             VALUES (?1, ?2, 0, 0, ?3, ?4)
-             ON CONFLICT (sha256) DO NOTHING",
-            params![sha256, size_i, now_ms, new_key.as_bytes()],
+            "INSERT INTO attachment_uploads (sha256, device_id, size, received, created_at, blob_key)
+             VALUES (?1, ?2, ?3, 0, ?4, ?5)
+             ON CONFLICT (sha256, device_id) DO NOTHING",
+            params![sha256, device_id, size_i, now_ms, new_key.as_bytes()],
         )?;
-        let state = self.attachment_state(sha256)?.ok_or_else(|| StorageError::NotFound("attachment".into()))?;
-        if state.size != size {
+        let (declared, received, key): (i64, i64, Vec<u8>) = self.tx.query_row(
+            "SELECT size, received, blob_key FROM attachment_uploads WHERE sha256 = ?1 AND device_id = ?2",
+            [sha256, device_id],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )?;
+        let (declared, received) = (u64::try_from(declared).unwrap_or(0), u64::try_from(received).unwrap_or(0));
+        if declared != size {
             return Err(StorageError::Conflict(format!(
-                "附件大小不符（已登记 {}，本次 {size}）/ size {size} differs from the {} bytes declared first",
-                state.size, state.size
+                "附件大小不符（本设备先前声明 {declared}，本次 {size}）/ size {size} differs from the {declared} bytes this device declared first"
             )));
         }
-        if offset != state.received {
-            return Err(StorageError::Conflict(format!("resume from {}", state.received)));
+        if offset != received {
+            return Err(StorageError::Resume(received));
         }
-        let received = state.received + bytes.len() as u64;
-        if received > size {
-            return Err(StorageError::Conflict(format!("more than the {size} bytes declared")));
+        let after = received + bytes.len() as u64;
+        if after > size {
+            return Err(StorageError::Conflict(format!(
+                "超出声明的 {size} 字节 / more than the {size} bytes declared"
+            )));
         }
-        let data = match self.blob_key(sha256)? {
-            Some(key) => key.seal(sha256, offset, bytes)?,
-            None => bytes.to_vec(),
-        };
+        let key = BlobKey::from_column(sha256, Some(key))?
+            .ok_or_else(|| StorageError::Backend(format!("the upload of {sha256} has no key")))?;
         self.tx.execute(
-            "INSERT INTO attachment_pieces (sha256, offset, data) VALUES (?1, ?2, ?3)",
-            params![sha256, i64::try_from(offset).unwrap_or(i64::MAX), data],
+            "INSERT INTO attachment_upload_pieces (sha256, device_id, offset, data) VALUES (?1, ?2, ?3, ?4)",
+            params![sha256, device_id, i64::try_from(offset).unwrap_or(i64::MAX), key.seal(sha256, offset, bytes)?],
         )?;
         self.tx.execute(
-            "UPDATE attachments SET received = ?2 WHERE sha256 = ?1",
-            params![sha256, i64::try_from(received).unwrap_or(i64::MAX)],
+            "UPDATE attachment_uploads SET received = ?3 WHERE sha256 = ?1 AND device_id = ?2",
+            params![sha256, device_id, i64::try_from(after).unwrap_or(i64::MAX)],
         )?;
-        Ok(received)
+        Ok(after)
     }
 
-    fn finish_attachment(&mut self, sha256: &str, valid: bool) -> Result<()> {
-        if valid {
-            self.tx.execute("UPDATE attachments SET complete = 1 WHERE sha256 = ?1", [sha256])?;
-        } else {
-            self.tx.execute("DELETE FROM attachment_pieces WHERE sha256 = ?1", [sha256])?;
-            self.tx.execute("DELETE FROM attachments WHERE sha256 = ?1", [sha256])?;
+    fn upload_digest(&mut self, sha256: &str, device_id: &str) -> Result<String> {
+        let key: Vec<u8> = self.tx.query_row(
+            "SELECT blob_key FROM attachment_uploads WHERE sha256 = ?1 AND device_id = ?2",
+            [sha256, device_id],
+            |row| row.get(0),
+        )?;
+        let key = BlobKey::from_column(sha256, Some(key))?
+            .ok_or_else(|| StorageError::Backend(format!("the upload of {sha256} has no key")))?;
+        let mut stmt = self.tx.prepare(
+            "SELECT offset, data FROM attachment_upload_pieces WHERE sha256 = ?1 AND device_id = ?2 ORDER BY offset",
+        )?;
+        let mut rows = stmt.query([sha256, device_id])?;
+        let mut digest = Sha256::new();
+        while let Some(row) = rows.next()? {
+            let offset = u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
+            let sealed = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+            digest.update(key.open(sha256, offset, sealed)?);
         }
+        Ok(hex::encode(digest.finalize()))
+    }
+
+    fn finish_upload(&mut self, sha256: &str, device_id: &str, valid: bool, now_ms: i64) -> Result<()> {
+        if valid {
+            let whole = self.attachment_state(sha256)?.is_some_and(|s| s.complete);
+            if !whole {
+                // The first device to complete it makes the attachment whole: its pieces
+                // and their key move over as they are.
+                self.tx.execute("DELETE FROM attachment_pieces WHERE sha256 = ?1", [sha256])?;
+                self.tx.execute("DELETE FROM attachments WHERE sha256 = ?1", [sha256])?;
+                self.tx.execute(
+                    "INSERT INTO attachments (sha256, size, received, complete, created_at, blob_key)
+                     SELECT sha256, size, received, 1, ?3, blob_key FROM attachment_uploads
+                     WHERE sha256 = ?1 AND device_id = ?2",
+                    params![sha256, device_id, now_ms],
+                )?;
+                self.tx.execute(
+                    "INSERT INTO attachment_pieces (sha256, offset, data)
+                     SELECT sha256, offset, data FROM attachment_upload_pieces WHERE sha256 = ?1 AND device_id = ?2",
+                    [sha256, device_id],
+                )?;
+            }
+            self.tx.execute(
+                "INSERT INTO attachment_holders (sha256, device_id, size, held_at)
+                 SELECT sha256, device_id, size, ?3 FROM attachment_uploads WHERE sha256 = ?1 AND device_id = ?2
+                 ON CONFLICT DO NOTHING",
+                params![sha256, device_id, now_ms],
+            )?;
+        }
+        self.tx.execute(
+            "DELETE FROM attachment_upload_pieces WHERE sha256 = ?1 AND device_id = ?2",
+            [sha256, device_id],
+        )?;
+        self.tx.execute("DELETE FROM attachment_uploads WHERE sha256 = ?1 AND device_id = ?2", [sha256, device_id])?;
         Ok(())
+    }
+
+    fn attachment_piece(&mut self, sha256: &str, offset: u64) -> Result<Option<(u64, Vec<u8>)>> {
+        let key = self.blob_key(sha256)?;
+        let row: Option<(i64, Vec<u8>)> = self
+            .tx
+            .query_row(
+                "SELECT offset, data FROM attachment_pieces WHERE sha256 = ?1 AND offset <= ?2
+                 ORDER BY offset DESC LIMIT 1",
+                params![sha256, i64::try_from(offset).unwrap_or(i64::MAX)],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let Some((start, stored)) = row else { return Ok(None) };
+        let start = u64::try_from(start).unwrap_or(0);
+        let data = match &key {
+            Some(key) => key.open(sha256, start, &stored)?,
+            None => stored,
+        };
+        if start + data.len() as u64 <= offset {
+            return Ok(None);
+        }
+        Ok(Some((start, data)))
+    }
+
+    fn device(&mut self, device_id: &str) -> Result<Option<Device>> {
+        Ok(self
+            .tx
+            .query_row(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"), [device_id], device_from)
+            .optional()?)
     }
 
     fn attachment_bytes(&mut self, sha256: &str, offset: u64) -> Result<Vec<u8>> {

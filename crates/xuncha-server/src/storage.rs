@@ -18,6 +18,13 @@ pub enum StorageError {
     /// The master key is missing, damaged or does not open `server.db`.
     #[error("{0}")]
     Key(String),
+    /// An enrollment code that is unknown, used, cancelled or expired, or whose user is
+    /// disabled.
+    #[error("{0}")]
+    BadCode(String),
+    /// An attachment piece that does not start where the bytes held end.
+    #[error("resume from {0}")]
+    Resume(u64),
 }
 
 impl From<rusqlite::Error> for StorageError {
@@ -38,6 +45,8 @@ pub struct User {
     /// `district` (everything on this server), or a division code of any level.
     pub jurisdiction: String,
     pub created_at_ms: i64,
+    /// When the administrator disabled the user: their devices are refused.
+    pub disabled_at_ms: Option<i64>,
 }
 
 /// A device enrolled for a user.
@@ -133,6 +142,15 @@ pub struct AttachmentState {
     pub complete: bool,
 }
 
+/// What one device has sent of an attachment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadState {
+    pub size: u64,
+    pub received: u64,
+    /// The device sent every byte and they matched the hash: it holds the attachment.
+    pub held: bool,
+}
+
 /// An audit-log entry: every administrative action and every sync.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
@@ -150,8 +168,13 @@ pub trait Tx {
     fn users(&mut self) -> Result<Vec<User>>;
     /// Records a one-time enrollment code (stored hashed) for `user_id`.
     fn add_enrollment(&mut self, code_hash: &str, user_id: &str, expires_at_ms: i64, now_ms: i64) -> Result<()>;
-    /// Uses an enrollment code: the code must exist, be unused and unexpired. Returns the user.
-    fn redeem_enrollment(&mut self, code_hash: &str, device_id: &str, now_ms: i64) -> Result<User>;
+    /// Uses an enrollment code (as typed): it must exist, be unused, not cancelled and
+    /// unexpired, and its user enabled. Returns the user.
+    fn redeem_enrollment(&mut self, code: &str, device_id: &str, now_ms: i64) -> Result<User>;
+    /// Cancels outstanding codes: of `user_id` if given, only `code` if given; how many.
+    fn cancel_enrollments(&mut self, user_id: Option<&str>, code: Option<&str>, now_ms: i64) -> Result<usize>;
+    /// Disables a user (`Some(time)`) or enables them again (`None`); `false` if no such user.
+    fn set_user_disabled(&mut self, user_id: &str, disabled_at_ms: Option<i64>) -> Result<bool>;
     fn add_device(&mut self, device: &Device, token_hash: &str) -> Result<()>;
     fn device_by_token(&mut self, token_hash: &str) -> Result<Option<Device>>;
     fn devices(&mut self) -> Result<Vec<Device>>;
@@ -176,16 +199,39 @@ pub trait Tx {
     fn audit_log(&mut self, limit: u32) -> Result<Vec<AuditEntry>>;
     /// Records which attachments a record references now (replacing what it referenced).
     fn set_attachment_refs(&mut self, record: &[u8], sha256s: &[String]) -> Result<()>;
-    /// Whether a record `who` may see references the attachment.
-    fn attachment_visible(&mut self, sha256: &str, who: &Visibility) -> Result<bool>;
-    /// An attachment's declared size and the bytes received so far.
+    /// The records that reference an attachment and that `who` may see.
+    fn attachment_records(&mut self, sha256: &str, who: &Visibility) -> Result<Vec<Vec<u8>>>;
+    /// The devices that uploaded all of an attachment's bytes (proving they hold it).
+    fn attachment_holders(&mut self, sha256: &str) -> Result<Vec<String>>;
+    /// The attachment's size and the bytes received, once some device completed it.
     fn attachment_state(&mut self, sha256: &str) -> Result<Option<AttachmentState>>;
-    /// Appends bytes at `offset` (which must equal the bytes received so far).
-    fn append_attachment(&mut self, sha256: &str, size: u64, offset: u64, bytes: &[u8], now_ms: i64) -> Result<u64>;
-    /// Marks an attachment complete (its bytes were checked against the hash), or drops it.
-    fn finish_attachment(&mut self, sha256: &str, valid: bool) -> Result<()>;
+    /// What `device_id` has sent of an attachment.
+    fn upload_state(&mut self, sha256: &str, device_id: &str) -> Result<Option<UploadState>>;
+    /// The attachment bytes `device_id` holds or is sending, declared sizes summed.
+    fn attachment_usage(&mut self, device_id: &str) -> Result<u64>;
+    /// Appends bytes at `offset` (which must equal what the device sent so far) to the
+    /// device's own upload, which declares `size`. Returns the bytes received.
+    fn append_upload(
+        &mut self,
+        sha256: &str,
+        device_id: &str,
+        size: u64,
+        offset: u64,
+        bytes: &[u8],
+        now_ms: i64,
+    ) -> Result<u64>;
+    /// The SHA-256 (hex) of what `device_id` sent, read a piece at a time.
+    fn upload_digest(&mut self, sha256: &str, device_id: &str) -> Result<String>;
+    /// Ends a device's upload: a valid one makes the attachment whole (if no other device
+    /// did first) and the device one of its holders; an invalid one is discarded.
+    fn finish_upload(&mut self, sha256: &str, device_id: &str, valid: bool, now_ms: i64) -> Result<()>;
+    /// The piece of a complete attachment that holds byte `offset`: where it starts, and
+    /// its bytes. `None` past the end.
+    fn attachment_piece(&mut self, sha256: &str, offset: u64) -> Result<Option<(u64, Vec<u8>)>>;
     /// The bytes of an attachment from `offset`.
     fn attachment_bytes(&mut self, sha256: &str, offset: u64) -> Result<Vec<u8>>;
+    /// A device by its id.
+    fn device(&mut self, device_id: &str) -> Result<Option<Device>>;
 
     /// Every document's key and read scope (no bytes), for working out what a device whose
     /// scope changed may no longer hold.

@@ -139,16 +139,27 @@ pub struct Uploader<'a> {
 /// Checks and stores one upload inside the request's write transaction.
 fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64) -> Result<Ack> {
     let (device, user) = (by.device, by.user);
-    let ack = |outcome, heads| Ack { doc: upload.doc.clone(), outcome, heads };
     let signatures = signatures_of(upload);
     let Ok(uuid) = uuid_from(&upload.doc.record) else {
-        return Ok(ack(refused(codes::INVALID_DOCUMENT, "记录编号无效 / malformed record id"), vec![]));
+        let outcome = refused(codes::INVALID_DOCUMENT, "记录编号无效 / malformed record id");
+        return Ok(Ack { doc: upload.doc.clone(), outcome, heads: vec![] });
     };
     let record_id: RecordId = match uuid.parse() {
         Ok(id) => id,
-        Err(_) => return Ok(ack(refused(codes::INVALID_DOCUMENT, "记录编号无效 / malformed record id"), vec![])),
+        Err(_) => {
+            let outcome = refused(codes::INVALID_DOCUMENT, "记录编号无效 / malformed record id");
+            return Ok(Ack { doc: upload.doc.clone(), outcome, heads: vec![] });
+        }
     };
     let existing = tx.doc(&upload.doc)?;
+    // What the server holds of a document the uploader may not read is not theirs to learn,
+    // not even its heads: a refusal of it says only why.
+    let readable = existing.as_ref().is_none_or(|e| by.who.admits(&e.key, &e.scope, &e.owner_device));
+    let ack = |outcome, heads: Vec<serde_bytes::ByteBuf>| Ack {
+        doc: upload.doc.clone(),
+        outcome,
+        heads: if readable { heads } else { Vec::new() },
+    };
     match upload.doc.part {
         Part::Record => {
             let mut previous = None;
@@ -531,6 +542,9 @@ pub fn read_entries(tx: &mut dyn Tx, who: &Visibility, legacy: &ReadScope, reque
 }
 
 /// The audit entry of one sync.
+/// Records named in a sync's audit row, of those stored and of those refused.
+pub const AUDIT_NAMED: usize = 50;
+
 pub fn audit_entry(
     device: &Device,
     request: &SyncRequest,
@@ -539,18 +553,19 @@ pub fn audit_entry(
     bytes_out: usize,
     now_ms: i64,
 ) -> AuditEntry {
-    let stored: Vec<String> = response
-        .acks
-        .iter()
-        .filter(|a| matches!(a.outcome, Outcome::Stored { new } if new > 0))
-        .filter_map(|a| uuid_from(&a.doc.record).ok())
-        .collect();
-    let refused: Vec<String> = response
-        .acks
-        .iter()
-        .filter(|a| matches!(a.outcome, Outcome::Refused { .. }))
-        .filter_map(|a| uuid_from(&a.doc.record).ok())
-        .collect();
+    // Bounded, whatever a request carries: the first records by name, and how many in all.
+    let named = |refused: bool| {
+        let matching = response.acks.iter().filter(move |a| match a.outcome {
+            Outcome::Stored { new } => !refused && new > 0,
+            Outcome::Refused { .. } => refused,
+            _ => false,
+        });
+        let names: Vec<String> =
+            matching.clone().take(AUDIT_NAMED).filter_map(|a| uuid_from(&a.doc.record).ok()).collect();
+        (names, matching.count())
+    };
+    let (stored, stored_count) = named(false);
+    let (refused, refused_count) = named(true);
     AuditEntry {
         at_ms: now_ms,
         user_id: Some(device.user_id.clone()),
@@ -559,7 +574,9 @@ pub fn audit_entry(
         detail: serde_json::json!({
             "uploads": request.uploads.len(),
             "stored": stored,
+            "stored_count": stored_count,
             "refused": refused,
+            "refused_count": refused_count,
             "entries": response.entries.len(),
             "bytes_in": bytes_in,
             "bytes_out": bytes_out,

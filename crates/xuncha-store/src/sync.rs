@@ -98,9 +98,9 @@ impl Store {
     }
 
     /// The changes to send, records before their protected companions, oldest change first,
-    /// up to about `max_bytes` (at least one document). Refused documents wait until they
-    /// are edited again.
-    pub fn outgoing(&self, max_bytes: usize) -> Result<Vec<Outgoing>> {
+    /// up to about `max_bytes` (at least one document) and at most `max_docs` documents.
+    /// Refused documents wait until they are edited again.
+    pub fn outgoing(&self, max_bytes: usize, max_docs: usize) -> Result<Vec<Outgoing>> {
         let mut stmt = self.conn.prepare(
             "SELECT o.doc_id, o.need_full, d.synced_heads FROM outbox o JOIN documents d ON d.doc_id = o.doc_id
              WHERE o.refused_code IS NULL
@@ -136,7 +136,7 @@ impl Store {
                 .collect();
             bytes += changes.len();
             out.push(Outgoing { record, part, changes, heads, signatures });
-            if bytes >= max_bytes {
+            if bytes >= max_bytes || out.len() >= max_docs {
                 break;
             }
         }

@@ -179,6 +179,9 @@ impl Client {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(5))
+            // Well inside the server's idle timeout, so a pooled connection is never
+            // reused just as the server closes it.
+            .pool_idle_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| SyncError::Unreachable { url: base.to_owned(), detail: e.to_string() })?;
         Ok(Client { http, base: base.trim_end_matches('/').to_owned() })
@@ -312,7 +315,7 @@ impl Client {
         let mut report = SyncReport::default();
         // Bounded: every round trip either moves the cursor or settles uploads.
         for _ in 0..100_000 {
-            let outgoing = store.outgoing(xuncha_protocol::UPLOAD_BATCH_BYTES)?;
+            let outgoing = store.outgoing(xuncha_protocol::UPLOAD_BATCH_BYTES, xuncha_protocol::MAX_UPLOADS)?;
             let wants = store.sync_wants()?;
             let request = SyncRequest {
                 cursor: store.sync_cursor()?,
