@@ -57,6 +57,11 @@ pub fn signatures(store: &Store, changes: &[u8]) -> Vec<xuncha_protocol::ChangeS
         .collect()
 }
 
+/// A passphrase as the backup functions take it.
+pub fn age_secret(text: &str) -> xuncha_server::backup::Secret {
+    xuncha_server::backup::Secret::from(text.to_owned())
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
@@ -204,6 +209,21 @@ impl District {
         if let Some(server) = self.server.take() {
             let _ = self.runtime.block_on(server);
         }
+    }
+
+    /// Restores the backup `file` into the server's data directory: the server is stopped,
+    /// the backup put in place (a new epoch), and the server started again on the same
+    /// address over it.
+    pub fn restore(&mut self, file: &std::path::Path, passphrase: &str) -> xuncha_server::backup::Manifest {
+        self.stop();
+        let dir = self.dir.path().join("server");
+        // The open database is let go of before its file is replaced.
+        self.storage = Arc::new(SqliteStorage::open(&self.dir.path().join("scratch")).unwrap());
+        let passphrase = age_secret(passphrase);
+        let manifest = xuncha_server::backup::restore(&dir, file, &passphrase, now_ms()).unwrap();
+        self.storage = Arc::new(SqliteStorage::open(&dir).unwrap());
+        self.resume();
+        manifest
     }
 
     /// Serves under `limits` from now on: the server is stopped (finishing requests under

@@ -188,6 +188,14 @@ pub enum RosterCommand {
     },
 }
 
+/// A backup's passphrase.
+#[derive(Debug, Clone, Args)]
+pub struct Passphrase {
+    /// A file whose first line is the passphrase [default: XUNCHA_BACKUP_PASSPHRASE, or typed].
+    #[arg(long)]
+    pub passphrase_file: Option<PathBuf>,
+}
+
 /// The server's data directory.
 #[derive(Debug, Clone, Args)]
 pub struct DataDir {
@@ -410,6 +418,28 @@ pub enum AdminCommand {
     Devices {
         #[arg(long, env = "XUNCHA_SERVER_DATA", default_value = "xuncha-server-data")]
         data: std::path::PathBuf,
+    },
+    /// Back the server up while it serves: one file, encrypted to a passphrase (from
+    /// --passphrase-file, XUNCHA_BACKUP_PASSPHRASE, or typed), written whole or not at all.
+    Backup {
+        #[command(flatten)]
+        data: DataDir,
+        /// The backup file to write.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        passphrase: Passphrase,
+    },
+    /// Restore a backup into the data directory (stop the server first). Devices then walk
+    /// everything again rather than skip what the restored server numbers differently; the
+    /// database replaced is kept as server.db.before-restore.
+    Restore {
+        #[command(flatten)]
+        data: DataDir,
+        /// The backup file.
+        file: PathBuf,
+        #[command(flatten)]
+        passphrase: Passphrase,
     },
     /// Cancel enrollment codes not yet used: all of a user's (give the user id), or one
     /// (give the code as it was handed out).

@@ -22,6 +22,36 @@ pub fn storage(data: &std::path::Path) -> Result<Arc<dyn Storage>> {
     Ok(Arc::new(SqliteStorage::open(data)?))
 }
 
+/// A backup's passphrase: from the file given, XUNCHA_BACKUP_PASSPHRASE, or typed (twice
+/// for a new backup).
+fn backup_passphrase(given: &crate::args::Passphrase, new: bool) -> Result<age::secrecy::SecretString> {
+    let text = if let Some(path) = &given.passphrase_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("无法读取口令文件 / cannot read the passphrase file {}", path.display()))?;
+        text.lines().next().unwrap_or_default().to_owned()
+    } else if let Ok(text) = std::env::var("XUNCHA_BACKUP_PASSPHRASE") {
+        text
+    } else if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let text = rpassword::prompt_password("备份口令 / backup passphrase: ")?;
+        if new && rpassword::prompt_password("再输一次 / again: ")? != text {
+            return Err(crate::commands::BadInput("两次口令不一致 / the passphrases differ".into()).into());
+        }
+        text
+    } else {
+        return Err(crate::commands::BadInput(
+            "未提供备份口令：请用 --passphrase-file 或 XUNCHA_BACKUP_PASSPHRASE / no backup passphrase: give --passphrase-file or set XUNCHA_BACKUP_PASSPHRASE".into(),
+        )
+        .into());
+    };
+    if new && text.chars().count() < 12 {
+        return Err(crate::commands::BadInput(
+            "备份口令至少 12 个字符 / the backup passphrase must be at least 12 characters".into(),
+        )
+        .into());
+    }
+    Ok(age::secrecy::SecretString::from(text))
+}
+
 /// The server's configuration file.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,6 +121,8 @@ pub fn server(args: &ServerArgs) -> Result<()> {
     let listen = args.listen.or(config.listen).unwrap_or_else(|| ([127, 0, 0, 1], 8470).into());
     let filter = std::env::var("XUNCHA_LOG").ok().or(config.log).unwrap_or_else(|| "info".into());
     let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).try_init();
+    // Held while serving: a restore cannot replace the database under a running server.
+    let _lock = xuncha_server::backup::lock(&data).map_err(|e| crate::commands::BadInput(e.to_string()))?;
     let storage = storage(&data)?;
     runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen)
@@ -254,6 +286,47 @@ pub fn admin(command: &AdminCommand, json: bool) -> Result<()> {
                     let last = d.last_sync_ms.map(show::time).unwrap_or_else(|| "—".into());
                     println!("{}  {}  {}  {}  last sync {}", d.id, d.user_id, show::plain(&d.name), state, last);
                 }
+            }
+        }
+        AdminCommand::Backup { data, out, passphrase } => {
+            let secret = backup_passphrase(passphrase, true)?;
+            let manifest = xuncha_server::backup::backup(&data.data, out, &secret, now_ms())
+                .map_err(|e| crate::commands::BadInput(e.to_string()))?;
+            print(serde_json::json!({
+                "out": out,
+                "server_id": manifest.server_id,
+                "log_seq": manifest.log_seq,
+                "db_bytes": manifest.db_bytes,
+            }));
+            if !json {
+                println!(
+                    "已备份到 {}（日志至第 {} 条，{} 字节）/ backed up to {} (log to entry {}, {} bytes)",
+                    out.display(),
+                    manifest.log_seq,
+                    manifest.db_bytes,
+                    out.display(),
+                    manifest.log_seq,
+                    manifest.db_bytes
+                );
+            }
+        }
+        AdminCommand::Restore { data, file, passphrase } => {
+            let secret = backup_passphrase(passphrase, false)?;
+            let manifest = xuncha_server::backup::restore(&data.data, file, &secret, now_ms())
+                .map_err(|e| crate::commands::BadInput(e.to_string()))?;
+            print(serde_json::json!({
+                "server_id": manifest.server_id,
+                "backup_made_at_ms": manifest.created_at_ms,
+                "log_seq": manifest.log_seq,
+            }));
+            if !json {
+                println!(
+                    "已恢复 {} 时的备份（日志至第 {} 条）；设备下次同步时将重新核对全部记录 / restored the backup of {} (log to entry {}); devices walk every record again on their next sync",
+                    show::time(manifest.created_at_ms),
+                    manifest.log_seq,
+                    show::time(manifest.created_at_ms),
+                    manifest.log_seq
+                );
             }
         }
         AdminCommand::CancelCode { data, target } => {

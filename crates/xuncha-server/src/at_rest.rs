@@ -85,6 +85,23 @@ fn read_key(path: &Path) -> Result<Option<MasterKey>> {
 
 /// Makes a new master key and writes it to `path` durably (a temporary file readable by
 /// its owner only, fsync, rename, fsync of the folder).
+/// The master key in `key_file` as SQLCipher's raw-key literal, made if there is none
+/// (a restore into a new data directory).
+pub(crate) fn key_literal(key_file: &Path) -> Result<Zeroizing<String>> {
+    let key = match read_key(key_file)? {
+        Some(key) => key,
+        None => create_key(key_file)?,
+    };
+    Ok(key.raw_literal())
+}
+
+/// A fresh random key as SQLCipher's raw-key literal (a backup's copy of the database).
+pub(crate) fn random_key_literal() -> Result<Zeroizing<String>> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    getrandom::fill(key.as_mut()).map_err(|e| StorageError::Backend(format!("no randomness for a key: {e}")))?;
+    Ok(MasterKey(key).raw_literal())
+}
+
 fn create_key(path: &Path) -> Result<MasterKey> {
     let mut key = Zeroizing::new([0u8; 32]);
     getrandom::fill(key.as_mut())

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod at_rest;
 pub mod attachments;
 pub mod auth;
+pub mod backup;
 pub mod baseline;
 pub mod chain;
 mod error;

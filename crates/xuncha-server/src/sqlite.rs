@@ -17,7 +17,7 @@ use crate::at_rest::{self, BlobKey};
 use crate::chain::{self, Checkpoint, LogRow};
 
 use crate::storage::{
-    AuditEntry, Device, DocMeta, DocScope, LogEntry, LoggedChange, Result, Storage, StorageError, StoredDoc, Tx,
+    AuditEntry, Device, DocMeta, DocScope, Epoch, LogEntry, LoggedChange, Result, Storage, StorageError, StoredDoc, Tx,
     UploadState, User, Visibility,
 };
 
@@ -341,6 +341,41 @@ impl SqliteStorage {
         }
         at_rest::seal_plaintext_attachments(&mut conn)?;
         Ok(SqliteStorage { conn: Mutex::new(conn) })
+    }
+}
+
+impl SqliteStorage {
+    /// Folds the write-ahead log into the database file.
+    pub fn fold_log(&self) -> Result<()> {
+        let conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Copies the whole database, as it stands at one moment, into a new SQLCipher file at
+    /// `path` keyed with `key_literal` (`x'…'`), in one read transaction: devices go on
+    /// syncing meanwhile, and what they write after that moment is not in the copy.
+    /// Returns the server's id, the schema version and the last sequence number of the log.
+    pub fn export_to(&self, path: &Path, key_literal: &str) -> Result<(String, i64, u64)> {
+        let conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        conn.execute("ATTACH DATABASE ?1 AS backup KEY ?2", params![path.to_string_lossy(), key_literal])?;
+        let exported = (|| -> Result<(String, i64, u64)> {
+            conn.execute_batch("BEGIN")?;
+            let read = (|| -> Result<(String, i64, u64)> {
+                let server_id: String =
+                    conn.query_row("SELECT value FROM main.meta WHERE key = 'server_id'", [], |row| row.get(0))?;
+                let schema: i64 = conn.query_row("PRAGMA main.user_version", [], |row| row.get(0))?;
+                let seq: i64 =
+                    conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM main.changes", [], |row| row.get(0))?;
+                conn.query_row("SELECT sqlcipher_export('backup')", [], |_| Ok(()))?;
+                conn.pragma_update(Some("backup"), "user_version", schema)?;
+                Ok((server_id, schema, u64::try_from(seq).unwrap_or(0)))
+            })();
+            conn.execute_batch(if read.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+            read
+        })();
+        conn.execute_batch("DETACH DATABASE backup")?;
+        exported
     }
 }
 
@@ -971,6 +1006,19 @@ impl Tx for SqlTx<'_> {
             return Ok(None);
         }
         Ok(Some((start, data)))
+    }
+
+    fn epoch(&mut self) -> Result<Epoch> {
+        let server_id = self.server_id()?;
+        let meta = |tx: &rusqlite::Transaction<'_>, key: &str| -> Result<Option<String>> {
+            Ok(tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0)).optional()?)
+        };
+        let epoch = meta(self.tx, "epoch")?.unwrap_or_default();
+        let restored = meta(self.tx, "restored_at")?.is_some();
+        let digest = Sha256::digest(format!("{server_id}/{epoch}").as_bytes());
+        let mut tag = [0u8; 8];
+        tag.copy_from_slice(&digest[..8]);
+        Ok(Epoch { tag, restored })
     }
 
     fn device(&mut self, device_id: &str) -> Result<Option<Device>> {

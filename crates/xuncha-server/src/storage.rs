@@ -142,6 +142,17 @@ pub struct AttachmentState {
     pub complete: bool,
 }
 
+/// The epoch cursors are made in: this server's id and the data it serves, which a restore
+/// from a backup replaces. A cursor of another epoch may point past changes this server
+/// never had or has again under other numbers: its device walks everything again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Epoch {
+    /// What a cursor carries: 8 bytes of SHA-256 over the server's id and its epoch.
+    pub tag: [u8; 8],
+    /// Whether the server was ever restored (cursors made before epochs are then stale).
+    pub restored: bool,
+}
+
 /// What one device has sent of an attachment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UploadState {
@@ -232,6 +243,8 @@ pub trait Tx {
     fn attachment_bytes(&mut self, sha256: &str, offset: u64) -> Result<Vec<u8>>;
     /// A device by its id.
     fn device(&mut self, device_id: &str) -> Result<Option<Device>>;
+    /// The epoch cursors are made in: it changes when the server is restored from a backup.
+    fn epoch(&mut self) -> Result<Epoch>;
 
     /// Every document's key and read scope (no bytes), for working out what a device whose
     /// scope changed may no longer hold.

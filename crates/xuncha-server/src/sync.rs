@@ -33,45 +33,57 @@ fn part_byte(part: Part) -> u8 {
     }
 }
 
-/// A cursor and the fingerprint of the read scope it was made under (`None` in cursors of
-/// servers before scopes): when the device's scope changes, it is told what it may no
-/// longer hold, and the walk starts over if it may now read more.
+/// A cursor, the fingerprint of the read scope it was made under (`None` in cursors of
+/// servers before scopes), and the epoch it was made in (`None` before epochs): when the
+/// device's scope changes, it is told what it may no longer hold, and the walk starts over
+/// if it may now read more; a cursor of another epoch (another server, or this one before
+/// a restore) starts the walk over.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Position {
     scope: Option<[u8; 8]>,
+    epoch: Option<[u8; 8]>,
     cursor: Cursor,
 }
 
 impl Position {
     /// Tags 0 and 1 are the unscoped cursors of earlier servers; 2 and 3 the same with the
-    /// scope's fingerprint after the tag.
+    /// scope's fingerprint after the tag; 4 and 5 with the scope's fingerprint and the epoch.
     fn encode(&self) -> Vec<u8> {
         let inner = self.cursor.encode();
-        match self.scope {
-            None => inner,
-            Some(fingerprint) => {
-                let mut out = Vec::with_capacity(inner.len() + 8);
+        let mut out = Vec::with_capacity(inner.len() + 16);
+        match (self.scope, self.epoch) {
+            (None, _) => return inner,
+            (Some(fingerprint), None) => {
                 out.push(inner[0] + 2);
                 out.extend_from_slice(&fingerprint);
-                out.extend_from_slice(&inner[1..]);
-                out
+            }
+            (Some(fingerprint), Some(epoch)) => {
+                out.push(inner[0] + 4);
+                out.extend_from_slice(&fingerprint);
+                out.extend_from_slice(&epoch);
             }
         }
+        out.extend_from_slice(&inner[1..]);
+        out
     }
 
     fn decode(bytes: &[u8]) -> std::result::Result<Option<Position>, String> {
-        match bytes.first() {
-            None => Ok(None),
-            Some(0 | 1) => Ok(Cursor::decode(bytes)?.map(|cursor| Position { scope: None, cursor })),
-            Some(tag @ (2 | 3)) => {
-                let fingerprint: [u8; 8] = bytes.get(1..9).and_then(|b| b.try_into().ok()).ok_or("malformed cursor")?;
-                let mut inner = vec![tag - 2];
-                inner.extend_from_slice(&bytes[9..]);
-                let cursor = Cursor::decode(&inner)?.ok_or("malformed cursor")?;
-                Ok(Some(Position { scope: Some(fingerprint), cursor }))
+        let eight = |at: usize| -> std::result::Result<[u8; 8], String> {
+            bytes.get(at..at + 8).and_then(|b| b.try_into().ok()).ok_or_else(|| "malformed cursor".to_owned())
+        };
+        let (scope, epoch, tag, rest) = match bytes.first() {
+            None => return Ok(None),
+            Some(0 | 1) => {
+                return Ok(Cursor::decode(bytes)?.map(|cursor| Position { scope: None, epoch: None, cursor }));
             }
-            Some(_) => Err("malformed cursor".into()),
-        }
+            Some(tag @ (2 | 3)) => (Some(eight(1)?), None, tag - 2, &bytes[9..]),
+            Some(tag @ (4 | 5)) => (Some(eight(1)?), Some(eight(9)?), tag - 4, &bytes[17..]),
+            Some(_) => return Err("malformed cursor".into()),
+        };
+        let mut inner = vec![tag];
+        inner.extend_from_slice(rest);
+        let cursor = Cursor::decode(&inner)?.ok_or("malformed cursor")?;
+        Ok(Some(Position { scope, epoch, cursor }))
     }
 }
 
@@ -479,6 +491,13 @@ pub fn read_entries(tx: &mut dyn Tx, who: &Visibility, legacy: &ReadScope, reque
     // A cursor this server cannot read (another server, a restored backup, damage) starts
     // the walk over: the device is sent everything again, which merging makes harmless.
     let position = Position::decode(&request.cursor).unwrap_or(None);
+    // A cursor of another epoch, or one made before epochs on a server restored since, may
+    // point past changes this server now numbers differently: the walk starts over.
+    let epoch = tx.epoch()?;
+    let position = position.filter(|p| match p.epoch {
+        Some(tag) => tag == epoch.tag,
+        None => !epoch.restored,
+    });
     let (cursor, dropped) = resume(tx, who, legacy, position)?;
     let mut entries = Vec::new();
     let mut bytes = 0usize;
@@ -537,14 +556,14 @@ pub fn read_entries(tx: &mut dyn Tx, who: &Visibility, legacy: &ReadScope, reque
             (Cursor::Log { seq: if more { reached } else { resume } }, more)
         }
     };
-    let cursor = Position { scope: Some(who.scope.fingerprint()), cursor }.encode();
+    let cursor = Position { scope: Some(who.scope.fingerprint()), epoch: Some(epoch.tag), cursor }.encode();
     Ok(Page { entries, cursor, more, dropped })
 }
 
-/// The audit entry of one sync.
 /// Records named in a sync's audit row, of those stored and of those refused.
 pub const AUDIT_NAMED: usize = 50;
 
+/// The audit entry of one sync.
 pub fn audit_entry(
     device: &Device,
     request: &SyncRequest,
@@ -597,15 +616,19 @@ mod tests {
             Cursor::Snapshots { until_seq: 9, after: Some(DocKey { record: vec![7; 16], part: Part::Protected }) },
         ] {
             assert_eq!(Cursor::decode(&cursor.encode()), Ok(Some(cursor.clone())));
-            for scope in [None, Some([7u8; 8])] {
-                let position = Position { scope, cursor: cursor.clone() };
+            for (scope, epoch) in [(None, None), (Some([7u8; 8]), None), (Some([7u8; 8]), Some([9u8; 8]))] {
+                let position = Position { scope, epoch, cursor: cursor.clone() };
                 assert_eq!(Position::decode(&position.encode()), Ok(Some(position)));
             }
         }
         // Cursors of servers before scopes still read, as unscoped positions.
         let old = Cursor::Log { seq: 42 }.encode();
-        assert_eq!(Position::decode(&old), Ok(Some(Position { scope: None, cursor: Cursor::Log { seq: 42 } })));
+        assert_eq!(
+            Position::decode(&old),
+            Ok(Some(Position { scope: None, epoch: None, cursor: Cursor::Log { seq: 42 } }))
+        );
         assert!(Position::decode(&[2, 1, 2]).is_err());
+        assert!(Position::decode(&[4, 1, 2, 3, 4, 5, 6, 7, 8, 9]).is_err());
         assert_eq!(Cursor::decode(&[]), Ok(None));
         for garbage in [&[0u8, 1, 2][..], &[9; 9], &[1, 0, 0, 0, 0, 0, 0, 0, 0, 5]] {
             assert!(Cursor::decode(garbage).is_err());
