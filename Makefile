@@ -215,3 +215,36 @@ bench-app: ui-build e2e-setup
 clean:
 	$(CARGO) clean
 	rm -rf $(RUN_DIR) ui/dist ui/node_modules e2e/node_modules
+
+## fuzz: the fuzz targets (fuzz/, libFuzzer on stable) for a CI-sized budget, the replay of
+## their committed corpus and kept crashers, and the API fuzzer (Schemathesis) against a real
+## server; fuzz-long: the same for longer, two targets at a time, new inputs merged into the
+## committed corpus. See fuzz/README.md.
+FUZZ_SECONDS ?= 20
+FUZZ_LONG_SECONDS ?= 600
+FUZZ_API_EXAMPLES ?= 100
+FUZZ_API_SECONDS ?= 120
+
+.PHONY: fuzz fuzz-long fuzz-setup fuzz-regressions
+
+fuzz-setup: setup
+	@missing=""; for p in g++ python3 python3-venv curl; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "need root to install$$missing (or install them yourself)"; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+## fuzz-regressions: every committed corpus file and kept crasher through the targets'
+## checks, without libFuzzer (a plain cargo test of the fuzz package)
+fuzz-regressions: setup
+	cp Cargo.lock fuzz/Cargo.lock
+	cd fuzz && $(CARGO) test
+
+fuzz: fuzz-setup fuzz-regressions
+	fuzz/run.sh $(FUZZ_SECONDS)
+	fuzz/api.sh $(FUZZ_API_EXAMPLES) $(FUZZ_API_SECONDS)
+
+fuzz-long: fuzz-setup fuzz-regressions
+	FUZZ_JOBS=2 FUZZ_MERGE=1 fuzz/run.sh $(FUZZ_LONG_SECONDS)
+	FUZZ_API_CONFORMANCE=1 fuzz/api.sh 1000 900

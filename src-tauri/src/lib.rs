@@ -251,7 +251,7 @@ async fn export_csv(handle: AppHandle) -> Result<ExportResult> {
 }
 
 fn bad(message: &str) -> AppError {
-    AppError::BadInput(format!("附件请求无效：{message} / the attachment request is malformed: {message}"))
+    AppError::BadInput(xuncha_app::BadInput::BadRequest(message.to_owned()))
 }
 
 fn attachment_request(request: &Request<'_>) -> Result<(AttachmentInput, Vec<u8>)> {

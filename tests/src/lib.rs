@@ -31,6 +31,8 @@ pub struct District {
     pub protected_secret: Option<String>,
     /// The limits the server serves under.
     limits: xuncha_server::limits::Limits,
+    /// The server's TLS identity, when it terminates TLS itself.
+    tls: Option<xuncha_server::Tls>,
 }
 
 /// A device: its database and its user.
@@ -102,6 +104,7 @@ impl District {
             server: None,
             protected_secret,
             limits: xuncha_server::limits::Limits::default(),
+            tls: None,
         };
         district.serve();
         district
@@ -116,7 +119,7 @@ impl District {
         self.address = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let state = AppState::new(Arc::clone(&self.storage)).with_limits(self.limits.clone());
-        self.server = Some(self.runtime.spawn(xuncha_server::serve(listener, state, async {
+        self.server = Some(self.runtime.spawn(xuncha_server::serve_with(listener, state, self.tls.clone(), async {
             let _ = rx.await;
         })));
         self.shutdown = Some(tx);
@@ -124,7 +127,16 @@ impl District {
 
     /// The server's base URL.
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.address)
+    }
+
+    /// Terminates TLS with `tls` from now on (or not, with `None`): the server is stopped
+    /// and started again on the same address.
+    pub fn set_tls(&mut self, tls: Option<xuncha_server::Tls>) {
+        self.stop();
+        self.tls = tls;
+        self.resume();
     }
 
     /// Adds a user and enrolls a new device for them.
@@ -143,7 +155,9 @@ impl District {
             actor: ActorId::from([n; 16]),
         };
         let mut store = Store::create(&path, PIN, &identity, KdfParams::FAST_INSECURE).unwrap();
-        let client = Client::new(&self.url(), Duration::from_secs(20)).unwrap();
+        // Over TLS, the device enrolls with the pin the QR code would carry.
+        let pin = self.tls.as_ref().map(|tls| tls.pin.clone());
+        let client = Client::with_pin(&self.url(), Duration::from_secs(20), pin).unwrap();
         self.runtime.block_on(client.enroll(&mut store, &code, &format!("{user} tablet"))).unwrap();
         let supervisor = admin::users(storage).unwrap().iter().any(|u| u.id == user && u.role == Role::Supervisor);
         if let (true, Some(secret)) = (supervisor, &self.protected_secret) {

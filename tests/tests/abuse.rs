@@ -53,7 +53,9 @@ fn call(
 }
 
 fn error_code(body: &[u8]) -> String {
-    serde_json::from_slice::<ErrorBody>(body).map(|e| e.code).unwrap_or_else(|_| String::from_utf8_lossy(body).into())
+    serde_json::from_slice::<ErrorBody>(body)
+        .map(|e| e.code.to_string())
+        .unwrap_or_else(|_| String::from_utf8_lossy(body).into())
 }
 
 fn token(device: &xuncha_tests::Device) -> String {
@@ -98,7 +100,7 @@ fn idle_connections_are_capped_answered_busy_and_closed() {
         let answer = runtime.block_on(read_all(stream, Duration::from_secs(5))).expect("refused at once");
         assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
         assert!(answer.contains("retry-after: 5"), "{answer}");
-        assert!(answer.contains(codes::BUSY), "{answer}");
+        assert!(answer.contains(codes::BUSY.as_str()), "{answer}");
     }
     // From many addresses, up to the cap on all connections: a device is then told to wait…
     runtime.block_on(async {
@@ -204,13 +206,13 @@ fn a_body_is_not_read_before_the_token_is_known_and_heavy_requests_are_capped() 
     };
     let (status, _, body) =
         call(&district, reqwest::Method::POST, "/v1/sync", &token, garbage(Limits::default().max_uploads + 1));
-    assert_eq!((status, error_code(&body).as_str()), (413, codes::TOO_LARGE));
+    assert_eq!((status, error_code(&body).as_str()), (413, codes::TOO_LARGE.as_str()));
     let million = garbage(1_000_000);
     assert!(million.len() <= xuncha_protocol::MAX_REQUEST_BYTES, "{}", million.len());
     let (status, _, body) = call(&district, reqwest::Method::POST, "/v1/sync", &token, million);
-    assert_eq!((status, error_code(&body).as_str()), (413, codes::TOO_LARGE));
+    assert_eq!((status, error_code(&body).as_str()), (413, codes::TOO_LARGE.as_str()));
     let (status, _, body) = call(&district, reqwest::Method::POST, "/v1/sync", &token, bomb);
-    assert_eq!((status, error_code(&body).as_str()), (413, codes::TOO_LARGE));
+    assert_eq!((status, error_code(&body).as_str()), (413, codes::TOO_LARGE.as_str()));
     // A full request's audit row stays small: records are named up to a bound and counted.
     let (status, _, _) =
         call(&district, reqwest::Method::POST, "/v1/sync", &token, garbage(Limits::default().max_uploads));
@@ -296,7 +298,7 @@ fn attachments_stay_in_scope_bound_to_the_devices_that_sent_them() {
         &token(&zhang),
         big[..1000].to_vec(),
     );
-    assert_eq!((status, error_code(&body).as_str()), (413, codes::QUOTA));
+    assert_eq!((status, error_code(&body).as_str()), (413, codes::QUOTA.as_str()));
     let small = photo(100_000, 3);
     let (status, _, _) = call(
         &district,
@@ -364,14 +366,14 @@ fn device_names_codes_users_and_tokens_are_the_administrators_to_control() {
     // A device name that would forge a line of the administrator's device list.
     let code = xuncha_server::admin::enrollment_code(storage.as_ref(), "wang", now_ms()).unwrap();
     let (status, body) = enroll(&code, "平板\ndev-0000  admin  伪造  正常 active");
-    assert_eq!((status, error_code(&body).as_str()), (400, codes::BAD_BODY));
+    assert_eq!((status, error_code(&body).as_str()), (400, codes::BAD_BODY.as_str()));
     // Codes: 16 symbols, stored salted; a cancelled code enrolls nothing.
     assert_eq!(code.replace('-', "").len(), 16, "{code}");
     let stored = enrollment_hashes(&district);
     assert!(!stored.is_empty() && stored.iter().all(|h| h.starts_with("s1$")), "{stored:?}");
     assert_eq!(xuncha_server::admin::cancel_codes(storage.as_ref(), &code, now_ms()).unwrap(), 1);
     let (status, body) = enroll(&code, "平板");
-    assert_eq!((status, error_code(&body).as_str()), (403, codes::BAD_ENROLLMENT_CODE));
+    assert_eq!((status, error_code(&body).as_str()), (403, codes::BAD_ENROLLMENT_CODE.as_str()));
 
     // A disabled user's devices are refused, and syncing again when enabled.
     let mut zhang = district.device("zhang", Role::Inspector, EAST.0);
@@ -393,9 +395,23 @@ fn device_names_codes_users_and_tokens_are_the_administrators_to_control() {
         matches!(&expired, xuncha_sync::SyncError::Server { code, .. } if code == codes::TOKEN_EXPIRED),
         "{expired}"
     );
-    let mut again = district.device("zhang", Role::Inspector, EAST.0);
+    // Enrolling again, the tablet keeps its device and gets a new token; the old one is dead.
     district.set_limits(Limits { token_lifetime_ms: Some(3_600_000), ..Limits::default() });
-    district.sync(&mut again).unwrap();
+    let old_token = token(&zhang);
+    let device_before = zhang.store.sync_value("server_device_id").unwrap();
+    let code = xuncha_server::admin::enrollment_code(storage.as_ref(), "zhang", now_ms()).unwrap();
+    district.runtime.block_on(zhang.client.enroll(&mut zhang.store, &code, "张的平板")).unwrap();
+    assert_eq!(zhang.store.sync_value("server_device_id").unwrap(), device_before);
+    assert_ne!(token(&zhang), old_token);
+    district.sync(&mut zhang).unwrap();
+    let body = xuncha_protocol::encode(&SyncRequest::default());
+    let (status, _, body) = call(&district, reqwest::Method::POST, "/v1/sync", &old_token, body);
+    assert_eq!((status, error_code(&body).as_str()), (401, codes::UNAUTHORIZED.as_str()));
+    // Another user's code does not take the tablet over.
+    let code = xuncha_server::admin::enrollment_code(storage.as_ref(), "wang", now_ms()).unwrap();
+    let taken = district.runtime.block_on(zhang.client.enroll(&mut zhang.store, &code, "平板"));
+    assert!(matches!(&taken, Err(xuncha_sync::SyncError::Server { status: 409, .. })), "{taken:?}");
+    district.sync(&mut zhang).unwrap();
 }
 
 /// The enrollment codes as the server stores them.

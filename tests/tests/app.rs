@@ -62,6 +62,7 @@ fn enroll(district: &District, app: &App, user: &str, role: Role) {
         code: code(district, user, role),
         device_name: format!("{user} 平板"),
         pin: PIN.into(),
+        server_pin: None,
     };
     let status = app.enroll(&input).unwrap();
     assert_eq!(status.stage, Stage::Unlocked);
@@ -108,8 +109,13 @@ fn first_run_lock_edit_search_and_sync_by_itself() {
     assert!(matches!(app.list(&ListQuery::default()), Err(AppError::Locked)));
 
     // A wrong code or address leaves nothing behind: the person can try again.
-    let bad =
-        EnrollInput { server: district.url(), code: "WRONG-CODE".into(), device_name: String::new(), pin: PIN.into() };
+    let bad = EnrollInput {
+        server: district.url(),
+        code: "WRONG-CODE".into(),
+        device_name: String::new(),
+        pin: PIN.into(),
+        server_pin: None,
+    };
     let error = app.enroll(&bad).unwrap_err();
     assert_eq!(error.code(), "server", "{error}");
     assert_eq!(app.status().stage, Stage::Setup);

@@ -135,7 +135,7 @@ fn raw_sync(
 
 fn refusal(answer: &xuncha_protocol::SyncResponse) -> Option<(String, String)> {
     match &answer.acks[0].outcome {
-        xuncha_protocol::Outcome::Refused { code, message } => Some((code.clone(), message.clone())),
+        xuncha_protocol::Outcome::Refused { code, message } => Some((code.to_string(), message.clone())),
         _ => None,
     }
 }
@@ -173,12 +173,12 @@ fn a_change_without_its_devices_valid_signature_is_refused_and_signatures_are_ke
         })
         .collect();
     let (_, answer, _) = raw_sync(&district, &token, &upload(forged));
-    assert_eq!(refusal(&answer.unwrap()).map(|r| r.0).as_deref(), Some(xuncha_protocol::codes::BAD_SIGNATURE));
+    assert_eq!(refusal(&answer.unwrap()).map(|r| r.0).as_deref(), Some(xuncha_protocol::codes::BAD_SIGNATURE.as_str()));
     // ...or with the device's signature altered by one bit.
     let mut altered = good.clone();
     altered[0].signature[5] ^= 1;
     let (_, answer, _) = raw_sync(&district, &token, &upload(altered));
-    assert_eq!(refusal(&answer.unwrap()).map(|r| r.0).as_deref(), Some(xuncha_protocol::codes::BAD_SIGNATURE));
+    assert_eq!(refusal(&answer.unwrap()).map(|r| r.0).as_deref(), Some(xuncha_protocol::codes::BAD_SIGNATURE.as_str()));
     assert!(district.server_record(new.id).is_none(), "a refused upload stored something");
 
     // Signed by the device, it is taken, and the signature is logged beside the change.
@@ -242,7 +242,7 @@ fn a_device_from_before_keys_registers_them_once_and_cannot_swap_them() {
     let (status, _, body) =
         raw_sync(&district, &enrolled.token, &xuncha_protocol::SyncRequest { keys: Some(other), ..Default::default() });
     assert_eq!(status, 403);
-    assert!(body.contains(xuncha_protocol::codes::KEY_MISMATCH), "{body}");
+    assert!(body.contains(xuncha_protocol::codes::KEY_MISMATCH.as_str()), "{body}");
     assert_eq!(device(&enrolled.device_id).signing_key, Some(mine.signing));
     // Malformed keys are a bad request.
     let bad = xuncha_protocol::DeviceKeys { signing: "zz".into(), sealing: "nope".into() };

@@ -7,6 +7,7 @@ import { freshPinia } from './setup';
 import FieldEditor from '../src/components/FieldEditor.vue';
 import ItemTable from '../src/components/ItemTable.vue';
 import { useEditor } from '../src/stores/editor';
+import { IpcError } from '../src/ipc';
 import { useSchema } from '../src/stores/schema';
 import type { RecordView } from '../src/bindings/RecordView';
 import type { ListInfo } from '../src/bindings/ListInfo';
@@ -54,9 +55,11 @@ describe('a field', () => {
     expect(w.find('input').classes()).toContain('invalid');
   });
 
-  it('says a refused value was not saved, in place of the problem', () => {
-    const w = mount(FieldEditor, { props: { info: money, value: null, problem: 'x', unsaved: '金额格式错误', testid: 'allocated' } });
+  it('says a refused value was not saved, in place of the problem, in words of its code', () => {
+    const unsaved = new IpcError({ code: 'bad_input', cause: 'bad_amount', params: {}, message: '金额格式错误 “12万” / malformed amount' });
+    const w = mount(FieldEditor, { props: { info: money, value: null, problem: 'x', unsaved, testid: 'allocated' } });
     expect(w.find('[data-testid="unsaved-allocated"]').text()).toContain('未保存：金额格式错误');
+    expect(w.find('[data-testid="unsaved-allocated"]').text()).not.toContain('malformed');
     expect(w.find('[data-testid="problem-allocated"]').exists()).toBe(false);
   });
 

@@ -195,7 +195,7 @@ describe('signatures', () => {
 
   it('shows a refusal in the popup', async () => {
     mockCalls((cmd) => {
-      if (cmd === 'sign_record') throw { code: 'forbidden', message: '您不能以“组长”身份签字' };
+      if (cmd === 'sign_record') throw { code: 'forbidden', cause: 'signature_role', params: {}, message: '您不能以“组长”身份签字 / you cannot sign as the team lead' };
       return null;
     });
     const w = shown(SignaturesPanel, view());
@@ -203,7 +203,7 @@ describe('signatures', () => {
     await click('sign-role-lead');
     w.findComponent(SignaturePad).vm.$emit('signed', { png: new Uint8Array([1]), strokes: '[]', width: 1, height: 1 });
     await flushPromises();
-    expect(byTestid('sign-error')?.textContent).toContain('您不能以“组长”身份签字');
+    expect(byTestid('sign-error')?.textContent).toBe('您不能以这一身份签字。');
     expect(byTestid('sign-popup')).not.toBeNull();
     expect(w.find('[data-testid="signature-0"]').exists()).toBe(false);
     w.unmount();

@@ -420,7 +420,7 @@ describe('the record editor', () => {
     w.unmount();
   });
 
-  it("shows the server's refusal on the record: what it means and what to do, with the server's words", async () => {
+  it("shows the server's refusal on the record: what it means and what to do, in words of its code", async () => {
     mockIPC(() => null);
     const { default: RecordEditor } = await import('../src/views/RecordEditor.vue');
     const editor = useEditor();
@@ -429,18 +429,19 @@ describe('the record editor', () => {
     const clean = mount(Shown, { attachTo: document.body });
     expect(clean.find('[data-testid="refusal"]').exists()).toBe(false);
     clean.unmount();
-    editor.view = view({ pending: true, refusal: { code: 'transition_role', message: '只有副组长可以把记录从“待审核”改为“副组长已审核” / only the deputy team lead can move a record from Submitted to Reviewed by the deputy lead' } });
+    editor.view = view({ pending: true, refusal: { code: 'transition_role' } });
     const refused = mount(Shown, { attachTo: document.body });
     const banner = refused.find('[data-testid="refusal"]');
     expect(banner.attributes('data-code')).toBe('transition_role');
     expect(banner.text()).toContain('这一步不由您办理');
-    expect(banner.text()).toContain('only the deputy team lead can move a record');
+    expect(banner.text()).toContain('服务器拒收了这条记录的修改');
+    expect(banner.text()).not.toMatch(/[A-Za-z]/);
     refused.unmount();
-    // A code this version does not know still says what happened.
-    editor.view = view({ pending: true, refusal: { code: 'something_new', message: 'server words' } });
+    // A code this version does not know (Rust reads it as `unknown`) still says what happened.
+    editor.view = view({ pending: true, refusal: { code: 'unknown' } });
     const unknown = mount(Shown, { attachTo: document.body });
     expect(unknown.find('[data-testid="refusal"]').text()).toContain('服务器拒收了这条记录的修改');
-    expect(unknown.find('[data-testid="refusal"]').text()).toContain('server words');
+    expect(unknown.find('[data-testid="refusal"]').text()).toContain('发生了未知错误');
     unknown.unmount();
   });
 });

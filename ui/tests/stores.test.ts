@@ -191,14 +191,14 @@ describe('editor', () => {
       if (cmd === 'record') return view('r1');
       if (cmd === 'input_field') {
         const { input } = args as { input: { text: string } };
-        if (input.text.includes('万')) throw { code: 'bad_input', message: '金额格式错误 “12万”' };
+        if (input.text.includes('万')) throw { code: 'bad_input', cause: 'bad_amount', params: {}, message: '金额格式错误 “12万” / malformed amount' };
         return view('r1', input.text);
       }
     });
     const editor = useEditor();
     await editor.open('r1');
     expect(await editor.input({ at: 'field', field: 'allocated', text: '12万' })).toBe(false);
-    expect(editor.unsaved['field:allocated']).toContain('金额格式错误');
+    expect(editor.unsaved['field:allocated']?.cause).toBe('bad_amount');
     expect(editor.error).toBeNull();
     expect(await editor.input({ at: 'field', field: 'allocated', text: '120000' })).toBe(true);
     expect(editor.unsaved['field:allocated']).toBeUndefined();

@@ -16,6 +16,7 @@ import ReviewPanel from '../src/components/ReviewPanel.vue';
 import ConflictPanel from '../src/components/ConflictPanel.vue';
 import ItemTable from '../src/components/ItemTable.vue';
 import type { RecordView } from '../src/bindings/RecordView';
+import type { ErrorDto } from '../src/bindings/ErrorDto';
 import type { NextStep } from '../src/bindings/NextStep';
 import type { Step } from '../src/bindings/Step';
 import type { ReviewStatus } from '../src/bindings/ReviewStatus';
@@ -45,7 +46,7 @@ function view(status: ReviewStatus, next_steps: NextStep[] = [], steps: Step[] =
 }
 
 /** The transition_record calls made, and a record that moves to where each asks. */
-function mockTransitions(refuse?: { code: string; message: string }) {
+function mockTransitions(refuse?: ErrorDto) {
   const calls: Array<{ id: string; input: { to: ReviewStatus } }> = [];
   mockIPC((cmd, args) => {
     if (cmd === 'transition_record') {
@@ -202,19 +203,24 @@ describe('the next steps', () => {
   });
 
   it("keeps the form open with Rust's refusal, which says who may", async () => {
-    const calls = mockTransitions({ code: 'forbidden', message: '只有副组长或组长可以把记录从“待审核”改为“退回补充”' });
+    const calls = mockTransitions({
+      code: 'forbidden',
+      cause: 'transition_role',
+      params: { who: { first: 'deputy', or: 'lead' } },
+      message: '只有副组长或组长可以把记录从“待审核”改为“退回补充” / only the deputy team lead or the team lead can move a record from Submitted to Returned',
+    });
     const w = panel(view('submitted', [next('returned', 'deputy', true, { needs_note: true })]));
     await click('status-returned');
     await type('transition-note', '请补充');
     await click('transition-confirm');
     expect(calls).toHaveLength(1);
-    expect(byTestid('transition-form-error')?.textContent).toContain('只有副组长或组长可以');
+    expect(byTestid('transition-form-error')?.textContent).toBe('这一步不由您办理，请同步后查看。只有副组长或组长可以办理。');
     expect(w.find('[data-testid="review-status"]').text()).toBe('待审核');
     w.unmount();
   });
 
   it('shows a refusal of a step taken at once under the buttons', async () => {
-    mockTransitions({ code: 'forbidden', message: '只有副组长可以把记录从“待审核”改为“副组长已审核”' });
+    mockTransitions({ code: 'forbidden', cause: 'transition_role', params: { who: { first: 'deputy', or: null } }, message: '只有副组长可以把记录从“待审核”改为“副组长已审核” / only the deputy' });
     const w = panel(view('submitted', [next('deputy_reviewed', 'deputy', true)]));
     await click('status-deputy_reviewed');
     expect(w.find('[data-testid="transition-error"]').text()).toContain('只有副组长可以');

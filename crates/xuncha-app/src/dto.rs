@@ -59,6 +59,11 @@ pub struct EnrollInput {
     pub code: String,
     pub device_name: String,
     pub pin: String,
+    /// The pin of the server's TLS key from the QR code: the device enrolls only with a
+    /// server presenting that key (without it, the key it is shown is pinned).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub server_pin: Option<String>,
 }
 
 /// What the record list shows.
@@ -133,7 +138,7 @@ pub struct RecordView {
     pub review: ReviewView,
     pub pending: bool,
     /// Why the server refused this record's changes, if it did: a stable code (the UI
-    /// says what it means and what to do) and the server's own message.
+    /// says what it means and what to do).
     pub refusal: Option<RefusalView>,
     /// The informant of a gang clue, if this device holds it (supervisors, or the
     /// device that wrote it).
@@ -163,12 +168,12 @@ pub struct RecordView {
     pub unknown_places: Vec<Finding>,
 }
 
-/// The server's refusal of a record's changes.
+/// The server's refusal of a record's changes (its message stays with the outbox, for the
+/// command line).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RefusalView {
-    pub code: String,
-    pub message: String,
+    pub code: xuncha_domain::ErrorCode,
 }
 
 /// One change in a record's history, with its author's name. `author` is the user the
@@ -256,6 +261,8 @@ pub struct CommentView {
 pub struct EnrollLink {
     pub server: String,
     pub code: String,
+    /// The pin of the server's TLS key, for a server that terminates TLS itself.
+    pub server_pin: Option<String>,
 }
 
 /// The user's place in one team of a round: what new records there are counted to.

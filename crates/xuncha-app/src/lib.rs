@@ -23,7 +23,7 @@ use xuncha_store::{Facets, Identity, KdfParams, Store, StoreError, Totals, Total
 use xuncha_sync::Client;
 
 pub use dto::*;
-pub use error::{AppError, ErrorDto, Result};
+pub use error::{AppError, BadInput, ErrorDto, ErrorParams, Result};
 pub use schema::schema;
 
 /// The name of the device database in the app's data directory.
@@ -115,8 +115,7 @@ pub struct App {
 
 fn entropy() -> Result<Entropy> {
     let mut bytes = [0u8; 10];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| AppError::BadInput(format!("系统未提供随机数 / the OS gave no randomness: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(|e| AppError::BadInput(BadInput::NoRandomness(e.to_string())))?;
     Ok(bytes)
 }
 
@@ -179,13 +178,9 @@ impl App {
     /// Reads the text of an enrollment QR code (`xuncha:enroll?server=…&code=…`): the
     /// first-run screen fills in the server and the code from it.
     pub fn enroll_link(&self, text: &str) -> Result<EnrollLink> {
-        let link = xuncha_protocol::EnrollLink::parse(text).ok_or_else(|| {
-            AppError::BadInput(
-                "这不是巡察通的注册二维码，请扫描管理员提供的二维码，或手动填写服务器地址和注册码 / this is not a Xuncha enrollment code; scan the code from your administrator, or type the server address and code"
-                    .to_owned(),
-            )
-        })?;
-        Ok(EnrollLink { server: link.server, code: link.code })
+        let link = xuncha_protocol::EnrollLink::parse(text)
+            .ok_or_else(|| AppError::BadInput(BadInput::NotAnEnrollmentLink))?;
+        Ok(EnrollLink { server: link.server, code: link.code, server_pin: link.pin })
     }
 
     /// Whether the server at `url` answers (the first-run screen checks before asking
@@ -213,7 +208,7 @@ impl App {
         let url = normalise_url(&input.server)?;
         let code = input.code.trim();
         if code.is_empty() {
-            return Err(AppError::BadInput("请填写注册码 / enter the enrollment code from your administrator".into()));
+            return Err(AppError::BadInput(BadInput::NoEnrollmentCode));
         }
         let device_name = match input.device_name.trim() {
             "" => "巡察平板".to_owned(),
@@ -222,8 +217,7 @@ impl App {
         std::fs::create_dir_all(&self.config.data_dir)
             .map_err(|e| AppError::Io { path: self.config.data_dir.display().to_string(), detail: e.to_string() })?;
         let mut actor = [0u8; 16];
-        getrandom::fill(&mut actor)
-            .map_err(|e| AppError::BadInput(format!("系统未提供随机数 / the OS gave no randomness: {e}")))?;
+        getrandom::fill(&mut actor).map_err(|e| AppError::BadInput(BadInput::NoRandomness(e.to_string())))?;
         let now = self.clock.now_ms();
         let provisional = Identity {
             device_id: DeviceId::new(format!("pending-{}", RecordId::new(now, &entropy()?)))?,
@@ -233,7 +227,13 @@ impl App {
         };
         let path = self.db_path();
         let mut store = Store::create(&path, &input.pin, &provisional, self.config.kdf)?;
-        let enrolled = Client::new(&url, Duration::from_secs(30))
+        let server_pin = match input.server_pin.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            Some(text) => {
+                Some(xuncha_protocol::pin::normalise(text).ok_or_else(|| AppError::BadInput(BadInput::BadServerPin))?)
+            }
+            None => None,
+        };
+        let enrolled = Client::with_pin(&url, Duration::from_secs(30), server_pin)
             .map_err(AppError::from)
             .and_then(|client| Ok(self.runtime.block_on(client.enroll(&mut store, code, &device_name))?));
         if let Err(error) = enrolled {
@@ -376,7 +376,7 @@ impl App {
     /// its current version. The picture and the signature land in one transaction.
     pub fn sign(&self, input: &SignInput, image: Vec<u8>) -> Result<RecordView> {
         if image.is_empty() || !input.mime.starts_with("image/") {
-            return Err(AppError::BadInput("签字须为图片 / the signature must be a picture".into()));
+            return Err(AppError::BadInput(BadInput::NotAPicture));
         }
         let now = self.clock.now_ms();
         let file = xuncha_store::NewAttachment {
@@ -423,7 +423,7 @@ impl App {
                         None,
                         None,
                     )
-                    .map_err(|refusal| AppError::Forbidden(refusal.to_string()))?,
+                    .map_err(AppError::Forbidden)?,
                 );
             }
             edits.push(Edit::Ledger { change: change.clone() });
@@ -437,11 +437,7 @@ impl App {
     pub fn add_progress(&self, input: &ProgressInput, bytes: Vec<u8>) -> Result<RecordView> {
         let total: usize = input.files.iter().map(|f| f.size as usize).sum();
         if total != bytes.len() {
-            return Err(AppError::BadInput(format!(
-                "佐证材料的大小不符（{} 字节，应为 {total}）/ the files are {} bytes, not {total}",
-                bytes.len(),
-                bytes.len()
-            )));
+            return Err(AppError::BadInput(BadInput::SizeMismatch { sent: bytes.len(), expected: total }));
         }
         let now = self.clock.now_ms();
         let mut files = Vec::new();
@@ -474,9 +470,7 @@ impl App {
     /// Cites another record on this device as a source (or removes the citation).
     pub fn cite(&self, id: RecordId, source: RecordId, cite: bool) -> Result<RecordView> {
         self.with(|s| {
-            s.store.record(source).map(|_| ()).map_err(|_| {
-                AppError::BadInput("本设备上没有所引用的记录 / the cited record is not on this device".into())
-            })
+            s.store.record(source).map(|_| ()).map_err(|_| AppError::BadInput(BadInput::CitedRecordMissing))
         })?;
         let edit = if cite { Edit::Cite { source } } else { Edit::Uncite { source } };
         self.edit(id, &[edit])
@@ -546,7 +540,7 @@ impl App {
                 input.conclusion,
                 input.handover.clone(),
             )
-            .map_err(|refusal| AppError::Forbidden(refusal.to_string()))
+            .map_err(AppError::Forbidden)
         })?;
         self.edit(id, &[edit])
     }
@@ -712,9 +706,7 @@ fn normalise_url(text: &str) -> Result<String> {
     };
     let host = url.split("://").nth(1).unwrap_or_default();
     if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(AppError::BadInput(format!(
-            "服务器地址 “{text}” 无效，应如 https://xuncha.example.gov.cn / the server address {text:?} is not valid; e.g. https://xuncha.example.gov.cn"
-        )));
+        return Err(AppError::BadInput(BadInput::BadServerAddress(text.to_owned())));
     }
     Ok(url)
 }

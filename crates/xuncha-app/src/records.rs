@@ -14,7 +14,7 @@ use crate::dto::{
     AttachmentInput, CommentView, ConflictValueView, ConflictView, DecisionView, FieldInput, FieldVersionView,
     HistoryEntryView, ListPage, ListQuery, NewRecordInput, RecordRow, RecordView, ReviewView,
 };
-use crate::error::{AppError, Result};
+use crate::error::{AppError, BadInput, Result};
 use crate::reference::{self, Names};
 
 /// The largest page the list asks for at once.
@@ -84,11 +84,7 @@ pub fn view(store: &mut Store, id: RecordId, role: &str, today: &str) -> Result<
     let heads = doc.heads().iter().map(ToString::to_string).collect();
     store.check_in(doc);
     let pending = store.pending_records()?.binary_search(&id).is_ok();
-    let refusal = if pending {
-        store.refusal(id)?.map(|(code, message)| crate::dto::RefusalView { code, message })
-    } else {
-        None
-    };
+    let refusal = if pending { store.refusal(id)?.map(|(code, _)| crate::dto::RefusalView { code }) } else { None };
     // Only gang clues (举报人) and petitions (反映人) name a protected person: no companion
     // lookup on other records' keystrokes.
     let informant = if record.kind.has_protected_person() { store.informant(id)? } else { None };
@@ -282,7 +278,7 @@ pub fn check_allowed(store: &mut Store, id: RecordId, edits: &[Edit], role: &str
     if trial.apply(edits, &store.edit_context(now_ms)).is_err() {
         return Ok(());
     }
-    rules::check(author, Some(&before), &trial.read()).map_err(|refusal| AppError::Forbidden(refusal.to_string()))
+    rules::check(author, Some(&before), &trial.read()).map_err(AppError::Forbidden)
 }
 
 /// The edit for what a person typed into a field. Empty text clears the field.
@@ -302,17 +298,16 @@ pub fn input_edit(input: &FieldInput) -> Result<Edit> {
 /// The edit that settles the conflict at `path` on the value written by `change`.
 pub fn settle_edit(store: &mut Store, id: RecordId, path: &FieldPath, change: &str) -> Result<Edit> {
     let mut doc = store.record(id)?;
-    let conflict = doc.conflicts().into_iter().find(|c| &c.path == path).ok_or_else(|| {
-        AppError::BadInput(
-            "该字段已无冲突（可能已被他人处理）/ this field no longer holds concurrent values; it may have been settled elsewhere"
-                .to_owned(),
-        )
-    })?;
-    let value = conflict.values.iter().find(|v| v.change.as_deref() == Some(change)).ok_or_else(|| {
-        AppError::BadInput(
-            "所选的值已不在冲突中 / the chosen value is no longer one of the concurrent values".to_owned(),
-        )
-    })?;
+    let conflict = doc
+        .conflicts()
+        .into_iter()
+        .find(|c| &c.path == path)
+        .ok_or_else(|| AppError::BadInput(BadInput::ConflictGone))?;
+    let value = conflict
+        .values
+        .iter()
+        .find(|v| v.change.as_deref() == Some(change))
+        .ok_or_else(|| AppError::BadInput(BadInput::ConflictValueGone))?;
     let display = value.display.as_str();
     Ok(match path {
         FieldPath::Field { field } => Edit::Set { field: *field, value: Some(field.parse_value(display)?) },
@@ -323,15 +318,10 @@ pub fn settle_edit(store: &mut Store, id: RecordId, path: &FieldPath, change: &s
             Edit::SetAttachmentCaption { sha256: sha256.clone(), caption: display.to_owned() }
         }
         FieldPath::ReviewStatus | FieldPath::Decision => {
-            return Err(AppError::BadInput(
-                "审签状态的冲突由服务器按流程处理：请同步后查看，再按当前状态继续办理 / a status conflict is settled by the server's workflow: sync, then go on from the current status"
-                    .to_owned(),
-            ));
+            return Err(AppError::BadInput(BadInput::StatusConflict));
         }
         FieldPath::Narrative => {
-            return Err(AppError::BadInput(
-                "情况描述的冲突请直接修改文字 / settle the narrative by editing it".to_owned(),
-            ));
+            return Err(AppError::BadInput(BadInput::NarrativeConflict));
         }
     })
 }
@@ -339,22 +329,17 @@ pub fn settle_edit(store: &mut Store, id: RecordId, path: &FieldPath, change: &s
 /// Stores a photo or document and adds it to its record, in one transaction.
 pub fn attach(store: &mut Store, input: &AttachmentInput, bytes: Vec<u8>, now_ms: i64) -> Result<()> {
     if bytes.is_empty() {
-        return Err(AppError::BadInput("文件为空 / the file is empty; choose another".to_owned()));
+        return Err(AppError::BadInput(BadInput::EmptyFile));
     }
     if bytes.len() > MAX_ATTACHMENT_BYTES {
-        return Err(AppError::BadInput(format!(
-            "文件过大（{} MB），上限 {} MB / the file is too large ({} MB); the limit is {} MB",
-            bytes.len() >> 20,
-            MAX_ATTACHMENT_BYTES >> 20,
-            bytes.len() >> 20,
-            MAX_ATTACHMENT_BYTES >> 20
-        )));
+        return Err(AppError::BadInput(BadInput::FileTooLarge {
+            size_mb: bytes.len() >> 20,
+            limit_mb: MAX_ATTACHMENT_BYTES >> 20,
+        }));
     }
     let mime = input.mime.trim();
     if !(mime.starts_with("image/") || mime == "application/pdf") {
-        return Err(AppError::BadInput(format!(
-            "不支持的文件类型 {mime}：请选择照片或 PDF / unsupported file type {mime}: choose a photo or a PDF"
-        )));
+        return Err(AppError::BadInput(BadInput::UnsupportedFile(mime.to_owned())));
     }
     let file = NewAttachment {
         bytes,

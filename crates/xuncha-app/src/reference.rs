@@ -12,7 +12,7 @@ use xuncha_domain::{
 use xuncha_store::Store;
 
 use crate::dto::{Assignment, RosterKey, RosterPick, TeamAssignment};
-use crate::error::{AppError, Result};
+use crate::error::{AppError, BadInput, Result};
 
 /// The user's teams (of every round on the device).
 fn my_teams(store: &Store) -> Result<Vec<Team>> {
@@ -132,10 +132,7 @@ pub fn placement(store: &Store, code: &str) -> Result<Option<Placement>> {
         },
         Some(Level::Township) => Placement { township: Some(division(&entry)), ..Placement::default() },
         _ => {
-            return Err(AppError::BadInput(format!(
-                "“{}” 不是乡镇或村，请选择乡镇或村 / {} is not a township or a village; choose one",
-                entry.name, entry.name
-            )));
+            return Err(AppError::BadInput(BadInput::NotAPlace(entry.name.clone())));
         }
     };
     let user = store.identity().user_id.to_string();
@@ -155,11 +152,8 @@ fn blank(record: &Record, field: Field) -> bool {
 /// village's township with it, a village outside a newly picked township cleared, and
 /// the round and team filled from the user's team there where the record has none.
 pub fn place_edits(store: &Store, record: &Record, code: &str) -> Result<Vec<Edit>> {
-    let placement = placement(store, code)?.ok_or_else(|| {
-        AppError::BadInput(format!(
-            "本机的区划表中没有 {code}，请从列表中选择 / {code} is not in this device's divisions; choose from the list"
-        ))
-    })?;
+    let placement =
+        placement(store, code)?.ok_or_else(|| AppError::BadInput(BadInput::UnknownPlace(code.to_owned())))?;
     let mut edits = Vec::new();
     let set = |field: Field, division: Option<Division>| Edit::Set { field, value: division.map(Value::Division) };
     if let Some(township) = &placement.township
@@ -217,9 +211,11 @@ pub fn unknown_places(store: &Store, record: &Record) -> Result<Vec<Finding>> {
 
 /// The record's village code, or what to do first.
 fn village_of(record: &Record) -> Result<String> {
-    record.division(Field::Village).map(|v| v.code.trim().to_owned()).filter(|c| !c.is_empty()).ok_or_else(|| {
-        AppError::BadInput("记录还没有村，请先选择村 / the record has no village yet; choose its village first".into())
-    })
+    record
+        .division(Field::Village)
+        .map(|v| v.code.trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| AppError::BadInput(BadInput::NoVillage))
 }
 
 /// The words of a roster search: names or parts of names, separated by spaces or commas.
@@ -267,7 +263,7 @@ pub fn households_from_roster(
     mut entropy: impl FnMut() -> Result<Entropy>,
 ) -> Result<Vec<Edit>> {
     if keys.is_empty() {
-        return Err(AppError::BadInput("请先选择农户 / choose at least one household".into()));
+        return Err(AppError::BadInput(BadInput::NoHouseholds));
     }
     let rosters = store.rosters(&village_of(record)?)?;
     let mut edits = Vec::with_capacity(keys.len());
@@ -278,12 +274,7 @@ pub fn households_from_roster(
             .iter()
             .find(|r| r.id == key.roster)
             .and_then(|r| r.households.get(key.index as usize))
-            .ok_or_else(|| {
-                AppError::BadInput(
-                    "花名册已更新，所选农户已不在其中，请重新选择 / the roster changed and a chosen household is no longer in it; choose again"
-                        .into(),
-                )
-            })?;
+            .ok_or_else(|| AppError::BadInput(BadInput::RosterChanged))?;
         edits.push(Edit::InsertItem {
             list: ItemList::Beneficiaries,
             id: ItemId::new(at, &entropy()?),

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
+use xuncha_domain::ErrorCode;
 use xuncha_store::Store;
 use xuncha_sync::{Client, SyncError};
 
@@ -208,7 +209,7 @@ async fn run(
                     let revoked = matches!(error, SyncError::Revoked);
                     let dto = ErrorDto::from(&AppError::from(error));
                     shared.update(events, |s| {
-                        s.state = if dto.code == "offline" { SyncState::Offline } else { SyncState::Error };
+                        s.state = if dto.code == ErrorCode::Offline { SyncState::Offline } else { SyncState::Error };
                         s.error = Some(dto);
                     });
                     if revoked {

@@ -116,7 +116,13 @@ fn enrolled(server: &Server, url: &str, user: &str) -> (tempfile::TempDir, App) 
     config.kdf = KdfParams::FAST_INSECURE;
     let app = App::new(config, Arc::new(NoEvents), Arc::new(SystemClock)).unwrap();
     let code = admin::enrollment_code(server.storage.as_ref(), user, now_ms()).unwrap();
-    let input = EnrollInput { server: url.into(), code, device_name: format!("{user} tablet"), pin: PIN.into() };
+    let input = EnrollInput {
+        server: url.into(),
+        code,
+        device_name: format!("{user} tablet"),
+        pin: PIN.into(),
+        server_pin: None,
+    };
     assert_eq!(app.enroll(&input).unwrap().stage, Stage::Unlocked);
     until("the reference data to arrive", || app.assignment().is_ok_and(|a| a.has_divisions));
     (dir, app)
@@ -364,7 +370,8 @@ fn the_server_address_moves_only_to_the_same_server() {
 fn enrollment_links_are_read_from_the_text_of_a_qr_code() {
     let dir = tempfile::tempdir().unwrap();
     let app = App::new(Config::new(dir.path()), Arc::new(NoEvents), Arc::new(SystemClock)).unwrap();
-    let link = xuncha_protocol::EnrollLink { server: "http://10.0.0.5:8470".into(), code: "7KQM-4XPA-2R".into() };
+    let link =
+        xuncha_protocol::EnrollLink { server: "http://10.0.0.5:8470".into(), code: "7KQM-4XPA-2R".into(), pin: None };
     let read = app.enroll_link(&link.to_uri()).unwrap();
     assert_eq!((read.server.as_str(), read.code.as_str()), ("http://10.0.0.5:8470", "7KQM-4XPA-2R"));
     for stranger in ["", "https://example.com", "xuncha:enroll?code=ABC"] {

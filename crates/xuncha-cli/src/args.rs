@@ -74,6 +74,11 @@ pub enum Command {
         /// A name for this device, as the administrator will see it.
         #[arg(long, default_value = "平板")]
         name: String,
+        /// The server's key pin (printed by `xuncha server --tls-cert`, carried by the QR
+        /// code): enroll only with a server presenting that key. Without it, an https
+        /// server must have a certificate a public authority signed; its key is pinned.
+        #[arg(long)]
+        pin: Option<String>,
     },
     /// Sync with the server now: send this device's changes, receive everyone else's.
     Sync {
@@ -112,6 +117,22 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Honest devices syncing alone, then while attackers hold idle connections open and
+    /// send abusive requests: the latency of every honest sync, side by side.
+    Abuse {
+        /// Honest devices.
+        #[arg(long, default_value_t = 20)]
+        devices: usize,
+        /// Idle connections the attackers hold open.
+        #[arg(long, default_value_t = 1_000)]
+        idle: usize,
+        /// Abusive requests a minute.
+        #[arg(long, default_value_t = 200)]
+        abusive_per_minute: u64,
+        /// Seconds of each run.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+    },
     /// A new device receiving a province's division table in its first sync.
     Reference {
         /// Villages in the table.
@@ -154,6 +175,13 @@ pub struct ServerArgs {
     /// [default: no expiry].
     #[arg(long)]
     pub token_lifetime_days: Option<u32>,
+    /// Terminate TLS with this certificate chain (PEM, the server's first); devices
+    /// enrolled by QR code pin its key. Without it, serve plain HTTP behind a proxy.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -109,7 +109,7 @@ pub fn transition_edit(
 ) -> Result<Edit> {
     let record = store.record(id)?.read();
     let refused = |refusal: xuncha_domain::rules::Refusal| -> anyhow::Error {
-        if matches!(refusal.code, "transition_role" | "transition") {
+        if matches!(refusal.code, xuncha_domain::ErrorCode::TransitionRole | xuncha_domain::ErrorCode::Transition) {
             NotAllowed(refusal.to_string()).into()
         } else {
             BadInput(refusal.to_string()).into()
@@ -492,7 +492,9 @@ pub fn record(store: &mut Store, command: &RecordCommand, json: bool) -> Result<
             if let Some(user_role) = store.sync_value("role")? {
                 xuncha_app::records::check_allowed(store, id, std::slice::from_ref(&edit), &user_role, now_ms())
                     .map_err(|error| match error {
-                        xuncha_app::AppError::Forbidden(message) => anyhow::Error::from(NotAllowed(message)),
+                        xuncha_app::AppError::Forbidden(refusal) => {
+                            anyhow::Error::from(NotAllowed(refusal.to_string()))
+                        }
                         other => anyhow::Error::from(other),
                     })?;
             }

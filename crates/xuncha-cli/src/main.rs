@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod bench_abuse;
 mod commands;
 mod demo;
 mod export;
@@ -117,6 +118,14 @@ pub fn entropy() -> Result<xuncha_domain::Entropy> {
     Ok(bytes)
 }
 
+/// Raises the limit on open files to what the system allows: a server (or a load test)
+/// holds a socket per connection.
+pub(crate) fn raise_file_limit() {
+    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(%error, "could not raise the limit on open files");
+    }
+}
+
 /// The PIN from XUNCHA_PIN, or typed at a prompt.
 fn read_pin(prompt: &str) -> Result<String> {
     if let Ok(pin) = std::env::var("XUNCHA_PIN") {
@@ -229,10 +238,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Server(args) => remote::server(args),
         Command::Bench(args::BenchCommand::Sync { docs, devices, seconds }) => bench::sync(docs, *devices, *seconds),
         Command::Bench(args::BenchCommand::Reference { villages }) => bench::reference(*villages),
+        Command::Bench(args::BenchCommand::Abuse { devices, idle, abusive_per_minute, seconds }) => {
+            bench_abuse::abuse(*devices, *idle, *abusive_per_minute, *seconds, cli.json)
+        }
         Command::Admin(command) => remote::admin(command, cli.json),
-        Command::Enroll { server, code, name } => {
+        Command::Enroll { server, code, name, pin } => {
             let mut store = open(&cli)?;
-            remote::enroll(&mut store, server, code, name)
+            remote::enroll(&mut store, server, code, name, pin.as_deref())
         }
         Command::Sync { attempts, watch } => {
             let mut store = open(&cli)?;

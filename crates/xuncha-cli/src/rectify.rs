@@ -102,7 +102,7 @@ pub fn run(store: &mut Store, args: &RectifyArgs, json: bool) -> Result<()> {
     }
     if let Some(role) = store.sync_value("role")? {
         xuncha_app::records::check_allowed(store, id, &edits, &role, now_ms()).map_err(|error| match error {
-            xuncha_app::AppError::Forbidden(message) => anyhow::Error::from(NotAllowed(message)),
+            xuncha_app::AppError::Forbidden(refusal) => anyhow::Error::from(NotAllowed(refusal.to_string())),
             other => anyhow::Error::from(other),
         })?;
     }

@@ -52,6 +52,9 @@ fn backup_passphrase(given: &crate::args::Passphrase, new: bool) -> Result<age::
     Ok(age::secrecy::SecretString::from(text))
 }
 
+/// Where a server that terminates TLS writes its key's pin, in its data directory.
+const TLS_PIN_FILE: &str = "tls.pin";
+
 /// The server's configuration file.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,6 +79,10 @@ struct ServerConfig {
     attachment_quota_mb: Option<u64>,
     /// Days a device token stays valid after enrollment.
     token_lifetime_days: Option<u32>,
+    /// The server's certificate chain (PEM), to terminate TLS itself.
+    tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    tls_key: Option<std::path::PathBuf>,
 }
 
 impl ServerConfig {
@@ -121,6 +128,31 @@ pub fn server(args: &ServerArgs) -> Result<()> {
     let listen = args.listen.or(config.listen).unwrap_or_else(|| ([127, 0, 0, 1], 8470).into());
     let filter = std::env::var("XUNCHA_LOG").ok().or(config.log).unwrap_or_else(|| "info".into());
     let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).try_init();
+    let tls = match (
+        args.tls_cert.as_ref().or(config.tls_cert.as_ref()),
+        args.tls_key.as_ref().or(config.tls_key.as_ref()),
+    ) {
+        (Some(cert), Some(key)) => {
+            let tls = xuncha_server::Tls::from_pem_files(cert, key).map_err(crate::commands::BadInput)?;
+            // For `xuncha admin enroll --qr`, which puts the pin in the QR code.
+            std::fs::create_dir_all(&data).ok();
+            std::fs::write(data.join(TLS_PIN_FILE), format!("{}\n", tls.pin))
+                .with_context(|| format!("cannot write {}", data.join(TLS_PIN_FILE).display()))?;
+            Some(tls)
+        }
+        (None, None) => {
+            // Plain HTTP (behind the commission's proxy): no pin to hand out.
+            let _ = std::fs::remove_file(data.join(TLS_PIN_FILE));
+            None
+        }
+        _ => {
+            return Err(crate::commands::BadInput(
+                "--tls-cert 与 --tls-key 须同时给出 / give both --tls-cert and --tls-key".into(),
+            )
+            .into());
+        }
+    };
+    crate::raise_file_limit();
     // Held while serving: a restore cannot replace the database under a running server.
     let _lock = xuncha_server::backup::lock(&data).map_err(|e| crate::commands::BadInput(e.to_string()))?;
     let storage = storage(&data)?;
@@ -129,7 +161,11 @@ pub fn server(args: &ServerArgs) -> Result<()> {
             .await
             .with_context(|| format!("无法监听 {listen} / cannot listen on {listen}"))?;
         let address = listener.local_addr()?;
-        println!("巡察通服务器 listening on http://{address} (data: {})", data.display());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("巡察通服务器 listening on {scheme}://{address} (data: {})", data.display());
+        if let Some(tls) = &tls {
+            println!("TLS key pin / 服务器密钥指纹: {}", tls.pin);
+        }
         // A signed checkpoint of the change log at start and then once a day.
         let key = Arc::new(xuncha_server::chain::ServerKey::open(&data).map_err(|e| anyhow!("{e}"))?);
         let daily = Arc::clone(&storage);
@@ -159,7 +195,7 @@ pub fn server(args: &ServerArgs) -> Result<()> {
             }
             tracing::info!("shutting down after requests under way");
         };
-        xuncha_server::serve(listener, state, shutdown).await.context("serving")
+        xuncha_server::serve_with(listener, state, tls, shutdown).await.context("serving")
     })
 }
 
@@ -257,7 +293,14 @@ pub fn admin(command: &AdminCommand, json: bool) -> Result<()> {
                 .map_err(|e| crate::commands::BadInput(e.to_string()))?;
             let png = match (&server, wants_qr) {
                 (Some(server), true) => {
-                    let link = xuncha_protocol::EnrollLink { server: server.clone(), code: code.clone() };
+                    // A server that terminates TLS itself wrote its key's pin: the QR code
+                    // carries it, and the tablet enrolls only with a server presenting that key.
+                    let pin = server
+                        .starts_with("https://")
+                        .then(|| std::fs::read_to_string(data.join(TLS_PIN_FILE)).ok())
+                        .flatten()
+                        .and_then(|text| xuncha_protocol::pin::normalise(&text));
+                    let link = xuncha_protocol::EnrollLink { server: server.clone(), code: code.clone(), pin };
                     let path = qr_png.clone().unwrap_or_else(|| format!("enroll-{user}.png").into());
                     let qr = crate::qr::QrCode::of(&link.to_uri())?;
                     crate::export::write_whole(&path, &qr.png(8)?)?;
@@ -378,8 +421,14 @@ pub fn admin(command: &AdminCommand, json: bool) -> Result<()> {
 }
 
 /// `xuncha enroll`.
-pub fn enroll(store: &mut Store, server: &str, code: &str, name: &str) -> Result<()> {
-    let client = Client::new(server, Duration::from_secs(30))?;
+pub fn enroll(store: &mut Store, server: &str, code: &str, name: &str, pin: Option<&str>) -> Result<()> {
+    let pin = match pin {
+        Some(text) => Some(xuncha_protocol::pin::normalise(text).ok_or_else(|| {
+            crate::commands::BadInput("密钥指纹应为 64 位十六进制 / the pin is 64 hex digits".into())
+        })?),
+        None => None,
+    };
+    let client = Client::with_pin(server, Duration::from_secs(30), pin)?;
     let enrolled = runtime()?.block_on(client.enroll(store, code, name))?;
     println!(
         "已注册 / enrolled: device {} for {} ({}, {}, {})",

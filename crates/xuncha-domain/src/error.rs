@@ -2,6 +2,7 @@
 
 use thiserror::Error;
 
+use crate::ErrorCode;
 use crate::codes::ReviewStatus;
 
 /// What can go wrong when building or editing a record.
@@ -73,7 +74,36 @@ pub enum DomainError {
     /// A workflow step the rules do not allow (its code is the refusal's: `transition`,
     /// `transition_role`, `note_required`, `conclusion_required`, `handover_required`).
     #[error("{message}")]
-    Refused { code: &'static str, message: String },
+    Refused { code: ErrorCode, message: String },
+}
+
+impl DomainError {
+    /// The stable code of what went wrong (the UI words it; nothing reads the message).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DomainError::BadAmount { .. } => ErrorCode::BadAmount,
+            DomainError::BadArea { .. } => ErrorCode::BadArea,
+            DomainError::BadId { .. } => ErrorCode::BadId,
+            DomainError::UnknownKind { .. } => ErrorCode::UnknownKind,
+            DomainError::UnknownField { .. } => ErrorCode::UnknownField,
+            DomainError::FieldNotInKind { .. } => ErrorCode::FieldNotInKind,
+            DomainError::BadValue { .. } => ErrorCode::BadValue,
+            DomainError::ReadOnlyField { .. } => ErrorCode::ReadOnlyField,
+            DomainError::ItemNotFound { .. } => ErrorCode::ItemNotFound,
+            DomainError::ItemExists { .. } => ErrorCode::ItemExists,
+            DomainError::AttachmentNotFound { .. } => ErrorCode::AttachmentNotFound,
+            DomainError::BadTransition { .. } => ErrorCode::BadTransition,
+            DomainError::NotReadyForReview { .. } => ErrorCode::NotReady,
+            DomainError::NotARecord { .. } => ErrorCode::NotARecord,
+            DomainError::Corrupt(_) => ErrorCode::CorruptDocument,
+            DomainError::NoSubjects => ErrorCode::NoSubjects,
+            DomainError::UnknownSubject { .. } => ErrorCode::UnknownSubject,
+            DomainError::AmbiguousSubject { .. } => ErrorCode::AmbiguousSubject,
+            DomainError::NotADraft { .. } => ErrorCode::NotADraft,
+            DomainError::Withdrawn { .. } => ErrorCode::Withdrawn,
+            DomainError::Refused { code, .. } => *code,
+        }
+    }
 }
 
 impl From<automerge::AutomergeError> for DomainError {

@@ -4,10 +4,11 @@
 
 use serde::Serialize;
 
+use crate::ErrorCode;
 use crate::codes::{ReviewStatus, SignerRole};
 use crate::record::Record;
 use crate::reference::{Reader, TeamRole};
-use crate::workflow::{self, Asked, Capacity, Standing};
+use crate::workflow::{self, Asked, Capacity, Standing, Who};
 
 /// Who makes a change: the user, their role, and their place in the record's team.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,17 +33,20 @@ impl<'a> Author<'a> {
     }
 }
 
-/// Why a change is refused: a stable code and what to do, in Chinese and English.
+/// Why a change is refused: a stable code (which the UI words), and what to do in Chinese
+/// and English (for the command line and logs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{zh} / {en}")]
 pub struct Refusal {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub zh: String,
     pub en: String,
+    /// Who may take the refused step, when that is what the refusal is about.
+    pub who: Option<Who>,
 }
 
-pub(crate) fn refuse(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Refusal {
-    Refusal { code, zh: zh.into(), en: en.into() }
+pub(crate) fn refuse(code: ErrorCode, zh: impl Into<String>, en: impl Into<String>) -> Refusal {
+    Refusal { code, zh: zh.into(), en: en.into(), who: None }
 }
 
 /// Whether `author` may turn `before` (`None`: the record is new) into `after`.
@@ -50,7 +54,7 @@ pub fn check(author: Author<'_>, before: Option<&Record>, after: &Record) -> Res
     let supervisor = author.role == Reader::Supervisor;
     if author.role == Reader::Administrator {
         return Err(refuse(
-            "administrator_writes",
+            ErrorCode::AdministratorWrites,
             "管理员账号不能修改巡察记录",
             "administrator accounts do not change inspection records",
         ));
@@ -59,7 +63,7 @@ pub fn check(author: Author<'_>, before: Option<&Record>, after: &Record) -> Res
         && (before.kind != after.kind || before.creator != after.creator || before.created_at_ms != after.created_at_ms)
     {
         return Err(refuse(
-            "identity_changed",
+            ErrorCode::IdentityChanged,
             "记录的类型、创建人和创建时间不能更改",
             "a record's kind, creator and creation time never change",
         ));
@@ -71,7 +75,7 @@ pub fn check(author: Author<'_>, before: Option<&Record>, after: &Record) -> Res
     };
     if before.and_then(decided) != decided(after) {
         return Err(refuse(
-            "review_decision",
+            ErrorCode::ReviewDecision,
             "审核决定已改为巡察流程的审签步骤，请更新应用后操作",
             "review decisions are now steps of the 巡察 workflow: update the app",
         ));
@@ -87,13 +91,17 @@ pub fn check(author: Author<'_>, before: Option<&Record>, after: &Record) -> Res
             .iter()
             .any(|c| c.id == comment.id && c.author == comment.author && c.text == comment.text)
         {
-            return Err(refuse("comment_changed", "已有的批注不能修改或删除", "a comment is never changed or removed"));
+            return Err(refuse(
+                ErrorCode::CommentChanged,
+                "已有的批注不能修改或删除",
+                "a comment is never changed or removed",
+            ));
         }
     }
     for comment in &after.review.comments {
         if !earlier.iter().any(|c| c.id == comment.id) && comment.author != author.user {
             return Err(refuse(
-                "comment_author",
+                ErrorCode::CommentAuthor,
                 "批注只能以本人名义添加",
                 "a comment can only be added in your own name",
             ));
@@ -102,11 +110,11 @@ pub fn check(author: Author<'_>, before: Option<&Record>, after: &Record) -> Res
     if after.withdrawn.is_some() && before.is_none_or(|b| b.withdrawn.is_none()) {
         let draft = before.is_none_or(|b| b.review.status == ReviewStatus::Draft);
         if !draft {
-            return Err(refuse("withdraw_submitted", "只有草稿可以撤回", "only a draft can be withdrawn"));
+            return Err(refuse(ErrorCode::WithdrawSubmitted, "只有草稿可以撤回", "only a draft can be withdrawn"));
         }
         if !supervisor && after.creator != author.user {
             return Err(refuse(
-                "withdraw_others",
+                ErrorCode::WithdrawOthers,
                 "只有创建人或审核人可以撤回草稿",
                 "only the record's creator or a supervisor can withdraw a draft",
             ));
@@ -124,7 +132,7 @@ fn check_workflow(author: Author<'_>, before: Option<&Record>, after: &Record) -
     for step in earlier {
         if !after.review.steps.iter().any(|s| s.same_as(step)) {
             return Err(refuse(
-                "step_changed",
+                ErrorCode::StepChanged,
                 "已有的审签记录不能修改或删除",
                 "a workflow step is never changed or removed",
             ));
@@ -139,7 +147,7 @@ fn check_workflow(author: Author<'_>, before: Option<&Record>, after: &Record) -
         // trail (the record went on meanwhile, even back to the same status) is stale.
         if step.prev != last {
             return Err(refuse(
-                "transition",
+                ErrorCode::Transition,
                 format!("记录已被他人处理（“{}”之前又有新的审签步骤），请同步后查看", step.to.zh()),
                 format!(
                     "the record was handled meanwhile (steps were taken before your {}): sync and look",
@@ -150,14 +158,14 @@ fn check_workflow(author: Author<'_>, before: Option<&Record>, after: &Record) -
         last = step.id.clone();
         if step.by != author.user {
             return Err(refuse(
-                "step_author",
+                ErrorCode::StepAuthor,
                 "审签步骤只能以本人名义作出",
                 "a workflow step can only be taken in your own name",
             ));
         }
         if step.from != status {
             return Err(refuse(
-                "transition",
+                ErrorCode::Transition,
                 format!(
                     "记录已是“{}”，不能再从“{}”改为“{}”（可能已被他人处理，请同步后查看）",
                     status.zh(),
@@ -177,7 +185,7 @@ fn check_workflow(author: Author<'_>, before: Option<&Record>, after: &Record) -
         workflow::check_step(after.kind, step.from, step.to, step.capacity, &asked, conclusion)?;
         if !standing.can_act_as(step.capacity) {
             return Err(refuse(
-                "transition_role",
+                ErrorCode::TransitionRole,
                 format!("您不能以{}身份处理这条记录", step.capacity.zh()),
                 format!("you cannot act as {} on this record", step.capacity.en()),
             ));
@@ -187,14 +195,14 @@ fn check_workflow(author: Author<'_>, before: Option<&Record>, after: &Record) -
     }
     if after.review.status != status {
         return Err(refuse(
-            "transition",
+            ErrorCode::Transition,
             format!("记录状态“{}”没有对应的审签步骤，请更新应用后操作", after.review.status.zh()),
             format!("the status {} was set without a workflow step: update the app", after.review.status.en()),
         ));
     }
     if after.review.conclusion != conclusion {
         return Err(refuse(
-            "conclusion",
+            ErrorCode::Conclusion,
             "核实结论只能随审签步骤给出",
             "a verification conclusion is given with a workflow step only",
         ));
@@ -222,7 +230,7 @@ fn check_signatures(author: Author<'_>, before: Option<&Record>, after: &Record)
         });
         if !kept {
             return Err(refuse(
-                "signature_changed",
+                ErrorCode::SignatureChanged,
                 "已有的签字不能修改或删除",
                 "a signature is never changed or removed",
             ));
@@ -232,7 +240,7 @@ fn check_signatures(author: Author<'_>, before: Option<&Record>, after: &Record)
     for signature in after.signatures.iter().filter(|s| !earlier.iter().any(|e| e.id == s.id)) {
         if signature.by != author.user {
             return Err(refuse(
-                "signature_author",
+                ErrorCode::SignatureAuthor,
                 "签字只能在本人设备上采集",
                 "a signature is taken on the signing user's own device",
             ));
@@ -244,7 +252,7 @@ fn check_signatures(author: Author<'_>, before: Option<&Record>, after: &Record)
         };
         if !standing.can_act_as(capacity) {
             return Err(refuse(
-                "signature_role",
+                ErrorCode::SignatureRole,
                 format!("您不能以“{}”身份签字", signature.role.zh()),
                 format!("you cannot sign as {}", signature.role.en()),
             ));
@@ -269,14 +277,14 @@ fn check_ledger(author: Author<'_>, before: Option<&Record>, after: &Record) -> 
         let open = |status| matches!(status, ReviewStatus::OfficeApproved | ReviewStatus::Rectifying);
         if !open(after.review.status) && !before.is_some_and(|b| open(b.review.status)) {
             return Err(refuse(
-                "ledger_state",
+                ErrorCode::LedgerState,
                 "只有巡察办审核通过或整改中的问题才能填写整改台账",
                 "the rectification ledger is filled in once the office has approved the problem, or while it is being rectified",
             ));
         }
         if !standing.can_act_as(Capacity::Office) && !standing.can_act_as(Capacity::Lead) {
             return Err(refuse(
-                "ledger_role",
+                ErrorCode::LedgerRole,
                 "只有巡察办或组长可以填写整改台账",
                 "only the office or the team lead fills in the rectification ledger",
             ));
@@ -289,7 +297,7 @@ fn check_ledger(author: Author<'_>, before: Option<&Record>, after: &Record) -> 
             .any(|p| p.id == entry.id && p.text == entry.text && p.by == entry.by && p.attachments == entry.attachments)
         {
             return Err(refuse(
-                "progress_changed",
+                ErrorCode::ProgressChanged,
                 "已有的整改进展不能修改或删除",
                 "a progress entry is never changed or removed",
             ));
@@ -298,7 +306,7 @@ fn check_ledger(author: Author<'_>, before: Option<&Record>, after: &Record) -> 
     for entry in now.progress.iter().filter(|p| !was.progress.iter().any(|w| w.id == p.id)) {
         if entry.by != author.user {
             return Err(refuse(
-                "progress_author",
+                ErrorCode::ProgressAuthor,
                 "整改进展只能以本人名义添加",
                 "progress can only be added in your own name",
             ));
@@ -309,14 +317,14 @@ fn check_ledger(author: Author<'_>, before: Option<&Record>, after: &Record) -> 
             || before.is_some_and(|b| b.review.status == ReviewStatus::Rectifying);
         if !rectifying {
             return Err(refuse(
-                "ledger_state",
+                ErrorCode::LedgerState,
                 "只有整改中的问题可以添加整改进展",
                 "progress is added while the problem is being rectified",
             ));
         }
         if !standing.can_act_as(Capacity::Handler) && !standing.can_act_as(Capacity::Office) {
             return Err(refuse(
-                "ledger_role",
+                ErrorCode::LedgerRole,
                 "只有巡察组或巡察办可以添加整改进展",
                 "only the team or the office adds progress",
             ));

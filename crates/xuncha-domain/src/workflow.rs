@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ErrorCode;
 use crate::codes::{Conclusion, HandoverTo, RecordKind, RectifyKind, ReviewStatus, SignerRole};
 use crate::edit::AttachmentRef;
 use crate::ids::{ItemId, RecordId};
@@ -278,7 +279,7 @@ pub fn check_step(
 fn check_conclusion_by(capacity: Capacity, asked: &Asked<'_>) -> Result<(), Refusal> {
     if capacity == Capacity::Handler && asked.conclusion.is_some() {
         return Err(refuse(
-            "conclusion_by_reviewer",
+            ErrorCode::ConclusionByReviewer,
             "核实结论由副组长、组长或巡察办给出，承办人提交时不能填写",
             "a verification conclusion is given by the deputy lead, the team lead or the office, not by the handler submitting",
         ));
@@ -287,11 +288,14 @@ fn check_conclusion_by(capacity: Capacity, asked: &Asked<'_>) -> Result<(), Refu
 }
 
 fn not_yours(rule: &Rule) -> Refusal {
-    refuse(
-        "transition_role",
-        format!("只有{}可以把记录从“{}”改为“{}”", rule.who.zh(), rule.from.zh(), rule.to.zh()),
-        format!("only {} can move a record from {} to {}", rule.who.en(), rule.from.en(), rule.to.en()),
-    )
+    Refusal {
+        who: Some(rule.who),
+        ..refuse(
+            ErrorCode::TransitionRole,
+            format!("只有{}可以把记录从“{}”改为“{}”", rule.who.zh(), rule.from.zh(), rule.to.zh()),
+            format!("only {} can move a record from {} to {}", rule.who.en(), rule.from.en(), rule.to.en()),
+        )
+    }
 }
 
 fn find_rule(kind: RecordKind, from: ReviewStatus, to: ReviewStatus) -> Result<&'static Rule, Refusal> {
@@ -304,7 +308,7 @@ fn find_rule(kind: RecordKind, from: ReviewStatus, to: ReviewStatus) -> Result<&
             (format!("可转为：{}", allowed.join("、")), format!("it can go to: {}", allowed.join(", ")))
         };
         return Err(refuse(
-            "transition",
+            ErrorCode::Transition,
             format!("记录不能从“{}”改为“{}”（{zh_next}；可能已被他人处理，请同步后查看）", from.zh(), to.zh()),
             format!(
                 "a record cannot go from {} to {} ({en_next}; it may have been handled meanwhile: sync and look)",
@@ -325,14 +329,14 @@ fn check_needs(
     let to = rule.to;
     if rule.needs_note && asked.note.trim().is_empty() {
         return Err(refuse(
-            "note_required",
+            ErrorCode::NoteRequired,
             format!("“{}”须写明理由", to.zh()),
             format!("moving a record to {} needs a reason (a note)", to.en()),
         ));
     }
     if rule.needs_conclusion && is_problem(kind) && asked.conclusion.or(conclusion).is_none() {
         return Err(refuse(
-            "conclusion_required",
+            ErrorCode::ConclusionRequired,
             format!(
                 "“{}”须给出核实结论（{}）",
                 to.zh(),
@@ -353,7 +357,7 @@ fn check_needs(
         });
         if !complete {
             return Err(refuse(
-                "handover_required",
+                ErrorCode::HandoverRequired,
                 "移交须写明移交对象（其他单位须写单位名称）、移交文号和移交日期（YYYY-MM-DD）",
                 "a hand-over needs whom it goes to (the unit's name for 其他), its document number and its date (YYYY-MM-DD)",
             ));

@@ -262,7 +262,10 @@ fn resubmitting_a_returned_record_with_other_edits_is_one_authored_change() {
     // A step from a status the record is not in is refused too.
     let refused =
         a.apply(&[set(Field::Title, "改"), step(ReviewStatus::LeadSigned, Capacity::Lead, "")], &ctx("wang", 1, 4_500));
-    assert!(matches!(refused, Err(DomainError::Refused { code: "transition", .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(DomainError::Refused { code: xuncha_domain::ErrorCode::Transition, .. })),
+        "{refused:?}"
+    );
     assert_eq!(a.history().len(), changes);
     // An accepted batch is exactly one change, with its author.
     a.apply(&[set(Field::Title, "改"), submit()], &ctx("zhang", 1, 5_000)).unwrap();

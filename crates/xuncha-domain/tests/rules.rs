@@ -191,7 +191,7 @@ fn copy(doc: &mut RecordDoc) -> RecordDoc {
 }
 
 fn code(result: Result<(), rules::Refusal>) -> Option<&'static str> {
-    result.err().map(|r| r.code)
+    result.err().map(|r| r.code.as_str())
 }
 
 /// The step of `after` that `before` does not have.
@@ -323,7 +323,7 @@ fn a_capacity_the_author_does_not_hold_is_refused() {
             let heads = doc.heads();
             let err = doc.apply(&[forged(rule, capacity)], &ctx(first)).unwrap_err();
             assert!(
-                matches!(err, DomainError::Refused { code: "transition_role", .. }),
+                matches!(err, DomainError::Refused { code: xuncha_domain::ErrorCode::TransitionRole, .. }),
                 "{rule:?} as {capacity:?}: {err}"
             );
             assert_eq!(doc.heads(), heads);
@@ -591,7 +591,7 @@ fn talks_and_petitions_are_not_handed_over_or_rectified() {
         assert_eq!(step_by(SUPERVISOR, &before, to).unwrap_err().code, "transition");
         let mut doc = copy(&mut base);
         let err = doc.apply(&[forged(rule, Capacity::Office)], &ctx(SUPERVISOR)).unwrap_err();
-        assert!(matches!(err, DomainError::Refused { code: "transition", .. }), "{err}");
+        assert!(matches!(err, DomainError::Refused { code: xuncha_domain::ErrorCode::Transition, .. }), "{err}");
         // Forged as the server would read it: the step a fund check takes, on the talk.
         let mut problem = record_at(RecordKind::FundCheck, OfficeApproved);
         problem.apply(&[forged(rule, Capacity::Office)], &ctx(SUPERVISOR)).unwrap();

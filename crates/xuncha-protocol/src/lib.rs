@@ -173,8 +173,9 @@ pub struct Ack {
 pub enum Outcome {
     /// Stored; `new` changes were new to the server (0 for a retry).
     Stored { new: u32 },
-    /// Refused whole; nothing of it was stored.
-    Refused { code: String, message: String },
+    /// Refused whole; nothing of it was stored. The message (Chinese, then English) is for
+    /// the command line and logs; the app words the code itself.
+    Refused { code: ErrorCode, message: String },
     /// The changes depend on changes the server does not have: send the whole document.
     NeedFull,
 }
@@ -192,55 +193,63 @@ pub struct Entry {
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
-    /// A stable code the client branches on.
-    pub code: String,
-    /// What happened and what to do, in Chinese and English.
+    /// A stable code the client branches on (a code it does not know reads as
+    /// [`ErrorCode::Unknown`]).
+    pub code: ErrorCode,
+    /// What happened and what to do, in Chinese and English (for the command line and logs).
     pub message: String,
 }
 
-/// Error codes with meaning to the client.
+/// Error codes: one list shared by the server, the device, the app and its UI.
+pub use xuncha_domain::ErrorCode;
+
+/// The error codes with meaning to the client, by their old names.
 pub mod codes {
+    use super::ErrorCode;
+
     /// The device was revoked: wipe its local data.
-    pub const REVOKED: &str = "revoked";
+    pub const REVOKED: ErrorCode = ErrorCode::Revoked;
     /// The token is unknown or missing.
-    pub const UNAUTHORIZED: &str = "unauthorized";
+    pub const UNAUTHORIZED: ErrorCode = ErrorCode::Unauthorized;
     /// Another protocol version: update the app.
-    pub const UPGRADE: &str = "upgrade_required";
+    pub const UPGRADE: ErrorCode = ErrorCode::UpgradeRequired;
     /// The body could not be read.
-    pub const BAD_BODY: &str = "bad_body";
+    pub const BAD_BODY: ErrorCode = ErrorCode::BadBody;
     /// The body is too large.
-    pub const TOO_LARGE: &str = "too_large";
+    pub const TOO_LARGE: ErrorCode = ErrorCode::TooLarge;
     /// Too many failed attempts: wait.
-    pub const RATE_LIMITED: &str = "rate_limited";
+    pub const RATE_LIMITED: ErrorCode = ErrorCode::RateLimited;
     /// An upload contained a change made by another device's actor.
-    pub const FOREIGN_ACTOR: &str = "foreign_actor";
+    pub const FOREIGN_ACTOR: ErrorCode = ErrorCode::ForeignActor;
     /// An upload contained a change whose author is not the device's user.
-    pub const FOREIGN_AUTHOR: &str = "foreign_author";
+    pub const FOREIGN_AUTHOR: ErrorCode = ErrorCode::ForeignAuthor;
     /// An upload touched a record outside the device's write scope.
-    pub const OUT_OF_SCOPE: &str = "out_of_scope";
+    pub const OUT_OF_SCOPE: ErrorCode = ErrorCode::OutOfScope;
     /// An upload was not a valid Xuncha document.
-    pub const INVALID_DOCUMENT: &str = "invalid_document";
+    pub const INVALID_DOCUMENT: ErrorCode = ErrorCode::InvalidDocument;
     /// An upload contained a change without its device's signature.
-    pub const UNSIGNED: &str = "unsigned";
+    pub const UNSIGNED: ErrorCode = ErrorCode::Unsigned;
     /// A change's signature does not verify with the device's registered key.
-    pub const BAD_SIGNATURE: &str = "bad_signature";
+    pub const BAD_SIGNATURE: ErrorCode = ErrorCode::BadSignature;
     /// The device's keys differ from the ones the server registered for it.
-    pub const KEY_MISMATCH: &str = "key_mismatch";
+    pub const KEY_MISMATCH: ErrorCode = ErrorCode::KeyMismatch;
     /// The server is serving as many connections as it may: retry after the hint.
-    pub const BUSY: &str = "busy";
+    pub const BUSY: ErrorCode = ErrorCode::Busy;
     /// The request's body did not arrive in time.
-    pub const TIMEOUT: &str = "timeout";
+    pub const TIMEOUT: ErrorCode = ErrorCode::Timeout;
     /// The device holds as many attachment bytes on the server as it may.
-    pub const QUOTA: &str = "quota_exceeded";
+    pub const QUOTA: ErrorCode = ErrorCode::QuotaExceeded;
     /// The enrollment code is unknown, used, cancelled or expired.
-    pub const BAD_ENROLLMENT_CODE: &str = "bad_enrollment_code";
+    pub const BAD_ENROLLMENT_CODE: ErrorCode = ErrorCode::BadEnrollmentCode;
     /// The device's token has expired: enroll the device again.
-    pub const TOKEN_EXPIRED: &str = "token_expired";
+    pub const TOKEN_EXPIRED: ErrorCode = ErrorCode::TokenExpired;
     /// The device's user was disabled by the administrator.
-    pub const USER_DISABLED: &str = "user_disabled";
+    pub const USER_DISABLED: ErrorCode = ErrorCode::UserDisabled;
     /// An attachment piece must start where the bytes the server holds end.
-    pub const RESUME: &str = "resume";
+    pub const RESUME: ErrorCode = ErrorCode::Resume;
 }
+
+pub mod pin;
 
 /// Change signatures (in the domain, where both ends use them).
 pub use xuncha_domain::signing;
@@ -263,6 +272,10 @@ pub struct EnrollRequest {
 pub struct EnrollLink {
     pub server: String,
     pub code: String,
+    /// The server's key pin (see [`pin`]), for a server that terminates TLS itself: the
+    /// device enrolls only with a server presenting that key, and syncs only with it after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
 }
 
 impl EnrollLink {
@@ -270,22 +283,33 @@ impl EnrollLink {
 
     /// The text to put in a QR code.
     pub fn to_uri(&self) -> String {
-        format!("{}server={}&code={}", EnrollLink::PREFIX, percent_encode(&self.server), percent_encode(&self.code))
+        let mut uri = format!(
+            "{}server={}&code={}",
+            EnrollLink::PREFIX,
+            percent_encode(&self.server),
+            percent_encode(&self.code)
+        );
+        if let Some(pin) = &self.pin {
+            uri.push_str("&pin=");
+            uri.push_str(&percent_encode(pin));
+        }
+        uri
     }
 
     /// Reads what a QR code held; `None` when it is not an enrollment link.
     pub fn parse(text: &str) -> Option<EnrollLink> {
         let query = text.trim().strip_prefix(EnrollLink::PREFIX)?;
-        let (mut server, mut code) = (None, None);
+        let (mut server, mut code, mut pin) = (None, None, None);
         for pair in query.split('&') {
             let (key, value) = pair.split_once('=')?;
             match key {
                 "server" => server = Some(percent_decode(value)?),
                 "code" => code = Some(percent_decode(value)?),
+                "pin" => pin = Some(pin::normalise(&percent_decode(value)?)?),
                 _ => {}
             }
         }
-        let link = EnrollLink { server: server?, code: code? };
+        let link = EnrollLink { server: server?, code: code?, pin };
         (link.server.starts_with("http://") || link.server.starts_with("https://")).then_some(link)
     }
 }
@@ -494,12 +518,49 @@ mod tests {
     }
 
     #[test]
+    fn error_codes_travel_as_the_strings_they_always_were() {
+        // What peers that keep codes as plain strings send and read.
+        #[derive(Debug, Serialize, Deserialize, PartialEq)]
+        #[serde(rename_all = "snake_case")]
+        enum PlainOutcome {
+            Refused { code: String, message: String },
+        }
+        #[derive(Debug, Serialize, Deserialize, PartialEq)]
+        struct PlainBody {
+            code: String,
+            message: String,
+        }
+        for &code in ErrorCode::ALL {
+            let refused = Outcome::Refused { code, message: "m".into() };
+            let plain: PlainOutcome = decode(&encode(&refused), MAX_DECODED_BYTES).unwrap();
+            assert_eq!(plain, PlainOutcome::Refused { code: code.as_str().into(), message: "m".into() });
+            assert_eq!(decode::<Outcome>(&encode(&plain), MAX_DECODED_BYTES).unwrap(), refused);
+            let body = ErrorBody { code, message: "m".into() };
+            let plain: PlainBody = decode(&encode(&body), MAX_DECODED_BYTES).unwrap();
+            assert_eq!(plain.code, code.as_str());
+            assert_eq!(decode::<ErrorBody>(&encode(&plain), MAX_DECODED_BYTES).unwrap(), body);
+        }
+        // A code from a newer peer is read, not refused: the rest of the answer still counts.
+        let newer = PlainOutcome::Refused { code: "added_later".into(), message: "m".into() };
+        let read: Outcome = decode(&encode(&newer), MAX_DECODED_BYTES).unwrap();
+        assert_eq!(read, Outcome::Refused { code: ErrorCode::Unknown, message: "m".into() });
+        assert_eq!(codes::QUOTA.as_str(), "quota_exceeded");
+        assert_eq!(codes::UPGRADE.as_str(), "upgrade_required");
+    }
+
+    #[test]
     fn enrollment_links_round_trip_and_strangers_are_refused() {
-        let link =
-            EnrollLink { server: "https://xuncha.example.gov.cn:8443/巡察".into(), code: "7KQM-4XPA-2R".into() };
+        let link = EnrollLink {
+            server: "https://xuncha.example.gov.cn:8443/巡察".into(),
+            code: "7KQM-4XPA-2RHC-9WNE".into(),
+            pin: None,
+        };
         let uri = link.to_uri();
         assert!(uri.is_ascii() && uri.starts_with("xuncha:enroll?server=https%3A%2F%2F"), "{uri}");
-        assert_eq!(EnrollLink::parse(&uri), Some(link));
+        assert_eq!(EnrollLink::parse(&uri), Some(link.clone()));
+        let pinned = EnrollLink { pin: Some("ab".repeat(32)), ..link };
+        assert_eq!(EnrollLink::parse(&pinned.to_uri()), Some(pinned.clone()));
+        assert_eq!(EnrollLink::parse(&pinned.to_uri().replace("abab", "zz")), None, "a malformed pin is no link");
         for stranger in [
             "https://example.com",
             "xuncha:enroll?server=ftp%3A%2F%2Fx&code=A",

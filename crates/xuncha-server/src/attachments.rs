@@ -17,7 +17,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use xuncha_protocol::codes;
+use xuncha_protocol::{ErrorCode, codes};
 
 use crate::storage::{Device, Tx, User, with_tx};
 use crate::{ApiError, AppState, authenticated, blocking, read_body, scope};
@@ -44,7 +44,11 @@ fn received_response(status: StatusCode, received: u64, size: u64) -> Response {
 }
 
 fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "找不到附件或无权查看 / no such attachment for this device")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+        "找不到附件或无权查看 / no such attachment for this device",
+    )
 }
 
 /// `HEAD /v1/attachments/{sha256}`: how much of its own upload the server holds.
@@ -128,7 +132,7 @@ pub async fn put(
             if !valid {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "attachment_mismatch",
+                    ErrorCode::AttachmentMismatch,
                     "附件内容与哈希不符，已丢弃，请重新上传 / the bytes do not match their SHA-256; they were discarded, upload again",
                 ));
             }

@@ -36,7 +36,11 @@ pub async fn handler(AxumState(state): AxumState<AppState>, headers: HeaderMap, 
     let result = async {
         check_protocol(&headers)?;
         let Some(baseline) = state.baseline.clone() else {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "baseline sync is off"));
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                xuncha_protocol::ErrorCode::NotFound,
+                "baseline sync is off",
+            ));
         };
         let token = crate::bearer(&headers)?;
         let body = read_body(&state, body, xuncha_protocol::MAX_REQUEST_BYTES).await?;

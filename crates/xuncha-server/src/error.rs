@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use xuncha_protocol::{ErrorBody, codes};
+use xuncha_protocol::{ErrorBody, ErrorCode, codes};
 
 use crate::storage::StorageError;
 
@@ -12,12 +12,12 @@ use crate::storage::StorageError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError { status, code, message: message.into() }
     }
 
@@ -67,7 +67,7 @@ impl ApiError {
         tracing::error!(%detail, "internal error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "服务器内部错误，已记录；请稍后重试 / internal server error (logged); retry later",
         )
     }
@@ -76,9 +76,9 @@ impl ApiError {
 impl From<StorageError> for ApiError {
     fn from(error: StorageError) -> ApiError {
         match error {
-            StorageError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            StorageError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, message),
             StorageError::NotFound(what) => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("找不到 {what} / no such {what}"))
+                ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("找不到 {what} / no such {what}"))
             }
             StorageError::BadCode(message) => ApiError::new(StatusCode::FORBIDDEN, codes::BAD_ENROLLMENT_CODE, message),
             StorageError::Resume(held) => ApiError::new(
@@ -93,6 +93,6 @@ impl From<StorageError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody { code: self.code.to_owned(), message: self.message })).into_response()
+        (self.status, Json(ErrorBody { code: self.code, message: self.message })).into_response()
     }
 }

@@ -122,7 +122,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-pub use listen::serve;
+pub use listen::{Tls, serve, serve_with};
 
 async fn healthz() -> &'static str {
     "ok"
@@ -271,29 +271,44 @@ async fn enroll(
         blocking(move || {
             let now = state.clock.now_ms();
             let token = auth::new_token();
-            let device_id = auth::new_device_id();
-            let (user, server_id, protected_key) = with_tx(state.storage.as_ref(), true, |tx| {
+            let actor = request.actor.to_lowercase();
+            let (device_id, user, server_id, protected_key) = with_tx(state.storage.as_ref(), true, |tx| {
+                // A tablet enrolling again (same actor) keeps its device and gets a new
+                // token; the old one stops working.
+                let existing = tx.device_by_actor(&actor)?;
+                let device_id = existing.as_ref().map_or_else(auth::new_device_id, |d| d.id.clone());
                 let user = tx.redeem_enrollment(&request.code, &device_id, now)?;
-                let device = Device {
-                    id: device_id.clone(),
-                    user_id: user.id.clone(),
-                    name: request.device_name.clone(),
-                    actor: request.actor.to_lowercase(),
-                    created_at_ms: now,
-                    revoked_at_ms: None,
-                    last_sync_ms: None,
-                    signing_key: request.keys.as_ref().map(|k| k.signing.trim().to_lowercase()),
-                    sealing_key: request.keys.as_ref().map(|k| k.sealing.trim().to_owned()),
+                let action = match existing {
+                    Some(existing) => {
+                        again(&existing, &user, request.keys.as_ref())?;
+                        tx.rotate_token(&existing.id, &auth::hash_secret(&token), &request.device_name, now)?;
+                        "device.reenroll"
+                    }
+                    None => {
+                        let device = Device {
+                            id: device_id.clone(),
+                            user_id: user.id.clone(),
+                            name: request.device_name.clone(),
+                            actor: actor.clone(),
+                            created_at_ms: now,
+                            token_issued_at_ms: now,
+                            revoked_at_ms: None,
+                            last_sync_ms: None,
+                            signing_key: request.keys.as_ref().map(|k| k.signing.trim().to_lowercase()),
+                            sealing_key: request.keys.as_ref().map(|k| k.sealing.trim().to_owned()),
+                        };
+                        tx.add_device(&device, &auth::hash_secret(&token))?;
+                        "device.enroll"
+                    }
                 };
-                tx.add_device(&device, &auth::hash_secret(&token))?;
                 tx.audit(&AuditEntry {
                     at_ms: now,
                     user_id: Some(user.id.clone()),
                     device_id: Some(device_id.clone()),
-                    action: "device.enroll".into(),
+                    action: action.into(),
                     detail: serde_json::json!({ "name": request.device_name }),
                 })?;
-                Ok((user, tx.server_id()?, tx.protected_key()?))
+                Ok((device_id, user, tx.server_id()?, tx.protected_key()?))
             })
             .map_err(|e| match e {
                 // An unknown, used, cancelled or expired code is a refusal, not a conflict of state.
@@ -312,6 +327,32 @@ async fn enroll(
         Ok(response) => Json(response).into_response(),
         Err(error) => error.into_response(),
     }
+}
+
+/// Whether a device already registered may enroll again for `user`: the same user, not
+/// revoked, the same keys.
+fn again(existing: &Device, user: &User, keys: Option<&xuncha_protocol::DeviceKeys>) -> Result<(), StorageError> {
+    if existing.user_id != user.id {
+        return Err(StorageError::Conflict(format!(
+            "此平板已为用户 {} 注册，请先清除本机数据再为 {} 注册 / this tablet is enrolled for user {}; wipe it before enrolling it for {}",
+            existing.user_id, user.id, existing.user_id, user.id
+        )));
+    }
+    if existing.revoked_at_ms.is_some() {
+        return Err(StorageError::Conflict(
+            "此平板已被注销，请清除本机数据后作为新设备注册 / this tablet was revoked; wipe it and enroll it as a new device".into(),
+        ));
+    }
+    let same_keys = match (keys, &existing.signing_key) {
+        (Some(keys), Some(registered)) => registered.eq_ignore_ascii_case(keys.signing.trim()),
+        _ => true,
+    };
+    if !same_keys {
+        return Err(StorageError::Conflict(
+            "此平板的密钥与登记的不符，请清除本机数据后作为新设备注册 / this tablet's keys differ from the ones registered; wipe it and enroll it as a new device".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The longest device name, in characters.
@@ -439,14 +480,14 @@ pub(crate) fn authenticate(state: &AppState, token: &str) -> Result<(Device, Use
         return Err(ApiError::disabled());
     }
     if let Some(lifetime) = state.limits.token_lifetime_ms
-        && device.created_at_ms.saturating_add(lifetime) < state.clock.now_ms()
+        && device.token_issued_at_ms.saturating_add(lifetime) < state.clock.now_ms()
     {
         return Err(ApiError::expired());
     }
     if user.role == Role::Administrator {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            xuncha_protocol::ErrorCode::Forbidden,
             "管理员账号不同步巡察记录 / administrator accounts do not sync records",
         ));
     }

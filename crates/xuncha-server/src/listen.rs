@@ -104,6 +104,60 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, None, shutdown).await
+}
+
+/// The server's TLS identity: its certificate chain and private key, from PEM files.
+#[derive(Clone)]
+pub struct Tls {
+    acceptor: tokio_rustls::TlsAcceptor,
+    /// The pin of the server's key (see `xuncha_protocol::pin`), for enrollment QR codes.
+    pub pin: String,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls").field("pin", &self.pin).finish_non_exhaustive()
+    }
+}
+
+impl Tls {
+    /// Reads the certificate chain (server's first) and the private key.
+    pub fn from_pem_files(cert: &std::path::Path, key: &std::path::Path) -> Result<Tls, String> {
+        use rustls_pki_types::pem::PemObject;
+        let chain = rustls_pki_types::CertificateDer::pem_file_iter(cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| {
+                format!("无法读取证书 {} / cannot read the certificate {}: {e}", cert.display(), cert.display())
+            })?;
+        let first = chain
+            .first()
+            .ok_or_else(|| format!("{} 中没有证书 / no certificate in {}", cert.display(), cert.display()))?;
+        let pin = xuncha_protocol::pin::of_certificate(first).ok_or_else(|| {
+            format!("{} 中的证书无法解析 / the certificate in {} cannot be parsed", cert.display(), cert.display())
+        })?;
+        let private = rustls_pki_types::PrivateKeyDer::from_pem_file(key).map_err(|e| {
+            format!("无法读取私钥 {} / cannot read the private key {}: {e}", key.display(), key.display())
+        })?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(chain, private)
+            .map_err(|e| format!("证书与私钥不符 / the certificate and key do not go together: {e}"))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Tls { acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)), pin })
+    }
+}
+
+/// [`serve`], terminating TLS with `tls` when given.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    tls: Option<Tls>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let limits = Arc::clone(&state.limits);
     let app = crate::router(state);
     let connections = Arc::new(Connections::default());
@@ -128,17 +182,35 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         match connections.take(peer.ip(), &limits) {
             Some(slot) => {
-                let (app, limits, closing) = (app.clone(), Arc::clone(&limits), closing_rx.clone());
+                let (app, limits, closing, tls) = (app.clone(), Arc::clone(&limits), closing_rx.clone(), tls.clone());
                 tokio::spawn(async move {
-                    serve_connection(stream, peer, app, &limits, closing).await;
+                    match tls {
+                        None => serve_connection(stream, peer, app, &limits, closing).await,
+                        Some(tls) => {
+                            // The handshake, too, has the header timeout to finish in.
+                            let handshake = tokio::time::timeout(limits.header_timeout, tls.acceptor.accept(stream));
+                            match handshake.await {
+                                Ok(Ok(stream)) => serve_connection(stream, peer, app, &limits, closing).await,
+                                Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                            }
+                        }
+                    }
                     drop(slot);
                 });
             }
             None => {
                 if let Ok(permit) = Arc::clone(&refusals).try_acquire_owned() {
-                    let retry_after = limits.retry_after_secs;
+                    let (retry_after, wait, tls) = (limits.retry_after_secs, limits.header_timeout, tls.clone());
                     tokio::spawn(async move {
-                        refuse(stream, retry_after).await;
+                        match tls {
+                            None => refuse(stream, retry_after).await,
+                            Some(tls) => {
+                                if let Ok(Ok(stream)) = tokio::time::timeout(wait, tls.acceptor.accept(stream)).await {
+                                    refuse(stream, retry_after).await;
+                                }
+                            }
+                        }
                         drop(permit);
                     });
                 }

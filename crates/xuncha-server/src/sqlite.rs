@@ -235,6 +235,11 @@ const MIGRATIONS: &[&str] = &[
     DELETE FROM attachment_pieces WHERE sha256 IN (SELECT sha256 FROM attachments WHERE complete = 0);
     DELETE FROM attachments WHERE complete = 0;
 "#,
+    // 9: when each device's current token was issued: a device enrolling again gets a new
+    // token (the old one stops working), and tokens expire counted from their issue.
+    r#"
+    ALTER TABLE devices ADD COLUMN token_issued_at INTEGER;
+"#,
 ];
 
 const LOG_COLUMNS: &str = "seq, record, part, hash, device_id, received_at, bytes, link";
@@ -433,10 +438,12 @@ fn device_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
         last_sync_ms: row.get(6)?,
         signing_key: row.get(7)?,
         sealing_key: row.get(8)?,
+        token_issued_at_ms: row.get(9)?,
     })
 }
 
-const DEVICE_COLUMNS: &str = "id, user_id, name, actor, created_at, revoked_at, last_sync, signing_key, sealing_key";
+const DEVICE_COLUMNS: &str = "id, user_id, name, actor, created_at, revoked_at, last_sync, signing_key, sealing_key, \
+     COALESCE(token_issued_at, created_at)";
 
 fn doc_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredDoc> {
     let part: String = row.get(1)?;
@@ -624,6 +631,21 @@ impl Tx for SqlTx<'_> {
                 device_from,
             )
             .optional()?)
+    }
+
+    fn device_by_actor(&mut self, actor: &str) -> Result<Option<Device>> {
+        Ok(self
+            .tx
+            .query_row(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE actor = ?1"), [actor], device_from)
+            .optional()?)
+    }
+
+    fn rotate_token(&mut self, device_id: &str, token_hash: &str, name: &str, now_ms: i64) -> Result<()> {
+        self.tx.execute(
+            "UPDATE devices SET token_hash = ?2, name = ?3, token_issued_at = ?4 WHERE id = ?1",
+            params![device_id, token_hash, name, now_ms],
+        )?;
+        Ok(())
     }
 
     fn devices(&mut self) -> Result<Vec<Device>> {

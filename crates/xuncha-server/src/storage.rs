@@ -58,6 +58,8 @@ pub struct Device {
     /// The Automerge actor registered to the device (hex).
     pub actor: String,
     pub created_at_ms: i64,
+    /// When its current token was issued (it enrolled, or enrolled again).
+    pub token_issued_at_ms: i64,
     pub revoked_at_ms: Option<i64>,
     pub last_sync_ms: Option<i64>,
     /// The Ed25519 public key (hex) its change signatures verify with; `None` for a
@@ -188,6 +190,10 @@ pub trait Tx {
     fn set_user_disabled(&mut self, user_id: &str, disabled_at_ms: Option<i64>) -> Result<bool>;
     fn add_device(&mut self, device: &Device, token_hash: &str) -> Result<()>;
     fn device_by_token(&mut self, token_hash: &str) -> Result<Option<Device>>;
+    /// The device registered with an Automerge actor.
+    fn device_by_actor(&mut self, actor: &str) -> Result<Option<Device>>;
+    /// Gives a device enrolling again a new token (the old one stops working) and name.
+    fn rotate_token(&mut self, device_id: &str, token_hash: &str, name: &str, now_ms: i64) -> Result<()>;
     fn devices(&mut self) -> Result<Vec<Device>>;
     /// Revokes a device; `false` if there is no such device.
     fn revoke_device(&mut self, device_id: &str, now_ms: i64) -> Result<bool>;

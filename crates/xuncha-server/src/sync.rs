@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use xuncha_domain::workflow::Standing;
 use xuncha_domain::{ProtectedDoc, ReadScope, RecordDoc, RecordId, SyncDoc, Team, rules, signing};
-use xuncha_protocol::{Ack, DocKey, Entry, Outcome, Part, SyncRequest, SyncResponse, Upload, codes};
+use xuncha_protocol::{Ack, DocKey, Entry, ErrorCode, Outcome, Part, SyncRequest, SyncResponse, Upload, codes};
 
 use crate::scope;
 use crate::storage::{AuditEntry, Device, DocScope, LoggedChange, Result, StoredDoc, Tx, User, Visibility};
@@ -131,8 +131,8 @@ impl Cursor {
     }
 }
 
-fn refused(code: &str, message: impl Into<String>) -> Outcome {
-    Outcome::Refused { code: code.to_owned(), message: message.into() }
+fn refused(code: ErrorCode, message: impl Into<String>) -> Outcome {
+    Outcome::Refused { code, message: message.into() }
 }
 
 fn heads_bytes(heads: &[xuncha_domain::ChangeHash]) -> Vec<serde_bytes::ByteBuf> {
@@ -260,7 +260,10 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
         Part::Protected => {
             let record_key = DocKey { record: upload.doc.record.clone(), part: Part::Record };
             let Some(record) = tx.doc(&record_key)? else {
-                return Ok(ack(refused("unknown_record", "请先同步记录本身 / sync the record itself first"), vec![]));
+                return Ok(ack(
+                    refused(ErrorCode::UnknownRecord, "请先同步记录本身 / sync the record itself first"),
+                    vec![],
+                ));
             };
             // Its values are sealed on the devices (to the district's protected-data key and
             // the writing device's own), so whoever may write the record may add to them; the

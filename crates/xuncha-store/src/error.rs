@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use thiserror::Error;
-use xuncha_domain::DomainError;
+use xuncha_domain::{DomainError, ErrorCode};
 
 /// What can go wrong with the device database.
 #[derive(Debug, Error)]
@@ -72,28 +72,28 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// A stable code for the UI and exit statuses.
-    pub fn code(&self) -> &'static str {
+    /// A stable code for the UI.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            StoreError::BadFilter { .. } => "bad_filter",
-            StoreError::WrongPin => "wrong_pin",
-            StoreError::WeakPin => "weak_pin",
-            StoreError::NotFound { .. } => "not_found",
-            StoreError::AlreadyExists { .. } => "already_exists",
-            StoreError::MissingKeyFile { .. } => "missing_key_file",
-            StoreError::BadKeyFile { .. } => "bad_key_file",
-            StoreError::Corrupt { .. } => "corrupt",
-            StoreError::NewerSchema { .. } => "newer_schema",
-            StoreError::Keys(_) => "keys",
-            StoreError::RecordNotFound { .. } => "record_not_found",
-            StoreError::UnknownDivision { .. } => "unknown_division",
-            StoreError::AmbiguousDivision { .. } => "ambiguous_division",
-            StoreError::AttachmentNotFound { .. } => "attachment_not_found",
-            StoreError::AttachmentMismatch { .. } => "attachment_mismatch",
-            StoreError::Busy => "busy",
-            StoreError::Domain(_) => "invalid_edit",
-            StoreError::Io { .. } => "io",
-            StoreError::Sqlite(_) => "database",
+            StoreError::BadFilter { .. } => ErrorCode::BadFilter,
+            StoreError::WrongPin => ErrorCode::WrongPin,
+            StoreError::WeakPin => ErrorCode::WeakPin,
+            StoreError::NotFound { .. } => ErrorCode::NotFound,
+            StoreError::AlreadyExists { .. } => ErrorCode::AlreadyExists,
+            StoreError::MissingKeyFile { .. } => ErrorCode::MissingKeyFile,
+            StoreError::BadKeyFile { .. } => ErrorCode::BadKeyFile,
+            StoreError::Corrupt { .. } => ErrorCode::Corrupt,
+            StoreError::NewerSchema { .. } => ErrorCode::NewerSchema,
+            StoreError::Keys(_) => ErrorCode::Keys,
+            StoreError::RecordNotFound { .. } => ErrorCode::RecordNotFound,
+            StoreError::UnknownDivision { .. } => ErrorCode::UnknownDivision,
+            StoreError::AmbiguousDivision { .. } => ErrorCode::AmbiguousDivision,
+            StoreError::AttachmentNotFound { .. } => ErrorCode::AttachmentNotFound,
+            StoreError::AttachmentMismatch { .. } => ErrorCode::AttachmentMismatch,
+            StoreError::Busy => ErrorCode::DatabaseBusy,
+            StoreError::Domain(_) => ErrorCode::InvalidEdit,
+            StoreError::Io { .. } => ErrorCode::Io,
+            StoreError::Sqlite(_) => ErrorCode::Database,
         }
     }
 }

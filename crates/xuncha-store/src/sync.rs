@@ -3,7 +3,7 @@
 //! transaction, so the cursor only moves once everything it covers is on disk.
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
-use xuncha_domain::{ChangeHash, ProtectedDoc, RecordDoc, RecordId, SyncDoc, signing};
+use xuncha_domain::{ChangeHash, ErrorCode, ProtectedDoc, RecordDoc, RecordId, SyncDoc, signing};
 
 use crate::docs::{Part, Persist, heads_text, load_stored, persist};
 use crate::error::{Result, StoreError};
@@ -31,7 +31,7 @@ pub enum UploadOutcome {
     /// Stored; the server's heads for the document afterwards.
     Stored { server_heads: Vec<ChangeHash> },
     /// Refused whole: kept in the outbox with the reason, not sent again until edited.
-    Refused { code: String, message: String },
+    Refused { code: ErrorCode, message: String },
     /// The server lacks history the changes build on: send the whole document next time.
     NeedFull,
 }
@@ -145,14 +145,14 @@ impl Store {
 
     /// Why the server refused the last upload of a record (or of its protected companion):
     /// the code and the server's message. Such changes wait until the record is edited.
-    pub fn refusal(&self, id: RecordId) -> Result<Option<(String, String)>> {
+    pub fn refusal(&self, id: RecordId) -> Result<Option<(ErrorCode, String)>> {
         Ok(self
             .conn
             .query_row(
                 "SELECT refused_code, COALESCE(refused_message, '') FROM outbox
                  WHERE doc_id IN (?1, ?2) AND refused_code IS NOT NULL ORDER BY doc_id LIMIT 1",
                 params![Part::Record.doc_id(id), Part::Protected.doc_id(id)],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| Ok((ErrorCode::parse(&row.get::<_, String>(0)?), row.get(1)?)),
             )
             .optional()?)
     }
@@ -215,8 +215,8 @@ impl Store {
                     if upload.part == Part::Record {
                         tx.execute(
                             "UPDATE outbox SET refused_code = NULL, refused_message = NULL
-                             WHERE doc_id = ?1 AND refused_code = 'unknown_record'",
-                            [Part::Protected.doc_id(upload.record)],
+                             WHERE doc_id = ?1 AND refused_code = ?2",
+                            params![Part::Protected.doc_id(upload.record), ErrorCode::UnknownRecord.as_str()],
                         )?;
                     }
                     tx.execute("UPDATE outbox SET need_full = 0 WHERE doc_id = ?1", [&doc_id])?;
@@ -227,9 +227,9 @@ impl Store {
                     tx.execute(
                         "UPDATE outbox SET refused_code = ?2, refused_message = ?3 WHERE doc_id = ?1
                            AND (SELECT heads FROM documents WHERE doc_id = ?1) = ?4",
-                        params![doc_id, code, message, heads_text(&upload.heads)],
+                        params![doc_id, code.as_str(), message, heads_text(&upload.heads)],
                     )?;
-                    applied.refused.push((doc_id, code.clone(), message.clone()));
+                    applied.refused.push((doc_id, code.as_str().to_owned(), message.clone()));
                 }
                 UploadOutcome::NeedFull => {
                     let already_full: bool = tx
@@ -241,10 +241,11 @@ impl Store {
                         // be stored as it is; say so rather than send it forever.
                         let message = "服务器无法接收此文档的完整版本 / the server cannot take this document even whole; run `xuncha verify`";
                         tx.execute(
-                            "UPDATE outbox SET refused_code = 'incomplete_document', refused_message = ?2 WHERE doc_id = ?1",
-                            params![doc_id, message],
+                            "UPDATE outbox SET refused_code = ?3, refused_message = ?2 WHERE doc_id = ?1",
+                            params![doc_id, message, ErrorCode::IncompleteDocument.as_str()],
                         )?;
-                        applied.refused.push((doc_id, "incomplete_document".into(), message.into()));
+                        let code = ErrorCode::IncompleteDocument.as_str().to_owned();
+                        applied.refused.push((doc_id, code, message.into()));
                     } else {
                         tx.execute("UPDATE outbox SET need_full = 1 WHERE doc_id = ?1", [&doc_id])?;
                     }

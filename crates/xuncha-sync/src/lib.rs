@@ -4,11 +4,13 @@
 
 use std::time::Duration;
 
+pub mod tls;
+
 use rand::Rng;
 use xuncha_domain::{ChangeHash, RecordId};
 use xuncha_protocol::{
-    Ack, ChangeSignature, DeviceKeys, DocKey, EnrollRequest, EnrollResponse, ErrorBody, Outcome, PROTOCOL_HEADER,
-    PROTOCOL_VERSION, SYNC_CONTENT_TYPE, SyncRequest, SyncResponse, Upload, codes,
+    Ack, ChangeSignature, DeviceKeys, DocKey, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, Outcome,
+    PROTOCOL_HEADER, PROTOCOL_VERSION, SYNC_CONTENT_TYPE, SyncRequest, SyncResponse, Upload,
 };
 use xuncha_store::{Incoming, Outgoing, Part, Received, Store, StoreError, UploadOutcome};
 
@@ -23,6 +25,8 @@ const SERVER_DEVICE_ID: &str = "server_device_id";
 const ROLE: &str = "role";
 const JURISDICTION: &str = "jurisdiction";
 const SERVER_ID: &str = "server_id";
+/// The pin of the server's TLS key, learned at enrollment.
+const SERVER_PIN: &str = "server_pin";
 /// Set once the server has registered this device's public keys (at enrollment, or with
 /// the first sync of a device enrolled before keys): later requests leave them out.
 const KEYS_REGISTERED: &str = "keys_registered";
@@ -43,30 +47,45 @@ pub enum SyncError {
     #[error("请更新巡察通：{0} / update Xuncha: {0}")]
     UpgradeRequired(String),
     #[error("服务器拒绝请求（{code}）：{message}")]
-    Server { status: u16, code: String, message: String },
+    Server { status: u16, code: ErrorCode, message: String },
     #[error("服务器的回答无法读取：{0}；请稍后重试 / the server's answer could not be read: {0}; retry later")]
     BadResponse(String),
     #[error(
         "{url} 不是本设备注册的服务器（应为 {expected}，实为 {found}），地址未更改 / {url} is not the server this device enrolled with (expected {expected}, found {found}); the address was not changed"
     )]
     OtherServer { url: String, expected: String, found: String },
+    #[error(
+        "{url} 出示的密钥与注册时的不同（应为 {expected}，实为 {found}）：可能有人冒充服务器，未发送任何数据 / {url} presented another key than the one this device enrolled with (expected {expected}, found {found}): someone may be posing as the server; nothing was sent"
+    )]
+    WrongServerKey { url: String, expected: String, found: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl SyncError {
     /// A stable code for the UI.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            SyncError::NotEnrolled => "not_enrolled",
-            SyncError::Unreachable { .. } => "offline",
-            SyncError::Revoked => "revoked",
-            SyncError::Unauthorized => "unauthorized",
-            SyncError::UpgradeRequired(_) => "upgrade_required",
-            SyncError::Server { .. } => "server",
-            SyncError::BadResponse(_) => "bad_response",
-            SyncError::OtherServer { .. } => "other_server",
-            SyncError::Store(_) => "store",
+            SyncError::NotEnrolled => ErrorCode::NotEnrolled,
+            SyncError::Unreachable { .. } => ErrorCode::Offline,
+            SyncError::Revoked => ErrorCode::Revoked,
+            SyncError::Unauthorized => ErrorCode::Unauthorized,
+            SyncError::UpgradeRequired(_) => ErrorCode::UpgradeRequired,
+            SyncError::Server { .. } => ErrorCode::Server,
+            SyncError::BadResponse(_) => ErrorCode::BadResponse,
+            SyncError::OtherServer { .. } => ErrorCode::OtherServer,
+            SyncError::WrongServerKey { .. } => ErrorCode::WrongServerKey,
+            SyncError::Store(_) => ErrorCode::Store,
+        }
+    }
+
+    /// Exactly why, within [`SyncError::code`]: the server's own code, or the device
+    /// database's.
+    pub fn cause(&self) -> Option<ErrorCode> {
+        match self {
+            SyncError::Server { code, .. } => Some(*code),
+            SyncError::Store(error) => Some(error.code()),
+            _ => None,
         }
     }
 
@@ -135,6 +154,10 @@ fn received_of(response: &reqwest::Response) -> u64 {
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    /// The key pin this client enforces, if any.
+    pin: Option<String>,
+    /// The pin of the key the server presented last (over TLS).
+    seen: tls::Presented,
 }
 
 /// The device's public keys, as the server registers them.
@@ -168,7 +191,7 @@ fn outcome(ack: &Ack) -> UploadOutcome {
         Outcome::Stored { .. } => UploadOutcome::Stored {
             server_heads: ack.heads.iter().filter_map(|h| ChangeHash::try_from(h.as_slice()).ok()).collect(),
         },
-        Outcome::Refused { code, message } => UploadOutcome::Refused { code: code.clone(), message: message.clone() },
+        Outcome::Refused { code, message } => UploadOutcome::Refused { code: *code, message: message.clone() },
         Outcome::NeedFull => UploadOutcome::NeedFull,
     }
 }
@@ -176,15 +199,40 @@ fn outcome(ack: &Ack) -> UploadOutcome {
 impl Client {
     /// A client of the server at `base` (e.g. `http://127.0.0.1:8470`).
     pub fn new(base: &str, timeout: Duration) -> Result<Client, SyncError> {
+        Client::with_pin(base, timeout, None)
+    }
+
+    /// A client that talks over TLS only to a server presenting the key `pin` names (see
+    /// [`xuncha_protocol::pin`]); without a pin, to one the public authorities vouch for.
+    pub fn with_pin(base: &str, timeout: Duration, pin: Option<String>) -> Result<Client, SyncError> {
+        let unreachable = |detail: String| SyncError::Unreachable { url: base.to_owned(), detail };
+        let (tls, seen) = tls::config(pin.clone()).map_err(unreachable)?;
         let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(5))
             // Well inside the server's idle timeout, so a pooled connection is never
             // reused just as the server closes it.
             .pool_idle_timeout(Duration::from_secs(5))
             .build()
-            .map_err(|e| SyncError::Unreachable { url: base.to_owned(), detail: e.to_string() })?;
-        Ok(Client { http, base: base.trim_end_matches('/').to_owned() })
+            .map_err(|e| unreachable(e.to_string()))?;
+        Ok(Client { http, base: base.trim_end_matches('/').to_owned(), pin, seen })
+    }
+
+    /// The pin of the key the server presented on the last TLS connection.
+    pub fn presented_pin(&self) -> Option<String> {
+        self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Remembers, for a device, the key of the server it just reached over TLS: the one
+    /// this client was told to expect, or the one it was shown.
+    fn pin_server(&self, store: &mut Store) -> Result<(), SyncError> {
+        if self.base.starts_with("https://")
+            && let Some(pin) = self.pin.clone().or_else(|| self.presented_pin())
+        {
+            store.set_sync_value(SERVER_PIN, &pin)?;
+        }
+        Ok(())
     }
 
     /// A request to the server carrying the protocol version and the device token.
@@ -196,17 +244,25 @@ impl Client {
     }
 
     fn unreachable(&self, error: reqwest::Error) -> SyncError {
+        // The verifier notes the key it was shown: another than the pinned one is no
+        // network trouble to wait out, but a server that is not this device's.
+        if let (Some(pin), Some(found)) = (&self.pin, self.presented_pin())
+            && *pin != found
+        {
+            return SyncError::WrongServerKey { url: self.base.clone(), expected: pin.clone(), found };
+        }
         SyncError::Unreachable { url: self.base.clone(), detail: error.to_string() }
     }
 
     async fn error_from(&self, response: reqwest::Response) -> SyncError {
         let status = response.status().as_u16();
         let body: Option<ErrorBody> = response.json().await.ok();
-        let (code, message) = body.map_or_else(|| (String::new(), format!("HTTP {status}")), |b| (b.code, b.message));
-        match code.as_str() {
-            codes::REVOKED => SyncError::Revoked,
-            codes::UNAUTHORIZED => SyncError::Unauthorized,
-            codes::UPGRADE => SyncError::UpgradeRequired(message),
+        let (code, message) =
+            body.map_or_else(|| (ErrorCode::Unknown, format!("HTTP {status}")), |b| (b.code, b.message));
+        match code {
+            ErrorCode::Revoked => SyncError::Revoked,
+            ErrorCode::Unauthorized => SyncError::Unauthorized,
+            ErrorCode::UpgradeRequired => SyncError::UpgradeRequired(message),
             _ => SyncError::Server { status, code, message },
         }
     }
@@ -241,6 +297,7 @@ impl Client {
         if !enrolled.server_id.is_empty() {
             store.set_sync_value(SERVER_ID, &enrolled.server_id)?;
         }
+        self.pin_server(store)?;
         store.set_sync_value(KEYS_REGISTERED, "1")?;
         if let Some(recipient) = &enrolled.protected_key {
             store.set_protected_recipient(recipient)?;
@@ -277,26 +334,34 @@ impl Client {
             None => store.set_sync_value(SERVER_ID, &found)?,
         }
         store.set_sync_value(SERVER_URL, &self.base)?;
+        self.pin_server(store)?;
         Ok(found)
     }
 
     /// The client for the server a device is enrolled with.
     pub fn for_device(store: &Store, timeout: Duration) -> Result<Client, SyncError> {
         let base = store.sync_value(SERVER_URL)?.ok_or(SyncError::NotEnrolled)?;
-        Client::new(&base, timeout)
+        Client::with_pin(&base, timeout, store.sync_value(SERVER_PIN)?)
     }
 
     /// One request: send `request`, return the decoded answer and the body sizes.
     async fn post_sync(&self, token: &str, request: &SyncRequest) -> Result<(SyncResponse, usize, usize), SyncError> {
         let body = xuncha_protocol::encode(request);
         let sent = body.len();
-        let response = self
-            .request(reqwest::Method::POST, "/v1/sync", token)
-            .header(reqwest::header::CONTENT_TYPE, SYNC_CONTENT_TYPE)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+        let send = || {
+            self.request(reqwest::Method::POST, "/v1/sync", token)
+                .header(reqwest::header::CONTENT_TYPE, SYNC_CONTENT_TYPE)
+                .body(body.clone())
+                .send()
+        };
+        // A kept-alive connection the server (or a NAT) closed while it idled fails the
+        // request on it at once; a sync is safe to send again, so it goes once more on a
+        // new connection before the server counts as unreachable.
+        let response = match send().await {
+            Err(error) if error.is_request() && !error.is_connect() && !error.is_timeout() => send().await,
+            other => other,
+        }
+        .map_err(|e| self.unreachable(e))?;
         if !response.status().is_success() {
             return Err(self.error_from(response).await);
         }

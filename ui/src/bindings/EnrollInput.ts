@@ -4,4 +4,9 @@
  * First run: the server, the one-time enrollment code, this device's name and the PIN
  * that will encrypt the device database.
  */
-export type EnrollInput = { server: string, code: string, device_name: string, pin: string, };
+export type EnrollInput = { server: string, code: string, device_name: string, pin: string, 
+/**
+ * The pin of the server's TLS key from the QR code: the device enrolls only with a
+ * server presenting that key (without it, the key it is shown is pinned).
+ */
+server_pin?: string, };

@@ -3,4 +3,8 @@
 /**
  * What an enrollment QR code holds: the server's address and the one-time code.
  */
-export type EnrollLink = { server: string, code: string, };
+export type EnrollLink = { server: string, code: string, 
+/**
+ * The pin of the server's TLS key, for a server that terminates TLS itself.
+ */
+server_pin: string | null, };

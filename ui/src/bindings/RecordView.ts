@@ -25,7 +25,7 @@ problems: Array<Problem>, conflicts: Array<ConflictView>,
 review: ReviewView, pending: boolean, 
 /**
  * Why the server refused this record's changes, if it did: a stable code (the UI
- * says what it means and what to do) and the server's own message.
+ * says what it means and what to do).
  */
 refusal: RefusalView | null, 
 /**

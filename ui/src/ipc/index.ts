@@ -11,7 +11,9 @@ import type { RosterPick } from '../bindings/RosterPick';
 import type { AttachmentInput } from '../bindings/AttachmentInput';
 import type { Edit } from '../bindings/Edit';
 import type { EnrollInput } from '../bindings/EnrollInput';
+import type { ErrorCode } from '../bindings/ErrorCode';
 import type { ErrorDto } from '../bindings/ErrorDto';
+import type { ErrorParams } from '../bindings/ErrorParams';
 import type { ExportResult } from '../bindings/ExportResult';
 import type { Facets } from '../bindings/Facets';
 import type { FieldInput } from '../bindings/FieldInput';
@@ -33,23 +35,31 @@ import type { TotalsFilter } from '../bindings/TotalsFilter';
 import type { ProblemRow } from '../bindings/ProblemRow';
 import type { TransitionInput } from '../bindings/TransitionInput';
 
-/** An error from Rust: a stable code to branch on, and a message saying what to do. */
+/** An error from Rust: a stable code to branch on, the exact cause the UI words (see
+ * lib/errors.ts) and the details it may name. Its message is Rust's, for logs: never shown. */
 export class IpcError extends Error {
-  readonly code: string;
-  constructor(dto: ErrorDto) {
+  readonly code: ErrorCode;
+  readonly cause: ErrorCode | null;
+  readonly params: ErrorParams;
+  constructor(dto: Pick<ErrorDto, 'code' | 'message'> & Partial<ErrorDto>) {
     super(dto.message);
     this.code = dto.code;
+    this.cause = dto.cause ?? null;
+    this.params = dto.params ?? {};
     this.name = 'IpcError';
+  }
+
+  /** Whatever was thrown, as an IpcError (`ipc` when it is not one of Rust's). */
+  static from(error: unknown): IpcError {
+    if (error instanceof IpcError) return error;
+    if (error && typeof error === 'object' && 'code' in error && 'message' in error) {
+      return new IpcError(error as ErrorDto);
+    }
+    return new IpcError({ code: 'ipc', message: String(error) });
   }
 }
 
-function toIpcError(error: unknown): IpcError {
-  if (error instanceof IpcError) return error;
-  if (error && typeof error === 'object' && 'code' in error && 'message' in error) {
-    return new IpcError(error as ErrorDto);
-  }
-  return new IpcError({ code: 'ipc', message: String(error) });
-}
+const toIpcError = IpcError.from;
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
   try {

@@ -29,8 +29,8 @@ export const useEditor = defineStore('editor', {
   state: () => ({
     view: null as RecordView | null,
     inFlight: 0,
-    /** Slot → message of the value that was not saved. */
-    unsaved: {} as Record<string, string>,
+    /** Slot → why the value was not saved (worded by lib/errors.ts). */
+    unsaved: {} as Record<string, IpcError>,
     error: null as IpcError | null,
     savedAt: null as number | null,
   }),
@@ -102,7 +102,7 @@ export const useEditor = defineStore('editor', {
       } catch (error) {
         const e = error as IpcError;
         if (e.code === 'bad_input') {
-          this.unsaved[slot] = e.message;
+          this.unsaved[slot] = e;
         } else {
           this.error = e;
         }
