@@ -431,3 +431,29 @@ fn rand_bytes() -> [u8; 16] {
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
+
+#[test]
+fn two_hundred_concurrent_syncs_from_one_address_all_succeed() {
+    let district = District::start();
+    let devices: Vec<_> =
+        (0..20).map(|n| district.device(&format!("inspector-{n}"), Role::Inspector, EAST.0)).collect();
+    let tokens: Vec<String> = devices.iter().map(token).collect();
+    let body = xuncha_protocol::encode(&SyncRequest::default());
+    let statuses = district.runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let requests = (0..200).map(|n| {
+            let request = client
+                .post(format!("{}/v1/sync", district.url()))
+                .header(PROTOCOL_HEADER, "1")
+                .bearer_auth(&tokens[n % tokens.len()])
+                .body(body.clone());
+            tokio::spawn(async move { request.send().await.map(|r| r.status().as_u16()).unwrap_or(0) })
+        });
+        let mut statuses = Vec::new();
+        for task in requests.collect::<Vec<_>>() {
+            statuses.push(task.await.unwrap());
+        }
+        statuses
+    });
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+}

@@ -50,7 +50,7 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_connections: 4_096,
-            max_per_address: 64,
+            max_per_address: 256,
             header_timeout: Duration::from_secs(15),
             body_timeout: Duration::from_secs(120),
             retry_after_secs: 5,
