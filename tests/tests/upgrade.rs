@@ -88,3 +88,42 @@ fn a_release_one_server_and_device_upgrade_and_sync() {
     assert_eq!(old.store.reference().unwrap().teams.len(), 1);
     assert!(old.store.verify(|_, _| {}).unwrap().is_ok());
 }
+
+fn fixture_two() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/release-2")
+}
+
+#[test]
+fn a_release_two_server_keeps_its_photo_readable_and_its_devices_syncing() {
+    let district = District::start_from(Some(&fixture_two().join("server")));
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["device.db", "device.db.key"] {
+        std::fs::copy(fixture_two().join(file), dir.path().join(file)).unwrap();
+    }
+    let record: RecordId = std::fs::read_to_string(fixture_two().join("record.txt")).unwrap().trim().parse().unwrap();
+    let sha = std::fs::read_to_string(fixture_two().join("photo.sha256")).unwrap().trim().to_owned();
+    let store = Store::open(&dir.path().join("device.db"), "246810").unwrap();
+    let client = Client::new(&district.url(), Duration::from_secs(20)).unwrap();
+    let mut old = Device { name: "zhang".into(), store, client };
+
+    // The photo uploaded before attachments were bound to their devices is held by the
+    // device that owns its record: a supervisor enrolled after the upgrade reads it.
+    let mut boss = district.device("wei", Role::Supervisor, "district");
+    district.sync(&mut boss).unwrap();
+    assert!(boss.store.record(record).is_ok());
+    let photo =
+        district.runtime.block_on(boss.client.download_attachment(&mut boss.store, &sha, "image/jpeg")).unwrap();
+    assert_eq!(photo.len(), 300_000);
+
+    // The old device's cursor, made before epochs, still reads on a server never restored:
+    // its new record goes up and reaches the supervisor, and it receives nothing twice.
+    let new = old
+        .create(&xuncha_tests::new_record(xuncha_domain::RecordKind::FundCheck, "升级后", xuncha_tests::EAST, 3), &[]);
+    let report = district.sync(&mut old).unwrap();
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    assert_eq!(report.progress.documents_down, 0, "{report:?}");
+    district.sync(&mut boss).unwrap();
+    assert!(boss.store.record(new).is_ok());
+    // Its own photo it still has, and the server tells it so.
+    assert!(old.store.attachments_to_upload().unwrap().is_empty());
+}
