@@ -288,6 +288,19 @@ fn attachments_stay_in_scope_bound_to_the_devices_that_sent_them() {
         call(&district, reqwest::Method::GET, &format!("/v1/attachments/{sha}"), &token(&chen), vec![]);
     assert_eq!(status, 404, "a hash copied into another township's record read the photo");
 
+    // An empty piece in the middle of an upload stores nothing and wedges nothing (found
+    // by fuzzing): the next piece resumes where the server says.
+    let receipt = photo(3_000, 9);
+    let path = format!("/v1/attachments/{}?offset=0&size=3000", sha256_hex(&receipt));
+    assert_eq!(call(&district, reqwest::Method::PUT, &path, &token(&zhang), vec![]).0, 200);
+    let (status, headers, _) = call(&district, reqwest::Method::PUT, &path, &token(&zhang), receipt.clone());
+    assert_eq!((status, headers["x-xuncha-received"].to_str().unwrap()), (200, "3000"));
+    // A device that holds it is told what the server holds, whatever it claims.
+    let claim = format!("/v1/attachments/{}?offset=0&size=2526", sha256_hex(&receipt));
+    let (status, headers, _) = call(&district, reqwest::Method::PUT, &claim, &token(&zhang), vec![1]);
+    assert_eq!(status, 200);
+    assert_eq!(headers["x-xuncha-size"].to_str().unwrap(), "3000");
+
     // Each device may hold so many bytes on the server.
     district.set_limits(Limits { attachment_quota: 500_000, ..Limits::default() });
     let big = photo(400_000, 2);

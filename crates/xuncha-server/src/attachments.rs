@@ -110,9 +110,10 @@ pub async fn put(
             let now = state.clock.now_ms();
             // The last piece, the check against the hash and the verdict are one transaction:
             // a crash can never leave a whole but unchecked attachment behind.
-            let (received, valid) = with_tx(state.storage.as_ref(), true, |tx| {
+            let (received, size, valid) = with_tx(state.storage.as_ref(), true, |tx| {
                 match tx.upload_state(&sha256, &device.id)? {
-                    Some(held) if held.held => return Ok(Ok((held.size, true))),
+                    // Held already: what the server holds, whatever this request claims.
+                    Some(held) if held.held => return Ok(Ok((held.size, held.size, true))),
                     Some(_) => {}
                     None => {
                         let used = tx.attachment_usage(&device.id)?;
@@ -123,11 +124,11 @@ pub async fn put(
                 }
                 let received = tx.append_upload(&sha256, &device.id, piece.size, piece.offset, &bytes, now)?;
                 if received < piece.size {
-                    return Ok(Ok((received, true)));
+                    return Ok(Ok((received, piece.size, true)));
                 }
                 let valid = tx.upload_digest(&sha256, &device.id)? == sha256;
                 tx.finish_upload(&sha256, &device.id, valid, now)?;
-                Ok(Ok((received, valid)))
+                Ok(Ok((received, piece.size, valid)))
             })??;
             if !valid {
                 return Err(ApiError::new(
@@ -136,7 +137,7 @@ pub async fn put(
                     "附件内容与哈希不符，已丢弃，请重新上传 / the bytes do not match their SHA-256; they were discarded, upload again",
                 ));
             }
-            Ok((received, piece.size))
+            Ok((received, size))
         })
         .await
     }

@@ -938,6 +938,10 @@ impl Tx for SqlTx<'_> {
                 "超出声明的 {size} 字节 / more than the {size} bytes declared"
             )));
         }
+        if bytes.is_empty() {
+            // Nothing to store: an empty piece would only take the offset the next one needs.
+            return Ok(received);
+        }
         let key = BlobKey::from_column(sha256, Some(key))?
             .ok_or_else(|| StorageError::Backend(format!("the upload of {sha256} has no key")))?;
         self.tx.execute(
