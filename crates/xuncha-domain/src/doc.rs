@@ -114,8 +114,9 @@ impl RecordDoc {
     }
 
     /// Loads a saved document (a snapshot, optionally followed by incremental chunks).
+    /// Bytes that are not a document are `Corrupt`, never a panic (see [`guarded`]).
     pub fn load(bytes: &[u8]) -> Result<RecordDoc, DomainError> {
-        let doc = AutoCommit::load(bytes).map_err(|e| DomainError::Corrupt(e.to_string()))?;
+        let doc = guarded(|| AutoCommit::load(bytes))?;
         RecordDoc::from_automerge(doc)
     }
 
@@ -124,9 +125,9 @@ impl RecordDoc {
         snapshot: &[u8],
         chunks: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<RecordDoc, DomainError> {
-        let mut doc = AutoCommit::load(snapshot).map_err(|e| DomainError::Corrupt(e.to_string()))?;
+        let mut doc = guarded(|| AutoCommit::load(snapshot))?;
         for chunk in chunks {
-            doc.load_incremental(chunk).map_err(|e| DomainError::Corrupt(e.to_string()))?;
+            guarded(|| doc.load_incremental(chunk))?;
         }
         RecordDoc::from_automerge(doc)
     }
@@ -184,7 +185,7 @@ impl RecordDoc {
     /// (the caller's transaction rolls back), since part of the bytes may have applied.
     pub fn load_changes(&mut self, bytes: &[u8]) -> Result<usize, DomainError> {
         let before = self.doc.get_heads();
-        self.doc.load_incremental(bytes).map_err(|e| DomainError::Corrupt(e.to_string()))?;
+        guarded(|| self.doc.load_incremental(bytes))?;
         self.check_identity()?;
         Ok(self.doc.get_changes(&before).len())
     }
@@ -735,4 +736,16 @@ fn commit(doc: &mut AutoCommit, ctx: &EditContext) -> Option<ChangeHash> {
     let author = ChangeAuthor { by: ctx.author.to_string(), dev: ctx.device.to_string(), at: ctx.now_ms };
     let message = serde_json::to_string(&author).unwrap_or_default();
     doc.commit_with(CommitOptions::default().with_message(message).with_time(ctx.now_ms.div_euclid(1000)))
+}
+
+/// Runs an Automerge load of bytes from elsewhere (a device, the server, a file). Some
+/// malformed bytes make Automerge panic rather than fail (a short read unwrapped in its
+/// column decoder, found by fuzzing): that is `Corrupt` too, like every other malformed
+/// input, so no upload can make the server answer 500 and no download can crash a device.
+/// A replica that was loading when it failed must be discarded, as for any error.
+pub(crate) fn guarded<T>(load: impl FnOnce() -> Result<T, automerge::AutomergeError>) -> Result<T, DomainError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)) {
+        Ok(result) => result.map_err(|e| DomainError::Corrupt(e.to_string())),
+        Err(_) => Err(DomainError::Corrupt("the bytes are not a valid Automerge document".into())),
+    }
 }

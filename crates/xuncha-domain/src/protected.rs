@@ -116,9 +116,9 @@ impl ProtectedDoc {
         snapshot: &[u8],
         chunks: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<ProtectedDoc, DomainError> {
-        let mut doc = AutoCommit::load(snapshot).map_err(|e| DomainError::Corrupt(e.to_string()))?;
+        let mut doc = crate::doc::guarded(|| AutoCommit::load(snapshot))?;
         for chunk in chunks {
-            doc.load_incremental(chunk).map_err(|e| DomainError::Corrupt(e.to_string()))?;
+            crate::doc::guarded(|| doc.load_incremental(chunk))?;
         }
         let kind = codec::scalar(&doc, &ROOT, KIND).and_then(|s| s.as_str().map(str::to_owned));
         if kind.as_deref() != Some(PROTECTED_KIND) {
@@ -191,7 +191,7 @@ impl ProtectedDoc {
 
     /// Applies changes from elsewhere.
     pub fn load_changes(&mut self, bytes: &[u8]) -> Result<usize, DomainError> {
-        let applied = self.doc.load_incremental(bytes).map_err(|e| DomainError::Corrupt(e.to_string()))?;
+        let applied = crate::doc::guarded(|| self.doc.load_incremental(bytes))?;
         // Merged changes may not turn the companion into something else.
         let kinds = self.doc.get_all(ROOT, KIND)?;
         let records = self.doc.get_all(ROOT, RECORD_ID)?;
