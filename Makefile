@@ -218,12 +218,13 @@ clean:
 
 ## fuzz: the fuzz targets (fuzz/, libFuzzer on stable) for a CI-sized budget, the replay of
 ## their committed corpus and kept crashers, and the API fuzzer (Schemathesis) against a real
-## server; fuzz-long: the same for longer, two targets at a time, new inputs merged into the
-## committed corpus. See fuzz/README.md.
+## server; each part runs, and any failure fails the target. fuzz-long: the same for longer,
+## two targets at a time, new inputs that add coverage merged into the committed corpus.
+## See fuzz/README.md.
 FUZZ_SECONDS ?= 20
 FUZZ_LONG_SECONDS ?= 600
-FUZZ_API_EXAMPLES ?= 100
-FUZZ_API_SECONDS ?= 120
+FUZZ_API_EXAMPLES ?= 50
+FUZZ_API_SECONDS ?= 60
 
 .PHONY: fuzz fuzz-long fuzz-setup fuzz-regressions
 
@@ -236,15 +237,22 @@ fuzz-setup: setup
 	fi
 
 ## fuzz-regressions: every committed corpus file and kept crasher through the targets'
-## checks, without libFuzzer (a plain cargo test of the fuzz package)
+## checks, without libFuzzer (a plain cargo test of the fuzz package; it shares the
+## workspace's target directory, so the dependencies the workspace built are reused)
 fuzz-regressions: setup
 	cp Cargo.lock fuzz/Cargo.lock
-	cd fuzz && $(CARGO) test
+	cd fuzz && CARGO_TARGET_DIR=$(CURDIR)/target $(CARGO) test
 
-fuzz: fuzz-setup fuzz-regressions
-	fuzz/run.sh $(FUZZ_SECONDS)
-	fuzz/api.sh $(FUZZ_API_EXAMPLES) $(FUZZ_API_SECONDS)
+fuzz: fuzz-setup
+	@status=0; \
+	$(MAKE) --no-print-directory fuzz-regressions || status=1; \
+	fuzz/run.sh $(FUZZ_SECONDS) || status=1; \
+	fuzz/api.sh $(FUZZ_API_EXAMPLES) $(FUZZ_API_SECONDS) || status=1; \
+	exit $$status
 
-fuzz-long: fuzz-setup fuzz-regressions
-	FUZZ_JOBS=2 FUZZ_MERGE=1 fuzz/run.sh $(FUZZ_LONG_SECONDS)
-	FUZZ_API_CONFORMANCE=1 fuzz/api.sh 1000 900
+fuzz-long: fuzz-setup
+	@status=0; \
+	FUZZ_JOBS=2 FUZZ_MERGE=1 fuzz/run.sh $(FUZZ_LONG_SECONDS) || status=1; \
+	$(MAKE) --no-print-directory fuzz-regressions || status=1; \
+	FUZZ_API_CONFORMANCE=1 fuzz/api.sh 1000 900 || status=1; \
+	exit $$status

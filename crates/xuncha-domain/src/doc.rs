@@ -743,7 +743,7 @@ fn commit(doc: &mut AutoCommit, ctx: &EditContext) -> Option<ChangeHash> {
 /// column decoder, found by fuzzing): that is `Corrupt` too, like every other malformed
 /// input, so no upload can make the server answer 500 and no download can crash a device.
 /// A replica that was loading when it failed must be discarded, as for any error.
-pub(crate) fn guarded<T>(load: impl FnOnce() -> Result<T, automerge::AutomergeError>) -> Result<T, DomainError> {
+pub fn guarded<T>(load: impl FnOnce() -> Result<T, automerge::AutomergeError>) -> Result<T, DomainError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)) {
         Ok(result) => result.map_err(|e| DomainError::Corrupt(e.to_string())),
         Err(_) => Err(DomainError::Corrupt("the bytes are not a valid Automerge document".into())),

@@ -40,7 +40,7 @@ pub use codes::{
 };
 pub use conflict::{Conflict, ConflictValue, FieldPath};
 pub use division::Division;
-pub use doc::{ChangeAuthor, NewRecord, RecordDoc, SCHEMA_VERSION};
+pub use doc::{ChangeAuthor, NewRecord, RecordDoc, SCHEMA_VERSION, guarded};
 pub use edit::{AttachmentRef, Edit, EditContext};
 pub use error::DomainError;
 pub use error_code::ErrorCode;

@@ -390,7 +390,7 @@ fn unsigned(new: &[xuncha_domain::RawChange], device: &Device, signatures: &Hash
 /// (as opposed to garbage, or a document this server cannot read).
 fn lacks_history(bytes: &[u8]) -> bool {
     let mut doc = automerge::AutoCommit::new();
-    doc.load_incremental(bytes).is_ok() && !doc.get_missing_deps(&[]).is_empty()
+    xuncha_domain::guarded(|| doc.load_incremental(bytes)).is_ok() && !doc.get_missing_deps(&[]).is_empty()
 }
 
 /// Stores an accepted upload: the merged snapshot and its new changes in the log.

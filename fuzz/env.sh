@@ -1,0 +1,23 @@
+# Sourced by run.sh: how the fuzz targets are built on the stable toolchain. libFuzzer
+# (from libfuzzer-sys, compiled with the system's C++ compiler) drives them; rustc's
+# SanitizerCoverage pass, enabled with stable -C flags, gives it the edge counters, the
+# PC table and the comparison operands it needs. No sanitizer: Rust is memory-safe, the
+# bugs sought are panics, aborts, 5xx answers and broken invariants.
+FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$FUZZ_DIR/target}"
+FUZZ_TRIPLE="$(rustc -vV | sed -n 's/^host: //p')"
+export FUZZ_TRIPLE
+export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing"
+# SQLCipher's OpenSSL: the system's (libssl-dev, which make setup installs) rather than
+# the vendored copy, so that a cold build does not compile OpenSSL from source (minutes).
+if [ -z "${OPENSSL_NO_VENDOR+x}" ] && [ -f /usr/include/openssl/crypto.h ]; then
+	export OPENSSL_NO_VENDOR=1
+fi
+FUZZ_BIN_DIR="$CARGO_TARGET_DIR/$FUZZ_TRIPLE/release"
+FUZZ_TARGETS=(protocol_decode sync_request sync_upload document_load attachment_protocol)
+
+# The fuzz package resolves its dependencies from the workspace's lock file (so it builds
+# the very versions the product does); only its own (libfuzzer-sys, arbitrary) are added.
+cp "$FUZZ_DIR/../Cargo.lock" "$FUZZ_DIR/Cargo.lock"
