@@ -3,7 +3,9 @@
 //! of the server targets and its answer is printed).
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    // The program's own name first, then the target, then the files.
+    let mut args = std::env::args();
+    args.next();
     let target = args.next().expect("usage: replay <target> FILE...");
     let (_, check) = xuncha_fuzz::TARGETS
         .iter()
