@@ -8,14 +8,14 @@ use std::sync::Mutex;
 use automerge::AutoCommit;
 use automerge::sync::{Message, State, SyncDoc};
 use axum::body::Body;
-use axum::extract::State as AxumState;
+use axum::extract::{ConnectInfo, State as AxumState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use xuncha_protocol::DocKey;
 
 use crate::storage::{StoredDoc, with_tx};
-use crate::{ApiError, AppState, authenticate, blocking, check_protocol, read_body};
+use crate::{ApiError, AppState, authenticated, blocking, check_protocol, read_body};
 
 /// One message of the standard protocol for one document.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,7 +32,12 @@ pub struct Baseline {
 }
 
 /// `POST /v1/bench/automerge-sync`.
-pub async fn handler(AxumState(state): AxumState<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn handler(
+    AxumState(state): AxumState<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let result = async {
         check_protocol(&headers)?;
         let Some(baseline) = state.baseline.clone() else {
@@ -42,12 +47,12 @@ pub async fn handler(AxumState(state): AxumState<AppState>, headers: HeaderMap, 
                 "baseline sync is off",
             ));
         };
-        let token = crate::bearer(&headers)?;
+        // As on every route: the token is known before a byte of the body is read.
+        let (device, _) = authenticated(&state, peer, &headers).await?;
         let body = read_body(&state, body, xuncha_protocol::MAX_REQUEST_BYTES).await?;
         let request: BaselineMessage =
             xuncha_protocol::decode(&body, xuncha_protocol::MAX_DECODED_BYTES).map_err(ApiError::bad_body)?;
         blocking(move || {
-            let (device, _) = authenticate(&state, &token)?;
             let message = Message::decode(&request.message).map_err(ApiError::bad_body)?;
             let storage = state.storage.as_ref();
             let stored = with_tx(storage, false, |tx| tx.doc(&request.doc))?;
