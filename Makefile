@@ -104,8 +104,8 @@ screenshots:
 bindings: setup
 	UPDATE_BINDINGS=1 $(CARGO) test --locked -p xuncha-app --test bindings
 
-## test: every check and every test, as CI runs them
-test: fmt clippy unit ui-test e2e
+## test: every check and every test, as CI runs them (fuzzing for a bounded time included)
+test: fmt clippy unit ui-test e2e fuzz
 
 check: test
 
@@ -221,7 +221,7 @@ clean:
 ## server; each part runs, and any failure fails the target. fuzz-long: the same for longer,
 ## two targets at a time, new inputs that add coverage merged into the committed corpus.
 ## See fuzz/README.md.
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 15
 FUZZ_LONG_SECONDS ?= 600
 FUZZ_API_EXAMPLES ?= 50
 FUZZ_API_SECONDS ?= 60

@@ -321,6 +321,19 @@ fn attachments_stay_in_scope_bound_to_the_devices_that_sent_them() {
         small,
     );
     assert_eq!(status, 200, "within the quota");
+
+    // A piece without its offset and size gets the same JSON error as every refusal.
+    let other = photo(1_000, 4);
+    for query in ["", "?offset=0", "?offset=-1&size=3", "?offset=0&size=many"] {
+        let (status, _, body) = call(
+            &district,
+            reqwest::Method::PUT,
+            &format!("/v1/attachments/{}{query}", sha256_hex(&other)),
+            &token(&zhang),
+            vec![1],
+        );
+        assert_eq!((status, error_code(&body).as_str()), (400, codes::BAD_BODY.as_str()), "{query}");
+    }
 }
 
 #[test]

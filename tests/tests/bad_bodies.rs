@@ -50,7 +50,8 @@ fn bad_requests_get_clear_4xx_answers_and_the_server_goes_on() {
             "too_large",
         ),
         ("wrong version", vec![auth.clone(), (PROTOCOL_HEADER, "99".into())], good.clone(), 426, "upgrade_required"),
-        ("no version", vec![auth.clone()], good.clone(), 426, "upgrade_required"),
+        ("no version", vec![auth.clone()], good.clone(), 400, "bad_body"),
+        ("version not a number", vec![auth.clone(), (PROTOCOL_HEADER, "one".into())], good.clone(), 400, "bad_body"),
         ("no token", vec![version.clone()], good.clone(), 401, "unauthorized"),
         (
             "bad token",
@@ -109,7 +110,7 @@ fn the_api_is_described_and_guessing_tokens_is_rate_limited() {
     let description: serde_json::Value = district.runtime.block_on(async {
         reqwest::get(format!("{}/openapi.json", district.url())).await.unwrap().json().await.unwrap()
     });
-    for path in ["/healthz", "/v1/enroll", "/v1/sync", "/v1/attachments/{sha256}"] {
+    for path in ["/healthz", "/v1/info", "/v1/enroll", "/v1/sync", "/v1/attachments/{sha256}"] {
         assert!(description["paths"].get(path).is_some(), "{path} is not described");
     }
     let mut device = district.device("zhang", Role::Inspector, EAST.0);

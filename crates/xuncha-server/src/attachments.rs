@@ -13,6 +13,7 @@
 use std::net::SocketAddr;
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -95,11 +96,18 @@ pub async fn put(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(sha256): Path<String>,
-    Query(piece): Query<PieceQuery>,
+    piece: Result<Query<PieceQuery>, QueryRejection>,
     body: Body,
 ) -> Response {
     let result = async {
         valid_sha(&sha256)?;
+        // A missing or malformed offset or size gets the same JSON error body as every other
+        // refusal, not the framework's plain-text one.
+        let Query(piece) = piece.map_err(|_| {
+            ApiError::bad_body(
+                "偏移量和大小须为非负整数（?offset=N&size=S） / offset and size must be non-negative integers (?offset=N&size=S)",
+            )
+        })?;
         let (device, _) = authenticated(&state, peer, &headers).await?;
         let quota = state.limits.attachment_quota;
         if piece.size > quota {

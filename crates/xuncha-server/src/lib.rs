@@ -185,16 +185,19 @@ pub(crate) async fn authenticated(
 }
 
 pub(crate) fn check_protocol(headers: &HeaderMap) -> Result<(), ApiError> {
-    let version = headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u32>().ok());
+    let version = headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u32>().ok());
     match version {
         Some(PROTOCOL_VERSION) => Ok(()),
-        other => Err(ApiError::new(
+        // Every Xuncha app sends a version: a request without one (or with no number) did
+        // not come from one, and telling its user to update would mislead.
+        None | Some(0) => Err(ApiError::bad_body(format!(
+            "缺少协议版本头 {PROTOCOL_HEADER}（应为 {PROTOCOL_VERSION}） / the {PROTOCOL_HEADER} header is missing or not a version number (this server speaks {PROTOCOL_VERSION})"
+        ))),
+        Some(other) => Err(ApiError::new(
             StatusCode::UPGRADE_REQUIRED,
             codes::UPGRADE,
             format!(
-                "协议版本 {} 与服务器（{PROTOCOL_VERSION}）不符，请更新巡察通 / protocol version {} does not match the server's ({PROTOCOL_VERSION}); update Xuncha",
-                other.map_or("?".to_owned(), |v| v.to_string()),
-                other.map_or("?".to_owned(), |v| v.to_string())
+                "协议版本 {other} 与服务器（{PROTOCOL_VERSION}）不符，请更新巡察通 / protocol version {other} does not match the server's ({PROTOCOL_VERSION}); update Xuncha"
             ),
         )),
     }
