@@ -8,10 +8,13 @@ export CARGO_TERM_COLOR ?= never
 
 # Debian packages the build needs: a C toolchain and perl/make for the vendored OpenSSL
 # that SQLCipher is built against; WebKitGTK and GTK for the Tauri app; Xvfb, xauth and
-# WebKitWebDriver for the end-to-end tests; a CJK font so the UI renders Chinese.
+# WebKitWebDriver for the end-to-end tests; a CJK font so the UI renders Chinese; Noto CJK,
+# whose serif collections the reports bundle (crates/xuncha-report/fonts); poppler's
+# pdftotext, pdffonts, pdfinfo and pdftoppm, which the tests read the PDFs back with; Python 3,
+# which the end-to-end tests open the workbook with.
 APT_PACKAGES := build-essential pkg-config perl make ca-certificates curl \
 	libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev libssl-dev \
-	xvfb xauth webkit2gtk-driver fonts-wqy-microhei procps
+	xvfb xauth webkit2gtk-driver fonts-wqy-microhei procps fonts-noto-cjk poppler-utils python3
 
 # The UI (Vite 7, Vitest 3) needs Node.js 20.19 or newer.
 NODE_MIN := 20.19
@@ -51,6 +54,7 @@ setup:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install the Rust toolchain (rustup) first"; exit 1; }
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+	@crates/xuncha-report/fonts/install.sh
 	@$(MAKE) --no-print-directory node-check
 
 node-check:
@@ -63,6 +67,12 @@ ui/node_modules/.installed: ui/package.json ui/package-lock.json | setup
 
 e2e/node_modules/.installed: e2e/package.json e2e/package-lock.json | setup
 	npm ci --prefix e2e --no-audit --no-fund
+	@touch $@
+
+# @automerge/automerge (pinned), which the CLI's tests open the Automerge archive with
+# (crates/xuncha-cli/tests/export.rs runs tools/automerge-check/check.mjs).
+tools/automerge-check/node_modules/.installed: tools/automerge-check/package.json tools/automerge-check/package-lock.json | setup
+	npm ci --prefix tools/automerge-check --no-audit --no-fund
 	@touch $@
 
 ## ui-build: type-check and bundle the UI into ui/dist (the app embeds it at compile time)
@@ -80,7 +90,7 @@ clippy: setup ui-build
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 ## unit: every Rust test (including the check that ui/src/bindings matches the Rust types)
-unit: build
+unit: build tools/automerge-check/node_modules/.installed
 	$(CARGO) test --workspace --locked
 
 ## ui-test: the UI's type check (vue-tsc) and unit tests (Vitest, Tauri IPC mocked)
@@ -214,11 +224,11 @@ bench-app: ui-build e2e-setup
 
 clean:
 	$(CARGO) clean
-	rm -rf $(RUN_DIR) ui/dist ui/node_modules e2e/node_modules
+	rm -rf $(RUN_DIR) ui/dist ui/node_modules e2e/node_modules tools/automerge-check/node_modules
 
-## fuzz: the fuzz targets (fuzz/, libFuzzer on stable) for a CI-sized budget, the replay of
-## their committed corpus and kept crashers, and the API fuzzer (Schemathesis) against a real
-## server; each part runs, and any failure fails the target. fuzz-long: the same for longer,
+## fuzz: the fuzz targets (fuzz/, libFuzzer on stable) for a CI-sized budget, each first
+## running its committed corpus and kept crashers, and the API fuzzer (Schemathesis) against
+## a real server; each part runs, and any failure fails the target. fuzz-long: the same for longer,
 ## two targets at a time, new inputs that add coverage merged into the committed corpus.
 ## See fuzz/README.md.
 FUZZ_SECONDS ?= 15
@@ -245,7 +255,6 @@ fuzz-regressions: setup
 
 fuzz: fuzz-setup
 	@status=0; \
-	$(MAKE) --no-print-directory fuzz-regressions || status=1; \
 	fuzz/run.sh $(FUZZ_SECONDS) || status=1; \
 	fuzz/api.sh $(FUZZ_API_EXAMPLES) $(FUZZ_API_SECONDS) || status=1; \
 	exit $$status

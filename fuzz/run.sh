@@ -46,7 +46,11 @@ run_one() {
 	local work="$CARGO_TARGET_DIR/corpus/$t" artifacts="$FUZZ_DIR/artifacts/$t"
 	mkdir -p "$work" "$artifacts" "corpus/$t"
 	local status=0
-	"$FUZZ_BIN_DIR/$t" "$work" "corpus/$t" -max_total_time="$SECONDS_PER_TARGET" -max_len="$MAX_LEN" \
+	# The kept crashers are read as seeds: libFuzzer runs every seed before it mutates, so a
+	# regression fails the run like a new crash.
+	local seeds=("corpus/$t")
+	[ -d "regressions/$t" ] && seeds+=("regressions/$t")
+	"$FUZZ_BIN_DIR/$t" "$work" "${seeds[@]}" -max_total_time="$SECONDS_PER_TARGET" -max_len="$MAX_LEN" \
 		-rss_limit_mb="$RSS_MB" -timeout=30 -print_final_stats=1 -artifact_prefix="$artifacts/" \
 		>"$log" 2>&1 || status=$?
 	echo "$status" >"$log.status"

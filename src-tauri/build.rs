@@ -43,6 +43,16 @@ fn main() {
         "sync_status",
         "sync_now",
         "export_csv",
+        "report_draft",
+        "report_household",
+        "export_workbook",
+        "report_problems",
+        "report_rectification",
+        "report_summary",
+        "export_media",
+        "export_progress",
+        "cancel_export",
+        "open_exported",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),

@@ -187,8 +187,9 @@ export function tempDir(prefix = 'xuncha-e2e-') {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
 
-/** Opens the real app on `dataDir` through WebDriver. */
-export async function openApp(driverPort, dataDir) {
+/** Opens the real app on `dataDir` through WebDriver (`args`: more of its command line,
+ * such as `--export-dir DIR`, where exports are written instead of the Downloads folder). */
+export async function openApp(driverPort, dataDir, args = []) {
   const browser = await remote({
     hostname: '127.0.0.1',
     port: driverPort,
@@ -197,7 +198,7 @@ export async function openApp(driverPort, dataDir) {
     connectionRetryTimeout: 90_000,
     capabilities: {
       'wdio:enforceWebDriverClassic': true,
-      'tauri:options': { application: APP, args: ['--data-dir', dataDir] },
+      'tauri:options': { application: APP, args: ['--data-dir', dataDir, ...args] },
     },
   });
   const app = new AppDriver(browser, dataDir);

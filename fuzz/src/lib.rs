@@ -9,6 +9,22 @@ pub mod protocol;
 pub mod server;
 pub mod sync;
 
+/// libFuzzer's panic hook aborts on every panic, even one that `xuncha_domain::guarded`
+/// catches by design (Automerge panics on some malformed bytes; the product turns that into
+/// `Corrupt`). Wraps that hook once so a panic inside a guarded load unwinds to its catch,
+/// and every other panic still aborts as a crash. The fuzz targets call it first.
+pub fn allow_guarded_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !xuncha_domain::inside_guarded() {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// A target's check of one input: panics (or lets the server answer 5xx) on a bug.
 pub type Check = fn(&[u8]);
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tauri::ipc::{InvokeBody, Request, Response};
 use tauri::{AppHandle, Emitter, Manager};
+use xuncha_app::reports::{ExportProgress, ExportedFile};
 use xuncha_app::{
     App, AppError, AppStatus, Assignment, AttachmentInput, Config, EnrollInput, EnrollLink, EventSink, ExportResult,
     FieldInput, FieldVersionView, HistoryEntryView, ListPage, ListQuery, NewRecordInput, ProblemRow, ProgressInput,
@@ -250,6 +251,56 @@ async fn export_csv(handle: AppHandle) -> Result<ExportResult> {
     blocking(handle, move |app| app.export_csv()).await
 }
 
+#[tauri::command]
+async fn report_draft(handle: AppHandle, id: RecordId) -> Result<ExportedFile> {
+    blocking(handle, move |app| app.report_draft(id)).await
+}
+
+#[tauri::command]
+async fn report_household(handle: AppHandle, id: RecordId) -> Result<ExportedFile> {
+    blocking(handle, move |app| app.report_household(id)).await
+}
+
+#[tauri::command]
+async fn export_workbook(handle: AppHandle, filter: TotalsFilter) -> Result<ExportedFile> {
+    blocking(handle, move |app| app.export_workbook(&filter)).await
+}
+
+#[tauri::command]
+async fn report_problems(handle: AppHandle, filter: TotalsFilter) -> Result<ExportedFile> {
+    blocking(handle, move |app| app.report_problems(&filter)).await
+}
+
+#[tauri::command]
+async fn report_rectification(handle: AppHandle, filter: TotalsFilter) -> Result<ExportedFile> {
+    blocking(handle, move |app| app.report_rectification(&filter)).await
+}
+
+#[tauri::command]
+async fn report_summary(handle: AppHandle, filter: TotalsFilter) -> Result<ExportedFile> {
+    blocking(handle, move |app| app.report_summary(&filter)).await
+}
+
+#[tauri::command]
+async fn export_media(handle: AppHandle, filter: TotalsFilter) -> Result<ExportedFile> {
+    blocking(handle, move |app| app.export_media(&filter)).await
+}
+
+#[tauri::command]
+async fn export_progress(handle: AppHandle) -> Result<ExportProgress> {
+    blocking(handle, move |app| Ok(app.export_progress())).await
+}
+
+#[tauri::command]
+async fn cancel_export(handle: AppHandle) -> Result<ExportProgress> {
+    blocking(handle, move |app| Ok(app.cancel_export())).await
+}
+
+#[tauri::command]
+async fn open_exported(handle: AppHandle, path: String) -> Result<()> {
+    blocking(handle, move |app| app.open_exported(&path)).await
+}
+
 fn bad(message: &str) -> AppError {
     AppError::BadInput(xuncha_app::BadInput::BadRequest(message.to_owned()))
 }
@@ -273,11 +324,12 @@ fn raw_request<T: serde::de::DeserializeOwned>(request: &Request<'_>, header: &s
     Ok((input, bytes.clone()))
 }
 
-/// Options from the command line (desktop): `--data-dir DIR` keeps the device database
-/// somewhere else than the platform's app-data folder (tests, the demo).
-fn data_dir_arg() -> Option<PathBuf> {
+/// An option from the command line (desktop): `--data-dir DIR` keeps the device database
+/// somewhere else than the platform's app-data folder, `--export-dir DIR` writes exports
+/// somewhere else than the Downloads folder (tests, the demo).
+fn dir_arg(name: &str) -> Option<PathBuf> {
     let args: Vec<_> = std::env::args_os().collect();
-    args.windows(2).find(|pair| pair[0] == "--data-dir").map(|pair| PathBuf::from(&pair[1]))
+    args.windows(2).find(|pair| pair[0] == name).map(|pair| PathBuf::from(&pair[1]))
 }
 
 /// Runs the app.
@@ -291,12 +343,14 @@ pub fn run() {
         .try_init();
     tauri::Builder::default()
         .setup(|app| {
-            let data_dir = match data_dir_arg() {
+            let data_dir = match dir_arg("--data-dir") {
                 Some(dir) => dir,
                 None => app.path().app_data_dir()?,
             };
             let mut config = Config::new(&data_dir);
-            if let Ok(dir) = app.path().download_dir() {
+            // Exports go where the user finds them: the Downloads folder (the app's data
+            // folder only where the system names none).
+            if let Some(dir) = dir_arg("--export-dir").or_else(|| app.path().download_dir().ok()) {
                 config.export_dir = dir;
             }
             config.demo_pin = std::env::var("XUNCHA_DEMO_PIN").ok().filter(|p| !p.is_empty());
@@ -345,6 +399,16 @@ pub fn run() {
             sync_status,
             sync_now,
             export_csv,
+            report_draft,
+            report_household,
+            export_workbook,
+            report_problems,
+            report_rectification,
+            report_summary,
+            export_media,
+            export_progress,
+            cancel_export,
+            open_exported,
         ])
         .run(tauri::generate_context!())
         .unwrap_or_else(|error| {

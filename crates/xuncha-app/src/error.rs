@@ -6,8 +6,11 @@ use serde::{Serialize, Serializer};
 use xuncha_domain::rules::Refusal;
 use xuncha_domain::workflow::Who;
 use xuncha_domain::{DomainError, ErrorCode};
+use xuncha_report::ReportError;
 use xuncha_store::StoreError;
 use xuncha_sync::SyncError;
+
+use crate::export::ExportError;
 
 /// What went wrong in a use case.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +36,21 @@ pub enum AppError {
     Sync(#[from] SyncError),
     #[error("无法写入 {path}：{detail} / cannot write {path}: {detail}")]
     Io { path: String, detail: String },
+    /// A document (PDF) could not be made: fonts missing, typesetting failed, or not made
+    /// for this kind of record.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// A workbook or archive could not be made.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    #[error("导出已取消 / the export was cancelled")]
+    Cancelled,
+    #[error("另一项导出仍在进行，请等它完成或取消 / another export is still running; wait for it or cancel it")]
+    ExportRunning,
+    #[error(
+        "本设备不能直接打开文件，请在文件管理器中打开 {path} / this device cannot open files itself; open {path} in a file manager"
+    )]
+    CannotOpen { path: String },
 }
 
 /// Input the app refuses before it touches anything, each with its own code.
@@ -92,6 +110,8 @@ pub enum BadInput {
     BadRequest(String),
     #[error("服务器密钥指纹应为 64 位十六进制 / the server key pin is 64 hex digits")]
     BadServerPin,
+    #[error("当前筛选条件下没有记录，无需导出 / no record matches the filter; nothing to export")]
+    NothingToExport,
 }
 
 impl BadInput {
@@ -118,6 +138,7 @@ impl BadInput {
             BadInput::BadServerAddress(_) => ErrorCode::BadServerAddress,
             BadInput::BadRequest(_) => ErrorCode::BadRequest,
             BadInput::BadServerPin => ErrorCode::BadServerPin,
+            BadInput::NothingToExport => ErrorCode::NothingToExport,
         }
     }
 }
@@ -135,6 +156,11 @@ impl AppError {
             AppError::Store(error) => error.code(),
             AppError::Sync(error) => error.code(),
             AppError::Io { .. } => ErrorCode::Io,
+            AppError::Report(error) => report_code(error),
+            AppError::Export(error) => export_code(error),
+            AppError::Cancelled => ErrorCode::Cancelled,
+            AppError::ExportRunning => ErrorCode::ExportRunning,
+            AppError::CannotOpen { .. } => ErrorCode::CannotOpen,
         }
     }
 
@@ -148,6 +174,12 @@ impl AppError {
                 Some(error.code()).filter(|&cause| cause != domain_code(error))
             }
             AppError::Sync(error) => error.cause(),
+            AppError::Export(ExportError::Store(StoreError::Domain(error)) | ExportError::Domain(error)) => {
+                Some(error.code()).filter(|&cause| cause != domain_code(error))
+            }
+            AppError::Export(ExportError::UnknownTownship { .. } | ExportError::UnknownRound { .. }) => {
+                Some(ErrorCode::BadFilter)
+            }
             _ => None,
         }
     }
@@ -171,6 +203,28 @@ impl AppError {
             _ => {}
         }
         params
+    }
+}
+
+/// The code of a document that could not be made.
+fn report_code(error: &ReportError) -> ErrorCode {
+    match error {
+        ReportError::FontsMissing { .. } | ReportError::FontUnreadable { .. } => ErrorCode::ReportFontsMissing,
+        ReportError::Template { .. } => ErrorCode::ReportFailed,
+        ReportError::NotApplicable { .. } => ErrorCode::ReportNotApplicable,
+    }
+}
+
+/// The code of a workbook or archive that could not be made.
+fn export_code(error: &ExportError) -> ErrorCode {
+    match error {
+        ExportError::Store(StoreError::Domain(error)) | ExportError::Domain(error) => domain_code(error),
+        ExportError::Store(error) => error.code(),
+        ExportError::Io { .. } | ExportError::NotAFolder { .. } => ErrorCode::Io,
+        ExportError::NotEmpty { .. } => ErrorCode::AlreadyExists,
+        ExportError::UnknownTownship { .. } | ExportError::UnknownRound { .. } => ErrorCode::BadInput,
+        // Too many rows or columns for a sheet among them: a narrower filter helps.
+        _ => ErrorCode::ExportFailed,
     }
 }
 

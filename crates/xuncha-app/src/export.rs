@@ -1,12 +1,194 @@
-//! Export of the record list: CSV for spreadsheets (one row per record, Chinese
-//! headers, a BOM so spreadsheet programs read UTF-8), written whole or not at all.
+//! Export of records: which records (a round, a township, a kind, a status) and their
+//! numbers, the record list as CSV for spreadsheets (one row per record, Chinese headers, a
+//! BOM so spreadsheet programs read UTF-8), and files written whole or not at all. The
+//! workbooks are in [`crate::workbook`], the media and Automerge archives in
+//! [`crate::archive`].
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{FixedOffset, TimeZone};
-use xuncha_domain::{Projection, RecordKind, ReviewStatus};
-use xuncha_store::{ListFilter, Store};
+use xuncha_domain::numbering::{self, NO_ROUND, Numbered};
+use xuncha_domain::{DomainError, Projection, Record, RecordId, RecordKind, ReviewStatus};
+use xuncha_store::{ListFilter, Store, StoreError};
+
+/// What went wrong exporting.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("无法生成工作簿：{0} / cannot make the workbook: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    #[error("无法生成 CSV：{0} / cannot write the CSV: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("无法生成压缩包：{0} / cannot write the zip archive: {0}")]
+    Zip(#[from] zip::result::ZipError),
+    #[error("无法生成清单：{0} / cannot write the manifest: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(
+        "无法写入 {path}：{source}；请换一个可写的位置 / cannot write {path}: {source}; choose a writable location"
+    )]
+    Io { path: String, source: std::io::Error },
+    #[error(
+        "工作表“{sheet}”有 {rows} 行，超过 Excel 的上限：请按轮次或乡镇分开导出 / the sheet {sheet} has {rows} rows, more than Excel holds; export by round or township"
+    )]
+    TooManyRows { sheet: &'static str, rows: usize },
+    #[error("工作表的列数超过 Excel 的上限 / a sheet has more columns than Excel holds")]
+    TooManyColumns,
+    #[error(
+        "本设备上没有乡镇“{input}”：请写乡镇的名称或 12 位代码，本设备上有：{known} / no township {input:?} on this device; give a township's name or 12-digit code, here: {known}"
+    )]
+    UnknownTownship { input: String, known: String },
+    #[error(
+        "本设备上没有巡察轮次“{input}”的记录：本设备上有：{known} / no records of the round {input:?} on this device; here: {known}"
+    )]
+    UnknownRound { input: String, known: String },
+    #[error(
+        "{path} 已存在且不为空：请换一个新目录，或先清空它 / {path} exists and is not empty; choose a new folder or empty it first"
+    )]
+    NotEmpty { path: String },
+    #[error("{path} 是文件，不是目录：--out 请给一个目录 / {path} is a file, not a folder; give a folder for --out")]
+    NotAFolder { path: String },
+}
+
+impl ExportError {
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
+        move |source| ExportError::Io { path: path.display().to_string(), source }
+    }
+
+    /// Whether the error is about what was asked (a filter, the destination), not the data.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            ExportError::UnknownTownship { .. }
+                | ExportError::UnknownRound { .. }
+                | ExportError::NotEmpty { .. }
+                | ExportError::NotAFolder { .. }
+                | ExportError::TooManyRows { .. }
+        )
+    }
+}
+
+/// Which records to export; `None` takes every value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// The round's name as records carry it (`未定轮次`: records of no round).
+    pub round: Option<String>,
+    /// A township's 12-digit code or its name.
+    pub township: Option<String>,
+    pub kind: Option<RecordKind>,
+    pub status: Option<ReviewStatus>,
+}
+
+impl Selection {
+    fn admits(&self, row: &Projection) -> bool {
+        let round = row.round.trim();
+        self.round.as_deref().map(str::trim).is_none_or(|r| r == round || (r == NO_ROUND && round.is_empty()))
+            && self.township.as_deref().map(str::trim).is_none_or(|t| t == row.township_code || t == row.township_name)
+            && self.kind.is_none_or(|k| k.code() == row.kind)
+            && self.status.is_none_or(|s| ReviewStatus::from_stored(&row.status) == Some(s))
+    }
+}
+
+/// The records an export covers, and the number (编号) of every record on the device.
+#[derive(Debug, Clone, Default)]
+pub struct Selected {
+    /// Index rows of the selected records, most recently changed first.
+    pub rows: Vec<Projection>,
+    /// Numbers over every record on the device, so a record's number does not depend on
+    /// what else is exported.
+    pub numbers: BTreeMap<RecordId, String>,
+}
+
+impl Selected {
+    /// A record's number.
+    pub fn number(&self, id: RecordId) -> Option<String> {
+        self.numbers.get(&id).cloned()
+    }
+
+    /// The rows in the order of their numbers: by round, team, then creation.
+    pub fn in_number_order(&self) -> Vec<Projection> {
+        let mut keyed: Vec<_> =
+            self.rows.iter().map(|row| (Numbered::of_row(row).map(|n| n.sort_key()), row)).collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        keyed.into_iter().map(|(_, row)| row.clone()).collect()
+    }
+}
+
+/// Selects the records `selection` asks for. A round or township that no record on the
+/// device (and, for a township, no division of the round) has is refused with the ones
+/// there are, since a typing slip would otherwise export nothing.
+pub fn select(store: &Store, selection: &Selection) -> Result<Selected, ExportError> {
+    let all = all_rows(store, None)?;
+    let numbers = numbering::numbers_of(all.iter().filter_map(Numbered::of_row));
+    if let Some(township) = selection.township.as_deref().map(str::trim) {
+        let on_device = all.iter().any(|r| r.township_code == township || r.township_name == township);
+        let known = store.division(township)?.is_some() || !store.divisions_named(township)?.is_empty();
+        if !on_device && !known {
+            let names: BTreeSet<String> = all
+                .iter()
+                .filter(|r| !r.township_code.is_empty() || !r.township_name.is_empty())
+                .map(|r| format!("{}（{}）", r.township_name, r.township_code))
+                .collect();
+            return Err(ExportError::UnknownTownship { input: township.to_owned(), known: listed(names) });
+        }
+    }
+    if let Some(round) = selection.round.as_deref().map(str::trim) {
+        let on_device = all.iter().any(|r| r.round.trim() == round || (round == NO_ROUND && r.round.trim().is_empty()));
+        let known = store.rounds()?.iter().any(|r| r.name == round);
+        if !on_device && !known {
+            let names: BTreeSet<String> = all
+                .iter()
+                .map(|r| if r.round.trim().is_empty() { NO_ROUND.to_owned() } else { r.round.trim().to_owned() })
+                .collect();
+            return Err(ExportError::UnknownRound { input: round.to_owned(), known: listed(names) });
+        }
+    }
+    let rows = all.into_iter().filter(|row| selection.admits(row)).collect();
+    Ok(Selected { rows, numbers })
+}
+
+fn listed(names: BTreeSet<String>) -> String {
+    if names.is_empty() { "（无记录）".to_owned() } else { names.into_iter().collect::<Vec<_>>().join("、") }
+}
+
+/// The whole records of `rows`, in their order; `progress` is called after each. Reading a
+/// document (decompressing it, and finding which sign-offs later changes void) is most of
+/// an export's time, so the rows are read in parallel, a connection of their own for each
+/// core.
+pub fn records(store: &Store, rows: &[Projection], progress: impl Fn() + Sync) -> Result<Vec<Record>, ExportError> {
+    const PER_THREAD: usize = 100;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8).min(rows.len() / PER_THREAD);
+    if threads < 2 {
+        return read_records(store, rows, &progress);
+    }
+    let others = (1..threads).map(|_| store.open_another()).collect::<Result<Vec<Store>, _>>()?;
+    let mut chunks = rows.chunks(rows.len().div_ceil(threads));
+    let first = chunks.next().unwrap_or_default();
+    let progress = &progress;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> =
+            chunks.zip(others).map(|(rows, store)| scope.spawn(move || read_records(&store, rows, progress))).collect();
+        let mut out = read_records(store, first, progress)?;
+        for worker in workers {
+            out.extend(worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?);
+        }
+        Ok(out)
+    })
+}
+
+fn read_records(store: &Store, rows: &[Projection], progress: &impl Fn()) -> Result<Vec<Record>, ExportError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: RecordId = row.record_id.parse()?;
+        out.push(store.record(id)?.read());
+        progress();
+    }
+    Ok(out)
+}
 
 /// A time as inspectors read it: China Standard Time, to the minute.
 pub fn time(ms: i64) -> String {
@@ -16,19 +198,80 @@ pub fn time(ms: i64) -> String {
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
 pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_whole_with(path, |file| file.write_all(bytes))
+}
+
+/// The temporary name beside `path` that a file or folder is built under.
+fn partial(path: &Path) -> PathBuf {
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(format!(".partial-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp_name);
-    let written = (|| -> std::io::Result<()> {
+    PathBuf::from(tmp_name)
+}
+
+/// Writes the file at `path` atomically with `write`: into a temporary file beside it,
+/// synced, then renamed into place; on any error the temporary file is removed and `path`
+/// is left as it was.
+pub fn write_whole_with<E: From<std::io::Error>>(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<(), E>,
+) -> Result<(), E> {
+    let tmp = partial(path);
+    let written = (|| -> Result<(), E> {
         let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
+        write(&mut file)?;
         file.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        Ok(())
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     written
+}
+
+/// Fills the folder `dir` atomically with `fill`: into a temporary folder beside it, every
+/// file synced, then renamed into place. `dir` must not exist or be empty; on any error the
+/// temporary folder is removed and `dir` is left as it was.
+pub fn write_folder_whole<T>(dir: &Path, fill: impl FnOnce(&Path) -> Result<T, ExportError>) -> Result<T, ExportError> {
+    check_empty_folder(dir)?;
+    let tmp = partial(dir);
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(ExportError::io(&tmp))?;
+    }
+    std::fs::create_dir(&tmp).map_err(ExportError::io(&tmp))?;
+    let filled = (|| -> Result<T, ExportError> {
+        let value = fill(&tmp)?;
+        sync_folder(&tmp)?;
+        if dir.exists() {
+            std::fs::remove_dir(dir).map_err(ExportError::io(dir))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(ExportError::io(dir))?;
+        Ok(value)
+    })();
+    if filled.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    filled
+}
+
+/// Refuses a destination folder that is a file or holds anything.
+pub fn check_empty_folder(dir: &Path) -> Result<(), ExportError> {
+    if dir.is_file() {
+        return Err(ExportError::NotAFolder { path: dir.display().to_string() });
+    }
+    if dir.is_dir() && std::fs::read_dir(dir).map_err(ExportError::io(dir))?.next().is_some() {
+        return Err(ExportError::NotEmpty { path: dir.display().to_string() });
+    }
+    Ok(())
+}
+
+/// Syncs every file of `dir` and the folder itself.
+fn sync_folder(dir: &Path) -> Result<(), ExportError> {
+    for entry in std::fs::read_dir(dir).map_err(ExportError::io(dir))? {
+        let path = entry.map_err(ExportError::io(dir))?.path();
+        std::fs::File::open(&path).and_then(|f| f.sync_all()).map_err(ExportError::io(&path))?;
+    }
+    std::fs::File::open(dir).and_then(|f| f.sync_all()).map_err(ExportError::io(dir))
 }
 
 /// Every row of the index (of one kind, or all), most recently changed first.
@@ -121,4 +364,121 @@ pub fn csv_bytes(rows: &[Projection]) -> Result<Vec<u8>, csv::Error> {
         writer.flush()?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use xuncha_domain::{ActorId, DeviceId, Division, Edit, NewRecord, UserId};
+    use xuncha_store::{Identity, KdfParams};
+
+    use super::*;
+
+    const T0: i64 = 1_709_514_000_000;
+
+    fn store(dir: &Path) -> Store {
+        let identity = Identity {
+            device_id: DeviceId::new("tablet-1").unwrap(),
+            user_id: UserId::new("zhang.wei").unwrap(),
+            user_name: "张伟".into(),
+            actor: ActorId::from([5u8; 16]),
+        };
+        Store::create(&dir.join("device.db"), "246810", &identity, KdfParams::FAST_INSECURE).unwrap()
+    }
+
+    /// Record `n`: a kind, a township, a round and a team by `n`, created in reverse order of
+    /// `n` within each team (so number order is not creation order across the device).
+    fn new_record(n: usize) -> (NewRecord, Vec<Edit>, i64) {
+        let (kind, township, round, team) = match n % 4 {
+            0 => (RecordKind::FundCheck, ("330199101000", "东岭镇"), "2024年第一轮", "第一巡察组"),
+            1 => (RecordKind::AssetCheck, ("330199101000", "东岭镇"), "2024年第一轮", "第二巡察组"),
+            2 => (RecordKind::FundCheck, ("330199102000", "西溪乡"), "2024年第二轮", "第一巡察组"),
+            _ => (RecordKind::Petition, ("330199102000", "西溪乡"), "", ""),
+        };
+        let at = T0 + 1_000_000 - i64::try_from(n).unwrap() * 1000;
+        let new = NewRecord {
+            id: RecordId::new(at, &[u8::try_from(n % 256).unwrap(); 10]),
+            kind,
+            title: format!("记录{n}"),
+            round: round.into(),
+            township: Some(Division::new(township.0, township.1)),
+            village: None,
+            team: team.into(),
+        };
+        (new, Vec::new(), at)
+    }
+
+    #[test]
+    fn selections_pick_by_round_township_kind_and_status_and_number_over_the_whole_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store(dir.path());
+        let records: Vec<_> = (0..12).map(new_record).collect();
+        store.create_records(&records).unwrap();
+        let all = select(&store, &Selection::default()).unwrap();
+        assert_eq!(all.rows.len(), 12);
+        // (selection, how many it picks)
+        let cases = [
+            (Selection { round: Some("2024年第一轮".into()), ..Selection::default() }, 6),
+            (Selection { round: Some("未定轮次".into()), ..Selection::default() }, 3),
+            (Selection { township: Some("西溪乡".into()), ..Selection::default() }, 6),
+            (Selection { township: Some("330199101000".into()), ..Selection::default() }, 6),
+            (Selection { kind: Some(RecordKind::FundCheck), ..Selection::default() }, 6),
+            (
+                Selection {
+                    kind: Some(RecordKind::FundCheck),
+                    township: Some("东岭镇".into()),
+                    round: Some(" 2024年第一轮 ".into()),
+                    ..Selection::default()
+                },
+                3,
+            ),
+            (Selection { status: Some(ReviewStatus::Draft), ..Selection::default() }, 12),
+            (Selection { status: Some(ReviewStatus::Submitted), ..Selection::default() }, 0),
+        ];
+        for (selection, picked) in cases {
+            let selected = select(&store, &selection).unwrap();
+            assert_eq!(selected.rows.len(), picked, "{selection:?}");
+            // The numbers are the whole device's, whatever is picked.
+            assert_eq!(selected.numbers, all.numbers, "{selection:?}");
+        }
+        // Number order: by round, team, then creation (here the reverse of n).
+        let ordered: Vec<String> = all.in_number_order().iter().map(|r| r.title.clone()).collect();
+        assert_eq!(ordered[..3], ["记录8", "记录4", "记录0"]);
+        let numbers: Vec<String> =
+            all.in_number_order().iter().map(|r| all.number(r.record_id.parse().unwrap()).unwrap()).collect();
+        assert_eq!(
+            numbers[..3],
+            ["2024年第一轮-第一巡察组-001", "2024年第一轮-第一巡察组-002", "2024年第一轮-第一巡察组-003"]
+        );
+        assert!(numbers.contains(&"未定轮次-未定组-003".to_owned()));
+
+        // A round or township the device has no record of is refused with the ones it has.
+        let unknown = select(&store, &Selection { township: Some("北峰镇".into()), ..Selection::default() });
+        assert!(
+            matches!(&unknown, Err(ExportError::UnknownTownship { known, .. }) if known == "东岭镇（330199101000）、西溪乡（330199102000）"),
+            "{unknown:?}"
+        );
+        let unknown = select(&store, &Selection { round: Some("2025年第一轮".into()), ..Selection::default() });
+        assert!(
+            matches!(&unknown, Err(ExportError::UnknownRound { known, .. }) if known == "2024年第一轮、2024年第二轮、未定轮次"),
+            "{unknown:?}"
+        );
+    }
+
+    #[test]
+    fn records_are_read_in_the_order_of_their_rows_on_every_core() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store(dir.path());
+        let records: Vec<_> = (0..450).map(new_record).collect();
+        store.create_records(&records).unwrap();
+        let rows = select(&store, &Selection::default()).unwrap().in_number_order();
+        let read = std::sync::atomic::AtomicUsize::new(0);
+        let got = super::records(&store, &rows, || {
+            read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!(read.into_inner(), rows.len());
+        let ids: Vec<String> = got.iter().map(|r| r.id.to_string()).collect();
+        let expected: Vec<String> = rows.iter().map(|r| r.record_id.clone()).collect();
+        assert_eq!(ids, expected);
+    }
 }

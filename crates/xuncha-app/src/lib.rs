@@ -6,13 +6,16 @@
 //! Tauri shell (`src-tauri`) maps each command onto one method of [`App`]; tests drive
 //! [`App`] directly.
 
+pub mod archive;
 pub mod dto;
 mod error;
 pub mod export;
 pub mod records;
 pub mod reference;
+pub mod reports;
 mod schema;
 mod sync;
+pub mod workbook;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -19,6 +19,8 @@ fn generate(dir: &Path) {
         EnrollInput,
         ErrorDto,
         ExportResult,
+        reports::ExportedFile,
+        reports::ExportProgress,
         ListQuery,
         ListPage,
         NewRecordInput,

@@ -49,8 +49,14 @@ pub enum Command {
     /// (整改中), `--progress TEXT [--attach FILE]` adds progress with 佐证材料, `--close
     /// --note TEXT` closes it out (销号); `rectify list [--overdue]` lists the ledger.
     Rectify(RectifyArgs),
-    /// Export records to CSV (one row per record) or JSON (whole records).
+    /// Export records: xlsx (a workbook: records, every list, sign-offs, the ledger), csv-zip
+    /// (the same tables as CSV), media (the attachments with a SHA-256 manifest), automerge
+    /// (each record as a standard Automerge file), csv (one row per record) or json.
     Export(ExportArgs),
+    /// Documents that go upward, as PDF: `report draft ID` (问题底稿; 谈话记录 for a talk),
+    /// `report household ID [--blank]` (入户核查表), `report problems|rectification|summary
+    /// --round NAME` (问题清单, 整改台账, 情况统计表), each `--out FILE.pdf`.
+    Report(crate::report::ReportArgs),
     /// Check the integrity of every document, the index and the attachments.
     Verify,
     /// Fill the database with a demo district: townships, villages, all four kinds of
@@ -132,6 +138,16 @@ pub enum BenchCommand {
         /// Seconds of each run.
         #[arg(long, default_value_t = 30)]
         seconds: u64,
+    },
+    /// The time and size of a 问题底稿 with six photos and of the 问题清单 of a round,
+    /// beside the JSON and CSV exports of the same records.
+    Report {
+        /// Problems in the 问题清单.
+        #[arg(long, default_value_t = 300)]
+        problems: usize,
+        /// Runs of each; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
     /// A new device receiving a province's division table in its first sync.
     Reference {
@@ -520,20 +536,41 @@ pub struct InitArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ExportFormat {
+    /// The record list, one row per record (UTF-8 with a BOM).
     Csv,
+    /// Whole records with their problems and conflicts.
     Json,
+    /// A workbook: records, one sheet per list, sign-offs, the rectification ledger, sources.
+    Xlsx,
+    /// The workbook's tables as CSV files in one zip (UTF-8 with a BOM).
+    CsvZip,
+    /// A folder of standard Automerge documents (and protected companions) with a manifest.
+    Automerge,
+    /// A zip of the attachments named by record number and caption, with a SHA-256 manifest.
+    Media,
 }
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
     pub format: ExportFormat,
-    /// The file to write (written whole or not at all).
+    /// The file to write, or for `automerge` a new (or empty) folder; written whole or not
+    /// at all.
     #[arg(long)]
     pub out: PathBuf,
-    /// Only records of this kind (fund_check, gang_clue, asset_check, conduct_issue).
+    /// Only records of this round (its name as records carry it; 未定轮次: of no round).
+    #[arg(long)]
+    pub round: Option<String>,
+    /// Only records of this township (its name or 12-digit code).
+    #[arg(long)]
+    pub township: Option<String>,
+    /// Only records of this kind (fund_check, gang_clue, asset_check, conduct_issue, talk,
+    /// petition, or the Chinese name).
     #[arg(long)]
     pub kind: Option<String>,
+    /// Only records in this state (a code such as office_approved, or 巡察办已审核).
+    #[arg(long)]
+    pub status: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 mod args;
 mod bench;
 mod bench_abuse;
+mod bench_report;
 mod commands;
 mod demo;
 mod export;
@@ -11,6 +12,7 @@ mod qr;
 mod rectify;
 mod reference;
 mod remote;
+mod report;
 mod show;
 
 use std::io::IsTerminal;
@@ -24,7 +26,8 @@ use xuncha_store::{KdfParams, Store, StoreError};
 use crate::args::{Cli, Command};
 
 /// Exit statuses: 0 ok, 1 other failure, 2 bad usage (clap), 3 wrong PIN or server key,
-/// 4 not found, 5 damaged data or failed verification, 6 invalid input, 7 server
+/// 4 not found, 5 damaged data or failed verification, 6 invalid input (or a document
+/// the record has none of), 7 server
 /// unreachable, 8 device revoked (wipe), 9 a workflow step the user may not take.
 fn exit_code(error: &anyhow::Error) -> u8 {
     if let Some(store) = error.downcast_ref::<StoreError>() {
@@ -50,6 +53,12 @@ fn exit_code(error: &anyhow::Error) -> u8 {
     }
     if error.downcast_ref::<DomainError>().is_some() {
         return 6;
+    }
+    if let Some(report) = error.downcast_ref::<xuncha_report::ReportError>() {
+        return match report {
+            xuncha_report::ReportError::NotApplicable { .. } => 6,
+            _ => 1,
+        };
     }
     if error.downcast_ref::<commands::VerifyFailed>().is_some() {
         return 5;
@@ -212,6 +221,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("已导出 {count} 条记录到 {} / exported {count} records", args.out.display());
             Ok(())
         }
+        Command::Report(args) => report::run(&open(&cli)?, args, cli.json),
         Command::Verify => {
             let store = open(&cli)?;
             commands::verify(&store, cli.json)
@@ -238,6 +248,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Server(args) => remote::server(args),
         Command::Bench(args::BenchCommand::Sync { docs, devices, seconds }) => bench::sync(docs, *devices, *seconds),
         Command::Bench(args::BenchCommand::Reference { villages }) => bench::reference(*villages),
+        Command::Bench(args::BenchCommand::Report { problems, runs }) => {
+            bench_report::report(*problems, *runs, cli.json)
+        }
         Command::Bench(args::BenchCommand::Abuse { devices, idle, abusive_per_minute, seconds }) => {
             bench_abuse::abuse(*devices, *idle, *abusive_per_minute, *seconds, cli.json)
         }

@@ -738,13 +738,27 @@ fn commit(doc: &mut AutoCommit, ctx: &EditContext) -> Option<ChangeHash> {
     doc.commit_with(CommitOptions::default().with_message(message).with_time(ctx.now_ms.div_euclid(1000)))
 }
 
+thread_local! {
+    /// How deep this thread is in [`guarded`] loads.
+    static GUARDED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether this thread is inside a [`guarded`] load, where a panic is Automerge's and is
+/// caught. A panic hook that aborts on every panic (libFuzzer's) asks this first.
+pub fn inside_guarded() -> bool {
+    GUARDED.with(|depth| depth.get() > 0)
+}
+
 /// Runs an Automerge load of bytes from elsewhere (a device, the server, a file). Some
 /// malformed bytes make Automerge panic rather than fail (a short read unwrapped in its
 /// column decoder, found by fuzzing): that is `Corrupt` too, like every other malformed
 /// input, so no upload can make the server answer 500 and no download can crash a device.
 /// A replica that was loading when it failed must be discarded, as for any error.
 pub fn guarded<T>(load: impl FnOnce() -> Result<T, automerge::AutomergeError>) -> Result<T, DomainError> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)) {
+    GUARDED.with(|depth| depth.set(depth.get() + 1));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(load));
+    GUARDED.with(|depth| depth.set(depth.get() - 1));
+    match outcome {
         Ok(result) => result.map_err(|e| DomainError::Corrupt(e.to_string())),
         Err(_) => Err(DomainError::Corrupt("the bytes are not a valid Automerge document".into())),
     }

@@ -284,6 +284,22 @@ error_codes! {
     BadRequest = "bad_request",
     /// A server key pin that is not 64 hex digits.
     BadServerPin = "bad_server_pin",
+    /// The report fonts are not installed beside the app.
+    ReportFontsMissing = "report_fonts_missing",
+    /// A document could not be typeset.
+    ReportFailed = "report_failed",
+    /// The document is not made for this kind of record.
+    ReportNotApplicable = "report_not_applicable",
+    /// A workbook or archive could not be made.
+    ExportFailed = "export_failed",
+    /// No record under the filter: nothing to export.
+    NothingToExport = "nothing_to_export",
+    /// Another export is still running.
+    ExportRunning = "export_running",
+    /// The export was cancelled.
+    Cancelled = "cancelled",
+    /// This device cannot open the file by itself.
+    CannotOpen = "cannot_open",
 
     // The UI's own.
     /// A call into the app failed without an error of the app's.
@@ -488,6 +504,14 @@ mod tests {
         "bad_server_address",
         "bad_request",
         "bad_server_pin",
+        "report_fonts_missing",
+        "report_failed",
+        "report_not_applicable",
+        "export_failed",
+        "nothing_to_export",
+        "export_running",
+        "cancelled",
+        "cannot_open",
         "ipc",
         "unknown",
     ];

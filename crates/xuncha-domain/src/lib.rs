@@ -19,6 +19,7 @@ mod findings;
 mod history;
 mod ids;
 mod money;
+pub mod numbering;
 mod projection;
 mod protected;
 mod record;
@@ -40,7 +41,7 @@ pub use codes::{
 };
 pub use conflict::{Conflict, ConflictValue, FieldPath};
 pub use division::Division;
-pub use doc::{ChangeAuthor, NewRecord, RecordDoc, SCHEMA_VERSION, guarded};
+pub use doc::{ChangeAuthor, NewRecord, RecordDoc, SCHEMA_VERSION, guarded, inside_guarded};
 pub use edit::{AttachmentRef, Edit, EditContext};
 pub use error::DomainError;
 pub use error_code::ErrorCode;

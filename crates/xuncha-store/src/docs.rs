@@ -440,6 +440,15 @@ impl Store {
         Ok(Some(open_informant(&self.sealer()?, doc.informant())))
     }
 
+    /// A record's protected companion document as stored (its values sealed), if this
+    /// device holds it: for archiving it whole (`xuncha export --format automerge`).
+    pub fn protected_doc(&self, id: RecordId) -> Result<Option<ProtectedDoc>> {
+        let Some(stored) = load_stored(&self.conn, &Part::Protected.doc_id(id))? else {
+            return Ok(None);
+        };
+        Ok(Some(ProtectedDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?))
+    }
+
     /// How many documents have changes waiting to be sent.
     pub fn outbox_len(&self) -> Result<i64> {
         Ok(self.conn.query_row("SELECT count(*) FROM outbox", [], |row| row.get(0))?)

@@ -15,6 +15,8 @@ import type { ErrorCode } from '../bindings/ErrorCode';
 import type { ErrorDto } from '../bindings/ErrorDto';
 import type { ErrorParams } from '../bindings/ErrorParams';
 import type { ExportResult } from '../bindings/ExportResult';
+import type { ExportedFile } from '../bindings/ExportedFile';
+import type { ExportProgress } from '../bindings/ExportProgress';
 import type { Facets } from '../bindings/Facets';
 import type { FieldInput } from '../bindings/FieldInput';
 import type { FieldPath } from '../bindings/FieldPath';
@@ -118,6 +120,26 @@ export const ipc = {
   syncStatus: () => call<SyncStatus>('sync_status'),
   syncNow: () => call<SyncStatus>('sync_now'),
   exportCsv: () => call<ExportResult>('export_csv'),
+  /** 生成底稿: the 问题底稿 (谈话记录 for a talk) as a PDF in the export folder. */
+  reportDraft: (id: string) => call<ExportedFile>('report_draft', { id }),
+  /** The 入户核查表 of a fund check as a PDF. */
+  reportHousehold: (id: string) => call<ExportedFile>('report_household', { id }),
+  /** 导出 Excel: the workbook of the records the filter picks. */
+  exportWorkbook: (filter: TotalsFilter) => call<ExportedFile>('export_workbook', { filter }),
+  /** 导出问题清单 as a PDF, for the filter. */
+  reportProblems: (filter: TotalsFilter) => call<ExportedFile>('report_problems', { filter }),
+  /** 导出整改台账 as a PDF, for the filter. */
+  reportRectification: (filter: TotalsFilter) => call<ExportedFile>('report_rectification', { filter }),
+  /** The 情况统计表 as a PDF, for the filter. */
+  reportSummary: (filter: TotalsFilter) => call<ExportedFile>('report_summary', { filter }),
+  /** 导出附件包: the attachments of the records the filter picks, as a zip. */
+  exportMedia: (filter: TotalsFilter) => call<ExportedFile>('export_media', { filter }),
+  /** How far the running export is (asked while one runs). */
+  exportProgress: () => call<ExportProgress>('export_progress'),
+  /** Stops the running export: it answers `cancelled` and writes nothing. */
+  cancelExport: () => call<ExportProgress>('cancel_export'),
+  /** Opens an exported file with the system's viewer (desktop; `cannot_open` elsewhere). */
+  openExported: (path: string) => call<null>('open_exported', { path }),
 
   /** The file travels as raw bytes; what the record says about it, in a header. */
   addAttachment: async (input: AttachmentInput, bytes: Uint8Array): Promise<RecordView> => {

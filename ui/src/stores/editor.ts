@@ -65,6 +65,11 @@ export const useEditor = defineStore('editor', {
       });
       return entry.done;
     },
+    /** Resolves once every operation queued so far is done (a document is made from the
+     * record as stored, the last keystroke included). */
+    settled(): Promise<void> {
+      return queue.then(() => undefined);
+    },
     accept(view: RecordView) {
       if (this.view && this.view.record.id !== view.record.id) return;
       this.view = view;
