@@ -125,7 +125,8 @@ fn in_archive_order(record: &Record) -> Vec<&AttachmentRef> {
         ))
     });
     let own_count = own.len();
-    own.extend(record.all_attachments().skip(own_count));
+    // Then the signatures and the 佐证材料, which `all_attachments` lists after the record's own.
+    own.extend(record.all_attachments().enumerate().filter(|(i, _)| *i >= own_count).map(|(_, a)| a));
     own
 }
 

@@ -57,7 +57,8 @@ impl Sheet {
 
     fn column(&self, header: &str) -> Vec<&Data> {
         let at = self.headers.iter().position(|h| h == header).unwrap_or_else(|| panic!("no column {header}"));
-        self.range.rows().skip(1).map(|row| &row[at]).collect()
+        // Every row under the header row.
+        self.range.rows().enumerate().filter(|(i, _)| *i > 0).map(|(_, row)| &row[at]).collect()
     }
 
     /// The sum of a money (or area) column in hundredths; every cell must be a number or empty.
