@@ -15,6 +15,9 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 if [ -z "${OPENSSL_NO_VENDOR+x}" ] && [ -f /usr/include/openssl/crypto.h ]; then
 	export OPENSSL_NO_VENDOR=1
 fi
+# How hard the targets are optimised: 3 (the profile's) for long runs; the bounded run of
+# `make test` passes 1, which builds in much less time and fuzzes fast enough for seconds.
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="${FUZZ_OPT_LEVEL:-3}"
 FUZZ_BIN_DIR="$CARGO_TARGET_DIR/$FUZZ_TRIPLE/release"
 FUZZ_TARGETS=(protocol_decode sync_request sync_upload document_load attachment_protocol)
 

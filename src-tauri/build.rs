@@ -1,5 +1,6 @@
 //! Builds the Tauri context; the app manifest lists every command, so that each one is
-//! allowed only where a capability grants it (capabilities/main.json).
+//! allowed only where a capability grants it (capabilities/main.json). The report fonts are
+//! resources of the app (tauri.conf.json), copied beside the binary by every build.
 
 fn main() {
     let commands = &[
@@ -53,7 +54,18 @@ fn main() {
         "export_progress",
         "cancel_export",
         "open_exported",
+        "export_destination",
+        "save_exported",
+        "discard_exported",
     ];
+    let fonts = std::path::Path::new("../crates/xuncha-report/fonts");
+    for name in ["NotoSerifCJK-Regular.ttc", "NotoSerifCJK-Bold.ttc", "LICENSE-fonts-noto-cjk"] {
+        assert!(
+            fonts.join(name).is_file(),
+            "{} is missing: the app ships the report fonts; run `make setup` (crates/xuncha-report/fonts/install.sh)",
+            fonts.join(name).display()
+        );
+    }
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),
     )

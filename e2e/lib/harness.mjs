@@ -188,7 +188,8 @@ export function tempDir(prefix = 'xuncha-e2e-') {
 }
 
 /** Opens the real app on `dataDir` through WebDriver (`args`: more of its command line,
- * such as `--export-dir DIR`, where exports are written instead of the Downloads folder). */
+ * such as `--export-dir DIR`: exports are written straight into DIR, where the system's
+ * Save dialog, which WebDriver cannot answer, would ask the user otherwise). */
 export async function openApp(driverPort, dataDir, args = []) {
   const browser = await remote({
     hostname: '127.0.0.1',

@@ -1,13 +1,17 @@
 // End to end, the documents that go upward: on a round set up on a real server, the
 // inspector's CLI device records two fund checks, signs the second as 承办人 and submits it;
-// the office's app (started with `--export-dir`, so the files land where the test looks)
-// syncs, opens the signed record and taps 生成底稿: the PDF is in the export folder,
-// poppler's pdftotext reads the record's title and its 编号 in it (the number counted here
-// by hand: the second record of the round and team), and the signature picture, fetched
-// from the server, is in it. On the dashboard, filtered by the round, 导出 Excel writes a
+// the office's app (started with `--export-dir`, so the files land where the test looks and
+// no Save dialog asks) syncs, opens the signed record and taps 生成底稿: the PDF is in the
+// export folder, poppler's pdftotext reads the record's title and its 编号 in it (the number
+// counted here by hand: the second record of the round and team), and the signature
+// picture, fetched from the server, is in it. On the dashboard, filtered by the round, 导出 Excel writes a
 // workbook of both records (a valid XLSX: its workbook part, its sheets, both titles and
-// numbers); filtered to days with no record, it writes nothing and says why.
-// Screenshots 31–33.
+// numbers); filtered to days with no record, it writes nothing and says why. Started again
+// without `--export-dir`, 生成底稿 asks where the PDF goes in the system's Save dialog
+// (answered in the page: WebDriver cannot reach a native dialog), titled 保存问题底稿,
+// proposing the export's name, listing PDFs: the PDF is saved there and shown with its
+// folder; the dialog cancelled, nothing is saved, shown or left behind.
+// Screenshots 31–34.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -187,4 +191,68 @@ with zipfile.ZipFile(sys.argv[1]) as z:
   await app.shot('33-nothing-to-export');
   assert.equal(readdirSync(exportDir).length, count, 'nothing written');
   await closeExported();
+});
+
+/** Answers the system's Save dialog, which WebDriver cannot reach, as the user would: with
+ * `chosen` (a path), or by cancelling it (null). The dialog's request (which travels like
+ * every IPC call, as a fetch of the ipc: protocol) is answered in the page, and what it
+ * asked is kept; every other call reaches the app. */
+async function answerSaveDialog(chosen) {
+  await app.b.execute((answer) => {
+    window.__saveDialogAsked = [];
+    window.__saveDialogAnswer = answer;
+    if (window.__realFetch) return;
+    window.__realFetch = window.fetch;
+    window.fetch = (url, init) => {
+      if (String(url).includes(encodeURIComponent('plugin:dialog|save'))) {
+        window.__saveDialogAsked.push(JSON.parse(init.body).options);
+        const headers = { 'Tauri-Response': 'ok', 'content-type': 'application/json' };
+        return Promise.resolve(new Response(JSON.stringify(window.__saveDialogAnswer), { headers }));
+      }
+      return window.__realFetch(url, init);
+    };
+  }, chosen);
+}
+
+test('without --export-dir the Save dialog asks where the draft goes: it is saved there; cancelled, nowhere', async () => {
+  await app.close();
+  const appDir = path.join(dir, 'app-liu');
+  const pending = path.join(appDir, 'exports-pending');
+  app = await openApp(driver, appDir);
+  await app.type('unlock-pin', PIN);
+  await app.click('unlock-submit');
+  await app.waitFor('record-list');
+  const row = await app.waitFor(`[data-testid="record-row"][data-id="${ids[SIGNED]}"]`);
+  await app.clickSettled(row);
+  await app.until('the signed record open', async () => (await app.attr('editor', 'data-record')) === ids[SIGNED]);
+
+  const chosen = path.join(dir, '报送材料', '上坪村问题底稿.pdf');
+  mkdirSync(path.dirname(chosen), { recursive: true });
+  await answerSaveDialog(chosen);
+  await app.click('report-draft');
+  const saved = await exported();
+  assert.equal(saved.error, '', 'the draft was made and saved');
+  assert.equal(saved.path, chosen, 'saved where the user chose');
+  assert.equal(await app.text('exported-name'), '上坪村问题底稿.pdf');
+  assert.equal(await app.text('exported-folder'), path.dirname(chosen));
+  const text = squeezed(execFileSync('pdftotext', ['-raw', chosen, '-'], { encoding: 'utf8' }));
+  assert.ok(text.includes(squeezed(SIGNED)), `the title is in the saved PDF:\n${text}`);
+  // The dialog was titled in Chinese, proposed the name the export gave the file, listed PDFs.
+  const [asked, ...more] = await app.b.execute(() => window.__saveDialogAsked);
+  assert.equal(more.length, 0, 'asked once');
+  assert.equal(asked.title, '保存问题底稿');
+  assert.deepEqual(asked.filters, [{ name: 'PDF 文档', extensions: ['pdf'] }]);
+  assert.match(path.basename(asked.defaultPath), new RegExp(`^问题底稿-${ROUND}-${TEAM}-002-.*\\.pdf$`));
+  assert.deepEqual(readdirSync(pending), [], 'moved, nothing left waiting');
+  await app.shot('34-draft-saved-where-chosen');
+  await closeExported();
+
+  // Cancelled: nothing saved, nothing shown, nothing left behind.
+  await answerSaveDialog(null);
+  await app.click('report-draft');
+  await app.until('the dialog asked', async () => (await app.b.execute(() => window.__saveDialogAsked.length)) === 1, 120_000);
+  await app.until('the export over', async () => !(await app.attr('report-draft', 'class')).includes('van-button--loading'));
+  assert.equal(await app.$('exported-dialog').isDisplayed().catch(() => false), false, 'nothing shown');
+  assert.deepEqual(readdirSync(pending), [], 'the file was dropped');
+  assert.deepEqual(readdirSync(path.dirname(chosen)), [path.basename(chosen)], 'nothing more saved');
 });

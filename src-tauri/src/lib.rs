@@ -1,12 +1,16 @@
 //! The Tauri shell: opens the window, owns the [`xuncha_app::App`], and maps each command
 //! onto one of its methods. Events (sync status, records arriving) go to the web view.
-//! No other crate knows Tauri; no command does more than call the app.
+//! No other crate knows Tauri; no command does more than call the app (or, for where an
+//! export is saved, the [`Destinations`]).
 
-use std::path::PathBuf;
+mod destinations;
+
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tauri::ipc::{InvokeBody, Request, Response};
 use tauri::{AppHandle, Emitter, Manager};
+use tauri_plugin_opener::OpenerExt;
 use xuncha_app::reports::{ExportProgress, ExportedFile};
 use xuncha_app::{
     App, AppError, AppStatus, Assignment, AttachmentInput, Config, EnrollInput, EnrollLink, EventSink, ExportResult,
@@ -15,6 +19,8 @@ use xuncha_app::{
 };
 use xuncha_domain::{DivisionEntry, Edit, FieldPath, InformantField, ItemId, LedgerChange, RecordId};
 use xuncha_store::{Facets, Totals, TotalsFilter};
+
+use crate::destinations::Destinations;
 
 type Result<T> = std::result::Result<T, AppError>;
 
@@ -25,6 +31,17 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&App) -> Result<T> + Send + 'static,
 ) -> Result<T> {
     tauri::async_runtime::spawn_blocking(move || f(&handle.state::<App>()))
+        .await
+        .map_err(|e| AppError::Io { path: "worker".into(), detail: e.to_string() })?
+}
+
+/// Moves or removes an exported file on the blocking pool (a large archive copied to
+/// another disk takes a while).
+async fn on_files<T: Send + 'static>(
+    handle: AppHandle,
+    f: impl FnOnce(&Destinations) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tauri::async_runtime::spawn_blocking(move || f(&handle.state::<Destinations>()))
         .await
         .map_err(|e| AppError::Io { path: "worker".into(), detail: e.to_string() })?
 }
@@ -296,9 +313,33 @@ async fn cancel_export(handle: AppHandle) -> Result<ExportProgress> {
     blocking(handle, move |app| Ok(app.cancel_export())).await
 }
 
+/// Opens an exported file with the system's viewer (where it can be printed): one saved
+/// where the user chose, or one in the export folder.
 #[tauri::command]
 async fn open_exported(handle: AppHandle, path: String) -> Result<()> {
+    if handle.state::<Destinations>().is_saved(&path) {
+        return handle.opener().open_path(&path, None::<&str>).map_err(|_| AppError::CannotOpen { path });
+    }
     blocking(handle, move |app| app.open_exported(&path)).await
+}
+
+/// Where the Save dialog proposes to save the exported file `path`; `None`: it stays where
+/// it was written, and nothing is asked (`--export-dir`).
+#[tauri::command]
+async fn export_destination(handle: AppHandle, path: String) -> Result<Option<String>> {
+    Ok(handle.state::<Destinations>().proposal(&path))
+}
+
+/// Moves the exported file `path` where the user chose in the Save dialog; answers where it is.
+#[tauri::command]
+async fn save_exported(handle: AppHandle, path: String, destination: String) -> Result<String> {
+    on_files(handle, move |files| files.save(&path, &destination)).await
+}
+
+/// Removes the exported file `path`: the Save dialog was cancelled.
+#[tauri::command]
+async fn discard_exported(handle: AppHandle, path: String) -> Result<()> {
+    on_files(handle, move |files| files.discard(&path)).await
 }
 
 fn bad(message: &str) -> AppError {
@@ -325,11 +366,22 @@ fn raw_request<T: serde::de::DeserializeOwned>(request: &Request<'_>, header: &s
 }
 
 /// An option from the command line (desktop): `--data-dir DIR` keeps the device database
-/// somewhere else than the platform's app-data folder, `--export-dir DIR` writes exports
-/// somewhere else than the Downloads folder (tests, the demo).
+/// somewhere else than the platform's app-data folder. `--export-dir DIR` writes every
+/// export straight into DIR without asking, for kiosks, tests and managed devices (a Save
+/// dialog cannot be answered there); without it, the user chooses where each one is saved.
 fn dir_arg(name: &str) -> Option<PathBuf> {
     let args: Vec<_> = std::env::args_os().collect();
     args.windows(2).find(|pair| pair[0] == name).map(|pair| PathBuf::from(&pair[1]))
+}
+
+/// The folder of the data folder where exports wait until the user has chosen their place.
+const PENDING_EXPORTS: &str = "exports-pending";
+
+/// The report fonts the app ships as resources (`fonts/` in its resource folder; see
+/// tauri.conf.json), where they are all there.
+fn bundled_fonts(resources: &Path) -> Option<PathBuf> {
+    let dir = resources.join("fonts");
+    xuncha_report::fonts::FILES.iter().all(|(name, _, _)| dir.join(name).is_file()).then_some(dir)
 }
 
 /// Runs the app.
@@ -342,20 +394,34 @@ pub fn run() {
         .with_writer(std::io::stderr)
         .try_init();
     tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        // Only Rust opens files (those the user saved); links are not taken over.
+        .plugin(tauri_plugin_opener::Builder::new().open_js_links_on_click(false).build())
         .setup(|app| {
             let data_dir = match dir_arg("--data-dir") {
                 Some(dir) => dir,
                 None => app.path().app_data_dir()?,
             };
             let mut config = Config::new(&data_dir);
-            // Exports go where the user finds them: the Downloads folder (the app's data
-            // folder only where the system names none).
-            if let Some(dir) = dir_arg("--export-dir").or_else(|| app.path().download_dir().ok()) {
-                config.export_dir = dir;
-            }
+            // Exports go where the user chooses (a Save dialog, which opens in the Downloads
+            // folder); they wait in the data folder meanwhile. With --export-dir, straight
+            // into that folder.
+            let destinations = match dir_arg("--export-dir") {
+                Some(dir) => {
+                    config.export_dir = dir;
+                    Destinations::fixed()
+                }
+                None => {
+                    config.export_dir = data_dir.join(PENDING_EXPORTS);
+                    Destinations::asking(config.export_dir.clone(), app.path().download_dir().ok())
+                }
+            };
+            config.fonts_dir = app.path().resource_dir().ok().and_then(|dir| bundled_fonts(&dir));
             config.demo_pin = std::env::var("XUNCHA_DEMO_PIN").ok().filter(|p| !p.is_empty());
             let events = Arc::new(WebviewEvents(app.handle().clone()));
             app.manage(App::new(config, events, Arc::new(SystemClock))?);
+            destinations.clear_pending();
+            app.manage(destinations);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -409,6 +475,9 @@ pub fn run() {
             export_progress,
             cancel_export,
             open_exported,
+            export_destination,
+            save_exported,
+            discard_exported,
         ])
         .run(tauri::generate_context!())
         .unwrap_or_else(|error| {

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use xuncha_domain::numbering::{self, Numbered};
 use xuncha_domain::{DivisionEntry, RecordId};
 use xuncha_protocol::Role;
 use xuncha_server::admin::{self, NewTeam};
@@ -53,6 +54,16 @@ fn a_release_one_server_and_device_upgrade_and_sync() {
     district.sync(&mut boss).unwrap();
     assert_eq!(boss.store.list(&ListFilter::page(500)).unwrap().len(), 98);
 
+    // The upgraded server numbered the first release's records (编号) in the order that
+    // release printed them (creation time, then id, within round and team). The old device,
+    // which held them all before numbers, asked for them and holds the same as the new one.
+    let rows = old.store.list(&ListFilter::page(500)).unwrap();
+    let printed =
+        numbering::numbers_of(rows.iter().filter_map(Numbered::of_row).filter(|n| !n.round.trim().is_empty()));
+    assert!(printed.len() > 50, "{} of the records have a round", printed.len());
+    assert_eq!(old.store.record_numbers().unwrap(), printed);
+    assert_eq!(boss.store.record_numbers().unwrap(), printed);
+
     // The district defines its divisions and a team for zhang in 东岭镇 only: zhang's tablet
     // keeps that township's records and drops the others'.
     let storage = district.storage.as_ref();
@@ -81,6 +92,11 @@ fn a_release_one_server_and_device_upgrade_and_sync() {
     let kept = old.store.list(&ListFilter::page(500)).unwrap();
     assert!(!kept.is_empty() && kept.len() < 98, "{} records kept", kept.len());
     assert!(kept.iter().all(|r| r.township_code == "330199101000"), "{kept:?}");
+    // With the records go their numbers; the kept ones keep theirs.
+    let numbers = old.store.record_numbers().unwrap();
+    let kept_ids: std::collections::BTreeSet<String> = kept.iter().map(|r| r.record_id.clone()).collect();
+    assert!(numbers.keys().all(|id| kept_ids.contains(&id.to_string())), "numbers of dropped records kept");
+    assert!(numbers.iter().all(|(id, n)| printed.get(id) == Some(n)));
     // Dropped documents count the records and their informants' companions.
     assert!(report.dropped >= 98 - kept.len(), "{report:?}");
     // Gang clues zhang found before teams existed are counted to his team: he keeps them.
@@ -124,6 +140,22 @@ fn a_release_two_server_keeps_its_photo_readable_and_its_devices_syncing() {
     assert_eq!(report.progress.documents_down, 0, "{report:?}");
     district.sync(&mut boss).unwrap();
     assert!(boss.store.record(new).is_ok());
+    // Numbers (编号): the new record has one from its first sync; the second release's record,
+    // made without a round, has none until it is given one.
+    let first = old.store.record_number(new).unwrap().expect("the new record's number");
+    assert_eq!(first, "2024年第一轮-第一巡察组-001");
+    assert_eq!(boss.store.record_number(new).unwrap().as_deref(), Some(first.as_str()));
+    assert_eq!(old.store.record_number(record).unwrap(), None);
+    old.edit(
+        record,
+        &[xuncha_domain::Edit::Set {
+            field: xuncha_domain::Field::Round,
+            value: Some(xuncha_domain::Value::Text("2024年第一轮".into())),
+        }],
+    );
+    district.sync(&mut old).unwrap();
+    let numbers = old.store.record_numbers().unwrap();
+    assert!(numbers[&record].starts_with("2024年第一轮-") && numbers[&record].ends_with("-001"), "{numbers:?}");
     // Its own photo it still has, and the server tells it so.
     assert!(old.store.attachments_to_upload().unwrap().is_empty());
 }

@@ -4,13 +4,18 @@
 // 打开 only where the device opens files), a refusal is worded from its code, and only one
 // export runs at a time. On a record: 生成底稿 for a problem, 生成谈话记录 for a talk (and
 // 入户核查表 for a fund check), nothing for a petition; made once the edits are stored.
+// Where the file goes, with the system's Save dialog mocked: saved where the user chose
+// (the dialog titled and filtered by the file's kind) and opened from there; a cancelled
+// dialog drops the file and shows nothing; a failure is worded and drops the file; an app
+// started with `--export-dir` (export_destination answers null) asks nothing.
 import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
 import { defineComponent, h } from 'vue';
 import { mount, flushPromises } from '@vue/test-utils';
 import { mockIPC, clearMocks } from '@tauri-apps/api/mocks';
+import { save } from '@tauri-apps/plugin-dialog';
 import { freshPinia } from './setup';
 import { i18n } from '../src/i18n';
-import { useExports, POLL_MS } from '../src/stores/exports';
+import { useExports, POLL_MS, splitPath } from '../src/stores/exports';
 import { useTotals } from '../src/stores/totals';
 import { useEditor } from '../src/stores/editor';
 import ExportButtons from '../src/components/ExportButtons.vue';
@@ -20,6 +25,8 @@ import type { ExportProgress } from '../src/bindings/ExportProgress';
 import type { TotalsFilter } from '../src/bindings/TotalsFilter';
 import type { RecordKind } from '../src/bindings/RecordKind';
 import type { RecordView } from '../src/bindings/RecordView';
+
+vi.mock('@tauri-apps/plugin-dialog', () => ({ save: vi.fn() }));
 
 const ROUND = '2024年第一轮';
 
@@ -47,6 +54,7 @@ beforeEach(() => {
 afterEach(() => {
   clearMocks();
   vi.useRealTimers();
+  vi.mocked(save).mockReset();
 });
 
 describe('the export buttons', () => {
@@ -54,6 +62,7 @@ describe('the export buttons', () => {
     const calls: Array<{ cmd: string; filter: TotalsFilter }> = [];
     mockIPC((cmd, args) => {
       if (cmd === 'export_progress') return idle;
+      if (cmd === 'export_destination') return null;
       const filter = (args as { filter: TotalsFilter }).filter;
       calls.push({ cmd, filter });
       return file({ document: 'workbook', pages: null, number: null, records: 12 });
@@ -142,6 +151,7 @@ describe('an export', () => {
         return Promise.reject({ code: 'bad_input', cause: 'nothing_to_export', params: {}, message: 'RUST' });
       }
       if (cmd === 'report_problems') return file({ document: 'problems', openable: false, number: null, records: 7 });
+      if (cmd === 'export_destination') return null;
       return idle;
     });
     const status = mount(ExportStatus, { attachTo: document.body });
@@ -160,6 +170,158 @@ describe('an export', () => {
     expect(document.querySelector('[data-testid="exported-open"]')).toBeNull();
     expect(document.querySelector('[data-testid="exported-dialog"]')!.textContent).toContain('请在文件管理中打开此文件');
     status.unmount();
+  });
+});
+
+const PENDING = '/home/wang/.local/share/cn.gov.jw.xuncha/exports-pending';
+
+/** An export waiting in the app's own folder for the user to choose where it goes. */
+function pending(name: string, change: Partial<ExportedFile> = {}): ExportedFile {
+  return file({ path: `${PENDING}/${name}`, name, folder: PENDING, ...change });
+}
+
+/** The IPC of an app that asks where exports go: what was asked, and what it answers. */
+function askingApp(answers: Record<string, (args: Record<string, unknown>) => unknown>) {
+  const calls: Array<{ cmd: string; args: Record<string, unknown> }> = [];
+  mockIPC((cmd, args) => {
+    const a = (args ?? {}) as Record<string, unknown>;
+    calls.push({ cmd, args: a });
+    if (cmd in answers) return answers[cmd](a);
+    if (cmd === 'export_progress') return idle;
+    if (cmd === 'export_destination') return `/home/wang/Downloads/${splitPath(a.path as string).name}`;
+    if (cmd === 'save_exported') return a.destination;
+    return null;
+  });
+  return calls;
+}
+
+describe('the Save dialog', () => {
+  it('saves the file where the user chose, and 打开 opens it there', async () => {
+    const name = '问题清单-2024年第一轮-20240702-101500.pdf';
+    const calls = askingApp({ report_problems: () => pending(name, { document: 'problems', number: null, records: 7 }) });
+    let choose: (path: string | null) => void = () => {};
+    vi.mocked(save).mockImplementation(() => new Promise((resolve) => (choose = resolve)));
+    const status = mount(ExportStatus, { attachTo: document.body });
+    const exports = useExports();
+
+    const done = exports.filtered('problems', { township: null, round: ROUND, team: null, from: null, to: null });
+    await flushPromises();
+    // The file is made; the dialog asks where it goes, titled in Chinese, at the Downloads
+    // folder under the name the export gave it, listing PDFs.
+    expect(save).toHaveBeenCalledWith({
+      title: '保存问题清单',
+      defaultPath: `/home/wang/Downloads/${name}`,
+      filters: [{ name: 'PDF 文档', extensions: ['pdf'] }],
+    });
+    expect(exports.saving).toBe(true);
+    expect(exports.busy).toBe(true);
+    expect(document.querySelector('[data-testid="export-progress"]')).toBeNull();
+
+    choose('/media/usb/报送/东岭镇问题清单.pdf');
+    const saved = await done;
+    expect(calls.find((c) => c.cmd === 'save_exported')?.args).toEqual({ path: `${PENDING}/${name}`, destination: '/media/usb/报送/东岭镇问题清单.pdf' });
+    expect(saved).toEqual({ ...pending(name, { document: 'problems', number: null, records: 7 }), path: '/media/usb/报送/东岭镇问题清单.pdf', name: '东岭镇问题清单.pdf', folder: '/media/usb/报送' });
+    expect(exports.saving).toBe(false);
+    expect(exports.busy).toBe(false);
+    await flushPromises();
+    const dialog = document.querySelector('[data-testid="exported-dialog"]')!;
+    expect(dialog.getAttribute('data-path')).toBe('/media/usb/报送/东岭镇问题清单.pdf');
+    expect(document.querySelector('[data-testid="exported-folder"]')!.textContent).toBe('/media/usb/报送');
+    (document.querySelector('[data-testid="exported-open"]') as HTMLElement).click();
+    await flushPromises();
+    expect(calls.filter((c) => c.cmd === 'open_exported').map((c) => c.args.path)).toEqual(['/media/usb/报送/东岭镇问题清单.pdf']);
+    expect(calls.some((c) => c.cmd === 'discard_exported')).toBe(false);
+    status.unmount();
+  });
+
+  it('is titled and filtered by what the export makes', async () => {
+    const cases: Array<[string, () => Promise<unknown>, string, { name: string; extensions: string[] }]> = [
+      ['问题底稿-002.pdf', () => useExports().draft('r1', false), '保存问题底稿', { name: 'PDF 文档', extensions: ['pdf'] }],
+      ['谈话记录-003.pdf', () => useExports().draft('r1', true), '保存谈话记录', { name: 'PDF 文档', extensions: ['pdf'] }],
+      ['巡察记录-全部记录.xlsx', () => useExports().filtered('workbook', useTotals().filter), '保存Excel 工作簿', { name: 'Excel 工作簿', extensions: ['xlsx'] }],
+      ['附件包-全部记录.zip', () => useExports().filtered('media', useTotals().filter), '保存附件包', { name: 'ZIP 压缩包', extensions: ['zip'] }],
+      ['xuncha-records-20240702.csv', () => useExports().csv(), '保存记录表（CSV）', { name: 'CSV 表格', extensions: ['csv'] }],
+    ];
+    for (const [name, run, title, filter] of cases) {
+      const written = () => pending(name);
+      askingApp({
+        report_draft: written,
+        export_workbook: written,
+        export_media: written,
+        export_csv: () => ({ path: `${PENDING}/${name}`, records: 12 }),
+      });
+      vi.mocked(save).mockReset().mockResolvedValue(`/home/wang/文档/${name}`);
+      const result = (await run()) as { path: string };
+      expect(result.path, name).toBe(`/home/wang/文档/${name}`);
+      expect(save).toHaveBeenCalledWith({ title, defaultPath: `/home/wang/Downloads/${name}`, filters: [filter] });
+      clearMocks();
+    }
+  });
+
+  it('cancelled, drops the file and shows nothing: no file, no error, no toast', async () => {
+    const name = '巡察记录-2024年第一轮-20240702-101500.xlsx';
+    const calls = askingApp({
+      export_workbook: () => pending(name, { document: 'workbook', pages: null, number: null }),
+      export_csv: () => ({ path: `${PENDING}/xuncha-records.csv`, records: 12 }),
+    });
+    vi.mocked(save).mockResolvedValue(null);
+    const status = mount(ExportStatus, { attachTo: document.body });
+    const exports = useExports();
+    expect(await exports.filtered('workbook', { township: null, round: ROUND, team: null, from: null, to: null })).toBeNull();
+    await flushPromises();
+    expect(calls.filter((c) => c.cmd === 'discard_exported').map((c) => c.args.path)).toEqual([`${PENDING}/${name}`]);
+    expect(calls.some((c) => c.cmd === 'save_exported')).toBe(false);
+    expect(exports.result).toBeNull();
+    expect(exports.error).toBeNull();
+    expect(exports.cancelled).toBe(0);
+    expect(exports.busy).toBe(false);
+    expect(document.querySelector('[data-testid="exported-dialog"]')).toBeNull();
+    // The dashboard's CSV too.
+    expect(await exports.csv()).toBeNull();
+    expect(calls.filter((c) => c.cmd === 'discard_exported')).toHaveLength(2);
+    status.unmount();
+  });
+
+  it('words a failure to save, and drops the file', async () => {
+    const name = '附件包-全部记录-20240702-101500.zip';
+    const calls = askingApp({
+      export_media: () => pending(name, { document: 'media', pages: null, number: null }),
+      save_exported: () => Promise.reject({ code: 'io', cause: null, params: {}, message: 'RUST' }),
+    });
+    vi.mocked(save).mockResolvedValue('/media/usb/附件包.zip');
+    const status = mount(ExportStatus, { attachTo: document.body });
+    const exports = useExports();
+    expect(await exports.filtered('media', { township: null, round: null, team: null, from: null, to: null })).toBeNull();
+    await flushPromises();
+    const error = document.querySelector('[data-testid="export-error"]')!;
+    expect(error.getAttribute('data-code')).toBe('io');
+    expect(error.textContent).toBe('无法读写文件，请检查存储空间后重试。');
+    expect(calls.filter((c) => c.cmd === 'discard_exported').map((c) => c.args.path)).toEqual([`${PENDING}/${name}`]);
+    exports.dismiss();
+
+    // The dialog itself failing: the same, as an error of the app.
+    vi.mocked(save).mockRejectedValue('the dialog could not open');
+    expect(await exports.filtered('media', { township: null, round: null, team: null, from: null, to: null })).toBeNull();
+    expect(exports.error?.code).toBe('ipc');
+    expect(calls.filter((c) => c.cmd === 'discard_exported')).toHaveLength(2);
+    status.unmount();
+  });
+
+  it('is not shown when the app was started with --export-dir: the file stays where it was written', async () => {
+    const calls = askingApp({ export_destination: () => null, report_draft: () => file() });
+    expect(await useExports().draft('r1', false)).toEqual(file());
+    expect(save).not.toHaveBeenCalled();
+    expect(calls.map((c) => c.cmd).filter((c) => c !== 'export_progress')).toEqual(['report_draft', 'export_destination']);
+  });
+
+  it('names the file and folder of a path with either separator', () => {
+    const cases: Array<[string, { name: string; folder: string }]> = [
+      ['/media/usb/报送/清单.pdf', { name: '清单.pdf', folder: '/media/usb/报送' }],
+      ['C:\\Users\\wang\\Documents\\清单.pdf', { name: '清单.pdf', folder: 'C:\\Users\\wang\\Documents' }],
+      ['/清单.pdf', { name: '清单.pdf', folder: '/' }],
+      ['清单.pdf', { name: '清单.pdf', folder: '' }],
+    ];
+    for (const [path, expected] of cases) expect(splitPath(path), path).toEqual(expected);
   });
 });
 

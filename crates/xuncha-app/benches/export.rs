@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, black_box};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use xuncha_app::export::{self, Selection};
+use xuncha_app::export;
 use xuncha_app::workbook;
 use xuncha_domain::{
     ActorId, Capacity, ContractObject, ContractStatus, DeviceId, Division, Edit, Field, FundType, ItemField, ItemId,
     ItemList, Mu, NewRecord, RecordId, RecordKind, ReviewStatus, UserId, Value, Yuan,
 };
-use xuncha_store::{Identity, KdfParams, Store};
+use xuncha_store::{Identity, KdfParams, RecordFilter, Store};
 
 const PIN: &str = "246810";
 const NOW: i64 = 1_735_660_800_000;
@@ -175,12 +175,12 @@ fn store(dir: &std::path::Path, count: usize) -> Store {
 }
 
 fn csv_export(store: &Store) -> Vec<u8> {
-    let selected = export::select(store, &Selection::default()).unwrap();
+    let selected = export::select(store, &RecordFilter::default()).unwrap();
     export::csv_bytes(&selected.rows).unwrap()
 }
 
 fn tables(store: &Store) -> Vec<workbook::Table> {
-    let selected = export::select(store, &Selection::default()).unwrap();
+    let selected = export::select(store, &RecordFilter::default()).unwrap();
     let records = export::records(store, &selected.in_number_order(), || {}).unwrap();
     workbook::tables(&records, &|id| selected.number(id), "2025-01-01")
 }
@@ -229,7 +229,7 @@ fn main() {
     let (baseline, baseline_size) = time(&|| csv_export(&store));
     let (xlsx, xlsx_size) = time(&|| xlsx_export(&store));
     let (zip, zip_size) = time(&|| csv_zip_export(&store));
-    let selected = export::select(&store, &Selection::default()).unwrap();
+    let selected = export::select(&store, &RecordFilter::default()).unwrap();
     let (load, _) = time(&|| {
         let records = export::records(&store, &selected.in_number_order(), || {}).unwrap();
         vec![0; records.len()]

@@ -177,9 +177,11 @@ impl AppError {
             AppError::Export(ExportError::Store(StoreError::Domain(error)) | ExportError::Domain(error)) => {
                 Some(error.code()).filter(|&cause| cause != domain_code(error))
             }
-            AppError::Export(ExportError::UnknownTownship { .. } | ExportError::UnknownRound { .. }) => {
-                Some(ErrorCode::BadFilter)
-            }
+            AppError::Export(
+                ExportError::UnknownTownship { .. }
+                | ExportError::UnknownRound { .. }
+                | ExportError::UnknownTeam { .. },
+            ) => Some(ErrorCode::BadFilter),
             _ => None,
         }
     }
@@ -222,7 +224,9 @@ fn export_code(error: &ExportError) -> ErrorCode {
         ExportError::Store(error) => error.code(),
         ExportError::Io { .. } | ExportError::NotAFolder { .. } => ErrorCode::Io,
         ExportError::NotEmpty { .. } => ErrorCode::AlreadyExists,
-        ExportError::UnknownTownship { .. } | ExportError::UnknownRound { .. } => ErrorCode::BadInput,
+        ExportError::UnknownTownship { .. } | ExportError::UnknownRound { .. } | ExportError::UnknownTeam { .. } => {
+            ErrorCode::BadInput
+        }
         // Too many rows or columns for a sheet among them: a narrower filter helps.
         _ => ErrorCode::ExportFailed,
     }

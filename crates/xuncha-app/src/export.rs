@@ -1,5 +1,5 @@
-//! Export of records: which records (a round, a township, a kind, a status) and their
-//! numbers, the record list as CSV for spreadsheets (one row per record, Chinese headers, a
+//! Export of records: which records (a round, a team, a township, a kind, a status: the
+//! store's [`RecordFilter`]) and their numbers, the record list as CSV for spreadsheets (one row per record, Chinese headers, a
 //! BOM so spreadsheet programs read UTF-8), and files written whole or not at all. The
 //! workbooks are in [`crate::workbook`], the media and Automerge archives in
 //! [`crate::archive`].
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{FixedOffset, TimeZone};
 use xuncha_domain::numbering::{self, NO_ROUND, Numbered};
 use xuncha_domain::{DomainError, Projection, Record, RecordId, RecordKind, ReviewStatus};
-use xuncha_store::{ListFilter, Store, StoreError};
+use xuncha_store::{ListFilter, RecordFilter, Store, StoreError, TotalsFilter};
 
 /// What went wrong exporting.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +47,10 @@ pub enum ExportError {
     )]
     UnknownRound { input: String, known: String },
     #[error(
+        "没有巡察组“{input}”的记录，可选的巡察组：{known} / no records of the team {input:?}; the teams there are: {known}"
+    )]
+    UnknownTeam { input: String, known: String },
+    #[error(
         "{path} 已存在且不为空：请换一个新目录，或先清空它 / {path} exists and is not empty; choose a new folder or empty it first"
     )]
     NotEmpty { path: String },
@@ -65,31 +69,11 @@ impl ExportError {
             self,
             ExportError::UnknownTownship { .. }
                 | ExportError::UnknownRound { .. }
+                | ExportError::UnknownTeam { .. }
                 | ExportError::NotEmpty { .. }
                 | ExportError::NotAFolder { .. }
                 | ExportError::TooManyRows { .. }
         )
-    }
-}
-
-/// Which records to export; `None` takes every value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Selection {
-    /// The round's name as records carry it (`未定轮次`: records of no round).
-    pub round: Option<String>,
-    /// A township's 12-digit code or its name.
-    pub township: Option<String>,
-    pub kind: Option<RecordKind>,
-    pub status: Option<ReviewStatus>,
-}
-
-impl Selection {
-    fn admits(&self, row: &Projection) -> bool {
-        let round = row.round.trim();
-        self.round.as_deref().map(str::trim).is_none_or(|r| r == round || (r == NO_ROUND && round.is_empty()))
-            && self.township.as_deref().map(str::trim).is_none_or(|t| t == row.township_code || t == row.township_name)
-            && self.kind.is_none_or(|k| k.code() == row.kind)
-            && self.status.is_none_or(|s| ReviewStatus::from_stored(&row.status) == Some(s))
     }
 }
 
@@ -98,8 +82,8 @@ impl Selection {
 pub struct Selected {
     /// Index rows of the selected records, most recently changed first.
     pub rows: Vec<Projection>,
-    /// Numbers over every record on the device, so a record's number does not depend on
-    /// what else is exported.
+    /// The number of every record on the device ([`numbers`]), so a record's number does not
+    /// depend on what else is exported.
     pub numbers: BTreeMap<RecordId, String>,
 }
 
@@ -109,46 +93,100 @@ impl Selected {
         self.numbers.get(&id).cloned()
     }
 
-    /// The rows in the order of their numbers: by round, team, then creation.
+    /// The rows in the order of their numbers ([`in_number_order`]).
     pub fn in_number_order(&self) -> Vec<Projection> {
-        let mut keyed: Vec<_> =
-            self.rows.iter().map(|row| (Numbered::of_row(row).map(|n| n.sort_key()), row)).collect();
-        keyed.sort_by(|a, b| a.0.cmp(&b.0));
-        keyed.into_iter().map(|(_, row)| row.clone()).collect()
+        in_number_order(&self.rows, &self.numbers)
     }
 }
 
-/// Selects the records `selection` asks for. A round or township that no record on the
-/// device (and, for a township, no division of the round) has is refused with the ones
-/// there are, since a typing slip would otherwise export nothing.
-pub fn select(store: &Store, selection: &Selection) -> Result<Selected, ExportError> {
-    let all = all_rows(store, None)?;
-    let numbers = numbering::numbers_of(all.iter().filter_map(Numbered::of_row));
-    if let Some(township) = selection.township.as_deref().map(str::trim) {
-        let on_device = all.iter().any(|r| r.township_code == township || r.township_name == township);
-        let known = store.division(township)?.is_some() || !store.divisions_named(township)?.is_empty();
-        if !on_device && !known {
-            let names: BTreeSet<String> = all
+/// `rows` in the order of their numbers: those the server numbered by round, team and
+/// ordinal, then those not numbered yet by round, team and creation.
+pub fn in_number_order(rows: &[Projection], numbers: &BTreeMap<RecordId, String>) -> Vec<Projection> {
+    let mut keyed: Vec<_> = rows
+        .iter()
+        .map(|row| {
+            let numbered = Numbered::of_row(row).map(|n| n.sort_key());
+            let given = numbered
+                .and_then(|(_, _, _, id)| numbers.get(&id))
+                .filter(|n| !n.starts_with(numbering::PROVISIONAL))
+                .and_then(|n| n.rsplit_once('-'))
+                .and_then(|(group, ordinal)| Some((group.to_owned(), ordinal.parse::<u32>().ok()?)));
+            ((given.is_none(), given, numbered), row)
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.into_iter().map(|(_, row)| row.clone()).collect()
+}
+
+/// The 编号 of every record of `all`, which holds every record on the device: the number the
+/// server gave it, or its provisional one ([`numbering::provisional`]) while it has none. A
+/// record has one number in every document and export, whatever else they cover. The one
+/// place documents and exports take numbers from.
+pub fn numbers(store: &Store, all: &[Projection]) -> Result<BTreeMap<RecordId, String>, StoreError> {
+    let given = store.record_numbers()?;
+    Ok(all
+        .iter()
+        .filter_map(Numbered::of_row)
+        .map(|row| (row.id, numbering::number_or_provisional(&given, row.id)))
+        .collect())
+}
+
+/// Selects the records `filter` picks (as [`rows`] does), with the numbers of every
+/// record on the device.
+pub fn select(store: &Store, filter: &RecordFilter) -> Result<Selected, ExportError> {
+    let rows = rows(store, filter)?;
+    Ok(Selected { rows, numbers: numbers(store, &all_rows(store, None)?)? })
+}
+
+/// The rows of the records `filter` picks ([`Store::rows_matching`]), most recently
+/// changed first. When it picks none, a township, round or team that picks no record on
+/// the device (a team: none of the round), and for a township or round that the device's
+/// reference data does not know either, is refused with the ones there are, since a typing
+/// slip would otherwise export nothing.
+pub fn rows(store: &Store, filter: &RecordFilter) -> Result<Vec<Projection>, ExportError> {
+    let rows = store.rows_matching(filter)?;
+    if rows.is_empty() {
+        check_known(store, &filter.scope)?;
+    }
+    Ok(rows)
+}
+
+/// Refuses a township, round or team of `scope` that picks nothing by itself (see [`rows`]).
+fn check_known(store: &Store, scope: &TotalsFilter) -> Result<(), ExportError> {
+    let given = |value: &Option<String>| value.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+    let picked = |scope: TotalsFilter| store.rows_matching(&RecordFilter::from(scope));
+    if let Some(township) = given(&scope.township) {
+        let known = store.division(&township)?.is_some() || !store.divisions_named(&township)?.is_empty();
+        let only = TotalsFilter { township: Some(township.clone()), ..TotalsFilter::default() };
+        if !known && picked(only)?.is_empty() {
+            let names: BTreeSet<String> = all_rows(store, None)?
                 .iter()
                 .filter(|r| !r.township_code.is_empty() || !r.township_name.is_empty())
                 .map(|r| format!("{}（{}）", r.township_name, r.township_code))
                 .collect();
-            return Err(ExportError::UnknownTownship { input: township.to_owned(), known: listed(names) });
+            return Err(ExportError::UnknownTownship { input: township, known: listed(names) });
         }
     }
-    if let Some(round) = selection.round.as_deref().map(str::trim) {
-        let on_device = all.iter().any(|r| r.round.trim() == round || (round == NO_ROUND && r.round.trim().is_empty()));
-        let known = store.rounds()?.iter().any(|r| r.name == round);
-        if !on_device && !known {
-            let names: BTreeSet<String> = all
+    let round = TotalsFilter { round: given(&scope.round), ..TotalsFilter::default() };
+    if let Some(name) = &round.round {
+        let known = store.rounds()?.iter().any(|r| r.name == *name);
+        if !known && picked(round.clone())?.is_empty() {
+            let names: BTreeSet<String> = all_rows(store, None)?
                 .iter()
                 .map(|r| if r.round.trim().is_empty() { NO_ROUND.to_owned() } else { r.round.trim().to_owned() })
                 .collect();
-            return Err(ExportError::UnknownRound { input: round.to_owned(), known: listed(names) });
+            return Err(ExportError::UnknownRound { input: name.clone(), known: listed(names) });
         }
     }
-    let rows = all.into_iter().filter(|row| selection.admits(row)).collect();
-    Ok(Selected { rows, numbers })
+    if let Some(team) = given(&scope.team) {
+        let of_team = TotalsFilter { team: Some(team.clone()), ..round.clone() };
+        if picked(of_team)?.is_empty() {
+            let names: BTreeSet<String> =
+                picked(round)?.iter().map(|r| r.team.trim().to_owned()).filter(|t| !t.is_empty()).collect();
+            return Err(ExportError::UnknownTeam { input: team, known: listed(names) });
+        }
+    }
+    Ok(())
 }
 
 fn listed(names: BTreeSet<String>) -> String {
@@ -407,61 +445,90 @@ mod tests {
         (new, Vec::new(), at)
     }
 
+    /// A filter of a township, a round and a team (`None`: any).
+    fn scope(township: Option<&str>, round: Option<&str>, team: Option<&str>) -> RecordFilter {
+        let text = |v: Option<&str>| v.map(str::to_owned);
+        let scope =
+            TotalsFilter { township: text(township), round: text(round), team: text(team), from: None, to: None };
+        RecordFilter::from(scope)
+    }
+
     #[test]
     fn selections_pick_by_round_township_kind_and_status_and_number_over_the_whole_device() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = store(dir.path());
         let records: Vec<_> = (0..12).map(new_record).collect();
         store.create_records(&records).unwrap();
-        let all = select(&store, &Selection::default()).unwrap();
+        // The server numbered three records of one team, in the order they reached it.
+        let given: Vec<(RecordId, String)> = [(0, 1), (8, 2), (4, 3)]
+            .iter()
+            .map(|&(n, ordinal)| (records[n].0.id, format!("2024年第一轮-第一巡察组-{ordinal:03}")))
+            .collect();
+        let received =
+            xuncha_store::Received { cursor: b"c", dropped: &[], reference: None, protected: None, numbers: &given };
+        store.apply_sync(&[], &[], &received).unwrap();
+        let all = select(&store, &RecordFilter::default()).unwrap();
         assert_eq!(all.rows.len(), 12);
-        // (selection, how many it picks)
+        let kind = |kind, filter: RecordFilter| RecordFilter { kind: Some(kind), ..filter };
+        let status = |status| RecordFilter { status: Some(status), ..RecordFilter::default() };
+        // (filter, how many it picks)
         let cases = [
-            (Selection { round: Some("2024年第一轮".into()), ..Selection::default() }, 6),
-            (Selection { round: Some("未定轮次".into()), ..Selection::default() }, 3),
-            (Selection { township: Some("西溪乡".into()), ..Selection::default() }, 6),
-            (Selection { township: Some("330199101000".into()), ..Selection::default() }, 6),
-            (Selection { kind: Some(RecordKind::FundCheck), ..Selection::default() }, 6),
-            (
-                Selection {
-                    kind: Some(RecordKind::FundCheck),
-                    township: Some("东岭镇".into()),
-                    round: Some(" 2024年第一轮 ".into()),
-                    ..Selection::default()
-                },
-                3,
-            ),
-            (Selection { status: Some(ReviewStatus::Draft), ..Selection::default() }, 12),
-            (Selection { status: Some(ReviewStatus::Submitted), ..Selection::default() }, 0),
+            (scope(None, Some("2024年第一轮"), None), 6),
+            (scope(None, Some("未定轮次"), None), 3),
+            (scope(Some("西溪乡"), None, None), 6),
+            (scope(Some("330199101000"), None, None), 6),
+            (scope(None, None, Some("第二巡察组")), 3),
+            (kind(RecordKind::FundCheck, RecordFilter::default()), 6),
+            (kind(RecordKind::FundCheck, scope(Some("东岭镇"), Some(" 2024年第一轮 "), None)), 3),
+            (status(ReviewStatus::Draft), 12),
+            (status(ReviewStatus::Submitted), 0),
         ];
-        for (selection, picked) in cases {
-            let selected = select(&store, &selection).unwrap();
-            assert_eq!(selected.rows.len(), picked, "{selection:?}");
+        for (filter, picked) in cases {
+            let selected = select(&store, &filter).unwrap();
+            assert_eq!(selected.rows.len(), picked, "{filter:?}");
             // The numbers are the whole device's, whatever is picked.
-            assert_eq!(selected.numbers, all.numbers, "{selection:?}");
+            assert_eq!(selected.numbers, all.numbers, "{filter:?}");
         }
-        // Number order: by round, team, then creation (here the reverse of n).
+        // Number order: the server's numbers by ordinal (not creation, here the reverse of
+        // n), then the records not numbered yet, each with its provisional number.
         let ordered: Vec<String> = all.in_number_order().iter().map(|r| r.title.clone()).collect();
-        assert_eq!(ordered[..3], ["记录8", "记录4", "记录0"]);
+        assert_eq!(ordered[..3], ["记录0", "记录8", "记录4"]);
         let numbers: Vec<String> =
             all.in_number_order().iter().map(|r| all.number(r.record_id.parse().unwrap()).unwrap()).collect();
         assert_eq!(
             numbers[..3],
             ["2024年第一轮-第一巡察组-001", "2024年第一轮-第一巡察组-002", "2024年第一轮-第一巡察组-003"]
         );
-        assert!(numbers.contains(&"未定轮次-未定组-003".to_owned()));
+        assert!(numbers[3..].iter().all(|n| n.starts_with(numbering::PROVISIONAL)), "{numbers:?}");
+        assert_eq!(all.number(records[1].0.id), Some(numbering::provisional(records[1].0.id)));
+        assert_eq!(numbers.iter().collect::<BTreeSet<_>>().len(), 12, "a number twice: {numbers:?}");
 
-        // A round or township the device has no record of is refused with the ones it has.
-        let unknown = select(&store, &Selection { township: Some("北峰镇".into()), ..Selection::default() });
+        // A round, township or team the device has no record of is refused with the ones it
+        // has (a team: those of the round).
+        let unknown = select(&store, &scope(Some("北峰镇"), None, None));
         assert!(
             matches!(&unknown, Err(ExportError::UnknownTownship { known, .. }) if known == "东岭镇（330199101000）、西溪乡（330199102000）"),
             "{unknown:?}"
         );
-        let unknown = select(&store, &Selection { round: Some("2025年第一轮".into()), ..Selection::default() });
+        let unknown = select(&store, &scope(None, Some("2025年第一轮"), None));
         assert!(
             matches!(&unknown, Err(ExportError::UnknownRound { known, .. }) if known == "2024年第一轮、2024年第二轮、未定轮次"),
             "{unknown:?}"
         );
+        let unknown = select(&store, &scope(None, Some("2024年第二轮"), Some("第二巡察组")));
+        assert!(
+            matches!(&unknown, Err(ExportError::UnknownTeam { known, .. }) if known == "第一巡察组"),
+            "{unknown:?}"
+        );
+        // Each known, but nothing of them together: an empty selection, not a refusal.
+        let none = select(
+            &store,
+            &RecordFilter {
+                status: Some(ReviewStatus::Submitted),
+                ..scope(None, Some("2024年第一轮"), Some("第一巡察组"))
+            },
+        );
+        assert!(none.unwrap().rows.is_empty());
     }
 
     #[test]
@@ -470,7 +537,7 @@ mod tests {
         let mut store = store(dir.path());
         let records: Vec<_> = (0..450).map(new_record).collect();
         store.create_records(&records).unwrap();
-        let rows = select(&store, &Selection::default()).unwrap().in_number_order();
+        let rows = select(&store, &RecordFilter::default()).unwrap().in_number_order();
         let read = std::sync::atomic::AtomicUsize::new(0);
         let got = super::records(&store, &rows, || {
             read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

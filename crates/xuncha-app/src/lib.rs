@@ -76,13 +76,22 @@ pub struct Config {
     pub kdf: KdfParams,
     /// The demo PIN to show on the lock screen (`make run` only).
     pub demo_pin: Option<String>,
+    /// Where the report fonts are (the Tauri app's resource folder); `None`: the search
+    /// path of [`xuncha_report::Fonts::load`].
+    pub fonts_dir: Option<PathBuf>,
 }
 
 impl Config {
     /// The product configuration for a data directory.
     pub fn new(data_dir: impl Into<PathBuf>) -> Config {
         let data_dir = data_dir.into();
-        Config { export_dir: data_dir.join("exports"), data_dir, kdf: KdfParams::default(), demo_pin: None }
+        Config {
+            export_dir: data_dir.join("exports"),
+            data_dir,
+            kdf: KdfParams::default(),
+            demo_pin: None,
+            fonts_dir: None,
+        }
     }
 }
 
@@ -114,6 +123,10 @@ pub struct App {
     runtime: tokio::runtime::Runtime,
     events: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
+    /// The report fonts, read at the first document and kept (`reports`).
+    fonts: Mutex<Option<Arc<xuncha_report::Fonts>>>,
+    /// The export running, if any: one at a time (`reports`).
+    export: Mutex<Option<Arc<reports::Job>>>,
 }
 
 fn entropy() -> Result<Entropy> {
@@ -135,7 +148,16 @@ impl App {
             .enable_all()
             .build()
             .map_err(|e| AppError::Io { path: "runtime".into(), detail: e.to_string() })?;
-        Ok(App { config, session: Mutex::new(None), sync: Mutex::new(None), runtime, events, clock })
+        Ok(App {
+            config,
+            session: Mutex::new(None),
+            sync: Mutex::new(None),
+            runtime,
+            events,
+            clock,
+            fonts: Mutex::new(None),
+            export: Mutex::new(None),
+        })
     }
 
     fn db_path(&self) -> PathBuf {

@@ -420,7 +420,13 @@ mod tests {
             .map(|(id, name)| Person { id: id.into(), name: name.into() })
             .to_vec();
         let reference = Reference { people, ..Reference::default() };
-        let received = Received { cursor: b"c1", dropped: &[], reference: Some((b"t1", &reference)), protected: None };
+        let received = Received {
+            cursor: b"c1",
+            dropped: &[],
+            reference: Some((b"t1", &reference)),
+            protected: None,
+            numbers: &[],
+        };
         store.apply_sync(&[], &[], &received).unwrap();
         let input = NewRecordInput {
             kind: RecordKind::FundCheck,

@@ -558,9 +558,22 @@ pub struct ExportArgs {
     /// at all.
     #[arg(long)]
     pub out: PathBuf,
-    /// Only records of this round (its name as records carry it; 未定轮次: of no round).
+    #[command(flatten)]
+    pub scope: Scope,
+}
+
+/// Which records an export or a round's document covers: `xuncha export` and `xuncha report
+/// problems|rectification|summary` take the same options, read by the store's one filter
+/// (`xuncha_store::RecordFilter`). Each left out takes every value.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Scope {
+    /// Only records of this round (its name as records carry it, e.g. 2024年第一轮; 未定轮次:
+    /// of no round).
     #[arg(long)]
     pub round: Option<String>,
+    /// Only this team's records (its name).
+    #[arg(long)]
+    pub team: Option<String>,
     /// Only records of this township (its name or 12-digit code).
     #[arg(long)]
     pub township: Option<String>,
@@ -568,7 +581,8 @@ pub struct ExportArgs {
     /// petition, or the Chinese name).
     #[arg(long)]
     pub kind: Option<String>,
-    /// Only records in this state (a code such as office_approved, or 巡察办已审核).
+    /// Only records in this state (a code such as office_approved or rectifying, or the
+    /// Chinese name such as 巡察办已审核).
     #[arg(long)]
     pub status: Option<String>,
 }

@@ -421,7 +421,8 @@ pub fn record(store: &mut Store, command: &RecordCommand, json: bool) -> Result<
             let id = parse_id(id)?;
             let mut doc = store.record(id)?;
             let informant = store.informant(id)?;
-            show::record(&mut doc, informant.as_ref(), json)
+            let number = store.record_number(id)?;
+            show::record(&mut doc, number.as_deref(), informant.as_ref(), json)
         }
         RecordCommand::Edit(args) => {
             let id = parse_id(&args.id)?;

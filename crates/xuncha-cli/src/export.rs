@@ -1,19 +1,19 @@
 //! `xuncha export`: the record list as CSV, whole records as JSON, the workbook (XLSX, or
 //! its tables as a zip of CSV files), the media archive and the Automerge archive, of the
-//! records a round, township, kind and status pick. Every output is written whole or not
-//! at all.
+//! records a round, team, township, kind and status pick (the [`Scope`] options, which
+//! `xuncha report` takes too). Every output is written whole or not at all.
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use xuncha_app::export::{ExportError, Selected, Selection};
+use xuncha_app::export::{ExportError, Selected};
 use xuncha_app::{archive, workbook};
 use xuncha_domain::{Projection, RecordKind, ReviewStatus, validate};
-use xuncha_store::Store;
+use xuncha_store::{RecordFilter, Store, TotalsFilter};
 
-use crate::args::{ExportArgs, ExportFormat};
+use crate::args::{ExportArgs, ExportFormat, Scope};
 use crate::commands::BadInput;
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
@@ -31,7 +31,7 @@ fn cannot_write(path: &Path) -> String {
 
 /// An export error as the command line reports it: a filter or destination that cannot be
 /// used is bad input (exit status 6); store and domain errors keep their own statuses.
-fn reported(error: ExportError) -> anyhow::Error {
+pub(crate) fn reported(error: ExportError) -> anyhow::Error {
     match error {
         error if error.is_bad_input() => BadInput(error.to_string()).into(),
         ExportError::Store(error) => error.into(),
@@ -40,31 +40,40 @@ fn reported(error: ExportError) -> anyhow::Error {
     }
 }
 
-/// What the arguments select.
-fn selection(args: &ExportArgs) -> Result<Selection> {
-    let kind = match &args.kind {
-        Some(text) => Some(RecordKind::parse(text).ok_or_else(|| xuncha_domain::DomainError::UnknownKind {
-            input: text.clone(),
-            expected: RecordKind::codes(),
-        })?),
-        None => None,
-    };
-    let status = match &args.status {
-        Some(text) => Some(ReviewStatus::parse(text).ok_or_else(|| {
-            BadInput(format!(
-                "未知的审核状态 “{text}”，可选：{} / unknown state {text:?}; one of the codes or labels listed",
-                ReviewStatus::codes()
-            ))
-        })?),
-        None => None,
-    };
-    let text = |value: &Option<String>| value.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
-    Ok(Selection { round: text(&args.round), township: text(&args.township), kind, status })
+impl Scope {
+    /// The store's filter of these options; an unknown kind or state is refused (exit
+    /// status 6).
+    pub fn filter(&self) -> Result<RecordFilter> {
+        let kind = match &self.kind {
+            Some(text) => Some(RecordKind::parse(text).ok_or_else(|| xuncha_domain::DomainError::UnknownKind {
+                input: text.clone(),
+                expected: RecordKind::codes(),
+            })?),
+            None => None,
+        };
+        let status = match &self.status {
+            Some(text) => Some(ReviewStatus::parse(text).ok_or_else(|| {
+                BadInput(format!(
+                    "未知的审核状态 “{text}”，可选：{} / unknown state {text:?}; one of the codes or labels listed",
+                    ReviewStatus::codes()
+                ))
+            })?),
+            None => None,
+        };
+        let scope = TotalsFilter {
+            township: self.township.clone(),
+            round: self.round.clone(),
+            team: self.team.clone(),
+            from: None,
+            to: None,
+        };
+        Ok(RecordFilter { scope, kind, status })
+    }
 }
 
 /// Exports records; returns how many.
 pub fn export(store: &Store, args: &ExportArgs) -> Result<usize> {
-    let selection = selection(args)?;
+    let filter = args.scope.filter()?;
     // Refuse an unusable destination before doing any work.
     let dir = args.out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if !dir.is_dir() {
@@ -77,7 +86,7 @@ pub fn export(store: &Store, args: &ExportArgs) -> Result<usize> {
     if matches!(args.format, ExportFormat::Automerge) {
         xuncha_app::export::check_empty_folder(&args.out).map_err(reported)?;
     }
-    let selected = xuncha_app::export::select(store, &selection).map_err(reported)?;
+    let selected = xuncha_app::export::select(store, &filter).map_err(reported)?;
     let now = crate::now_ms();
     let count = selected.rows.len();
     match args.format {

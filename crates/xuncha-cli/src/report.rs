@@ -1,15 +1,16 @@
 //! `xuncha report`: the documents that go upward (问题底稿, 谈话记录, 入户核查表, 问题清单,
-//! 整改台账, 情况统计表) as PDF from the device database: the arguments, the scope of a
-//! round's document and the file; what each document gathers is `xuncha_app::reports`, the
-//! app's own, typeset by `xuncha-report`.
+//! 整改台账, 情况统计表) as PDF from the device database: the arguments (a round's document
+//! takes the [`Scope`] options `xuncha export` takes, `--round` required) and the file; what
+//! each document gathers is `xuncha_app::reports`, the app's own, typeset by `xuncha-report`.
 
 use anyhow::{Context as _, Result};
 use xuncha_app::AppError;
 use xuncha_app::reports::{self, Desk};
-use xuncha_domain::{Projection, Record, RecordKind, ReviewStatus};
-use xuncha_report::Paper;
-use xuncha_store::{Store, TotalsFilter};
+use xuncha_domain::Record;
+use xuncha_report::{Fonts, Paper};
+use xuncha_store::Store;
 
+use crate::args::Scope;
 use crate::commands::{BadInput, parse_id};
 
 /// `xuncha report …`: one document, written to `--out`.
@@ -43,46 +44,29 @@ pub enum ReportCommand {
         common: ReportCommon,
     },
     /// 问题清单 of a round: one row per problem with its source, conclusion and where it went.
+    #[command(mut_arg("round", |round| round.required(true)))]
     Problems {
         #[command(flatten)]
-        scope: ReportScope,
+        scope: Scope,
         #[command(flatten)]
         common: ReportCommon,
     },
     /// 整改台账 of a round, overdue entries marked.
+    #[command(mut_arg("round", |round| round.required(true)))]
     Rectification {
         #[command(flatten)]
-        scope: ReportScope,
+        scope: Scope,
         #[command(flatten)]
         common: ReportCommon,
     },
     /// The round's 情况统计表: the dashboard's figures on one page.
+    #[command(mut_arg("round", |round| round.required(true)))]
     Summary {
         #[command(flatten)]
-        scope: ReportScope,
+        scope: Scope,
         #[command(flatten)]
         common: ReportCommon,
     },
-}
-
-/// Which records a round's document covers.
-#[derive(Debug, clap::Args)]
-pub struct ReportScope {
-    /// The round's name as records carry it, e.g. 2024年第一轮.
-    #[arg(long)]
-    pub round: String,
-    /// Only this team's records (its name).
-    #[arg(long)]
-    pub team: Option<String>,
-    /// Only this township (its code or name).
-    #[arg(long)]
-    pub township: Option<String>,
-    /// Only this kind (fund_check, gang_clue, asset_check, conduct_issue).
-    #[arg(long)]
-    pub kind: Option<String>,
-    /// Only records in this state (e.g. rectifying, handed_over).
-    #[arg(long)]
-    pub status: Option<String>,
 }
 
 /// What every document takes.
@@ -123,7 +107,7 @@ pub fn run(store: &Store, args: &ReportArgs, json: bool) -> Result<()> {
             dir.display()
         )));
     }
-    let fonts = reports::fonts()?;
+    let fonts = Fonts::load()?;
     let today = match args.command.common().today.as_deref() {
         Some(day) if xuncha_domain::is_date(day.trim()) => day.trim().to_owned(),
         Some(day) => {
@@ -138,29 +122,29 @@ pub fn run(store: &Store, args: &ReportArgs, json: bool) -> Result<()> {
         ReportCommand::Draft { id, .. } => reports::draft(store, &fonts, &desk, parse_id(id)?),
         ReportCommand::Household { id, blank, .. } => reports::household(store, &fonts, &desk, parse_id(id)?, *blank),
         ReportCommand::Problems { scope, .. } => {
-            let records = scoped(store, desk.rows(), scope)?;
-            reports::problems(store, &fonts, &desk, &records, &scope.describe())
+            let (records, covers) = scoped(store, &desk, scope)?;
+            reports::problems(store, &fonts, &desk, &records, &covers)
         }
         ReportCommand::Rectification { scope, .. } => {
-            let records = scoped(store, desk.rows(), scope)?;
-            reports::rectification(&fonts, &desk, &records, &scope.describe())
+            let (records, covers) = scoped(store, &desk, scope)?;
+            reports::rectification(&fonts, &desk, &records, &covers)
         }
         ReportCommand::Summary { scope, .. } => {
-            // The round must exist on this device: a misspelt name would print zeros.
-            scoped_rows(desk.rows(), scope)?;
-            let filter = TotalsFilter {
-                township: scope.township.clone(),
-                round: Some(scope.round.clone()),
-                team: scope.team.clone(),
-                ..TotalsFilter::default()
-            };
-            reports::summary(store, &fonts, &desk, &filter, &scope.describe())
+            let filter = scope.filter()?;
+            // Refused as an export is when it picks nothing: a misspelt round would print zeros.
+            xuncha_app::export::rows(store, &filter).map_err(crate::export::reported)?;
+            reports::summary(store, &fonts, &desk, &filter, &reports::describe(desk.rows(), &filter))
         }
     }
     .map_err(reported)?;
     xuncha_report::release_caches();
     crate::export::write_whole(out, &made.paper.bytes)?;
-    report_written(out, &made.paper, made.document.zh(), json)
+    // A record's document says which 编号 it printed.
+    let number = match &args.command {
+        ReportCommand::Draft { id, .. } | ReportCommand::Household { id, .. } => desk.number(parse_id(id)?),
+        _ => None,
+    };
+    report_written(out, &made.paper, made.document.zh(), number.as_deref(), json)
 }
 
 /// An app error as the command line reports it: the store's, the domain's and the
@@ -174,11 +158,11 @@ fn reported(error: AppError) -> anyhow::Error {
     }
 }
 
-fn report_written(out: &std::path::Path, paper: &Paper, what: &str, json: bool) -> Result<()> {
+fn report_written(out: &std::path::Path, paper: &Paper, what: &str, number: Option<&str>, json: bool) -> Result<()> {
     if json {
         println!(
             "{}",
-            serde_json::json!({ "out": out.display().to_string(), "document": what, "pages": paper.pages, "bytes": paper.bytes.len() })
+            serde_json::json!({ "out": out.display().to_string(), "document": what, "number": number, "pages": paper.pages, "bytes": paper.bytes.len() })
         );
     } else {
         println!(
@@ -192,69 +176,13 @@ fn report_written(out: &std::path::Path, paper: &Paper, what: &str, json: bool) 
     Ok(())
 }
 
-impl ReportScope {
-    /// 2024年第一轮 · 第一巡察组 · …: what the document covers, printed under its title.
-    pub fn describe(&self) -> String {
-        let mut parts = vec![self.round.trim().to_owned()];
-        parts.extend(self.team.iter().map(|t| t.trim().to_owned()));
-        parts.extend(self.township.iter().map(|t| t.trim().to_owned()));
-        if let Some(kind) = self.kind.as_deref().and_then(RecordKind::parse) {
-            parts.push(kind.zh().to_owned());
-        }
-        if let Some(status) = self.status.as_deref().and_then(ReviewStatus::parse) {
-            parts.push(status.zh().to_owned());
-        }
-        parts.join(" · ")
-    }
-}
-
-/// The index rows of the scope; refuses a round (or team) no record of the device names.
-fn scoped_rows<'a>(rows: &'a [Projection], scope: &ReportScope) -> Result<Vec<&'a Projection>> {
-    let round = scope.round.trim();
-    let in_round: Vec<&Projection> = rows.iter().filter(|r| r.round.trim() == round).collect();
-    if in_round.is_empty() {
-        let mut known: Vec<&str> = rows.iter().map(|r| r.round.trim()).filter(|r| !r.is_empty()).collect();
-        known.sort_unstable();
-        known.dedup();
-        anyhow::bail!(BadInput(format!(
-            "本机没有巡察轮次 “{round}” 的记录（已有：{}） / no record of the round {round:?} on this device (rounds: {})",
-            known.join("、"),
-            known.join(", ")
-        )));
-    }
-    let kind = match scope.kind.as_deref() {
-        Some(text) => Some(RecordKind::parse(text).ok_or_else(|| xuncha_domain::DomainError::UnknownKind {
-            input: text.to_owned(),
-            expected: RecordKind::codes(),
-        })?),
-        None => None,
-    };
-    let status = match scope.status.as_deref() {
-        Some(text) => Some(ReviewStatus::parse(text).ok_or_else(|| {
-            BadInput(format!("未知状态 “{text}” / unknown status {text:?}: one of {}", ReviewStatus::codes()))
-        })?),
-        None => None,
-    };
-    let team = scope.team.as_deref().map(str::trim);
-    if let Some(team) = team
-        && !in_round.iter().any(|r| r.team.trim() == team)
-    {
-        anyhow::bail!(BadInput(format!(
-            "该轮次没有巡察组 “{team}” 的记录 / no record of the team {team:?} in the round {round:?}"
-        )));
-    }
-    let township = scope.township.as_deref().map(str::trim);
-    Ok(in_round
-        .into_iter()
-        .filter(|r| team.is_none_or(|t| r.team.trim() == t))
-        .filter(|r| township.is_none_or(|t| r.township_code.trim() == t || r.township_name.trim() == t))
-        .filter(|r| kind.is_none_or(|k| r.kind == k.code()))
-        .filter(|r| status.is_none_or(|s| ReviewStatus::from_stored(&r.status) == Some(s)))
-        .collect())
-}
-
-/// The records of the scope, read whole.
-fn scoped(store: &Store, rows: &[Projection], scope: &ReportScope) -> Result<Vec<Record>> {
-    let rows: Vec<Projection> = scoped_rows(rows, scope)?.into_iter().cloned().collect();
-    reports::read(store, &rows, &mut || Ok(())).map_err(reported)
+/// The records `scope` picks, read whole in the order of their numbers, and what they
+/// cover. A round, township or team that picks nothing on the device is refused with the
+/// ones there are, as exports refuse it.
+fn scoped(store: &Store, desk: &Desk, scope: &Scope) -> Result<(Vec<Record>, String)> {
+    let filter = scope.filter()?;
+    let rows = xuncha_app::export::rows(store, &filter).map_err(crate::export::reported)?;
+    let rows = xuncha_app::export::in_number_order(&rows, desk.numbers());
+    let records = reports::read(store, &rows, &mut || Ok(())).map_err(reported)?;
+    Ok((records, reports::describe(desk.rows(), &filter)))
 }

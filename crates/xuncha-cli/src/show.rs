@@ -63,7 +63,7 @@ pub fn rows(rows: &[Projection], as_json: bool) -> Result<()> {
         println!("（没有记录 / no records）");
         return Ok(());
     }
-    println!("{} {} {} {} {} 标题", pad("编号 id", 36), pad("类型", 16), pad("村", 8), pad("状态", 8), pad("更新", 16));
+    println!("{} {} {} {} {} 标题", pad("记录 id", 36), pad("类型", 16), pad("村", 8), pad("状态", 8), pad("更新", 16));
     for row in rows {
         let mut flags = String::new();
         if row.has_conflicts {
@@ -151,21 +151,26 @@ fn value_text(value: &Value) -> String {
     value.to_string()
 }
 
-/// One whole record.
-pub fn record(doc: &mut RecordDoc, informant: Option<&Informant>, as_json: bool) -> Result<()> {
+/// One whole record, with its number (编号) if the server has given it one.
+pub fn record(doc: &mut RecordDoc, number: Option<&str>, informant: Option<&Informant>, as_json: bool) -> Result<()> {
     let record = doc.read();
     let problems = validate(&record);
     let conflicts = doc.conflicts();
     if as_json {
         return json(&serde_json::json!({
             "record": record,
+            "number": number,
             "problems": problems,
             "conflicts": conflicts,
             "informant": informant,
         }));
     }
     println!("{}  [{}] {}", record.title_or_placeholder(), record.kind.zh(), record.review.status.zh());
-    println!("编号 id: {}", record.id);
+    match number {
+        Some(number) => println!("编号 number: {number}"),
+        None => println!("编号 number: 待编号（同步后由服务器编号） / none yet (the server numbers it when it syncs)"),
+    }
+    println!("记录 id: {}", record.id);
     println!("创建 created: {} by {}", time(record.created_at_ms), record.creator);
     for (field, value) in &record.fields {
         let text = match field.ty() {

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Device, ServerProcess, admin};
+use common::{ServerProcess, admin, demo_office};
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -22,15 +22,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn verify_finds_edited_deleted_and_reordered_log_entries() {
     let office = tempfile::tempdir().unwrap();
     let data = office.path().join("server");
-    assert!(admin(&data, &["demo"]).status.success());
-    let server = ServerProcess::start(&data);
-    let url = server.url();
-    let tablet = Device::new();
-    tablet.ok(&["init", "--user", "demo-inspector", "--name", "演示巡察员"]);
-    let code = String::from_utf8(admin(&data, &["enroll", "demo-inspector"]).stdout).unwrap();
-    tablet.ok(&["enroll", "--server", &url, "--code", code.trim()]);
-    tablet.ok(&["demo"]);
-    tablet.ok(&["sync"]);
+    let (server, tablet) = demo_office(&data);
     drop(server);
 
     assert!(admin(&data, &["checkpoint"]).status.success());

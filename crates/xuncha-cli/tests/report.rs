@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::Device;
+use common::{Device, demo_office};
 
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
@@ -128,14 +128,13 @@ fn every_document_of_the_demo_district_reads_back_with_poppler() {
         .filter(|r| !matches!(r["kind"].as_str(), Some("talk" | "petition")) && r["round"] == "2024年第一轮")
         .collect();
     assert!(!problems.is_empty());
+    // This device never synced: each problem carries its provisional number (the server's
+    // numbers: `a_synced_device_prints_the_numbers_the_server_gave`).
     for problem in &problems {
-        assert_holds(&checked, "问题清单", &[problem["title"].as_str().unwrap()]);
+        let id = problem["record_id"].as_str().unwrap().parse().unwrap();
+        let number = xuncha_domain::numbering::provisional(id);
+        assert_holds(&checked, "问题清单", &[problem["title"].as_str().unwrap(), &number]);
     }
-    assert!(
-        squeezed(&checked.text).contains("2024年第一轮-第一巡察组-001"),
-        "编号 round-team-sequence: {}",
-        checked.text
-    );
 
     // 整改台账 and the summary.
     let pdf = out.join("rectification.pdf");
@@ -195,14 +194,28 @@ fn every_document_of_the_demo_district_reads_back_with_poppler() {
     let checked = check(&pdf, "talk");
     assert_holds(&checked, "谈话记录", &["谈话记录", "被谈话人签名", "问：", "答："]);
 
-    // Refusals say what to do and write nothing.
+    // Refusals (exit status 6) say what to do and write nothing.
     let pdf = out.join("nothing.pdf");
-    let run = device.run(&["report", "problems", "--round", "2099年第九轮", "--out", pdf.to_str().unwrap()]);
-    assert_eq!(run.status.code(), Some(6), "{}", String::from_utf8_lossy(&run.stderr));
-    assert!(String::from_utf8_lossy(&run.stderr).contains("2024年第一轮"), "names the rounds there are");
-    let run = device.run(&["report", "household", talk["record_id"].as_str().unwrap(), "--out", pdf.to_str().unwrap()]);
-    assert_eq!(run.status.code(), Some(6), "{}", String::from_utf8_lossy(&run.stderr));
-    assert!(!pdf.exists());
+    // (arguments, words the message must contain)
+    let refusals: &[(&[&str], &str)] = &[
+        // The rounds there are.
+        (&["problems", "--round", "2099年第九轮"], "2024年第一轮"),
+        (&["summary", "--round", "2099年第九轮"], "2024年第一轮"),
+        // The round's teams.
+        (&["rectification", "--round", "2024年第一轮", "--team", "第九巡察组"], "第一巡察组"),
+        (&["problems", "--round", "2024年第一轮", "--status", "已完成"], "office_approved"),
+        (&["household", talk["record_id"].as_str().unwrap()], "入户核查表"),
+    ];
+    for (args, words) in refusals {
+        let mut all = vec!["report"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--out", pdf.to_str().unwrap()]);
+        let run = device.run(&all);
+        let said = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(6), "{args:?}: {said}");
+        assert!(said.contains(words), "{args:?}: {said}");
+        assert!(!pdf.exists(), "{args:?}");
+    }
 }
 
 /// `12345.60` as the documents print it: `12,345.60`.
@@ -305,4 +318,47 @@ fn a_signed_problem_with_six_photos_makes_a_full_draft() {
     let images = tool("pdfimages", &["-list", pdf.to_str().unwrap()]);
     // Under the two header lines, one line an image.
     assert!(images.lines().count() >= 2 + 7, "six photos and a signature: {images}");
+}
+
+#[test]
+fn a_synced_device_prints_the_numbers_the_server_gave() {
+    // The demo district's server, and its demo inspector's tablet: the demo records made
+    // there and synced, numbered by the server as they arrived.
+    let office = tempfile::tempdir().unwrap();
+    let (server, tablet) = demo_office(&office.path().join("server"));
+
+    let rows = listed(&tablet, &["--round", "2024年第一轮"]);
+    let mut numbers = std::collections::BTreeSet::new();
+    let mut problem = None;
+    for row in &rows {
+        let id = row["record_id"].as_str().unwrap();
+        let shown = json(&tablet.ok(&["record", "show", id, "--json"]));
+        let number = shown["number"].as_str().unwrap_or_else(|| panic!("{id} has no number: {shown}")).to_owned();
+        assert!(number.starts_with("2024年第一轮-第") && number.contains("巡察组-"), "{number}");
+        if row["kind"] == "fund_check" && problem.is_none() {
+            problem = Some((id.to_owned(), number.clone()));
+        }
+        assert!(numbers.insert(number.clone()), "{number} twice");
+    }
+    // Each team counts from 001, without gaps.
+    let mut teams: std::collections::BTreeMap<&str, Vec<u32>> = std::collections::BTreeMap::new();
+    for number in &numbers {
+        let (team, ordinal) = number.rsplit_once('-').unwrap();
+        teams.entry(team).or_default().push(ordinal.parse().unwrap());
+    }
+    for (team, mut ordinals) in teams {
+        ordinals.sort_unstable();
+        assert_eq!(ordinals, (1..=u32::try_from(ordinals.len()).unwrap()).collect::<Vec<_>>(), "{team}");
+    }
+
+    // The 底稿 and the 问题清单 print them.
+    let (id, number) = problem.expect("a demo fund check");
+    let pdf = tablet.dir.path().join("draft.pdf");
+    let written = report(&tablet, &["draft", &id], &pdf);
+    assert_eq!(written["number"].as_str(), Some(number.as_str()));
+    assert_holds(&check(&pdf, "draft-synced"), "问题底稿", &[&number]);
+    let pdf = tablet.dir.path().join("problems.pdf");
+    report(&tablet, &["problems", "--round", "2024年第一轮"], &pdf);
+    assert_holds(&check(&pdf, "problems-synced"), "问题清单", &["2024年第一轮-第一巡察组-001", &number]);
+    drop(server);
 }

@@ -1,16 +1,17 @@
 //! Record numbers (编号) as documents going upward print them: `{round}-{team}-{NNN}`.
 //!
-//! NNN is the record's 1-based ordinal, three digits zero-padded (a thousandth record gets
-//! four), among the records of the same inspection round and team, ordered by creation
-//! time and then id. A record without a round or team is numbered under "未定轮次" /
-//! "未定组". Withdrawn drafts take no number (they have left lists, totals and exports).
+//! The server hands numbers out (it is the one place that sees every record of a round):
+//! NNN is the record's 1-based ordinal among the records of the same inspection round and
+//! team, three digits zero-padded (a thousandth record gets four), given the first time the
+//! server stores the record with a round, and never changed or reused after that. Devices
+//! receive numbers with their sync and keep them; a record the server has not numbered yet
+//! (made offline, or without a round) prints as [`provisional`] until it has one.
 //!
-//! The number is a function of the set of records it is computed over: workbooks, archives
-//! and reports number over every record the device holds, so one record has one number in
-//! all of them. It is stable as long as no older record of the same round and team arrives
-//! later (a colleague's record synced after newer ones were numbered shifts every number
-//! after it): a known weakness, kept because numbers must not be stored in the documents
-//! (two offline tablets would hand out the same one).
+//! Numbers must not be made on the devices: two offline tablets would hand out the same
+//! one, and an older record arriving late would shift every number after it. The order
+//! [`numbers_of`] computes (creation time, then id, within round and team) is the order the
+//! server numbered the records it held before it handed numbers out (its migration), so
+//! numbers printed by earlier versions stay what they were.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,70 @@ use crate::record::Record;
 pub const NO_ROUND: &str = "未定轮次";
 /// The team of a record that has none.
 pub const NO_TEAM: &str = "未定组";
+
+/// What a provisional number starts with.
+pub const PROVISIONAL: &str = "待编号";
+
+/// A record's number as the server assigned it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Number {
+    pub round: String,
+    pub team: String,
+    /// 1-based, within round and team.
+    pub ordinal: u32,
+}
+
+impl std::fmt::Display for Number {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}-{:03}", self.round, self.team, self.ordinal)
+    }
+}
+
+/// The group (round, team) a record is numbered in, once it can be: `None` while it has no
+/// round (a draft may not have one yet) or is withdrawn. A record without a team counts
+/// under [`NO_TEAM`]; spaces around names do not matter.
+pub fn group_of(round: &str, team: &str, withdrawn: bool) -> Option<(String, String)> {
+    let (round, team) = (round.trim(), team.trim());
+    (!withdrawn && !round.is_empty())
+        .then(|| (round.to_owned(), if team.is_empty() { NO_TEAM.to_owned() } else { team.to_owned() }))
+}
+
+/// What a record the server has not numbered yet shows where its number goes: unique on
+/// the device (the end of its random id), and plainly not a number.
+pub fn provisional(id: RecordId) -> String {
+    let text = id.to_string();
+    format!("{PROVISIONAL}-{}", &text[text.len().saturating_sub(8)..])
+}
+
+/// The number `numbers` holds for `id`, or its provisional one.
+pub fn number_or_provisional(numbers: &BTreeMap<RecordId, String>, id: RecordId) -> String {
+    numbers.get(&id).cloned().unwrap_or_else(|| provisional(id))
+}
+
+/// Ordinals for records that have none yet, in number order (round, team, creation time,
+/// id), continuing after `taken` (the highest ordinal already given in each group). What
+/// the server uses to number the records it held before it handed numbers out.
+pub fn continue_numbering<'a>(
+    records: impl IntoIterator<Item = Numbered<'a>>,
+    taken: &BTreeMap<(String, String), u32>,
+) -> Vec<(RecordId, Number)> {
+    let mut members: Vec<(String, String, i64, RecordId)> = records
+        .into_iter()
+        .filter_map(|r| group_of(r.round, r.team, false).map(|(round, team)| (round, team, r.created_at_ms, r.id)))
+        .collect();
+    members.sort();
+    members.dedup_by_key(|(_, _, _, id)| *id);
+    let mut next: BTreeMap<(String, String), u32> = BTreeMap::new();
+    members
+        .into_iter()
+        .map(|(round, team, _, id)| {
+            let key = (round, team);
+            let last = next.entry(key.clone()).or_insert_with(|| taken.get(&key).copied().unwrap_or(0));
+            *last += 1;
+            (id, Number { round: key.0, team: key.1, ordinal: *last })
+        })
+        .collect()
+}
 
 /// What a record's number depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +256,54 @@ mod tests {
         assert_eq!(before[&id(1)], "R-T-001");
         assert_eq!(after[&id(1)], "R-T-002");
         assert_eq!(after[&id(3)], "R-T-001");
+    }
+
+    #[test]
+    fn the_servers_numbering_continues_each_group_and_leaves_records_without_a_round_out() {
+        let records = [
+            numbered(1, "R", "T", 30),
+            numbered(2, "R", "T", 10),
+            numbered(3, "R", "", 20),
+            numbered(4, "  ", "T", 5),
+            numbered(5, "R2", "T", 40),
+            numbered(2, "R", "T", 10),
+        ];
+        let taken = BTreeMap::from([(("R".to_owned(), "T".to_owned()), 7)]);
+        let got: Vec<(RecordId, String)> = continue_numbering(records.iter().copied(), &taken)
+            .into_iter()
+            .map(|(id, n)| (id, n.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (id(2), "R-T-008".to_owned()),
+                (id(1), "R-T-009".to_owned()),
+                (id(3), format!("R-{NO_TEAM}-001")),
+                (id(5), "R2-T-001".to_owned()),
+            ]
+        );
+        // With nothing taken it numbers as earlier versions printed (for records with a round).
+        let fresh: BTreeMap<RecordId, String> = continue_numbering(records.iter().copied(), &BTreeMap::new())
+            .into_iter()
+            .map(|(id, n)| (id, n.to_string()))
+            .collect();
+        let earlier = numbers_of(records.iter().copied().filter(|r| !r.round.trim().is_empty()));
+        assert_eq!(fresh, earlier);
+
+        assert_eq!(group_of(" R ", " ", false), Some(("R".to_owned(), NO_TEAM.to_owned())));
+        assert_eq!(group_of("R", "T", true), None);
+        assert_eq!(group_of(" ", "T", false), None);
+    }
+
+    #[test]
+    fn a_provisional_number_is_unique_per_record_and_never_looks_like_a_number() {
+        let (a, b) = (RecordId::new(1_709_514_000_000, &[1; 10]), RecordId::new(1_709_514_000_000, &[2; 10]));
+        assert_ne!(provisional(a), provisional(b));
+        assert!(provisional(a).starts_with(PROVISIONAL));
+        let numbers = BTreeMap::from([(a, "R-T-001".to_owned())]);
+        assert_eq!(number_or_provisional(&numbers, a), "R-T-001");
+        assert_eq!(number_or_provisional(&numbers, b), provisional(b));
+        assert_eq!(Number { round: "R".into(), team: "T".into(), ordinal: 1000 }.to_string(), "R-T-1000");
     }
 
     #[test]

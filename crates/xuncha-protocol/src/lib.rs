@@ -69,6 +69,11 @@ pub struct SyncRequest {
     /// the registered ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<DeviceKeys>,
+    /// Records (16 UUID bytes) the device holds, the server has, and the device knows no
+    /// number (编号) of: the server answers with the numbers it has given them (at most
+    /// [`MAX_ENTRIES`] are looked at).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub want_numbers: Vec<serde_bytes::ByteBuf>,
 }
 
 /// A device's public keys, made at enrollment; the private halves never leave the
@@ -124,6 +129,21 @@ pub struct SyncResponse {
     /// The reference data the device may see, whole, when it differs from what it holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<ReferenceUpdate>,
+    /// The numbers (编号) the server gave the records of this response (those uploaded and
+    /// stored, those in `entries`) and of those in `want_numbers`, of the records the device
+    /// may read. A record the server has not numbered yet (no round) is absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub numbers: Vec<RecordNumber>,
+}
+
+/// A record's number (编号) as the server assigned it: `{round}-{team}-{NNN}`, never
+/// changed once given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordNumber {
+    /// 16 UUID bytes.
+    #[serde(with = "serde_bytes")]
+    pub record: Vec<u8>,
+    pub number: String,
 }
 
 /// The reference data of a device (divisions, rounds, teams, rosters with masked numbers)
@@ -581,6 +601,7 @@ mod tests {
                 want_full: vec![key(99)],
                 reference_tag: vec![],
                 keys: Some(DeviceKeys { signing: "ab".repeat(32), sealing: "age1x".into() }),
+                want_numbers: vec![serde_bytes::ByteBuf::from(vec![7; 16])],
             };
             proptest::prop_assert_eq!(decode::<SyncRequest>(&encode(&request), MAX_DECODED_BYTES).unwrap(), request);
         }

@@ -517,10 +517,11 @@ fn sync_once(
         with_tx(storage, true, |tx| sync::store_uploads(tx, &by, request, now))?
     };
     let legacy = scope::read_scope(&user, &[]);
-    let (page, reference) = with_tx(storage, false, |tx| {
+    let (page, reference, numbers) = with_tx(storage, false, |tx| {
         let page = sync::read_entries(tx, &who, &legacy, request)?;
         let reference = reference::update(tx, &who, &teams, &request.reference_tag)?;
-        Ok((page, reference))
+        let numbers = sync::numbers_for(tx, &who, request, &acks, &page.entries)?;
+        Ok((page, reference, numbers))
     })?;
     let response = SyncResponse {
         acks,
@@ -529,6 +530,7 @@ fn sync_once(
         more: page.more,
         dropped: page.dropped,
         reference,
+        numbers,
     };
     let body = xuncha_protocol::encode(&response);
     let entry = sync::audit_entry(&device, request, &response, bytes_in, body.len(), now);

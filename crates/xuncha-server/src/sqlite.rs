@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use xuncha_protocol::{DocKey, Part, Role};
 
+use xuncha_domain::numbering::{self, Number};
 use xuncha_domain::{DivisionEntry, ReadScope, Roster, Round, Team};
 
 use crate::at_rest::{self, BlobKey};
@@ -240,6 +241,20 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE devices ADD COLUMN token_issued_at INTEGER;
 "#,
+    // 10: record numbers (编号), handed out by the server: the first time it stores a record
+    // with a round, the next ordinal of the record's round and team; never changed or
+    // reused. Records stored before are numbered by `backfill_numbers` in the order earlier
+    // versions printed (creation time, then id), at time 0.
+    r#"
+    CREATE TABLE record_numbers (
+        record      BLOB PRIMARY KEY,
+        round       TEXT NOT NULL,
+        team        TEXT NOT NULL,
+        ordinal     INTEGER NOT NULL,
+        assigned_at INTEGER NOT NULL,
+        UNIQUE (round, team, ordinal)
+    ) WITHOUT ROWID;
+"#,
 ];
 
 const LOG_COLUMNS: &str = "seq, record, part, hash, device_id, received_at, bytes, link";
@@ -295,6 +310,25 @@ fn backfill_scopes(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Numbers the records stored before migration 10, as earlier versions printed them.
+fn backfill_numbers(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let snapshots: Vec<Vec<u8>> = {
+        let mut stmt = tx.prepare("SELECT snapshot FROM docs WHERE part = 'record'")?;
+        stmt.query_map([], |row| row.get(0))?.collect::<Result<Vec<_>, _>>()?
+    };
+    let records: Vec<xuncha_domain::Record> = snapshots
+        .iter()
+        .filter_map(|snapshot| xuncha_domain::RecordDoc::load(snapshot).ok().map(|mut doc| doc.read()))
+        .collect();
+    let numbered = records.iter().filter_map(numbering::Numbered::of_record);
+    let mut insert = tx
+        .prepare("INSERT INTO record_numbers (record, round, team, ordinal, assigned_at) VALUES (?1, ?2, ?3, ?4, 0)")?;
+    for (id, number) in numbering::continue_numbering(numbered, &std::collections::BTreeMap::new()) {
+        insert.execute(params![id.uuid().as_bytes().as_slice(), number.round, number.team, number.ordinal])?;
+    }
+    Ok(())
+}
+
 fn part_code(part: Part) -> &'static str {
     match part {
         Part::Record => "record",
@@ -340,6 +374,9 @@ impl SqliteStorage {
             }
             if index == 4 {
                 backfill_links(&tx)?;
+            }
+            if index == 9 {
+                backfill_numbers(&tx)?;
             }
             tx.pragma_update(None, "user_version", i64::try_from(index + 1).unwrap_or(i64::MAX))?;
             tx.commit()?;
@@ -786,6 +823,35 @@ impl Tx for SqlTx<'_> {
             .collect::<Result<Vec<_>, _>>()?;
         let more = rows.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
         Ok((rows, more))
+    }
+
+    fn number_record(&mut self, record: &[u8], round: &str, team: &str, now_ms: i64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO record_numbers (record, round, team, ordinal, assigned_at)
+             SELECT ?1, ?2, ?3, coalesce(max(ordinal), 0) + 1, ?4 FROM record_numbers WHERE round = ?2 AND team = ?3
+             ON CONFLICT (record) DO NOTHING",
+            params![record, round, team, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn record_numbers(&mut self, records: &[Vec<u8>], who: &Visibility) -> Result<Vec<(Vec<u8>, Number)>> {
+        let (device, places, all_gang, teams, all_protected) = visible_params(who);
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "SELECT n.round, n.team, n.ordinal FROM record_numbers n
+             JOIN docs d ON d.record = n.record AND d.part = 'record'
+             WHERE n.record = ?6 AND {VISIBLE}"
+        ))?;
+        let mut found = Vec::new();
+        for record in records {
+            let number = stmt
+                .query_row(params![device, places, all_gang, teams, all_protected, record], |row| {
+                    Ok(Number { round: row.get(0)?, team: row.get(1)?, ordinal: row.get(2)? })
+                })
+                .optional()?;
+            found.extend(number.map(|n| (record.clone(), n)));
+        }
+        Ok(found)
     }
 
     fn max_seq(&mut self) -> Result<u64> {

@@ -212,6 +212,14 @@ pub trait Tx {
     fn docs_after(&mut self, after: Option<&DocKey>, who: &Visibility, limit: u32) -> Result<(Vec<StoredDoc>, bool)>;
     /// The highest sequence number in the log.
     fn max_seq(&mut self) -> Result<u64>;
+    /// Gives the record the next number of its round and team unless it has one.
+    fn number_record(&mut self, record: &[u8], round: &str, team: &str, now_ms: i64) -> Result<()>;
+    /// The numbers of those of `records` that have one and that `who` may read, in order.
+    fn record_numbers(
+        &mut self,
+        records: &[Vec<u8>],
+        who: &Visibility,
+    ) -> Result<Vec<(Vec<u8>, xuncha_domain::numbering::Number)>>;
     fn audit(&mut self, entry: &AuditEntry) -> Result<()>;
     fn audit_log(&mut self, limit: u32) -> Result<Vec<AuditEntry>>;
     /// Records which attachments a record references now (replacing what it referenced).

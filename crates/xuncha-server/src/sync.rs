@@ -3,11 +3,13 @@
 //! change log in one transaction; the answer carries the log after the device's cursor,
 //! filtered to what the device may see.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use xuncha_domain::workflow::Standing;
-use xuncha_domain::{ProtectedDoc, ReadScope, RecordDoc, RecordId, SyncDoc, Team, rules, signing};
-use xuncha_protocol::{Ack, DocKey, Entry, ErrorCode, Outcome, Part, SyncRequest, SyncResponse, Upload, codes};
+use xuncha_domain::{Field, ProtectedDoc, ReadScope, RecordDoc, RecordId, SyncDoc, Team, numbering, rules, signing};
+use xuncha_protocol::{
+    Ack, DocKey, Entry, ErrorCode, Outcome, Part, RecordNumber, SyncRequest, SyncResponse, Upload, codes,
+};
 
 use crate::scope;
 use crate::storage::{AuditEntry, Device, DocScope, LoggedChange, Result, StoredDoc, Tx, User, Visibility};
@@ -254,8 +256,13 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
             let attachments: Vec<String> = record.all_attachments().map(|a| a.sha256.clone()).collect();
             tx.set_attachment_refs(&upload.doc.record, &attachments)?;
             let (heads, snapshot) = (doc.heads(), doc.save());
-            store_new(tx, upload, &signatures, new, snapshot, after, owner, &device.id, now_ms)
-                .map(|n| ack(n, heads_bytes(&heads)))
+            let outcome = store_new(tx, upload, &signatures, new, snapshot, after, owner, &device.id, now_ms)?;
+            let (round, team) =
+                (record.text(Field::Round).unwrap_or_default(), record.text(Field::Team).unwrap_or_default());
+            if let Some((round, team)) = numbering::group_of(round, team, record.withdrawn.is_some()) {
+                tx.number_record(&upload.doc.record, &round, &team, now_ms)?;
+            }
+            Ok(ack(outcome, heads_bytes(&heads)))
         }
         Part::Protected => {
             let record_key = DocKey { record: upload.doc.record.clone(), part: Part::Record };
@@ -561,6 +568,34 @@ pub fn read_entries(tx: &mut dyn Tx, who: &Visibility, legacy: &ReadScope, reque
     };
     let cursor = Position { scope: Some(who.scope.fingerprint()), epoch: Some(epoch.tag), cursor }.encode();
     Ok(Page { entries, cursor, more, dropped })
+}
+
+/// The numbers (编号) a response carries: of the records stored from this request, of those
+/// among its entries, and of those the device asked for (at most [`MAX_ENTRIES`]), as far
+/// as the device may read them.
+///
+/// [`MAX_ENTRIES`]: xuncha_protocol::MAX_ENTRIES
+pub fn numbers_for(
+    tx: &mut dyn Tx,
+    who: &Visibility,
+    request: &SyncRequest,
+    acks: &[Ack],
+    entries: &[Entry],
+) -> Result<Vec<RecordNumber>> {
+    let stored = acks.iter().filter(|a| matches!(a.outcome, Outcome::Stored { .. })).map(|a| &a.doc);
+    let asked = request.want_numbers.iter().take(xuncha_protocol::MAX_ENTRIES as usize).map(|r| r.to_vec());
+    let records: BTreeSet<Vec<u8>> = stored
+        .chain(entries.iter().map(|e| &e.doc))
+        .filter(|doc| doc.part == Part::Record)
+        .map(|doc| doc.record.clone())
+        .chain(asked)
+        .collect();
+    let records: Vec<Vec<u8>> = records.into_iter().collect();
+    Ok(tx
+        .record_numbers(&records, who)?
+        .into_iter()
+        .map(|(record, number)| RecordNumber { record, number: number.to_string() })
+        .collect())
 }
 
 /// Records named in a sync's audit row, of those stored and of those refused.

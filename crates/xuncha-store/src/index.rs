@@ -1,9 +1,11 @@
 //! The projection index: one row per record for lists, filters and district totals, and
-//! trigram full-text search that finds Chinese phrases without word breaking. A withdrawn
-//! draft has no row and no search entry: its document alone remains.
+//! full-text search that finds Chinese phrases without word breaking (`text.rs`); the one
+//! SQL condition that says which records a filter picks, for totals, documents and exports
+//! alike. A withdrawn draft has no row and no search entry: its document alone remains.
 
 use rusqlite::{Row, Transaction, params, params_from_iter, types::Value as SqlValue};
 use serde::{Deserialize, Serialize};
+use xuncha_domain::numbering::NO_ROUND;
 use xuncha_domain::{Projection, RecordDoc, RecordKind, ReviewStatus};
 
 use crate::Store;
@@ -16,6 +18,11 @@ const COLUMNS: &str = "record_id, kind, title, round, township_code, township_na
     party_members, party_members_expelled, public_officials, contracts, contracts_rectified, land_recovered_centimu,
     income_recovered_fen, attachment_count, has_conflicts, problem_count, shortfall_fen, conclusion, handover_to,
     rect_unit, rect_deadline, rectified_at, clue_source";
+
+/// [`COLUMNS`] of `records r`.
+fn prefixed_columns() -> String {
+    COLUMNS.split(',').map(|c| format!("r.{}", c.trim())).collect::<Vec<_>>().join(", ")
+}
 
 /// Writes a record's row and its search entry; a withdrawn record has neither.
 pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
@@ -299,28 +306,61 @@ pub struct TotalsFilter {
     pub to: Option<String>,
 }
 
-impl TotalsFilter {
-    /// The SQL condition on `records` (with `?1`…`?5` bound by [`TotalsFilter::params`]).
-    const WHERE: &'static str = "(?1 IS NULL OR township_code = ?1) AND (?2 IS NULL OR round = ?2)
-        AND (?3 IS NULL OR team = ?3) AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR created_at < ?5)";
+/// Which records a document or an export covers: those the totals' filter picks (a
+/// township by code or name, a round, a team, the days created), narrowed to one kind and
+/// one state. Totals, the 问题清单, documents and exports all select through the one SQL
+/// condition [`Store::rows_matching`] and [`Store::totals_matching`] share, so they cannot
+/// disagree on which records a filter picks. Empty values pick every record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordFilter {
+    pub scope: TotalsFilter,
+    pub kind: Option<RecordKind>,
+    pub status: Option<ReviewStatus>,
+}
 
-    fn params(&self) -> Result<[Option<rusqlite::types::Value>; 5]> {
-        use rusqlite::types::Value as V;
-        let text =
-            |v: &Option<String>| v.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(|t| V::Text(t.to_owned()));
-        let day = |v: &Option<String>, next: i64| -> Result<Option<V>> {
-            match v.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-                None => Ok(None),
-                Some(date) => {
-                    let days = xuncha_domain::workflow::day_number(date).ok_or_else(|| StoreError::BadFilter {
-                        detail: format!("日期 “{date}” 应写成 YYYY-MM-DD / the date {date:?} must be YYYY-MM-DD"),
-                    })?;
-                    Ok(Some(V::Integer((days + next) * 86_400_000 - 8 * 3_600_000)))
-                }
-            }
-        };
-        Ok([text(&self.township), text(&self.round), text(&self.team), day(&self.from, 0)?, day(&self.to, 1)?])
+impl From<TotalsFilter> for RecordFilter {
+    fn from(scope: TotalsFilter) -> RecordFilter {
+        RecordFilter { scope, ..RecordFilter::default() }
     }
+}
+
+/// SQL conditions on `records r` joined by AND, with the values they bind (`?1`, `?2`, …).
+#[derive(Debug, Default)]
+struct Condition {
+    clauses: Vec<String>,
+    values: Vec<SqlValue>,
+}
+
+impl Condition {
+    /// Binds `value`; returns its placeholder.
+    fn bind(&mut self, value: SqlValue) -> String {
+        self.values.push(value);
+        format!("?{}", self.values.len())
+    }
+
+    fn and(&mut self, clause: String) {
+        self.clauses.push(clause);
+    }
+
+    /// The condition as SQL (`1` when there is none).
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() { "1".to_owned() } else { self.clauses.join(" AND ") }
+    }
+}
+
+/// A filter's text, trimmed; `None` when empty.
+fn given(value: &Option<String>) -> Option<String> {
+    value.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+}
+
+/// The first millisecond of the day `value` (`YYYY-MM-DD` in China, UTC+8), `next` days on;
+/// `None` when empty, refused when not a date.
+fn day_start(value: &Option<String>, next: i64) -> Result<Option<i64>> {
+    let Some(date) = given(value) else { return Ok(None) };
+    let days = xuncha_domain::workflow::day_number(&date).ok_or_else(|| StoreError::BadFilter {
+        detail: format!("日期 “{date}” 应写成 YYYY-MM-DD / the date {date:?} must be YYYY-MM-DD"),
+    })?;
+    Ok(Some((days + next) * 86_400_000 - 8 * 3_600_000))
 }
 
 /// How many records share one value of a column (a village, a round, a status).
@@ -349,6 +389,68 @@ pub struct Facets {
 }
 
 impl Store {
+    /// The one SQL condition on `records r` that picks what `filter` picks: the township by
+    /// code or name, the round and team as records carry them (blanks around them left
+    /// out; 未定轮次 picks records of no round), the days records were created on (from and
+    /// to both included, China time), the kind and the state (with the codes older
+    /// versions stored for it). A date that is not `YYYY-MM-DD` is refused (`bad_filter`).
+    fn condition(&self, filter: &RecordFilter) -> Result<Condition> {
+        let scope = &filter.scope;
+        let mut c = Condition::default();
+        if let Some(township) = given(&scope.township) {
+            let t = c.bind(SqlValue::Text(township));
+            c.and(format!("(r.township_code = {t} OR r.township_name = {t})"));
+        }
+        if let Some(round) = given(&scope.round) {
+            let unplaced = if round == NO_ROUND { " OR trim(r.round) = ''" } else { "" };
+            let r = c.bind(SqlValue::Text(round));
+            c.and(format!("(trim(r.round) = {r}{unplaced})"));
+        }
+        if let Some(team) = given(&scope.team) {
+            let t = c.bind(SqlValue::Text(team));
+            c.and(format!("trim(r.team) = {t}"));
+        }
+        if let Some(ms) = day_start(&scope.from, 0)? {
+            let from = c.bind(SqlValue::Integer(ms));
+            c.and(format!("r.created_at >= {from}"));
+        }
+        if let Some(ms) = day_start(&scope.to, 1)? {
+            let to = c.bind(SqlValue::Integer(ms));
+            c.and(format!("r.created_at < {to}"));
+        }
+        if let Some(kind) = filter.kind {
+            let k = c.bind(SqlValue::Text(kind.code().to_owned()));
+            c.and(format!("r.kind = {k}"));
+        }
+        if let Some(status) = filter.status {
+            let mut codes = vec![status.code().to_owned()];
+            let mut stmt = self.conn.prepare_cached("SELECT DISTINCT status FROM records")?;
+            for stored in stmt.query_map([], |row| row.get::<_, String>(0))? {
+                let stored = stored?;
+                if stored != status.code() && ReviewStatus::from_stored(&stored) == Some(status) {
+                    codes.push(stored);
+                }
+            }
+            let codes: Vec<String> = codes.into_iter().map(|code| c.bind(SqlValue::Text(code))).collect();
+            c.and(format!("r.status IN ({})", codes.join(", ")));
+        }
+        Ok(c)
+    }
+
+    /// The rows of the records `filter` picks, most recently changed first. Reads only the
+    /// index.
+    pub fn rows_matching(&self, filter: &RecordFilter) -> Result<Vec<Projection>> {
+        let c = self.condition(filter)?;
+        let sql = format!(
+            "SELECT {} FROM records r WHERE {} ORDER BY r.updated_at DESC, r.record_id",
+            prefixed_columns(),
+            c.sql()
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(c.values), from_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// Every township, village, round, kind and status on the device, with counts.
     pub fn facets(&self) -> Result<Facets> {
         let group = |sql: &str| -> Result<Vec<Facet>> {
@@ -416,7 +518,7 @@ impl Store {
             push(&mut clauses, &mut args, "records_fts MATCH ?", SqlValue::Text(query));
             order = "f.rowid DESC";
         }
-        let columns = COLUMNS.split(',').map(|c| format!("r.{}", c.trim())).collect::<Vec<_>>().join(", ");
+        let columns = prefixed_columns();
         let where_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
         let limit = if filter.limit == 0 { 50 } else { filter.limit };
         let sql =
@@ -448,29 +550,31 @@ impl Store {
 
     /// Totals over the records `filter` picks, overdue judged on `today` (`YYYY-MM-DD`).
     pub fn totals_for(&self, filter: &TotalsFilter, today: &str) -> Result<Totals> {
+        self.totals_matching(&RecordFilter::from(filter.clone()), today)
+    }
+
+    /// Totals over the records `filter` picks (the same records as
+    /// [`Store::rows_matching`]), overdue judged on `today` (`YYYY-MM-DD`).
+    pub fn totals_matching(&self, filter: &RecordFilter, today: &str) -> Result<Totals> {
         let mut totals = self.base_totals(filter)?;
         totals.workflow = self.workflow_totals(filter, today)?;
         Ok(totals)
     }
 
-    fn workflow_totals(&self, filter: &TotalsFilter, today: &str) -> Result<WorkflowTotals> {
+    fn workflow_totals(&self, filter: &RecordFilter, today: &str) -> Result<WorkflowTotals> {
         use xuncha_domain::workflow::{Light, is_problem, light};
-        use xuncha_domain::{ClueSource, HandoverTo, RecordKind, ReviewStatus};
-        let params = filter.params()?;
+        use xuncha_domain::{ClueSource, HandoverTo};
+        let c = self.condition(filter)?;
         let sql = format!(
             "SELECT r.kind, r.status, r.conclusion, r.handover_to, r.rect_unit, r.rect_deadline, r.round,
                     r.township_name, r.clue_source,
                     (SELECT group_concat(s.kind) FROM citations c JOIN records s ON s.record_id = c.source_id
                       WHERE c.record_id = r.record_id)
              FROM records r WHERE {}",
-            TotalsFilter::WHERE
-                .replace("township_code", "r.township_code")
-                .replace("round =", "r.round =")
-                .replace("team =", "r.team =")
-                .replace("created_at", "r.created_at")
+            c.sql()
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |row| {
+        let rows = stmt.query_map(params_from_iter(c.values), |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, String>(1)?,
@@ -580,14 +684,15 @@ impl Store {
     /// The 问题清单: every problem record (not talks or petitions) `filter` picks, by
     /// township, village and time.
     pub fn problems(&self, filter: &TotalsFilter) -> Result<Vec<Projection>> {
+        let c = self.condition(&RecordFilter::from(filter.clone()))?;
         let sql = format!(
-            "SELECT {COLUMNS} FROM records WHERE kind NOT IN ('talk', 'petition') AND {}
-             ORDER BY township_code, village_code, created_at, record_id",
-            TotalsFilter::WHERE
+            "SELECT {} FROM records r WHERE r.kind NOT IN ('talk', 'petition') AND {}
+             ORDER BY r.township_code, r.village_code, r.created_at, r.record_id",
+            prefixed_columns(),
+            c.sql()
         );
-        let params = filter.params()?;
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(params.iter()), from_row)?.collect::<Result<Vec<_>, _>>()?;
+        let rows = stmt.query_map(params_from_iter(c.values), from_row)?.collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
@@ -599,7 +704,8 @@ impl Store {
         Ok(ids)
     }
 
-    fn base_totals(&self, filter: &TotalsFilter) -> Result<Totals> {
+    fn base_totals(&self, filter: &RecordFilter) -> Result<Totals> {
+        let c = self.condition(filter)?;
         let sql = "SELECT count(*),
                 COALESCE(SUM(kind = 'fund_check'), 0), COALESCE(SUM(kind = 'gang_clue'), 0),
                 COALESCE(SUM(kind = 'asset_check'), 0), COALESCE(SUM(kind = 'conduct_issue'), 0),
@@ -608,10 +714,9 @@ impl Store {
                 COALESCE(SUM(party_members_expelled), 0), COALESCE(SUM(public_officials), 0), COALESCE(SUM(contracts), 0),
                 COALESCE(SUM(contracts_rectified), 0), COALESCE(SUM(land_recovered_centimu), 0),
                 COALESCE(SUM(income_recovered_fen), 0), COALESCE(SUM(shortfall_fen), 0)
-             FROM records WHERE ";
-        let sql = format!("{sql}{}", TotalsFilter::WHERE);
-        let params = filter.params()?;
-        Ok(self.conn.query_row(&sql, rusqlite::params_from_iter(params.iter()), |row| {
+             FROM records r WHERE ";
+        let sql = format!("{sql}{}", c.sql());
+        Ok(self.conn.query_row(&sql, params_from_iter(c.values), |row| {
             Ok(Totals {
                 records: row.get(0)?,
                 fund_checks: row.get(1)?,

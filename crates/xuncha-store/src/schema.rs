@@ -198,6 +198,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE records ADD COLUMN rectified_at INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE records ADD COLUMN clue_source TEXT NOT NULL DEFAULT '';
     "#,
+    // 8: record numbers (编号) as the server gave them (`numbers.rs`).
+    r#"
+    CREATE TABLE record_numbers (
+        record_id TEXT PRIMARY KEY,
+        number    TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this code writes.

@@ -54,6 +54,8 @@ pub struct Received<'a> {
     /// With the reference data: the district's protected-data recipient and, if granted to
     /// this device, its identity sealed to this device's key.
     pub protected: Option<(&'a str, Option<&'a [u8]>)>,
+    /// Record numbers (编号) the server gave.
+    pub numbers: &'a [(RecordId, String)],
 }
 
 /// What applying a sync response did.
@@ -325,6 +327,7 @@ impl Store {
                 applied.kept += 1;
             }
         }
+        crate::numbers::keep(&tx, received.numbers)?;
         if let Some((tag, data)) = received.reference {
             crate::reference::replace(&tx, tag, data)?;
             if let Some((recipient, wrapped)) = received.protected {

@@ -186,6 +186,15 @@ fn from_key(key: &DocKey) -> Result<(RecordId, Part), SyncError> {
     Ok((RecordId::from_bytes(bytes), part))
 }
 
+fn number_from(number: &xuncha_protocol::RecordNumber) -> Result<(RecordId, String), SyncError> {
+    let bytes: [u8; 16] = number
+        .record
+        .as_slice()
+        .try_into()
+        .map_err(|_| SyncError::BadResponse("a numbered record's id is not 16 bytes".into()))?;
+    Ok((RecordId::from_bytes(bytes), number.number.clone()))
+}
+
 fn outcome(ack: &Ack) -> UploadOutcome {
     match &ack.outcome {
         Outcome::Stored { .. } => UploadOutcome::Stored {
@@ -382,6 +391,7 @@ impl Client {
         for _ in 0..100_000 {
             let outgoing = store.outgoing(xuncha_protocol::UPLOAD_BATCH_BYTES, xuncha_protocol::MAX_UPLOADS)?;
             let wants = store.sync_wants()?;
+            let numbers_wanted = store.numbers_wanted(xuncha_protocol::MAX_ENTRIES as usize)?;
             let request = SyncRequest {
                 cursor: store.sync_cursor()?,
                 uploads: outgoing
@@ -402,6 +412,10 @@ impl Client {
                 want_full: wants.iter().map(|(record, part)| key_of(*record, *part)).collect(),
                 reference_tag: store.reference_tag()?,
                 keys: if store.sync_value(KEYS_REGISTERED)?.is_none() { Some(device_keys(store)) } else { None },
+                want_numbers: numbers_wanted
+                    .iter()
+                    .map(|id| serde_bytes::ByteBuf::from(id.uuid().as_bytes().to_vec()))
+                    .collect(),
             };
             let (response, sent, received) = self.post_sync(&token, &request).await?;
             if request.keys.is_some() {
@@ -423,6 +437,7 @@ impl Client {
                 .map(|e| from_key(&e.doc).map(|(record, part)| Incoming { record, part, changes: e.changes.clone() }))
                 .collect::<Result<Vec<_>, _>>()?;
             let dropped = response.dropped.iter().map(from_key).collect::<Result<Vec<_>, _>>()?;
+            let numbers = response.numbers.iter().map(number_from).collect::<Result<Vec<_>, _>>()?;
             let answer = Received {
                 cursor: &response.cursor,
                 dropped: &dropped,
@@ -432,6 +447,7 @@ impl Client {
                     .as_ref()
                     .and_then(|r| r.protected.as_ref())
                     .map(|p| (p.recipient.as_str(), p.wrapped.as_deref())),
+                numbers: &numbers,
             };
             let applied = store.apply_sync(&settled, &incoming, &answer)?;
             report.dropped += applied.dropped;
@@ -445,7 +461,10 @@ impl Client {
             p.bytes_up += sent as u64;
             p.bytes_down += received as u64;
             progress(report.progress);
-            let still_wanted = !store.sync_wants()?.is_empty() && !incoming.is_empty();
+            // Numbers come a page at a time to a device that held many records before the
+            // server handed numbers out.
+            let more_numbers = numbers_wanted.len() == xuncha_protocol::MAX_ENTRIES as usize && !numbers.is_empty();
+            let still_wanted = (!store.sync_wants()?.is_empty() && !incoming.is_empty()) || more_numbers;
             if !response.more && !need_full && !still_wanted && store.outbox_status()?.0 == 0 {
                 // Attachments travel after the records that reference them.
                 for upload in self.upload_attachments(store, ATTACHMENT_PIECE).await? {

@@ -436,6 +436,7 @@ const en: typeof zh = {
       summary: 'summary table',
       workbook: 'Excel workbook',
       media: 'attachment archive',
+      csv: 'record table (CSV)',
     } as Record<string, string>,
     stages: {
       idle: 'Getting ready…',
@@ -450,6 +451,13 @@ const en: typeof zh = {
     cancel: 'Cancel',
     cancelling: 'Cancelling…',
     cancelled: 'Cancelled; no file was written',
+    saveTitle: 'Save the {document}',
+    fileTypes: {
+      pdf: 'PDF document',
+      xlsx: 'Excel workbook',
+      zip: 'ZIP archive',
+      csv: 'CSV table',
+    } as Record<string, string>,
     doneTitle: 'The {document} is ready',
     file: 'File',
     folder: 'Folder',

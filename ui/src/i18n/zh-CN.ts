@@ -436,6 +436,7 @@ export default {
       summary: '情况统计表',
       workbook: 'Excel 工作簿',
       media: '附件包',
+      csv: '记录表（CSV）',
     } as Record<string, string>,
     stages: {
       idle: '准备中…',
@@ -450,6 +451,13 @@ export default {
     cancel: '取消',
     cancelling: '正在取消…',
     cancelled: '已取消，未生成文件',
+    saveTitle: '保存{document}',
+    fileTypes: {
+      pdf: 'PDF 文档',
+      xlsx: 'Excel 工作簿',
+      zip: 'ZIP 压缩包',
+      csv: 'CSV 表格',
+    } as Record<string, string>,
     doneTitle: '已生成{document}',
     file: '文件',
     folder: '位置',

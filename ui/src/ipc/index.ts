@@ -1,7 +1,9 @@
-// The only module that talks to Rust. Components and stores call these functions and
-// never import Tauri themselves. Every type here is generated from Rust (../bindings).
+// The only module that talks to Rust (and to the system's Save dialog). Components and
+// stores call these functions and never import Tauri themselves. Every type here is
+// generated from Rust (../bindings).
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import { save } from '@tauri-apps/plugin-dialog';
 import type { AppStatus } from '../bindings/AppStatus';
 import type { Assignment } from '../bindings/Assignment';
 import type { DivisionEntry } from '../bindings/DivisionEntry';
@@ -62,6 +64,13 @@ export class IpcError extends Error {
 }
 
 const toIpcError = IpcError.from;
+
+/** What the Save dialog shows: its title, the path it proposes, the kinds of file it lists. */
+export interface SaveOptions {
+  title: string;
+  defaultPath?: string;
+  filters: Array<{ name: string; extensions: string[] }>;
+}
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
   try {
@@ -140,6 +149,22 @@ export const ipc = {
   cancelExport: () => call<ExportProgress>('cancel_export'),
   /** Opens an exported file with the system's viewer (desktop; `cannot_open` elsewhere). */
   openExported: (path: string) => call<null>('open_exported', { path }),
+  /** Where the Save dialog proposes to save the exported file `path` (its name in the
+   * Downloads folder, or in the folder last chosen); null when the app was started with
+   * `--export-dir`: the file stays where it was written, and nothing is asked. */
+  exportDestination: (path: string) => call<string | null>('export_destination', { path }),
+  /** Moves the exported file `path` where the user chose; answers where it is now. */
+  saveExported: (path: string, destination: string) => call<string>('save_exported', { path, destination }),
+  /** Removes the exported file `path`, which the user chose not to save. */
+  discardExported: (path: string) => call<null>('discard_exported', { path }),
+  /** The system's Save dialog: the path chosen, or null when it was cancelled. */
+  chooseSavePath: async (options: SaveOptions): Promise<string | null> => {
+    try {
+      return await save(options);
+    } catch (error) {
+      throw toIpcError(error);
+    }
+  },
 
   /** The file travels as raw bytes; what the record says about it, in a header. */
   addAttachment: async (input: AttachmentInput, bytes: Uint8Array): Promise<RecordView> => {

@@ -138,3 +138,17 @@ pub fn admin(data: &Path, args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// The demo district's server over `data` (`xuncha admin demo`), running, and its demo
+/// inspector's tablet that made the demo records (`xuncha demo`) and synced them.
+pub fn demo_office(data: &Path) -> (ServerProcess, Device) {
+    assert!(admin(data, &["demo"]).status.success());
+    let server = ServerProcess::start(data);
+    let tablet = Device::new();
+    tablet.ok(&["init", "--user", "demo-inspector", "--name", "演示巡察员"]);
+    let code = String::from_utf8(admin(data, &["enroll", "demo-inspector"]).stdout).unwrap();
+    tablet.ok(&["enroll", "--server", &server.url(), "--code", code.trim()]);
+    tablet.ok(&["demo"]);
+    tablet.ok(&["sync"]);
+    (server, tablet)
+}
