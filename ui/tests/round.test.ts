@@ -316,8 +316,8 @@ describe('enrollment from a QR code', () => {
         if (dark) pixels.fill(0, (y * side + x) * 4, (y * side + x) * 4 + 3);
       }
     }
-    expect(decodePixels(pixels, side, side)).toBe(uri);
-    expect(decodePixels(new Uint8ClampedArray(side * side * 4).fill(255), side, side)).toBeNull();
+    expect(await decodePixels(pixels, side, side)).toBe(uri);
+    expect(await decodePixels(new Uint8ClampedArray(side * side * 4).fill(255), side, side)).toBeNull();
   });
 
   it('fills in the server and code from the scanned picture, and says when none can be read', async () => {

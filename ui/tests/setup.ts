@@ -1,7 +1,8 @@
-// Shared set-up for unit tests: a fresh Pinia, the i18n instance, and Vant.
+// Shared set-up for unit tests: a fresh Pinia, the i18n instance, and the Vant components
+// the app registers (src/vant.ts).
 import { createPinia, setActivePinia } from 'pinia';
 import { config } from '@vue/test-utils';
-import Vant from 'vant';
+import { vant } from '../src/vant';
 import { i18n } from '../src/i18n';
 
 export function freshPinia() {
@@ -10,4 +11,4 @@ export function freshPinia() {
   return pinia;
 }
 
-config.global.plugins = [i18n, Vant];
+config.global.plugins = [i18n, vant];

@@ -86,6 +86,10 @@ pub enum BadInput {
         "文件过大（{size_mb} MB），上限 {limit_mb} MB / the file is too large ({size_mb} MB); the limit is {limit_mb} MB"
     )]
     FileTooLarge { size_mb: usize, limit_mb: usize },
+    #[error(
+        "照片像素过多（{megapixels} 百万像素），上限 {limit_megapixels} 百万像素，请降低相机分辨率后重拍 / the picture has too many pixels ({megapixels} MP); the limit is {limit_megapixels} MP: take it again at a lower camera resolution"
+    )]
+    ImageTooLarge { megapixels: u64, limit_megapixels: u64 },
     #[error("不支持的文件类型 {0}：请选择照片或 PDF / unsupported file type {0}: choose a photo or a PDF")]
     UnsupportedFile(String),
     #[error("系统未提供随机数 / the OS gave no randomness: {0}")]
@@ -128,6 +132,7 @@ impl BadInput {
             BadInput::NarrativeConflict => ErrorCode::NarrativeConflict,
             BadInput::EmptyFile => ErrorCode::EmptyFile,
             BadInput::FileTooLarge { .. } => ErrorCode::FileTooLarge,
+            BadInput::ImageTooLarge { .. } => ErrorCode::ImageTooLarge,
             BadInput::UnsupportedFile(_) => ErrorCode::UnsupportedFile,
             BadInput::NoRandomness(_) => ErrorCode::NoRandomness,
             BadInput::NotAnEnrollmentLink => ErrorCode::NotAnEnrollmentLink,

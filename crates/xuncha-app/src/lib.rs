@@ -10,6 +10,7 @@ pub mod archive;
 pub mod dto;
 mod error;
 pub mod export;
+pub mod photos;
 pub mod records;
 pub mod reference;
 pub mod reports;
@@ -79,6 +80,11 @@ pub struct Config {
     /// Where the report fonts are (the Tauri app's resource folder); `None`: the search
     /// path of [`xuncha_report::Fonts::load`].
     pub fonts_dir: Option<PathBuf>,
+    /// The longest side, in pixels, a photo is stored at: larger JPEG and PNG photos are
+    /// downscaled on the device before they are stored and synced ([`photos`]).
+    pub photo_long_side: u32,
+    /// The JPEG quality (1–100) downscaled photos are stored at.
+    pub photo_quality: u8,
 }
 
 impl Config {
@@ -91,6 +97,8 @@ impl Config {
             kdf: KdfParams::default(),
             demo_pin: None,
             fonts_dir: None,
+            photo_long_side: photos::PhotoSettings::default().long_side,
+            photo_quality: photos::PhotoSettings::default().quality,
         }
     }
 }
@@ -644,7 +652,9 @@ impl App {
     pub fn attach(&self, input: &AttachmentInput, bytes: Vec<u8>) -> Result<RecordView> {
         let now = self.clock.now_ms();
         let view = self.with(|s| {
-            records::attach(&mut s.store, input, bytes, now)?;
+            let settings =
+                photos::PhotoSettings { long_side: self.config.photo_long_side, quality: self.config.photo_quality };
+            records::attach(&mut s.store, input, bytes, settings, now)?;
             records::view(&mut s.store, input.record, &s.info.role, &self.today())
         })?;
         self.changed();

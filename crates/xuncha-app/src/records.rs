@@ -326,8 +326,17 @@ pub fn settle_edit(store: &mut Store, id: RecordId, path: &FieldPath, change: &s
     })
 }
 
-/// Stores a photo or document and adds it to its record, in one transaction.
-pub fn attach(store: &mut Store, input: &AttachmentInput, bytes: Vec<u8>, now_ms: i64) -> Result<()> {
+/// Stores a photo or document and adds it to its record, in one transaction. A large photo
+/// is stored downscaled ([`crate::photos`]); its EXIF capture time and GPS point, when it
+/// has them, win over those `input` brings (the file's modification time, the record's
+/// point).
+pub fn attach(
+    store: &mut Store,
+    input: &AttachmentInput,
+    bytes: Vec<u8>,
+    photos: crate::photos::PhotoSettings,
+    now_ms: i64,
+) -> Result<()> {
     if bytes.is_empty() {
         return Err(AppError::BadInput(BadInput::EmptyFile));
     }
@@ -341,12 +350,13 @@ pub fn attach(store: &mut Store, input: &AttachmentInput, bytes: Vec<u8>, now_ms
     if !(mime.starts_with("image/") || mime == "application/pdf") {
         return Err(AppError::BadInput(BadInput::UnsupportedFile(mime.to_owned())));
     }
+    let prepared = crate::photos::prepare(bytes, mime, photos).map_err(AppError::BadInput)?;
     let file = NewAttachment {
-        bytes,
-        mime: mime.to_owned(),
+        bytes: prepared.bytes,
+        mime: prepared.mime,
         caption: input.caption.trim().to_owned(),
-        taken_at_ms: input.taken_at_ms,
-        gps: input.gps,
+        taken_at_ms: prepared.taken_at_ms.or(input.taken_at_ms),
+        gps: prepared.gps.or(input.gps),
     };
     store.edit_with_attachments(input.record, &[], std::slice::from_ref(&file), now_ms)?;
     Ok(())
@@ -406,7 +416,7 @@ mod tests {
 
     /// A device database of `wang` (王巡察, whom the directory does not list) holding a
     /// directory of `lee` (李组长) and `sun` (孙书记), and a fund check wang created.
-    fn set_up() -> (tempfile::TempDir, Store, RecordId) {
+    pub(super) fn set_up() -> (tempfile::TempDir, Store, RecordId) {
         let dir = tempfile::tempdir().unwrap();
         let identity = Identity {
             device_id: DeviceId::new("dev-wang").unwrap(),
@@ -522,5 +532,84 @@ mod tests {
         // The inspector may not review: the next steps say who may.
         let next: Vec<_> = view.next_steps.iter().map(|s| (s.to, s.allowed)).collect();
         assert_eq!(next, [(ReviewStatus::DeputyReviewed, false), (ReviewStatus::Returned, false)]);
+    }
+}
+
+#[cfg(test)]
+mod attach_tests {
+    //! Attaching photos and documents: a camera photo is stored downscaled with its own EXIF
+    //! time and place in the record, small files and PDFs byte for byte, and a picture of too
+    //! many pixels is refused with nothing stored.
+
+    use xuncha_domain::{ErrorCode, GeoPoint};
+
+    use super::*;
+    use crate::photos::PhotoSettings;
+    use crate::photos::tests::{Exif, jpeg, png_header};
+
+    const T1: i64 = 1_700_000_100_000;
+
+    /// What the UI sends along: the file's modification time and the record's point.
+    fn input(record: RecordId, mime: &str) -> AttachmentInput {
+        AttachmentInput {
+            record,
+            mime: mime.into(),
+            caption: " 发放花名册 ".into(),
+            taken_at_ms: Some(1_699_999_000_000),
+            gps: Some(GeoPoint { lat: 30.0, lon: 120.0, accuracy_m: Some(15.0) }),
+        }
+    }
+
+    #[test]
+    fn a_camera_photo_is_stored_small_and_upright_with_its_own_time_and_place() {
+        let (_dir, mut store, id) = super::tests::set_up();
+        let exif = Exif { orientation: 6, taken: "2026:11:30 14:05:09", offset: None, gps: Some((29.8683, 121.5440)) };
+        let original = jpeg(6000, 4000, Some(&exif));
+        attach(&mut store, &input(id, "image/jpeg"), original, PhotoSettings::default(), T1).unwrap();
+
+        let record = store.record(id).unwrap().read();
+        let [attachment] = record.attachments.as_slice() else { panic!("{:?}", record.attachments) };
+        // The store checks the bytes against the hash the record names.
+        let stored = store.attachment(&attachment.sha256).unwrap();
+        assert_eq!(attachment.size, stored.len() as u64);
+        assert_eq!(attachment.mime, "image/jpeg");
+        assert_eq!(attachment.caption, "发放花名册");
+        assert!(stored.len() < 1_500_000, "{} bytes", stored.len());
+        let picture = image::load_from_memory(&stored).unwrap();
+        assert_eq!((picture.width(), picture.height()), (1707, 2560));
+        assert_eq!(attachment.taken_at_ms, Some(1_796_018_709_000), "EXIF time, not the file's");
+        let gps = attachment.gps.unwrap();
+        assert!((gps.lat - 29.8683).abs() < 1e-4 && (gps.lon - 121.5440).abs() < 1e-4, "EXIF point: {gps:?}");
+    }
+
+    #[test]
+    fn small_photos_and_pdfs_are_stored_as_chosen_with_the_time_and_place_sent() {
+        let (_dir, mut store, id) = super::tests::set_up();
+        let small = jpeg(800, 600, None);
+        let pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec();
+        attach(&mut store, &input(id, "image/jpeg"), small.clone(), PhotoSettings::default(), T1).unwrap();
+        attach(&mut store, &input(id, "application/pdf"), pdf.clone(), PhotoSettings::default(), T1 + 1).unwrap();
+
+        let record = store.record(id).unwrap().read();
+        for (bytes, mime) in [(small, "image/jpeg"), (pdf, "application/pdf")] {
+            let attachment = record.attachments.iter().find(|a| a.mime == mime).unwrap();
+            assert_eq!(store.attachment(&attachment.sha256).unwrap(), bytes);
+            assert_eq!((attachment.mime.as_str(), attachment.size), (mime, bytes.len() as u64));
+            assert_eq!(attachment.taken_at_ms, Some(1_699_999_000_000));
+            assert_eq!(attachment.gps.map(|p| (p.lat, p.lon)), Some((30.0, 120.0)));
+        }
+    }
+
+    #[test]
+    fn a_picture_of_too_many_pixels_is_refused_and_nothing_is_stored() {
+        let (_dir, mut store, id) = super::tests::set_up();
+        let refused =
+            attach(&mut store, &input(id, "image/png"), png_header(20_000, 10_000), PhotoSettings::default(), T1)
+                .unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::BadInput);
+        assert_eq!(refused.cause(), Some(ErrorCode::ImageTooLarge));
+        assert!(refused.to_string().contains("百万像素") && refused.to_string().contains("MP"), "{refused}");
+        assert!(store.record(id).unwrap().read().attachments.is_empty());
+        assert!(store.attachments().unwrap().is_empty());
     }
 }

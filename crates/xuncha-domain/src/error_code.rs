@@ -264,6 +264,8 @@ error_codes! {
     EmptyFile = "empty_file",
     /// A file larger than an attachment may be.
     FileTooLarge = "file_too_large",
+    /// A picture with more pixels than the device will decode.
+    ImageTooLarge = "image_too_large",
     /// A file neither a picture nor a PDF.
     UnsupportedFile = "unsupported_file",
     /// The system gave no randomness.
@@ -494,6 +496,7 @@ mod tests {
         "narrative_conflict",
         "empty_file",
         "file_too_large",
+        "image_too_large",
         "unsupported_file",
         "no_randomness",
         "not_an_enrollment_link",

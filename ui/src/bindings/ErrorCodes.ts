@@ -109,6 +109,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "narrative_conflict",
   "empty_file",
   "file_too_large",
+  "image_too_large",
   "unsupported_file",
   "no_randomness",
   "not_an_enrollment_link",

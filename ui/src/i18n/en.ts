@@ -578,6 +578,7 @@ const en: typeof zh = {
     narrative_conflict: 'Settle the narrative by editing it.',
     empty_file: 'The file is empty; choose another.',
     file_too_large: 'The file is too large; the limit is {limit} MB.',
+    image_too_large: 'The picture has too many pixels; take it again at a lower camera resolution.',
     unsupported_file: 'Unsupported file type; choose a photo or a PDF.',
     no_randomness: 'The system gave no randomness; restart the device and try again.',
     not_an_enrollment_link: 'This is not a Xuncha enrollment code; scan the code from your administrator, or type the server address and code.',

@@ -578,6 +578,7 @@ export default {
     narrative_conflict: '情况描述的冲突请直接修改文字。',
     empty_file: '文件为空，请选择其他文件。',
     file_too_large: '文件过大，上限 {limit} MB。',
+    image_too_large: '照片像素过多，请降低相机分辨率后重拍。',
     unsupported_file: '不支持的文件类型，请选择照片或 PDF。',
     no_randomness: '系统未提供随机数，请重启设备后重试。',
     not_an_enrollment_link: '这不是巡察通的注册二维码，请扫描管理员提供的二维码，或手动填写服务器地址和注册码。',

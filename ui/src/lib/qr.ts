@@ -1,13 +1,14 @@
 // Reads the text of a QR code in a photo or picture (the enrollment code the administrator
 // prints): the image is drawn on a canvas, scaled down if large, and decoded by jsQR. The
-// text goes to Rust, which says whether it is an enrollment link.
-import jsQR from 'jsqr';
+// text goes to Rust, which says whether it is an enrollment link. jsQR is loaded on the first
+// scan, in its own chunk: only the first-run screen scans codes.
 
 /** The longest side an image is decoded at: a phone photo is scaled down to it. */
 const MAX_SIDE = 1600;
 
 /** The text of the first QR code found in the pixels, or null. */
-export function decodePixels(data: Uint8ClampedArray, width: number, height: number): string | null {
+export async function decodePixels(data: Uint8ClampedArray, width: number, height: number): Promise<string | null> {
+  const { default: jsQR } = await import('jsqr');
   return jsQR(data, width, height, { inversionAttempts: 'attemptBoth' })?.data ?? null;
 }
 
