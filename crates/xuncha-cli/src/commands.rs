@@ -336,6 +336,22 @@ fn edits_from_args(store: &mut Store, id: RecordId, args: &EditArgs) -> Result<V
     Ok(edits)
 }
 
+/// A file to attach, read from `path` and prepared as the app prepares a chosen photo: a
+/// large JPEG or PNG stored at 2,560 px on the long side, upright, with the time and place
+/// its EXIF block says it was taken (`xuncha_app::photos`); anything else as it is.
+pub fn attachment_file(path: &Path, caption: String) -> Result<NewAttachment> {
+    let bytes = std::fs::read(path).with_context(|| format!("无法读取附件 / cannot read {}", path.display()))?;
+    let prepared = xuncha_app::photos::prepare(bytes, mime_of(path), xuncha_app::photos::PhotoSettings::default())
+        .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+    Ok(NewAttachment {
+        bytes: prepared.bytes,
+        mime: prepared.mime,
+        caption,
+        taken_at_ms: prepared.taken_at_ms,
+        gps: prepared.gps,
+    })
+}
+
 pub fn mime_of(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("jpg" | "jpeg") => "image/jpeg",
@@ -429,15 +445,7 @@ pub fn record(store: &mut Store, command: &RecordCommand, json: bool) -> Result<
             let edits = edits_from_args(store, id, args)?;
             let mut files = Vec::new();
             for path in &args.attach {
-                let bytes =
-                    std::fs::read(path).with_context(|| format!("无法读取附件 / cannot read {}", path.display()))?;
-                files.push(NewAttachment {
-                    bytes,
-                    mime: mime_of(path).to_owned(),
-                    caption: args.caption.clone(),
-                    taken_at_ms: None,
-                    gps: None,
-                });
+                files.push(attachment_file(path, args.caption.clone())?);
             }
             let change = store.edit_with_attachments(id, &edits, &files, now_ms())?;
             if json {

@@ -9,7 +9,7 @@ use xuncha_domain::{Edit, ItemId, LedgerChange, RecordId, RectifyKind, ReviewSta
 use xuncha_store::{ListFilter, NewAttachment, Store};
 
 use crate::args::RectifyArgs;
-use crate::commands::{BadInput, NotAllowed, mime_of, parse_id, transition_edit};
+use crate::commands::{BadInput, NotAllowed, attachment_file, parse_id, transition_edit};
 use crate::{entropy, now_ms, show};
 
 /// One line of the ledger.
@@ -76,15 +76,8 @@ pub fn run(store: &mut Store, args: &RectifyArgs, json: bool) -> Result<()> {
     let mut files = Vec::new();
     if let Some(text) = &args.progress {
         for path in &args.attach {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("无法读取附件 / cannot read {}", path.display()))?;
-            files.push(NewAttachment {
-                bytes,
-                mime: mime_of(path).to_owned(),
-                caption: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-                taken_at_ms: None,
-                gps: None,
-            });
+            let caption = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            files.push(attachment_file(path, caption)?);
         }
         let attachments = files.iter().map(NewAttachment::reference).collect();
         edits.push(Edit::AddProgress { id: ItemId::new(now_ms(), &entropy()?), text: text.clone(), attachments });

@@ -241,6 +241,21 @@ fn edits_history_and_pin_change_through_the_command_line() {
     device.ok(&["attachment", &sha, "--out", copy.to_str().unwrap()]);
     assert!(std::fs::read(&copy).unwrap() == std::fs::read(&photo).unwrap(), "the attachment came back different");
 
+    // A camera-sized photo is stored as the app stores it: 2,560 px on the long side.
+    let camera = device.dir.path().join("site.jpg");
+    let pixels = image::RgbImage::from_fn(4000, 3000, |x, y| image::Rgb([(x % 251) as u8, (y % 241) as u8, 90]));
+    pixels.save(&camera).unwrap();
+    device.ok(&["record", "edit", &id, "--attach", camera.to_str().unwrap(), "--caption", "现场"]);
+    let shown: serde_json::Value = serde_json::from_str(&device.ok(&["record", "show", &id, "--json"])).unwrap();
+    let attachments = shown["record"]["attachments"].as_array().unwrap();
+    let stored = attachments.iter().find(|a| a["caption"] == "现场").unwrap_or_else(|| panic!("{attachments:?}"));
+    assert_eq!(stored["mime"], "image/jpeg");
+    let stored_copy = device.dir.path().join("site-stored.jpg");
+    device.ok(&["attachment", stored["sha256"].as_str().unwrap(), "--out", stored_copy.to_str().unwrap()]);
+    let back = image::open(&stored_copy).unwrap();
+    assert_eq!((back.width(), back.height()), (2560, 1920));
+    assert_eq!(stored["size"].as_u64(), Some(std::fs::metadata(&stored_copy).unwrap().len()));
+
     let out = device.cmd(&["pin"]).env("XUNCHA_NEW_PIN", "13579246").output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(device.run(&["record", "list"]).status.code(), Some(3));
