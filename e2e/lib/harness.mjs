@@ -7,6 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { remote } from 'webdriverio';
+import { auditScreen } from './audit.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '../..');
@@ -69,7 +70,7 @@ async function waitForPort(port, what, ms = 20_000) {
  * writes it to a pipe (-displayfd), so stale lock files of killed servers do not matter. */
 export async function startDisplay() {
   if (process.env.DISPLAY) return process.env.DISPLAY;
-  const xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], {
+  const xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x1280x24', '-nolisten', 'tcp'], {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -100,7 +101,11 @@ export async function startDriver() {
   const bin = process.env.TAURI_DRIVER ?? path.join(process.env.HOME ?? '/root', '.cargo/bin/tauri-driver');
   mkdirSync(path.dirname(SHOTS), { recursive: true });
   const log = openSync(path.join(path.dirname(SHOTS), 'tauri-driver.log'), 'a');
-  track(spawn(bin, ['--port', String(port), '--native-port', String(nativePort)], { stdio: ['ignore', log, log], detached: true }));
+  // The web view's own storage (the display setting, the language) starts empty for each
+  // test file, as on a new tablet: WebKit keeps it under XDG_DATA_HOME.
+  const webData = mkdtempSync(path.join(tmpdir(), 'xuncha-e2e-webview-'));
+  const env = { ...process.env, XDG_DATA_HOME: webData };
+  track(spawn(bin, ['--port', String(port), '--native-port', String(nativePort)], { stdio: ['ignore', log, log], detached: true, env }));
   await waitForPort(port, 'tauri-driver');
   return port;
 }
@@ -179,6 +184,17 @@ export function preparedAppDir(dir, server, user, name, role) {
   server.addUser(user, name, role);
   cli(['--db', db, 'init', '--user', user, '--name', name, '--device', `${user}-app`]);
   cli(['--db', db, 'enroll', '--server', server.url, '--code', server.enrollCode(user), '--name', `${name}的电脑`]);
+  return appDir;
+}
+
+/** An app data folder enrolled by the CLI as `user`, a user the server already has (the
+ * demo district's): the app opens at its PIN. */
+export function enrolledAppDir(dir, server, user, name) {
+  const appDir = path.join(dir, `app-${user}`);
+  mkdirSync(appDir, { recursive: true });
+  const db = path.join(appDir, 'device.db');
+  cli(['--db', db, 'init', '--user', user, '--name', name, '--device', `${user}-app`]);
+  cli(['--db', db, 'enroll', '--server', server.url, '--code', server.enrollCode(user), '--name', `${name}的平板`]);
   return appDir;
 }
 
@@ -335,15 +351,23 @@ export class AppDriver {
         last = error;
       }
       if (Date.now() - start > timeout) {
-        await this.shot(`failure-${what.replace(/[^\p{L}\p{N}]+/gu, '-').slice(0, 60)}`).catch(() => {});
+        await this.shot(`failure-${what.replace(/[^\p{L}\p{N}]+/gu, '-').slice(0, 60)}`, { audit: false }).catch(() => {});
         throw new Error(`timed out waiting for ${what} (last: ${last})`);
       }
       await sleep(200);
     }
   }
-  async shot(name) {
+  /** A screenshot of the screen now shown, which is also audited (lib/audit.mjs): any
+   * contrast violation or undersized target in either theme fails the test here.
+   * `{ audit: false }` for a screenshot of a failure. */
+  async shot(name, { audit = true } = {}) {
     mkdirSync(SHOTS, { recursive: true });
     await this.b.saveScreenshot(path.join(SHOTS, `${name}.png`));
+    if (!audit || process.env.XUNCHA_E2E_AUDIT === '0') return;
+    const problems = await auditScreen(this.b);
+    if (problems.length > 0) {
+      throw new Error(`screen ${name}: ${problems.length} legibility or touch problem(s):\n  ${problems.join('\n  ')}`);
+    }
   }
   async close() {
     try {

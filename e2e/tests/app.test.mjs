@@ -116,6 +116,18 @@ test('enroll, set a PIN, record a fund check with three households and a photo, 
     await app.until('every edit to be stored', async () => (await app.attr('save-state', 'data-saving')) === 'false');
     await app.shot('03-editor');
 
+    // The photo full screen: a double tap zooms in, the zoom buttons out again; Escape closes.
+    await app.click('attachment-view');
+    await app.waitFor('viewer');
+    assert.equal(await app.text('viewer-position'), '1 / 1');
+    await (await app.$('viewer-image')).doubleClick();
+    await app.until('the photo zoomed in', async () => Number(await app.attr('viewer', 'data-scale')) > 2);
+    await app.shot('03a-photo-zoomed');
+    await app.click('viewer-zoom-out');
+    await app.until('zoomed out a step', async () => Number(await app.attr('viewer', 'data-scale')) < 2);
+    await app.b.keys(['Escape']);
+    await app.until('the viewer closed', async () => !(await app.$('viewer').isExisting()));
+
     // In the list, and found by a Chinese phrase and by a household's name.
     await app.until('the new record in the list', async () => (await app.content('record-list')).includes('东岭村2024年到户补贴发放检查'));
     await app.type('search', '补贴发放');
@@ -141,11 +153,11 @@ test('with the server stopped, an edit waits; when it returns the app syncs by i
     await app.type('input-narrative', '李秀英户实领少于应享1000元，村会计称余款暂存村账。');
     await app.until('one change waiting', async () => (await app.attr('sync-status', 'data-pending')) === '1');
     assert.match(await app.text('sync-status'), /离线/);
-    assert.match(await app.text('sync-waiting'), /1 项待同步/);
+    assert.match(await app.text('sync-waiting'), /1 项待上传/);
     await app.shot('06-offline');
     await server.start();
     await waitSynced(app);
-    assert.match(await app.text('sync-text'), /已同步/);
+    assert.match(await app.text('sync-text'), /上次同步/);
     await app.shot('07-back-online');
   } finally {
     await app.close();

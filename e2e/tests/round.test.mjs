@@ -232,16 +232,30 @@ test('the 副组长 returns a submitted record with a reason; the inspector sees
   assert.equal(returned.step.capacity, 'deputy');
   deputy.run(['sync']);
 
-  // The inspector's list marks it; the editor says why and who sent it back.
+  // One sync later, the inspector's records tab and the row carry the news; the row says
+  // 退回补充; the editor says why and who sent it back. Opening it clears the news.
   await app.click('tab-records');
-  await syncUntil('the returned badge in the list', async () => {
-    const row = await rowOf(ASSET_TITLE);
-    return (await row.$('[data-testid="returned-badge"]').isExisting());
-  });
+  await app.until('nothing waiting to sync', async () =>
+    (await app.attr('sync-status', 'data-state')) === 'synced' && (await app.attr('sync-status', 'data-pending')) === '0', 60_000);
+  const lastSync = await app.attr('sync-status', 'data-last-synced');
+  await app.click('sync-status');
+  await app.until('one sync to end', async () =>
+    (await app.attr('sync-status', 'data-last-synced')) !== lastSync && (await app.attr('sync-status', 'data-state')) === 'synced');
+  await app.until('the news on the records tab', async () => (await app.attr('tab-records', 'data-news')) === '1', 5_000);
+  assert.equal(await (await app.$('tab-records')).$('.van-badge').getText(), '1');
   const row = await rowOf(ASSET_TITLE);
+  assert.equal(await row.getAttribute('data-news'), 'true');
+  assert.equal(await row.$('[data-testid="badge-news"]').getText(), '新进展');
   assert.equal(await row.$('[data-testid="returned-badge"]').getText(), '退回补充');
+  const others = await app.b.execute(() =>
+    Array.from(document.querySelectorAll('[data-testid="record-row"][data-news="true"]')).length);
+  assert.equal(others, 1, 'only the returned record is news');
+  await app.shot('16a-news-badge');
   await row.click();
   await app.until('the asset check open', async () => (await app.attr('editor', 'data-record')) === assetCheckId);
+  await app.until('the news seen', async () => (await app.attr('tab-records', 'data-news')) === '0');
+  assert.equal(await (await app.$('tab-records')).$('.van-badge').isExisting(), false);
+  assert.equal(await (await rowOf(ASSET_TITLE)).getAttribute('data-news'), 'false');
   await app.waitFor('returned-reason');
   const banner = await app.text('returned-reason');
   assert.match(banner, new RegExp(`退回理由：${REASON}`));
@@ -304,8 +318,30 @@ test('the 副组长 returns a submitted record with a reason; the inspector sees
   await app.shot('16b-approved');
 });
 
-test('a draft is withdrawn and leaves the list', async () => {
+test('submitting an incomplete record scrolls to the first field to fix; a draft is withdrawn and leaves the list', async () => {
   await newRecord('作风问题', '南塘镇', '马岭村');
+  // 提交审核 at the bottom of a record with problems: refused, and the editor scrolls up to
+  // the first field to fix, puts the cursor there and marks every field to fix.
+  await app.click('status-submitted');
+  await app.until('the refusal', async () => (await app.attr('editor', 'data-attention')) === '1');
+  const first = await app.until('the first field to fix in view', async () => app.b.execute(() => {
+    const field = document.querySelector('[data-first="true"]');
+    if (!field) return null;
+    const box = field.getBoundingClientRect();
+    const inView = box.top >= 0 && box.bottom <= window.innerHeight;
+    const problems = Array.from(document.querySelectorAll('[data-testid="editor"] [data-testid^="problem-"]'));
+    return inView ? {
+      testid: field.getAttribute('data-testid'),
+      isFirst: problems.length > 0 && field.contains(problems[0]),
+      focused: field.contains(document.activeElement),
+      marked: problems.length,
+    } : null;
+  }));
+  assert.ok(first.isFirst, `the first problem is in ${first.testid}`);
+  assert.ok(first.focused, 'the cursor is in the first field to fix');
+  assert.ok(first.marked >= 1);
+  assert.equal(await app.text('review-status'), '草稿');
+  await app.shot('17a-submit-refused');
   await app.type('input-title', '误建的草稿');
   await saved();
   await app.until('the draft in the list', () => listHas('误建的草稿'));

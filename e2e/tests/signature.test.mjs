@@ -6,10 +6,8 @@
 // Screenshots 21–23 follow the round's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { mkdirSync } from 'node:fs';
 import {
-  startDisplay, startDriver, startServer, openApp, cliDevice, tempDir, cleanup, stopAll, cli, sleep, PIN,
+  startDisplay, startDriver, startServer, openApp, cliDevice, enrolledAppDir, tempDir, cleanup, stopAll, sleep, PIN,
 } from '../lib/harness.mjs';
 
 let dir, driver, server, app, talkId;
@@ -23,12 +21,7 @@ before(async () => {
   server = await startServer(dir);
   server.admin(['demo']);
   // The demo inspector's tablet, enrolled by the CLI: the app opens at its PIN.
-  const appDir = path.join(dir, 'app-demo-inspector');
-  mkdirSync(appDir, { recursive: true });
-  const db = path.join(appDir, 'device.db');
-  cli(['--db', db, 'init', '--user', 'demo-inspector', '--name', '演示巡察员', '--device', 'demo-inspector-app']);
-  cli(['--db', db, 'enroll', '--server', server.url, '--code', server.enrollCode('demo-inspector'), '--name', '演示巡察员的平板']);
-  app = await openApp(driver, appDir);
+  app = await openApp(driver, enrolledAppDir(dir, server, 'demo-inspector', '演示巡察员'));
 });
 
 after(async () => {

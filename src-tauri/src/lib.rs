@@ -111,6 +111,11 @@ async fn list_records(handle: AppHandle, query: ListQuery) -> Result<ListPage> {
 }
 
 #[tauri::command]
+async fn mark_seen(handle: AppHandle, id: RecordId) -> Result<u32> {
+    blocking(handle, move |app| app.mark_seen(id)).await
+}
+
+#[tauri::command]
 async fn facets(handle: AppHandle) -> Result<Facets> {
     blocking(handle, move |app| app.facets()).await
 }
@@ -323,6 +328,12 @@ async fn open_exported(handle: AppHandle, path: String) -> Result<()> {
     blocking(handle, move |app| app.open_exported(&path)).await
 }
 
+/// Opens a PDF attachment with the system's viewer.
+#[tauri::command]
+async fn open_attachment(handle: AppHandle, sha256: String) -> Result<()> {
+    blocking(handle, move |app| app.open_attachment(&sha256)).await
+}
+
 /// Where the Save dialog proposes to save the exported file `path`; `None`: it stays where
 /// it was written, and nothing is asked (`--export-dir`).
 #[tauri::command]
@@ -374,6 +385,15 @@ fn dir_arg(name: &str) -> Option<PathBuf> {
     args.windows(2).find(|pair| pair[0] == name).map(|pair| PathBuf::from(&pair[1]))
 }
 
+/// `--window-size WIDTHxHEIGHT` (desktop): the window's size in CSS px, as a tablet held
+/// upright (800x1280) would show the app; the end-to-end tests run in both orientations.
+fn window_size_arg() -> Option<tauri::LogicalSize<f64>> {
+    let args: Vec<String> = std::env::args().collect();
+    let text = args.windows(2).find(|pair| pair[0] == "--window-size").map(|pair| pair[1].clone())?;
+    let (width, height) = text.split_once('x')?;
+    Some(tauri::LogicalSize::new(width.trim().parse().ok()?, height.trim().parse().ok()?))
+}
+
 /// The folder of the data folder where exports wait until the user has chosen their place.
 const PENDING_EXPORTS: &str = "exports-pending";
 
@@ -422,6 +442,9 @@ pub fn run() {
             app.manage(App::new(config, events, Arc::new(SystemClock))?);
             destinations.clear_pending();
             app.manage(destinations);
+            if let (Some(size), Some(window)) = (window_size_arg(), app.get_webview_window("main")) {
+                window.set_size(size)?;
+            }
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -435,6 +458,7 @@ pub fn run() {
             move_server,
             schema,
             list_records,
+            mark_seen,
             facets,
             totals,
             record,
@@ -475,6 +499,7 @@ pub fn run() {
             export_progress,
             cancel_export,
             open_exported,
+            open_attachment,
             export_destination,
             save_exported,
             discard_exported,

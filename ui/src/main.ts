@@ -6,5 +6,7 @@ import { vant } from './vant';
 import './style.css';
 import App from './App.vue';
 import { i18n } from './i18n';
+import { applyDisplay, savedDisplay } from './stores/display';
 
+applyDisplay(savedDisplay());
 createApp(App).use(createPinia()).use(i18n).use(vant).mount('#app');

@@ -57,7 +57,8 @@ function projection(id: string, title: string, change: Partial<Projection> = {})
     households: 0, households_verified: 0, party_members: 0, party_members_expelled: 0, public_officials: 0, contracts: 0,
     contracts_rectified: 0, land_recovered_centimu: 0, income_recovered_fen: 0, attachment_count: 0, has_conflicts: false,
     problem_count: 0, withdrawn: false, search_text: '', sources: [], conclusion: 'confirmed', handover_to: '', rect_unit: '',
-    rect_deadline: '', rectified_at_ms: 0, clue_source: '', ...change,
+    rect_deadline: '', rectified_at_ms: 0, clue_source: '', last_step: '', last_step_by: '', last_step_to: '', submitted_by: '',
+    submitted_at_ms: 0, ...change,
   };
 }
 

@@ -39,7 +39,11 @@ function users(w: ReturnType<typeof mount>): [string, string | undefined][] {
   return w.findAll('[data-testid="user"]').map((u) => [u.text(), u.attributes('title')]);
 }
 
-beforeEach(() => freshPinia());
+beforeEach(() => {
+  freshPinia();
+  // The editor's decision bar, where the review panel puts the steps the user may take.
+  if (!document.getElementById('decision-bar')) document.body.insertAdjacentHTML('beforeend', '<div id="decision-bar"></div>');
+});
 afterEach(() => clearMocks());
 
 describe('authors by name', () => {

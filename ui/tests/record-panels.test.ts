@@ -88,7 +88,8 @@ const header = (call: Call, name: string) => JSON.parse(decodeURIComponent(call.
 
 beforeEach(() => {
   freshPinia();
-  document.body.innerHTML = '';
+  // The editor's decision bar, where the review panel puts the steps the user may take.
+  document.body.innerHTML = '<div id="decision-bar"></div>';
   useSchema().schema = {
     kinds: [
       { kind: 'talk', zh: '谈话记录', en: 'Talk' },
@@ -295,7 +296,7 @@ describe('the rectification ledger', () => {
 
 const row = (id: string, kind: string, title: string): RecordRow => ({
   row: { record_id: id, kind, title, township_name: '东岭镇', village_name: '上坪村', status: 'draft' } as never,
-  pending: false, light: null, days_left: null,
+  pending: false, light: null, days_left: null, news: false, refusal: null, submitter_name: '',
 });
 
 describe('links', () => {

@@ -64,7 +64,10 @@ function mockTransitions(refuse?: ErrorDto) {
 function panel(v: RecordView) {
   const editor = useEditor();
   editor.view = v;
-  const Shown = defineComponent({ setup: () => () => (editor.view ? h(ReviewPanel, { view: editor.view }) : null) });
+  // With the editor's decision bar, where the panel puts the steps this user may take.
+  const Shown = defineComponent({
+    setup: () => () => h('div', [editor.view ? h(ReviewPanel, { view: editor.view }) : null, h('div', { id: 'decision-bar' })]),
+  });
   return mount(Shown, { attachTo: document.body });
 }
 
@@ -330,13 +333,16 @@ describe('a returned record', () => {
       pending: false,
       light: null,
       days_left: null,
+      news: false,
+      refusal: null,
+      submitter_name: '',
       row: {
         record_id: id, kind: 'fund_check', title, round: '', township_code: '', township_name: '', village_code: '', village_name: '东岭村',
         team: '', creator: 'wang', status, created_at_ms: 0, updated_at_ms: 0, allocated_fen: null, disbursed_fen: null, shortfall_fen: 0,
         item_count: 0, households: 0, households_verified: 0, party_members: 0, party_members_expelled: 0, public_officials: 0, contracts: 0,
         contracts_rectified: 0, land_recovered_centimu: 0, income_recovered_fen: 0, attachment_count: 0, has_conflicts: false, problem_count: 0,
         withdrawn: false, search_text: '', sources: [], conclusion: '', handover_to: '', rect_unit: '', rect_deadline: '', rectified_at_ms: 0,
-        clue_source: '',
+        clue_source: '', last_step: '', last_step_by: '', last_step_to: '', submitted_by: '', submitted_at_ms: 0,
       } satisfies Projection,
     });
     mockIPC((cmd) => {

@@ -9,6 +9,8 @@ use xuncha_domain::{
     RecordId, RecordKind, ReviewStatus, RosterHousehold, Round, Shortfall, TeamRole, Vocabulary,
 };
 
+use xuncha_store::ListSort;
+
 use crate::error::ErrorDto;
 
 /// Where the app is: first run, locked, or unlocked.
@@ -45,7 +47,8 @@ pub struct SessionInfo {
     pub jurisdiction: String,
     pub device_id: String,
     pub server_url: String,
-    /// Whether the user reviews records (supervisors and administrators).
+    /// Whether the user reviews records: the office, team leads, and the 组长 and 副组长 of
+    /// the teams on the device (as of unlocking).
     pub can_review: bool,
     pub records_on_device: i64,
 }
@@ -82,6 +85,11 @@ pub struct ListQuery {
     /// Review queue: records waiting for a supervisor (submitted or needing more).
     #[serde(default)]
     pub review_queue: bool,
+    /// Only the records the server refused, each with why.
+    #[serde(default)]
+    pub refused_only: bool,
+    #[serde(default)]
+    pub sort: ListSort,
     #[serde(default)]
     pub offset: u32,
     #[serde(default)]
@@ -99,6 +107,13 @@ pub struct RecordRow {
     /// overdue).
     pub light: Option<Light>,
     pub days_left: Option<i64>,
+    /// A step someone else took on the user's record that the user has not looked at (a
+    /// 退回补充, a sign-off, a decision): cleared when the record is opened.
+    pub news: bool,
+    /// Why the server refused the record's last upload.
+    pub refusal: Option<xuncha_domain::ErrorCode>,
+    /// The name of who submitted it for review, from the user directory (else their id).
+    pub submitter_name: String,
 }
 
 /// A page of the record list.
@@ -109,6 +124,9 @@ pub struct ListPage {
     pub offset: u32,
     /// Whether this is the last page.
     pub done: bool,
+    /// How many of the user's records have news, in the whole list (not only this page):
+    /// the badge on the records tab.
+    pub news: u32,
 }
 
 /// A new record: its kind and where it was made.

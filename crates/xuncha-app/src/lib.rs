@@ -143,8 +143,18 @@ fn entropy() -> Result<Entropy> {
     Ok(bytes)
 }
 
-fn can_review(role: &str) -> bool {
-    matches!(role, "supervisor" | "administrator")
+/// Whether the user has a review queue: the office (supervisors, administrators), team
+/// leads, and anyone who is a 组长 or 副组长 of a team on the device.
+fn can_review(store: &Store, role: &str) -> bool {
+    if matches!(role, "supervisor" | "administrator" | "team_lead") {
+        return true;
+    }
+    let user = store.identity().user_id.to_string();
+    store.teams().is_ok_and(|teams| {
+        teams
+            .iter()
+            .any(|t| matches!(t.role_of(&user), Some(xuncha_domain::TeamRole::Lead | xuncha_domain::TeamRole::Deputy)))
+    })
 }
 
 impl App {
@@ -302,7 +312,7 @@ impl App {
         let info = SessionInfo {
             user_id: store.identity().user_id.to_string(),
             user_name: store.identity().user_name.clone(),
-            can_review: can_review(&role),
+            can_review: can_review(&store, &role),
             role,
             jurisdiction: store.sync_value("jurisdiction")?.unwrap_or_default(),
             device_id: store.identity().device_id.to_string(),
@@ -381,6 +391,12 @@ impl App {
     /// A page of the record list.
     pub fn list(&self, query: &ListQuery) -> Result<ListPage> {
         self.with(|s| records::list(&s.store, query, &s.info.role, &self.today()))
+    }
+
+    /// Marks what is new on a record seen (its row and the records tab lose their badge);
+    /// returns how many of the user's records still have news.
+    pub fn mark_seen(&self, id: RecordId) -> Result<u32> {
+        self.with(|s| records::mark_seen(&mut s.store, id))
     }
 
     /// The villages, townships, rounds, kinds and statuses on the device, with counts.

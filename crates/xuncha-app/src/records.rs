@@ -26,44 +26,93 @@ pub const MAX_ATTACHMENT_BYTES: usize = 64 * 1024 * 1024;
 /// A page of the record list.
 pub fn list(store: &Store, query: &ListQuery, role: &str, today: &str) -> Result<ListPage> {
     let limit = query.limit.clamp(1, MAX_PAGE);
-    // The review queue holds what waits for this user's level: the office takes records
-    // the 组长 signed, a team lead those the 副组长 reviewed, others the submitted ones.
-    let queue = match reader(role) {
-        Reader::Supervisor => ReviewStatus::LeadSigned,
-        Reader::TeamLead => ReviewStatus::DeputyReviewed,
-        _ => ReviewStatus::Submitted,
-    };
-    let status = match (query.status, query.review_queue) {
-        (Some(status), _) => Some(status),
-        (None, true) => Some(queue),
-        (None, false) => None,
+    let statuses = match (query.status, query.review_queue) {
+        (Some(status), _) => vec![status],
+        (None, true) => queue(store, role)?,
+        (None, false) => Vec::new(),
     };
     let blank = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
     let filter = ListFilter {
         kind: query.kind,
-        status,
+        status: None,
+        statuses,
         township_code: blank(&query.township),
         village_code: blank(&query.village),
         round: blank(&query.round),
         conflicts_only: query.conflicts_only,
         text: blank(&query.text),
+        refused_only: query.refused_only,
+        sort: query.sort,
         limit,
         offset: query.offset,
     };
     let rows = store.list(&filter)?;
     let pending = store.pending_records()?;
+    let refused = store.refused()?;
+    let news = store.news(&store.identity().user_id.to_string())?;
+    let names = Names::of(store)?;
     let done = rows.len() < limit as usize;
     let rows = rows
         .into_iter()
         .map(|row| {
-            let is_pending = row.record_id.parse::<RecordId>().is_ok_and(|id| pending.binary_search(&id).is_ok());
+            let id = row.record_id.parse::<RecordId>().ok();
+            let is_pending = id.is_some_and(|id| pending.binary_search(&id).is_ok());
             let rectifying = row.status == ReviewStatus::Rectifying.code() && !row.rect_deadline.is_empty();
             let light = rectifying.then(|| workflow::light(&row.rect_deadline, today)).flatten();
             let days_left = rectifying.then(|| workflow::days_between(today, &row.rect_deadline)).flatten();
-            RecordRow { row, pending: is_pending, light, days_left }
+            let submitter = (!row.submitted_by.is_empty()).then_some(row.submitted_by.as_str());
+            let submitter_name = names.name(submitter).unwrap_or_else(|| row.submitted_by.clone());
+            RecordRow {
+                pending: is_pending,
+                light,
+                days_left,
+                news: id.is_some_and(|id| news.contains(&id)),
+                refusal: id.and_then(|id| refused.get(&id).copied()),
+                submitter_name,
+                row,
+            }
         })
         .collect();
-    Ok(ListPage { rows, offset: query.offset, done })
+    Ok(ListPage { rows, offset: query.offset, done, news: u32::try_from(news.len()).unwrap_or(u32::MAX) })
+}
+
+/// What the review queue holds: what waits for this user's level. The office takes records
+/// the 组长 signed; in the round's teams, a 副组长 takes the submitted ones and a 组长 those
+/// the 副组长 reviewed (one person may be both, in two teams). Without a team on the
+/// device, the role says: a team lead's queue is the reviewed records, others' the
+/// submitted ones.
+fn queue(store: &Store, role: &str) -> Result<Vec<ReviewStatus>> {
+    if reader(role) == Reader::Supervisor {
+        return Ok(vec![ReviewStatus::LeadSigned]);
+    }
+    let user = store.identity().user_id.to_string();
+    let mut statuses = Vec::new();
+    for team in store.teams()? {
+        let status = match team.role_of(&user) {
+            Some(xuncha_domain::TeamRole::Deputy) => ReviewStatus::Submitted,
+            Some(xuncha_domain::TeamRole::Lead) => ReviewStatus::DeputyReviewed,
+            _ => continue,
+        };
+        if !statuses.contains(&status) {
+            statuses.push(status);
+        }
+    }
+    if statuses.is_empty() {
+        statuses.push(if reader(role) == Reader::TeamLead {
+            ReviewStatus::DeputyReviewed
+        } else {
+            ReviewStatus::Submitted
+        });
+    }
+    Ok(statuses)
+}
+
+/// Marks what is new on a record seen (the user opened it); returns how many of the
+/// user's records still have news (the records tab's badge).
+pub fn mark_seen(store: &mut Store, id: RecordId) -> Result<u32> {
+    store.mark_seen(id)?;
+    let news = store.news(&store.identity().user_id.to_string())?;
+    Ok(u32::try_from(news.len()).unwrap_or(u32::MAX))
 }
 
 pub fn view(store: &mut Store, id: RecordId, role: &str, today: &str) -> Result<RecordView> {

@@ -802,6 +802,27 @@ impl App {
         })
     }
 
+    /// Opens a PDF attachment (a scanned 发放清册, a bank statement) with the system's
+    /// viewer: written once into the export folder, where the viewer can read it.
+    pub fn open_attachment(&self, sha256: &str) -> Result<()> {
+        if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(AppError::BadInput(BadInput::BadRequest(format!("not an attachment: {sha256}"))));
+        }
+        let bytes = self.attachment(sha256, "application/pdf")?;
+        let io = |error: std::io::Error| AppError::Io {
+            path: self.config.export_dir.display().to_string(),
+            detail: error.to_string(),
+        };
+        std::fs::create_dir_all(&self.config.export_dir).map_err(io)?;
+        let file = self.config.export_dir.join(format!("附件-{}.pdf", &sha256[..12]));
+        if !file.is_file() {
+            let partial = file.with_extension("pdf.part");
+            std::fs::write(&partial, &bytes).map_err(io)?;
+            std::fs::rename(&partial, &file).map_err(io)?;
+        }
+        self.open_exported(&file.display().to_string())
+    }
+
     /// Opens a file this app exported with the system's viewer (a PDF viewer prints it).
     /// Only files in the export folder are opened; `cannot_open` where the system offers
     /// no viewer to start (tablets: the file is in the Downloads folder).

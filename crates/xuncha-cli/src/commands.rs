@@ -397,6 +397,7 @@ fn list(store: &Store, args: &ListArgs, json: bool) -> Result<()> {
         text: None,
         limit: args.limit,
         offset: args.offset,
+        ..ListFilter::default()
     };
     show::rows(&store.list(&filter)?, json)
 }

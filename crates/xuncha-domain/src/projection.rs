@@ -64,6 +64,15 @@ pub struct Projection {
     pub rectified_at_ms: i64,
     /// A gang clue's source (the others are found by the patrol or through what they cite).
     pub clue_source: String,
+    /// The latest workflow step: its id, who took it and the status it led to (all empty
+    /// before the first). A device tells its user what changed since they last looked by it.
+    pub last_step: String,
+    pub last_step_by: String,
+    pub last_step_to: String,
+    /// Who last submitted the record for review (提交审核), and when (0: never): the
+    /// review queue shows and sorts by them.
+    pub submitted_by: String,
+    pub submitted_at_ms: i64,
 }
 
 impl RecordDoc {
@@ -102,6 +111,8 @@ pub fn project(record: &Record, updated_at_ms: i64, has_conflicts: bool) -> Proj
     let party_members = count(subjects.iter().filter(|s| s.is_party_member()).count());
     let expelled = record.text(Field::Outcome) == Some(Outcome::Expelled.code());
     let item_count = record.lists.values().map(|items| count(items.len())).sum();
+    let last = record.review.steps.last();
+    let submitted = record.review.steps.iter().rev().find(|s| s.to == crate::ReviewStatus::Submitted);
     Projection {
         record_id: record.id.to_string(),
         kind: record.kind.code().to_owned(),
@@ -158,6 +169,11 @@ pub fn project(record: &Record, updated_at_ms: i64, has_conflicts: bool) -> Proj
             .find(|s| s.to == crate::ReviewStatus::Rectified)
             .map_or(0, |s| s.at_ms),
         clue_source: record.text(Field::ClueSource).unwrap_or_default().to_owned(),
+        last_step: last.map(|s| s.id.clone()).unwrap_or_default(),
+        last_step_by: last.map(|s| s.by.clone()).unwrap_or_default(),
+        last_step_to: last.map(|s| s.to.code().to_owned()).unwrap_or_default(),
+        submitted_by: submitted.map(|s| s.by.clone()).unwrap_or_default(),
+        submitted_at_ms: submitted.map_or(0, |s| s.at_ms),
     }
 }
 

@@ -17,7 +17,8 @@ const COLUMNS: &str = "record_id, kind, title, round, township_code, township_na
     creator, status, created_at, updated_at, allocated_fen, disbursed_fen, item_count, households, households_verified,
     party_members, party_members_expelled, public_officials, contracts, contracts_rectified, land_recovered_centimu,
     income_recovered_fen, attachment_count, has_conflicts, problem_count, shortfall_fen, conclusion, handover_to,
-    rect_unit, rect_deadline, rectified_at, clue_source";
+    rect_unit, rect_deadline, rectified_at, clue_source, last_step, last_step_by, last_step_to, submitted_by,
+    submitted_at";
 
 /// [`COLUMNS`] of `records r`.
 fn prefixed_columns() -> String {
@@ -31,7 +32,8 @@ pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
     }
     let sql = format!(
         "INSERT INTO records ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)
+            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38,
+            ?39, ?40)
          ON CONFLICT (record_id) DO UPDATE SET kind = excluded.kind, title = excluded.title, round = excluded.round,
             township_code = excluded.township_code, township_name = excluded.township_name,
             village_code = excluded.village_code, village_name = excluded.village_name, team = excluded.team,
@@ -46,7 +48,9 @@ pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
             problem_count = excluded.problem_count, shortfall_fen = excluded.shortfall_fen,
             conclusion = excluded.conclusion, handover_to = excluded.handover_to, rect_unit = excluded.rect_unit,
             rect_deadline = excluded.rect_deadline, rectified_at = excluded.rectified_at,
-            clue_source = excluded.clue_source
+            clue_source = excluded.clue_source, last_step = excluded.last_step,
+            last_step_by = excluded.last_step_by, last_step_to = excluded.last_step_to,
+            submitted_by = excluded.submitted_by, submitted_at = excluded.submitted_at
          RETURNING rid"
     );
     let mut stmt = tx.prepare_cached(&sql)?;
@@ -87,6 +91,11 @@ pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
             p.rect_deadline,
             p.rectified_at_ms,
             p.clue_source,
+            p.last_step,
+            p.last_step_by,
+            p.last_step_to,
+            p.submitted_by,
+            p.submitted_at_ms,
         ],
         |row| row.get(0),
     )?;
@@ -166,6 +175,11 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Projection> {
         rect_deadline: row.get(32)?,
         rectified_at_ms: row.get(33)?,
         clue_source: row.get(34)?,
+        last_step: row.get(35)?,
+        last_step_by: row.get(36)?,
+        last_step_to: row.get(37)?,
+        submitted_by: row.get(38)?,
+        submitted_at_ms: row.get(39)?,
         // Withdrawn records have no row.
         withdrawn: false,
         // The search text lives in the full-text index only.
@@ -174,17 +188,50 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Projection> {
     })
 }
 
+/// The order of a list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ListSort {
+    /// Last changed first.
+    #[default]
+    Updated,
+    /// Submitted longest ago first: the review queue, first come first served.
+    Submitted,
+    /// The largest amount first (a fund check's allocation).
+    Amount,
+    /// By team, then township and village, each oldest submission first.
+    Team,
+}
+
+impl ListSort {
+    /// The ORDER BY of `records r`; the record id last, so pages never overlap.
+    fn order_by(self) -> &'static str {
+        match self {
+            ListSort::Updated => "r.updated_at DESC, r.record_id",
+            ListSort::Submitted => "r.submitted_at = 0, r.submitted_at, r.record_id",
+            ListSort::Amount => "r.allocated_fen IS NULL, r.allocated_fen DESC, r.record_id",
+            ListSort::Team => "r.team = '', r.team, r.township_name, r.village_name, r.submitted_at, r.record_id",
+        }
+    }
+}
+
 /// What to list.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     pub kind: Option<RecordKind>,
     pub status: Option<ReviewStatus>,
+    /// Any of these statuses (a review queue may take two), besides `status`.
+    pub statuses: Vec<ReviewStatus>,
     pub township_code: Option<String>,
     pub village_code: Option<String>,
     pub round: Option<String>,
     pub conflicts_only: bool,
     /// Full-text query (Chinese phrases of any length, or words).
     pub text: Option<String>,
+    /// Only records the server refused (`Store::refused`).
+    pub refused_only: bool,
+    pub sort: ListSort,
     pub limit: u32,
     pub offset: u32,
 }
@@ -495,6 +542,14 @@ impl Store {
         if let Some(status) = filter.status {
             push(&mut clauses, &mut args, "r.status = ?", SqlValue::Text(status.code().into()));
         }
+        if !filter.statuses.is_empty() {
+            let mut any = Vec::new();
+            for status in &filter.statuses {
+                args.push(SqlValue::Text(status.code().into()));
+                any.push(format!("?{}", args.len()));
+            }
+            clauses.push(format!("r.status IN ({})", any.join(", ")));
+        }
         if let Some(code) = &filter.township_code {
             push(&mut clauses, &mut args, "r.township_code = ?", SqlValue::Text(code.clone()));
         }
@@ -507,8 +562,11 @@ impl Store {
         if filter.conflicts_only {
             clauses.push("r.has_conflicts = 1".into());
         }
+        if filter.refused_only {
+            clauses.push(format!("r.record_id IN ({})", crate::sync::REFUSED_RECORDS));
+        }
         let mut from = "records r".to_owned();
-        let mut order = "r.updated_at DESC, r.record_id";
+        let mut order = filter.sort.order_by();
         if let Some(text) = filter.text.as_deref() {
             let Some(query) = crate::text::query(text) else {
                 return Ok(Vec::new());
@@ -516,7 +574,9 @@ impl Store {
             // Walk the full-text index newest record first and stop at the page's end.
             from = "records_fts f JOIN records r ON r.rid = f.rowid".to_owned();
             push(&mut clauses, &mut args, "records_fts MATCH ?", SqlValue::Text(query));
-            order = "f.rowid DESC";
+            if filter.sort == ListSort::Updated {
+                order = "f.rowid DESC";
+            }
         }
         let columns = prefixed_columns();
         let where_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };

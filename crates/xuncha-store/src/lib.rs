@@ -12,6 +12,7 @@ pub mod keys;
 mod numbers;
 mod reference;
 mod schema;
+mod seen;
 mod sync;
 mod text;
 mod verify;
@@ -26,7 +27,7 @@ pub use attachments::{AttachmentInfo, NewAttachment};
 pub use docs::Part;
 pub use error::{Result, StoreError};
 pub use index::RecordFilter;
-pub use index::{Count, Facet, Facets, ListFilter, RateRow, Totals, TotalsFilter, WorkflowTotals};
+pub use index::{Count, Facet, Facets, ListFilter, ListSort, RateRow, Totals, TotalsFilter, WorkflowTotals};
 pub use key::{KdfParams, key_file_path};
 pub use schema::SCHEMA_VERSION as DB_SCHEMA_VERSION;
 pub use sync::{Applied, Incoming, Outgoing, Received, UploadOutcome};
@@ -352,6 +353,14 @@ impl Store {
     #[doc(hidden)]
     pub fn set_user_version_for_tests(&self, version: i64) -> Result<()> {
         self.conn.pragma_update(None, "user_version", version)?;
+        Ok(())
+    }
+
+    /// Runs SQL on the database as it is, as an older release left it. For tests of
+    /// migrations (a layout put back as the release before wrote it).
+    #[doc(hidden)]
+    pub fn execute_batch_for_tests(&self, sql: &str) -> Result<()> {
+        self.conn.execute_batch(sql)?;
         Ok(())
     }
 }

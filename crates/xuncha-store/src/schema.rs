@@ -205,6 +205,21 @@ const MIGRATIONS: &[&str] = &[
         number    TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 9: what is new to the user. Each row keeps its latest workflow step and its last
+    // submission (the review queue shows and sorts by who submitted, when); `record_seen`
+    // holds the step the user last saw on each record (`seen.rs`). Index rows are rebuilt.
+    r#"
+    ALTER TABLE records ADD COLUMN last_step TEXT NOT NULL DEFAULT '';
+    ALTER TABLE records ADD COLUMN last_step_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE records ADD COLUMN last_step_to TEXT NOT NULL DEFAULT '';
+    ALTER TABLE records ADD COLUMN submitted_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE records ADD COLUMN submitted_at INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX records_creator ON records (creator);
+    CREATE TABLE record_seen (
+        record_id TEXT PRIMARY KEY,
+        step      TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this code writes.

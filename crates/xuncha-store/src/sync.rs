@@ -2,6 +2,8 @@
 //! server answered (acknowledgements, other devices' changes, the new cursor) in one
 //! transaction, so the cursor only moves once everything it covers is on disk.
 
+use std::collections::BTreeMap;
+
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use xuncha_domain::{ChangeHash, ErrorCode, ProtectedDoc, RecordDoc, RecordId, SyncDoc, signing};
 
@@ -11,6 +13,12 @@ use crate::{Store, index};
 
 /// The sync-state key of the server cursor.
 const CURSOR: &str = "server_cursor";
+/// How a protected companion's document id ends (`Part::Protected`).
+const PROTECTED_SUFFIX: &str = ":protected";
+/// The ids of the records whose last upload the server refused (of the record or of its
+/// protected companion), as a subquery for lists.
+pub(crate) const REFUSED_RECORDS: &str = "SELECT CASE WHEN doc_id LIKE '%:protected'
+    THEN substr(doc_id, 1, length(doc_id) - 10) ELSE doc_id END FROM outbox WHERE refused_code IS NOT NULL";
 
 /// Changes of one document to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +84,7 @@ pub struct Applied {
 
 /// Splits a device document key into its record and part.
 fn parse_doc_id(doc_id: &str) -> Result<(RecordId, Part)> {
-    match doc_id.strip_suffix(":protected") {
+    match doc_id.strip_suffix(PROTECTED_SUFFIX) {
         Some(record) => Ok((record.parse()?, Part::Protected)),
         None => Ok((doc_id.parse()?, Part::Record)),
     }
@@ -159,6 +167,25 @@ impl Store {
             .optional()?)
     }
 
+    /// The records whose last upload the server refused, each with the code of why (of its
+    /// record or, failing that, of its protected companion).
+    pub fn refused(&self) -> Result<BTreeMap<RecordId, ErrorCode>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT doc_id, refused_code FROM outbox WHERE refused_code IS NOT NULL ORDER BY doc_id DESC",
+        )?;
+        let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+        let mut out = BTreeMap::new();
+        // Descending: a record's own document ("<id>") comes after its companion's
+        // ("<id>:protected") and so wins.
+        for row in rows {
+            let (doc_id, code) = row?;
+            if let Ok(record) = doc_id.strip_suffix(PROTECTED_SUFFIX).unwrap_or(&doc_id).parse::<RecordId>() {
+                out.insert(record, ErrorCode::parse(&code));
+            }
+        }
+        Ok(out)
+    }
+
     /// The records with changes not yet acknowledged by the server (their record or its
     /// protected companion is in the outbox), for a "waiting to sync" badge.
     pub fn pending_records(&self) -> Result<Vec<RecordId>> {
@@ -167,7 +194,7 @@ impl Store {
         let mut out = Vec::new();
         for id in ids {
             let id = id?;
-            let record = id.strip_suffix(":protected").unwrap_or(&id);
+            let record = id.strip_suffix(PROTECTED_SUFFIX).unwrap_or(&id);
             if let Ok(record) = record.parse::<RecordId>() {
                 out.push(record);
             }

@@ -135,6 +135,57 @@ fn a_database_from_a_newer_version_is_refused() {
 }
 
 #[test]
+fn a_database_of_the_release_before_gets_each_rows_latest_step_and_submission() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut store) = new_db(dir.path());
+    let set = |field: Field, text: &str| Edit::Set { field, value: Some(field.parse_value(text).unwrap()) };
+    let id = store
+        .create_record(
+            &new_record(1, "光华村到户补贴发放检查"),
+            &[
+                set(Field::FundName, "到户产业补贴"),
+                set(Field::FundType, "household_subsidy"),
+                set(Field::Allocated, "90000"),
+            ],
+            1_700_000_000_100,
+        )
+        .unwrap();
+    let submit = Edit::Transition {
+        to: ReviewStatus::Submitted,
+        capacity: workflow::Capacity::Handler,
+        note: String::new(),
+        conclusion: None,
+        handover: None,
+    };
+    store.edit(id, &[submit], 1_700_000_000_200).unwrap();
+    let step = store.record(id).unwrap().read().review.steps.last().unwrap().clone();
+    // The layout of schema 8, as the release before wrote it: no step columns, nothing seen.
+    store
+        .execute_batch_for_tests(
+            "DROP INDEX records_creator; DROP TABLE record_seen;
+             ALTER TABLE records DROP COLUMN last_step; ALTER TABLE records DROP COLUMN last_step_by;
+             ALTER TABLE records DROP COLUMN last_step_to; ALTER TABLE records DROP COLUMN submitted_by;
+             ALTER TABLE records DROP COLUMN submitted_at;",
+        )
+        .unwrap();
+    store.set_user_version_for_tests(8).unwrap();
+    drop(store);
+
+    let mut store = Store::open(&path, PIN).unwrap();
+    let row = store.list(&ListFilter::page(10)).unwrap().remove(0);
+    assert_eq!(
+        (row.last_step.as_str(), row.last_step_by.as_str(), row.last_step_to.as_str()),
+        (step.id.as_str(), "inspector-1", "submitted")
+    );
+    assert_eq!((row.submitted_by.as_str(), row.submitted_at_ms), ("inspector-1", step.at_ms));
+    // Nothing is news to the user who took the step; opening it marks it seen all the same.
+    assert!(store.news("inspector-1").unwrap().is_empty());
+    assert!(store.mark_seen(id).unwrap());
+    assert!(!store.mark_seen(id).unwrap(), "seen once is seen");
+    assert!(store.verify(|_, _| {}).unwrap().is_ok());
+}
+
+#[test]
 fn changing_the_pin_rekeys_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let (path, mut store) = new_db(dir.path());

@@ -8,4 +8,9 @@ export type ListPage = { rows: Array<RecordRow>, offset: number,
 /**
  * Whether this is the last page.
  */
-done: boolean, };
+done: boolean, 
+/**
+ * How many of the user's records have news, in the whole list (not only this page):
+ * the badge on the records tab.
+ */
+news: number, };

@@ -50,4 +50,14 @@ conclusion: string, handover_to: string, rect_unit: string, rect_deadline: strin
 /**
  * A gang clue's source (the others are found by the patrol or through what they cite).
  */
-clue_source: string, };
+clue_source: string, 
+/**
+ * The latest workflow step: its id, who took it and the status it led to (all empty
+ * before the first). A device tells its user what changed since they last looked by it.
+ */
+last_step: string, last_step_by: string, last_step_to: string, 
+/**
+ * Who last submitted the record for review (提交审核), and when (0: never): the
+ * review queue shows and sorts by them.
+ */
+submitted_by: string, submitted_at_ms: number, };

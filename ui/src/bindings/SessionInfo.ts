@@ -9,6 +9,7 @@ export type SessionInfo = { user_id: string, user_name: string,
  */
 role: string, jurisdiction: string, device_id: string, server_url: string, 
 /**
- * Whether the user reviews records (supervisors and administrators).
+ * Whether the user reviews records: the office, team leads, and the 组长 and 副组长 of
+ * the teams on the device (as of unlocking).
  */
 can_review: boolean, records_on_device: number, };

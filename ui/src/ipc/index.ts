@@ -100,6 +100,8 @@ export const ipc = {
   moveServer: (url: string) => call<AppStatus>('move_server', { url }),
   schema: () => call<Schema>('schema'),
   listRecords: (query: ListQuery) => call<ListPage>('list_records', { query }),
+  /** Marks what is new on a record seen; the number of the user's records still with news. */
+  markSeen: (id: string) => call<number>('mark_seen', { id }),
   facets: () => call<Facets>('facets'),
   totals: (township: string | null) => call<Totals>('totals', { township }),
   /** The totals over the records of a round, township, team and time span (the dashboard). */
@@ -149,6 +151,8 @@ export const ipc = {
   cancelExport: () => call<ExportProgress>('cancel_export'),
   /** Opens an exported file with the system's viewer (desktop; `cannot_open` elsewhere). */
   openExported: (path: string) => call<null>('open_exported', { path }),
+  /** Opens a PDF attachment with the system's viewer. */
+  openAttachment: (sha256: string) => call<null>('open_attachment', { sha256 }),
   /** Where the Save dialog proposes to save the exported file `path` (its name in the
    * Downloads folder, or in the folder last chosen); null when the app was started with
    * `--export-dir`: the file stays where it was written, and nothing is asked. */

@@ -13,6 +13,22 @@ export function formatClock(ms: number): string {
   return formatTime(ms).slice(11);
 }
 
+/** A past moment as a status line says it, in UTC+8: the time alone today, with the day
+ * on an earlier day ("11月26日 14:44" / "26 Nov 14:44"), and the year in an earlier year. */
+export function formatSince(ms: number, nowMs: number, locale: string): string {
+  const at = formatTime(ms);
+  const [date, clock] = at.split(' ');
+  const today = formatTime(nowMs).slice(0, 10);
+  if (date === today) return clock;
+  const [year, month, day] = date.split('-').map(Number);
+  const thisYear = Number(today.slice(0, 4)) === year;
+  if (locale === 'en') {
+    const name = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][month - 1];
+    return `${day} ${name}${thisYear ? '' : ` ${year}`} ${clock}`;
+  }
+  return `${thisYear ? '' : `${year}年`}${month}月${day}日 ${clock}`;
+}
+
 /** Fen (integer) to yuan with thousands separators: 3600000000 → "36,000,000.00". */
 export function yuanFromFen(fen: number | null | undefined): string {
   if (fen == null) return '—';

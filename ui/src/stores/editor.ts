@@ -3,6 +3,7 @@
 // Rust refuses is shown as "not saved" on its field; nothing else changes.
 import { defineStore } from 'pinia';
 import { ipc, IpcError } from '../ipc';
+import { useRecords } from './records';
 import type { RecordView } from '../bindings/RecordView';
 import type { FieldInput } from '../bindings/FieldInput';
 import type { Edit } from '../bindings/Edit';
@@ -33,6 +34,9 @@ export const useEditor = defineStore('editor', {
     unsaved: {} as Record<string, IpcError>,
     error: null as IpcError | null,
     savedAt: null as number | null,
+    /** Counts refused submissions (提交审核 of a record with problems left): the editor
+     * scrolls to the first field to fix and marks every one each time it goes up. */
+    attention: 0,
   }),
   getters: {
     id: (s) => s.view?.record.id ?? null,
@@ -80,6 +84,9 @@ export const useEditor = defineStore('editor', {
       this.error = null;
       const view = await this.enqueue(() => ipc.record(id));
       this.view = view;
+      this.attention = 0;
+      // What was new on it (a 退回补充, a decision) has now been seen.
+      void useRecords().seen(id);
     },
     close() {
       this.view = null;
@@ -161,8 +168,12 @@ export const useEditor = defineStore('editor', {
     /** Takes the open record one step along the 巡察 workflow (提交, 审核, 审签, 退回补充,
      * 巡察办审核, 移交, 整改, 销号, 了结). Rust decides who may, in which capacity, and
      * what the step needs; a refusal (who may take it) is kept in `error`. */
-    transition(input: TransitionInput): Promise<boolean> {
-      return this.change((id) => ipc.transitionRecord(id, input));
+    async transition(input: TransitionInput): Promise<boolean> {
+      const ok = await this.change((id) => ipc.transitionRecord(id, input));
+      if (!ok && input.to === 'submitted' && (this.error?.code === 'not_ready' || this.error?.cause === 'not_ready')) {
+        this.attention += 1;
+      }
+      return ok;
     },
     /** Withdraws the open draft; Rust refuses it for a record that is no longer a draft. */
     withdraw(): Promise<boolean> {

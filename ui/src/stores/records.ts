@@ -6,6 +6,7 @@ import type { RecordRow } from '../bindings/RecordRow';
 import type { Facets } from '../bindings/Facets';
 import type { RecordKind } from '../bindings/RecordKind';
 import type { ReviewStatus } from '../bindings/ReviewStatus';
+import type { ListSort } from '../bindings/ListSort';
 
 export const PAGE = 200;
 /** The most rows Rust returns at once (records::MAX_PAGE). */
@@ -19,6 +20,9 @@ export interface Filters {
   text: string;
   conflictsOnly: boolean;
   reviewQueue: boolean;
+  /** Only the records the server refused, with why. */
+  refusedOnly: boolean;
+  sort: ListSort;
 }
 
 export const emptyFilters = (): Filters => ({
@@ -29,6 +33,8 @@ export const emptyFilters = (): Filters => ({
   text: '',
   conflictsOnly: false,
   reviewQueue: false,
+  refusedOnly: false,
+  sort: 'updated',
 });
 
 let generation = 0;
@@ -41,6 +47,8 @@ export const useRecords = defineStore('records', {
     loading: false,
     error: null as IpcError | null,
     facets: null as Facets | null,
+    /** How many of the user's records have news (the records tab's badge). */
+    news: 0,
   }),
   actions: {
     async fetch(offset: number, limit = PAGE): Promise<void> {
@@ -57,12 +65,15 @@ export const useRecords = defineStore('records', {
           text: f.text.trim() || null,
           conflicts_only: f.conflictsOnly,
           review_queue: f.reviewQueue,
+          refused_only: f.refusedOnly,
+          sort: f.sort,
           offset,
           limit,
         });
         if (mine !== generation) return;
         this.rows = offset === 0 ? page.rows : [...this.rows, ...page.rows];
         this.done = page.done;
+        this.news = page.news;
         this.error = null;
       } catch (error) {
         if (mine === generation) this.error = error as IpcError;
@@ -82,6 +93,16 @@ export const useRecords = defineStore('records', {
     setFilters(change: Partial<Filters>) {
       this.filters = { ...this.filters, ...change };
       return this.fetch(0);
+    },
+    /** The record was opened: what was new on it is seen, on its row and the tab. */
+    async seen(id: string) {
+      const row = this.rows.find((r) => r.row.record_id === id);
+      if (row) row.news = false;
+      try {
+        this.news = await ipc.markSeen(id);
+      } catch {
+        // Locked meanwhile: the badge stays until the record is opened again.
+      }
     },
     async loadFacets() {
       this.facets = await ipc.facets();

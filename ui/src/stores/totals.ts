@@ -66,7 +66,7 @@ export const useTotals = defineStore('totals', {
       try {
         const page = await ipc.listRecords({
           kind: null, status: null, township: null, village: null, round: null, text: null,
-          conflicts_only: false, review_queue: false, offset: 0, limit: 500,
+          conflicts_only: false, review_queue: false, refused_only: false, sort: 'updated', offset: 0, limit: 500,
         });
         for (const r of page.rows) if (r.row.team) names.add(r.row.team);
       } catch {
