@@ -251,9 +251,10 @@ clean:
 ## two targets at a time, new inputs that add coverage merged into the committed corpus.
 ## See fuzz/README.md.
 FUZZ_SECONDS ?= 15
-# The bounded run builds the targets unoptimised (minutes less on a cold CI machine; a
-# 15-second run is a smoke test of every target and its corpus). fuzz-long optimises fully.
-FUZZ_OPT_LEVEL ?= 0
+# The bounded run builds the targets at opt-level 1 (minutes less on a cold CI machine than
+# the profile's 3; at 0 the build is 2 minutes shorter but replaying the committed corpora
+# takes 3 minutes longer). fuzz-long optimises fully.
+FUZZ_OPT_LEVEL ?= 1
 FUZZ_LONG_SECONDS ?= 600
 FUZZ_API_EXAMPLES ?= 50
 FUZZ_API_SECONDS ?= 30
