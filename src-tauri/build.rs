@@ -56,6 +56,7 @@ fn main() {
         "cancel_export",
         "open_exported",
         "open_attachment",
+        "attachment_thumbnail",
         "export_destination",
         "save_exported",
         "discard_exported",

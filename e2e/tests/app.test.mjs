@@ -4,7 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { cameraJpeg } from '../lib/camera.mjs';
 import {
   startDisplay, startDriver, startServer, openApp, cliDevice, preparedAppDir, tempDir, appPid, cleanup, stopAll,
   sleep, PIN, ROOT,
@@ -125,6 +126,56 @@ test('enroll, set a PIN, record a fund check with three households and a photo, 
     await app.shot('03a-photo-zoomed');
     await app.click('viewer-zoom-out');
     await app.until('zoomed out a step', async () => Number(await app.attr('viewer', 'data-scale')) < 2);
+    await app.b.keys(['Escape']);
+    await app.until('the viewer closed', async () => !(await app.$('viewer').isExisting()));
+
+    // A 24-megapixel camera photo (10 MB, EXIF time and GPS of its own, not the record's):
+    // stored at 2,560 px under 1.5 MB, with its own time and point, the watermark burned in.
+    const camera = path.join(dir, 'camera-6000x4000.jpg');
+    const original = cameraJpeg(6000, 4000, { taken: '2026:11:30 14:05:09', gps: [29.8683, 121.544] });
+    writeFileSync(camera, original);
+    await picker.setValue(camera);
+    // 2026-11-30 14:05:09 at UTC+8 (the EXIF names no offset).
+    const tile = await app.until('the camera photo stored', async () => {
+      for (const t of await app.b.$$('[data-testid="attachment"]')) {
+        if ((await t.getAttribute('data-taken')) === '1796018709000' && (await t.$('[data-testid="attachment-thumb"]').isExisting())) return t;
+      }
+      return null;
+    }, 60_000);
+    const size = Number(await tile.getAttribute('data-size'));
+    assert.ok(size < 1_500_000 && size > 100_000, `stored at ${size} bytes from ${original.length}`);
+    assert.match(await app.b.execute((el) => el.textContent, tile), /29\.8683, 121\.5440/);
+    // The tile shows a thumbnail the app made, not the stored photo.
+    await app.until('the thumbnail', async () => (await app.b.execute((el) => el.querySelector('img').naturalWidth, tile)) === 400);
+    // Full screen: the stored photo, 2,560 px wide, its size what the record says, with the
+    // stamp's white text in the bottom-left corner (the picture has no white of its own).
+    await (await tile.$('[data-testid="attachment-view"]')).click();
+    await app.waitFor('viewer');
+    const image = await app.$('viewer-image');
+    await app.until('the stored photo in the viewer', async () => (await app.b.execute((img) => img.complete && img.naturalWidth, image)) === 2560);
+    const seen = await app.b.executeAsync((img, sha256, done) => {
+      const canvas = document.createElement('canvas');
+      canvas.width = img.naturalWidth;
+      canvas.height = img.naturalHeight;
+      const g = canvas.getContext('2d');
+      g.drawImage(img, 0, 0);
+      const white = (x, y, w, h) => {
+        const px = g.getImageData(x, y, w, h).data;
+        let n = 0;
+        for (let i = 0; i < px.length; i += 4) if (px[i] > 235 && px[i + 1] > 235 && px[i + 2] > 235) n++;
+        return n;
+      };
+      const h = img.naturalHeight;
+      const found = { width: img.naturalWidth, height: h, stamp: white(0, h - 500, 900, 500), elsewhere: white(1600, 0, 900, 500) };
+      // The stored bytes, as the app's attachment command returns them.
+      window.__TAURI_INTERNALS__.invoke('attachment', { sha256, mime: 'image/jpeg' })
+        .then((bytes) => done({ ...found, bytes: bytes.byteLength ?? bytes.length }), (e) => done({ ...found, error: String(e) }));
+    }, image, await tile.getAttribute('data-sha256'));
+    assert.deepEqual([seen.width, seen.height, seen.bytes], [2560, 1707, size], JSON.stringify(seen));
+    assert.ok(seen.stamp > 2000 && seen.elsewhere === 0, `watermark: ${JSON.stringify(seen)}`);
+    await app.shot('03b-camera-photo');
+    await image.doubleClick();
+    await app.until('the camera photo zoomed in', async () => Number(await app.attr('viewer', 'data-scale')) > 2);
     await app.b.keys(['Escape']);
     await app.until('the viewer closed', async () => !(await app.$('viewer').isExisting()));
 

@@ -253,6 +253,13 @@ async fn attachment(handle: AppHandle, sha256: String, mime: String) -> Result<R
     blocking(handle, move |app| app.attachment(&sha256, &mime).map(Response::new)).await
 }
 
+/// A photo's thumbnail as raw bytes (a JPEG); empty when the file is no photo to shrink.
+#[tauri::command]
+async fn attachment_thumbnail(handle: AppHandle, sha256: String, mime: String) -> Result<Response> {
+    blocking(handle, move |app| app.attachment_thumbnail(&sha256, &mime).map(|t| Response::new(t.unwrap_or_default())))
+        .await
+}
+
 #[tauri::command]
 async fn set_informant(handle: AppHandle, id: RecordId, values: Vec<(InformantField, String)>) -> Result<RecordView> {
     blocking(handle, move |app| app.set_informant(id, &values)).await
@@ -500,6 +507,7 @@ pub fn run() {
             cancel_export,
             open_exported,
             open_attachment,
+            attachment_thumbnail,
             export_destination,
             save_exported,
             discard_exported,

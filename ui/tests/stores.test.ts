@@ -261,3 +261,19 @@ describe('sync', () => {
     expect(sync.pending).toBe(3);
   });
 });
+
+describe('photo settings', () => {
+  it('default to a watermark at 2560 px without the original, and keep what is chosen', async () => {
+    const { savedPhotoPrefs, usePhotoPrefs } = await import('../src/stores/photos');
+    localStorage.removeItem('xuncha.photos');
+    expect(savedPhotoPrefs()).toEqual({ watermark: true, longSide: 2560, keepOriginal: false });
+    localStorage.setItem('xuncha.photos', JSON.stringify({ watermark: 'yes', longSide: 999, keepOriginal: true }));
+    expect(savedPhotoPrefs()).toEqual({ watermark: true, longSide: 2560, keepOriginal: true });
+    localStorage.setItem('xuncha.photos', '{not json');
+    expect(savedPhotoPrefs().longSide).toBe(2560);
+    freshPinia();
+    const prefs = usePhotoPrefs();
+    prefs.set({ watermark: false, longSide: 1280 });
+    expect(JSON.parse(localStorage.getItem('xuncha.photos')!)).toEqual({ watermark: false, longSide: 1280, keepOriginal: false });
+  });
+});

@@ -352,6 +352,15 @@ pub struct AttachmentInput {
     pub caption: String,
     pub taken_at_ms: Option<i64>,
     pub gps: Option<GeoPoint>,
+    /// Burn the on-site watermark (time, place, inspector, 编号) into a photo.
+    #[serde(default)]
+    pub watermark: bool,
+    /// The long side, in pixels, to store a photo at; none: the app's setting.
+    #[serde(default)]
+    pub long_side: Option<u32>,
+    /// Also keep the file as chosen, beside the downscaled or watermarked copy.
+    #[serde(default)]
+    pub keep_original: bool,
 }
 
 /// Where an export was written.

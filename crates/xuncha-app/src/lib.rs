@@ -16,6 +16,7 @@ pub mod reference;
 pub mod reports;
 mod schema;
 mod sync;
+pub mod watermark;
 pub mod workbook;
 
 use std::path::{Path, PathBuf};
@@ -667,10 +668,22 @@ impl App {
     /// Attaches a photo or document.
     pub fn attach(&self, input: &AttachmentInput, bytes: Vec<u8>) -> Result<RecordView> {
         let now = self.clock.now_ms();
+        // The font is read before the session is held (the first time, some 50 MB).
+        let fonts = if input.watermark && input.mime.trim().starts_with("image/") { Some(self.fonts()?) } else { None };
+        let face = fonts
+            .as_ref()
+            .map(|f| {
+                f.face(true).ok_or(AppError::Report(xuncha_report::ReportError::FontsMissing {
+                    searched: f.dir.display().to_string(),
+                }))
+            })
+            .transpose()?;
         let view = self.with(|s| {
             let settings =
                 photos::PhotoSettings { long_side: self.config.photo_long_side, quality: self.config.photo_quality };
-            records::attach(&mut s.store, input, bytes, settings, now)?;
+            let who = if s.info.user_name.trim().is_empty() { &s.info.user_id } else { &s.info.user_name };
+            let mark = face.map(|face| (face, who.as_str()));
+            records::attach(&mut s.store, input, bytes, settings, mark, now)?;
             records::view(&mut s.store, input.record, &s.info.role, &self.today())
         })?;
         self.changed();
@@ -692,6 +705,14 @@ impl App {
         let mut store = self.with(|s| Ok(s.store.open_another()?))?;
         let client = Client::for_device(&store, Duration::from_secs(120))?;
         Ok(self.runtime.block_on(client.download_attachment(&mut store, sha256, mime))?)
+    }
+
+    /// A photo's thumbnail ([`photos::thumbnail`]), made from the bytes [`App::attachment`]
+    /// gives, outside the session (decoding takes tens of milliseconds); `None` for a file
+    /// that is not a photo this build decodes (the screen shows its kind instead).
+    pub fn attachment_thumbnail(&self, sha256: &str, mime: &str) -> Result<Option<Vec<u8>>> {
+        let bytes = self.attachment(sha256, mime)?;
+        Ok(photos::thumbnail(&bytes, photos::THUMBNAIL_SIDE))
     }
 
     /// The informant of a gang clue.

@@ -1,6 +1,6 @@
 //! Photos made fit to sync over 2G before they are stored: downscaled to a long side,
 //! turned upright, re-encoded as JPEG, with each photo's own capture time and place read
-//! from its EXIF block.
+//! from its EXIF block, and, when asked, the on-site watermark burned in ([`crate::watermark`]).
 //!
 //! JPEG and PNG pictures whose long side exceeds the configured one are decoded, turned by
 //! their EXIF orientation, resized (Catmull-Rom) and stored as JPEG; the EXIF block is not
@@ -53,6 +53,22 @@ pub struct Prepared {
     pub gps: Option<GeoPoint>,
     /// Whether `bytes` are a downscaled copy rather than the file as chosen.
     pub downscaled: bool,
+    /// Whether the watermark is drawn on `bytes`.
+    pub watermarked: bool,
+}
+
+/// The watermark to burn into a photo: the font to draw with and what to say. The photo's
+/// own EXIF time and GPS point, when it has them, replace the stamp's.
+#[derive(Clone, Copy)]
+pub struct Mark<'a> {
+    pub face: &'a ttf_parser::Face<'a>,
+    pub stamp: &'a crate::watermark::Stamp,
+}
+
+impl std::fmt::Debug for Mark<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mark").field("stamp", self.stamp).finish_non_exhaustive()
+    }
 }
 
 /// What a file's EXIF block says about the photo.
@@ -66,6 +82,18 @@ pub struct PhotoMeta {
 /// anything else unchanged. Refuses a picture whose pixel count exceeds [`MAX_PIXELS`]
 /// before decoding it.
 pub fn prepare(bytes: Vec<u8>, mime: &str, settings: PhotoSettings) -> Result<Prepared, BadInput> {
+    prepare_marked(bytes, mime, settings, None)
+}
+
+/// [`prepare`], with `mark` burned into a JPEG or PNG photo (decoded and re-encoded even
+/// when it needs no downscaling). A photo this build cannot decode is kept as chosen,
+/// unmarked (`watermarked` says which).
+pub fn prepare_marked(
+    bytes: Vec<u8>,
+    mime: &str,
+    settings: PhotoSettings,
+    mark: Option<Mark<'_>>,
+) -> Result<Prepared, BadInput> {
     let meta = if mime.starts_with("image/") { read_meta(&bytes) } else { PhotoMeta::default() };
     let unchanged = |bytes: Vec<u8>, mime: String| Prepared {
         bytes,
@@ -73,6 +101,7 @@ pub fn prepare(bytes: Vec<u8>, mime: &str, settings: PhotoSettings) -> Result<Pr
         taken_at_ms: meta.taken_at_ms,
         gps: meta.gps,
         downscaled: false,
+        watermarked: false,
     };
     let format = image::guess_format(&bytes).ok().filter(|f| matches!(f, ImageFormat::Jpeg | ImageFormat::Png));
     let Some(format) = format.filter(|_| mime.starts_with("image/")) else {
@@ -95,14 +124,28 @@ pub fn prepare(bytes: Vec<u8>, mime: &str, settings: PhotoSettings) -> Result<Pr
             limit_megapixels: MAX_PIXELS / 1_000_000,
         });
     }
-    if width.max(height) <= settings.long_side {
+    let downscale = width.max(height) > settings.long_side;
+    if !downscale && mark.is_none() {
         return Ok(unchanged(bytes, mime));
     }
-    let Some(image) = decode_upright(&bytes, format) else {
+    let Some(mut image) = decode_upright(&bytes, format) else {
         return Ok(unchanged(bytes, mime));
     };
-    let image = image.resize(settings.long_side, settings.long_side, FilterType::CatmullRom);
-    let rgb = flatten(image);
+    if downscale {
+        image = image.resize(settings.long_side, settings.long_side, FilterType::CatmullRom);
+    }
+    let mut rgb = flatten(image);
+    let watermarked = mark.is_some_and(|mark| {
+        let stamp = crate::watermark::Stamp {
+            taken_at_ms: meta.taken_at_ms.unwrap_or(mark.stamp.taken_at_ms),
+            gps: meta.gps.or(mark.stamp.gps),
+            ..mark.stamp.clone()
+        };
+        crate::watermark::draw(&mut rgb, mark.face, &stamp.lines()).is_some()
+    });
+    if !downscale && !watermarked {
+        return Ok(unchanged(bytes, mime));
+    }
     let mut out = Vec::new();
     let encoded = JpegEncoder::new_with_quality(&mut out, settings.quality.clamp(1, 100)).encode_image(&rgb);
     if encoded.is_err() {
@@ -113,8 +156,29 @@ pub fn prepare(bytes: Vec<u8>, mime: &str, settings: PhotoSettings) -> Result<Pr
         mime: "image/jpeg".to_owned(),
         taken_at_ms: meta.taken_at_ms,
         gps: meta.gps,
-        downscaled: true,
+        downscaled: downscale,
+        watermarked,
     })
+}
+
+/// The long side of a thumbnail, in pixels: a tile of the record screen at twice its size.
+pub const THUMBNAIL_SIDE: u32 = 400;
+
+/// A small JPEG of a JPEG or PNG photo for a thumbnail tile, upright, at most `side` pixels
+/// on its long side: what the record screen shows instead of the stored 2,560 px photo, so
+/// opening a record with many photos decodes and holds a few kilobytes per photo, not
+/// megabytes. `None` for a file that is not such a photo or does not decode.
+pub fn thumbnail(bytes: &[u8], side: u32) -> Option<Vec<u8>> {
+    let format = image::guess_format(bytes).ok().filter(|f| matches!(f, ImageFormat::Jpeg | ImageFormat::Png))?;
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().ok()?;
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return None;
+    }
+    let image = decode_upright(bytes, format)?;
+    let small = if width.max(height) > side { image.thumbnail(side, side) } else { image };
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, 80).encode_image(&flatten(small)).ok()?;
+    Some(out)
 }
 
 /// The whole picture, turned by its EXIF orientation; `None` if it does not decode.
@@ -131,17 +195,16 @@ fn decode_upright(bytes: &[u8], format: ImageFormat) -> Option<DynamicImage> {
 }
 
 /// An RGB picture for JPEG: transparent parts laid on white.
-fn flatten(image: DynamicImage) -> DynamicImage {
+fn flatten(image: DynamicImage) -> image::RgbImage {
     if !image.color().has_alpha() {
-        return DynamicImage::ImageRgb8(image.into_rgb8());
+        return image.into_rgb8();
     }
     let rgba = image.into_rgba8();
-    let rgb = image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+    image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
         let [r, g, b, a] = rgba.get_pixel(x, y).0;
         let over = |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8;
         image::Rgb([over(r), over(g), over(b)])
-    });
-    DynamicImage::ImageRgb8(rgb)
+    })
 }
 
 /// The capture time and GPS point in a file's EXIF block (JPEG, PNG, HEIF, WebP, TIFF);
@@ -393,6 +456,17 @@ pub(crate) mod tests {
         assert_eq!(picture.dimensions(), (100, 50));
         let [r, _, _] = picture.get_pixel(50, 25).0;
         assert!((125..=140).contains(&r), "half-transparent dark red over white: {r}");
+    }
+
+    #[test]
+    fn a_thumbnail_is_small_upright_and_only_of_photos() {
+        let stored = prepare(jpeg(6000, 4000, Some(&CAMERA)), "image/jpeg", PhotoSettings::default()).unwrap();
+        let small = thumbnail(&stored.bytes, THUMBNAIL_SIDE).unwrap();
+        let picture = image::load_from_memory(&small).unwrap();
+        assert_eq!((picture.width(), picture.height()), (267, 400), "upright, long side 400");
+        assert!(small.len() < 60_000, "{} bytes", small.len());
+        assert_eq!(thumbnail(b"%PDF-1.4\n", THUMBNAIL_SIDE), None);
+        assert_eq!(thumbnail(&png_header(20_000, 10_000), THUMBNAIL_SIDE), None, "too many pixels: not decoded");
     }
 
     #[test]

@@ -375,15 +375,21 @@ pub fn settle_edit(store: &mut Store, id: RecordId, path: &FieldPath, change: &s
     })
 }
 
+/// The long sides a photo may be stored at: from a legible 花名册 page to a full frame.
+pub const LONG_SIDES: std::ops::RangeInclusive<u32> = 640..=8192;
+
 /// Stores a photo or document and adds it to its record, in one transaction. A large photo
-/// is stored downscaled ([`crate::photos`]); its EXIF capture time and GPS point, when it
-/// has them, win over those `input` brings (the file's modification time, the record's
-/// point).
+/// is stored downscaled ([`crate::photos`]) to `input.long_side` (else `photos`), with the
+/// on-site watermark if `input.watermark` and a font is given ([`crate::watermark`]); its
+/// EXIF capture time and GPS point, when it has them, win over those `input` brings (the
+/// file's modification time, the record's point). With `input.keep_original`, the file as
+/// chosen is attached too, captioned as the original, when the stored copy differs from it.
 pub fn attach(
     store: &mut Store,
     input: &AttachmentInput,
     bytes: Vec<u8>,
     photos: crate::photos::PhotoSettings,
+    watermark: Option<(&ttf_parser::Face<'_>, &str)>,
     now_ms: i64,
 ) -> Result<()> {
     if bytes.is_empty() {
@@ -399,16 +405,49 @@ pub fn attach(
     if !(mime.starts_with("image/") || mime == "application/pdf") {
         return Err(AppError::BadInput(BadInput::UnsupportedFile(mime.to_owned())));
     }
-    let prepared = crate::photos::prepare(bytes, mime, photos).map_err(AppError::BadInput)?;
-    let file = NewAttachment {
-        bytes: prepared.bytes,
-        mime: prepared.mime,
-        caption: input.caption.trim().to_owned(),
-        taken_at_ms: prepared.taken_at_ms.or(input.taken_at_ms),
-        gps: prepared.gps.or(input.gps),
+    let settings = crate::photos::PhotoSettings {
+        long_side: input.long_side.map_or(photos.long_side, |side| side.clamp(*LONG_SIDES.start(), *LONG_SIDES.end())),
+        ..photos
     };
-    store.edit_with_attachments(input.record, &[], std::slice::from_ref(&file), now_ms)?;
+    let stamp = match watermark {
+        Some((face, inspector)) if input.watermark && mime.starts_with("image/") => {
+            Some((face, stamp(store, input, inspector, now_ms)?))
+        }
+        _ => None,
+    };
+    let original = input.keep_original.then(|| bytes.clone());
+    let mark = stamp.as_ref().map(|(face, stamp)| crate::photos::Mark { face, stamp });
+    let prepared = crate::photos::prepare_marked(bytes, mime, settings, mark).map_err(AppError::BadInput)?;
+    let caption = input.caption.trim().to_owned();
+    let taken_at_ms = prepared.taken_at_ms.or(input.taken_at_ms);
+    let gps = prepared.gps.or(input.gps);
+    let mut files =
+        vec![NewAttachment { bytes: prepared.bytes, mime: prepared.mime, caption: caption.clone(), taken_at_ms, gps }];
+    if let Some(original) = original.filter(|o| *o != files[0].bytes) {
+        let caption = if caption.is_empty() { "原图".to_owned() } else { format!("{caption}（原图）") };
+        files.push(NewAttachment { bytes: original, mime: mime.to_owned(), caption, taken_at_ms, gps });
+    }
+    store.edit_with_attachments(input.record, &[], &files, now_ms)?;
     Ok(())
+}
+
+/// What the watermark of a photo for `input.record` says: the record's township and
+/// village, its 编号, who is taking it, and when and where the input says it was taken
+/// (the photo's EXIF, read later, wins over both).
+fn stamp(store: &Store, input: &AttachmentInput, inspector: &str, now_ms: i64) -> Result<crate::watermark::Stamp> {
+    let record = store.record(input.record)?.read();
+    let place: Vec<&str> = [xuncha_domain::Field::Township, xuncha_domain::Field::Village]
+        .into_iter()
+        .filter_map(|f| record.division(f).map(|d| d.name.trim()).filter(|n| !n.is_empty()))
+        .collect();
+    let number = xuncha_domain::numbering::number_or_provisional(&store.record_numbers()?, input.record);
+    Ok(crate::watermark::Stamp {
+        taken_at_ms: input.taken_at_ms.unwrap_or(now_ms),
+        place: place.join(" "),
+        gps: input.gps.or_else(|| record.location()),
+        inspector: inspector.to_owned(),
+        number,
+    })
 }
 
 /// Sets the informant of a gang clue (empty values clear a field).
@@ -606,7 +645,57 @@ mod attach_tests {
             caption: " 发放花名册 ".into(),
             taken_at_ms: Some(1_699_999_000_000),
             gps: Some(GeoPoint { lat: 30.0, lon: 120.0, accuracy_m: Some(15.0) }),
+            watermark: false,
+            long_side: None,
+            keep_original: false,
         }
+    }
+
+    /// Pixels near white in all three channels within `area` (x, y, width, height).
+    fn white_pixels(picture: &image::RgbImage, (x0, y0, w, h): (u32, u32, u32, u32)) -> usize {
+        (y0..y0 + h)
+            .flat_map(|y| (x0..x0 + w).map(move |x| (x, y)))
+            .filter(|&(x, y)| picture.get_pixel(x, y).0.iter().all(|&c| c > 235))
+            .count()
+    }
+
+    #[test]
+    fn a_watermarked_photo_is_stored_at_the_size_asked_with_its_original_beside_it() {
+        let fonts = xuncha_report::Fonts::load().expect("the bundled fonts (make setup)");
+        let face = fonts.face(true).expect("the bold SC face");
+        let (_dir, mut store, id) = super::tests::set_up();
+        // Small enough to need no downscaling at the default size: marked all the same.
+        let original = jpeg(1600, 1200, None);
+        let asked =
+            AttachmentInput { watermark: true, keep_original: true, long_side: Some(1000), ..input(id, "image/jpeg") };
+        attach(&mut store, &asked, original.clone(), PhotoSettings::default(), Some((face, "王巡察")), T1).unwrap();
+
+        let record = store.record(id).unwrap().read();
+        assert_eq!(record.attachments.len(), 2, "{:?}", record.attachments);
+        let captioned = |caption: &str| record.attachments.iter().find(|a| a.caption == caption).unwrap();
+        let (marked, kept) = (captioned("发放花名册"), captioned("发放花名册（原图）"));
+        assert_eq!(store.attachment(&kept.sha256).unwrap(), original, "the original byte for byte");
+        let picture = image::load_from_memory(&store.attachment(&marked.sha256).unwrap()).unwrap().into_rgb8();
+        assert_eq!(picture.dimensions(), (1000, 750));
+        // The test picture has no white near its left edge; the stamp's text is white.
+        let corner = (0, 450, 500, 300);
+        let before = image::load_from_memory(&original)
+            .unwrap()
+            .resize(1000, 1000, image::imageops::FilterType::Triangle)
+            .into_rgb8();
+        assert_eq!(white_pixels(&before, corner), 0);
+        assert!(white_pixels(&picture, corner) > 500, "stamped: {} white pixels", white_pixels(&picture, corner));
+        // Unasked, nothing is marked and no original is kept.
+        attach(
+            &mut store,
+            &input(id, "image/jpeg"),
+            jpeg(800, 600, None),
+            PhotoSettings::default(),
+            Some((face, "王巡察")),
+            T1 + 1,
+        )
+        .unwrap();
+        assert_eq!(store.record(id).unwrap().read().attachments.len(), 3);
     }
 
     #[test]
@@ -614,7 +703,7 @@ mod attach_tests {
         let (_dir, mut store, id) = super::tests::set_up();
         let exif = Exif { orientation: 6, taken: "2026:11:30 14:05:09", offset: None, gps: Some((29.8683, 121.5440)) };
         let original = jpeg(6000, 4000, Some(&exif));
-        attach(&mut store, &input(id, "image/jpeg"), original, PhotoSettings::default(), T1).unwrap();
+        attach(&mut store, &input(id, "image/jpeg"), original, PhotoSettings::default(), None, T1).unwrap();
 
         let record = store.record(id).unwrap().read();
         let [attachment] = record.attachments.as_slice() else { panic!("{:?}", record.attachments) };
@@ -636,8 +725,8 @@ mod attach_tests {
         let (_dir, mut store, id) = super::tests::set_up();
         let small = jpeg(800, 600, None);
         let pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec();
-        attach(&mut store, &input(id, "image/jpeg"), small.clone(), PhotoSettings::default(), T1).unwrap();
-        attach(&mut store, &input(id, "application/pdf"), pdf.clone(), PhotoSettings::default(), T1 + 1).unwrap();
+        attach(&mut store, &input(id, "image/jpeg"), small.clone(), PhotoSettings::default(), None, T1).unwrap();
+        attach(&mut store, &input(id, "application/pdf"), pdf.clone(), PhotoSettings::default(), None, T1 + 1).unwrap();
 
         let record = store.record(id).unwrap().read();
         for (bytes, mime) in [(small, "image/jpeg"), (pdf, "application/pdf")] {
@@ -653,7 +742,7 @@ mod attach_tests {
     fn a_picture_of_too_many_pixels_is_refused_and_nothing_is_stored() {
         let (_dir, mut store, id) = super::tests::set_up();
         let refused =
-            attach(&mut store, &input(id, "image/png"), png_header(20_000, 10_000), PhotoSettings::default(), T1)
+            attach(&mut store, &input(id, "image/png"), png_header(20_000, 10_000), PhotoSettings::default(), None, T1)
                 .unwrap_err();
         assert_eq!(refused.code(), ErrorCode::BadInput);
         assert_eq!(refused.cause(), Some(ErrorCode::ImageTooLarge));

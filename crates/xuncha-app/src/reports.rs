@@ -490,7 +490,7 @@ impl App {
     /// is set, else from the search path of [`Fonts::load`]. Read at the first document
     /// (some 50 MB) and kept for every later one; a failure is not kept, so fonts installed
     /// meanwhile are found the next time.
-    fn fonts(&self) -> Result<Arc<Fonts>, ReportError> {
+    pub(crate) fn fonts(&self) -> Result<Arc<Fonts>, ReportError> {
         let mut cached = self.fonts.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(fonts) = cached.as_ref() {
             return Ok(Arc::clone(fonts));

@@ -99,6 +99,16 @@ impl Fonts {
         Ok(Fonts { book, fonts, dir: dir.to_path_buf() })
     }
 
+    /// The simplified-Chinese face of the family, bold or regular, for drawing text outside
+    /// a document (the photo watermark).
+    pub fn face(&self, bold: bool) -> Option<&ttf_parser::Face<'_>> {
+        let weight = if bold { 700 } else { 400 };
+        self.fonts
+            .iter()
+            .find(|f| f.info().family == FAMILY && f.info().variant.weight.to_number() == weight)
+            .map(Font::ttf)
+    }
+
     /// Checks every file's SHA-256 against the pinned one (slow: a few hundred ms).
     pub fn verify(dir: &Path) -> Result<(), ReportError> {
         use sha2::{Digest, Sha256};

@@ -5,4 +5,16 @@ import type { RecordId } from "./RecordId";
 /**
  * A photo or document to attach.
  */
-export type AttachmentInput = { record: RecordId, mime: string, caption: string, taken_at_ms: number | null, gps: GeoPoint | null, };
+export type AttachmentInput = { record: RecordId, mime: string, caption: string, taken_at_ms: number | null, gps: GeoPoint | null, 
+/**
+ * Burn the on-site watermark (time, place, inspector, 编号) into a photo.
+ */
+watermark: boolean, 
+/**
+ * The long side, in pixels, to store a photo at; none: the app's setting.
+ */
+long_side: number | null, 
+/**
+ * Also keep the file as chosen, beside the downscaled or watermarked copy.
+ */
+keep_original: boolean, };

@@ -350,6 +350,13 @@ const en: typeof zh = {
     dueToday: 'Due today',
   },
   me: {
+    photos: 'Photos',
+    watermark: 'On-site watermark',
+    watermarkHint: 'Stamp the time, place, inspector and number on each photo',
+    photoSize: 'Photo size (long side, pixels)',
+    photoSizeHint: 'Smaller syncs faster; 2560 keeps a roster legible',
+    keepOriginal: 'Keep the original',
+    keepOriginalHint: 'Also store the photo as taken, uncompressed and unstamped (slower to sync)',
     textSize: 'Text size',
     textSizes: { standard: 'Standard', large: 'Large', xlarge: 'Extra large' } as Record<string, string>,
     contrast: 'High contrast',

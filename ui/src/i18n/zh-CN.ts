@@ -350,6 +350,13 @@ export default {
     dueToday: '今日到期',
   },
   me: {
+    photos: '照片',
+    watermark: '现场水印',
+    watermarkHint: '在照片上印时间、地点、巡察人和编号',
+    photoSize: '照片尺寸（长边像素）',
+    photoSizeHint: '越小同步越快；2560 可看清花名册',
+    keepOriginal: '保留原图',
+    keepOriginalHint: '另存一份未压缩、无水印的原图（同步较慢）',
     textSize: '文字大小',
     textSizes: { standard: '标准', large: '大', xlarge: '特大' } as Record<string, string>,
     contrast: '高对比度',

@@ -181,6 +181,8 @@ export const ipc = {
     }
   },
   attachment: (sha256: string, mime: string) => call<ArrayBuffer>('attachment', { sha256, mime }),
+  /** A photo's thumbnail (a small JPEG); empty when the file is no photo to shrink. */
+  attachmentThumbnail: (sha256: string, mime: string) => call<ArrayBuffer>('attachment_thumbnail', { sha256, mime }),
   /** 签字: the pad's PNG as raw bytes; who signs, as what, in a header. */
   signRecord: (input: SignInput, png: Uint8Array) => raw('sign_record', png, 'x-sign', input),
   /** 整改进展: the 佐证材料 files' bytes one after another; the text and each file's size in a header. */
