@@ -57,6 +57,7 @@ fn main() {
         "open_exported",
         "open_attachment",
         "attachment_thumbnail",
+        "download_attachments",
         "export_destination",
         "save_exported",
         "discard_exported",

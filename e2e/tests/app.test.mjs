@@ -50,15 +50,17 @@ async function unlock(app) {
 }
 
 async function openRecord(app, title) {
-  const row = await app.until(`the record “${title}” in the list`, async () => {
+  // The list may redraw between finding the row and tapping it (a sync lands): tap again.
+  await app.until(`the record “${title}” open`, async () => {
     for (const r of await app.b.$$('[data-testid="record-row"]')) {
       const text = await app.b.execute((el) => el.textContent, r);
-      if (text.includes(title)) return r;
+      if (text.includes(title)) {
+        await r.click();
+        return app.$('editor').isExisting();
+      }
     }
-    return null;
+    return false;
   });
-  await row.click();
-  await app.waitFor('editor');
 }
 
 test('enroll, set a PIN, record a fund check with three households and a photo, find it', async () => {
@@ -109,6 +111,18 @@ test('enroll, set a PIN, record a fund check with three households and a photo, 
       await app.type(`input-beneficiaries-${i}-received`, received);
     }
     await app.click('issue-withheld_shared');
+    // The household table's heads stay on screen while its rows scroll under them.
+    const stuck = await app.b.execute(() => {
+      const heads = document.querySelector('[data-testid="list-beneficiaries"] [data-testid="list-heads"]');
+      let scroller = heads.parentElement;
+      while (scroller && !['auto', 'scroll'].includes(getComputedStyle(scroller).overflowY)) scroller = scroller.parentElement;
+      const table = heads.parentElement;
+      scroller.scrollTop += table.getBoundingClientRect().top - scroller.getBoundingClientRect().top + 60;
+      const at = { heads: heads.getBoundingClientRect().top, top: scroller.getBoundingClientRect().top, table: table.getBoundingClientRect().top };
+      scroller.scrollTop = 0;
+      return at;
+    });
+    assert.ok(Math.abs(stuck.heads - stuck.top) < 2 && stuck.table < stuck.top - 30, `sticky heads: ${JSON.stringify(stuck)}`);
 
     const picker = await app.$('attach-input');
     await picker.waitForExist();
@@ -173,6 +187,9 @@ test('enroll, set a PIN, record a fund check with three households and a photo, 
     }, image, await tile.getAttribute('data-sha256'));
     assert.deepEqual([seen.width, seen.height, seen.bytes], [2560, 1707, size], JSON.stringify(seen));
     assert.ok(seen.stamp > 2000 && seen.elsewhere === 0, `watermark: ${JSON.stringify(seen)}`);
+    // README's figure comes from here.
+    const figures = { original: { width: 6000, height: 4000, bytes: original.length }, stored: { width: seen.width, height: seen.height, bytes: size } };
+    writeFileSync(path.join(ROOT, 'target/e2e/camera-photo.json'), `${JSON.stringify(figures, null, 2)}\n`);
     await app.shot('03b-camera-photo');
     await image.doubleClick();
     await app.until('the camera photo zoomed in', async () => Number(await app.attr('viewer', 'data-scale')) > 2);
@@ -246,8 +263,16 @@ test('the inspector submits; a concurrent edit on a second device shows as a con
     await app.waitFor('unlock-pin');
     await app.shot('08-unlock');
     await unlock(app);
+    // Before going to 东岭村 without a signal: its records' photos, fetched in one tap.
+    await (await app.b.$('//*[contains(@class,"van-dropdown-menu__title") and normalize-space(.)="村"]')).click();
+    await (await app.b.$('//div[contains(@class,"van-dropdown-item__option") and contains(., "东岭村")]')).click();
+    await app.until('the dropdown to close', async () => app.b.execute(() =>
+      Array.from(document.querySelectorAll('.van-dropdown-item, .van-overlay')).every((e) => getComputedStyle(e).display === 'none' || e.getBoundingClientRect().height === 0)));
+    await app.click('download-photos');
+    await app.until('the village photos fetched', async () => /已下载 2 个文件/.test(await app.text('download-result')), 60_000);
+    await app.shot('08a-village-photos');
     await openRecord(app, '到户补贴发放检查');
-    await app.waitFor('conflicts');
+    await app.until('the conflicts shown', async () => app.$('conflicts').isExisting());
     const conflict = await app.text('conflict-0');
     assert.match(conflict, /125000\.00/);
     assert.match(conflict, /121000\.00/);

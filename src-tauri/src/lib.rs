@@ -253,6 +253,11 @@ async fn attachment(handle: AppHandle, sha256: String, mime: String) -> Result<R
     blocking(handle, move |app| app.attachment(&sha256, &mime).map(Response::new)).await
 }
 
+#[tauri::command]
+async fn download_attachments(handle: AppHandle, query: ListQuery) -> Result<xuncha_app::DownloadReport> {
+    blocking(handle, move |app| app.download_attachments(&query)).await
+}
+
 /// A photo's thumbnail as raw bytes (a JPEG); empty when the file is no photo to shrink.
 #[tauri::command]
 async fn attachment_thumbnail(handle: AppHandle, sha256: String, mime: String) -> Result<Response> {
@@ -508,6 +513,7 @@ pub fn run() {
             open_exported,
             open_attachment,
             attachment_thumbnail,
+            download_attachments,
             export_destination,
             save_exported,
             discard_exported,

@@ -109,3 +109,57 @@ fn bytes_that_do_not_match_their_hash_are_discarded() {
     district.sync(&mut device).unwrap();
     assert!(with_tx(district.storage.as_ref(), false, |tx| tx.attachment_state(&sha)).unwrap().unwrap().complete);
 }
+
+/// Before going to a village with no signal: one call fetches every photo of that village's
+/// records the device lacks, each once, and nothing of other villages.
+#[test]
+fn a_villages_photos_are_fetched_in_one_go_and_only_those() {
+    use xuncha_app::dto::ListQuery;
+    use xuncha_domain::{Division, Edit, Field, Value};
+    let district = District::start();
+    let mut zhang = district.device("zhang", Role::Inspector, EAST.0);
+    let mut li = district.device("li", Role::Supervisor, "district");
+    let photo =
+        |seed: u32| -> Vec<u8> { (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) ^ seed) as u8).collect() };
+    let in_village = |code: &str, name: &str| Edit::Set {
+        field: Field::Village,
+        value: Some(Value::Division(Division::new(code, name))),
+    };
+    let file = |bytes: &[u8]| NewAttachment {
+        bytes: bytes.to_vec(),
+        mime: "image/jpeg".into(),
+        caption: String::new(),
+        taken_at_ms: None,
+        gps: None,
+    };
+    let (a, b, c) = (photo(1), photo(2), photo(3));
+    // 上坪村: two records, one photo in both; 石门村: one record.
+    let first = zhang
+        .create(&new_record(RecordKind::FundCheck, "上坪村发放检查", EAST, 1), &[in_village("330199101001", "上坪村")]);
+    let second = zhang.create(
+        &new_record(RecordKind::AssetCheck, "上坪村资产清查", EAST, 2),
+        &[in_village("330199101001", "上坪村")],
+    );
+    let other = zhang
+        .create(&new_record(RecordKind::FundCheck, "石门村发放检查", EAST, 3), &[in_village("330199101002", "石门村")]);
+    zhang.store.edit_with_attachments(first, &[], &[file(&a), file(&b)], 1).unwrap();
+    zhang.store.edit_with_attachments(second, &[], &[file(&a)], 2).unwrap();
+    zhang.store.edit_with_attachments(other, &[], &[file(&c)], 3).unwrap();
+    district.runtime.block_on(zhang.client.upload_attachments(&mut zhang.store, 1 << 20)).unwrap();
+    district.sync(&mut zhang).unwrap();
+    district.sync(&mut li).unwrap();
+
+    let village = ListQuery { village: Some("330199101001".into()), ..ListQuery::default() };
+    let (records, wanted) = xuncha_app::records::missing_attachments(&li.store, &village, "supervisor").unwrap();
+    assert_eq!((records, wanted.len()), (2, 2), "two records, two distinct photos: {wanted:?}");
+    let report =
+        district.runtime.block_on(xuncha_app::records::download(&mut li.store, &li.client, records, &wanted)).unwrap();
+    assert_eq!((report.records, report.missing, report.fetched, report.failed), (2, 2, 2, 0));
+    assert_eq!(report.bytes, (a.len() + b.len()) as u64);
+    let sha = |bytes: &[u8]| xuncha_store::sha256_hex(bytes);
+    assert!(li.store.attachment(&sha(&a)).unwrap() == a && li.store.attachment(&sha(&b)).unwrap() == b);
+    assert!(li.store.attachment(&sha(&c)).is_err(), "石门村's photo stays on the server");
+    // Done once, nothing is left to fetch.
+    let (_, again) = xuncha_app::records::missing_attachments(&li.store, &village, "supervisor").unwrap();
+    assert!(again.is_empty(), "{again:?}");
+}

@@ -176,6 +176,11 @@ fn each_device_holds_exactly_its_teams_records_and_reference_data() {
     // The user directory: a team member meets their team and the supervisors, by name.
     let people: Vec<String> = ann_ref.people.iter().map(|p| p.id.clone()).collect();
     assert_eq!(people, ["ann", "boss1", "boss2", "lead1"]);
+    // And their devices, by the names they enrolled with: bob's is not among them.
+    let devices: Vec<&str> = ann_ref.devices.iter().map(|d| d.user.as_str()).collect();
+    assert!(devices.contains(&"ann") && !devices.contains(&"bob"), "{:?}", ann_ref.devices);
+    assert!(ann_ref.devices.iter().all(|d| !d.name.trim().is_empty()), "{:?}", ann_ref.devices);
+    assert_eq!(ann.store.devices().unwrap(), ann_ref.devices);
     assert_eq!(boss1.store.people().unwrap().len(), 7);
     assert_eq!(boss1.store.reference().unwrap().teams.len(), 2);
     assert!(boss2.store.reference().unwrap().teams.is_empty());

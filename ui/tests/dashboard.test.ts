@@ -148,6 +148,20 @@ describe('the dashboard', () => {
     expect(w.get('[data-testid="total-party_members"]').text()).toContain('10');
   });
 
+  it('draws counts on whole-number axes and keeps the kinds ring clear of its legend', async () => {
+    mockReport();
+    const w = mount(DashboardView, { global: { stubs } });
+    await flushPromises();
+    const [byTownship, byKind, byStatus] = w.findAllComponents({ name: 'Chart' }).map((c) => c.props('options') as Record<string, any>);
+    for (const bars of [byTownship, byStatus]) {
+      expect(bars.yAxis.minInterval).toBe(1);
+      expect(bars.xAxis.axisLabel.hideOverlap).toBe(true);
+    }
+    expect(byKind.series[0].label.position).toBe('inside');
+    expect(byKind.series[0].labelLine.show).toBe(false);
+    expect(byKind.legend).toEqual({ bottom: 0 });
+  });
+
   it('filters by round, township, team and a span of days, picked from what the device holds', async () => {
     const calls = mockReport();
     const w = mount(DashboardView, { global: { stubs } });

@@ -28,10 +28,10 @@ function view(change: Partial<RecordView> = {}): RecordView {
 }
 
 const change = (author: string, author_name: string | null): HistoryEntryView => ({
-  change: `${author}0000000000`, author, author_name, device: `${author}-tablet`, actor: '01', at_ms: 0, paths: ['allocated'], summary: null,
+  change: `${author}0000000000`, author, author_name, device: `${author}-tablet`, device_name: author_name ? `${author_name}的平板` : null, actor: '01', at_ms: 0, paths: ['allocated'], summary: null,
 });
 const version = (author: string, author_name: string | null, value: string): FieldVersionView => ({
-  change: `${author}0000000000`, author, author_name, device: `${author}-tablet`, at_ms: 0, value,
+  change: `${author}0000000000`, author, author_name, device: `${author}-tablet`, device_name: author_name ? `${author_name}的平板` : null, at_ms: 0, value,
 });
 
 /** The users shown, as text and tooltip. */
@@ -56,7 +56,9 @@ describe('authors by name', () => {
     await flushPromises();
     // Newest first.
     expect(users(record)).toEqual([['zhao', undefined], ['王巡察', 'wang']]);
-    expect(record.text()).toContain('王巡察 在 wang-tablet 上修改了');
+    // A listed device by its name, an unlisted one by its id.
+    expect(record.text()).toContain('王巡察 在 王巡察的平板 上修改了');
+    expect(record.text()).toContain('zhao-tablet');
     record.unmount();
 
     const field = mount(HistoryPanel, {
@@ -73,8 +75,8 @@ describe('authors by name', () => {
       path: { at: 'field', field: 'allocated' },
       label_zh: '拨付金额',
       values: [
-        { display: '100.00', author: 'wang', author_name: '王巡察', device: 'wang-tablet', at_ms: 0, change: 'aa', shown: true },
-        { display: '200.00', author: 'zhao', author_name: null, device: 'zhao-tablet', at_ms: 0, change: 'bb', shown: false },
+        { display: '100.00', author: 'wang', author_name: '王巡察', device: 'wang-tablet', device_name: null, at_ms: 0, change: 'aa', shown: true },
+        { display: '200.00', author: 'zhao', author_name: null, device: 'zhao-tablet', device_name: null, at_ms: 0, change: 'bb', shown: false },
       ],
     };
     const w = mount(ConflictPanel, { props: { conflicts: [conflict] } });

@@ -106,7 +106,7 @@ beforeEach(() => {
   };
   useSession().status = {
     stage: 'unlocked', demo_pin: null, version: '0',
-    session: { user_id: 'wang', user_name: '王巡察', role: 'inspector', jurisdiction: 'district', device_id: 'd', server_url: 'http://x', can_review: false, records_on_device: 1 },
+    session: { user_id: 'wang', user_name: '王巡察', role: 'inspector', jurisdiction: 'district', device_id: 'd', device_name: '', server_url: 'http://x', can_review: false, records_on_device: 1 },
   } as never;
   window.scrollTo = vi.fn() as never;
   // jsdom draws nothing: the pad's picture comes from the test.

@@ -289,7 +289,7 @@ describe('the server address', () => {
         const url = (args as { url: string }).url;
         if (url.includes('other')) throw { code: 'other_server', message: 'x / y' };
         return { stage: 'unlocked', demo_pin: null, version: '0', session: {
-          user_id: 'ann', user_name: 'ann', role: 'inspector', jurisdiction: 'district', device_id: 'd1',
+          user_id: 'ann', user_name: 'ann', role: 'inspector', jurisdiction: 'district', device_id: 'd1', device_name: '东岭村巡察平板',
           server_url: url, can_review: false, records_on_device: 0,
         } };
       }

@@ -16,7 +16,7 @@ const unlocked: AppStatus = {
   demo_pin: null,
   version: '0.1.0',
   session: {
-    user_id: 'wang', user_name: '王巡察', role: 'inspector', jurisdiction: 'district', device_id: 'd1',
+    user_id: 'wang', user_name: '王巡察', role: 'inspector', jurisdiction: 'district', device_id: 'd1', device_name: '东岭村巡察平板',
     server_url: 'http://127.0.0.1:1', can_review: false, records_on_device: 0,
   },
 };
@@ -127,10 +127,10 @@ describe('records', () => {
     });
     const records = useRecords();
     const first = records.reload();
-    await records.setFilters({ text: '补贴', kind: 'fund_check', village: '330199101201' });
+    await records.setFilters({ text: '补贴', kind: 'fund_check', township: '330199101000', village: '330199101201' });
     await first;
     expect(records.rows[0].row.record_id).toBe('补贴-0');
-    expect(queries[1]).toMatchObject({ text: '补贴', kind: 'fund_check', village: '330199101201', offset: 0, limit: 200, review_queue: false });
+    expect(queries[1]).toMatchObject({ text: '补贴', kind: 'fund_check', township: '330199101000', village: '330199101201', offset: 0, limit: 200, review_queue: false });
     await records.loadMore();
     expect(records.rows).toHaveLength(203);
     expect(records.done).toBe(true);

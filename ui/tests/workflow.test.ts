@@ -373,16 +373,16 @@ describe('a conflict of the status', () => {
             path: { at: 'review_status' },
             label_zh: '审核状态',
             values: [
-              { display: '副组长已审核', author: 'qian', author_name: null, device: 'qian-tablet', at_ms: 0, change: 'aa', shown: true },
-              { display: '退回补充', author: 'zhao', author_name: null, device: 'zhao-tablet', at_ms: 0, change: 'bb', shown: false },
+              { display: '副组长已审核', author: 'qian', author_name: null, device: 'qian-tablet', device_name: '钱副组长的平板', at_ms: 0, change: 'aa', shown: true },
+              { display: '退回补充', author: 'zhao', author_name: null, device: 'zhao-tablet', device_name: null, at_ms: 0, change: 'bb', shown: false },
             ],
           },
           {
             path: { at: 'field', field: 'allocated' },
             label_zh: '拨付金额',
             values: [
-              { display: '100.00', author: 'wang', author_name: null, device: null, at_ms: 0, change: 'cc', shown: true },
-              { display: '200.00', author: 'zhao', author_name: null, device: null, at_ms: 0, change: 'dd', shown: false },
+              { display: '100.00', author: 'wang', author_name: null, device: null, device_name: null, at_ms: 0, change: 'cc', shown: true },
+              { display: '200.00', author: 'zhao', author_name: null, device: null, device_name: null, at_ms: 0, change: 'dd', shown: false },
             ],
           },
         ],
@@ -391,6 +391,10 @@ describe('a conflict of the status', () => {
     expect(w.find('[data-testid="keep-0-0"]').exists()).toBe(false);
     expect(w.find('[data-testid="keep-0-1"]').exists()).toBe(false);
     expect(w.find('[data-testid="conflict-0-status-hint"]').text()).toContain('由流程处理');
+    // A device by its name where the directory lists it, else by its id.
+    expect(w.text()).toContain('钱副组长的平板');
+    expect(w.text()).toContain('zhao-tablet');
+    expect(w.text()).not.toContain('qian-tablet');
     expect(w.find('[data-testid="keep-1-0"]').exists()).toBe(true);
     expect(w.find('[data-testid="conflict-1-status-hint"]').exists()).toBe(false);
   });

@@ -46,6 +46,8 @@ pub struct SessionInfo {
     pub role: String,
     pub jurisdiction: String,
     pub device_id: String,
+    /// The name this device enrolled with (empty if unknown).
+    pub device_name: String,
     pub server_url: String,
     /// Whether the user reviews records: the office, team leads, and the 组长 and 副组长 of
     /// the teams on the device (as of unlocking).
@@ -203,6 +205,8 @@ pub struct HistoryEntryView {
     pub entry: HistoryEntry,
     /// The author's name in the user directory (`None`: not listed; show `author`).
     pub author_name: Option<String>,
+    /// The device's name in the device directory (`None`: not listed; show `device`).
+    pub device_name: Option<String>,
 }
 
 /// The value a field had after one change, with the change's author by name.
@@ -213,6 +217,8 @@ pub struct FieldVersionView {
     pub version: FieldVersion,
     /// The author's name in the user directory (`None`: not listed; show `author`).
     pub author_name: Option<String>,
+    /// The device's name in the device directory (`None`: not listed; show `device`).
+    pub device_name: Option<String>,
 }
 
 /// A field holding concurrent values, with who wrote each by name.
@@ -232,6 +238,8 @@ pub struct ConflictValueView {
     pub value: ConflictValue,
     /// The author's name in the user directory (`None`: not listed; show `author`).
     pub author_name: Option<String>,
+    /// The device's name in the device directory (`None`: not listed; show `device`).
+    pub device_name: Option<String>,
 }
 
 /// Who reviewed a record, by name.
@@ -361,6 +369,21 @@ pub struct AttachmentInput {
     /// Also keep the file as chosen, beside the downscaled or watermarked copy.
     #[serde(default)]
     pub keep_original: bool,
+}
+
+/// What fetching a place's photos and documents for offline use did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DownloadReport {
+    /// The records looked at.
+    pub records: u32,
+    /// The files they name that the device did not hold.
+    pub missing: u32,
+    /// Those fetched now, and their bytes.
+    pub fetched: u32,
+    pub bytes: u64,
+    /// Those the server could not give (they are fetched when opened, if it can then).
+    pub failed: u32,
 }
 
 /// Where an export was written.

@@ -112,6 +112,14 @@ struct Session {
     info: SessionInfo,
 }
 
+/// This device's name: as the device directory lists it, else as it enrolled (empty for a
+/// device enrolled before names were kept, until the directory arrives).
+fn device_name(store: &Store) -> Result<String> {
+    let own = store.identity().device_id.to_string();
+    let listed = store.devices()?.into_iter().find(|d| d.id == own).map(|d| d.name);
+    Ok(listed.or(store.sync_value("device_name")?).unwrap_or_default())
+}
+
 /// The app: at most one unlocked session at a time, and the background sync worker.
 ///
 /// The worker outlives locking: locking drops the [`Session`] (the connection the UI reads
@@ -280,6 +288,8 @@ impl App {
         let enrolled = Client::with_pin(&url, Duration::from_secs(30), server_pin)
             .map_err(AppError::from)
             .and_then(|client| Ok(self.runtime.block_on(client.enroll(&mut store, code, &device_name))?));
+        // The name it enrolled with, for 我的 before the device directory arrives.
+        let enrolled = enrolled.and_then(|_| Ok(store.set_sync_value("device_name", &device_name)?));
         if let Err(error) = enrolled {
             drop(store);
             remove_database(&path);
@@ -317,6 +327,7 @@ impl App {
             role,
             jurisdiction: store.sync_value("jurisdiction")?.unwrap_or_default(),
             device_id: store.identity().device_id.to_string(),
+            device_name: device_name(&store)?,
             server_url: store.sync_value("server_url")?.unwrap_or_default(),
             records_on_device: store.count()?,
         };
@@ -705,6 +716,18 @@ impl App {
         let mut store = self.with(|s| Ok(s.store.open_another()?))?;
         let client = Client::for_device(&store, Duration::from_secs(120))?;
         Ok(self.runtime.block_on(client.download_attachment(&mut store, sha256, mime))?)
+    }
+
+    /// Fetches every photo and document of the records `query` picks that this device does
+    /// not hold (a village's, before going there), on a connection of its own.
+    pub fn download_attachments(&self, query: &ListQuery) -> Result<DownloadReport> {
+        let (records, wanted) = self.with(|s| records::missing_attachments(&s.store, query, &s.info.role))?;
+        if wanted.is_empty() {
+            return Ok(DownloadReport { records, ..DownloadReport::default() });
+        }
+        let mut store = self.with(|s| Ok(s.store.open_another()?))?;
+        let client = Client::for_device(&store, Duration::from_secs(120))?;
+        self.runtime.block_on(records::download(&mut store, &client, records, &wanted))
     }
 
     /// A photo's thumbnail ([`photos::thumbnail`]), made from the bytes [`App::attachment`]

@@ -25,33 +25,13 @@ pub const MAX_ATTACHMENT_BYTES: usize = 64 * 1024 * 1024;
 
 /// A page of the record list.
 pub fn list(store: &Store, query: &ListQuery, role: &str, today: &str) -> Result<ListPage> {
-    let limit = query.limit.clamp(1, MAX_PAGE);
-    let statuses = match (query.status, query.review_queue) {
-        (Some(status), _) => vec![status],
-        (None, true) => queue(store, role)?,
-        (None, false) => Vec::new(),
-    };
-    let blank = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
-    let filter = ListFilter {
-        kind: query.kind,
-        status: None,
-        statuses,
-        township_code: blank(&query.township),
-        village_code: blank(&query.village),
-        round: blank(&query.round),
-        conflicts_only: query.conflicts_only,
-        text: blank(&query.text),
-        refused_only: query.refused_only,
-        sort: query.sort,
-        limit,
-        offset: query.offset,
-    };
+    let filter = list_filter(store, query, role)?;
     let rows = store.list(&filter)?;
     let pending = store.pending_records()?;
     let refused = store.refused()?;
     let news = store.news(&store.identity().user_id.to_string())?;
     let names = Names::of(store)?;
-    let done = rows.len() < limit as usize;
+    let done = rows.len() < filter.limit as usize;
     let rows = rows
         .into_iter()
         .map(|row| {
@@ -74,6 +54,90 @@ pub fn list(store: &Store, query: &ListQuery, role: &str, today: &str) -> Result
         })
         .collect();
     Ok(ListPage { rows, offset: query.offset, done, news: u32::try_from(news.len()).unwrap_or(u32::MAX) })
+}
+
+/// Fetches `wanted` (from [`missing_attachments`]) into the device, one by one, each stored
+/// as it arrives. A file the server cannot give is counted and skipped; if none arrives and
+/// some failed, the first failure is the answer (the server is unreachable, say).
+pub async fn download(
+    store: &mut Store,
+    client: &xuncha_sync::Client,
+    records: u32,
+    wanted: &[(String, String)],
+) -> Result<crate::dto::DownloadReport> {
+    let mut report = crate::dto::DownloadReport {
+        records,
+        missing: u32::try_from(wanted.len()).unwrap_or(u32::MAX),
+        ..Default::default()
+    };
+    let mut first_error = None;
+    for (sha256, mime) in wanted {
+        match client.download_attachment(store, sha256, mime).await {
+            Ok(bytes) => {
+                report.fetched += 1;
+                report.bytes += bytes.len() as u64;
+            }
+            Err(error) => {
+                report.failed += 1;
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    match first_error {
+        Some(error) if report.fetched == 0 => Err(error.into()),
+        _ => Ok(report),
+    }
+}
+
+/// The store's filter for a list query (the review queue follows the user's place).
+fn list_filter(store: &Store, query: &ListQuery, role: &str) -> Result<ListFilter> {
+    let statuses = match (query.status, query.review_queue) {
+        (Some(status), _) => vec![status],
+        (None, true) => queue(store, role)?,
+        (None, false) => Vec::new(),
+    };
+    let blank = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    Ok(ListFilter {
+        kind: query.kind,
+        status: None,
+        statuses,
+        township_code: blank(&query.township),
+        village_code: blank(&query.village),
+        round: blank(&query.round),
+        conflicts_only: query.conflicts_only,
+        text: blank(&query.text),
+        refused_only: query.refused_only,
+        sort: query.sort,
+        limit: query.limit.clamp(1, MAX_PAGE),
+        offset: query.offset,
+    })
+}
+
+/// The attachments of the records `query` picks (every page) that this device does not hold:
+/// what to fetch so a place's records can be read offline. Returns how many records were
+/// looked at, and each missing file once (SHA-256 and media type).
+pub fn missing_attachments(store: &Store, query: &ListQuery, role: &str) -> Result<(u32, Vec<(String, String)>)> {
+    let held: std::collections::HashSet<String> = store.attachments()?.into_iter().map(|a| a.sha256).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut missing = Vec::new();
+    let mut records = 0u32;
+    let mut page = ListQuery { offset: 0, limit: MAX_PAGE, ..query.clone() };
+    loop {
+        let rows = store.list(&list_filter(store, &page, role)?)?;
+        for row in &rows {
+            let Ok(id) = row.record_id.parse::<RecordId>() else { continue };
+            records += 1;
+            for file in store.record(id)?.read().all_attachments() {
+                if !held.contains(&file.sha256) && seen.insert(file.sha256.clone()) {
+                    missing.push((file.sha256.clone(), file.mime.clone()));
+                }
+            }
+        }
+        if rows.len() < MAX_PAGE as usize {
+            return Ok((records, missing));
+        }
+        page.offset += MAX_PAGE;
+    }
 }
 
 /// What the review queue holds: what waits for this user's level. The office takes records
@@ -188,7 +252,11 @@ fn conflict_view(conflict: Conflict, names: &Names) -> ConflictView {
     let values = conflict
         .values
         .into_iter()
-        .map(|value| ConflictValueView { author_name: names.name(value.author.as_deref()), value })
+        .map(|value| ConflictValueView {
+            author_name: names.name(value.author.as_deref()),
+            device_name: names.device(value.device.as_deref()),
+            value,
+        })
         .collect();
     ConflictView { path: conflict.path, label_zh: conflict.label_zh, values }
 }
@@ -227,7 +295,11 @@ pub fn history(store: &Store, id: RecordId) -> Result<Vec<HistoryEntryView>> {
     let names = Names::of(store)?;
     Ok(entries
         .into_iter()
-        .map(|entry| HistoryEntryView { author_name: names.name(entry.author.as_deref()), entry })
+        .map(|entry| HistoryEntryView {
+            author_name: names.name(entry.author.as_deref()),
+            device_name: names.device(entry.device.as_deref()),
+            entry,
+        })
         .collect())
 }
 
@@ -237,7 +309,11 @@ pub fn field_history(store: &Store, id: RecordId, path: &FieldPath) -> Result<Ve
     let names = Names::of(store)?;
     Ok(versions
         .into_iter()
-        .map(|version| FieldVersionView { author_name: names.name(version.author.as_deref()), version })
+        .map(|version| FieldVersionView {
+            author_name: names.name(version.author.as_deref()),
+            device_name: names.device(version.device.as_deref()),
+            version,
+        })
         .collect())
 }
 
@@ -494,7 +570,7 @@ mod tests {
     //! values, decisions and comments; the device's own user is named from its identity;
     //! anyone else shows as the id.
 
-    use xuncha_domain::{ActorId, DeviceId, Division, EditContext, Field, Person, Reference, UserId};
+    use xuncha_domain::{ActorId, DeviceEntry, DeviceId, Division, EditContext, Field, Person, Reference, UserId};
     use xuncha_store::{Identity, KdfParams, Received};
 
     use super::*;
@@ -517,7 +593,8 @@ mod tests {
         let people = [("lee", "李组长"), ("sun", "孙书记")]
             .map(|(id, name)| Person { id: id.into(), name: name.into() })
             .to_vec();
-        let reference = Reference { people, ..Reference::default() };
+        let devices = vec![DeviceEntry { id: "dev-lee".into(), name: "李组长的平板".into(), user: "lee".into() }];
+        let reference = Reference { people, devices, ..Reference::default() };
         let received = Received {
             cursor: b"c1",
             dropped: &[],
@@ -589,6 +666,20 @@ mod tests {
             view.conflicts[0].values.iter().map(|v| named(v.value.author.clone(), v.author_name.clone())).collect();
         values.sort();
         assert_eq!(values, vec![("lee".to_owned(), Some("李组长".to_owned())), ("zhao".to_owned(), None)]);
+
+        // Devices by the name they enrolled with, where the device directory lists them.
+        let mut devices: Vec<_> = view.conflicts[0]
+            .values
+            .iter()
+            .map(|v| (v.value.device.clone().unwrap_or_default(), v.device_name.clone()))
+            .collect();
+        devices.sort();
+        assert_eq!(
+            devices,
+            vec![("dev-lee".to_owned(), Some("李组长的平板".to_owned())), ("dev-zhao".to_owned(), None)]
+        );
+        let lee = history(&store, id).unwrap().into_iter().find(|e| e.entry.author.as_deref() == Some("lee")).unwrap();
+        assert_eq!(lee.device_name.as_deref(), Some("李组长的平板"));
     }
 
     #[test]

@@ -288,10 +288,13 @@ pub fn households_from_roster(
 }
 
 /// Who user ids are: the user directory of the reference data, and this device's own user
-/// (from its identity) when the directory does not list them. Load it once per use case,
-/// then look up every author.
+/// (from its identity) when the directory does not list them; and which tablet device ids
+/// are, from the device directory. Load it once per use case, then look up every author.
 #[derive(Debug, Default)]
-pub struct Names(HashMap<String, String>);
+pub struct Names {
+    people: HashMap<String, String>,
+    devices: HashMap<String, String>,
+}
 
 impl Names {
     /// The directory this device holds.
@@ -302,12 +305,20 @@ impl Names {
         if !me.user_name.trim().is_empty() {
             names.entry(me.user_id.to_string()).or_insert_with(|| me.user_name.clone());
         }
-        Ok(Names(names))
+        let devices =
+            store.devices()?.into_iter().filter(|d| !d.name.trim().is_empty()).map(|d| (d.id, d.name)).collect();
+        Ok(Names { people: names, devices })
+    }
+
+    /// The name device `id` enrolled with: `None` when no id is given or the directory does
+    /// not list it (the UI then shows the id).
+    pub fn device(&self, id: Option<&str>) -> Option<String> {
+        self.devices.get(id?).cloned()
     }
 
     /// The display name of user `id`: `None` when no id is given or the directory does not
     /// list it (the UI then shows the id).
     pub fn name(&self, id: Option<&str>) -> Option<String> {
-        self.0.get(id?).cloned()
+        self.people.get(id?).cloned()
     }
 }

@@ -19,6 +19,7 @@ fn generate(dir: &Path) {
         EnrollInput,
         ErrorDto,
         ExportResult,
+        DownloadReport,
         reports::ExportedFile,
         reports::ExportProgress,
         ListQuery,

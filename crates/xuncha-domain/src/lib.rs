@@ -55,8 +55,8 @@ pub use protected::{Informant, InformantField, ProtectedDoc};
 pub use record::Withdrawal;
 pub use record::{Comment, Decision, Item, Record, Review};
 pub use reference::{
-    DivisionEntry, Jurisdiction, Level, Person, ReadScope, Reader, Reference, Roster, RosterHousehold, Round, Team,
-    TeamRole,
+    DeviceEntry, DivisionEntry, Jurisdiction, Level, Person, ReadScope, Reader, Reference, Roster, RosterHousehold,
+    Round, Team, TeamRole,
 };
 pub use validate::{Problem, validate};
 pub use workflow::{

@@ -294,6 +294,17 @@ pub struct Person {
     pub name: String,
 }
 
+/// A tablet or desktop as history names it: its id, the name it enrolled with, and whose it
+/// is. The device directory of the reference data, so that a change reads "王巡察 · 东岭组平板"
+/// rather than a device id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DeviceEntry {
+    pub id: String,
+    pub name: String,
+    pub user: String,
+}
+
 /// Everything of the reference data one device receives.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Reference {
@@ -304,6 +315,9 @@ pub struct Reference {
     /// The user directory (servers before it sent none).
     #[serde(default)]
     pub people: Vec<Person>,
+    /// The devices of the people in `people` (servers before it sent none).
+    #[serde(default)]
+    pub devices: Vec<DeviceEntry>,
 }
 
 /// Who reads: what a device may receive follows from its user's role, jurisdiction and

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use xuncha_domain::{Person, Reference, Team};
+use xuncha_domain::{DeviceEntry, Person, Reference, Team};
 use xuncha_protocol::{ProtectedKey, ReferenceUpdate};
 
 use crate::storage::{Result, Tx, Visibility};
@@ -91,5 +91,14 @@ pub fn for_device(tx: &mut dyn Tx, who: &Visibility, teams: &[Team]) -> Result<R
         .map(|u| Person { id: u.id, name: u.name })
         .collect();
     people.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(Reference { divisions, rounds, teams, rosters, people })
+    // Their devices, revoked ones too: history keeps naming what a device wrote.
+    let listed: BTreeSet<&str> = people.iter().map(|p| p.id.as_str()).collect();
+    let mut devices: Vec<DeviceEntry> = tx
+        .devices()?
+        .into_iter()
+        .filter(|d| listed.contains(d.user_id.as_str()))
+        .map(|d| DeviceEntry { id: d.id, name: d.name, user: d.user_id })
+        .collect();
+    devices.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Reference { divisions, rounds, teams, rosters, people, devices })
 }

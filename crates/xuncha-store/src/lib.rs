@@ -23,7 +23,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use xuncha_domain::{ActorId, DeviceId, EditContext, UserId};
 
-pub use attachments::{AttachmentInfo, NewAttachment};
+pub use attachments::{AttachmentInfo, NewAttachment, sha256_hex};
 pub use docs::Part;
 pub use error::{Result, StoreError};
 pub use index::RecordFilter;

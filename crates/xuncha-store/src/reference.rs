@@ -3,7 +3,7 @@
 //! whole, in the sync answer's transaction, whenever the server's differs.
 
 use rusqlite::{OptionalExtension, Transaction, params};
-use xuncha_domain::{DivisionEntry, Person, Reference, Roster, RosterHousehold, Round, Team, Yuan};
+use xuncha_domain::{DeviceEntry, DivisionEntry, Person, Reference, Roster, RosterHousehold, Round, Team, Yuan};
 
 use crate::Store;
 use crate::error::{Result, StoreError};
@@ -24,7 +24,7 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> 
 pub(crate) fn replace(tx: &Transaction<'_>, tag: &[u8], data: &Reference) -> Result<()> {
     tx.execute_batch(
         "DELETE FROM ref_households; DELETE FROM ref_rosters; DELETE FROM ref_teams;
-         DELETE FROM ref_rounds; DELETE FROM ref_divisions; DELETE FROM ref_people;",
+         DELETE FROM ref_rounds; DELETE FROM ref_divisions; DELETE FROM ref_people; DELETE FROM ref_devices;",
     )?;
     {
         let mut insert = tx.prepare("INSERT INTO ref_divisions (code, name, parent) VALUES (?1, ?2, ?3)")?;
@@ -55,6 +55,10 @@ pub(crate) fn replace(tx: &Transaction<'_>, tag: &[u8], data: &Reference) -> Res
         let mut insert = tx.prepare("INSERT INTO ref_people (id, name) VALUES (?1, ?2)")?;
         for p in &data.people {
             insert.execute(params![p.id, p.name])?;
+        }
+        let mut insert = tx.prepare("INSERT INTO ref_devices (id, name, user_id) VALUES (?1, ?2, ?3)")?;
+        for d in &data.devices {
+            insert.execute(params![d.id, d.name, d.user])?;
         }
         let mut roster =
             tx.prepare("INSERT INTO ref_rosters (id, village, fund, imported_at) VALUES (?1, ?2, ?3, ?4)")?;
@@ -295,6 +299,14 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// The device directory held: which tablet each device id is, and whose.
+    pub fn devices(&self) -> Result<Vec<DeviceEntry>> {
+        let mut stmt = self.conn.prepare_cached("SELECT id, name, user_id FROM ref_devices ORDER BY id")?;
+        let rows =
+            stmt.query_map([], |row| Ok(DeviceEntry { id: row.get(0)?, name: row.get(1)?, user: row.get(2)? }))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     /// Everything held, as the server sent it.
     pub fn reference(&self) -> Result<Reference> {
         let villages: Vec<String> = {
@@ -311,6 +323,7 @@ impl Store {
             teams: self.teams()?,
             rosters,
             people: self.people()?,
+            devices: self.devices()?,
         })
     }
 }

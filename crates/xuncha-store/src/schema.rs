@@ -220,6 +220,16 @@ const MIGRATIONS: &[&str] = &[
         step      TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 10: the device directory of the reference data (who wrote from which tablet, by
+    // name). Filled by the next reference download: the tag is cleared so it comes whole.
+    r#"
+    CREATE TABLE ref_devices (
+        id      TEXT PRIMARY KEY,
+        name    TEXT NOT NULL,
+        user_id TEXT NOT NULL
+    ) WITHOUT ROWID;
+    DELETE FROM sync_state WHERE key = 'reference_tag';
+    "#,
 ];
 
 /// The schema version this code writes.

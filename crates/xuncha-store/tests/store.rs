@@ -162,7 +162,7 @@ fn a_database_of_the_release_before_gets_each_rows_latest_step_and_submission() 
     // The layout of schema 8, as the release before wrote it: no step columns, nothing seen.
     store
         .execute_batch_for_tests(
-            "DROP INDEX records_creator; DROP TABLE record_seen;
+            "DROP INDEX records_creator; DROP TABLE record_seen; DROP TABLE ref_devices;
              ALTER TABLE records DROP COLUMN last_step; ALTER TABLE records DROP COLUMN last_step_by;
              ALTER TABLE records DROP COLUMN last_step_to; ALTER TABLE records DROP COLUMN submitted_by;
              ALTER TABLE records DROP COLUMN submitted_at;",
@@ -182,6 +182,23 @@ fn a_database_of_the_release_before_gets_each_rows_latest_step_and_submission() 
     assert!(store.news("inspector-1").unwrap().is_empty());
     assert!(store.mark_seen(id).unwrap());
     assert!(!store.mark_seen(id).unwrap(), "seen once is seen");
+    assert!(store.verify(|_, _| {}).unwrap().is_ok());
+}
+
+#[test]
+fn a_database_of_schema_9_gets_an_empty_device_directory_and_fetches_the_reference_data_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut store) = new_db(dir.path());
+    store.set_sync_value("reference_tag", "ab12").unwrap();
+    assert_eq!(store.reference_tag().unwrap(), [0xab, 0x12]);
+    // The layout of schema 9, as the release before wrote it: no device directory.
+    store.execute_batch_for_tests("DROP TABLE ref_devices;").unwrap();
+    store.set_user_version_for_tests(9).unwrap();
+    drop(store);
+
+    let store = Store::open(&path, PIN).unwrap();
+    assert!(store.devices().unwrap().is_empty());
+    assert!(store.reference_tag().unwrap().is_empty(), "the next sync brings the directory whole");
     assert!(store.verify(|_, _| {}).unwrap().is_ok());
 }
 

@@ -9,6 +9,10 @@ export type ConflictValueView = {
  */
 author_name: string | null, 
 /**
+ * The device's name in the device directory (`None`: not listed; show `device`).
+ */
+device_name: string | null, 
+/**
  * The value as shown to a person.
  */
 display: string, author: string | null, device: string | null, at_ms: number | null, 

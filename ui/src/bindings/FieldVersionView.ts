@@ -7,7 +7,11 @@ export type FieldVersionView = {
 /**
  * The author's name in the user directory (`None`: not listed; show `author`).
  */
-author_name: string | null, change: string, author: string | null, device: string | null, at_ms: number | null, 
+author_name: string | null, 
+/**
+ * The device's name in the device directory (`None`: not listed; show `device`).
+ */
+device_name: string | null, change: string, author: string | null, device: string | null, at_ms: number | null, 
 /**
  * The value after the change, as shown to a person (`None` when cleared).
  */

@@ -10,6 +10,10 @@ export type HistoryEntryView = {
  */
 author_name: string | null, 
 /**
+ * The device's name in the device directory (`None`: not listed; show `device`).
+ */
+device_name: string | null, 
+/**
  * The change hash (hex).
  */
 change: string, author: string | null, device: string | null, 

@@ -7,7 +7,11 @@ export type SessionInfo = { user_id: string, user_name: string,
 /**
  * inspector, team_lead, supervisor or administrator.
  */
-role: string, jurisdiction: string, device_id: string, server_url: string, 
+role: string, jurisdiction: string, device_id: string, 
+/**
+ * The name this device enrolled with (empty if unknown).
+ */
+device_name: string, server_url: string, 
 /**
  * Whether the user reviews records: the office, team leads, and the 组长 and 副组长 of
  * the teams on the device (as of unlocking).

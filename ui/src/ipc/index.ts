@@ -29,6 +29,7 @@ import type { LedgerChange } from '../bindings/LedgerChange';
 import type { ProgressInput } from '../bindings/ProgressInput';
 import type { SignInput } from '../bindings/SignInput';
 import type { ListPage } from '../bindings/ListPage';
+import type { DownloadReport } from '../bindings/DownloadReport';
 import type { ListQuery } from '../bindings/ListQuery';
 import type { NewRecordInput } from '../bindings/NewRecordInput';
 import type { RecordView } from '../bindings/RecordView';
@@ -100,6 +101,8 @@ export const ipc = {
   moveServer: (url: string) => call<AppStatus>('move_server', { url }),
   schema: () => call<Schema>('schema'),
   listRecords: (query: ListQuery) => call<ListPage>('list_records', { query }),
+  /** Fetches the photos and documents of the records `query` picks that the device lacks. */
+  downloadAttachments: (query: ListQuery) => call<DownloadReport>('download_attachments', { query }),
   /** Marks what is new on a record seen; the number of the user's records still with news. */
   markSeen: (id: string) => call<number>('mark_seen', { id }),
   facets: () => call<Facets>('facets'),

@@ -7,6 +7,8 @@ import type { Facets } from '../bindings/Facets';
 import type { RecordKind } from '../bindings/RecordKind';
 import type { ReviewStatus } from '../bindings/ReviewStatus';
 import type { ListSort } from '../bindings/ListSort';
+import type { ListQuery } from '../bindings/ListQuery';
+import type { DownloadReport } from '../bindings/DownloadReport';
 
 export const PAGE = 200;
 /** The most rows Rust returns at once (records::MAX_PAGE). */
@@ -15,6 +17,8 @@ const MAX_LIMIT = 500;
 export interface Filters {
   kind: RecordKind | null;
   status: ReviewStatus | null;
+  /** The township, then one of its villages: the two levels of the place filter. */
+  township: string | null;
   village: string | null;
   round: string | null;
   text: string;
@@ -28,6 +32,7 @@ export interface Filters {
 export const emptyFilters = (): Filters => ({
   kind: null,
   status: null,
+  township: null,
   village: null,
   round: null,
   text: '',
@@ -51,25 +56,34 @@ export const useRecords = defineStore('records', {
     news: 0,
   }),
   actions: {
+    /** The list query of the filters, for the rows from `offset` on. */
+    query(offset: number, limit: number): ListQuery {
+      const f = this.filters;
+      return {
+        kind: f.kind,
+        status: f.status,
+        township: f.township,
+        village: f.village,
+        round: f.round,
+        text: f.text.trim() || null,
+        conflicts_only: f.conflictsOnly,
+        review_queue: f.reviewQueue,
+        refused_only: f.refusedOnly,
+        sort: f.sort,
+        offset,
+        limit,
+      };
+    },
+    /** Fetches the photos and documents of every record the filters pick (a village's, before
+     * going there without a signal) that the device does not hold. */
+    downloadAttachments(): Promise<DownloadReport> {
+      return ipc.downloadAttachments(this.query(0, PAGE));
+    },
     async fetch(offset: number, limit = PAGE): Promise<void> {
       const mine = ++generation;
       this.loading = true;
       try {
-        const f = this.filters;
-        const page = await ipc.listRecords({
-          kind: f.kind,
-          status: f.status,
-          township: null,
-          village: f.village,
-          round: f.round,
-          text: f.text.trim() || null,
-          conflicts_only: f.conflictsOnly,
-          review_queue: f.reviewQueue,
-          refused_only: f.refusedOnly,
-          sort: f.sort,
-          offset,
-          limit,
-        });
+        const page = await ipc.listRecords(this.query(offset, limit));
         if (mine !== generation) return;
         this.rows = offset === 0 ? page.rows : [...this.rows, ...page.rows];
         this.done = page.done;
