@@ -252,12 +252,36 @@ export class AppDriver {
       last = where;
       await sleep(100);
     }
-    await el.click();
+    await this.tap(el);
   }
   async click(testid) {
-    const el = await this.waitFor(testid);
-    await el.scrollIntoView({ block: 'center' });
-    await el.click();
+    await this.tap(await this.waitFor(testid), true);
+  }
+  /**
+   * Taps an element. A tap that lands on a dialog's overlay still fading out (or on a
+   * sheet still sliding away) is tried again once the overlays are gone, as a person
+   * would tap again; anything still covering the element after 10 s fails the test.
+   */
+  async tap(el, scroll = false) {
+    const until = Date.now() + 10_000;
+    for (;;) {
+      if (scroll) await el.scrollIntoView({ block: 'center' });
+      try {
+        await el.click();
+        return;
+      } catch (error) {
+        if (!/click intercepted/.test(String(error?.message)) || Date.now() > until) throw error;
+      }
+      await this.overlaysGone(Math.max(until - Date.now(), 500)).catch(() => {});
+      await sleep(150);
+    }
+  }
+  /** Waits until no overlay (of a dialog, popup or sheet) is shown. */
+  async overlaysGone(timeout = 10_000) {
+    await this.until('overlays to fade', async () => {
+      for (const overlay of await this.b.$$('.van-overlay')) if (await overlay.isDisplayed()) return false;
+      return true;
+    }, timeout);
   }
   /** Types into an input (a van-field wraps its input). */
   async type(testid, text) {
@@ -302,10 +326,7 @@ export class AppDriver {
       const el = await this.$(testid);
       return !(await el.isExisting()) || !(await el.isDisplayed());
     }, timeout);
-    await this.until('overlays to fade', async () => {
-      for (const overlay of await this.b.$$('.van-overlay')) if (await overlay.isDisplayed()) return false;
-      return true;
-    }, timeout);
+    await this.overlaysGone(timeout);
   }
   async select(testid, value) {
     const el = await this.waitFor(testid);

@@ -354,6 +354,7 @@ test('submitting an incomplete record scrolls to the first field to fix; a draft
   await app.until('the draft to leave the list', async () => !(await listHas('误建的草稿')));
   assert.equal(await app.$('editor').isExisting(), false);
   assert.ok(await listHas(FUND_TITLE));
+  await app.overlaysGone();
 });
 
 test("the server's address is changed in 我的; locked, the app still receives the 组长's edit", async () => {
