@@ -5,6 +5,9 @@
 //
 //   npm --prefix e2e run bench          (make bench-app builds the release binaries first)
 //   XUNCHA_BENCH_RECORDS=10000 XUNCHA_BENCH_RUNS=5
+//
+// Each cold start is made twice, as shipped and with --gpu (WebKitGTK's own default of
+// drawing through OpenGL), side by side, with the ratio.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -16,14 +19,31 @@ const RECORDS = Number(process.env.XUNCHA_BENCH_RECORDS ?? 10_000);
 const RUNS = Number(process.env.XUNCHA_BENCH_RUNS ?? 5);
 const DEMO_RECORDS = 98;
 
-function rssKiB(pid) {
+/** A process's resident memory in KiB from /proc: the whole (VmRSS), what is its own
+ * (RssAnon), mapped from files (RssFile, mostly libraries shared with other processes) and
+ * shared memory (RssShmem), its proportional share (Pss), and the part that is the OpenGL
+ * driver (Mesa's libraries and its LLVM). Zeros when the process is gone. */
+function memory(pid) {
+  const zero = { rss: 0, anon: 0, file: 0, shmem: 0, pss: 0, gl: 0 };
+  if (!pid) return zero;
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
-    return line ? Number(line.split(/\s+/)[1]) : 0;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name) => Number(status.match(new RegExp(`^${name}:\\s+(\\d+)`, 'm'))?.[1] ?? 0);
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const pss = Number(rollup.match(/^Pss:\s+(\d+)/m)?.[1] ?? 0);
+    let gl = 0;
+    let mapping = '';
+    for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+      if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) mapping = line;
+      else if (line.startsWith('Rss:') && /libLLVM|\/dri\/|libGLX_mesa|libgallium|libEGL_mesa|libglapi/.test(mapping)) gl += Number(line.split(/\s+/)[1]);
+    }
+    return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile'), shmem: field('RssShmem'), pss, gl };
   } catch {
-    return 0;
+    return zero;
   }
 }
+
+const sum = (list) => list.reduce((a, m) => ({ rss: a.rss + m.rss, anon: a.anon + m.anon, file: a.file + m.file, shmem: a.shmem + m.shmem, pss: a.pss + m.pss, gl: a.gl + m.gl }), memory(null));
 
 /** The pids of a process's descendants (WebKit's web and network processes). */
 function descendants(pid) {
@@ -50,55 +70,84 @@ try {
   console.log(`device database: ${count} records, made in ${((Date.now() - made) / 1000).toFixed(1)} s; app: ${APP}`);
   await server.stop(); // offline, as in a village: the app must not wait for the network
 
-  const rows = [];
+  // Each run starts the app as shipped (software drawing) and, as the baseline, with the
+  // graphics path WebKitGTK takes by default (--gpu: accelerated compositing, GTK's OpenGL).
+  const MODES = [
+    { key: 'shipped', label: 'as shipped (software drawing)', args: [] },
+    { key: 'gpu', label: 'baseline: --gpu (WebKit compositing, OpenGL)', args: ['--gpu'] },
+  ];
+  const rows = { shipped: [], gpu: [] };
   for (let run = 1; run <= RUNS; run++) {
-    const t0 = performance.now();
-    const app = await openApp(driver, appDir);
-    await app.waitFor('unlock-pin', 60_000);
-    const tPin = performance.now();
-    const lockedPid = appPid(appDir);
-    const lockedRss = lockedPid ? rssKiB(lockedPid) : 0;
-    const lockedWebkit = lockedPid ? descendants(lockedPid).reduce((sum, p) => sum + rssKiB(p), 0) : 0;
-    await app.type('unlock-pin', PIN);
-    const tTyped = performance.now();
-    await app.click('unlock-submit');
-    await app.waitFor('record-row', 60_000);
-    const tList = performance.now();
-    // Interactive: the first row opens in the editor.
-    await app.click('record-row');
-    await app.waitFor('editor', 60_000);
-    const tOpen = performance.now();
-    const pid = appPid(appDir);
-    const appRss = pid ? rssKiB(pid) : 0;
-    const webkitRss = pid ? descendants(pid).reduce((sum, p) => sum + rssKiB(p), 0) : 0;
-    rows.push({
-      launchToPin: tPin - t0,
-      unlockToList: tList - tTyped,
-      coldTotal: tPin - t0 + (tList - tTyped),
-      openFirst: tOpen - tList,
-      appRssMiB: appRss / 1024,
-      lockedAppRssMiB: lockedRss / 1024,
-      lockedWebkitRssMiB: lockedWebkit / 1024,
-      webkitRssMiB: webkitRss / 1024,
-    });
-    console.log(
-      `run ${run}: launch→PIN screen ${(tPin - t0).toFixed(0)} ms, PIN→list ${(tList - tTyped).toFixed(0)} ms, ` +
-        `first record ${(tOpen - tList).toFixed(0)} ms; RSS app ${(appRss / 1024).toFixed(1)} MiB + WebKit ${(webkitRss / 1024).toFixed(1)} MiB`,
-    );
-    await app.close();
+    for (const mode of MODES) {
+      const t0 = performance.now();
+      const app = await openApp(driver, appDir, mode.args);
+      await app.waitFor('unlock-pin', 60_000);
+      const tPin = performance.now();
+      const lockedPid = appPid(appDir);
+      const locked = memory(lockedPid);
+      const lockedWebkit = lockedPid ? sum(descendants(lockedPid).map(memory)) : memory(null);
+      await app.type('unlock-pin', PIN);
+      const tTyped = performance.now();
+      await app.click('unlock-submit');
+      await app.waitFor('record-row', 60_000);
+      const tList = performance.now();
+      // Interactive: the first row opens in the editor.
+      await app.click('record-row');
+      await app.waitFor('editor', 60_000);
+      const tOpen = performance.now();
+      const pid = appPid(appDir);
+      const own = memory(pid);
+      const webkit = pid ? sum(descendants(pid).map(memory)) : memory(null);
+      rows[mode.key].push({
+        launchToPin: tPin - t0,
+        unlockToList: tList - tTyped,
+        coldTotal: tPin - t0 + (tList - tTyped),
+        openFirst: tOpen - tList,
+        app: own,
+        webkit,
+        lockedApp: locked,
+        lockedWebkit,
+      });
+      console.log(
+        `run ${run}, ${mode.key}: launch→PIN screen ${(tPin - t0).toFixed(0)} ms, PIN→list ${(tList - tTyped).toFixed(0)} ms, ` +
+          `first record ${(tOpen - tList).toFixed(0)} ms; RSS app ${(own.rss / 1024).toFixed(1)} MiB ` +
+          `(own ${(own.anon / 1024).toFixed(1)}, files ${(own.file / 1024).toFixed(1)}, OpenGL ${(own.gl / 1024).toFixed(1)}) ` +
+          `+ WebKit ${(webkit.rss / 1024).toFixed(1)} MiB`,
+      );
+      await app.close();
+    }
   }
-  const m = (k) => median(rows.map((r) => r[k]));
+  const med = (key, pick) => median(rows[key].map(pick));
+  const ms = (pick) => (key) => `${med(key, pick).toFixed(0)} ms`;
+  const mib = (pick) => (key) => `${(med(key, pick) / 1024).toFixed(1)} MiB`;
+  const lines = [
+    ['launch to PIN screen', ms((r) => r.launchToPin)],
+    ['PIN entered to record list shown (Argon2id 64 MiB, open, first page)', ms((r) => r.unlockToList)],
+    ['cold start to interactive list (both, without the person typing)', ms((r) => r.coldTotal)],
+    ['tap on the first record to its editor', ms((r) => r.openFirst)],
+    ['app process, resident (VmRSS)', mib((r) => r.app.rss)],
+    ['  its own memory (RssAnon)', mib((r) => r.app.anon)],
+    ['  mapped from files (RssFile; libraries, mostly shared)', mib((r) => r.app.file)],
+    ['  of which the OpenGL driver (Mesa, LLVM)', mib((r) => r.app.gl)],
+    ['  proportional share (Pss)', mib((r) => r.app.pss)],
+    ['WebKit web and network processes, resident', mib((r) => r.webkit.rss)],
+    ['  their own memory (RssAnon)', mib((r) => r.webkit.anon)],
+    ['  shared memory (RssShmem)', mib((r) => r.webkit.shmem)],
+    ['  of which the OpenGL driver', mib((r) => r.webkit.gl)],
+    ['resident, total', mib((r) => r.app.rss + r.webkit.rss)],
+    ['at the PIN screen (no database open): app', mib((r) => r.lockedApp.rss)],
+    ['at the PIN screen: WebKit', mib((r) => r.lockedWebkit.rss)],
+  ];
+  const ratio = (pick) => med('shipped', pick) / med('gpu', pick);
   console.log('');
-  console.log(`| ${count} records, median of ${RUNS} cold starts | value |`);
-  console.log('|---|---|');
-  console.log(`| launch to PIN screen | ${m('launchToPin').toFixed(0)} ms |`);
-  console.log(`| PIN entered to record list shown (Argon2id 64 MiB, open, first page) | ${m('unlockToList').toFixed(0)} ms |`);
-  console.log(`| cold start to interactive list (both, without the person typing) | ${m('coldTotal').toFixed(0)} ms |`);
-  console.log(`| tap on the first record to its editor | ${m('openFirst').toFixed(0)} ms |`);
-  console.log(`| resident memory, app process (Rust, SQLite, GTK) | ${m('appRssMiB').toFixed(1)} MiB |`);
-  console.log(`| resident memory, WebKit web and network processes | ${m('webkitRssMiB').toFixed(1)} MiB |`);
-  console.log(`| resident memory, total | ${(m('appRssMiB') + m('webkitRssMiB')).toFixed(1)} MiB |`);
-  console.log(`| for comparison, at the PIN screen (no database open): app, WebKit | ${m('lockedAppRssMiB').toFixed(1)} MiB, ${m('lockedWebkitRssMiB').toFixed(1)} MiB |`);
+  console.log(`| ${count} records, median of ${RUNS} cold starts each way | ${MODES[0].label} | ${MODES[1].label} |`);
+  console.log('|---|---|---|');
+  for (const [name, cell] of lines) console.log(`| ${name} | ${cell('shipped')} | ${cell('gpu')} |`);
+  console.log('');
+  console.log(
+    `as shipped / baseline: cold start ${ratio((r) => r.coldTotal).toFixed(2)}, app RSS ${ratio((r) => r.app.rss).toFixed(2)}, ` +
+      `WebKit RSS ${ratio((r) => r.webkit.rss).toFixed(2)}, total ${ratio((r) => r.app.rss + r.webkit.rss).toFixed(2)}`,
+  );
 } finally {
   stopAll();
   cleanup(dir);

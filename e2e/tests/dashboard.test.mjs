@@ -125,6 +125,49 @@ test("the supervisor's dashboard, filtered by the round, counts the problems; da
   assert.equal(await app.value('filter-round'), '');
 });
 
+test("the dashboard's charts, measured as drawn: whole-number axes, no label touching another, the ring's names clear of it", async () => {
+  const drawn = await app.b.execute(() => {
+    const box = (el) => {
+      const r = el.getBoundingClientRect();
+      return { left: r.left, right: r.right, top: r.top, bottom: r.bottom, text: el.textContent };
+    };
+    const bars = ['chart-township', 'chart-status'].map((id) => {
+      const chart = document.querySelector(`[data-testid="${id}"]`);
+      const svg = chart.querySelector('svg');
+      return {
+        id,
+        svg: box(svg),
+        ticks: [...chart.querySelectorAll('[data-testid="chart-tick"]')].map((t) => t.textContent),
+        labels: [...chart.querySelectorAll('[data-testid="chart-label"]')].map(box),
+        bars: chart.querySelectorAll('rect').length,
+      };
+    });
+    const ring = document.querySelector('[data-testid="chart-ring"]');
+    return {
+      bars,
+      ring: box(ring),
+      counts: [...ring.querySelectorAll('[data-testid="chart-slice-count"]')].map(box),
+      legend: [...document.querySelectorAll('[data-testid="chart-legend"] li')].map(box),
+    };
+  });
+  const overlap = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  const inside = (a, b) => a.left >= b.left - 0.5 && a.right <= b.right + 0.5 && a.top >= b.top - 0.5 && a.bottom <= b.bottom + 0.5;
+  for (const chart of drawn.bars) {
+    assert.ok(chart.bars > 0, `${chart.id} draws bars`);
+    assert.ok(chart.ticks.length >= 2 && chart.ticks.every((t) => /^\d+$/.test(t)), `${chart.id}: whole-number ticks, got ${chart.ticks}`);
+    assert.ok(chart.labels.length > 0, `${chart.id} names its bars`);
+    for (const [i, a] of chart.labels.entries()) {
+      assert.ok(inside(a, chart.svg), `${chart.id}: ${a.text} is inside the chart`);
+      for (const b of chart.labels.slice(i + 1)) assert.ok(!overlap(a, b), `${chart.id}: ${a.text} and ${b.text} do not touch`);
+    }
+  }
+  assert.ok(drawn.legend.length > 0, 'the ring has a legend');
+  for (const item of drawn.legend) assert.ok(!overlap(item, drawn.ring), `the legend's ${item.text} is clear of the ring`);
+  for (const count of drawn.counts) assert.ok(inside(count, drawn.ring), `the count ${count.text} is on the ring`);
+  await app.b.execute(() => document.querySelector('[data-testid="chart-kind"]').scrollIntoView({ block: 'center' }));
+  await app.shot('21b-dashboard-charts');
+});
+
 test('the 问题清单 lists both with their states; the list shows the overdue light', async () => {
   await app.click('open-problems');
   await app.waitFor('problems');

@@ -416,6 +416,35 @@ fn bundled_fonts(resources: &Path) -> Option<PathBuf> {
     xuncha_report::fonts::FILES.iter().all(|(name, _, _)| dir.join(name).is_file()).then_some(dir)
 }
 
+/// Whether the web view may draw with the graphics card: `--gpu` on the command line or
+/// `XUNCHA_GPU=1` (desktop).
+#[cfg(target_os = "linux")]
+fn gpu_asked() -> bool {
+    std::env::args().any(|a| a == "--gpu") || std::env::var_os("XUNCHA_GPU").is_some_and(|v| v == "1")
+}
+
+/// On Linux the app draws its pages in software unless asked otherwise ([`gpu_asked`]).
+/// WebKitGTK's accelerated compositing keeps OpenGL buffers in its web process, and GTK
+/// loads the OpenGL driver into the app's own process when it opens the display (Mesa's,
+/// with its LLVM, about 43 MiB where there is no graphics card); the app's pages are forms,
+/// lists and tables that software draws as fast. Measured by `make bench-app`, both ways
+/// side by side (README). It also sidesteps the blank windows WebKitGTK's compositing is
+/// known for on some drivers. What the user has set for these variables is kept.
+///
+/// The variables are set before GTK starts and before any thread does, through glib (the
+/// C library reads them; the workspace allows no `unsafe`, which `std::env::set_var` needs).
+#[cfg(target_os = "linux")]
+fn draw_in_software_unless_asked() {
+    if gpu_asked() {
+        return;
+    }
+    for (name, value) in [("WEBKIT_DISABLE_COMPOSITING_MODE", "1"), ("GDK_GL", "disable")] {
+        if let Err(error) = glib::setenv(name, value, false) {
+            tracing::warn!(%error, name, "could not choose software drawing");
+        }
+    }
+}
+
 /// Runs the app.
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
@@ -425,6 +454,8 @@ pub fn run() {
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .try_init();
+    #[cfg(target_os = "linux")]
+    draw_in_software_unless_asked();
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         // Only Rust opens files (those the user saved); links are not taken over.

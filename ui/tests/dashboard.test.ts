@@ -63,7 +63,7 @@ function projection(id: string, title: string, change: Partial<Projection> = {})
 }
 
 /** Mocks the commands the report calls; returns the filters totals_filtered and problem_list were called with. */
-function mockReport(problems: ProblemRow[] = []) {
+function mockReport(problems: ProblemRow[] = [], shown: Facets = facets) {
   const calls: Array<{ cmd: string; filter: TotalsFilter }> = [];
   mockIPC((cmd, args) => {
     if (cmd === 'totals_filtered' || cmd === 'problem_list') {
@@ -72,7 +72,7 @@ function mockReport(problems: ProblemRow[] = []) {
       if (cmd === 'problem_list') return problems;
       return filter.from === '2020-01-01' ? totals({ problems_found: 0, handed_over: 0, rectifying: 0, rectified: 0, overdue: 0 }) : totals();
     }
-    if (cmd === 'facets') return facets;
+    if (cmd === 'facets') return shown;
     if (cmd === 'assignment') return { teams: [{ team_id: 't1', team: '第一巡察组', round_id: 'r', round: ROUND, role: 'lead', places: [] }], rounds: [], has_divisions: false };
     if (cmd === 'list_records') return { rows: [{ row: projection('a', 'x', { team: '第二巡察组' }), pending: false, light: null, days_left: null }], offset: 0, done: true };
     if (cmd === 'schema') return null;
@@ -80,7 +80,7 @@ function mockReport(problems: ProblemRow[] = []) {
   return calls;
 }
 
-const stubs = { Chart: true };
+const stubs = {};
 const last = <T>(xs: T[]): T | undefined => xs[xs.length - 1];
 
 beforeEach(() => {
@@ -149,17 +149,33 @@ describe('the dashboard', () => {
   });
 
   it('draws counts on whole-number axes and keeps the kinds ring clear of its legend', async () => {
-    mockReport();
+    const townships = ['东岭镇', '西坪镇', '南山乡', '北川镇', '城关街道办事处', '清溪镇'].map((label, i) => ({ value: `33019910${i}000`, label, parent: '', count: i + 1 }));
+    mockReport([], {
+      ...facets,
+      townships,
+      kinds: [{ value: 'fund_check', label: '', parent: '', count: 7 }, { value: 'gang_clue', label: '', parent: '', count: 3 }, { value: 'talk', label: '', parent: '', count: 0 }],
+      statuses: [{ value: 'draft', label: '', parent: '', count: 3 }, { value: 'submitted', label: '', parent: '', count: 2 }],
+    });
     const w = mount(DashboardView, { global: { stubs } });
     await flushPromises();
-    const [byTownship, byKind, byStatus] = w.findAllComponents({ name: 'Chart' }).map((c) => c.props('options') as Record<string, any>);
-    for (const bars of [byTownship, byStatus]) {
-      expect(bars.yAxis.minInterval).toBe(1);
-      expect(bars.xAxis.axisLabel.hideOverlap).toBe(true);
-    }
-    expect(byKind.series[0].label.position).toBe('inside');
-    expect(byKind.series[0].labelLine.show).toBe(false);
-    expect(byKind.legend).toEqual({ bottom: 0 });
+    const ticks = (id: string) => w.findAll(`[data-testid="${id}"] [data-testid="chart-tick"]`).map((t) => Number(t.text()));
+    // At most six records a township: 0 to 6 in steps of two; at most three a status: 0 to 3.
+    expect(ticks('chart-township')).toEqual([0, 2, 4, 6]);
+    expect(ticks('chart-status')).toEqual([0, 1, 2, 3]);
+    // Every name is written under its bar at 360 px (the width jsdom gives), the long one shortened.
+    const labels = w.findAll('[data-testid="chart-township"] [data-testid="chart-label"]').map((l) => l.element.childNodes[0].textContent);
+    expect(labels).toHaveLength(6);
+    expect(labels[4]).toMatch(/…$/);
+    expect(w.get('[data-testid="chart-township"] svg').attributes('aria-label')).toContain('城关街道办事处 5');
+    // The ring: counts inside the slices, names only in the legend (a list below it), none for an empty kind.
+    expect(w.findAll('[data-testid="chart-slice-count"]').map((c) => c.text())).toEqual(['7', '3']);
+    const legend = w.get('[data-testid="chart-legend"]');
+    expect(legend.element.tagName).toBe('UL');
+    expect(legend.findAll('li')).toHaveLength(2);
+    expect(legend.text()).toContain('7 · 70%');
+    // What is written on the ring: the counts and the total (names are only in tooltips there).
+    expect(w.findAll('[data-testid="chart-ring"] > g > text, [data-testid="chart-ring"] > text').map((x) => x.text())).toEqual(['7', '3', '10', '合计']);
+    expect(legend.text()).toContain('fund_check');
   });
 
   it('filters by round, township, team and a span of days, picked from what the device holds', async () => {

@@ -730,12 +730,24 @@ impl App {
         self.runtime.block_on(records::download(&mut store, &client, records, &wanted))
     }
 
-    /// A photo's thumbnail ([`photos::thumbnail`]), made from the bytes [`App::attachment`]
-    /// gives, outside the session (decoding takes tens of milliseconds); `None` for a file
-    /// that is not a photo this build decodes (the screen shows its kind instead).
+    /// A photo's thumbnail ([`photos::thumbnail`]): the one kept on the device, or else one
+    /// made from the bytes [`App::attachment`] gives, outside the session (decoding takes
+    /// tens of milliseconds), and kept; `None` for a file that is not a photo this build
+    /// decodes (the screen shows its kind instead).
     pub fn attachment_thumbnail(&self, sha256: &str, mime: &str) -> Result<Option<Vec<u8>>> {
+        let side = photos::THUMBNAIL_SIDE;
+        if let Some(kept) = self.with(|s| Ok(s.store.attachment_thumbnail(sha256, side)?))? {
+            return Ok(Some(kept));
+        }
         let bytes = self.attachment(sha256, mime)?;
-        Ok(photos::thumbnail(&bytes, photos::THUMBNAIL_SIDE))
+        let Some(small) = photos::thumbnail(&bytes, side) else {
+            return Ok(None);
+        };
+        // Kept for next time; if it cannot be, it is only made again then.
+        if let Err(error) = self.with(|s| Ok(s.store.put_attachment_thumbnail(sha256, side, &small)?)) {
+            tracing::warn!(%error, sha256, "a thumbnail could not be kept");
+        }
+        Ok(Some(small))
     }
 
     /// The informant of a gang clue.

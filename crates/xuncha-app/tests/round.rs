@@ -378,3 +378,57 @@ fn enrollment_links_are_read_from_the_text_of_a_qr_code() {
         assert_eq!(app.enroll_link(stranger).unwrap_err().code(), "bad_input", "{stranger:?}");
     }
 }
+
+#[test]
+fn a_photo_is_stored_at_the_asked_size_and_its_thumbnail_is_made_once_and_kept() {
+    let server = Server::new().with_round();
+    let url = server.listen();
+    let (dir, app) = enrolled(&server, &url, "ann");
+    let view = app
+        .create(&NewRecordInput {
+            kind: RecordKind::FundCheck,
+            title: "上坪村照片".into(),
+            round: String::new(),
+            township: None,
+            village: Some(Division::new(SHANGPING, "上坪村")),
+            team: String::new(),
+        })
+        .unwrap();
+    // A camera-sized photo (3000×2000) of a gradient, as a JPEG.
+    let pixels = image::RgbImage::from_fn(3000, 2000, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+    let mut jpeg = Vec::new();
+    image::DynamicImage::ImageRgb8(pixels)
+        .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+        .unwrap();
+    let input = xuncha_app::AttachmentInput {
+        record: view.record.id,
+        mime: "image/jpeg".into(),
+        caption: "收据".into(),
+        taken_at_ms: None,
+        gps: None,
+        watermark: false,
+        long_side: Some(1200),
+        keep_original: false,
+    };
+    let view = app.attach(&input, jpeg).unwrap();
+    let sha = view.record.attachments[0].sha256.clone();
+    let stored = image::load_from_memory(&app.attachment(&sha, "image/jpeg").unwrap()).unwrap();
+    assert_eq!((stored.width(), stored.height()), (1200, 800));
+
+    let kept = || {
+        let store = xuncha_store::Store::open(&dir.path().join("device.db"), PIN).unwrap();
+        store.attachment_thumbnail(&sha, xuncha_app::photos::THUMBNAIL_SIDE).unwrap()
+    };
+    assert_eq!(kept(), None, "no thumbnail before the screen asks");
+    let small = app.attachment_thumbnail(&sha, "image/jpeg").unwrap().unwrap();
+    let thumb = image::load_from_memory(&small).unwrap();
+    assert_eq!(thumb.width().max(thumb.height()), xuncha_app::photos::THUMBNAIL_SIDE);
+    assert_eq!(kept().as_deref(), Some(small.as_slice()), "kept on the device");
+    assert_eq!(app.attachment_thumbnail(&sha, "image/jpeg").unwrap().unwrap(), small);
+    // A file that is not a photo has none, and nothing is kept for it.
+    let view = app
+        .attach(&xuncha_app::AttachmentInput { mime: "application/pdf".into(), ..input }, b"%PDF-1.4\n".to_vec())
+        .unwrap();
+    let pdf = &view.record.attachments[1].sha256;
+    assert_eq!(app.attachment_thumbnail(pdf, "application/pdf").unwrap(), None);
+}

@@ -73,6 +73,13 @@ pub struct Projection {
     /// review queue shows and sorts by them.
     pub submitted_by: String,
     pub submitted_at_ms: i64,
+    /// Everyone who took a workflow step on the record (提交, 签批, 退回补充, 移交…), each
+    /// once, in order of user id: a device tells them, as it tells the creator, of the steps
+    /// others take after. Rows read back from a device's index leave it empty (the store
+    /// keeps them in a table of their own); not sent to the screen.
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub actors: Vec<String>,
 }
 
 impl RecordDoc {
@@ -174,6 +181,15 @@ pub fn project(record: &Record, updated_at_ms: i64, has_conflicts: bool) -> Proj
         last_step_to: last.map(|s| s.to.code().to_owned()).unwrap_or_default(),
         submitted_by: submitted.map(|s| s.by.clone()).unwrap_or_default(),
         submitted_at_ms: submitted.map_or(0, |s| s.at_ms),
+        actors: record
+            .review
+            .steps
+            .iter()
+            .map(|s| s.by.clone())
+            .filter(|by| !by.is_empty())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
     }
 }
 

@@ -163,6 +163,30 @@ impl Store {
         Ok(())
     }
 
+    /// The thumbnail kept for an attachment at `side` px, if one was made.
+    pub fn attachment_thumbnail(&self, sha256: &str, side: u32) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT jpeg FROM attachment_thumbs WHERE sha256 = ?1 AND side = ?2")?
+            .query_row(params![sha256, side], |row| row.get(0))
+            .optional()?)
+    }
+
+    /// Keeps a thumbnail made of an attachment on the device, in place of one of the same size.
+    pub fn put_attachment_thumbnail(&mut self, sha256: &str, side: u32, jpeg: &[u8]) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if tx.query_row("SELECT 1 FROM attachments WHERE sha256 = ?1", [sha256], |_| Ok(())).optional()?.is_none() {
+            return Err(StoreError::AttachmentNotFound { sha256: sha256.to_owned() });
+        }
+        tx.execute(
+            "INSERT INTO attachment_thumbs (sha256, side, jpeg) VALUES (?1, ?2, ?3)
+             ON CONFLICT (sha256, side) DO UPDATE SET jpeg = excluded.jpeg",
+            params![sha256, side, jpeg],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Stores an attachment fetched from the server (it holds it already).
     pub fn put_downloaded_attachment(&mut self, sha256: &str, bytes: &[u8], mime: &str, now_ms: i64) -> Result<()> {
         if sha256_hex(bytes) != sha256 {

@@ -107,6 +107,11 @@ pub(crate) fn upsert(tx: &Transaction<'_>, p: &Projection) -> Result<()> {
         tx.prepare_cached("INSERT OR IGNORE INTO citations (record_id, source_id) VALUES (?1, ?2)")?
             .execute([&p.record_id, source])?;
     }
+    tx.prepare_cached("DELETE FROM record_actors WHERE record_id = ?1")?.execute([&p.record_id])?;
+    for actor in &p.actors {
+        tx.prepare_cached("INSERT OR IGNORE INTO record_actors (record_id, user_id) VALUES (?1, ?2)")?
+            .execute([&p.record_id, actor])?;
+    }
     Ok(())
 }
 
@@ -116,6 +121,7 @@ fn remove(tx: &Transaction<'_>, record_id: &str) -> Result<()> {
         .execute([record_id])?;
     tx.prepare_cached("DELETE FROM records WHERE record_id = ?1")?.execute([record_id])?;
     tx.prepare_cached("DELETE FROM citations WHERE record_id = ?1")?.execute([record_id])?;
+    tx.prepare_cached("DELETE FROM record_actors WHERE record_id = ?1")?.execute([record_id])?;
     Ok(())
 }
 
@@ -185,6 +191,7 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Projection> {
         // The search text lives in the full-text index only.
         search_text: String::new(),
         sources: Vec::new(),
+        actors: Vec::new(),
     })
 }
 

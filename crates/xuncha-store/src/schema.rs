@@ -230,6 +230,23 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     DELETE FROM sync_state WHERE key = 'reference_tag';
     "#,
+    // 11: thumbnails the app made of its photos, kept so a record with photos opens without
+    // decoding each one again; they go with their attachment. Who took a workflow step on
+    // each record (`seen.rs` tells them of later steps too); index rows are rebuilt.
+    r#"
+    CREATE TABLE record_actors (
+        record_id TEXT NOT NULL,
+        user_id   TEXT NOT NULL,
+        PRIMARY KEY (record_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX record_actors_user ON record_actors (user_id);
+    CREATE TABLE attachment_thumbs (
+        sha256 TEXT NOT NULL REFERENCES attachments (sha256) ON DELETE CASCADE,
+        side   INTEGER NOT NULL,
+        jpeg   BLOB NOT NULL,
+        PRIMARY KEY (sha256, side)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this code writes.

@@ -1,6 +1,7 @@
-//! What is new to the user: a workflow step someone else took on a record they made (a
-//! 退回补充, a sign-off, an approval, a hand-over) that they have not looked at on this
-//! device. Opening the record marks its latest step seen. Device-only: nothing here syncs.
+//! What is new to the user: a workflow step someone else took on a record they made or took
+//! a step on themselves (a 退回补充, a sign-off, an approval, a hand-over: a 副组长 hears
+//! when the 组长 returns a record they signed) that they have not looked at on this device.
+//! Opening the record marks its latest step seen. Device-only: nothing here syncs.
 
 use std::collections::BTreeSet;
 
@@ -10,13 +11,15 @@ use xuncha_domain::RecordId;
 use crate::Store;
 use crate::error::Result;
 
-/// The records of `?1`'s with a step by someone else that `?1` has not seen.
+/// The records `?1` made or took a step on, with a later step by someone else that `?1`
+/// has not seen.
 const NEWS: &str = "SELECT r.record_id FROM records r LEFT JOIN record_seen s ON s.record_id = r.record_id
-     WHERE r.creator = ?1 AND r.last_step <> '' AND r.last_step_by <> ?1
-       AND (s.step IS NULL OR s.step <> r.last_step)";
+     WHERE r.last_step <> '' AND r.last_step_by <> ?1
+       AND (s.step IS NULL OR s.step <> r.last_step)
+       AND (r.creator = ?1 OR EXISTS (SELECT 1 FROM record_actors a WHERE a.record_id = r.record_id AND a.user_id = ?1))";
 
 impl Store {
-    /// The user's records with a step by someone else they have not seen.
+    /// The records the user made or took a step on, with a step by someone else they have not seen.
     pub fn news(&self, user: &str) -> Result<BTreeSet<RecordId>> {
         let mut stmt = self.conn.prepare_cached(NEWS)?;
         let ids = stmt.query_map([user], |row| row.get::<_, String>(0))?;

@@ -121,8 +121,12 @@ impl Store {
                 report.problems.push(format!("{doc_id}: holds record {}", doc.id()));
             }
             let expected = doc.projection();
-            let expected_row =
-                xuncha_domain::Projection { search_text: String::new(), sources: Vec::new(), ..expected.clone() };
+            let expected_row = xuncha_domain::Projection {
+                search_text: String::new(),
+                sources: Vec::new(),
+                actors: Vec::new(),
+                ..expected.clone()
+            };
             let row = self
                 .conn
                 .query_row(

@@ -163,6 +163,7 @@ fn a_database_of_the_release_before_gets_each_rows_latest_step_and_submission() 
     store
         .execute_batch_for_tests(
             "DROP INDEX records_creator; DROP TABLE record_seen; DROP TABLE ref_devices;
+             DROP TABLE record_actors; DROP TABLE attachment_thumbs;
              ALTER TABLE records DROP COLUMN last_step; ALTER TABLE records DROP COLUMN last_step_by;
              ALTER TABLE records DROP COLUMN last_step_to; ALTER TABLE records DROP COLUMN submitted_by;
              ALTER TABLE records DROP COLUMN submitted_at;",
@@ -192,7 +193,9 @@ fn a_database_of_schema_9_gets_an_empty_device_directory_and_fetches_the_referen
     store.set_sync_value("reference_tag", "ab12").unwrap();
     assert_eq!(store.reference_tag().unwrap(), [0xab, 0x12]);
     // The layout of schema 9, as the release before wrote it: no device directory.
-    store.execute_batch_for_tests("DROP TABLE ref_devices;").unwrap();
+    store
+        .execute_batch_for_tests("DROP TABLE ref_devices; DROP TABLE record_actors; DROP TABLE attachment_thumbs;")
+        .unwrap();
     store.set_user_version_for_tests(9).unwrap();
     drop(store);
 
@@ -200,6 +203,62 @@ fn a_database_of_schema_9_gets_an_empty_device_directory_and_fetches_the_referen
     assert!(store.devices().unwrap().is_empty());
     assert!(store.reference_tag().unwrap().is_empty(), "the next sync brings the directory whole");
     assert!(store.verify(|_, _| {}).unwrap().is_ok());
+}
+
+/// A step of the workflow, as `capacity`, with a note.
+fn step(to: ReviewStatus, capacity: workflow::Capacity, note: &str) -> Edit {
+    Edit::Transition { to, capacity, note: note.into(), conclusion: None, handover: None }
+}
+
+#[test]
+fn a_later_step_by_someone_else_is_news_to_the_creator_and_to_everyone_who_took_a_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = |n: u8| {
+        std::fs::create_dir_all(dir.path().join(n.to_string())).unwrap();
+        Store::create(&dir.path().join(format!("{n}/device.db")), PIN, &identity(n), KdfParams::FAST_INSECURE).unwrap()
+    };
+    let (mut inspector, mut deputy, mut lead) = (open(1), open(2), open(3));
+    let pass = |from: &Store, to: &mut Store, id| {
+        to.merge_record(id, &from.record_changes(id, &[]).unwrap()).unwrap();
+    };
+
+    let set = |field: Field, text: &str| Edit::Set { field, value: Some(field.parse_value(text).unwrap()) };
+    let filled = [
+        set(Field::FundName, "到户产业补贴"),
+        set(Field::FundType, "household_subsidy"),
+        set(Field::Allocated, "90000"),
+    ];
+    let id = inspector.create_record(&new_record(1, "光华村补贴"), &filled, 1).unwrap();
+    inspector.edit(id, &[step(ReviewStatus::Submitted, workflow::Capacity::Handler, "")], 2).unwrap();
+    pass(&inspector, &mut deputy, id);
+    deputy.edit(id, &[step(ReviewStatus::DeputyReviewed, workflow::Capacity::Deputy, "")], 3).unwrap();
+    // The deputy's own step is news to the inspector, not to the deputy.
+    pass(&deputy, &mut inspector, id);
+    assert!(inspector.news("inspector-1").unwrap().contains(&id));
+    assert!(deputy.news("inspector-2").unwrap().is_empty());
+    assert!(inspector.mark_seen(id).unwrap());
+    assert!(inspector.news("inspector-1").unwrap().is_empty());
+
+    // The lead returns it: news to the inspector who made it and to the deputy who reviewed it.
+    pass(&deputy, &mut lead, id);
+    lead.edit(id, &[step(ReviewStatus::Returned, workflow::Capacity::Lead, "缺少发放凭证")], 4).unwrap();
+    assert!(lead.news("inspector-3").unwrap().is_empty());
+    pass(&lead, &mut deputy, id);
+    pass(&lead, &mut inspector, id);
+    assert!(inspector.news("inspector-1").unwrap().contains(&id));
+    assert!(deputy.news("inspector-2").unwrap().contains(&id));
+    // A user who took no step on it and did not make it hears nothing.
+    assert!(deputy.news("inspector-4").unwrap().is_empty());
+
+    // A database of schema 10 (no table of who took steps) learns them from its records.
+    deputy.execute_batch_for_tests("DROP TABLE record_actors; DROP TABLE attachment_thumbs;").unwrap();
+    deputy.set_user_version_for_tests(10).unwrap();
+    drop(deputy);
+    let mut deputy = Store::open(&dir.path().join("2/device.db"), PIN).unwrap();
+    assert!(deputy.news("inspector-2").unwrap().contains(&id));
+    assert!(deputy.verify(|_, _| {}).unwrap().is_ok());
+    assert!(deputy.mark_seen(id).unwrap());
+    assert!(deputy.news("inspector-2").unwrap().is_empty());
 }
 
 #[test]
@@ -290,6 +349,28 @@ fn attachments_are_content_addressed_and_deduplicated() {
     assert_eq!(store.attachments().unwrap().len(), 1);
     assert_eq!(store.attachment(&first.sha256).unwrap(), photo);
     assert_eq!(store.attachment(&"0".repeat(64)).unwrap_err().code(), "attachment_not_found");
+}
+
+#[test]
+fn a_thumbnail_is_kept_per_attachment_and_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut store) = new_db(dir.path());
+    let photo = store.put_attachment(b"\xff\xd8\xff\xe0 photo", "image/jpeg", 1).unwrap();
+    assert_eq!(store.attachment_thumbnail(&photo.sha256, 400).unwrap(), None);
+    store.put_attachment_thumbnail(&photo.sha256, 400, b"small").unwrap();
+    store.put_attachment_thumbnail(&photo.sha256, 800, b"larger").unwrap();
+    assert_eq!(store.attachment_thumbnail(&photo.sha256, 400).unwrap().as_deref(), Some(&b"small"[..]));
+    store.put_attachment_thumbnail(&photo.sha256, 400, b"again").unwrap();
+    assert_eq!(store.attachment_thumbnail(&photo.sha256, 400).unwrap().as_deref(), Some(&b"again"[..]));
+    assert_eq!(store.attachment_thumbnail(&photo.sha256, 800).unwrap().as_deref(), Some(&b"larger"[..]));
+    // Only of an attachment the device holds.
+    let missing = "0".repeat(64);
+    assert_eq!(store.put_attachment_thumbnail(&missing, 400, b"x").unwrap_err().code(), "attachment_not_found");
+    assert_eq!(store.attachment_thumbnail(&missing, 400).unwrap(), None);
+    assert!(store.verify(|_, _| {}).unwrap().is_ok());
+    drop(store);
+    let store = Store::open(&path, PIN).unwrap();
+    assert_eq!(store.attachment_thumbnail(&photo.sha256, 400).unwrap().as_deref(), Some(&b"again"[..]));
 }
 
 #[test]

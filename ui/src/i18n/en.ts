@@ -283,6 +283,8 @@ const en: typeof zh = {
     byTownship: 'Records by township',
     byKind: 'Kinds of record',
     byStatus: 'Review status',
+    chartTotal: 'Total',
+    chartEmpty: 'No data yet',
     export: 'Export CSV',
     exported: 'Exported {n} records to {path}',
   },

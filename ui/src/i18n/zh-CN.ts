@@ -283,6 +283,8 @@ export default {
     byTownship: '各乡镇记录数',
     byKind: '记录类型',
     byStatus: '审核状态',
+    chartTotal: '合计',
+    chartEmpty: '暂无数据',
     export: '导出 CSV',
     exported: '已导出 {n} 条记录到 {path}',
   },
