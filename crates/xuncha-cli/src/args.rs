@@ -29,6 +29,9 @@ pub struct Cli {
 pub enum Command {
     /// Create an encrypted device database (asks for a new PIN, or reads XUNCHA_PIN).
     Init(InitArgs),
+    /// This device's public key (`xuncha1:<signing>:<sealing>`): what another side names
+    /// to send it a sync bundle. With --json, also the device and the user.
+    Identity,
     /// Create, list, show and edit inspection records.
     #[command(subcommand)]
     Record(RecordCommand),

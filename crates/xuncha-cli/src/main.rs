@@ -183,6 +183,24 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Identity => {
+            let store = open(&cli)?;
+            let (signing, sealing) = store.public_keys();
+            let key = xuncha_protocol::bundle::PeerKey::new(&signing, &sealing)?;
+            let identity = store.identity();
+            if cli.json {
+                let out = serde_json::json!({
+                    "key": key.to_text(),
+                    "device_id": identity.device_id.to_string(),
+                    "user_id": identity.user_id.to_string(),
+                    "user_name": identity.user_name,
+                });
+                println!("{out}");
+            } else {
+                println!("{key}");
+            }
+            Ok(())
+        }
         Command::Record(command) => {
             let mut store = open(&cli)?;
             commands::record(&mut store, command, cli.json)

@@ -263,3 +263,23 @@ fn edits_history_and_pin_change_through_the_command_line() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("王大福"));
 }
+
+#[test]
+fn the_device_prints_its_public_key_for_bundles_and_only_with_its_pin() {
+    let device = Device::new();
+    device.init();
+    let line = device.ok(&["identity"]);
+    let key = xuncha_protocol::bundle::PeerKey::parse(&line).unwrap();
+    assert_eq!(line.trim(), key.to_text());
+    let json: serde_json::Value = serde_json::from_str(&device.ok(&["--json", "identity"])).unwrap();
+    assert_eq!(json["key"], key.to_text());
+    assert_eq!((json["device_id"].as_str(), json["user_id"].as_str()), (Some("tablet-1"), Some("zhang.wei")));
+    // The same key every time; another device has another.
+    assert_eq!(device.ok(&["identity"]), line);
+    let other = Device::new();
+    other.ok(&["init", "--user", "li.na", "--name", "李娜", "--device", "tablet-2"]);
+    assert_ne!(other.ok(&["identity"]), line);
+    let out = device.cmd(&["identity"]).env("XUNCHA_PIN", "135790").output().unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+}

@@ -269,6 +269,7 @@ pub mod codes {
     pub const RESUME: ErrorCode = ErrorCode::Resume;
 }
 
+pub mod bundle;
 pub mod pin;
 
 /// Change signatures (in the domain, where both ends use them).
