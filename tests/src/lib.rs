@@ -33,6 +33,9 @@ pub struct District {
     limits: xuncha_server::limits::Limits,
     /// The server's TLS identity, when it terminates TLS itself.
     tls: Option<xuncha_server::Tls>,
+    /// Added to the number of each new device (its id and actor): two districts that will
+    /// exchange bundles number their devices apart, as random actors are in the field.
+    device_base: u8,
 }
 
 /// A device: its database and its user.
@@ -105,6 +108,7 @@ impl District {
             protected_secret,
             limits: xuncha_server::limits::Limits::default(),
             tls: None,
+            device_base: 0,
         };
         district.serve();
         district
@@ -123,6 +127,21 @@ impl District {
             let _ = rx.await;
         })));
         self.shutdown = Some(tx);
+    }
+
+    /// Numbers this district's new devices from `base` + 1 on.
+    pub fn set_device_base(&mut self, base: u8) {
+        self.device_base = base;
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("server")
+    }
+
+    /// The server's bundle identity.
+    pub fn bundle_identity(&self) -> xuncha_server::bundles::Identity {
+        xuncha_server::bundles::identity(self.storage.as_ref(), &self.data_dir()).unwrap()
     }
 
     /// The server's base URL.
@@ -146,7 +165,7 @@ impl District {
             admin::add_user(storage, user, user, role, jurisdiction, now_ms()).unwrap();
         }
         let code = admin::enrollment_code(storage, user, now_ms()).unwrap();
-        let n = admin::devices(storage).unwrap().len() as u8 + 1;
+        let n = self.device_base + admin::devices(storage).unwrap().len() as u8 + 1;
         let path = self.dir.path().join(format!("{user}-{n}.db"));
         let identity = Identity {
             device_id: DeviceId::new(format!("local-{n}")).unwrap(),

@@ -114,6 +114,11 @@ pub enum Command {
     /// Evidence bundles: a record's signed history that anyone can check offline.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Sync by file across an air gap: a bundle of what another side (a server, or another
+    /// device) lacks, signed by this device and readable only by that side; and importing
+    /// a bundle or a receipt sent to this device.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
     /// Save an attachment's bytes to a file.
     Attachment {
         /// The attachment's SHA-256.
@@ -388,8 +393,94 @@ pub enum RosterAdminCommand {
     },
 }
 
+/// What to export, to whom.
+#[derive(Debug, Clone, Args)]
+pub struct BundleExport {
+    /// The receiver's key (`xuncha1:…`), as `xuncha identity` or `xuncha admin identity`
+    /// prints it there.
+    #[arg(long)]
+    pub to: String,
+    /// The bundle file to write (`.xcb`).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Take the photos and files the records name too.
+    #[arg(long)]
+    pub attachments: bool,
+}
+
+/// What to import, and where its receipt goes.
+#[derive(Debug, Clone, Args)]
+pub struct BundleImport {
+    pub file: PathBuf,
+    /// Where to write the receipt (default: beside FILE, as NAME.receipt.xcb).
+    #[arg(long)]
+    pub receipt: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Write a bundle to KEY of every change it has not acknowledged (all, the first time).
+    Export(BundleExport),
+    /// Import a bundle sent to this side: its changes are merged, and a receipt is written
+    /// for the sender to import; or import a receipt, which marks what the other side now
+    /// holds.
+    Import(BundleImport),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeerCommand {
+    /// Trust another server for sync bundles (the air-gapped 内网 server and the office's
+    /// trust each other): bundles from it are imported, bundles to it exported.
+    Add {
+        #[command(flatten)]
+        data: DataDir,
+        /// What to call it, e.g. 内网.
+        name: String,
+        /// Its key, as `xuncha admin identity` prints it there.
+        #[arg(long)]
+        key: String,
+    },
+    /// The servers this one trusts, and how far of its log each has acknowledged.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminBundleCommand {
+    /// Write a bundle to KEY (a trusted server, or an enrolled device) of what it lacks.
+    Export {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        export: BundleExport,
+    },
+    /// Import a bundle from a trusted server or an enrolled device (every change checked as
+    /// on upload, answered with a receipt: what was accepted, refused and why), or a trusted
+    /// server's receipt.
+    Import {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        import: BundleImport,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
+    /// This server's key (`xuncha1:<signing>:<sealing>`): what another side names to send it
+    /// a sync bundle.
+    Identity {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Other servers this one exchanges sync bundles with.
+    #[command(subcommand)]
+    Peer(PeerCommand),
+    /// Sync bundles: across the air gap to the 内网 server, or to and from a device.
+    #[command(subcommand)]
+    Bundle(AdminBundleCommand),
     /// Administrative divisions (区划), province down to village.
     #[command(subcommand)]
     Divisions(DivisionsCommand),

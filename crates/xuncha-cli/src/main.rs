@@ -5,6 +5,7 @@ mod args;
 mod bench;
 mod bench_abuse;
 mod bench_report;
+mod bundles;
 mod commands;
 mod demo;
 mod export;
@@ -26,8 +27,8 @@ use xuncha_store::{KdfParams, Store, StoreError};
 use crate::args::{Cli, Command};
 
 /// Exit statuses: 0 ok, 1 other failure, 2 bad usage (clap), 3 wrong PIN or server key,
-/// 4 not found, 5 damaged data or failed verification, 6 invalid input (or a document
-/// the record has none of), 7 server
+/// 4 not found, 5 damaged data or failed verification (a bundle altered or cut short), 6
+/// invalid input (or a document the record has none of; a bundle for another side), 7 server
 /// unreachable, 8 device revoked (wipe), 9 a workflow step the user may not take.
 fn exit_code(error: &anyhow::Error) -> u8 {
     if let Some(store) = error.downcast_ref::<StoreError>() {
@@ -62,6 +63,37 @@ fn exit_code(error: &anyhow::Error) -> u8 {
     }
     if error.downcast_ref::<commands::VerifyFailed>().is_some() {
         return 5;
+    }
+    let bundle = error
+        .downcast_ref::<xuncha_sync::bundle::BundleFailure>()
+        .and_then(|f| match f {
+            xuncha_sync::bundle::BundleFailure::Bundle(e) => Some(e),
+            xuncha_sync::bundle::BundleFailure::BadRecord => Some(&xuncha_protocol::bundle::BundleError::NotABundle),
+            _ => None,
+        })
+        .or_else(|| match error.downcast_ref::<xuncha_server::bundles::ExchangeError>() {
+            Some(xuncha_server::bundles::ExchangeError::Bundle(e)) => Some(e),
+            _ => None,
+        })
+        .or_else(|| error.downcast_ref::<xuncha_protocol::bundle::BundleError>());
+    if let Some(bundle) = bundle {
+        use xuncha_protocol::bundle::BundleError;
+        return match bundle {
+            BundleError::BadSignature { .. } | BundleError::Truncated { .. } | BundleError::Damaged { .. } => 5,
+            BundleError::Io(_) => 1,
+            _ => 6,
+        };
+    }
+    if let Some(
+        xuncha_server::bundles::ExchangeError::UnknownSender { .. }
+        | xuncha_server::bundles::ExchangeError::UnknownReceiver { .. }
+        | xuncha_server::bundles::ExchangeError::UnexpectedKind { .. },
+    ) = error.downcast_ref()
+    {
+        return 6;
+    }
+    if let Some(xuncha_sync::bundle::BundleFailure::UnexpectedKind { .. }) = error.downcast_ref() {
+        return 6;
     }
     if error.downcast_ref::<commands::BadInput>().is_some() {
         return 6;
@@ -282,6 +314,10 @@ fn run(cli: Cli) -> Result<()> {
             if *watch { remote::watch(&mut store) } else { remote::sync(&mut store, *attempts, cli.json) }
         }
         Command::Evidence(command) => remote::evidence(command, cli.json),
+        Command::Bundle(command) => {
+            let mut store = open(&cli)?;
+            bundles::device(&mut store, command, cli.json)
+        }
         Command::Reference => reference::show_reference(&open(&cli)?, cli.json),
         Command::Roster(command) => reference::roster_list(&open(&cli)?, command, cli.json),
         Command::ServerAddress { url } => reference::server_address(&mut open(&cli)?, url, cli.json),

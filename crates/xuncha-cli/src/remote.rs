@@ -207,6 +207,9 @@ pub fn admin(command: &AdminCommand, json: bool) -> Result<()> {
         }
     };
     match command {
+        AdminCommand::Identity { data } => crate::bundles::identity(&data.data, json)?,
+        AdminCommand::Peer(command) => crate::bundles::peer(command, json)?,
+        AdminCommand::Bundle(command) => crate::bundles::server(command, json)?,
         AdminCommand::Divisions(command) => crate::reference::divisions(command, json)?,
         AdminCommand::Round(command) => crate::reference::round(command, json)?,
         AdminCommand::Team(command) => crate::reference::team(command, json)?,

@@ -34,6 +34,8 @@ pub trait SyncDoc {
     fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<RawChange>;
     /// Changes this replica holds back because their dependencies are missing.
     fn missing_deps(&mut self) -> Vec<ChangeHash>;
+    /// Whether the replica holds the change.
+    fn has_change(&mut self, hash: &ChangeHash) -> bool;
 }
 
 impl SyncDoc for RecordDoc {
@@ -44,6 +46,10 @@ impl SyncDoc for RecordDoc {
     fn missing_deps(&mut self) -> Vec<ChangeHash> {
         self.automerge().get_missing_deps(&[])
     }
+
+    fn has_change(&mut self, hash: &ChangeHash) -> bool {
+        self.automerge().get_change_by_hash(hash).is_some()
+    }
 }
 
 impl SyncDoc for ProtectedDoc {
@@ -53,5 +59,9 @@ impl SyncDoc for ProtectedDoc {
 
     fn missing_deps(&mut self) -> Vec<ChangeHash> {
         self.automerge().get_missing_deps(&[])
+    }
+
+    fn has_change(&mut self, hash: &ChangeHash) -> bool {
+        self.automerge().get_change_by_hash(hash).is_some()
     }
 }

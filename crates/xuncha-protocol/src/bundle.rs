@@ -382,6 +382,90 @@ pub fn read_bundle<R: Read, T: DeserializeOwned>(
     Ok((header, items))
 }
 
+/// A writer that counts the bytes that pass through it (a bundle's size as written).
+#[derive(Debug)]
+pub struct Counting<W> {
+    pub inner: W,
+    pub bytes: u64,
+}
+
+impl<W: Write> Counting<W> {
+    pub fn new(inner: W) -> Counting<W> {
+        Counting { inner, bytes: 0 }
+    }
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The kind of a bundle of changes (and attachments).
+pub const KIND_CHANGES: &str = "changes";
+/// The kind of a receipt: the answer to a bundle of changes.
+pub const KIND_RECEIPT: &str = "receipt";
+/// The file name extension of bundles.
+pub const EXTENSION: &str = "xcb";
+
+/// What a bundle carries, item by item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Item {
+    /// Where the sender's own record of what it sent stands: a server's change-log position,
+    /// which the receipt echoes so that the sender knows what arrived.
+    Covers { upto: u64 },
+    /// A person and a device whose signed changes the bundle carries, for a receiver that
+    /// does not know them yet (a server sends them to the servers it trusts).
+    Author(Author),
+    /// The reference data the changes are checked against (a server sends its own to the
+    /// servers it trusts; the receiver adds what it lacks and keeps what it has).
+    Reference {
+        divisions: Vec<xuncha_domain::DivisionEntry>,
+        rounds: Vec<xuncha_domain::Round>,
+        teams: Vec<xuncha_domain::Team>,
+    },
+    /// Changes of one document, each signed by the device that made it, and the sender's
+    /// heads of the document with them.
+    Changes { upload: crate::Upload, heads: Vec<serde_bytes::ByteBuf> },
+    /// A piece of an attachment: `bytes` from `offset` of the file of this SHA-256 and size.
+    Attachment {
+        sha256: String,
+        size: u64,
+        offset: u64,
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
+    /// The first item of a receipt: the bundle it answers and that bundle's `Covers`.
+    Answers { bundle: String, upto: Option<u64> },
+    /// A receipt's answer for one document of the bundle: what became of it and the heads
+    /// it was sent with.
+    Ack { ack: crate::Ack, sent: Vec<serde_bytes::ByteBuf> },
+    /// A receipt's word on an attachment: stored whole, or refused (it did not match its hash).
+    AttachmentAck { sha256: String, stored: bool },
+}
+
+/// Someone whose changes a bundle carries: the user and the device their changes are signed
+/// with. The receiver registers a device it does not know (it cannot sync with it: it holds
+/// no token) so that the device's changes verify and are attributed to the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    pub user_id: String,
+    pub user_name: String,
+    pub role: crate::Role,
+    pub jurisdiction: String,
+    pub device_id: String,
+    pub device_name: String,
+    /// The Automerge actor registered to the device (hex).
+    pub actor: String,
+    pub keys: crate::DeviceKeys,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

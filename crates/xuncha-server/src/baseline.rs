@@ -70,7 +70,7 @@ pub async fn handler(
                 let scope = stored.as_ref().map(|s| s.scope.clone()).unwrap_or_default();
                 let owner = stored.as_ref().map_or_else(|| device.id.clone(), |s| s.owner_device.clone());
                 let snapshot = StoredDoc { key: request.doc.clone(), snapshot: doc.save(), scope, owner_device: owner };
-                with_tx(storage, true, |tx| tx.put_doc(&snapshot, &[], &device.id, 0))?;
+                with_tx(storage, true, |tx| tx.put_doc(&snapshot, &[], 0))?;
             }
             Ok(xuncha_protocol::encode(&BaselineMessage { doc: request.doc, message: reply }))
         })

@@ -127,6 +127,11 @@ impl ServerKey {
         Ok(ServerKey { key: ed25519_dalek::SigningKey::from_bytes(&secret) })
     }
 
+    /// The key itself, for signing what the server sends (sync bundles).
+    pub fn signing_key(&self) -> &ed25519_dalek::SigningKey {
+        &self.key
+    }
+
     /// The public key.
     pub fn public_key(&self) -> [u8; 32] {
         self.key.verifying_key().to_bytes()

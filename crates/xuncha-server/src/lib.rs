@@ -8,6 +8,7 @@ pub mod attachments;
 pub mod auth;
 pub mod backup;
 pub mod baseline;
+pub mod bundles;
 pub mod chain;
 mod error;
 pub mod evidence;

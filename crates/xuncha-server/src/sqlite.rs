@@ -18,8 +18,8 @@ use crate::at_rest::{self, BlobKey};
 use crate::chain::{self, Checkpoint, LogRow};
 
 use crate::storage::{
-    AuditEntry, Device, DocMeta, DocScope, Epoch, LogEntry, LoggedChange, Result, Storage, StorageError, StoredDoc, Tx,
-    UploadState, User, Visibility,
+    AuditEntry, Device, DocMeta, DocScope, Epoch, LogEntry, LoggedChange, Peer, Result, Storage, StorageError,
+    StoredDoc, Tx, UploadState, User, Visibility,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -254,6 +254,19 @@ const MIGRATIONS: &[&str] = &[
         assigned_at INTEGER NOT NULL,
         UNIQUE (round, team, ordinal)
     ) WITHOUT ROWID;
+"#,
+    // 11: other servers this one exchanges sync bundles with (an air-gapped 内网 server and
+    // the office's): their key, how far of this server's log they have acknowledged, and
+    // the documents they asked for whole.
+    r#"
+    CREATE TABLE peers (
+        name      TEXT PRIMARY KEY,
+        key       TEXT NOT NULL UNIQUE,
+        signing   TEXT NOT NULL UNIQUE,
+        added_at  INTEGER NOT NULL,
+        acked_seq INTEGER NOT NULL DEFAULT 0,
+        wants     BLOB NOT NULL DEFAULT x''
+    );
 "#,
 ];
 
@@ -722,7 +735,7 @@ impl Tx for SqlTx<'_> {
             .optional()?)
     }
 
-    fn put_doc(&mut self, doc: &StoredDoc, changes: &[LoggedChange], device_id: &str, now_ms: i64) -> Result<u32> {
+    fn put_doc(&mut self, doc: &StoredDoc, changes: &[LoggedChange], now_ms: i64) -> Result<u32> {
         let part = part_code(doc.key.part);
         let scope = &doc.scope;
         // `township` is kept for older tools reading the file: the place's township.
@@ -761,7 +774,15 @@ impl Tx for SqlTx<'_> {
         for change in changes {
             let seq: Option<i64> = insert
                 .query_row(
-                    params![doc.key.record, part, change.hash, change.bytes, device_id, now_ms, change.signature],
+                    params![
+                        doc.key.record,
+                        part,
+                        change.hash,
+                        change.bytes,
+                        change.device_id,
+                        now_ms,
+                        change.signature
+                    ],
                     |row| row.get(0),
                 )
                 .optional()?;
@@ -771,7 +792,7 @@ impl Tx for SqlTx<'_> {
                 record: doc.key.record.clone(),
                 part: part.to_owned(),
                 hash: change.hash.clone(),
-                device_id: device_id.to_owned(),
+                device_id: change.device_id.clone(),
                 received_at_ms: now_ms,
                 bytes: change.bytes.clone(),
             };
@@ -1362,6 +1383,15 @@ impl Tx for SqlTx<'_> {
         Ok(())
     }
 
+    fn doc_signatures(&mut self, key: &DocKey) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT hash, signature FROM changes WHERE record = ?1 AND part = ?2 AND signature IS NOT NULL ORDER BY seq",
+        )?;
+        Ok(stmt
+            .query_map(params![key.record, part_code(key.part)], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+
     fn change_signature(&mut self, seq: u64) -> Result<Option<Vec<u8>>> {
         let seq = i64::try_from(seq).unwrap_or(i64::MAX);
         Ok(self
@@ -1391,6 +1421,62 @@ impl Tx for SqlTx<'_> {
     fn checkpoints(&mut self) -> Result<Vec<Checkpoint>> {
         let mut stmt = self.tx.prepare("SELECT body FROM checkpoints ORDER BY seq, at")?;
         Ok(stmt.query_map([], |row| from_json(&row.get::<_, String>(0)?))?.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn add_peer(&mut self, peer: &Peer) -> Result<()> {
+        let signing = peer.key.split(':').nth(1).unwrap_or_default();
+        self.tx
+            .execute(
+                "INSERT INTO peers (name, key, signing, added_at) VALUES (?1, ?2, ?3, ?4)",
+                params![peer.name, peer.key, signing, peer.added_at_ms],
+            )
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::ConstraintViolation) => StorageError::Conflict(format!(
+                    "已有同名或同密钥的对端 {} / a peer of this name or key is already trusted ({})",
+                    peer.name, peer.name
+                )),
+                _ => e.into(),
+            })?;
+        Ok(())
+    }
+
+    fn peers(&mut self) -> Result<Vec<Peer>> {
+        let mut stmt = self.tx.prepare("SELECT name, key, added_at, acked_seq, wants FROM peers ORDER BY name")?;
+        let rows = stmt.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?, row.get::<_, i64>(3)?, row.get::<_, Vec<u8>>(4)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, key, added_at_ms, acked, wants) = row?;
+            let wants = if wants.is_empty() {
+                Vec::new()
+            } else {
+                serde_json::from_slice(&wants).map_err(|e| StorageError::Backend(e.to_string()))?
+            };
+            out.push(Peer { name, key, added_at_ms, acked_seq: u64::try_from(acked).unwrap_or(0), wants });
+        }
+        Ok(out)
+    }
+
+    fn set_peer_state(&mut self, name: &str, acked_seq: u64, wants: &[DocKey]) -> Result<()> {
+        let bytes = if wants.is_empty() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(wants).map_err(|e| StorageError::Backend(e.to_string()))?
+        };
+        self.tx.execute(
+            "UPDATE peers SET acked_seq = ?2, wants = ?3 WHERE name = ?1",
+            params![name, i64::try_from(acked_seq).unwrap_or(i64::MAX), bytes],
+        )?;
+        Ok(())
+    }
+
+    fn bundle_identity(&mut self, made: &str) -> Result<String> {
+        self.tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('bundle_identity', ?1) ON CONFLICT (key) DO NOTHING",
+            [made],
+        )?;
+        Ok(self.tx.query_row("SELECT value FROM meta WHERE key = 'bundle_identity'", [], |row| row.get(0))?)
     }
 
     fn server_id(&mut self) -> Result<String> {

@@ -101,8 +101,10 @@ impl DocScope {
 pub struct LoggedChange {
     pub hash: String,
     pub bytes: Vec<u8>,
-    /// The uploading device's Ed25519 signature of the change hash.
+    /// The Ed25519 signature of the change hash by the device that made it.
     pub signature: Option<Vec<u8>>,
+    /// The device that made it (its actor is registered to it), whoever carried it here.
+    pub device_id: String,
 }
 
 /// One row of the change log, as read back.
@@ -174,6 +176,21 @@ pub struct AuditEntry {
     pub detail: serde_json::Value,
 }
 
+/// Another server this one exchanges sync bundles with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Peer {
+    /// What the administrator calls it (`内网`, `office`).
+    pub name: String,
+    /// Its key, `xuncha1:<signing>:<sealing>`.
+    pub key: String,
+    pub added_at_ms: i64,
+    /// How far of this server's change log it has acknowledged by a receipt.
+    pub acked_seq: u64,
+    /// Documents it asked for whole (it lacked the history of changes it was sent).
+    #[serde(skip)]
+    pub wants: Vec<DocKey>,
+}
+
 /// The operations of one transaction.
 pub trait Tx {
     fn add_user(&mut self, user: &User) -> Result<()>;
@@ -203,7 +220,7 @@ pub trait Tx {
     fn doc(&mut self, key: &DocKey) -> Result<Option<StoredDoc>>;
     /// Writes a document's merged snapshot and appends its new changes to the log; a
     /// change whose hash is already logged is skipped. Returns how many were new.
-    fn put_doc(&mut self, doc: &StoredDoc, changes: &[LoggedChange], device_id: &str, now_ms: i64) -> Result<u32>;
+    fn put_doc(&mut self, doc: &StoredDoc, changes: &[LoggedChange], now_ms: i64) -> Result<u32>;
     /// Log entries after `after` that `who` may see, not made by `who`'s device, at most
     /// `limit`; and the sequence number reading may resume after.
     fn log_after(&mut self, after: u64, who: &Visibility, limit: u32) -> Result<(Vec<LogEntry>, u64, bool)>;
@@ -290,6 +307,13 @@ pub trait Tx {
     fn reference_version(&mut self) -> Result<u64>;
     fn bump_reference_version(&mut self) -> Result<u64>;
     /// The server's identity, made once when its storage is created.
+    /// Trusts another server for bundles; a name or key already trusted is a conflict.
+    fn add_peer(&mut self, peer: &Peer) -> Result<()>;
+    fn peers(&mut self) -> Result<Vec<Peer>>;
+    /// What a peer acknowledged and asked for whole, from its latest receipt.
+    fn set_peer_state(&mut self, name: &str, acked_seq: u64, wants: &[DocKey]) -> Result<()>;
+    /// The server's bundle identity (an age X25519 secret key), `made` stored the first time.
+    fn bundle_identity(&mut self, made: &str) -> Result<String>;
     fn server_id(&mut self) -> Result<String>;
 
     /// The last entry of the change log and its link in the hash chain.
@@ -306,6 +330,8 @@ pub trait Tx {
     fn protected_grant(&mut self, device_id: &str) -> Result<Option<Vec<u8>>>;
     /// Stores the protected-data identity wrapped to a device's own key.
     fn grant_protected(&mut self, device_id: &str, wrapped: &[u8], now_ms: i64) -> Result<()>;
+    /// The signatures of a document's logged changes, by change hash (hex), in log order.
+    fn doc_signatures(&mut self, key: &DocKey) -> Result<Vec<(String, Vec<u8>)>>;
     /// The device signature logged beside entry `seq`, if it has one.
     fn change_signature(&mut self, seq: u64) -> Result<Option<Vec<u8>>>;
     fn add_checkpoint(&mut self, checkpoint: &crate::chain::Checkpoint) -> Result<()>;

@@ -12,7 +12,7 @@ use xuncha_protocol::{
 };
 
 use crate::scope;
-use crate::storage::{AuditEntry, Device, DocScope, LoggedChange, Result, StoredDoc, Tx, User, Visibility};
+use crate::storage::{AuditEntry, Device, LoggedChange, Result, StoredDoc, Tx, User, Visibility};
 
 /// The most whole documents in one response (first sync, documents asked for whole).
 pub const SNAPSHOT_PAGE: u32 = 500;
@@ -142,7 +142,7 @@ fn heads_bytes(heads: &[xuncha_domain::ChangeHash]) -> Vec<serde_bytes::ByteBuf>
 }
 
 /// Who uploads: the device, its user, what they read and the teams they belong to.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Uploader<'a> {
     pub device: &'a Device,
     pub user: &'a User,
@@ -150,9 +150,174 @@ pub struct Uploader<'a> {
     pub teams: &'a [Team],
 }
 
+/// Who brings uploads to the server.
+#[derive(Debug, Clone, Copy)]
+pub enum Carrier<'a> {
+    /// A device uploads over HTTP sync. Its own changes must be signed by it; a change of
+    /// another device (one it received from a teammate's bundle or a team relay) must carry
+    /// that device's signature, or the whole upload is refused.
+    Device(Uploader<'a>),
+    /// A bundle file: every new change is checked as its author's, whoever carried it.
+    Bundle,
+}
+
+/// A device the server knows as the author of carried changes, with what its user may do.
+#[derive(Debug)]
+struct Signer {
+    device: Device,
+    user: User,
+    who: Visibility,
+    teams: Vec<Team>,
+}
+
+impl Signer {
+    fn uploader(&self) -> Uploader<'_> {
+        Uploader { device: &self.device, user: &self.user, who: &self.who, teams: &self.teams }
+    }
+}
+
+/// New changes of one author, in the order they apply.
+struct Run<'a> {
+    by: Uploader<'a>,
+    changes: Vec<xuncha_domain::RawChange>,
+}
+
+/// The devices whose actors made carried changes (other than the uploading device's own),
+/// each registered here and neither it nor its user stopped; `Err` is the refusal of the
+/// whole upload.
+fn signers_of(
+    tx: &mut dyn Tx,
+    carrier: Carrier<'_>,
+    new: &[xuncha_domain::RawChange],
+    signatures: &HashMap<&[u8], &[u8]>,
+) -> Result<std::result::Result<Vec<Signer>, Outcome>> {
+    let mut signers: Vec<Signer> = Vec::new();
+    for change in new {
+        let actor = change.actor.to_hex_string();
+        if signers.iter().any(|s| s.device.actor == actor) {
+            continue;
+        }
+        if let Carrier::Device(by) = carrier {
+            if by.device.actor == actor {
+                continue;
+            }
+            // Not this device's, and not carried with its author's signature.
+            if !signatures.contains_key(change.hash.0.as_slice()) {
+                return Ok(Err(refused(
+                    codes::FOREIGN_ACTOR,
+                    format!(
+                        "修改 {} 不是本设备所写，也没有其作者的签名，整条上传被拒绝 / change {} was not made by this device and carries no signature of its author; the whole upload was refused",
+                        change.hash, change.hash
+                    ),
+                )));
+            }
+        }
+        let Some(device) = tx.device_by_actor(&actor)? else {
+            return Ok(Err(refused(
+                codes::FOREIGN_ACTOR,
+                format!(
+                    "修改 {} 的作者设备未在本服务器登记，整条上传被拒绝：请先导入其服务器的同步包，或为其登记设备 / change {} was made by a device this server does not know; the whole upload was refused: import a bundle of its server first, or enroll the device",
+                    change.hash, change.hash
+                ),
+            )));
+        };
+        let Some(user) = tx.user(&device.user_id)? else {
+            return Ok(Err(refused(
+                codes::FOREIGN_ACTOR,
+                format!("设备 {} 的用户未登记 / the user of device {} is unknown", device.id, device.id),
+            )));
+        };
+        if device.revoked_at_ms.is_some() {
+            return Ok(Err(refused(
+                codes::REVOKED,
+                format!(
+                    "修改 {} 的作者设备已被注销，整条上传被拒绝 / change {} was made by a revoked device; the whole upload was refused",
+                    change.hash, change.hash
+                ),
+            )));
+        }
+        if user.disabled_at_ms.is_some() {
+            return Ok(Err(refused(
+                codes::USER_DISABLED,
+                format!(
+                    "修改 {} 的作者 {} 已被停用，整条上传被拒绝 / the author {} of change {} is disabled; the whole upload was refused",
+                    change.hash, user.id, user.id, change.hash
+                ),
+            )));
+        }
+        let teams = tx.teams_of(&user.id)?;
+        let who = Visibility { device_id: device.id.clone(), scope: scope::read_scope(&user, &teams) };
+        signers.push(Signer { device, user, who, teams });
+    }
+    Ok(Ok(signers))
+}
+
+/// The new changes of an upload split into runs by author, each run checked to name its
+/// author's user and to be signed by its author's device; `Err` refuses the whole upload.
+fn runs<'a>(
+    carrier: Carrier<'a>,
+    signers: &'a [Signer],
+    new: Vec<xuncha_domain::RawChange>,
+    signatures: &HashMap<&[u8], &[u8]>,
+) -> std::result::Result<Vec<Run<'a>>, Outcome> {
+    let mut runs: Vec<Run<'a>> = Vec::new();
+    for change in new {
+        let actor = change.actor.to_hex_string();
+        match runs.last_mut() {
+            Some(run) if run.by.device.actor == actor => run.changes.push(change),
+            _ => {
+                let by = match carrier {
+                    Carrier::Device(by) if by.device.actor == actor => by,
+                    _ => match signers.iter().find(|s| s.device.actor == actor) {
+                        Some(signer) => signer.uploader(),
+                        None => {
+                            return Err(refused(
+                                codes::FOREIGN_ACTOR,
+                                format!(
+                                    "修改 {} 的作者未知 / the author of change {} is unknown",
+                                    change.hash, change.hash
+                                ),
+                            ));
+                        }
+                    },
+                };
+                runs.push(Run { by, changes: vec![change] });
+            }
+        }
+    }
+    for run in &runs {
+        if let Some(outcome) =
+            unattributable(&run.changes, run.by.user).or_else(|| unsigned(&run.changes, run.by.device, signatures))
+        {
+            return Err(outcome);
+        }
+    }
+    Ok(runs)
+}
+
+/// The record as each run but the last leaves it, from `start` (the stored document, or
+/// none for a new one): what the next author's step is checked against.
+fn stages(start: Option<&[u8]>, runs: &[Run<'_>]) -> std::result::Result<Vec<xuncha_domain::Record>, String> {
+    let mut stages = Vec::new();
+    let Some((_, earlier)) = runs.split_last() else { return Ok(stages) };
+    let mut doc: Option<RecordDoc> = start.map(RecordDoc::load).transpose().map_err(|e| e.to_string())?;
+    for run in earlier {
+        let bytes: Vec<u8> = run.changes.iter().flat_map(|c| c.bytes.iter().copied()).collect();
+        let mut next = match doc.take() {
+            Some(mut d) => {
+                d.load_changes(&bytes).map_err(|e| e.to_string())?;
+                d
+            }
+            None => RecordDoc::load(&bytes).map_err(|e| e.to_string())?,
+        };
+        stages.push(next.read());
+        doc = Some(next);
+    }
+    Ok(stages)
+}
+
 /// Checks and stores one upload inside the request's write transaction.
-fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64) -> Result<Ack> {
-    let (device, user) = (by.device, by.user);
+fn apply_upload(tx: &mut dyn Tx, carrier: Carrier<'_>, upload: &Upload, now_ms: i64) -> Result<Ack> {
     let signatures = signatures_of(upload);
     let Ok(uuid) = uuid_from(&upload.doc.record) else {
         let outcome = refused(codes::INVALID_DOCUMENT, "记录编号无效 / malformed record id");
@@ -167,8 +332,12 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
     };
     let existing = tx.doc(&upload.doc)?;
     // What the server holds of a document the uploader may not read is not theirs to learn,
-    // not even its heads: a refusal of it says only why.
-    let readable = existing.as_ref().is_none_or(|e| by.who.admits(&e.key, &e.scope, &e.owner_device));
+    // not even its heads: a refusal of it says only why. (Carried changes come from a peer
+    // server or a device that forwards its team's changes; their receipt names heads.)
+    let readable = match carrier {
+        Carrier::Device(by) => existing.as_ref().is_none_or(|e| by.who.admits(&e.key, &e.scope, &e.owner_device)),
+        Carrier::Bundle => true,
+    };
     let ack = |outcome, heads: Vec<serde_bytes::ByteBuf>| Ack {
         doc: upload.doc.clone(),
         outcome,
@@ -210,53 +379,84 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
                 ));
             }
             let new = doc.changes_since(&before);
-            if let Some(outcome) = unattributable(&new, device, user).or_else(|| unsigned(&new, device, &signatures)) {
-                return Ok(ack(outcome, heads_bytes(&before)));
-            }
+            let signers = match signers_of(tx, carrier, &new, &signatures)? {
+                Ok(signers) => signers,
+                Err(outcome) => return Ok(ack(outcome, heads_bytes(&before))),
+            };
+            let runs = match runs(carrier, &signers, new, &signatures) {
+                Ok(runs) => runs,
+                Err(outcome) => return Ok(ack(outcome, heads_bytes(&before))),
+            };
+            // Who answers for each step from the stored record to the uploaded one: each run's
+            // author, or (nothing new) the uploading device.
+            let steps: Vec<Uploader<'_>> = match (carrier, runs.is_empty()) {
+                (Carrier::Device(by), true) => vec![by],
+                (Carrier::Bundle, true) => return Ok(ack(Outcome::Stored { new: 0 }, heads_bytes(&before))),
+                (_, false) => runs.iter().map(|r| r.by).collect(),
+            };
+            let stages = match stages(existing.as_ref().map(|e| e.snapshot.as_slice()), &runs) {
+                Ok(stages) => stages,
+                Err(error) => return Ok(ack(refused(codes::INVALID_DOCUMENT, error), heads_bytes(&before))),
+            };
             let record = doc.read();
             let place = scope::place_of(&record);
-            // A record is counted to the team that found it: the uploader's team whose
+            let first = steps[0];
+            // A record is counted to the team that found it: its first author's team whose
             // assignment covers its place when it first reaches the server.
             let team = existing.as_ref().map_or_else(
-                || ReadScope::team_for(&user.id, &place, by.teams).map(|t| t.id.clone()).unwrap_or_default(),
+                || ReadScope::team_for(&first.user.id, &place, first.teams).map(|t| t.id.clone()).unwrap_or_default(),
                 |e| e.scope.team.clone(),
             );
             let after = scope::doc_scope(&record, &team);
-            let mut scopes = vec![&after];
-            if let Some(stored) = &existing {
-                scopes.push(&stored.scope);
-            }
-            if !scope::may_write(user, by.who, &scopes) {
-                return Ok(ack(
-                    refused(
-                        codes::OUT_OF_SCOPE,
-                        format!(
-                            "记录不在您的巡察范围（{}）内：请核对乡镇和村，或请管理员调整您的巡察组 / the record is outside what you may write ({}): check its township and village, or ask the administrator about your team",
-                            user.jurisdiction, user.jurisdiction
+            for (at, by) in steps.iter().enumerate() {
+                let state = stages.get(at).unwrap_or(&record);
+                let prior = if at == 0 { previous.as_ref() } else { stages.get(at - 1) };
+                let reached = scope::doc_scope(state, &team);
+                let mut scopes = vec![&reached];
+                if let Some(stored) = &existing {
+                    scopes.push(&stored.scope);
+                }
+                if !scope::may_write(by.user, by.who, &scopes) {
+                    let user = by.user;
+                    return Ok(ack(
+                        refused(
+                            codes::OUT_OF_SCOPE,
+                            format!(
+                                "记录不在{}的巡察范围（{}）内：请核对乡镇和村，或请管理员调整巡察组 / the record is outside what {} may write ({}): check its township and village, or ask the administrator about the team",
+                                user.id, user.jurisdiction, user.id, user.jurisdiction
+                            ),
                         ),
-                    ),
-                    heads_bytes(&before),
-                ));
+                        heads_bytes(&before),
+                    ));
+                }
+                // Every change of the step is its author's (checked above): what changed is
+                // their doing. Their place in the record's team decides which workflow steps
+                // are theirs.
+                let record_team = by.teams.iter().find(|t| !team.is_empty() && t.id == team);
+                let standing = Standing::of(
+                    &by.user.id,
+                    scope::reader(by.user.role),
+                    record_team,
+                    !team.is_empty(),
+                    !by.teams.is_empty(),
+                );
+                let author = rules::Author {
+                    user: &by.user.id,
+                    role: standing.reader,
+                    team: standing.team_role,
+                    team_has_deputy: standing.team_has_deputy,
+                };
+                if let Err(refusal) = rules::check(author, prior, state) {
+                    return Ok(ack(refused(refusal.code, refusal.to_string()), heads_bytes(&before)));
+                }
             }
-            // Every new change is this device's (checked above): what changed is its doing.
-            // Their place in the record's team decides which workflow steps are theirs.
-            let record_team = by.teams.iter().find(|t| !team.is_empty() && t.id == team);
-            let standing =
-                Standing::of(&user.id, scope::reader(user.role), record_team, !team.is_empty(), !by.teams.is_empty());
-            let author = rules::Author {
-                user: &user.id,
-                role: standing.reader,
-                team: standing.team_role,
-                team_has_deputy: standing.team_has_deputy,
-            };
-            if let Err(refusal) = rules::check(author, previous.as_ref(), &record) {
-                return Ok(ack(refused(refusal.code, refusal.to_string()), heads_bytes(&before)));
-            }
-            let owner = existing.map_or_else(|| device.id.clone(), |e| e.owner_device);
+            let owner = existing.map_or_else(|| first.device.id.clone(), |e| e.owner_device);
             let attachments: Vec<String> = record.all_attachments().map(|a| a.sha256.clone()).collect();
             tx.set_attachment_refs(&upload.doc.record, &attachments)?;
             let (heads, snapshot) = (doc.heads(), doc.save());
-            let outcome = store_new(tx, upload, &signatures, new, snapshot, after, owner, &device.id, now_ms)?;
+            let new = runs.into_iter().flat_map(|r| r.changes.into_iter().map(move |c| (c, r.by.device.id.as_str())));
+            let stored = StoredDoc { key: upload.doc.clone(), snapshot, scope: after, owner_device: owner };
+            let outcome = store_new(tx, stored, &signatures, new.collect(), now_ms)?;
             let (round, team) =
                 (record.text(Field::Round).unwrap_or_default(), record.text(Field::Team).unwrap_or_default());
             if let Some((round, team)) = numbering::group_of(round, team, record.withdrawn.is_some()) {
@@ -276,12 +476,12 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
             // the writing device's own), so whoever may write the record may add to them; the
             // companion is read by supervisors and by the devices that wrote into it (the
             // first of which owns it), never by the rest of the team.
-            let owner = existing.as_ref().map_or(device.id.as_str(), |e| e.owner_device.as_str()).to_owned();
-            if !scope::may_write(user, by.who, &[&record.scope]) {
-                return Ok(ack(
-                    refused(codes::OUT_OF_SCOPE, "无权修改受保护信息 / you may not change this protected information"),
-                    vec![],
-                ));
+            let may_not_write =
+                || refused(codes::OUT_OF_SCOPE, "无权修改受保护信息 / you may not change this protected information");
+            if let Carrier::Device(by) = carrier
+                && !scope::may_write(by.user, by.who, &[&record.scope])
+            {
+                return Ok(ack(may_not_write(), vec![]));
             }
             let (mut doc, before) = match &existing {
                 Some(stored) => {
@@ -315,38 +515,45 @@ fn apply_upload(tx: &mut dyn Tx, by: &Uploader<'_>, upload: &Upload, now_ms: i64
             // The companion's first change is the same from every device, authored by none.
             let genesis = ProtectedDoc::genesis_hash(record_id).ok();
             let genesis_change = new.iter().position(|c| Some(c.hash) == genesis).map(|at| new.remove(at));
-            if let Some(outcome) = unattributable(&new, device, user).or_else(|| unsigned(&new, device, &signatures)) {
-                return Ok(ack(outcome, heads_bytes(&before)));
+            let signers = match signers_of(tx, carrier, &new, &signatures)? {
+                Ok(signers) => signers,
+                Err(outcome) => return Ok(ack(outcome, heads_bytes(&before))),
+            };
+            let runs = match runs(carrier, &signers, new, &signatures) {
+                Ok(runs) => runs,
+                Err(outcome) => return Ok(ack(outcome, heads_bytes(&before))),
+            };
+            if runs.iter().any(|r| !scope::may_write(r.by.user, r.by.who, &[&record.scope])) {
+                return Ok(ack(may_not_write(), vec![]));
             }
-            if let Some(first) = genesis_change {
-                new.insert(0, first);
+            let first = match (carrier, runs.first()) {
+                (_, Some(run)) => run.by.device.id.as_str(),
+                (Carrier::Device(by), None) => by.device.id.as_str(),
+                (Carrier::Bundle, None) => return Ok(ack(Outcome::Stored { new: 0 }, heads_bytes(&before))),
+            };
+            let owner = existing.as_ref().map_or(first, |e| e.owner_device.as_str()).to_owned();
+            let mut new: Vec<(xuncha_domain::RawChange, &str)> = Vec::new();
+            if let Some(genesis) = genesis_change {
+                new.push((genesis, first));
             }
+            new.extend(runs.iter().flat_map(|r| r.changes.iter().cloned().map(move |c| (c, r.by.device.id.as_str()))));
             let (heads, snapshot) = (doc.heads(), doc.save());
-            store_new(tx, upload, &signatures, new, snapshot, record.scope, owner, &device.id, now_ms)
-                .map(|n| ack(n, heads_bytes(&heads)))
+            let stored = StoredDoc { key: upload.doc.clone(), snapshot, scope: record.scope, owner_device: owner };
+            store_new(tx, stored, &signatures, new, now_ms).map(|n| ack(n, heads_bytes(&heads)))
         }
     }
 }
 
-/// The refusal of an upload whose new changes are not all this device's: each must be
-/// made with the device's registered actor and name the device's user as its author, so
-/// that the history every device shows cannot be written in someone else's name.
-fn unattributable(new: &[xuncha_domain::RawChange], device: &Device, user: &User) -> Option<Outcome> {
-    if let Some(foreign) = new.iter().find(|c| c.actor.to_hex_string() != device.actor) {
-        return Some(refused(
-            codes::FOREIGN_ACTOR,
-            format!(
-                "修改 {} 不是本设备所写，整条上传被拒绝 / change {} was not made by this device; the whole upload was refused",
-                foreign.hash, foreign.hash
-            ),
-        ));
-    }
+/// The refusal of an upload whose new changes (of one author's device) do not all name that
+/// device's user as their author, so that the history every device shows cannot be written
+/// in someone else's name.
+fn unattributable(new: &[xuncha_domain::RawChange], user: &User) -> Option<Outcome> {
     let forged = new.iter().find(|c| c.author.as_ref().is_none_or(|a| a.by != user.id))?;
     let claimed = forged.author.as_ref().map_or("?", |a| a.by.as_str());
     Some(refused(
         codes::FOREIGN_AUTHOR,
         format!(
-            "修改 {} 署名为 {claimed}，而本设备属于 {}，整条上传被拒绝 / change {} names {claimed} as its author, but this device belongs to {}; the whole upload was refused",
+            "修改 {} 署名为 {claimed}，而其设备属于 {}，整条上传被拒绝 / change {} names {claimed} as its author, but its device belongs to {}; the whole upload was refused",
             forged.hash, user.id, forged.hash, user.id
         ),
     ))
@@ -375,7 +582,7 @@ fn unsigned(new: &[xuncha_domain::RawChange], device: &Device, signatures: &Hash
             return Some(refused(
                 codes::UNSIGNED,
                 format!(
-                    "修改 {} 没有本设备的签名，整条上传被拒绝 / change {} carries no signature of this device; the whole upload was refused",
+                    "修改 {} 没有其设备的签名，整条上传被拒绝 / change {} carries no signature of the device that made it; the whole upload was refused",
                     change.hash, change.hash
                 ),
             ));
@@ -384,7 +591,7 @@ fn unsigned(new: &[xuncha_domain::RawChange], device: &Device, signatures: &Hash
             return Some(refused(
                 codes::BAD_SIGNATURE,
                 format!(
-                    "修改 {} 的签名无效，整条上传被拒绝 / the signature of change {} does not verify with this device's key; the whole upload was refused",
+                    "修改 {} 的签名无效，整条上传被拒绝 / the signature of change {} does not verify with the key of the device that made it; the whole upload was refused",
                     change.hash, change.hash
                 ),
             ));
@@ -400,17 +607,13 @@ fn lacks_history(bytes: &[u8]) -> bool {
     xuncha_domain::guarded(|| doc.load_incremental(bytes)).is_ok() && !doc.get_missing_deps(&[]).is_empty()
 }
 
-/// Stores an accepted upload: the merged snapshot and its new changes in the log.
-#[allow(clippy::too_many_arguments)]
+/// Stores an accepted upload: the merged snapshot and its new changes in the log, each
+/// with the device that made it.
 fn store_new(
     tx: &mut dyn Tx,
-    upload: &Upload,
+    stored: StoredDoc,
     signatures: &HashMap<&[u8], &[u8]>,
-    new: Vec<xuncha_domain::RawChange>,
-    snapshot: Vec<u8>,
-    scope: DocScope,
-    owner_device: String,
-    device_id: &str,
+    new: Vec<(xuncha_domain::RawChange, &str)>,
     now_ms: i64,
 ) -> Result<Outcome> {
     if new.is_empty() {
@@ -418,20 +621,25 @@ fn store_new(
     }
     let logged: Vec<LoggedChange> = new
         .into_iter()
-        .map(|c| LoggedChange {
+        .map(|(c, device)| LoggedChange {
             signature: signatures.get(c.hash.0.as_slice()).map(|s| s.to_vec()),
             hash: c.hash.to_string(),
             bytes: c.bytes,
+            device_id: device.to_owned(),
         })
         .collect();
-    let stored = StoredDoc { key: upload.doc.clone(), snapshot, scope, owner_device };
-    Ok(Outcome::Stored { new: tx.put_doc(&stored, &logged, device_id, now_ms)? })
+    Ok(Outcome::Stored { new: tx.put_doc(&stored, &logged, now_ms)? })
 }
 
 /// The 16 bytes of a record id as a UUID string.
 fn uuid_from(bytes: &[u8]) -> std::result::Result<String, ()> {
     let array: [u8; 16] = bytes.try_into().map_err(|_| ())?;
     Ok(uuid_string(&array))
+}
+
+/// A record id as people read it: its UUID, or the bytes in hex when they are no record id.
+pub(crate) fn record_text(bytes: &[u8]) -> String {
+    uuid_from(bytes).unwrap_or_else(|()| hex::encode(bytes))
 }
 
 fn uuid_string(b: &[u8; 16]) -> String {
@@ -443,10 +651,16 @@ fn uuid_string(b: &[u8; 16]) -> String {
 pub fn store_uploads(tx: &mut dyn Tx, by: &Uploader<'_>, request: &SyncRequest, now_ms: i64) -> Result<Vec<Ack>> {
     let mut acks = Vec::with_capacity(request.uploads.len());
     for upload in &request.uploads {
-        acks.push(apply_upload(tx, by, upload, now_ms)?);
+        acks.push(apply_upload(tx, Carrier::Device(*by), upload, now_ms)?);
     }
     tx.touch_device(&by.device.id, now_ms)?;
     Ok(acks)
+}
+
+/// Stores uploads carried for their authors (from a bundle, or a team relay's): each new
+/// change is checked as its author's by its signature, whoever carried it.
+pub fn store_carried(tx: &mut dyn Tx, uploads: &[Upload], now_ms: i64) -> Result<Vec<Ack>> {
+    uploads.iter().map(|upload| apply_upload(tx, Carrier::Bundle, upload, now_ms)).collect()
 }
 
 /// One response's worth of what a device receives.

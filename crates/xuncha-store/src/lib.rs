@@ -4,6 +4,7 @@
 //! of documents changed since the last sync. Synchronous; every write is one transaction.
 
 pub mod attachments;
+mod bundles;
 mod docs;
 mod error;
 mod index;
@@ -24,6 +25,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use xuncha_domain::{ActorId, DeviceId, EditContext, UserId};
 
 pub use attachments::{AttachmentInfo, NewAttachment, sha256_hex};
+pub use bundles::{Carried, CarriedOutcome};
 pub use docs::Part;
 pub use error::{Result, StoreError};
 pub use index::RecordFilter;

@@ -247,6 +247,21 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (sha256, side)
     ) WITHOUT ROWID;
     "#,
+    // 12: sync bundles (`bundles.rs`): the signatures of other devices' changes that came in
+    // a bundle (passed on with them, so their author stays provable), and the heads of each
+    // document each bundle peer has acknowledged by a receipt.
+    r#"
+    CREATE TABLE change_signatures (
+        hash      TEXT PRIMARY KEY,
+        signature BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE bundle_peers (
+        peer   TEXT NOT NULL,
+        doc_id TEXT NOT NULL,
+        heads  TEXT NOT NULL,
+        PRIMARY KEY (peer, doc_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this code writes.

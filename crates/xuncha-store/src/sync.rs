@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
-use xuncha_domain::{ChangeHash, ErrorCode, ProtectedDoc, RecordDoc, RecordId, SyncDoc, signing};
+use xuncha_domain::{ChangeHash, ErrorCode, ProtectedDoc, RecordDoc, RecordId, SyncDoc};
 
-use crate::docs::{Part, Persist, heads_text, load_stored, persist};
+use crate::docs::{Part, heads_text, load_stored, persist};
 use crate::error::{Result, StoreError};
 use crate::{Store, index};
 
@@ -122,35 +122,42 @@ impl Store {
         let mut out = Vec::new();
         let mut bytes = 0;
         for (doc_id, need_full, synced) in rows {
-            let (record, part) = parse_doc_id(&doc_id)?;
-            let Some(stored) = load_stored(&self.conn, &doc_id)? else { continue };
-            let chunks = stored.chunks.iter().map(Vec::as_slice);
             let since = if need_full { Vec::new() } else { parse_heads(&synced) };
-            let (changes, heads, own) = match part {
-                Part::Record => {
-                    let mut doc = RecordDoc::load_parts(&stored.snapshot, chunks)?;
-                    let own = doc.changes_since(&since);
-                    (if since.is_empty() { doc.save() } else { doc.save_after(&since) }, doc.heads(), own)
-                }
-                Part::Protected => {
-                    let mut doc = ProtectedDoc::load_parts(&stored.snapshot, chunks)?;
-                    let own = doc.changes_since(&since);
-                    (if since.is_empty() { doc.save() } else { doc.save_after(&since) }, doc.heads(), own)
-                }
-            };
-            // Every change of this device's actor is signed; the server checks those new to it.
-            let signatures = own
-                .into_iter()
-                .filter(|c| c.actor == self.identity.actor)
-                .map(|c| (c.hash, signing::sign(&self.secrets.signing, &c.hash.0)))
-                .collect();
-            bytes += changes.len();
-            out.push(Outgoing { record, part, changes, heads, signatures });
+            let Some(upload) = self.outgoing_doc(&doc_id, &since)? else { continue };
+            bytes += upload.changes.len();
+            out.push(upload);
             if bytes >= max_bytes || out.len() >= max_docs {
                 break;
             }
         }
         Ok(out)
+    }
+
+    /// The changes of one document since `since` (the whole document for none, or when it
+    /// lacks any of them), with the signatures of those changes.
+    pub(crate) fn outgoing_doc(&self, doc_id: &str, since: &[ChangeHash]) -> Result<Option<Outgoing>> {
+        let (record, part) = parse_doc_id(doc_id)?;
+        let Some(stored) = load_stored(&self.conn, doc_id)? else { return Ok(None) };
+        let chunks = stored.chunks.iter().map(Vec::as_slice);
+        let (changes, heads, own) = match part {
+            Part::Record => {
+                let mut doc = RecordDoc::load_parts(&stored.snapshot, chunks)?;
+                let since = if since.iter().all(|h| doc.has_change(h)) { since } else { &[] };
+                let own = doc.changes_since(since);
+                (if since.is_empty() { doc.save() } else { doc.save_after(since) }, doc.heads(), own)
+            }
+            Part::Protected => {
+                let mut doc = ProtectedDoc::load_parts(&stored.snapshot, chunks)?;
+                let since = if since.iter().all(|h| doc.has_change(h)) { since } else { &[] };
+                let own = doc.changes_since(since);
+                (if since.is_empty() { doc.save() } else { doc.save_after(since) }, doc.heads(), own)
+            }
+        };
+        // Every change of this device's actor is signed; a change of another device (from a
+        // bundle) goes with its author's signature, kept when it arrived. The receiver checks
+        // those new to it.
+        let signatures = crate::bundles::signatures(&self.conn, &self.secrets, &self.identity.actor, &own)?;
+        Ok(Some(Outgoing { record, part, changes, heads, signatures }))
     }
 
     /// Why the server refused the last upload of a record (or of its protected companion):
@@ -283,64 +290,12 @@ impl Store {
         }
         for entry in incoming {
             let doc_id = entry.part.doc_id(entry.record);
-            let stored = load_stored(&tx, &doc_id)?;
-            let complete = match entry.part {
-                Part::Record => {
-                    let (mut doc, before) = match stored {
-                        Some(stored) => {
-                            let mut doc =
-                                RecordDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?;
-                            let before = doc.heads();
-                            doc.load_changes(&entry.changes)?;
-                            (doc, Some(before))
-                        }
-                        None => match RecordDoc::load(&entry.changes) {
-                            Ok(doc) => (doc, None),
-                            Err(_) => {
-                                want_full(&tx, &doc_id)?;
-                                continue;
-                            }
-                        },
-                    };
-                    if doc.id() != entry.record {
-                        return Err(StoreError::Domain(xuncha_domain::DomainError::NotARecord {
-                            reason: format!("the server sent record {} as {}", doc.id(), entry.record),
-                        }));
-                    }
-                    let complete = doc.missing_deps().is_empty();
-                    if before.as_deref() != Some(doc.heads().as_slice()) {
-                        persist(&tx, entry.record, Part::Record, &mut doc, before.as_deref())?;
-                        index::upsert(&tx, &doc.projection())?;
-                    }
-                    note_synced(&tx, &doc_id, &mut doc)?;
-                    complete
-                }
-                Part::Protected => {
-                    let (mut doc, before) = match stored {
-                        Some(stored) => {
-                            let mut doc =
-                                ProtectedDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?;
-                            let before = doc.heads();
-                            doc.load_changes(&entry.changes)?;
-                            (doc, Some(before))
-                        }
-                        None => match ProtectedDoc::load_parts(&entry.changes, []) {
-                            Ok(doc) => (doc, None),
-                            Err(_) => {
-                                want_full(&tx, &doc_id)?;
-                                continue;
-                            }
-                        },
-                    };
-                    let complete = doc.missing_deps().is_empty();
-                    if before.as_deref() != Some(doc.heads().as_slice()) {
-                        persist(&tx, entry.record, Part::Protected, &mut doc, before.as_deref())?;
-                    }
-                    note_synced(&tx, &doc_id, &mut doc)?;
-                    complete
-                }
+            let Some(merged) = merge(&tx, entry)? else {
+                want_full(&tx, &doc_id)?;
+                continue;
             };
-            if complete {
+            note_synced(&tx, &doc_id, &merged.heads)?;
+            if merged.complete {
                 tx.execute("DELETE FROM sync_wants WHERE doc_id = ?1", [&doc_id])?;
             } else {
                 want_full(&tx, &doc_id)?;
@@ -401,12 +356,81 @@ fn want_full(tx: &rusqlite::Transaction<'_>, doc_id: &str) -> Result<()> {
     Ok(())
 }
 
+/// What merging changes from elsewhere into a document did.
+#[derive(Debug)]
+pub(crate) struct Merged {
+    /// The document's heads afterwards.
+    pub heads: Vec<ChangeHash>,
+    /// Whether it received anything new.
+    pub changed: bool,
+    /// Whether it holds every change its changes depend on.
+    pub complete: bool,
+}
+
+/// Merges changes from elsewhere (the server, a bundle) into a document, keeping its list
+/// row and search entry; `None` when they are not a document on their own and the device
+/// has none to merge them into (the whole document is needed).
+pub(crate) fn merge(tx: &rusqlite::Transaction<'_>, entry: &Incoming) -> Result<Option<Merged>> {
+    let doc_id = entry.part.doc_id(entry.record);
+    let stored = load_stored(tx, &doc_id)?;
+    match entry.part {
+        Part::Record => {
+            let (mut doc, before) = match stored {
+                Some(stored) => {
+                    let mut doc = RecordDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?;
+                    let before = doc.heads();
+                    doc.load_changes(&entry.changes)?;
+                    (doc, Some(before))
+                }
+                None => match RecordDoc::load(&entry.changes) {
+                    Ok(doc) => (doc, None),
+                    Err(_) => return Ok(None),
+                },
+            };
+            if doc.id() != entry.record {
+                return Err(StoreError::Domain(xuncha_domain::DomainError::NotARecord {
+                    reason: format!("record {} was sent as {}", doc.id(), entry.record),
+                }));
+            }
+            let complete = doc.missing_deps().is_empty();
+            let heads = doc.heads();
+            let changed = before.as_deref() != Some(heads.as_slice());
+            if changed {
+                persist(tx, entry.record, Part::Record, &mut doc, before.as_deref())?;
+                index::upsert(tx, &doc.projection())?;
+            }
+            Ok(Some(Merged { heads, changed, complete }))
+        }
+        Part::Protected => {
+            let (mut doc, before) = match stored {
+                Some(stored) => {
+                    let mut doc = ProtectedDoc::load_parts(&stored.snapshot, stored.chunks.iter().map(Vec::as_slice))?;
+                    let before = doc.heads();
+                    doc.load_changes(&entry.changes)?;
+                    (doc, Some(before))
+                }
+                None => match ProtectedDoc::load_parts(&entry.changes, []) {
+                    Ok(doc) => (doc, None),
+                    Err(_) => return Ok(None),
+                },
+            };
+            let complete = doc.missing_deps().is_empty();
+            let heads = doc.heads();
+            let changed = before.as_deref() != Some(heads.as_slice());
+            if changed {
+                persist(tx, entry.record, Part::Protected, &mut doc, before.as_deref())?;
+            }
+            Ok(Some(Merged { heads, changed, complete }))
+        }
+    }
+}
+
 /// The server has everything a document received from it: when the device has nothing of
 /// its own waiting for that document, the server's knowledge is the whole document.
-fn note_synced(tx: &rusqlite::Transaction<'_>, doc_id: &str, doc: &mut impl Persist) -> Result<()> {
+fn note_synced(tx: &rusqlite::Transaction<'_>, doc_id: &str, heads: &[ChangeHash]) -> Result<()> {
     tx.execute(
         "UPDATE documents SET synced_heads = ?2 WHERE doc_id = ?1 AND NOT EXISTS (SELECT 1 FROM outbox WHERE doc_id = ?1)",
-        params![doc_id, heads_text(&doc.heads())],
+        params![doc_id, heads_text(heads)],
     )?;
     Ok(())
 }

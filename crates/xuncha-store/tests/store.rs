@@ -163,7 +163,7 @@ fn a_database_of_the_release_before_gets_each_rows_latest_step_and_submission() 
     store
         .execute_batch_for_tests(
             "DROP INDEX records_creator; DROP TABLE record_seen; DROP TABLE ref_devices;
-             DROP TABLE record_actors; DROP TABLE attachment_thumbs;
+             DROP TABLE record_actors; DROP TABLE attachment_thumbs; DROP TABLE change_signatures; DROP TABLE bundle_peers;
              ALTER TABLE records DROP COLUMN last_step; ALTER TABLE records DROP COLUMN last_step_by;
              ALTER TABLE records DROP COLUMN last_step_to; ALTER TABLE records DROP COLUMN submitted_by;
              ALTER TABLE records DROP COLUMN submitted_at;",
@@ -194,7 +194,10 @@ fn a_database_of_schema_9_gets_an_empty_device_directory_and_fetches_the_referen
     assert_eq!(store.reference_tag().unwrap(), [0xab, 0x12]);
     // The layout of schema 9, as the release before wrote it: no device directory.
     store
-        .execute_batch_for_tests("DROP TABLE ref_devices; DROP TABLE record_actors; DROP TABLE attachment_thumbs;")
+        .execute_batch_for_tests(
+            "DROP TABLE ref_devices; DROP TABLE record_actors; DROP TABLE attachment_thumbs;
+             DROP TABLE change_signatures; DROP TABLE bundle_peers;",
+        )
         .unwrap();
     store.set_user_version_for_tests(9).unwrap();
     drop(store);
@@ -250,12 +253,18 @@ fn a_later_step_by_someone_else_is_news_to_the_creator_and_to_everyone_who_took_
     // A user who took no step on it and did not make it hears nothing.
     assert!(deputy.news("inspector-4").unwrap().is_empty());
 
-    // A database of schema 10 (no table of who took steps) learns them from its records.
-    deputy.execute_batch_for_tests("DROP TABLE record_actors; DROP TABLE attachment_thumbs;").unwrap();
+    // A database of schema 10 (no table of who took steps) learns them from its records, and
+    // gets the bundle tables of schema 12: every document is new to any bundle peer.
+    deputy
+        .execute_batch_for_tests(
+            "DROP TABLE record_actors; DROP TABLE attachment_thumbs; DROP TABLE change_signatures; DROP TABLE bundle_peers;",
+        )
+        .unwrap();
     deputy.set_user_version_for_tests(10).unwrap();
     drop(deputy);
     let mut deputy = Store::open(&dir.path().join("2/device.db"), PIN).unwrap();
     assert!(deputy.news("inspector-2").unwrap().contains(&id));
+    assert_eq!(deputy.bundle_outgoing("xuncha1:peer").unwrap().len(), 1);
     assert!(deputy.verify(|_, _| {}).unwrap().is_ok());
     assert!(deputy.mark_seen(id).unwrap());
     assert!(deputy.news("inspector-2").unwrap().is_empty());

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+pub mod bundle;
 pub mod tls;
 
 use rand::Rng;
@@ -166,7 +167,7 @@ fn device_keys(store: &Store) -> DeviceKeys {
     DeviceKeys { signing, sealing }
 }
 
-fn key_of(record: RecordId, part: Part) -> DocKey {
+pub(crate) fn key_of(record: RecordId, part: Part) -> DocKey {
     DocKey {
         record: record.uuid().as_bytes().to_vec(),
         part: match part {
@@ -176,7 +177,7 @@ fn key_of(record: RecordId, part: Part) -> DocKey {
     }
 }
 
-fn from_key(key: &DocKey) -> Result<(RecordId, Part), SyncError> {
+pub(crate) fn from_key(key: &DocKey) -> Result<(RecordId, Part), SyncError> {
     let bytes: [u8; 16] =
         key.record.as_slice().try_into().map_err(|_| SyncError::BadResponse("a record id is not 16 bytes".into()))?;
     let part = match key.part {

@@ -1,0 +1,137 @@
+//! The device side of sync bundles, as storage: which changes a bundle peer lacks (by the
+//! heads its receipts acknowledged), merging the documents of a bundle in one transaction,
+//! keeping the signatures of other devices' changes that came with them (passed on, so
+//! their author stays provable wherever they go next), and marking what a receipt says.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use xuncha_domain::{ChangeHash, RawChange, RecordId, signing};
+
+use crate::Store;
+use crate::docs::{Part, heads_text, mark_outbox};
+use crate::error::Result;
+use crate::keys::DeviceSecrets;
+use crate::sync::{Incoming, Outgoing, merge};
+
+/// The signatures of `changes`: this device's own, made now; another device's, as kept
+/// when it arrived (a change with none is sent without: the receiver refuses it unless it
+/// has it already).
+pub(crate) fn signatures(
+    conn: &Connection,
+    secrets: &DeviceSecrets,
+    actor: &xuncha_domain::ActorId,
+    changes: &[RawChange],
+) -> Result<Vec<(ChangeHash, Vec<u8>)>> {
+    let mut kept = conn.prepare_cached("SELECT signature FROM change_signatures WHERE hash = ?1")?;
+    let mut out = Vec::with_capacity(changes.len());
+    for change in changes {
+        if &change.actor == actor {
+            out.push((change.hash, signing::sign(&secrets.signing, &change.hash.0)));
+        } else if let Some(signature) =
+            kept.query_row([change.hash.to_string()], |row| row.get::<_, Vec<u8>>(0)).optional()?
+        {
+            out.push((change.hash, signature));
+        }
+    }
+    Ok(out)
+}
+
+/// One document of a bundle: its changes and the signatures that came with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Carried {
+    pub incoming: Incoming,
+    pub signatures: Vec<(ChangeHash, Vec<u8>)>,
+}
+
+/// What became of one document of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CarriedOutcome {
+    /// Merged; whether anything was new, and the document's heads afterwards.
+    Merged { changed: bool, heads: Vec<ChangeHash> },
+    /// The device lacks history the changes build on: the sender sends the document whole.
+    NeedFull,
+}
+
+impl Store {
+    /// Every document whose changes `peer` (a bundle peer's key) has not acknowledged: the
+    /// changes since the heads it acknowledged, or the whole document. Records come before
+    /// their protected companions.
+    pub fn bundle_outgoing(&self, peer: &str) -> Result<Vec<Outgoing>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.doc_id, p.heads FROM documents d
+             LEFT JOIN bundle_peers p ON p.peer = ?1 AND p.doc_id = d.doc_id
+             WHERE p.heads IS NULL OR p.heads <> d.heads
+             ORDER BY d.doc_id LIKE '%:protected', d.doc_id",
+        )?;
+        let rows = stmt
+            .query_map([peer], |row| Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (doc_id, heads) in rows {
+            let since: Vec<ChangeHash> =
+                heads.unwrap_or_default().split(',').filter(|h| !h.is_empty()).filter_map(|h| h.parse().ok()).collect();
+            if let Some(upload) = self.outgoing_doc(&doc_id, &since)? {
+                out.push(upload);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Merges the documents of a bundle in one transaction, keeping the signatures that came
+    /// with their changes. With `forward` (the bundle came from another device, not from a
+    /// server) a document that received changes waits in the outbox, so that the next sync
+    /// takes them to the server, as a relay would.
+    pub fn apply_bundle(&mut self, docs: &[Carried], forward: bool, now_ms: i64) -> Result<Vec<CarriedOutcome>> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut outcomes = Vec::with_capacity(docs.len());
+        {
+            let mut keep = tx.prepare_cached(
+                "INSERT INTO change_signatures (hash, signature) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING",
+            )?;
+            for carried in docs {
+                let entry = &carried.incoming;
+                let Some(merged) = merge(&tx, entry)? else {
+                    outcomes.push(CarriedOutcome::NeedFull);
+                    continue;
+                };
+                if !merged.complete {
+                    // Changes held back for their missing history are not part of the
+                    // document yet: ask for it whole.
+                    outcomes.push(CarriedOutcome::NeedFull);
+                    continue;
+                }
+                for (hash, signature) in &carried.signatures {
+                    keep.execute(params![hash.to_string(), signature])?;
+                }
+                let doc_id = entry.part.doc_id(entry.record);
+                if merged.changed && forward {
+                    mark_outbox(&tx, &doc_id, now_ms)?;
+                }
+                outcomes.push(CarriedOutcome::Merged { changed: merged.changed, heads: merged.heads });
+            }
+        }
+        tx.commit()?;
+        self.cache = crate::docs::DocCache::default();
+        Ok(outcomes)
+    }
+
+    /// Marks the heads `peer` acknowledged in a receipt, document by document: the next
+    /// bundle to it carries only what came after. Returns how many documents were marked.
+    pub fn acknowledge_bundle(&mut self, peer: &str, acked: &[(RecordId, Part, Vec<ChangeHash>)]) -> Result<usize> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut marked = 0;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO bundle_peers (peer, doc_id, heads) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (peer, doc_id) DO UPDATE SET heads = excluded.heads",
+            )?;
+            for (record, part, heads) in acked {
+                if heads.is_empty() {
+                    continue;
+                }
+                marked += upsert.execute(params![peer, part.doc_id(*record), heads_text(heads)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(marked)
+    }
+}

@@ -1,0 +1,227 @@
+//! Sync across an air gap by bundle files: an office server A on the internet side, an
+//! air-gapped 内网 server B (two data directories, no network between them), a team of three
+//! tablets syncing with A and a supervisor's tablet on B. A's records reach B only as bundle
+//! files and B's decisions come back the same way; a tablet feeds B straight from a file; at
+//! the end every server and tablet holds the same records. Importing every bundle again, and
+//! in reverse order, changes nothing; a bundle with one flipped byte, one for another
+//! receiver and one cut in half are each refused with nothing applied.
+
+use std::path::{Path, PathBuf};
+
+use xuncha_domain::*;
+use xuncha_protocol::Role;
+use xuncha_server::bundles::{self, ExchangeError, Imported};
+use xuncha_server::storage::with_tx;
+use xuncha_tests::{Device, District, EAST, new_record};
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+fn step(to: ReviewStatus, capacity: Capacity, note: &str, conclusion: Option<Conclusion>) -> Edit {
+    Edit::Transition { to, capacity, note: note.into(), conclusion, handover: None }
+}
+
+fn fund(title: &str, seed: u8) -> (NewRecord, Vec<Edit>) {
+    (
+        new_record(RecordKind::FundCheck, title, EAST, seed),
+        vec![
+            Edit::Set { field: Field::FundName, value: Some(Value::Text("到户补贴".into())) },
+            Edit::Set { field: Field::FundType, value: Some(Value::Choice("household_subsidy".into())) },
+            Edit::Set { field: Field::Allocated, value: Some(Value::Money(Yuan::from_yuan(90_000))) },
+        ],
+    )
+}
+
+fn synced(district: &District, device: &mut Device) {
+    let report = district.sync(device).unwrap();
+    assert!(report.refused.is_empty(), "{}: {:?}", device.name, report.refused);
+}
+
+/// Exports from `from` to `to` into a file in `dir`.
+fn export(from: &District, to: &District, dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let me = from.bundle_identity();
+    let file = std::fs::File::create(&path).unwrap();
+    bundles::export(from.storage.as_ref(), &me, &to.bundle_identity().key, false, file, name, now_ms()).unwrap();
+    path
+}
+
+/// Imports `file` into `into`, writing the receipt beside it.
+fn import(into: &District, file: &Path) -> Result<Imported, ExchangeError> {
+    let me = into.bundle_identity();
+    let imported =
+        bundles::import(into.storage.as_ref(), &me, std::fs::File::open(file).unwrap(), "receipt", now_ms())?;
+    if let Some(receipt) = &imported.receipt {
+        std::fs::write(file.with_extension("receipt"), receipt).unwrap();
+    }
+    Ok(imported)
+}
+
+fn heads_on_server(district: &District, id: RecordId) -> Vec<ChangeHash> {
+    let mut heads = district.server_record(id).unwrap_or_else(|| panic!("the server lacks {id}")).heads();
+    heads.sort();
+    heads
+}
+
+fn heads_on(device: &Device, id: RecordId) -> Vec<ChangeHash> {
+    let mut heads = device.store.record(id).unwrap_or_else(|e| panic!("{} lacks {id}: {e}", device.name)).heads();
+    heads.sort();
+    heads
+}
+
+fn log_length(district: &District) -> u64 {
+    with_tx(district.storage.as_ref(), false, |tx| tx.max_seq()).unwrap()
+}
+
+#[test]
+fn records_cross_the_air_gap_as_bundle_files_and_decisions_come_back() {
+    let files = tempfile::tempdir().unwrap();
+    let a = District::start();
+    let mut b = District::start();
+    b.set_device_base(100);
+    let mut zhang = a.device("zhang", Role::Inspector, EAST.0);
+    let mut zhao = a.device("zhao", Role::Inspector, EAST.0);
+    let mut wang = a.device("wang", Role::TeamLead, EAST.0);
+    a.set_up_round("wang", &["zhao"], &["zhang"]);
+    for device in [&mut zhang, &mut zhao, &mut wang] {
+        synced(&a, device);
+    }
+    // The two servers trust each other, each told the other's key by its administrator.
+    bundles::add_peer(a.storage.as_ref(), "内网", &b.bundle_identity().key.to_text(), now_ms()).unwrap();
+    bundles::add_peer(b.storage.as_ref(), "office", &a.bundle_identity().key.to_text(), now_ms()).unwrap();
+
+    // The team's work on A: two fund checks; the 副组长 reviews one and the 组长 signs it.
+    let (new, edits) = fund("第一村到户补贴发放检查", 1);
+    let signed = zhang.create(&new, &edits);
+    zhang.edit(signed, &[step(ReviewStatus::Submitted, Capacity::Handler, "", None)]);
+    let (new, edits) = fund("第一村危房改造补贴检查", 2);
+    let draft = zhao.create(&new, &edits);
+    synced(&a, &mut zhang);
+    synced(&a, &mut zhao);
+    synced(&a, &mut zhao);
+    zhao.edit(signed, &[step(ReviewStatus::DeputyReviewed, Capacity::Deputy, "属实", None)]);
+    synced(&a, &mut zhao);
+    synced(&a, &mut wang);
+    wang.edit(signed, &[step(ReviewStatus::LeadSigned, Capacity::Lead, "同意上报", None)]);
+    synced(&a, &mut wang);
+
+    // A → B by file: the people, the round and every change, each checked on B as on upload.
+    let first = export(&a, &b, files.path(), "a-to-b-1.xcb");
+    let imported = import(&b, &first).unwrap();
+    assert!(imported.refused.is_empty(), "{:?}", imported.refused);
+    assert_eq!((imported.documents, imported.stored), (2, 2));
+    assert_eq!(imported.authors_added, 3);
+    assert_eq!(heads_on_server(&b, signed), heads_on_server(&a, signed));
+    assert_eq!(b.server_record(signed).unwrap().read().review.status, ReviewStatus::LeadSigned);
+    // A learns from B's receipt what B holds: the next bundle carries only what is new.
+    let receipt = import(&a, &first.with_extension("receipt")).unwrap();
+    assert_eq!(receipt.acknowledged, Some(log_length(&a)));
+    let empty = export(&a, &b, files.path(), "a-to-b-empty.xcb");
+    assert_eq!(import(&b, &empty).unwrap().documents, 0);
+
+    // On B, the office approves; the decision goes back to A by file.
+    let mut li = b.device("li", Role::Supervisor, "district");
+    synced(&b, &mut li);
+    assert_eq!(heads_on(&li, signed), heads_on_server(&b, signed));
+    li.edit(signed, &[step(ReviewStatus::OfficeApproved, Capacity::Office, "证据充分", Some(Conclusion::Confirmed))]);
+    synced(&b, &mut li);
+    let back = export(&b, &a, files.path(), "b-to-a-1.xcb");
+    let imported = import(&a, &back).unwrap();
+    assert!(imported.refused.is_empty(), "{:?}", imported.refused);
+    assert!(imported.new_changes >= 1, "{imported:?}");
+    // Li's device is registered on A by B's word, and the decision is li's on A too.
+    let on_a = a.server_record(signed).unwrap().read();
+    assert_eq!(on_a.review.status, ReviewStatus::OfficeApproved);
+    assert_eq!(on_a.review.steps.last().map(|s| s.by.as_str()), Some("li"));
+    import(&b, &back.with_extension("receipt")).unwrap();
+
+    // A tablet feeds B straight from a file: zhao, offline, finishes the draft and exports it
+    // to B; B's receipt marks it on the tablet.
+    zhao.edit(draft, &[step(ReviewStatus::Submitted, Capacity::Handler, "", None)]);
+    let tablet = files.path().join("zhao-to-b.xcb");
+    let to_b = b.bundle_identity().key;
+    xuncha_sync::bundle::export(&zhao.store, &to_b, false, std::fs::File::create(&tablet).unwrap(), "t1", now_ms())
+        .unwrap();
+    let imported = import(&b, &tablet).unwrap();
+    assert!(imported.refused.is_empty(), "{:?}", imported.refused);
+    assert_eq!(b.server_record(draft).unwrap().read().review.status, ReviewStatus::Submitted);
+    let marked = xuncha_sync::bundle::import(
+        &mut zhao.store,
+        std::fs::File::open(tablet.with_extension("receipt")).unwrap(),
+        "r",
+        now_ms(),
+    )
+    .unwrap();
+    assert_eq!(marked.acknowledged, 2);
+    // What B has acknowledged is not sent again.
+    let again = files.path().join("zhao-to-b-2.xcb");
+    let exported =
+        xuncha_sync::bundle::export(&zhao.store, &to_b, false, std::fs::File::create(&again).unwrap(), "t2", now_ms())
+            .unwrap();
+    assert_eq!(exported.documents, 0);
+
+    // Everything ends up everywhere.
+    let back = export(&b, &a, files.path(), "b-to-a-2.xcb");
+    import(&a, &back).unwrap();
+    for device in [&mut zhang, &mut zhao, &mut wang] {
+        synced(&a, device);
+    }
+    synced(&b, &mut li);
+    for id in [signed, draft] {
+        let expected = heads_on_server(&a, id);
+        assert_eq!(heads_on_server(&b, id), expected, "B");
+        for device in [&zhang, &zhao, &wang, &li] {
+            assert_eq!(heads_on(device, id), expected, "{}", device.name);
+        }
+    }
+    assert_eq!(zhang.store.record(signed).unwrap().read().review.status, ReviewStatus::OfficeApproved);
+
+    // Every bundle imported again, last first, changes nothing.
+    let (a_log, b_log) = (log_length(&a), log_length(&b));
+    let mut all: Vec<PathBuf> = std::fs::read_dir(files.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "xcb"))
+        .collect();
+    all.sort();
+    all.reverse();
+    for file in &all {
+        for server in [&a, &b] {
+            match import(server, file) {
+                Ok(imported) => assert_eq!(imported.new_changes, 0, "{}: {imported:?}", file.display()),
+                Err(error) => assert_eq!(error.code(), "wrong_receiver", "{}", file.display()),
+            }
+        }
+    }
+    assert_eq!((log_length(&a), log_length(&b)), (a_log, b_log));
+
+    // A new change for B, then three bad copies of its bundle: each refused, nothing applied.
+    let (new, edits) = fund("第一村光伏收益分配检查", 3);
+    let late = zhang.create(&new, &edits);
+    synced(&a, &mut zhang);
+    let good = std::fs::read(export(&a, &b, files.path(), "a-to-b-2.xcb")).unwrap();
+    let bad = |name: &str, bytes: &[u8]| {
+        let path = files.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        import(&b, &path).unwrap_err().code()
+    };
+    let mut flipped = good.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x01;
+    assert!(matches!(bad("flipped.bin", &flipped), "bad_signature" | "bundle_damaged"));
+    assert!(matches!(bad("half.bin", &good[..good.len() / 2]), "bundle_truncated" | "bundle_damaged"));
+    let other = District::start();
+    let stray = export(&a, &b, files.path(), "for-b.xcb");
+    let me = other.bundle_identity();
+    let error =
+        bundles::import(other.storage.as_ref(), &me, std::fs::File::open(&stray).unwrap(), "r", now_ms()).unwrap_err();
+    assert_eq!(error.code(), "wrong_receiver");
+    assert_eq!(log_length(&b), b_log, "nothing of a refused bundle is applied");
+    // The good copy goes in.
+    let path = files.path().join("good.xcb");
+    std::fs::write(&path, &good).unwrap();
+    let imported = import(&b, &path).unwrap();
+    assert!(imported.refused.is_empty() && imported.new_changes >= 1, "{imported:?}");
+    assert_eq!(heads_on_server(&b, late), heads_on_server(&a, late));
+}
