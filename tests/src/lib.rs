@@ -221,6 +221,29 @@ impl District {
         self.runtime.block_on(device.client.sync(&mut device.store, |_| {}))
     }
 
+    /// Posts a sync body as a raw client would, with `token`; the status and decoded answer.
+    pub fn raw_sync(
+        &self,
+        token: &str,
+        request: &xuncha_protocol::SyncRequest,
+    ) -> (u16, Option<xuncha_protocol::SyncResponse>, String) {
+        let body = xuncha_protocol::encode(request);
+        self.runtime.block_on(async {
+            let response = reqwest::Client::new()
+                .post(format!("{}/v1/sync", self.url()))
+                .header(xuncha_protocol::PROTOCOL_HEADER, "1")
+                .bearer_auth(token)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let bytes = response.bytes().await.unwrap().to_vec();
+            let decoded = xuncha_protocol::decode(&bytes, xuncha_protocol::MAX_DECODED_BYTES).ok();
+            (status, decoded, String::from_utf8_lossy(&bytes).into_owned())
+        })
+    }
+
     /// The server's merged copy of a record.
     pub fn server_record(&self, id: RecordId) -> Option<RecordDoc> {
         let key = DocKey { record: id.uuid().as_bytes().to_vec(), part: Part::Record };

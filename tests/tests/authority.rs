@@ -110,27 +110,12 @@ fn a_change_written_in_someone_elses_name_is_refused() {
     assert!(district.server_record(new.id).is_none());
 }
 
-/// Posts a sync body as a raw client would, with `token`; the status and decoded answer.
 fn raw_sync(
     district: &District,
     token: &str,
     request: &xuncha_protocol::SyncRequest,
 ) -> (u16, Option<xuncha_protocol::SyncResponse>, String) {
-    let body = xuncha_protocol::encode(request);
-    district.runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .post(format!("{}/v1/sync", district.url()))
-            .header(xuncha_protocol::PROTOCOL_HEADER, "1")
-            .bearer_auth(token)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.unwrap().to_vec();
-        let decoded = xuncha_protocol::decode(&bytes, xuncha_protocol::MAX_DECODED_BYTES).ok();
-        (status, decoded, String::from_utf8_lossy(&bytes).into_owned())
-    })
+    district.raw_sync(token, request)
 }
 
 fn refusal(answer: &xuncha_protocol::SyncResponse) -> Option<(String, String)> {

@@ -225,3 +225,97 @@ fn records_cross_the_air_gap_as_bundle_files_and_decisions_come_back() {
     assert!(imported.refused.is_empty() && imported.new_changes >= 1, "{imported:?}");
     assert_eq!(heads_on_server(&b, late), heads_on_server(&a, late));
 }
+
+/// The user of the device the log names for each change of a record.
+fn logged_authors(district: &District, id: RecordId) -> Vec<String> {
+    let record = id.uuid().as_bytes().to_vec();
+    with_tx(district.storage.as_ref(), false, |tx| {
+        let mut users = Vec::new();
+        for (row, _) in tx.log_rows(0, 10_000)? {
+            if row.record == record {
+                users.push(tx.device(&row.device_id)?.map(|d| d.user_id).unwrap_or_default());
+            }
+        }
+        Ok(users)
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_teammates_changes_carried_by_another_tablet_keep_their_author_and_forgeries_are_refused() {
+    let files = tempfile::tempdir().unwrap();
+    let a = District::start();
+    let mut zhang = a.device("zhang", Role::Inspector, EAST.0);
+    let mut zhao = a.device("zhao", Role::Inspector, EAST.0);
+    a.device("wang", Role::TeamLead, EAST.0);
+    a.set_up_round("wang", &["zhao"], &["zhang"]);
+    for device in [&mut zhang, &mut zhao] {
+        synced(&a, device);
+    }
+
+    // In the village, zhang's tablet hands a new record to zhao's by file; zhao's tablet
+    // reaches the office first and carries it there with zhang's signature.
+    let (new, edits) = fund("第一村到户补贴发放检查", 5);
+    let id = zhang.create(&new, &edits);
+    let file = files.path().join("zhang-to-zhao.xcb");
+    let to_zhao = xuncha_sync::bundle::identity(&zhao.store).unwrap();
+    xuncha_sync::bundle::export(&zhang.store, &to_zhao, false, std::fs::File::create(&file).unwrap(), "h", now_ms())
+        .unwrap();
+    let took =
+        xuncha_sync::bundle::import(&mut zhao.store, std::fs::File::open(&file).unwrap(), "r", now_ms()).unwrap();
+    assert_eq!((took.documents, took.merged), (1, 1));
+    assert!(zhao.store.pending_records().unwrap().contains(&id), "waits to go to the server");
+    synced(&a, &mut zhao);
+    let on_server = a.server_record(id).expect("carried to the server").read();
+    assert_eq!(on_server.text(Field::Title), Some("第一村到户补贴发放检查"));
+    let authors = logged_authors(&a, id);
+    assert!(
+        !authors.is_empty() && authors.iter().all(|u| u == "zhang"),
+        "the log names the author's tablet: {authors:?}"
+    );
+    // When zhang's tablet syncs, nothing is new; it is told the record is stored.
+    synced(&a, &mut zhang);
+    assert!(zhang.store.pending_records().unwrap().is_empty());
+    assert_eq!(logged_authors(&a, id), authors);
+
+    // zhao's tablet tries to pass off changes as zhang's: written with zhang's actor and
+    // signed with its own key, written with zhang's actor and not signed, or written with
+    // its own actor in zhang's name. Each is refused whole, and nothing is stored.
+    let token = zhao.store.sync_value("device_token").unwrap().unwrap();
+    let forge = |context: EditContext, sign_with: Option<&Device>, seed: u8| {
+        let new = new_record(RecordKind::ConductIssue, "伪造的记录", EAST, seed);
+        let mut doc = RecordDoc::create(&new, &context).unwrap();
+        let changes = doc.save();
+        let mut heads = doc.heads();
+        let signatures = sign_with
+            .map(|device| {
+                heads
+                    .drain(..)
+                    .map(|h| xuncha_protocol::ChangeSignature {
+                        hash: h.0.to_vec(),
+                        signature: xuncha_domain::signing::sign(&device.store.secrets().signing, &h.0),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let key =
+            xuncha_protocol::DocKey { record: new.id.uuid().as_bytes().to_vec(), part: xuncha_protocol::Part::Record };
+        let request = xuncha_protocol::SyncRequest {
+            uploads: vec![xuncha_protocol::Upload { doc: key, changes, signatures }],
+            ..Default::default()
+        };
+        let (_, answer, body) = a.raw_sync(&token, &request);
+        let answer = answer.unwrap_or_else(|| panic!("{body}"));
+        assert!(a.server_record(new.id).is_none(), "a forged record was stored");
+        match &answer.acks[0].outcome {
+            xuncha_protocol::Outcome::Refused { code, .. } => code.as_str().to_owned(),
+            other => panic!("a forgery was accepted: {other:?}"),
+        }
+    };
+    let as_zhang = zhang.store.edit_context(1_717_000_000_000);
+    assert_eq!(forge(as_zhang.clone(), Some(&zhao), 6), "bad_signature");
+    assert_eq!(forge(as_zhang, None, 7), "foreign_actor");
+    let mut in_zhangs_name = zhao.store.edit_context(1_717_000_000_000);
+    in_zhangs_name.author = UserId::new("zhang").unwrap();
+    assert_eq!(forge(in_zhangs_name, Some(&zhao), 8), "foreign_author");
+}

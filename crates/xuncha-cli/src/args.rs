@@ -157,6 +157,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Sync bundles across an air gap: the office server's bundle to an air-gapped server
+    /// and a tablet's own, for the demo round and for larger numbers of records, beside the
+    /// first HTTP sync of the same records to a new device.
+    Bundle {
+        /// Numbers of records besides the demo round, comma separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [10_000u32])]
+        records: Vec<u32>,
+    },
     /// A new device receiving a province's division table in its first sync.
     Reference {
         /// Villages in the table.

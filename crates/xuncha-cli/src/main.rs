@@ -4,6 +4,7 @@
 mod args;
 mod bench;
 mod bench_abuse;
+mod bench_bundle;
 mod bench_report;
 mod bundles;
 mod commands;
@@ -298,6 +299,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Server(args) => remote::server(args),
         Command::Bench(args::BenchCommand::Sync { docs, devices, seconds }) => bench::sync(docs, *devices, *seconds),
         Command::Bench(args::BenchCommand::Reference { villages }) => bench::reference(*villages),
+        Command::Bench(args::BenchCommand::Bundle { records }) => bench_bundle::bundle(records),
         Command::Bench(args::BenchCommand::Report { problems, runs }) => {
             bench_report::report(*problems, *runs, cli.json)
         }
