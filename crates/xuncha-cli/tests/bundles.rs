@@ -3,7 +3,8 @@
 //! bundle export --to KEY --out FILE [--attachments]`, `xuncha admin bundle import FILE
 //! [--receipt FILE]`, and the same on a device without `admin`. The demo district's office
 //! feeds an air-gapped server that starts empty; a tablet feeds it straight from a file and
-//! hands its records to a second tablet; a bundle for another side, or altered, is refused
+//! hands its records and a photo to a second tablet, which the office also sends what it may
+//! read; a bundle for another side, for a stranger, or altered, is refused
 //! with a clear error and its exit status.
 
 mod common;
@@ -26,7 +27,7 @@ fn json(text: &str) -> serde_json::Value {
 fn the_office_feeds_the_air_gapped_server_and_tablets_by_file() {
     let dir = tempfile::tempdir().unwrap();
     let (office, inner) = (dir.path().join("office"), dir.path().join("neiwang"));
-    let (_server, tablet) = demo_office(&office);
+    let (server, tablet) = demo_office(&office);
     let file = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
 
     // Each server's key, the same each time; each trusts the other.
@@ -67,32 +68,69 @@ fn the_office_feeds_the_air_gapped_server_and_tablets_by_file() {
     // The tablet feeds the inner server straight from a file (it is known there by the
     // office's word); the receipt marks it, so the next bundle is empty.
     let new = tablet.new_fund_check();
-    let sent = json(&tablet.ok(&["bundle", "export", "--to", &inner_key, "--out", &file("tablet.xcb"), "--json"]));
+    let mut photo = b"\x89PNG\r\n\x1a\n".to_vec();
+    photo.extend(std::iter::repeat_n(7u8, 5_000));
+    std::fs::write(file("photo.png"), &photo).unwrap();
+    tablet.ok(&["record", "edit", &new, "--attach", &file("photo.png")]);
+    let sent = json(&tablet.ok(&[
+        "bundle",
+        "export",
+        "--to",
+        &inner_key,
+        "--out",
+        &file("tablet.xcb"),
+        "--attachments",
+        "--json",
+    ]));
     assert!(sent["documents"].as_u64().unwrap() > documents, "{sent}");
+    assert_eq!(sent["attachments"], 1, "{sent}");
     let stored = json(&admin_ok(&inner, &["bundle", "import", &file("tablet.xcb"), "--json"]));
     assert_eq!(stored["refused"].as_array().map(Vec::len), Some(0), "{stored}");
+    assert_eq!(stored["attachments"], 1, "{stored}");
     assert_eq!(stored["receipt_file"], file("tablet.receipt.xcb"));
     let marked = json(&tablet.ok(&["bundle", "import", &file("tablet.receipt.xcb"), "--json"]));
     assert_eq!(marked["acknowledged"], sent["documents"]);
     let sent = json(&tablet.ok(&["bundle", "export", "--to", &inner_key, "--out", &file("tablet-2.xcb"), "--json"]));
     assert_eq!(sent["documents"], 0);
 
-    // Tablet to tablet: a second device (never enrolled) reads the first one's records.
+    // The office's bundle to a device enrolled there (the team lead's second tablet, which
+    // has not synced): every record it may read.
     let second = Device::new();
     second.ok(&["init", "--user", "demo-lead", "--name", "演示组长", "--device", "tablet-9"]);
+    let code = admin_ok(&office, &["enroll", "demo-lead"]).trim().to_owned();
+    second.ok(&["enroll", "--server", &server.url(), "--code", &code]);
     let second_key = second.ok(&["identity"]).trim().to_owned();
+    let down =
+        json(&admin_ok(&office, &["bundle", "export", "--to", &second_key, "--out", &file("down.xcb"), "--json"]));
+    assert!(down["documents"].as_u64().unwrap() > 0, "{down}");
+    let took = json(&second.ok(&["bundle", "import", &file("down.xcb"), "--json"]));
+    assert_eq!(took["merged"], down["documents"], "{took}");
+    assert_eq!(took["sender"], json(&admin_ok(&office, &["identity", "--json"]))["server_id"]);
+
+    // Tablet to tablet: the new record and its photo reach the second tablet by file.
     tablet.ok(&["bundle", "export", "--to", &second_key, "--out", &file("hand.xcb"), "--attachments"]);
     let took = json(&second.ok(&["bundle", "import", &file("hand.xcb"), "--json"]));
-    assert_eq!(took["merged"], took["documents"], "{took}");
+    assert!(took["merged"].as_u64().unwrap() >= 1, "{took}");
     assert!(second.ok(&["record", "show", &new]).contains("光华村危房改造资金检查"));
+    assert_eq!(took["attachments"], 1, "{took}");
+    let sha = xuncha_store::sha256_hex(&photo);
+    second.ok(&["attachment", &sha, "--out", &file("photo-again.png")]);
+    assert_eq!(std::fs::read(file("photo-again.png")).unwrap(), photo);
     let back = json(&tablet.ok(&["bundle", "import", &file("hand.receipt.xcb"), "--json"]));
     assert_eq!(back["acknowledged"], took["documents"]);
 
     // A bundle for another side, or altered, is refused and changes nothing.
+    let stranger = Device::new();
+    stranger.init();
+    let stranger_key = stranger.ok(&["identity"]).trim().to_owned();
+    let out = admin(&inner, &["bundle", "export", "--to", &stranger_key, "--out", &file("stranger.xcb")]);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("neither a trusted server nor an enrolled device"));
+    assert!(!Path::new(&file("stranger.xcb")).exists(), "nothing written");
     let out = admin(&office, &["bundle", "import", &file("office.xcb")]);
     assert_eq!(out.status.code(), Some(6));
     assert!(String::from_utf8_lossy(&out.stderr).contains("addressed to"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = second.run(&["bundle", "import", &file("tablet.xcb")]);
+    let out = stranger.run(&["bundle", "import", &file("tablet.xcb")]);
     assert_eq!(out.status.code(), Some(6));
     let mut bytes = std::fs::read(file("tablet-2.xcb")).unwrap();
     let at = bytes.len() - 40;
