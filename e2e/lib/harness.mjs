@@ -198,6 +198,29 @@ export function enrolledAppDir(dir, server, user, name) {
   return appDir;
 }
 
+/** Answers the system's Save or Open dialog (`kind`: 'save' or 'open'), which WebDriver cannot
+ * reach, as the user would: with `chosen` (a path), or by cancelling it (null). The dialog's
+ * request (which travels like every IPC call, as a fetch of the ipc: protocol) is answered in
+ * the page, and what it asked is kept in `window.__dialogAsked`; every other call reaches the
+ * app. */
+export async function answerDialog(app, kind, chosen) {
+  await app.b.execute((command, answer) => {
+    window.__dialogAsked = [];
+    window.__dialogCommand = command;
+    window.__dialogAnswer = answer;
+    if (window.__realFetch) return;
+    window.__realFetch = window.fetch;
+    window.fetch = (url, init) => {
+      if (String(url).includes(encodeURIComponent(window.__dialogCommand))) {
+        window.__dialogAsked.push(JSON.parse(init.body).options);
+        const headers = { 'Tauri-Response': 'ok', 'content-type': 'application/json' };
+        return Promise.resolve(new Response(JSON.stringify(window.__dialogAnswer), { headers }));
+      }
+      return window.__realFetch(url, init);
+    };
+  }, `plugin:dialog|${kind}`, chosen);
+}
+
 /** A fresh temporary folder. */
 export function tempDir(prefix = 'xuncha-e2e-') {
   return mkdtempSync(path.join(tmpdir(), prefix));

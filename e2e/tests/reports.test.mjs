@@ -18,7 +18,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import {
-  startDisplay, startDriver, startServer, openApp, cliDevice, tempDir, cleanup, stopAll, cli, PIN, ROOT,
+  startDisplay, startDriver, startServer, openApp, cliDevice, tempDir, cleanup, stopAll, cli, answerDialog, PIN, ROOT,
 } from '../lib/harness.mjs';
 
 const ROUND = '2024年第一轮';
@@ -193,27 +193,6 @@ with zipfile.ZipFile(sys.argv[1]) as z:
   await closeExported();
 });
 
-/** Answers the system's Save dialog, which WebDriver cannot reach, as the user would: with
- * `chosen` (a path), or by cancelling it (null). The dialog's request (which travels like
- * every IPC call, as a fetch of the ipc: protocol) is answered in the page, and what it
- * asked is kept; every other call reaches the app. */
-async function answerSaveDialog(chosen) {
-  await app.b.execute((answer) => {
-    window.__saveDialogAsked = [];
-    window.__saveDialogAnswer = answer;
-    if (window.__realFetch) return;
-    window.__realFetch = window.fetch;
-    window.fetch = (url, init) => {
-      if (String(url).includes(encodeURIComponent('plugin:dialog|save'))) {
-        window.__saveDialogAsked.push(JSON.parse(init.body).options);
-        const headers = { 'Tauri-Response': 'ok', 'content-type': 'application/json' };
-        return Promise.resolve(new Response(JSON.stringify(window.__saveDialogAnswer), { headers }));
-      }
-      return window.__realFetch(url, init);
-    };
-  }, chosen);
-}
-
 test('without --export-dir the Save dialog asks where the draft goes: it is saved there; cancelled, nowhere', async () => {
   await app.close();
   const appDir = path.join(dir, 'app-liu');
@@ -228,7 +207,7 @@ test('without --export-dir the Save dialog asks where the draft goes: it is save
 
   const chosen = path.join(dir, '报送材料', '上坪村问题底稿.pdf');
   mkdirSync(path.dirname(chosen), { recursive: true });
-  await answerSaveDialog(chosen);
+  await answerDialog(app, 'save', chosen);
   await app.click('report-draft');
   const saved = await exported();
   assert.equal(saved.error, '', 'the draft was made and saved');
@@ -238,7 +217,7 @@ test('without --export-dir the Save dialog asks where the draft goes: it is save
   const text = squeezed(execFileSync('pdftotext', ['-raw', chosen, '-'], { encoding: 'utf8' }));
   assert.ok(text.includes(squeezed(SIGNED)), `the title is in the saved PDF:\n${text}`);
   // The dialog was titled in Chinese, proposed the name the export gave the file, listed PDFs.
-  const [asked, ...more] = await app.b.execute(() => window.__saveDialogAsked);
+  const [asked, ...more] = await app.b.execute(() => window.__dialogAsked);
   assert.equal(more.length, 0, 'asked once');
   assert.equal(asked.title, '保存问题底稿');
   assert.deepEqual(asked.filters, [{ name: 'PDF 文档', extensions: ['pdf'] }]);
@@ -248,9 +227,9 @@ test('without --export-dir the Save dialog asks where the draft goes: it is save
   await closeExported();
 
   // Cancelled: nothing saved, nothing shown, nothing left behind.
-  await answerSaveDialog(null);
+  await answerDialog(app, 'save', null);
   await app.click('report-draft');
-  await app.until('the dialog asked', async () => (await app.b.execute(() => window.__saveDialogAsked.length)) === 1, 120_000);
+  await app.until('the dialog asked', async () => (await app.b.execute(() => window.__dialogAsked.length)) === 1, 120_000);
   await app.until('the export over', async () => !(await app.attr('report-draft', 'class')).includes('van-button--loading'));
   assert.equal(await app.$('exported-dialog').isDisplayed().catch(() => false), false, 'nothing shown');
   assert.deepEqual(readdirSync(pending), [], 'the file was dropped');

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tauri::ipc::{InvokeBody, Request, Response};
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_opener::OpenerExt;
+use xuncha_app::bundles::BundleImport;
 use xuncha_app::reports::{ExportProgress, ExportedFile};
 use xuncha_app::{
     App, AppError, AppStatus, Assignment, AttachmentInput, Config, EnrollInput, EnrollLink, EventSink, ExportResult,
@@ -321,6 +322,21 @@ async fn export_media(handle: AppHandle, filter: TotalsFilter) -> Result<Exporte
 }
 
 #[tauri::command]
+async fn bundle_key(handle: AppHandle) -> Result<String> {
+    blocking(handle, move |app| app.bundle_key()).await
+}
+
+#[tauri::command]
+async fn export_bundle(handle: AppHandle, to: String, attachments: bool) -> Result<ExportedFile> {
+    blocking(handle, move |app| app.export_bundle(&to, attachments)).await
+}
+
+#[tauri::command]
+async fn import_bundle(handle: AppHandle, path: String) -> Result<BundleImport> {
+    blocking(handle, move |app| app.import_bundle(&path)).await
+}
+
+#[tauri::command]
 async fn export_progress(handle: AppHandle) -> Result<ExportProgress> {
     blocking(handle, move |app| Ok(app.export_progress())).await
 }
@@ -540,6 +556,9 @@ pub fn run() {
             report_rectification,
             report_summary,
             export_media,
+            bundle_key,
+            export_bundle,
+            import_bundle,
             export_progress,
             cancel_export,
             open_exported,

@@ -9,6 +9,7 @@ use xuncha_domain::{DomainError, ErrorCode};
 use xuncha_report::ReportError;
 use xuncha_store::StoreError;
 use xuncha_sync::SyncError;
+use xuncha_sync::bundle::BundleFailure;
 
 use crate::export::ExportError;
 
@@ -51,6 +52,10 @@ pub enum AppError {
         "本设备不能直接打开文件，请在文件管理器中打开 {path} / this device cannot open files itself; open {path} in a file manager"
     )]
     CannotOpen { path: String },
+    /// A sync bundle that could not be read or written (for another side, altered, cut
+    /// short, not a bundle at all).
+    #[error(transparent)]
+    Bundle(BundleFailure),
 }
 
 /// Input the app refuses before it touches anything, each with its own code.
@@ -166,6 +171,7 @@ impl AppError {
             AppError::Cancelled => ErrorCode::Cancelled,
             AppError::ExportRunning => ErrorCode::ExportRunning,
             AppError::CannotOpen { .. } => ErrorCode::CannotOpen,
+            AppError::Bundle(failure) => ErrorCode::parse(failure.code()),
         }
     }
 

@@ -7,6 +7,7 @@
 //! [`App`] directly.
 
 pub mod archive;
+pub mod bundles;
 pub mod dto;
 mod error;
 pub mod export;

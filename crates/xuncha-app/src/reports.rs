@@ -103,6 +103,10 @@ pub enum DocumentKind {
     Workbook,
     /// The zip of the records' attachments.
     Media,
+    /// 同步包: a sync bundle for another side.
+    Bundle,
+    /// 同步包回执: the receipt of a sync bundle, for its sender.
+    Receipt,
 }
 
 impl DocumentKind {
@@ -117,6 +121,8 @@ impl DocumentKind {
             DocumentKind::Summary => "情况统计表",
             DocumentKind::Workbook => "巡察记录",
             DocumentKind::Media => "附件包",
+            DocumentKind::Bundle => "同步包",
+            DocumentKind::Receipt => "同步包回执",
         }
     }
 }
@@ -418,7 +424,7 @@ pub(crate) struct Job {
 
 /// The export this app runs; dropping it ends it.
 #[derive(Debug)]
-struct Running<'a> {
+pub(crate) struct Running<'a> {
     /// The app's slot it holds.
     slot: &'a Mutex<Option<Arc<Job>>>,
     job: Arc<Job>,
@@ -508,7 +514,7 @@ impl App {
     }
 
     /// Starts an export, or refuses while another one runs.
-    fn start_export(&self, document: DocumentKind) -> Result<Running<'_>> {
+    pub(crate) fn start_export(&self, document: DocumentKind) -> Result<Running<'_>> {
         let mut running = self.running_export();
         if running.is_some() {
             return Err(AppError::ExportRunning);
@@ -548,7 +554,7 @@ impl App {
     }
 
     /// A connection of the export's own, so the UI goes on reading and editing meanwhile.
-    fn export_store(&self) -> Result<Store> {
+    pub(crate) fn export_store(&self) -> Result<Store> {
         self.with(|s| Ok(s.store.open_another()?))
     }
 
@@ -560,7 +566,7 @@ impl App {
 
     /// A new file in the export folder: `{stem}-{YYYYMMDD-HHMMSS}.{ext}`, China Standard Time,
     /// numbered on when a file of that name exists.
-    fn export_path(&self, stem: &str, ext: &str) -> Result<PathBuf> {
+    pub(crate) fn export_path(&self, stem: &str, ext: &str) -> Result<PathBuf> {
         let dir = &self.config.export_dir;
         std::fs::create_dir_all(dir)
             .map_err(|e| AppError::Io { path: dir.display().to_string(), detail: e.to_string() })?;
@@ -583,12 +589,12 @@ impl App {
         Ok(path)
     }
 
-    fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
         export::write_whole(path, bytes)
             .map_err(|e| AppError::Io { path: path.display().to_string(), detail: e.to_string() })
     }
 
-    fn exported(&self, path: &Path, document: DocumentKind, records: usize) -> ExportedFile {
+    pub(crate) fn exported(&self, path: &Path, document: DocumentKind, records: usize) -> ExportedFile {
         ExportedFile {
             path: path.display().to_string(),
             name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),

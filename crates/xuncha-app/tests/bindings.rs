@@ -21,6 +21,7 @@ fn generate(dir: &Path) {
         ExportResult,
         DownloadReport,
         reports::ExportedFile,
+        bundles::BundleImport,
         reports::ExportProgress,
         ListQuery,
         ListPage,

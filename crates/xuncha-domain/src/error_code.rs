@@ -237,6 +237,22 @@ error_codes! {
     /// The device database failed during a sync (its own code is the cause).
     Store = "store",
 
+    // Sync bundles (`BundleError::code`, `BundleFailure::code`).
+    /// The file is not a sync bundle.
+    NotABundle = "not_a_bundle",
+    /// A bundle of another format or sync protocol: update the older side.
+    ForeignBundleFormat = "foreign_bundle_format",
+    /// A bundle addressed to another side.
+    WrongReceiver = "wrong_receiver",
+    /// A bundle cut short: copy the whole file again.
+    BundleTruncated = "bundle_truncated",
+    /// A damaged bundle: copy it again, or export it again.
+    BundleDamaged = "bundle_damaged",
+    /// Not a peer key (`xuncha1:…`).
+    BadPeerKey = "bad_peer_key",
+    /// A bundle of a kind this side does not import.
+    UnexpectedBundleKind = "unexpected_bundle_kind",
+
     // The app's use cases (`AppError::code`, `BadInput::code`).
     /// The app is locked.
     Locked = "locked",
@@ -483,6 +499,13 @@ mod tests {
         "other_server",
         "wrong_server_key",
         "store",
+        "not_a_bundle",
+        "foreign_bundle_format",
+        "wrong_receiver",
+        "bundle_truncated",
+        "bundle_damaged",
+        "bad_peer_key",
+        "unexpected_bundle_kind",
         "locked",
         "not_set_up",
         "already_set_up",

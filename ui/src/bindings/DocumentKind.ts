@@ -3,4 +3,4 @@
 /**
  * Which document or export a file is.
  */
-export type DocumentKind = "draft" | "talk" | "household" | "problems" | "rectification" | "summary" | "workbook" | "media";
+export type DocumentKind = "draft" | "talk" | "household" | "problems" | "rectification" | "summary" | "workbook" | "media" | "bundle" | "receipt";

@@ -1,9 +1,9 @@
-// The only module that talks to Rust (and to the system's Save dialog). Components and
+// The only module that talks to Rust (and to the system's Save and Open dialogs). Components and
 // stores call these functions and never import Tauri themselves. Every type here is
 // generated from Rust (../bindings).
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import { save } from '@tauri-apps/plugin-dialog';
+import { open, save } from '@tauri-apps/plugin-dialog';
 import type { AppStatus } from '../bindings/AppStatus';
 import type { Assignment } from '../bindings/Assignment';
 import type { DivisionEntry } from '../bindings/DivisionEntry';
@@ -11,6 +11,7 @@ import type { EnrollLink } from '../bindings/EnrollLink';
 import type { RosterKey } from '../bindings/RosterKey';
 import type { RosterPick } from '../bindings/RosterPick';
 import type { AttachmentInput } from '../bindings/AttachmentInput';
+import type { BundleImport } from '../bindings/BundleImport';
 import type { Edit } from '../bindings/Edit';
 import type { EnrollInput } from '../bindings/EnrollInput';
 import type { ErrorCode } from '../bindings/ErrorCode';
@@ -148,6 +149,12 @@ export const ipc = {
   reportSummary: (filter: TotalsFilter) => call<ExportedFile>('report_summary', { filter }),
   /** 导出附件包: the attachments of the records the filter picks, as a zip. */
   exportMedia: (filter: TotalsFilter) => call<ExportedFile>('export_media', { filter }),
+  /** This device's key (`xuncha1:…`): what another side names to send it a sync bundle. */
+  bundleKey: () => call<string>('bundle_key'),
+  /** 导出同步包: a bundle to `to` of what it has not acknowledged, in the export folder. */
+  exportBundle: (to: string, attachments: boolean) => call<ExportedFile>('export_bundle', { to, attachments }),
+  /** 导入同步包: the bundle (or receipt) at `path`, checked whole and merged. */
+  importBundle: (path: string) => call<BundleImport>('import_bundle', { path }),
   /** How far the running export is (asked while one runs). */
   exportProgress: () => call<ExportProgress>('export_progress'),
   /** Stops the running export: it answers `cancelled` and writes nothing. */
@@ -164,6 +171,15 @@ export const ipc = {
   saveExported: (path: string, destination: string) => call<string>('save_exported', { path, destination }),
   /** Removes the exported file `path`, which the user chose not to save. */
   discardExported: (path: string) => call<null>('discard_exported', { path }),
+  /** The system's Open dialog for one file: the path chosen, or null when it was cancelled. */
+  chooseOpenPath: async (options: SaveOptions): Promise<string | null> => {
+    try {
+      const chosen = await open({ ...options, multiple: false, directory: false });
+      return typeof chosen === 'string' ? chosen : null;
+    } catch (error) {
+      throw toIpcError(error);
+    }
+  },
   /** The system's Save dialog: the path chosen, or null when it was cancelled. */
   chooseSavePath: async (options: SaveOptions): Promise<string | null> => {
     try {
