@@ -4,7 +4,8 @@
 // system's Open dialog (answered in the page: WebDriver cannot reach a native dialog), says
 // what it merged, saves the receipt for the tablet and lists both records; the tablet
 // imports the receipt (both acknowledged). The app's own bundle back to the tablet: a key
-// that is none is refused with the reason, the tablet's key gives a file the tablet reads.
+// that is none is refused with the reason; to the tablet's key it carries only what the
+// tablet lacks (a teammate's record the office synced), which the tablet then lists.
 // Screenshots 41–42.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import {
 
 const ROUND = '2024年第一轮';
 const TITLES = ['上坪村到户补贴发放检查（离线）', '上坪村危房改造补助核查（离线）'];
+const TEAMMATE = '上坪村低保资金发放检查';
 let dir, exportDir, driver, server, app, tablet;
 
 before(async () => {
@@ -85,7 +87,18 @@ test('a tablet’s bundle reaches the app by file: its records are listed and th
   assert.equal(marked.acknowledged, 2);
 });
 
-test('the app’s bundle to the tablet: a key that is none is refused; the tablet reads the file', async () => {
+test('the app’s bundle to the tablet carries a teammate’s record it lacks; a key that is none is refused', async () => {
+  // A teammate's record reaches the office by sync; the tablet in the village lacks it.
+  const zhao = cliDevice(dir, server, 'zhao', '赵巡察', 'inspector');
+  zhao.run(['sync']);
+  zhao.run(['record', 'new', '--kind', 'fund_check', '--title', TEAMMATE, '--village', '上坪村', '--json']);
+  zhao.run(['sync']);
+  await app.until('the teammate’s record synced to the app', async () => {
+    if ((await app.content('record-list')).includes(TEAMMATE)) return true;
+    await app.click('sync-status');
+    return false;
+  }, 60_000);
+
   await app.click('tab-me');
   await app.click('export-bundle');
   await app.shown('export-bundle-dialog');
@@ -113,6 +126,7 @@ test('the app’s bundle to the tablet: a key that is none is refused; the table
   await app.gone('exported-dialog');
   const read = JSON.parse(tablet.run(['bundle', 'import', file, '--json']));
   assert.equal(read.kind, 'changes');
-  assert.equal(read.documents, 2, 'the app holds the two records');
-  assert.equal(read.merged, 0, 'nothing in them is new to the tablet');
+  assert.equal(read.documents, 1, 'only what the tablet lacks: not the records it sent');
+  assert.equal(read.merged, 1);
+  assert.match(tablet.run(['record', 'list']), new RegExp(TEAMMATE.replace(/[（）]/g, '.')));
 });

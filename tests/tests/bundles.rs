@@ -319,3 +319,24 @@ fn a_teammates_changes_carried_by_another_tablet_keep_their_author_and_forgeries
     in_zhangs_name.author = UserId::new("zhang").unwrap();
     assert_eq!(forge(in_zhangs_name, Some(&zhao), 8), "foreign_author");
 }
+
+#[test]
+fn a_peer_cannot_register_a_device_for_a_person_this_server_knows_otherwise() {
+    let files = tempfile::tempdir().unwrap();
+    let a = District::start();
+    let mut b = District::start();
+    b.set_device_base(100);
+    let mut zhang = a.device("zhang", Role::Inspector, EAST.0);
+    // B's own supervisor happens to be called zhang too (or a peer lies about who zhang is).
+    xuncha_server::admin::add_user(b.storage.as_ref(), "zhang", "张处长", Role::Supervisor, "district", now_ms())
+        .unwrap();
+    bundles::add_peer(a.storage.as_ref(), "内网", &b.bundle_identity().key.to_text(), now_ms()).unwrap();
+    bundles::add_peer(b.storage.as_ref(), "office", &a.bundle_identity().key.to_text(), now_ms()).unwrap();
+    let (new, edits) = fund("第一村到户补贴发放检查", 9);
+    let id = zhang.create(&new, &edits);
+    synced(&a, &mut zhang);
+    let imported = import(&b, &export(&a, &b, files.path(), "a-to-b.xcb")).unwrap();
+    assert_eq!(imported.authors_added, 0);
+    assert_eq!(imported.refused.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(), ["foreign_actor"]);
+    assert!(b.server_record(id).is_none());
+}

@@ -398,7 +398,19 @@ fn register(tx: &mut dyn Tx, author: &Author, now_ms: i64) -> crate::storage::Re
     if tx.device_by_actor(&author.actor)?.is_some() || tx.device(&author.device_id)?.is_some() {
         return Ok(false);
     }
-    if tx.user(&author.user_id)?.is_none() {
+    // A user this server has already is its own: a peer's word does not add devices to a
+    // person it knows otherwise (another role or jurisdiction), lest a peer write in the name
+    // of this server's supervisor. Their changes are then refused as of an unknown device.
+    if let Some(user) = tx.user(&author.user_id)? {
+        if user.role != author.role || user.jurisdiction != author.jurisdiction {
+            tracing::warn!(
+                user = %author.user_id,
+                device = %author.device_id,
+                "a peer's author is another person here: their device is not registered"
+            );
+            return Ok(false);
+        }
+    } else {
         tx.add_user(&User {
             id: author.user_id.clone(),
             name: author.user_name.clone(),

@@ -221,6 +221,13 @@ pub fn import(store: &mut Store, input: impl Read, receipt_id: &str, now_ms: i64
     }
     imported.documents = carried.len();
     let outcomes = store.apply_bundle(&carried, upto.is_none(), now_ms)?;
+    // The sender holds what it sent: a bundle back to it need not carry that again.
+    let held: Vec<(RecordId, Part, Vec<ChangeHash>)> = carried
+        .iter()
+        .zip(&sent)
+        .map(|(c, (_, heads))| (c.incoming.record, c.incoming.part, heads_from(heads)))
+        .collect();
+    store.acknowledge_bundle(&imported.sender_key, &held)?;
     imported.attachments = import_attachments(store, &items, now_ms)?;
     let mut answers = vec![Item::Answers { bundle: header.id.clone(), upto }];
     for (outcome, (doc, heads)) in outcomes.into_iter().zip(sent) {
