@@ -1,7 +1,7 @@
 // The end-to-end harness: Xvfb, tauri-driver (over WebKitWebDriver), a real Xuncha
 // server on loopback started from the real CLI binary, and the real app binary.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, existsSync, rmSync, openSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, existsSync, rmSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -134,6 +134,14 @@ export async function startServer(dir) {
     /** Any `xuncha admin …` command on the server's data (demo, divisions, round, team, roster). */
     admin(args) {
       return cli(['admin', ...args], env);
+    },
+    /** The small round the document and bundle tests share: 清河区, 东岭镇 and its 上坪村, and the
+     * round `round` (March to December 2024). */
+    setUpRound(round) {
+      const csv = path.join(dir, 'divisions.csv');
+      writeFileSync(csv, 'code,name,parent_code\n330199000000,清河区,\n330199101000,东岭镇,330199000000\n330199101001,上坪村,330199101000\n');
+      cli(['admin', 'divisions', 'import', csv], env);
+      cli(['admin', 'round', 'add', '--name', round, '--start', '2024-03-01', '--end', '2024-12-31'], env);
     },
     /** An enrollment QR code for `user`, written as a PNG to `png` (what the administrator prints). */
     enrollQr(user, png) {

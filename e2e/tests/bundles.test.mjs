@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import {
   startDisplay, startDriver, startServer, openApp, cliDevice, preparedAppDir, tempDir, cleanup, stopAll, answerDialog, PIN,
 } from '../lib/harness.mjs';
@@ -26,10 +26,7 @@ before(async () => {
   await startDisplay();
   driver = await startDriver();
   server = await startServer(dir);
-  const csv = path.join(dir, 'divisions.csv');
-  writeFileSync(csv, 'code,name,parent_code\n330199000000,清河区,\n330199101000,东岭镇,330199000000\n330199101001,上坪村,330199101000\n');
-  server.admin(['divisions', 'import', csv]);
-  server.admin(['round', 'add', '--name', ROUND, '--start', '2024-03-01', '--end', '2024-12-31']);
+  server.setUpRound(ROUND);
 });
 
 after(async () => {

@@ -16,7 +16,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import {
   startDisplay, startDriver, startServer, openApp, cliDevice, tempDir, cleanup, stopAll, cli, answerDialog, PIN, ROOT,
 } from '../lib/harness.mjs';
@@ -34,10 +34,7 @@ before(async () => {
   await startDisplay();
   driver = await startDriver();
   server = await startServer(dir);
-  const csv = path.join(dir, 'divisions.csv');
-  writeFileSync(csv, 'code,name,parent_code\n330199000000,清河区,\n330199101000,东岭镇,330199000000\n330199101001,上坪村,330199101000\n');
-  server.admin(['divisions', 'import', csv]);
-  server.admin(['round', 'add', '--name', ROUND, '--start', '2024-03-01', '--end', '2024-12-31']);
+  server.setUpRound(ROUND);
 });
 
 after(async () => {

@@ -11,17 +11,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Device, admin, demo_office};
-
-fn admin_ok(data: &Path, args: &[&str]) -> String {
-    let out = admin(data, args);
-    assert!(out.status.success(), "xuncha admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
+use common::{Device, admin, admin_ok, demo_office, json};
 
 #[test]
 fn the_office_feeds_the_air_gapped_server_and_tablets_by_file() {

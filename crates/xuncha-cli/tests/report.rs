@@ -9,11 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Device, demo_office};
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
+use common::{Device, demo_office, json};
 
 fn tool(name: &str, args: &[&str]) -> String {
     let out = Command::new(name)

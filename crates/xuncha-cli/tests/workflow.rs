@@ -8,17 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Device, ServerProcess, admin};
-
-fn admin_ok(data: &Path, args: &[&str]) -> String {
-    let out = admin(data, args);
-    assert!(out.status.success(), "xuncha admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
+use common::{Device, ServerProcess, admin_ok, json};
 
 /// A device of `user`, enrolled and synced.
 fn tablet(data: &Path, server: &ServerProcess, user: &str) -> Device {

@@ -152,3 +152,15 @@ pub fn demo_office(data: &Path) -> (ServerProcess, Device) {
     tablet.ok(&["sync"]);
     (server, tablet)
 }
+
+/// `xuncha admin ARGS` on `data`, expected to succeed; its standard output.
+pub fn admin_ok(data: &Path, args: &[&str]) -> String {
+    let out = admin(data, args);
+    assert!(out.status.success(), "xuncha admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Output read as JSON, or a failure naming what was not.
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
