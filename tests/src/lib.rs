@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use xuncha_domain::{ActorId, DeviceId, Division, Edit, NewRecord, RecordDoc, RecordId, RecordKind, UserId};
+use xuncha_domain::{
+    ActorId, DeviceId, Division, Edit, Field, NewRecord, RecordDoc, RecordId, RecordKind, UserId, Value, Yuan,
+};
 use xuncha_protocol::{DocKey, Part, Role};
 use xuncha_server::storage::with_tx;
 use xuncha_server::{AppState, SqliteStorage, Storage, admin};
@@ -216,6 +218,27 @@ impl District {
         admin::add_team(storage, &team, now_ms()).unwrap();
     }
 
+    /// The users whose devices the log names for each change of a record, in log order.
+    pub fn logged_authors(&self, id: RecordId) -> Vec<String> {
+        let record = id.uuid().as_bytes().to_vec();
+        with_tx(self.storage.as_ref(), false, |tx| {
+            let mut users = Vec::new();
+            for (row, _) in tx.log_rows(0, 10_000)? {
+                if row.record == record {
+                    users.push(tx.device(&row.device_id)?.map(|d| d.user_id).unwrap_or_default());
+                }
+            }
+            Ok(users)
+        })
+        .unwrap()
+    }
+
+    /// Syncs a device and expects nothing refused.
+    pub fn synced(&self, device: &mut Device) {
+        let report = self.sync(device).unwrap();
+        assert!(report.refused.is_empty(), "{}: {:?}", device.name, report.refused);
+    }
+
     /// Syncs a device.
     pub fn sync(&self, device: &mut Device) -> Result<SyncReport, SyncError> {
         self.runtime.block_on(device.client.sync(&mut device.store, |_| {}))
@@ -314,6 +337,18 @@ impl Drop for District {
             let _ = tx.send(());
         }
     }
+}
+
+/// A 到户补贴 fund check in 东岭镇's first village, with its fund and allocation.
+pub fn fund_check(title: &str, seed: u8) -> (NewRecord, Vec<Edit>) {
+    (
+        new_record(RecordKind::FundCheck, title, EAST, seed),
+        vec![
+            Edit::Set { field: Field::FundName, value: Some(Value::Text("到户补贴".into())) },
+            Edit::Set { field: Field::FundType, value: Some(Value::Choice("household_subsidy".into())) },
+            Edit::Set { field: Field::Allocated, value: Some(Value::Money(Yuan::from_yuan(90_000))) },
+        ],
+    )
 }
 
 /// A new record in a township's first village.

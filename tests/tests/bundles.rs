@@ -12,7 +12,7 @@ use xuncha_domain::*;
 use xuncha_protocol::Role;
 use xuncha_server::bundles::{self, ExchangeError, Imported};
 use xuncha_server::storage::with_tx;
-use xuncha_tests::{Device, District, EAST, new_record};
+use xuncha_tests::{Device, District, EAST, fund_check, new_record};
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
@@ -20,22 +20,6 @@ fn now_ms() -> i64 {
 
 fn step(to: ReviewStatus, capacity: Capacity, note: &str, conclusion: Option<Conclusion>) -> Edit {
     Edit::Transition { to, capacity, note: note.into(), conclusion, handover: None }
-}
-
-fn fund(title: &str, seed: u8) -> (NewRecord, Vec<Edit>) {
-    (
-        new_record(RecordKind::FundCheck, title, EAST, seed),
-        vec![
-            Edit::Set { field: Field::FundName, value: Some(Value::Text("到户补贴".into())) },
-            Edit::Set { field: Field::FundType, value: Some(Value::Choice("household_subsidy".into())) },
-            Edit::Set { field: Field::Allocated, value: Some(Value::Money(Yuan::from_yuan(90_000))) },
-        ],
-    )
-}
-
-fn synced(district: &District, device: &mut Device) {
-    let report = district.sync(device).unwrap();
-    assert!(report.refused.is_empty(), "{}: {:?}", device.name, report.refused);
 }
 
 /// Exports from `from` to `to` into a file in `dir`.
@@ -85,26 +69,26 @@ fn records_cross_the_air_gap_as_bundle_files_and_decisions_come_back() {
     let mut wang = a.device("wang", Role::TeamLead, EAST.0);
     a.set_up_round("wang", &["zhao"], &["zhang"]);
     for device in [&mut zhang, &mut zhao, &mut wang] {
-        synced(&a, device);
+        a.synced(device);
     }
     // The two servers trust each other, each told the other's key by its administrator.
     bundles::add_peer(a.storage.as_ref(), "内网", &b.bundle_identity().key.to_text(), now_ms()).unwrap();
     bundles::add_peer(b.storage.as_ref(), "office", &a.bundle_identity().key.to_text(), now_ms()).unwrap();
 
     // The team's work on A: two fund checks; the 副组长 reviews one and the 组长 signs it.
-    let (new, edits) = fund("第一村到户补贴发放检查", 1);
+    let (new, edits) = fund_check("第一村到户补贴发放检查", 1);
     let signed = zhang.create(&new, &edits);
     zhang.edit(signed, &[step(ReviewStatus::Submitted, Capacity::Handler, "", None)]);
-    let (new, edits) = fund("第一村危房改造补贴检查", 2);
+    let (new, edits) = fund_check("第一村危房改造补贴检查", 2);
     let draft = zhao.create(&new, &edits);
-    synced(&a, &mut zhang);
-    synced(&a, &mut zhao);
-    synced(&a, &mut zhao);
+    a.synced(&mut zhang);
+    a.synced(&mut zhao);
+    a.synced(&mut zhao);
     zhao.edit(signed, &[step(ReviewStatus::DeputyReviewed, Capacity::Deputy, "属实", None)]);
-    synced(&a, &mut zhao);
-    synced(&a, &mut wang);
+    a.synced(&mut zhao);
+    a.synced(&mut wang);
     wang.edit(signed, &[step(ReviewStatus::LeadSigned, Capacity::Lead, "同意上报", None)]);
-    synced(&a, &mut wang);
+    a.synced(&mut wang);
 
     // A → B by file: the people, the round and every change, each checked on B as on upload.
     let first = export(&a, &b, files.path(), "a-to-b-1.xcb");
@@ -122,10 +106,10 @@ fn records_cross_the_air_gap_as_bundle_files_and_decisions_come_back() {
 
     // On B, the office approves; the decision goes back to A by file.
     let mut li = b.device("li", Role::Supervisor, "district");
-    synced(&b, &mut li);
+    b.synced(&mut li);
     assert_eq!(heads_on(&li, signed), heads_on_server(&b, signed));
     li.edit(signed, &[step(ReviewStatus::OfficeApproved, Capacity::Office, "证据充分", Some(Conclusion::Confirmed))]);
-    synced(&b, &mut li);
+    b.synced(&mut li);
     let back = export(&b, &a, files.path(), "b-to-a-1.xcb");
     let imported = import(&a, &back).unwrap();
     assert!(imported.refused.is_empty(), "{:?}", imported.refused);
@@ -165,9 +149,9 @@ fn records_cross_the_air_gap_as_bundle_files_and_decisions_come_back() {
     let back = export(&b, &a, files.path(), "b-to-a-2.xcb");
     import(&a, &back).unwrap();
     for device in [&mut zhang, &mut zhao, &mut wang] {
-        synced(&a, device);
+        a.synced(device);
     }
-    synced(&b, &mut li);
+    b.synced(&mut li);
     for id in [signed, draft] {
         let expected = heads_on_server(&a, id);
         assert_eq!(heads_on_server(&b, id), expected, "B");
@@ -197,9 +181,9 @@ fn records_cross_the_air_gap_as_bundle_files_and_decisions_come_back() {
     assert_eq!((log_length(&a), log_length(&b)), (a_log, b_log));
 
     // A new change for B, then three bad copies of its bundle: each refused, nothing applied.
-    let (new, edits) = fund("第一村光伏收益分配检查", 3);
+    let (new, edits) = fund_check("第一村光伏收益分配检查", 3);
     let late = zhang.create(&new, &edits);
-    synced(&a, &mut zhang);
+    a.synced(&mut zhang);
     let good = std::fs::read(export(&a, &b, files.path(), "a-to-b-2.xcb")).unwrap();
     let bad = |name: &str, bytes: &[u8]| {
         let path = files.path().join(name);
@@ -227,20 +211,6 @@ fn records_cross_the_air_gap_as_bundle_files_and_decisions_come_back() {
 }
 
 /// The user of the device the log names for each change of a record.
-fn logged_authors(district: &District, id: RecordId) -> Vec<String> {
-    let record = id.uuid().as_bytes().to_vec();
-    with_tx(district.storage.as_ref(), false, |tx| {
-        let mut users = Vec::new();
-        for (row, _) in tx.log_rows(0, 10_000)? {
-            if row.record == record {
-                users.push(tx.device(&row.device_id)?.map(|d| d.user_id).unwrap_or_default());
-            }
-        }
-        Ok(users)
-    })
-    .unwrap()
-}
-
 #[test]
 fn a_teammates_changes_carried_by_another_tablet_keep_their_author_and_forgeries_are_refused() {
     let files = tempfile::tempdir().unwrap();
@@ -250,12 +220,12 @@ fn a_teammates_changes_carried_by_another_tablet_keep_their_author_and_forgeries
     a.device("wang", Role::TeamLead, EAST.0);
     a.set_up_round("wang", &["zhao"], &["zhang"]);
     for device in [&mut zhang, &mut zhao] {
-        synced(&a, device);
+        a.synced(device);
     }
 
     // In the village, zhang's tablet hands a new record to zhao's by file; zhao's tablet
     // reaches the office first and carries it there with zhang's signature.
-    let (new, edits) = fund("第一村到户补贴发放检查", 5);
+    let (new, edits) = fund_check("第一村到户补贴发放检查", 5);
     let id = zhang.create(&new, &edits);
     let file = files.path().join("zhang-to-zhao.xcb");
     let to_zhao = xuncha_sync::bundle::identity(&zhao.store).unwrap();
@@ -265,18 +235,18 @@ fn a_teammates_changes_carried_by_another_tablet_keep_their_author_and_forgeries
         xuncha_sync::bundle::import(&mut zhao.store, std::fs::File::open(&file).unwrap(), "r", now_ms()).unwrap();
     assert_eq!((took.documents, took.merged), (1, 1));
     assert!(zhao.store.pending_records().unwrap().contains(&id), "waits to go to the server");
-    synced(&a, &mut zhao);
+    a.synced(&mut zhao);
     let on_server = a.server_record(id).expect("carried to the server").read();
     assert_eq!(on_server.text(Field::Title), Some("第一村到户补贴发放检查"));
-    let authors = logged_authors(&a, id);
+    let authors = a.logged_authors(id);
     assert!(
         !authors.is_empty() && authors.iter().all(|u| u == "zhang"),
         "the log names the author's tablet: {authors:?}"
     );
     // When zhang's tablet syncs, nothing is new; it is told the record is stored.
-    synced(&a, &mut zhang);
+    a.synced(&mut zhang);
     assert!(zhang.store.pending_records().unwrap().is_empty());
-    assert_eq!(logged_authors(&a, id), authors);
+    assert_eq!(a.logged_authors(id), authors);
 
     // zhao's tablet tries to pass off changes as zhang's: written with zhang's actor and
     // signed with its own key, written with zhang's actor and not signed, or written with
@@ -332,9 +302,9 @@ fn a_peer_cannot_register_a_device_for_a_person_this_server_knows_otherwise() {
         .unwrap();
     bundles::add_peer(a.storage.as_ref(), "内网", &b.bundle_identity().key.to_text(), now_ms()).unwrap();
     bundles::add_peer(b.storage.as_ref(), "office", &a.bundle_identity().key.to_text(), now_ms()).unwrap();
-    let (new, edits) = fund("第一村到户补贴发放检查", 9);
+    let (new, edits) = fund_check("第一村到户补贴发放检查", 9);
     let id = zhang.create(&new, &edits);
-    synced(&a, &mut zhang);
+    a.synced(&mut zhang);
     let imported = import(&b, &export(&a, &b, files.path(), "a-to-b.xcb")).unwrap();
     assert_eq!(imported.authors_added, 0);
     assert_eq!(imported.refused.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(), ["foreign_actor"]);

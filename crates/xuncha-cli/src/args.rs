@@ -119,6 +119,12 @@ pub enum Command {
     /// a bundle or a receipt sent to this device.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// A team relay in a village with no signal. `xuncha relay --listen ADDR` serves this
+    /// team lead's device as its team's sync point on the local network (a phone hotspot)
+    /// and shows the QR code members join with; `relay join LINK` joins one from a member's
+    /// device; `relay sync` syncs with the relay joined. The relay passes everything on to
+    /// the server with the lead's next `xuncha sync` (or bundle).
+    Relay(RelayArgs),
     /// Save an attachment's bytes to a file.
     Attachment {
         /// The attachment's SHA-256.
@@ -127,6 +133,46 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RelayArgs {
+    #[command(subcommand)]
+    pub command: Option<RelayCommand>,
+    /// Where to serve, e.g. 0.0.0.0:8471 on the hotspot (port 0: any free port).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// The address members reach the relay at, for the QR code [default: http://LISTEN;
+    /// required when listening on 0.0.0.0].
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The team to relay for, when this user leads several.
+    #[arg(long)]
+    pub team: Option<String>,
+    /// The join code shown beside the QR code [default: a new random one].
+    #[arg(long, env = "XUNCHA_RELAY_CODE")]
+    pub code: Option<String>,
+    /// Also write the QR code as a PNG here.
+    #[arg(long)]
+    pub qr: Option<PathBuf>,
+    /// Milliseconds between passes of members' changes into this device's database.
+    #[arg(long, default_value_t = 1_000)]
+    pub bridge_ms: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RelayCommand {
+    /// Join the team relay a QR code names (`xuncha:relay?…`), as this enrolled device.
+    Join {
+        /// What the relay's QR code holds.
+        link: String,
+        /// A name for this device, as the relay shows it.
+        #[arg(long, default_value = "平板")]
+        name: String,
+    },
+    /// Sync with the team relay this device joined.
+    Sync,
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,6 +210,19 @@ pub enum BenchCommand {
         /// Numbers of records besides the demo round, comma separated.
         #[arg(long, value_delimiter = ',', default_values_t = [10_000u32])]
         records: Vec<u32>,
+    },
+    /// A team relay on the lead's device serving member devices at once on loopback, beside
+    /// the same devices syncing with the district server.
+    Relay {
+        /// Member devices.
+        #[arg(long, default_value_t = 10)]
+        devices: usize,
+        /// New records on each device.
+        #[arg(long, default_value_t = 50)]
+        records: usize,
+        /// Syncs with nothing new per device, for the rate.
+        #[arg(long, default_value_t = 20)]
+        idle: usize,
     },
     /// A new device receiving a province's division table in its first sync.
     Reference {

@@ -5,6 +5,7 @@ mod args;
 mod bench;
 mod bench_abuse;
 mod bench_bundle;
+mod bench_relay;
 mod bench_report;
 mod bundles;
 mod commands;
@@ -13,6 +14,7 @@ mod export;
 mod qr;
 mod rectify;
 mod reference;
+mod relay;
 mod remote;
 mod report;
 mod show;
@@ -109,7 +111,10 @@ fn exit_code(error: &anyhow::Error) -> u8 {
         return match sync {
             xuncha_sync::SyncError::Unreachable { .. } => 7,
             xuncha_sync::SyncError::Revoked => 8,
-            xuncha_sync::SyncError::NotEnrolled | xuncha_sync::SyncError::Unauthorized => 4,
+            xuncha_sync::SyncError::NotEnrolled
+            | xuncha_sync::SyncError::Unauthorized
+            | xuncha_sync::SyncError::NotJoined => 4,
+            xuncha_sync::SyncError::NotTheRelay { .. } => 3,
             xuncha_sync::SyncError::OtherServer { .. } => 6,
             _ => 1,
         };
@@ -300,6 +305,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(args::BenchCommand::Sync { docs, devices, seconds }) => bench::sync(docs, *devices, *seconds),
         Command::Bench(args::BenchCommand::Reference { villages }) => bench::reference(*villages),
         Command::Bench(args::BenchCommand::Bundle { records }) => bench_bundle::bundle(records),
+        Command::Bench(args::BenchCommand::Relay { devices, records, idle }) => {
+            bench_relay::relay(*devices, *records, *idle)
+        }
         Command::Bench(args::BenchCommand::Report { problems, runs }) => {
             bench_report::report(*problems, *runs, cli.json)
         }
@@ -319,6 +327,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bundle(command) => {
             let mut store = open(&cli)?;
             bundles::device(&mut store, command, cli.json)
+        }
+        Command::Relay(args) => {
+            let store = open(&cli)?;
+            relay::relay(store, &cli.db, args, cli.json)
         }
         Command::Reference => reference::show_reference(&open(&cli)?, cli.json),
         Command::Roster(command) => reference::roster_list(&open(&cli)?, command, cli.json),

@@ -74,6 +74,10 @@ pub struct SyncRequest {
     /// [`MAX_ENTRIES`] are looked at).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub want_numbers: Vec<serde_bytes::ByteBuf>,
+    /// Whether the entries should carry the signatures of their changes (a device that
+    /// passes changes on; servers before it ignore it and send none).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub signatures: bool,
 }
 
 /// A device's public keys, made at enrollment; the private halves never leave the
@@ -208,6 +212,10 @@ pub struct Entry {
     #[serde(with = "serde_bytes")]
     pub changes: Vec<u8>,
     pub full: bool,
+    /// The signatures of the document's changes, when the device asked for them (a device
+    /// that carries its team's changes on, as a team relay's members do).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<ChangeSignature>,
 }
 
 /// The body of every error response.
@@ -271,6 +279,7 @@ pub mod codes {
 
 pub mod bundle;
 pub mod pin;
+pub mod relay;
 
 /// Change signatures (in the domain, where both ends use them).
 pub use xuncha_domain::signing;
@@ -335,7 +344,7 @@ impl EnrollLink {
     }
 }
 
-fn percent_encode(text: &str) -> String {
+pub(crate) fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
@@ -595,7 +604,8 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn bodies_round_trip(cursor in proptest::collection::vec(proptest::num::u8::ANY, 0..24),
-                             sizes in proptest::collection::vec(0usize..2_000, 0..6)) {
+                             sizes in proptest::collection::vec(0usize..2_000, 0..6),
+                             cursor_signatures in proptest::bool::ANY) {
             let request = SyncRequest {
                 cursor,
                 uploads: sizes.iter().enumerate().map(|(i, n)| Upload { doc: key(i as u8), changes: vec![i as u8; *n], signatures: vec![] }).collect(),
@@ -603,6 +613,7 @@ mod tests {
                 reference_tag: vec![],
                 keys: Some(DeviceKeys { signing: "ab".repeat(32), sealing: "age1x".into() }),
                 want_numbers: vec![serde_bytes::ByteBuf::from(vec![7; 16])],
+                signatures: cursor_signatures,
             };
             proptest::prop_assert_eq!(decode::<SyncRequest>(&encode(&request), MAX_DECODED_BYTES).unwrap(), request);
         }

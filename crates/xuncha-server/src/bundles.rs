@@ -71,6 +71,14 @@ impl std::fmt::Debug for Identity {
     }
 }
 
+impl Identity {
+    /// Signs `message` with the server's key (the key [`Identity::key`] names).
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        use ed25519_dalek::Signer;
+        self.signing.sign(message).to_bytes().to_vec()
+    }
+}
+
 /// The bundle identity of the server whose data directory is `dir`, made on first use.
 pub fn identity(storage: &dyn Storage, dir: &Path) -> Result<Identity> {
     let signing = ServerKey::open(dir)?.signing_key().clone();
@@ -150,7 +158,9 @@ pub struct Exported {
     pub bytes: u64,
 }
 
-fn signature_items(hashes_and_signatures: impl IntoIterator<Item = (String, Vec<u8>)>) -> Vec<ChangeSignature> {
+pub(crate) fn signature_items(
+    hashes_and_signatures: impl IntoIterator<Item = (String, Vec<u8>)>,
+) -> Vec<ChangeSignature> {
     hashes_and_signatures
         .into_iter()
         .filter_map(|(hash, signature)| Some(ChangeSignature { hash: hex::decode(hash).ok()?, signature }))
@@ -179,6 +189,50 @@ fn authors(tx: &mut dyn Tx) -> crate::storage::Result<Vec<Author>> {
         .collect())
 }
 
+/// Changes of the log gathered by document, in the order documents first appear.
+#[derive(Debug, Default)]
+pub(crate) struct ByDoc {
+    order: Vec<DocKey>,
+    docs: HashMap<DocKey, Upload>,
+    whole: std::collections::HashSet<DocKey>,
+}
+
+impl ByDoc {
+    /// A document sent whole: its logged changes are in it already.
+    pub(crate) fn whole(&mut self, upload: Upload) {
+        self.order.push(upload.doc.clone());
+        self.whole.insert(upload.doc.clone());
+        self.docs.insert(upload.doc.clone(), upload);
+    }
+
+    /// Adds a logged change with its device's signature.
+    pub(crate) fn add(&mut self, tx: &mut dyn Tx, row: &crate::chain::LogRow) -> crate::storage::Result<()> {
+        let key = DocKey {
+            record: row.record.clone(),
+            part: if row.part == "protected" { Part::Protected } else { Part::Record },
+        };
+        if self.whole.contains(&key) {
+            return Ok(());
+        }
+        let signature = tx.change_signature(row.seq)?;
+        let upload = self.docs.entry(key.clone()).or_insert_with(|| {
+            self.order.push(key.clone());
+            Upload { doc: key, changes: Vec::new(), signatures: Vec::new() }
+        });
+        upload.changes.extend_from_slice(&row.bytes);
+        if let (Some(signature), Ok(hash)) = (signature, hex::decode(&row.hash)) {
+            upload.signatures.push(ChangeSignature { hash, signature });
+        }
+        Ok(())
+    }
+
+    /// The documents, records before their protected companions.
+    pub(crate) fn uploads(mut self) -> Vec<Upload> {
+        self.order.sort_by_key(|k| k.part == Part::Protected);
+        self.order.into_iter().filter_map(|k| self.docs.remove(&k)).collect()
+    }
+}
+
 /// The items of a bundle to a peer server: the authors, then every change of the log it
 /// has not acknowledged, by document, records before their protected companions, and the
 /// documents it asked for whole.
@@ -187,13 +241,11 @@ fn items_for_peer(tx: &mut dyn Tx, peer: &Peer) -> crate::storage::Result<(Vec<I
     let mut items = vec![Item::Covers { upto }];
     items.push(Item::Reference { divisions: tx.divisions()?, rounds: tx.rounds()?, teams: tx.teams()? });
     items.extend(authors(tx)?.into_iter().map(Item::Author));
-    let mut order: Vec<DocKey> = Vec::new();
-    let mut docs: HashMap<DocKey, Upload> = HashMap::new();
+    let mut by_doc = ByDoc::default();
     for key in &peer.wants {
         if let Some(doc) = tx.doc(key)? {
             let signatures = signature_items(tx.doc_signatures(key)?);
-            order.push(key.clone());
-            docs.insert(key.clone(), Upload { doc: key.clone(), changes: doc.snapshot, signatures });
+            by_doc.whole(Upload { doc: key.clone(), changes: doc.snapshot, signatures });
         }
     }
     let mut after = peer.acked_seq;
@@ -201,34 +253,13 @@ fn items_for_peer(tx: &mut dyn Tx, peer: &Peer) -> crate::storage::Result<(Vec<I
         let rows = tx.log_rows(after, LOG_PAGE)?;
         let Some((last, _)) = rows.last() else { break };
         after = last.seq;
-        for (row, _) in rows {
-            if row.seq > upto {
-                break;
-            }
-            let key = DocKey {
-                record: row.record.clone(),
-                part: if row.part == "protected" { Part::Protected } else { Part::Record },
-            };
-            let signature = tx.change_signature(row.seq)?;
-            let upload = docs.entry(key.clone()).or_insert_with(|| {
-                order.push(key.clone());
-                Upload { doc: key, changes: Vec::new(), signatures: Vec::new() }
-            });
-            // A document sent whole already holds the change.
-            if peer.wants.contains(&upload.doc) {
-                continue;
-            }
-            upload.changes.extend_from_slice(&row.bytes);
-            if let (Some(signature), Ok(hash)) = (signature, hex::decode(&row.hash)) {
-                upload.signatures.push(ChangeSignature { hash, signature });
-            }
+        for (row, _) in rows.iter().take_while(|(row, _)| row.seq <= upto) {
+            by_doc.add(tx, row)?;
         }
     }
-    order.sort_by_key(|k| k.part == Part::Protected);
-    let documents = order.len();
-    items.extend(
-        order.into_iter().filter_map(|k| docs.remove(&k)).map(|upload| Item::Changes { upload, heads: Vec::new() }),
-    );
+    let uploads = by_doc.uploads();
+    let documents = uploads.len();
+    items.extend(uploads.into_iter().map(|upload| Item::Changes { upload, heads: Vec::new() }));
     Ok((items, upto, documents))
 }
 

@@ -17,6 +17,7 @@ pub mod limits;
 pub mod listen;
 pub mod protected_key;
 pub mod reference;
+pub mod relay;
 pub mod scope;
 pub mod sqlite;
 pub mod storage;
@@ -71,6 +72,8 @@ pub struct AppState {
     pub failures: Arc<limits::FailedAuth>,
     /// The limits the server serves under.
     pub limits: Arc<limits::Limits>,
+    /// Set when the server serves as a team relay on a team lead's device.
+    pub relay: Option<Arc<relay::Relay>>,
 }
 
 impl AppState {
@@ -82,6 +85,7 @@ impl AppState {
             baseline: None,
             failures: Arc::default(),
             limits: Arc::default(),
+            relay: None,
         }
     }
 
@@ -112,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/info", get(info))
         .route("/v1/enroll", post(enroll))
         .route("/v1/sync", post(sync_handler))
+        .route("/v1/relay/join", post(relay::join))
         .route("/v1/bench/automerge-sync", post(baseline::handler))
         .route(
             "/v1/attachments/{sha256}",
@@ -252,19 +257,10 @@ async fn enroll(
 ) -> Response {
     let result = async {
         check_protocol(&headers)?;
-        // Codes are guessable in a way tokens are not: an address that failed too often
-        // is refused before it may try another.
-        let address = limits::Key::Address(state.limits.client(peer.ip(), &headers));
-        if state.failures.blocked(&address, state.clock.now_ms()) {
-            return Err(rate_limited());
-        }
+        let address = code_address(&state, peer, &headers)?;
         let body = read_body(&state, body, 64 * 1024).await?;
         let request: EnrollRequest = serde_json::from_slice(&body).map_err(ApiError::bad_body)?;
-        let actor_ok = request.actor.len() == 32 && request.actor.bytes().all(|b| b.is_ascii_hexdigit());
-        if !actor_ok {
-            return Err(ApiError::bad_body("actor must be 16 bytes of hex"));
-        }
-        check_device_name(&request.device_name)?;
+        check_device(&request.actor, &request.device_name)?;
         if let Some(keys) = &request.keys {
             check_keys(keys)?;
         }
@@ -333,6 +329,25 @@ async fn enroll(
     }
 }
 
+/// The address of a request that offers a code, unless it failed too often: codes are
+/// guessable in a way tokens are not, so such an address is refused before it may try
+/// another.
+pub(crate) fn code_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<limits::Key, ApiError> {
+    let address = limits::Key::Address(state.limits.client(peer.ip(), headers));
+    if state.failures.blocked(&address, state.clock.now_ms()) {
+        return Err(rate_limited());
+    }
+    Ok(address)
+}
+
+/// Refuses a device's actor that is not 16 bytes of hex, and a bad device name.
+pub(crate) fn check_device(actor: &str, name: &str) -> Result<(), ApiError> {
+    if actor.len() != 32 || !actor.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad_body("actor must be 16 bytes of hex"));
+    }
+    check_device_name(name)
+}
+
 /// Whether a device already registered may enroll again for `user`: the same user, not
 /// revoked, the same keys.
 fn again(existing: &Device, user: &User, keys: Option<&xuncha_protocol::DeviceKeys>) -> Result<(), StorageError> {
@@ -374,7 +389,7 @@ fn check_device_name(name: &str) -> Result<(), ApiError> {
 }
 
 /// Refuses public keys that are not a valid Ed25519 key and an X25519 `age1…` recipient.
-fn check_keys(keys: &xuncha_protocol::DeviceKeys) -> Result<(), ApiError> {
+pub(crate) fn check_keys(keys: &xuncha_protocol::DeviceKeys) -> Result<(), ApiError> {
     if xuncha_domain::signing::public_key(&keys.signing).is_none() {
         return Err(ApiError::bad_body("the signing key must be an Ed25519 public key in hex"));
     }

@@ -602,14 +602,14 @@ fn unsigned(new: &[xuncha_domain::RawChange], device: &Device, signatures: &Hash
 
 /// Whether bytes that are not a document on their own are changes whose history is missing
 /// (as opposed to garbage, or a document this server cannot read).
-fn lacks_history(bytes: &[u8]) -> bool {
+pub(crate) fn lacks_history(bytes: &[u8]) -> bool {
     let mut doc = automerge::AutoCommit::new();
     xuncha_domain::guarded(|| doc.load_incremental(bytes)).is_ok() && !doc.get_missing_deps(&[]).is_empty()
 }
 
 /// Stores an accepted upload: the merged snapshot and its new changes in the log, each
 /// with the device that made it.
-fn store_new(
+pub(crate) fn store_new(
     tx: &mut dyn Tx,
     stored: StoredDoc,
     signatures: &HashMap<&[u8], &[u8]>,
@@ -712,6 +712,17 @@ fn resume(
 /// What the device receives: whole documents on a first sync (and those it asks for
 /// whole), then the log after its cursor.
 pub fn read_entries(tx: &mut dyn Tx, who: &Visibility, legacy: &ReadScope, request: &SyncRequest) -> Result<Page> {
+    let mut page = read_page(tx, who, legacy, request)?;
+    if request.signatures {
+        // A device that passes changes on keeps their authors' signatures with them.
+        for entry in &mut page.entries {
+            entry.signatures = crate::bundles::signature_items(tx.doc_signatures(&entry.doc)?);
+        }
+    }
+    Ok(page)
+}
+
+fn read_page(tx: &mut dyn Tx, who: &Visibility, legacy: &ReadScope, request: &SyncRequest) -> Result<Page> {
     // A cursor this server cannot read (another server, a restored backup, damage) starts
     // the walk over: the device is sent everything again, which merging makes harmless.
     let position = Position::decode(&request.cursor).unwrap_or(None);
@@ -736,7 +747,7 @@ pub fn read_entries(tx: &mut dyn Tx, who: &Visibility, legacy: &ReadScope, reque
                     && tx.device_wrote(&doc.key, &who.device_id)?))
         {
             bytes += doc.snapshot.len();
-            entries.push(Entry { doc: doc.key, changes: doc.snapshot, full: true });
+            entries.push(Entry { doc: doc.key, changes: doc.snapshot, full: true, signatures: Vec::new() });
         }
     }
     let (cursor, more) = match cursor {
@@ -754,7 +765,7 @@ pub fn read_entries(tx: &mut dyn Tx, who: &Visibility, legacy: &ReadScope, reque
                 }
                 bytes += doc.snapshot.len();
                 last = Some(doc.key.clone());
-                entries.push(Entry { doc: doc.key, changes: doc.snapshot, full: true });
+                entries.push(Entry { doc: doc.key, changes: doc.snapshot, full: true, signatures: Vec::new() });
             }
             if more {
                 (Cursor::Snapshots { until_seq, after: last }, true)
@@ -774,7 +785,7 @@ pub fn read_entries(tx: &mut dyn Tx, who: &Visibility, legacy: &ReadScope, reque
                 reached = row.seq;
                 match entries.last_mut() {
                     Some(last) if last.doc == row.key && !last.full => last.changes.extend_from_slice(&row.bytes),
-                    _ => entries.push(Entry { doc: row.key, changes: row.bytes, full: false }),
+                    _ => entries.push(Entry { doc: row.key, changes: row.bytes, full: false, signatures: Vec::new() }),
                 }
             }
             (Cursor::Log { seq: if more { reached } else { resume } }, more)

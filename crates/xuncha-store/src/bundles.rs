@@ -134,4 +134,41 @@ impl Store {
         tx.commit()?;
         Ok(marked)
     }
+
+    /// For each document, whether `peer` holds all of it that this device has: it
+    /// acknowledged the document's current heads, or this device does not hold it. What a
+    /// peer then sends of such a document leaves it holding what this device holds.
+    pub fn held_by_peer(&self, peer: &str, docs: &[(RecordId, Part)]) -> Result<Vec<bool>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT d.heads = p.heads FROM documents d
+             LEFT JOIN bundle_peers p ON p.peer = ?1 AND p.doc_id = d.doc_id WHERE d.doc_id = ?2",
+        )?;
+        docs.iter()
+            .map(|(record, part)| {
+                let same: Option<Option<bool>> =
+                    stmt.query_row(params![peer, part.doc_id(*record)], |row| row.get(0)).optional()?;
+                Ok(same.is_none_or(|s| s.unwrap_or(false)))
+            })
+            .collect()
+    }
+
+    /// A document whole, with the signatures of its changes, to send a peer that lacked
+    /// history it builds on.
+    pub fn outgoing_whole(&self, record: RecordId, part: Part) -> Result<Option<Outgoing>> {
+        self.outgoing_doc(&part.doc_id(record), &[])
+    }
+
+    /// Forgets what `peer` acknowledged of these documents: the next exchange with it sends
+    /// them whole (it lacked history they build on).
+    pub fn forget_for_peer(&mut self, peer: &str, docs: &[(RecordId, Part)]) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (record, part) in docs {
+            tx.execute(
+                "DELETE FROM bundle_peers WHERE peer = ?1 AND doc_id = ?2",
+                params![peer, part.doc_id(*record)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
 }

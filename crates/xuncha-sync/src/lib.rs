@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 pub mod bundle;
+pub mod relay;
 pub mod tls;
 
 use rand::Rng;
@@ -59,6 +60,14 @@ pub enum SyncError {
         "{url} 出示的密钥与注册时的不同（应为 {expected}，实为 {found}）：可能有人冒充服务器，未发送任何数据 / {url} presented another key than the one this device enrolled with (expected {expected}, found {found}): someone may be posing as the server; nothing was sent"
     )]
     WrongServerKey { url: String, expected: String, found: String },
+    #[error(
+        "此设备尚未加入组内同步，请扫描组长屏幕上的二维码 / this device has not joined a team relay; scan the QR code on the team lead's screen"
+    )]
+    NotJoined,
+    #[error(
+        "{url} 不是二维码所示的组内同步点（其签名不符），未加入 / {url} is not the team relay the QR code shows (its signature does not match); nothing was joined"
+    )]
+    NotTheRelay { url: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -75,7 +84,8 @@ impl SyncError {
             SyncError::Server { .. } => ErrorCode::Server,
             SyncError::BadResponse(_) => ErrorCode::BadResponse,
             SyncError::OtherServer { .. } => ErrorCode::OtherServer,
-            SyncError::WrongServerKey { .. } => ErrorCode::WrongServerKey,
+            SyncError::WrongServerKey { .. } | SyncError::NotTheRelay { .. } => ErrorCode::WrongServerKey,
+            SyncError::NotJoined => ErrorCode::NotEnrolled,
             SyncError::Store(_) => ErrorCode::Store,
         }
     }
@@ -153,8 +163,8 @@ fn received_of(response: &reqwest::Response) -> u64 {
 /// How a device talks to its server.
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: reqwest::Client,
-    base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
     /// The key pin this client enforces, if any.
     pin: Option<String>,
     /// The pin of the key the server presented last (over TLS).
@@ -162,12 +172,13 @@ pub struct Client {
 }
 
 /// The device's public keys, as the server registers them.
-fn device_keys(store: &Store) -> DeviceKeys {
+pub(crate) fn device_keys(store: &Store) -> DeviceKeys {
     let (signing, sealing) = store.public_keys();
     DeviceKeys { signing, sealing }
 }
 
-pub(crate) fn key_of(record: RecordId, part: Part) -> DocKey {
+/// A device document's key on the wire.
+pub fn key_of(record: RecordId, part: Part) -> DocKey {
     DocKey {
         record: record.uuid().as_bytes().to_vec(),
         part: match part {
@@ -177,7 +188,8 @@ pub(crate) fn key_of(record: RecordId, part: Part) -> DocKey {
     }
 }
 
-pub(crate) fn from_key(key: &DocKey) -> Result<(RecordId, Part), SyncError> {
+/// A key from the wire as a device document's record and part.
+pub fn from_key(key: &DocKey) -> Result<(RecordId, Part), SyncError> {
     let bytes: [u8; 16] =
         key.record.as_slice().try_into().map_err(|_| SyncError::BadResponse("a record id is not 16 bytes".into()))?;
     let part = match key.part {
@@ -185,6 +197,34 @@ pub(crate) fn from_key(key: &DocKey) -> Result<(RecordId, Part), SyncError> {
         xuncha_protocol::Part::Protected => Part::Protected,
     };
     Ok((RecordId::from_bytes(bytes), part))
+}
+
+/// What goes on the wire of changes to send: the document's key, its changes and their
+/// signatures.
+pub fn upload_of(outgoing: &Outgoing) -> Upload {
+    Upload {
+        doc: key_of(outgoing.record, outgoing.part),
+        changes: outgoing.changes.clone(),
+        signatures: outgoing
+            .signatures
+            .iter()
+            .map(|(hash, signature)| ChangeSignature { hash: hash.0.to_vec(), signature: signature.clone() })
+            .collect(),
+    }
+}
+
+/// Changes that came with their authors' signatures, as a device merges them.
+pub fn carried_of(
+    doc: &DocKey,
+    changes: &[u8],
+    signatures: &[ChangeSignature],
+) -> Result<xuncha_store::Carried, SyncError> {
+    let (record, part) = from_key(doc)?;
+    let signatures = signatures
+        .iter()
+        .filter_map(|s| Some((ChangeHash::try_from(s.hash.as_slice()).ok()?, s.signature.clone())))
+        .collect();
+    Ok(xuncha_store::Carried { incoming: Incoming { record, part, changes: changes.to_vec() }, signatures })
 }
 
 fn number_from(number: &xuncha_protocol::RecordNumber) -> Result<(RecordId, String), SyncError> {
@@ -253,7 +293,7 @@ impl Client {
             .bearer_auth(token)
     }
 
-    fn unreachable(&self, error: reqwest::Error) -> SyncError {
+    pub(crate) fn unreachable(&self, error: reqwest::Error) -> SyncError {
         // The verifier notes the key it was shown: another than the pinned one is no
         // network trouble to wait out, but a server that is not this device's.
         if let (Some(pin), Some(found)) = (&self.pin, self.presented_pin())
@@ -264,7 +304,7 @@ impl Client {
         SyncError::Unreachable { url: self.base.clone(), detail: error.to_string() }
     }
 
-    async fn error_from(&self, response: reqwest::Response) -> SyncError {
+    pub(crate) async fn error_from(&self, response: reqwest::Response) -> SyncError {
         let status = response.status().as_u16();
         let body: Option<ErrorBody> = response.json().await.ok();
         let (code, message) =
@@ -355,7 +395,11 @@ impl Client {
     }
 
     /// One request: send `request`, return the decoded answer and the body sizes.
-    async fn post_sync(&self, token: &str, request: &SyncRequest) -> Result<(SyncResponse, usize, usize), SyncError> {
+    pub(crate) async fn post_sync(
+        &self,
+        token: &str,
+        request: &SyncRequest,
+    ) -> Result<(SyncResponse, usize, usize), SyncError> {
         let body = xuncha_protocol::encode(request);
         let sent = body.len();
         let send = || {
@@ -395,21 +439,7 @@ impl Client {
             let numbers_wanted = store.numbers_wanted(xuncha_protocol::MAX_ENTRIES as usize)?;
             let request = SyncRequest {
                 cursor: store.sync_cursor()?,
-                uploads: outgoing
-                    .iter()
-                    .map(|o| Upload {
-                        doc: key_of(o.record, o.part),
-                        changes: o.changes.clone(),
-                        signatures: o
-                            .signatures
-                            .iter()
-                            .map(|(hash, signature)| ChangeSignature {
-                                hash: hash.0.to_vec(),
-                                signature: signature.clone(),
-                            })
-                            .collect(),
-                    })
-                    .collect(),
+                uploads: outgoing.iter().map(upload_of).collect(),
                 want_full: wants.iter().map(|(record, part)| key_of(*record, *part)).collect(),
                 reference_tag: store.reference_tag()?,
                 keys: if store.sync_value(KEYS_REGISTERED)?.is_none() { Some(device_keys(store)) } else { None },
@@ -417,6 +447,7 @@ impl Client {
                     .iter()
                     .map(|id| serde_bytes::ByteBuf::from(id.uuid().as_bytes().to_vec()))
                     .collect(),
+                signatures: false,
             };
             let (response, sent, received) = self.post_sync(&token, &request).await?;
             if request.keys.is_some() {

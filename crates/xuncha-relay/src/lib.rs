@@ -1,0 +1,258 @@
+//! A team relay: the team lead's tablet or laptop as the team's sync point in a village with
+//! no signal, on a phone hotspot.
+//!
+//! The relay is the district server's own code (protocol, rules, scoping, limits) over a
+//! storage of its own in a folder beside the lead's device database, serving the lead's team
+//! only. It is bridged both ways to the lead's device database:
+//!
+//! - the lead's documents go into the relay as they are (their changes are the lead's and
+//!   those the lead received from the district server), so members see them;
+//! - the changes members bring go into the lead's database with their authors' signatures,
+//!   waiting in its outbox, so that the lead's next sync with the district server (or a
+//!   bundle) takes them there, where each is accepted by its author's signature.
+//!
+//! Members join with the code shown beside the relay's QR code ([`Relay::link`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use xuncha_domain::{ChangeHash, Team};
+use xuncha_protocol::Outcome;
+use xuncha_protocol::bundle::PeerKey;
+use xuncha_protocol::relay::RelayLink;
+use xuncha_server::relay::{self as server_relay, Host};
+use xuncha_server::storage::with_tx;
+use xuncha_server::{AppState, SqliteStorage, Storage};
+use xuncha_store::{CarriedOutcome, Part, Store};
+
+/// What can stop a relay.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// This device may not serve as its team's relay (not a lead, no teams yet).
+    #[error("{0}")]
+    NotALead(String),
+    #[error("组内同步点的数据无法读写：{0} / the relay's data cannot be read or written: {0}")]
+    Storage(#[from] xuncha_server::StorageError),
+    #[error(transparent)]
+    Store(#[from] xuncha_store::StoreError),
+    #[error(transparent)]
+    Identity(#[from] xuncha_server::bundles::ExchangeError),
+    #[error(transparent)]
+    Sync(#[from] xuncha_sync::SyncError),
+    #[error("{0}")]
+    Protocol(String),
+}
+
+/// How many documents or log entries one bridge transaction takes.
+const BRIDGE_BATCH: usize = 500;
+
+/// A team relay on the lead's device.
+pub struct Relay {
+    storage: Arc<SqliteStorage>,
+    dir: PathBuf,
+    team: Team,
+    host: Host,
+    code: String,
+    key: PeerKey,
+    relay_id: String,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay").field("dir", &self.dir).field("team", &self.team.id).finish_non_exhaustive()
+    }
+}
+
+/// What one bridge pass moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Bridged {
+    /// Documents of the lead's device the relay stored (with new changes or not).
+    pub to_relay: usize,
+    /// Documents of the lead's device that received members' changes.
+    pub to_host: usize,
+}
+
+/// The folder a device database's relay keeps its data in: beside it.
+pub fn dir_for(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".relay");
+    PathBuf::from(name)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Relay {
+    /// Opens (or makes) the relay of the device `store` in `dir`, for `team` (or the one team
+    /// the device's user leads), with a new join `code`, seeded with what the device knows.
+    pub fn open(store: &Store, dir: &Path, team: Option<&str>, code: &str) -> Result<Relay, RelayError> {
+        let reference = store.reference()?;
+        let identity = store.identity();
+        let team = server_relay::team_of(&reference, identity.user_id.as_str(), team).map_err(RelayError::NotALead)?;
+        let (signing, sealing) = store.public_keys();
+        let device_id = identity.device_id.to_string();
+        let device_name = reference
+            .devices
+            .iter()
+            .find(|d| d.id == device_id)
+            .map_or_else(|| format!("{} 的设备", identity.user_name), |d| d.name.clone());
+        let host = Host {
+            device_id,
+            device_name,
+            user_id: identity.user_id.to_string(),
+            actor: identity.actor.to_hex_string(),
+            signing_key: signing,
+            sealing_key: sealing,
+        };
+        let storage = Arc::new(SqliteStorage::open(dir)?);
+        let server_identity = xuncha_server::bundles::identity(storage.as_ref(), dir)?;
+        let key = server_identity.key.clone();
+        let now = now_ms();
+        let relay_id = with_tx(storage.as_ref(), true, |tx| {
+            server_relay::prepare(tx, &reference, &team, &host, now)?;
+            tx.server_id()
+        })?;
+        Ok(Relay { storage, dir: dir.to_owned(), team, host, code: code.to_owned(), key, relay_id })
+    }
+
+    /// The team the relay serves.
+    pub fn team(&self) -> &Team {
+        &self.team
+    }
+
+    /// The relay's identity (its storage's server id).
+    pub fn relay_id(&self) -> &str {
+        &self.relay_id
+    }
+
+    /// What the QR code on the lead's screen holds, for a relay reached at `url`.
+    pub fn link(&self, url: &str) -> RelayLink {
+        RelayLink { url: url.to_owned(), key: self.key.to_text(), code: self.code.clone(), team: self.team.id.clone() }
+    }
+
+    /// The server state the relay serves with.
+    pub fn state(&self) -> Result<AppState, RelayError> {
+        let identity = xuncha_server::bundles::identity(self.storage.as_ref(), &self.dir)?;
+        let storage: Arc<dyn Storage> = self.storage.clone();
+        let relay = server_relay::Relay::new(&self.team.id, &self.code, identity);
+        Ok(server_relay::with_relay(AppState::new(storage), relay))
+    }
+
+    /// The name under which the lead's device keeps what the relay acknowledged.
+    fn peer(&self) -> String {
+        format!("relay:{}", self.relay_id)
+    }
+
+    /// One pass both ways: the lead's documents the relay lacks into it, then the changes
+    /// members brought into the lead's database (each batch one transaction on each side).
+    pub fn bridge(&self, store: &mut Store) -> Result<Bridged, RelayError> {
+        let mut bridged = Bridged::default();
+        let peer = self.peer();
+        let now = now_ms();
+        let outgoing = store.bundle_outgoing(&peer)?;
+        for batch in outgoing.chunks(BRIDGE_BATCH) {
+            let outcomes = with_tx(self.storage.as_ref(), true, |tx| {
+                batch
+                    .iter()
+                    .map(|o| {
+                        let upload = xuncha_sync::upload_of(o);
+                        server_relay::store_host(tx, &self.host.device_id, &self.team.id, &upload, now)
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })?;
+            let (mut acked, mut whole) = (Vec::new(), Vec::new());
+            for (sent, outcome) in batch.iter().zip(outcomes) {
+                match outcome {
+                    Outcome::Stored { .. } => acked.push((sent.record, sent.part, sent.heads.clone())),
+                    // History the relay lacks: sent whole on the next pass.
+                    _ => whole.push((sent.record, sent.part)),
+                }
+            }
+            bridged.to_relay += acked.len();
+            store.acknowledge_bundle(&peer, &acked)?;
+            store.forget_for_peer(&peer, &whole)?;
+        }
+        let seq_key = format!("relay_host_seq:{}", self.relay_id);
+        let mut after: u64 = store.sync_value(&seq_key)?.and_then(|s| s.parse().ok()).unwrap_or(0);
+        loop {
+            let (uploads, reached) = with_tx(self.storage.as_ref(), false, |tx| {
+                server_relay::for_host(tx, &self.host.device_id, after, BRIDGE_BATCH as u32)
+            })?;
+            if reached == after {
+                break;
+            }
+            let carried = uploads
+                .iter()
+                .map(|u| xuncha_sync::carried_of(&u.doc, &u.changes, &u.signatures))
+                .collect::<Result<Vec<_>, _>>()?;
+            let docs: Vec<_> = carried.iter().map(|c| (c.incoming.record, c.incoming.part)).collect();
+            let held = store.held_by_peer(&peer, &docs)?;
+            // Members' changes wait in the outbox: the lead's next sync takes them on.
+            let outcomes = store.apply_bundle(&carried, true, now)?;
+            let mut now_held: Vec<(xuncha_domain::RecordId, Part, Vec<ChangeHash>)> = Vec::new();
+            for ((outcome, (record, part)), was_held) in outcomes.into_iter().zip(&docs).zip(held) {
+                match outcome {
+                    CarriedOutcome::Merged { changed, heads } => {
+                        bridged.to_host += usize::from(changed);
+                        if was_held {
+                            now_held.push((*record, *part, heads));
+                        }
+                    }
+                    CarriedOutcome::NeedFull => {
+                        tracing::warn!(%record, "the relay sent changes whose history the lead's device lacks");
+                    }
+                }
+            }
+            store.acknowledge_bundle(&peer, &now_held)?;
+            after = reached;
+            store.set_sync_value(&seq_key, &after.to_string())?;
+        }
+        Ok(bridged)
+    }
+}
+
+/// Serves `relay` on `listener` until `shutdown`, bridging it with the lead's device
+/// database every `every` (and once more at the end).
+pub async fn serve(
+    relay: Arc<Relay>,
+    store: Arc<Mutex<Store>>,
+    listener: tokio::net::TcpListener,
+    every: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), RelayError> {
+    let state = relay.state()?;
+    let pass = {
+        let (relay, store) = (relay.clone(), store.clone());
+        move || -> Result<Bridged, RelayError> {
+            let mut store =
+                store.lock().map_err(|_| RelayError::Protocol("the device database lock was poisoned".into()))?;
+            relay.bridge(&mut store)
+        }
+    };
+    let first = pass.clone();
+    tokio::task::spawn_blocking(first).await.map_err(|e| RelayError::Protocol(e.to_string()))??;
+    let ticker = {
+        let pass = pass.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            loop {
+                interval.tick().await;
+                match tokio::task::spawn_blocking(pass.clone()).await {
+                    Ok(Ok(bridged)) if bridged != Bridged::default() => {
+                        tracing::info!(to_relay = bridged.to_relay, to_host = bridged.to_host, "bridged");
+                    }
+                    Ok(Ok(_)) => {}
+                    Ok(Err(error)) => tracing::warn!(%error, "bridge failed; trying again"),
+                    Err(error) => tracing::warn!(%error, "bridge task failed"),
+                }
+            }
+        })
+    };
+    let served = xuncha_server::serve(listener, state, shutdown).await;
+    ticker.abort();
+    tokio::task::spawn_blocking(pass).await.map_err(|e| RelayError::Protocol(e.to_string()))??;
+    served.map_err(|e| RelayError::Protocol(e.to_string()))
+}

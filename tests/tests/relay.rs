@@ -1,0 +1,182 @@
+//! A team relay in a village with no signal: the lead's device serves its team of three on
+//! loopback (as on a phone hotspot). Members join with the code beside its QR code and see
+//! each other's records and the lead's; a device of another team, a wrong code and a device
+//! that cannot prove its key are refused. Back at the office, the lead's device syncs with
+//! the district server, which accepts the members' changes by their own signatures (the log
+//! names their tablets, not the lead's) and refuses a change the relay forged in a member's
+//! name.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use xuncha_domain::*;
+use xuncha_protocol::Role;
+use xuncha_protocol::relay::RelayLink;
+use xuncha_relay::Relay;
+use xuncha_store::{Carried, Incoming, Part};
+use xuncha_sync::SyncError;
+use xuncha_tests::{Device, District, EAST, WEST, fund_check, new_record};
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The error code a refused join or sync answered with.
+fn refusal(error: SyncError) -> String {
+    match error {
+        SyncError::Server { code, .. } => code.as_str().to_owned(),
+        other => panic!("not a refusal: {other}"),
+    }
+}
+
+#[test]
+fn a_team_relay_serves_its_team_and_the_server_accepts_what_it_carries_by_signature() {
+    let district = District::start();
+    let mut lee = district.device("lee", Role::TeamLead, EAST.0);
+    let mut wang = district.device("wang", Role::Inspector, EAST.0);
+    let mut zhang = district.device("zhang", Role::Inspector, EAST.0);
+    let mut zhao = district.device("zhao", Role::Inspector, "district");
+    district.set_up_round("lee", &[], &["wang", "zhang"]);
+    // zhao works in another team, in another township.
+    let storage = district.storage.as_ref();
+    let west = [
+        xuncha_domain::DivisionEntry { code: WEST.0.into(), name: WEST.1.into(), parent: "330199000000".into() },
+        xuncha_domain::DivisionEntry {
+            code: format!("{}001", &WEST.0[..9]),
+            name: "第一村".into(),
+            parent: WEST.0.into(),
+        },
+    ];
+    xuncha_server::admin::import_divisions(storage, &west, now_ms()).unwrap();
+    let second = xuncha_server::admin::NewTeam {
+        name: "第二巡察组".into(),
+        round: "2024年第一轮".into(),
+        lead: "zhao".into(),
+        deputies: vec![],
+        members: vec![],
+        places: vec![WEST.0.into()],
+        units: vec![],
+    };
+    xuncha_server::admin::add_team(storage, &second, now_ms()).unwrap();
+    for device in [&mut lee, &mut wang, &mut zhang, &mut zhao] {
+        district.synced(device);
+    }
+    // Something of the lead's, written in the village, not yet at the office.
+    let (new, edits) = fund_check("东岭镇第一村危房改造资金检查", 1);
+    let leads = lee.create(&new, &edits);
+
+    // 开启组内同步: only a lead's device can; the lead's shows the QR code.
+    let relay_dir = tempfile::tempdir().unwrap();
+    let not_a_lead = Relay::open(&wang.store, &relay_dir.path().join("wang"), None, "1");
+    assert!(matches!(not_a_lead, Err(xuncha_relay::RelayError::NotALead(_))), "{not_a_lead:?}");
+    let relay = Arc::new(Relay::open(&lee.store, &relay_dir.path().join("lee"), None, "4821 0937").unwrap());
+    let listener = district.runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let link = RelayLink::parse(&relay.link(&url).to_uri()).unwrap();
+    let Device { store: lee_store, client: lee_client, name: lee_name } = lee;
+    let host = Arc::new(Mutex::new(lee_store));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = district.runtime.spawn(xuncha_relay::serve(
+        Arc::clone(&relay),
+        Arc::clone(&host),
+        listener,
+        Duration::from_millis(100),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let join = |device: &mut Device, link: &RelayLink| {
+        district.runtime.block_on(xuncha_sync::relay::join(&mut device.store, link, "平板", TIMEOUT))
+    };
+    let relay_sync =
+        |device: &mut Device| district.runtime.block_on(xuncha_sync::relay::sync(&mut device.store, TIMEOUT)).unwrap();
+
+    // Who may join: the team's own devices, with the code on the lead's screen.
+    let wrong_code = RelayLink { code: "0000 0000".into(), ..link.clone() };
+    assert_eq!(refusal(join(&mut wang, &wrong_code).unwrap_err()), "bad_enrollment_code");
+    assert_eq!(refusal(join(&mut zhao, &link).unwrap_err()), "forbidden", "a device of another team");
+    assert!(matches!(
+        district.runtime.block_on(xuncha_sync::relay::sync(&mut zhao.store, TIMEOUT)),
+        Err(SyncError::NotJoined)
+    ));
+    // A QR code naming another key than the relay's: the join is meant for another relay
+    // (which this one cannot prove to be), and nothing is joined.
+    let other_key = district.bundle_identity().key.to_text();
+    let impostor = RelayLink { key: other_key, ..link.clone() };
+    assert_eq!(refusal(join(&mut wang, &impostor).unwrap_err()), "bad_signature");
+    assert!(xuncha_sync::relay::route(&wang.store).unwrap().is_none());
+    for device in [&mut wang, &mut zhang] {
+        let route = join(device, &link).unwrap();
+        assert_eq!(route.team, relay.team().id);
+    }
+
+    // In the village: wang and zhang each record a check; through the relay, each sees the
+    // other's and the lead's, and the lead's device holds all three.
+    let (new, edits) = fund_check("东岭镇第一村到户补贴发放检查", 2);
+    let by_wang = wang.create(&new, &edits);
+    let (new, edits) = fund_check("东岭镇第一村产业扶贫资金检查", 3);
+    let by_zhang = zhang.create(&new, &edits);
+    let first = relay_sync(&mut wang);
+    assert!(first.refused.is_empty(), "{:?}", first.refused);
+    let report = relay_sync(&mut zhang);
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    relay_sync(&mut wang);
+    for (device, ids) in [(&wang, [leads, by_zhang]), (&zhang, [leads, by_wang])] {
+        for id in ids {
+            assert!(device.store.record(id).is_ok(), "{} lacks {id}", device.name);
+        }
+    }
+    // Members' own records still wait for the district server; teammates' do not.
+    assert_eq!(wang.store.pending_records().unwrap(), vec![by_wang]);
+    // A second sync with nothing new sends nothing and receives nothing.
+    let idle = relay_sync(&mut wang);
+    assert_eq!((idle.sent, idle.received, idle.round_trips), (0, 0, 1), "{idle:?}");
+
+    // The relay closes (a last pass into the lead's database).
+    stop.send(()).unwrap();
+    district.runtime.block_on(serving).unwrap().unwrap();
+    let Ok(host) = Arc::try_unwrap(host) else { panic!("the relay still holds the lead's database") };
+    let mut lee = Device { store: host.into_inner().unwrap(), client: lee_client, name: lee_name };
+    for id in [by_wang, by_zhang] {
+        assert!(lee.store.pending_records().unwrap().contains(&id), "the lead's device carries {id} on");
+    }
+
+    // The relay forges a change in wang's name (wang's actor, signed with the lead's key).
+    let forged_context = wang.store.edit_context(now_ms());
+    let forged_new = new_record(RecordKind::ConductIssue, "伪造的问题线索", EAST, 9);
+    let mut forged = RecordDoc::create(&forged_new, &forged_context).unwrap();
+    let signatures = forged
+        .heads()
+        .into_iter()
+        .map(|h| (h, xuncha_domain::signing::sign(&lee.store.secrets().signing, &h.0)))
+        .collect();
+    let carried = Carried {
+        incoming: Incoming { record: forged_new.id, part: Part::Record, changes: forged.save() },
+        signatures,
+    };
+    lee.store.apply_bundle(&[carried], true, now_ms()).unwrap();
+
+    // Back at the office: the lead's sync takes everything on. The server takes each
+    // member's record as theirs, by their signatures, and refuses the forgery.
+    let report = district.sync(&mut lee).unwrap();
+    let refused: Vec<(&str, &str)> =
+        report.refused.iter().map(|(doc, code, _)| (doc.as_str(), code.as_str())).collect();
+    assert_eq!(refused, [(forged_new.id.to_string().as_str(), "bad_signature")]);
+    assert!(district.server_record(forged_new.id).is_none());
+    for (id, author) in [(by_wang, "wang"), (by_zhang, "zhang"), (leads, "lee")] {
+        let authors = district.logged_authors(id);
+        assert!(!authors.is_empty() && authors.iter().all(|a| a == author), "{id}: {authors:?}");
+    }
+    // The members' own syncs find their work at the office already, and the other team
+    // never saw any of it.
+    for device in [&mut wang, &mut zhang] {
+        district.synced(device);
+        assert!(device.store.pending_records().unwrap().is_empty(), "{}", device.name);
+    }
+    district.synced(&mut zhao);
+    for id in [leads, by_wang, by_zhang] {
+        assert!(zhao.store.record(id).is_err(), "another team's device holds {id}");
+    }
+}
