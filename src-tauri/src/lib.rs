@@ -12,6 +12,7 @@ use tauri::ipc::{InvokeBody, Request, Response};
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_opener::OpenerExt;
 use xuncha_app::bundles::BundleImport;
+use xuncha_app::relay::{RelayInfo, RelayJoined};
 use xuncha_app::reports::{ExportProgress, ExportedFile};
 use xuncha_app::{
     App, AppError, AppStatus, Assignment, AttachmentInput, Config, EnrollInput, EnrollLink, EventSink, ExportResult,
@@ -337,6 +338,26 @@ async fn import_bundle(handle: AppHandle, path: String) -> Result<BundleImport> 
 }
 
 #[tauri::command]
+async fn start_relay(handle: AppHandle) -> Result<RelayInfo> {
+    blocking(handle, move |app| app.start_relay()).await
+}
+
+#[tauri::command]
+async fn stop_relay(handle: AppHandle) -> Result<()> {
+    blocking(handle, move |app| app.stop_relay()).await
+}
+
+#[tauri::command]
+async fn relay_info(handle: AppHandle) -> Result<Option<RelayInfo>> {
+    blocking(handle, move |app| Ok(app.relay_info())).await
+}
+
+#[tauri::command]
+async fn join_relay(handle: AppHandle, link: String) -> Result<RelayJoined> {
+    blocking(handle, move |app| app.join_relay(&link)).await
+}
+
+#[tauri::command]
 async fn export_progress(handle: AppHandle) -> Result<ExportProgress> {
     blocking(handle, move |app| Ok(app.export_progress())).await
 }
@@ -498,6 +519,10 @@ pub fn run() {
             };
             config.fonts_dir = app.path().resource_dir().ok().and_then(|dir| bundled_fonts(&dir));
             config.demo_pin = std::env::var("XUNCHA_DEMO_PIN").ok().filter(|p| !p.is_empty());
+            // Where 开启组内同步 serves (the end-to-end tests keep it on loopback).
+            if let Some(listen) = std::env::var("XUNCHA_RELAY_LISTEN").ok().and_then(|a| a.parse().ok()) {
+                config.relay_listen = listen;
+            }
             let events = Arc::new(WebviewEvents(app.handle().clone()));
             app.manage(App::new(config, events, Arc::new(SystemClock))?);
             destinations.clear_pending();
@@ -559,6 +584,10 @@ pub fn run() {
             bundle_key,
             export_bundle,
             import_bundle,
+            start_relay,
+            stop_relay,
+            relay_info,
+            join_relay,
             export_progress,
             cancel_export,
             open_exported,

@@ -83,6 +83,7 @@ fn a_team_relay_serves_its_team_and_the_server_accepts_what_it_carries_by_signat
         Arc::clone(&host),
         listener,
         Duration::from_millis(100),
+        |_| {},
         async {
             let _ = stopped.await;
         },

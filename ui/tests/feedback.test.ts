@@ -20,7 +20,7 @@ const NOV_26 = Date.UTC(2026, 10, 26, 6, 44);
 const DEC_2 = Date.UTC(2026, 11, 2, 1, 5);
 
 function status(change: Partial<SyncStatus>): SyncStatus {
-  return { state: 'synced', pending: 0, refused: 0, last_synced_ms: null, progress: null, error: null, server_url: '', ...change };
+  return { state: 'synced', pending: 0, refused: 0, last_synced_ms: null, progress: null, error: null, server_url: '', route: 'server', relay_synced_ms: null, ...change };
 }
 
 beforeEach(() => {
@@ -60,6 +60,16 @@ describe('the sync pill', () => {
     useSync().apply(status({ state: 'offline', last_synced_ms: NOV_26 }));
     await flushPromises();
     expect(w.get('[data-testid="sync-text"]').text()).toBe('离线 · 上次同步 11月26日 14:44');
+    w.unmount();
+  });
+
+  it('names the team relay when a sync went through it, with what still waits for the server', async () => {
+    const w = mount(SyncBadge);
+    useSync().apply(status({ route: 'relay', relay_synced_ms: NOV_26, last_synced_ms: NOV_26 - 86_400_000, pending: 2 }));
+    await flushPromises();
+    expect(w.get('[data-testid="sync-text"]').text()).toBe('组内同步 11月26日 14:44');
+    expect(w.get('[data-testid="sync-status"]').attributes('data-route')).toBe('relay');
+    expect(w.text()).toContain('2 项待上传');
     w.unmount();
   });
 

@@ -457,7 +457,7 @@ describe('the lock screen', () => {
     const before = mount(UnlockView);
     expect(before.find('[data-testid="sync-status"]').exists()).toBe(false);
     before.unmount();
-    useSync().apply({ state: 'synced', pending: 0, refused: 0, last_synced_ms: 1_700_000_000_000, progress: { round_trips: 1, documents_up: 0, documents_down: 2, bytes_up: 0, bytes_down: 0 }, error: null, server_url: 'http://s' });
+    useSync().apply({ state: 'synced', pending: 0, refused: 0, last_synced_ms: 1_700_000_000_000, progress: { round_trips: 1, documents_up: 0, documents_down: 2, bytes_up: 0, bytes_down: 0 }, error: null, server_url: 'http://s', route: 'server', relay_synced_ms: null });
     const w = mount(UnlockView);
     const badge = w.find('[data-testid="sync-status"]');
     expect(badge.attributes('data-state')).toBe('synced');

@@ -91,7 +91,7 @@ describe('session', () => {
     session.status = unlocked;
     await records.setFilters({ text: '李秀英' });
     await editor.open('r1');
-    sync.apply({ state: 'synced', pending: 0, refused: 0, last_synced_ms: 1, progress: null, error: null, server_url: '' });
+    sync.apply({ state: 'synced', pending: 0, refused: 0, last_synced_ms: 1, progress: null, error: null, server_url: '', route: 'server', relay_synced_ms: null });
     expect(records.rows).toHaveLength(1);
     expect(editor.view?.record.id).toBe('r1');
 
@@ -256,7 +256,7 @@ describe('sync', () => {
   it('takes the status Rust sends', () => {
     const sync = useSync();
     expect(sync.state).toBe('idle');
-    sync.apply({ state: 'offline', pending: 3, refused: 0, last_synced_ms: null, progress: null, error: null, server_url: '' });
+    sync.apply({ state: 'offline', pending: 3, refused: 0, last_synced_ms: null, progress: null, error: null, server_url: '', route: null, relay_synced_ms: null });
     expect(sync.state).toBe('offline');
     expect(sync.pending).toBe(3);
   });

@@ -433,6 +433,20 @@ pub struct SyncStatus {
     pub progress: Option<SyncProgress>,
     pub error: Option<ErrorDto>,
     pub server_url: String,
+    /// The route of the last sync that went through: the server, or (in a village with no
+    /// signal) the team relay this device joined.
+    pub route: Option<SyncRoute>,
+    /// When it last synced with the team relay (its changes still wait for the server).
+    pub relay_synced_ms: Option<i64>,
+}
+
+/// Which way a sync went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum SyncRoute {
+    Server,
+    Relay,
 }
 
 /// A choice of a closed vocabulary.

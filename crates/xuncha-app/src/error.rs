@@ -56,6 +56,9 @@ pub enum AppError {
     /// short, not a bundle at all).
     #[error(transparent)]
     Bundle(BundleFailure),
+    /// The team relay could not start or run.
+    #[error(transparent)]
+    Relay(xuncha_relay::RelayError),
 }
 
 /// Input the app refuses before it touches anything, each with its own code.
@@ -121,6 +124,10 @@ pub enum BadInput {
     BadServerPin,
     #[error("当前筛选条件下没有记录，无需导出 / no record matches the filter; nothing to export")]
     NothingToExport,
+    #[error(
+        "这不是组内同步二维码，请扫描组长屏幕上的二维码 / this is not a team relay code; scan the code on the team lead's screen"
+    )]
+    NotARelayLink,
 }
 
 impl BadInput {
@@ -149,6 +156,7 @@ impl BadInput {
             BadInput::BadRequest(_) => ErrorCode::BadRequest,
             BadInput::BadServerPin => ErrorCode::BadServerPin,
             BadInput::NothingToExport => ErrorCode::NothingToExport,
+            BadInput::NotARelayLink => ErrorCode::NotARelayLink,
         }
     }
 }
@@ -172,6 +180,8 @@ impl AppError {
             AppError::ExportRunning => ErrorCode::ExportRunning,
             AppError::CannotOpen { .. } => ErrorCode::CannotOpen,
             AppError::Bundle(failure) => ErrorCode::parse(failure.code()),
+            AppError::Relay(xuncha_relay::RelayError::NotALead(_)) => ErrorCode::NotATeamLead,
+            AppError::Relay(_) => ErrorCode::RelayFailed,
         }
     }
 

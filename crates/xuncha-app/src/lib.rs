@@ -14,6 +14,7 @@ pub mod export;
 pub mod photos;
 pub mod records;
 pub mod reference;
+pub mod relay;
 pub mod reports;
 mod schema;
 mod sync;
@@ -87,6 +88,11 @@ pub struct Config {
     pub photo_long_side: u32,
     /// The JPEG quality (1–100) downscaled photos are stored at.
     pub photo_quality: u8,
+    /// Where a 组长's device serves as its team's relay (on the hotspot).
+    pub relay_listen: std::net::SocketAddr,
+    /// The address members reach the relay at, for its QR code [default: this device's
+    /// address on its network].
+    pub relay_url: Option<String>,
 }
 
 impl Config {
@@ -101,6 +107,8 @@ impl Config {
             fonts_dir: None,
             photo_long_side: photos::PhotoSettings::default().long_side,
             photo_quality: photos::PhotoSettings::default().quality,
+            relay_listen: std::net::SocketAddr::from(([0, 0, 0, 0], 8471)),
+            relay_url: None,
         }
     }
 }
@@ -115,7 +123,7 @@ struct Session {
 
 /// This device's name: as the device directory lists it, else as it enrolled (empty for a
 /// device enrolled before names were kept, until the directory arrives).
-fn device_name(store: &Store) -> Result<String> {
+pub(crate) fn device_name(store: &Store) -> Result<String> {
     let own = store.identity().device_id.to_string();
     let listed = store.devices()?.into_iter().find(|d| d.id == own).map(|d| d.name);
     Ok(listed.or(store.sync_value("device_name")?).unwrap_or_default())
@@ -145,6 +153,8 @@ pub struct App {
     fonts: Mutex<Option<Arc<xuncha_report::Fonts>>>,
     /// The export running, if any: one at a time (`reports`).
     export: Mutex<Option<Arc<reports::Job>>>,
+    /// The team relay this device serves, if it does (`relay`).
+    relay: Mutex<Option<relay::Running>>,
 }
 
 fn entropy() -> Result<Entropy> {
@@ -185,6 +195,7 @@ impl App {
             clock,
             fonts: Mutex::new(None),
             export: Mutex::new(None),
+            relay: Mutex::new(None),
         })
     }
 

@@ -12,7 +12,7 @@ use xuncha_domain::ErrorCode;
 use xuncha_store::Store;
 use xuncha_sync::{Client, SyncError};
 
-use crate::dto::{SyncProgress, SyncState, SyncStatus};
+use crate::dto::{SyncProgress, SyncRoute, SyncState, SyncStatus};
 use crate::error::{AppError, ErrorDto};
 use crate::{Clock, EventSink};
 
@@ -22,6 +22,10 @@ const PROBE_EVERY: Duration = Duration::from_secs(3);
 const SYNC_EVERY: Duration = Duration::from_secs(20);
 /// How long after an edit sync waits for more edits, so typing syncs once, not per key.
 const SETTLE: Duration = Duration::from_millis(800);
+/// The sync-state key of when this device last synced with its team relay.
+const RELAY_SYNCED: &str = "relay_synced_ms";
+/// How long a request to the team relay may take.
+const RELAY_TIMEOUT: Duration = Duration::from_secs(60);
 /// The longest pause after failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -94,6 +98,8 @@ impl Worker {
                 progress: None,
                 error: None,
                 server_url,
+                route: None,
+                relay_synced_ms: store.sync_value(RELAY_SYNCED).ok().flatten().and_then(|v| v.parse().ok()),
             }),
             wake: Notify::new(),
             urgent: std::sync::atomic::AtomicBool::new(false),
@@ -197,6 +203,7 @@ async fn run(
                         s.pending = pending;
                         s.refused = refused;
                         s.error = None;
+                        s.route = Some(SyncRoute::Server);
                     });
                     if down > 0 || reference_changed {
                         events.records_changed();
@@ -219,6 +226,12 @@ async fn run(
                     backoff
                 }
             }
+        } else if let Some(down) = via_relay(store, shared, events, clock).await {
+            // No server, but the team relay in the village: the team's changes go round.
+            if down > 0 {
+                events.records_changed();
+            }
+            PROBE_EVERY
         } else {
             shared.update(events, |s| {
                 s.state = SyncState::Offline;
@@ -235,6 +248,34 @@ async fn run(
                 }
             }
             _ = stop.changed() => return,
+        }
+    }
+}
+
+/// One sync with the team relay this device joined, if it joined one and the relay
+/// answers; how many documents came down. The outbox still waits for the server.
+async fn via_relay(store: &mut Store, shared: &Shared, events: &dyn EventSink, clock: &dyn Clock) -> Option<u64> {
+    // Only a device that joined a relay has one to go through.
+    xuncha_sync::relay::route(store).ok().flatten()?;
+    match xuncha_sync::relay::sync(store, RELAY_TIMEOUT).await {
+        Ok(report) => {
+            let now = clock.now_ms();
+            let _ = store.set_sync_value(RELAY_SYNCED, &now.to_string());
+            let (pending, refused) = store.outbox_status().unwrap_or((0, 0));
+            shared.update(events, |s| {
+                s.state = SyncState::Synced;
+                s.relay_synced_ms = Some(now);
+                s.pending = pending;
+                s.refused = refused;
+                s.error = None;
+                s.progress = None;
+                s.route = Some(SyncRoute::Relay);
+            });
+            Some(report.received as u64)
+        }
+        Err(error) => {
+            tracing::debug!(%error, "the team relay did not answer");
+            None
         }
     }
 }

@@ -22,6 +22,8 @@ fn generate(dir: &Path) {
         DownloadReport,
         reports::ExportedFile,
         bundles::BundleImport,
+        relay::RelayInfo,
+        relay::RelayJoined,
         reports::ExportProgress,
         ListQuery,
         ListPage,

@@ -170,10 +170,16 @@ pub fn relay(devices: usize, records: usize, idle_rounds: usize) -> Result<()> {
     let link = relay.link(&format!("http://{}", listener.local_addr()?));
     let host = Arc::new(Mutex::new(lead));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving =
-        runtime.spawn(xuncha_relay::serve(relay.clone(), host.clone(), listener, Duration::from_secs(3600), async {
+    let serving = runtime.spawn(xuncha_relay::serve(
+        relay.clone(),
+        host.clone(),
+        listener,
+        Duration::from_secs(3600),
+        |_| {},
+        async {
             let _ = stopped.await;
-        }));
+        },
+    ));
     for db in &originals {
         let mut store = Store::open(db, PIN)?;
         runtime.block_on(xuncha_sync::relay::join(&mut store, &link, "bench", TIMEOUT))?;

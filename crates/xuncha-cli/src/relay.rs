@@ -16,14 +16,6 @@ use crate::commands::BadInput;
 /// How long a member's request to the relay may take.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A new join code: eight digits, easy to read out beside the QR code.
-fn new_code() -> Result<String> {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
-    let digits: String = bytes.iter().map(|b| char::from(b'0' + b % 10)).collect();
-    Ok(format!("{} {}", &digits[..4], &digits[4..]))
-}
-
 pub fn relay(mut store: Store, db: &Path, args: &RelayArgs, json: bool) -> Result<()> {
     match &args.command {
         Some(RelayCommand::Join { link, name }) => {
@@ -81,7 +73,7 @@ fn serve(store: Store, db: &Path, args: &RelayArgs, listen: std::net::SocketAddr
         .try_init();
     let code = match &args.code {
         Some(code) => code.clone(),
-        None => new_code()?,
+        None => xuncha_relay::new_join_code()?,
     };
     let dir = xuncha_relay::dir_for(db);
     let relay = Relay::open(&store, &dir, args.team.as_deref(), &code).map_err(|e| match e {
@@ -132,7 +124,7 @@ fn serve(store: Store, db: &Path, args: &RelayArgs, listen: std::net::SocketAddr
             tracing::info!("closing the relay after requests under way");
         };
         let store = Arc::new(Mutex::new(store));
-        xuncha_relay::serve(Arc::new(relay), store, listener, Duration::from_millis(args.bridge_ms.max(50)), shutdown)
+        xuncha_relay::serve(Arc::new(relay), store, listener, Duration::from_millis(args.bridge_ms.max(50)), |_| {}, shutdown)
             .await
             .map_err(anyhow::Error::from)
     })

@@ -253,6 +253,18 @@ error_codes! {
     /// A bundle of a kind this side does not import.
     UnexpectedBundleKind = "unexpected_bundle_kind",
 
+    // The team relay (`RelayError`, `SyncError`).
+    /// Only a 组长's or 副组长's device serves as a team relay.
+    NotATeamLead = "not_a_team_lead",
+    /// The relay could not start (its port taken, its data unreadable).
+    RelayFailed = "relay_failed",
+    /// Not a team relay's QR code.
+    NotARelayLink = "not_a_relay_link",
+    /// The device has not joined a team relay.
+    NotJoined = "not_joined",
+    /// The relay could not prove the key its QR code shows.
+    NotTheRelay = "not_the_relay",
+
     // The app's use cases (`AppError::code`, `BadInput::code`).
     /// The app is locked.
     Locked = "locked",

@@ -79,6 +79,14 @@ pub fn dir_for(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// A new join code: eight random digits, easy to read out beside the QR code.
+pub fn new_join_code() -> Result<String, RelayError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| RelayError::Protocol(format!("no randomness from the OS: {e}")))?;
+    let digits: String = bytes.iter().map(|b| char::from(b'0' + b % 10)).collect();
+    Ok(format!("{} {}", &digits[..4], &digits[4..]))
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -215,12 +223,14 @@ impl Relay {
 }
 
 /// Serves `relay` on `listener` until `shutdown`, bridging it with the lead's device
-/// database every `every` (and once more at the end).
+/// database every `every` (and once more at the end); `bridged` hears of every pass that
+/// moved something.
 pub async fn serve(
     relay: Arc<Relay>,
     store: Arc<Mutex<Store>>,
     listener: tokio::net::TcpListener,
     every: std::time::Duration,
+    bridged: impl Fn(Bridged) + Send + Sync + 'static,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
     let state = relay.state()?;
@@ -234,15 +244,17 @@ pub async fn serve(
     };
     let first = pass.clone();
     tokio::task::spawn_blocking(first).await.map_err(|e| RelayError::Protocol(e.to_string()))??;
+    let bridged = Arc::new(bridged);
     let ticker = {
-        let pass = pass.clone();
+        let (pass, bridged) = (pass.clone(), bridged.clone());
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(every);
             loop {
                 interval.tick().await;
                 match tokio::task::spawn_blocking(pass.clone()).await {
-                    Ok(Ok(bridged)) if bridged != Bridged::default() => {
-                        tracing::info!(to_relay = bridged.to_relay, to_host = bridged.to_host, "bridged");
+                    Ok(Ok(moved)) if moved != Bridged::default() => {
+                        tracing::info!(to_relay = moved.to_relay, to_host = moved.to_host, "bridged");
+                        bridged(moved);
                     }
                     Ok(Ok(_)) => {}
                     Ok(Err(error)) => tracing::warn!(%error, "bridge failed; trying again"),
@@ -253,6 +265,9 @@ pub async fn serve(
     };
     let served = xuncha_server::serve(listener, state, shutdown).await;
     ticker.abort();
-    tokio::task::spawn_blocking(pass).await.map_err(|e| RelayError::Protocol(e.to_string()))??;
+    let last = tokio::task::spawn_blocking(pass).await.map_err(|e| RelayError::Protocol(e.to_string()))??;
+    if last != Bridged::default() {
+        bridged(last);
+    }
     served.map_err(|e| RelayError::Protocol(e.to_string()))
 }

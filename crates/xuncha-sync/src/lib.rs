@@ -84,8 +84,9 @@ impl SyncError {
             SyncError::Server { .. } => ErrorCode::Server,
             SyncError::BadResponse(_) => ErrorCode::BadResponse,
             SyncError::OtherServer { .. } => ErrorCode::OtherServer,
-            SyncError::WrongServerKey { .. } | SyncError::NotTheRelay { .. } => ErrorCode::WrongServerKey,
-            SyncError::NotJoined => ErrorCode::NotEnrolled,
+            SyncError::WrongServerKey { .. } => ErrorCode::WrongServerKey,
+            SyncError::NotTheRelay { .. } => ErrorCode::NotTheRelay,
+            SyncError::NotJoined => ErrorCode::NotJoined,
             SyncError::Store(_) => ErrorCode::Store,
         }
     }

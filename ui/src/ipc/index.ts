@@ -5,6 +5,8 @@ import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import { open, save } from '@tauri-apps/plugin-dialog';
 import type { AppStatus } from '../bindings/AppStatus';
+import type { RelayInfo } from '../bindings/RelayInfo';
+import type { RelayJoined } from '../bindings/RelayJoined';
 import type { Assignment } from '../bindings/Assignment';
 import type { DivisionEntry } from '../bindings/DivisionEntry';
 import type { EnrollLink } from '../bindings/EnrollLink';
@@ -155,6 +157,14 @@ export const ipc = {
   exportBundle: (to: string, attachments: boolean) => call<ExportedFile>('export_bundle', { to, attachments }),
   /** 导入同步包: the bundle (or receipt) at `path`, checked whole and merged. */
   importBundle: (path: string) => call<BundleImport>('import_bundle', { path }),
+  /** 开启组内同步: this 组长's device serves its team on the local network; its QR code. */
+  startRelay: () => call<RelayInfo>('start_relay'),
+  /** 关闭组内同步 (members' changes wait in this device's outbox for the server). */
+  stopRelay: () => call<null>('stop_relay'),
+  /** The relay this device serves, if it does. */
+  relayInfo: () => call<RelayInfo | null>('relay_info'),
+  /** 加入组内同步: joins the relay a 组长's QR code names (its text). */
+  joinRelay: (link: string) => call<RelayJoined>('join_relay', { link }),
   /** How far the running export is (asked while one runs). */
   exportProgress: () => call<ExportProgress>('export_progress'),
   /** Stops the running export: it answers `cancelled` and writes nothing. */
