@@ -120,7 +120,9 @@ const BATCH_DOCS: usize = 200;
 
 /// Syncs with the relay this device joined until both sides hold each other's changes:
 /// sends what the relay has not acknowledged, receives its team's changes with their
-/// signatures, each answer applied in one transaction before the next request.
+/// signatures. Each answer is applied before the next request (the merge in one
+/// transaction, the cursor last), so a sync cut short resumes without losing anything:
+/// what arrives twice merges once.
 pub async fn sync(store: &mut Store, timeout: Duration) -> Result<RelayReport, SyncError> {
     let route = route(store)?.ok_or(SyncError::NotJoined)?;
     let client = Client::new(&route.url, timeout)?;
