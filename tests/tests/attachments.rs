@@ -152,8 +152,9 @@ fn a_villages_photos_are_fetched_in_one_go_and_only_those() {
     let village = ListQuery { village: Some("330199101001".into()), ..ListQuery::default() };
     let (records, wanted) = xuncha_app::records::missing_attachments(&li.store, &village, "supervisor").unwrap();
     assert_eq!((records, wanted.len()), (2, 2), "two records, two distinct photos: {wanted:?}");
+    let timeout = std::time::Duration::from_secs(20);
     let report =
-        district.runtime.block_on(xuncha_app::records::download(&mut li.store, &li.client, records, &wanted)).unwrap();
+        district.runtime.block_on(xuncha_app::records::download(&mut li.store, timeout, records, &wanted)).unwrap();
     assert_eq!((report.records, report.missing, report.fetched, report.failed), (2, 2, 2, 0));
     assert_eq!(report.bytes, (a.len() + b.len()) as u64);
     let sha = |bytes: &[u8]| xuncha_store::sha256_hex(bytes);

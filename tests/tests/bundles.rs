@@ -12,6 +12,7 @@ use xuncha_domain::*;
 use xuncha_protocol::Role;
 use xuncha_server::bundles::{self, ExchangeError, Imported};
 use xuncha_server::storage::with_tx;
+use xuncha_sync::bundle::Stage;
 use xuncha_tests::{Device, District, EAST, fund_check, new_record};
 
 fn now_ms() -> i64 {
@@ -125,24 +126,26 @@ fn records_cross_the_air_gap_as_bundle_files_and_decisions_come_back() {
     zhao.edit(draft, &[step(ReviewStatus::Submitted, Capacity::Handler, "", None)]);
     let tablet = files.path().join("zhao-to-b.xcb");
     let to_b = b.bundle_identity().key;
-    xuncha_sync::bundle::export(&zhao.store, &to_b, false, std::fs::File::create(&tablet).unwrap(), "t1", now_ms())
-        .unwrap();
+    let out = std::fs::File::create(&tablet).unwrap();
+    xuncha_sync::bundle::export(&zhao.store, &to_b, false, out, "t1", now_ms(), &mut |_| true).unwrap();
     let imported = import(&b, &tablet).unwrap();
     assert!(imported.refused.is_empty(), "{:?}", imported.refused);
     assert_eq!(b.server_record(draft).unwrap().read().review.status, ReviewStatus::Submitted);
+    let receipt = std::fs::read(tablet.with_extension("receipt")).unwrap();
     let marked = xuncha_sync::bundle::import(
         &mut zhao.store,
-        std::fs::File::open(tablet.with_extension("receipt")).unwrap(),
+        receipt.as_slice(),
+        receipt.len() as u64,
         "r",
         now_ms(),
+        &mut |_| true,
     )
     .unwrap();
     assert_eq!(marked.acknowledged, 2);
     // What B has acknowledged is not sent again.
     let again = files.path().join("zhao-to-b-2.xcb");
-    let exported =
-        xuncha_sync::bundle::export(&zhao.store, &to_b, false, std::fs::File::create(&again).unwrap(), "t2", now_ms())
-            .unwrap();
+    let out = std::fs::File::create(&again).unwrap();
+    let exported = xuncha_sync::bundle::export(&zhao.store, &to_b, false, out, "t2", now_ms(), &mut |_| true).unwrap();
     assert_eq!(exported.documents, 0);
 
     // Everything ends up everywhere.
@@ -229,10 +232,35 @@ fn a_teammates_changes_carried_by_another_tablet_keep_their_author_and_forgeries
     let id = zhang.create(&new, &edits);
     let file = files.path().join("zhang-to-zhao.xcb");
     let to_zhao = xuncha_sync::bundle::identity(&zhao.store).unwrap();
-    xuncha_sync::bundle::export(&zhang.store, &to_zhao, false, std::fs::File::create(&file).unwrap(), "h", now_ms())
-        .unwrap();
-    let took =
-        xuncha_sync::bundle::import(&mut zhao.store, std::fs::File::open(&file).unwrap(), "r", now_ms()).unwrap();
+    let mut exporting = Vec::new();
+    let out = std::fs::File::create(&file).unwrap();
+    let mut watch = |step: xuncha_sync::bundle::Step| {
+        exporting.push(step);
+        true
+    };
+    xuncha_sync::bundle::export(&zhang.store, &to_zhao, false, out, "h", now_ms(), &mut watch).unwrap();
+    let stages: Vec<_> = exporting.iter().map(|s| s.stage).collect();
+    assert_eq!(stages, [Stage::Reading, Stage::Writing], "{exporting:?}");
+    // An import stopped while the bundle is read applies nothing; then it goes through,
+    // saying how far it is at each stage.
+    let bytes = std::fs::read(&file).unwrap();
+    let size = bytes.len() as u64;
+    let stopped = xuncha_sync::bundle::import(&mut zhao.store, bytes.as_slice(), size, "r", now_ms(), &mut |step| {
+        step.stage != Stage::Verifying
+    });
+    assert!(matches!(stopped, Err(xuncha_sync::bundle::BundleFailure::Cancelled)), "{stopped:?}");
+    assert!(zhao.store.record(id).is_err(), "a cancelled import applied something");
+    let mut importing = Vec::new();
+    let took = xuncha_sync::bundle::import(&mut zhao.store, bytes.as_slice(), size, "r", now_ms(), &mut |step| {
+        importing.push(step);
+        true
+    })
+    .unwrap();
+    let read = importing.iter().rfind(|s| s.stage == Stage::Verifying).unwrap();
+    assert_eq!((read.done, read.total), (size.div_ceil(1024), size.div_ceil(1024)), "the reading reaches its end");
+    let merging = importing.iter().find(|s| s.stage == Stage::Merging).unwrap();
+    assert_eq!(merging.total, 1);
+    assert_eq!(importing.last().unwrap().stage, Stage::Writing, "{importing:?}");
     assert_eq!((took.documents, took.merged), (1, 1));
     assert!(zhao.store.pending_records().unwrap().contains(&id), "waits to go to the server");
     a.synced(&mut zhao);

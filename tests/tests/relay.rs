@@ -4,7 +4,9 @@
 //! that cannot prove its key are refused. Back at the office, the lead's device syncs with
 //! the district server, which accepts the members' changes by their own signatures (the log
 //! names their tablets, not the lead's) and refuses a change the relay forged in a member's
-//! name.
+//! name. Photos travel the same way: a member's reach the lead's device (which takes them on
+//! to the district server) and teammates (who fetch them from the relay while the server is
+//! out of reach), and none goes back to where it came from.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +15,8 @@ use xuncha_domain::*;
 use xuncha_protocol::Role;
 use xuncha_protocol::relay::RelayLink;
 use xuncha_relay::Relay;
-use xuncha_store::{Carried, Incoming, Part};
+use xuncha_server::storage::with_tx;
+use xuncha_store::{Carried, Incoming, NewAttachment, Part};
 use xuncha_sync::SyncError;
 use xuncha_tests::{Device, District, EAST, WEST, fund_check, new_record};
 
@@ -22,6 +25,21 @@ fn now_ms() -> i64 {
 }
 
 const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A photo of `len` bytes, different for each `seed`.
+fn photo(seed: u8, len: usize) -> NewAttachment {
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    let mut x = u32::from(seed) | 0x9E37_0000;
+    bytes.extend((0..len).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as u8
+    }));
+    NewAttachment {
+        bytes, mime: "image/jpeg".into(), caption: format!("现场照片{seed}"), taken_at_ms: None, gps: None
+    }
+}
 
 /// The error code a refused join or sync answered with.
 fn refusal(error: SyncError) -> String {
@@ -33,7 +51,7 @@ fn refusal(error: SyncError) -> String {
 
 #[test]
 fn a_team_relay_serves_its_team_and_the_server_accepts_what_it_carries_by_signature() {
-    let district = District::start();
+    let mut district = District::start();
     let mut lee = district.device("lee", Role::TeamLead, EAST.0);
     let mut wang = district.device("wang", Role::Inspector, EAST.0);
     let mut zhang = district.device("zhang", Role::Inspector, EAST.0);
@@ -66,6 +84,8 @@ fn a_team_relay_serves_its_team_and_the_server_accepts_what_it_carries_by_signat
     // Something of the lead's, written in the village, not yet at the office.
     let (new, edits) = fund_check("东岭镇第一村危房改造资金检查", 1);
     let leads = lee.create(&new, &edits);
+    let leads_photo = photo(1, 40_000);
+    lee.store.edit_with_attachments(leads, &[], std::slice::from_ref(&leads_photo), now_ms()).unwrap();
 
     // 开启组内同步: only a lead's device can; the lead's shows the QR code.
     let relay_dir = tempfile::tempdir().unwrap();
@@ -119,8 +139,12 @@ fn a_team_relay_serves_its_team_and_the_server_accepts_what_it_carries_by_signat
     let by_wang = wang.create(&new, &edits);
     let (new, edits) = fund_check("东岭镇第一村产业扶贫资金检查", 3);
     let by_zhang = zhang.create(&new, &edits);
+    // A photo larger than one piece on every leg of its way.
+    let wangs_photo = photo(2, 1_500_000);
+    wang.store.edit_with_attachments(by_wang, &[], std::slice::from_ref(&wangs_photo), now_ms()).unwrap();
     let first = relay_sync(&mut wang);
     assert!(first.refused.is_empty(), "{:?}", first.refused);
+    assert_eq!(first.files_up, 1, "{first:?}");
     let report = relay_sync(&mut zhang);
     assert!(report.refused.is_empty(), "{:?}", report.refused);
     relay_sync(&mut wang);
@@ -133,7 +157,40 @@ fn a_team_relay_serves_its_team_and_the_server_accepts_what_it_carries_by_signat
     assert_eq!(wang.store.pending_records().unwrap(), vec![by_wang]);
     // A second sync with nothing new sends nothing and receives nothing.
     let idle = relay_sync(&mut wang);
-    assert_eq!((idle.sent, idle.received, idle.round_trips), (0, 0, 1), "{idle:?}");
+    assert_eq!((idle.sent, idle.received, idle.round_trips, idle.files_up), (0, 0, 1, 0), "{idle:?}");
+
+    // Photos through the relay: zhang fetches wang's from it (the relay had it from wang)
+    // and the lead's (the bridge took it in); the relay checks what the record shows.
+    let (wang_sha, lead_sha) = (wangs_photo.reference().sha256, leads_photo.reference().sha256);
+    let fetched = district
+        .runtime
+        .block_on(xuncha_sync::relay::download_attachment(&mut zhang.store, &wang_sha, "image/jpeg", TIMEOUT))
+        .unwrap();
+    assert_eq!(fetched, wangs_photo.bytes);
+    // With the district server out of reach, the app's fetch goes to the relay.
+    district.stop();
+    let mut fetched = Err(SyncError::NotJoined);
+    for _ in 0..50 {
+        // The lead's photo reaches the relay with the next bridge pass.
+        fetched = district.runtime.block_on(xuncha_sync::relay::download_attachment_anywhere(
+            &mut zhang.store,
+            &lead_sha,
+            "image/jpeg",
+            TIMEOUT,
+        ));
+        if fetched.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(fetched.unwrap(), leads_photo.bytes);
+    district.resume();
+    // What zhang fetched is the lead's to take to the server, and goes back to no relay.
+    assert!(zhang.store.attachments_to_upload().unwrap().is_empty());
+    let again = district.runtime.block_on(xuncha_sync::relay::sync(&mut zhang.store, TIMEOUT)).unwrap();
+    assert_eq!(again.files_up, 0, "{again:?}");
+    // wang still takes its own photo to the server itself (in case the lead's device is lost).
+    assert_eq!(wang.store.attachments_to_upload().unwrap().len(), 1);
 
     // The relay closes (a last pass into the lead's database).
     stop.send(()).unwrap();
@@ -143,6 +200,9 @@ fn a_team_relay_serves_its_team_and_the_server_accepts_what_it_carries_by_signat
     for id in [by_wang, by_zhang] {
         assert!(lee.store.pending_records().unwrap().contains(&id), "the lead's device carries {id} on");
     }
+    assert_eq!(lee.store.attachment(&wang_sha).unwrap(), wangs_photo.bytes);
+    let to_carry: Vec<String> = lee.store.attachments_to_upload().unwrap().into_iter().map(|a| a.sha256).collect();
+    assert!(to_carry.contains(&wang_sha) && to_carry.contains(&lead_sha), "{to_carry:?}");
 
     // The relay forges a change in wang's name (wang's actor, signed with the lead's key).
     let forged_context = wang.store.edit_context(now_ms());
@@ -166,6 +226,11 @@ fn a_team_relay_serves_its_team_and_the_server_accepts_what_it_carries_by_signat
         report.refused.iter().map(|(doc, code, _)| (doc.as_str(), code.as_str())).collect();
     assert_eq!(refused, [(forged_new.id.to_string().as_str(), "bad_signature")]);
     assert!(district.server_record(forged_new.id).is_none());
+    // The photos reached the district server with the lead's sync.
+    for sha in [&wang_sha, &lead_sha] {
+        let held = with_tx(district.storage.as_ref(), false, |tx| tx.attachment_state(sha)).unwrap();
+        assert!(held.is_some_and(|h| h.complete), "the server lacks {sha}");
+    }
     for (id, author) in [(by_wang, "wang"), (by_zhang, "zhang"), (leads, "lee")] {
         let authors = district.logged_authors(id);
         assert!(!authors.is_empty() && authors.iter().all(|a| a == author), "{id}: {authors:?}");

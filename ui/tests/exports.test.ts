@@ -45,7 +45,7 @@ function file(change: Partial<ExportedFile> = {}): ExportedFile {
   };
 }
 
-const idle: ExportProgress = { running: false, document: null, stage: 'idle', done: 0, total: 0, cancelling: false };
+const idle: ExportProgress = { running: false, document: null, importing: false, stage: 'idle', done: 0, total: 0, cancelling: false };
 
 beforeEach(() => {
   freshPinia();
@@ -88,7 +88,7 @@ describe('an export', () => {
     const opened: string[] = [];
     mockIPC((cmd, args) => {
       if (cmd === 'report_draft') return new Promise<ExportedFile>((resolve) => (finish = resolve));
-      if (cmd === 'export_progress') return { running: true, document: 'draft', stage: 'fetching', done: 1, total: 4, cancelling: false };
+      if (cmd === 'export_progress') return { running: true, document: 'draft', importing: false, stage: 'fetching', done: 1, total: 4, cancelling: false };
       if (cmd === 'open_exported') opened.push((args as { path: string }).path);
       return null;
     });
@@ -126,7 +126,7 @@ describe('an export', () => {
     mockIPC((cmd) => {
       asked.push(cmd);
       if (cmd === 'export_media') return new Promise((_, no) => (reject = no));
-      if (cmd === 'cancel_export') return { running: true, document: 'media', stage: 'archiving', done: 3, total: 10, cancelling: true };
+      if (cmd === 'cancel_export') return { running: true, document: 'media', importing: false, stage: 'archiving', done: 3, total: 10, cancelling: true };
       if (cmd === 'export_progress') return idle;
       return null;
     });
@@ -143,6 +143,54 @@ describe('an export', () => {
     expect(exports.cancelled).toBe(1);
     expect(exports.busy).toBe(false);
     expect(asked.filter((c) => c === 'export_workbook')).toEqual([]);
+  });
+
+  it('shows an import of a sync bundle as it is read and merged, and says a cancelled one changed nothing', async () => {
+    vi.useFakeTimers();
+    let finish: (answer: string) => void = () => {};
+    let reject: (e: unknown) => void = () => {};
+    let stage = 'verifying';
+    mockIPC((cmd) => {
+      if (cmd === 'export_progress') return { running: true, document: 'bundle', importing: true, stage, done: 512, total: 2048, cancelling: false };
+      if (cmd === 'cancel_export') return { running: true, document: 'bundle', importing: true, stage, done: 512, total: 2048, cancelling: true };
+      return null;
+    });
+    const status = mount(ExportStatus, { attachTo: document.body });
+    const exports = useExports();
+    const done = exports.track('bundle', () => new Promise<string>((resolve) => (finish = resolve)));
+    await vi.advanceTimersByTimeAsync(POLL_MS * 2);
+    await flushPromises();
+    const progress = () => document.querySelector('[data-testid="export-progress"]')!;
+    expect(progress().getAttribute('data-importing')).toBe('true');
+    expect(progress().textContent).toContain('正在导入同步包');
+    expect(progress().textContent).toContain('正在读取并校验签名');
+    expect(progress().textContent).toContain('512 / 2048');
+    stage = 'merging';
+    await vi.advanceTimersByTimeAsync(POLL_MS);
+    await flushPromises();
+    expect(progress().textContent).toContain('正在合并记录');
+    finish('imported');
+    expect(await done).toBe('imported');
+    expect(exports.busy).toBe(false);
+    // No file was made: nothing to save, no result dialog.
+    expect(exports.result).toBeNull();
+
+    // Cancelled while it is read: said once, in the import's words; no error.
+    const cancelled = exports.track('bundle', () => new Promise<string>((_, no) => (reject = no)));
+    await exports.cancel();
+    reject({ code: 'cancelled', cause: null, params: {}, message: '已取消，未做任何更改 / cancelled; nothing was changed' });
+    expect(await cancelled).toBeNull();
+    expect(exports.cancelled).toBe(1);
+    expect(exports.error).toBeNull();
+    await flushPromises();
+    expect(document.body.textContent).toContain('已取消，未做任何更改');
+    // A failure is the caller's to word (it is thrown, and no export error is kept).
+    const failed = exports.track('bundle', () => Promise.reject({ code: 'bundle_damaged', cause: null, params: {}, message: 'damaged' }));
+    await expect(failed).rejects.toMatchObject({ code: 'bundle_damaged' });
+    expect(exports.error).toBeNull();
+    expect(exports.busy).toBe(false);
+    vi.useRealTimers();
+    status.unmount();
   });
 
   it('words a refusal from its cause, and offers no 打开 where files cannot be opened', async () => {

@@ -6,11 +6,11 @@
 
 use serde::Serialize;
 use xuncha_protocol::bundle::PeerKey;
-use xuncha_sync::bundle::{self, BundleFailure};
+use xuncha_sync::bundle::{self, BundleFailure, Stage, Step};
 
 use crate::App;
 use crate::error::{AppError, BadInput, Result};
-use crate::reports::{DocumentKind, ExportedFile};
+use crate::reports::{DocumentKind, ExportStage, ExportedFile, Running};
 
 /// One document the other side refused, as its receipt says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,8 +47,26 @@ impl From<BundleFailure> for AppError {
     fn from(failure: BundleFailure) -> AppError {
         match failure {
             BundleFailure::Store(error) => AppError::Store(error),
+            BundleFailure::Cancelled => AppError::Cancelled,
             other => AppError::Bundle(other),
         }
+    }
+}
+
+/// Passes a bundle's progress on to the running job; `false` (stop) once cancelling was
+/// asked for.
+pub(crate) fn watch(job: &Running<'_>, importing: bool) -> impl FnMut(Step) -> bool {
+    move |step| {
+        let stage = match step.stage {
+            Stage::Reading => ExportStage::Reading,
+            Stage::Files if importing => ExportStage::Storing,
+            Stage::Files => ExportStage::Archiving,
+            Stage::Verifying => ExportStage::Verifying,
+            Stage::Merging => ExportStage::Merging,
+            Stage::Writing => ExportStage::Writing,
+        };
+        job.set(stage, step.done, step.total);
+        !job.cancelled()
     }
 }
 
@@ -63,24 +81,32 @@ impl App {
     /// export folder.
     pub fn export_bundle(&self, to: &str, attachments: bool) -> Result<ExportedFile> {
         let to = PeerKey::parse(to).map_err(|e| AppError::Bundle(BundleFailure::Bundle(e)))?;
-        let _job = self.start_export(DocumentKind::Bundle)?;
+        let job = self.start_export(DocumentKind::Bundle)?;
         let store = self.export_store()?;
         let id = self.new_bundle_id()?;
         let path = self.export_path(DocumentKind::Bundle.zh(), xuncha_protocol::bundle::EXTENSION)?;
         let mut bytes = Vec::new();
-        let exported = bundle::export(&store, &to, attachments, &mut bytes, &id, self.clock.now_ms())?;
+        let now = self.clock.now_ms();
+        let exported = bundle::export(&store, &to, attachments, &mut bytes, &id, now, &mut watch(&job, false))?;
         self.write(&path, &bytes)?;
         Ok(ExportedFile { openable: false, ..self.exported(&path, DocumentKind::Bundle, exported.documents) })
     }
 
     /// 导入同步包: checks the bundle at `path` whole and merges it in one transaction (a
     /// receipt to give back is written to the export folder), or marks what a receipt says.
+    /// It runs as a job (its progress asked for like an export's; cancelled while it is
+    /// read, nothing is applied), on a connection of its own so the UI goes on meanwhile.
     pub fn import_bundle(&self, path: &str) -> Result<BundleImport> {
-        let file =
-            std::fs::File::open(path).map_err(|e| AppError::Io { path: path.to_owned(), detail: e.to_string() })?;
+        let io = |e: std::io::Error| AppError::Io { path: path.to_owned(), detail: e.to_string() };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        let job = self.start_job(DocumentKind::Bundle, true)?;
+        let mut store = self.export_store()?;
         let id = self.new_bundle_id()?;
         let now = self.clock.now_ms();
-        let imported = self.with(|s| Ok(bundle::import(&mut s.store, std::io::BufReader::new(file), &id, now)?))?;
+        let input = std::io::BufReader::new(file);
+        let imported = bundle::import(&mut store, input, size, &id, now, &mut watch(&job, true))?;
+        self.changed();
         let answer = match &imported.receipt {
             Some(bytes) => {
                 let path = self.export_path(DocumentKind::Receipt.zh(), xuncha_protocol::bundle::EXTENSION)?;

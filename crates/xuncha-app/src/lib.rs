@@ -36,6 +36,9 @@ pub use schema::schema;
 /// The name of the device database in the app's data directory.
 pub const DB_FILE: &str = "device.db";
 
+/// How long fetching one photo or file may take.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Where the app reads the time (the edge of the system: the domain never does).
 pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now_ms(&self) -> i64;
@@ -713,8 +716,9 @@ impl App {
         Ok(view)
     }
 
-    /// An attachment's bytes: from the device, or fetched from the server if another
-    /// device added it (`mime` is what the record says of it).
+    /// An attachment's bytes: from the device, or fetched from the server (or the team
+    /// relay while the server is out of reach) if another device added it (`mime` is what
+    /// the record says of it).
     pub fn attachment(&self, sha256: &str, mime: &str) -> Result<Vec<u8>> {
         let local = self.with(|s| match s.store.attachment(sha256) {
             Ok(bytes) => Ok(Some(bytes)),
@@ -726,8 +730,8 @@ impl App {
         }
         // Download on a connection of its own, so the UI is not held while it runs.
         let mut store = self.with(|s| Ok(s.store.open_another()?))?;
-        let client = Client::for_device(&store, Duration::from_secs(120))?;
-        Ok(self.runtime.block_on(client.download_attachment(&mut store, sha256, mime))?)
+        let fetched = xuncha_sync::relay::download_attachment_anywhere(&mut store, sha256, mime, DOWNLOAD_TIMEOUT);
+        Ok(self.runtime.block_on(fetched)?)
     }
 
     /// Fetches every photo and document of the records `query` picks that this device does
@@ -738,8 +742,7 @@ impl App {
             return Ok(DownloadReport { records, ..DownloadReport::default() });
         }
         let mut store = self.with(|s| Ok(s.store.open_another()?))?;
-        let client = Client::for_device(&store, Duration::from_secs(120))?;
-        self.runtime.block_on(records::download(&mut store, &client, records, &wanted))
+        self.runtime.block_on(records::download(&mut store, DOWNLOAD_TIMEOUT, records, &wanted))
     }
 
     /// A photo's thumbnail ([`photos::thumbnail`]): the one kept on the device, or else one

@@ -57,11 +57,12 @@ pub fn list(store: &Store, query: &ListQuery, role: &str, today: &str) -> Result
 }
 
 /// Fetches `wanted` (from [`missing_attachments`]) into the device, one by one, each stored
-/// as it arrives. A file the server cannot give is counted and skipped; if none arrives and
-/// some failed, the first failure is the answer (the server is unreachable, say).
+/// as it arrives, from the server (or the team relay while the server is out of reach). A
+/// file that cannot be had is counted and skipped; if none arrives and some failed, the
+/// first failure is the answer (the server is unreachable, say).
 pub async fn download(
     store: &mut Store,
-    client: &xuncha_sync::Client,
+    timeout: std::time::Duration,
     records: u32,
     wanted: &[(String, String)],
 ) -> Result<crate::dto::DownloadReport> {
@@ -72,7 +73,7 @@ pub async fn download(
     };
     let mut first_error = None;
     for (sha256, mime) in wanted {
-        match client.download_attachment(store, sha256, mime).await {
+        match xuncha_sync::relay::download_attachment_anywhere(store, sha256, mime, timeout).await {
             Ok(bytes) => {
                 report.fetched += 1;
                 report.bytes += bytes.len() as u64;

@@ -130,8 +130,8 @@ impl App {
             listener,
             std::time::Duration::from_secs(2),
             move |moved: xuncha_relay::Bridged| {
-                // Members' records arrived: the lists show them.
-                if moved.to_host > 0 {
+                // Members' records or photos arrived: the lists show them.
+                if moved.to_host > 0 || moved.files_to_host > 0 {
                     events.records_changed();
                 }
             },

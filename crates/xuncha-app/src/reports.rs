@@ -381,20 +381,29 @@ pub enum ExportStage {
     Fetching,
     /// Typesetting the document.
     Typesetting,
-    /// Putting the attachments into the archive.
+    /// Putting the attachments into the archive (or a sync bundle).
     Archiving,
     /// Writing the file.
     Writing,
+    /// Reading a sync bundle and checking its signatures.
+    Verifying,
+    /// Merging a sync bundle's records (one transaction).
+    Merging,
+    /// Storing the photos and files a sync bundle carries.
+    Storing,
 }
 
 impl ExportStage {
-    const ALL: [ExportStage; 6] = [
+    const ALL: [ExportStage; 9] = [
         ExportStage::Idle,
         ExportStage::Reading,
         ExportStage::Fetching,
         ExportStage::Typesetting,
         ExportStage::Archiving,
         ExportStage::Writing,
+        ExportStage::Verifying,
+        ExportStage::Merging,
+        ExportStage::Storing,
     ];
 }
 
@@ -404,6 +413,8 @@ impl ExportStage {
 pub struct ExportProgress {
     pub running: bool,
     pub document: Option<DocumentKind>,
+    /// It reads a file in (导入同步包) rather than making one.
+    pub importing: bool,
     pub stage: ExportStage,
     /// Steps done of `total` in this stage (records read, attachments archived).
     pub done: u32,
@@ -416,6 +427,7 @@ pub struct ExportProgress {
 #[derive(Debug)]
 pub(crate) struct Job {
     document: DocumentKind,
+    importing: bool,
     stage: AtomicU8,
     done: AtomicU32,
     total: AtomicU32,
@@ -438,13 +450,20 @@ impl Running<'_> {
     }
 
     /// Whether cancelling was asked for.
-    fn cancelled(&self) -> bool {
+    pub(crate) fn cancelled(&self) -> bool {
         self.job.cancel.load(Ordering::Relaxed)
     }
 
     /// Refuses to go on once cancelling was asked for.
     fn check(&self) -> Result<()> {
         if self.cancelled() { Err(AppError::Cancelled) } else { Ok(()) }
+    }
+
+    /// Where the job stands: `done` steps of `total` in `stage`.
+    pub(crate) fn set(&self, stage: ExportStage, done: u64, total: u64) {
+        self.job.done.store(u32::try_from(done).unwrap_or(u32::MAX), Ordering::Relaxed);
+        self.job.total.store(u32::try_from(total).unwrap_or(u32::MAX), Ordering::Relaxed);
+        self.job.stage.store(stage as u8, Ordering::Relaxed);
     }
 
     /// One step done; refuses to go on once cancelling was asked for.
@@ -515,12 +534,18 @@ impl App {
 
     /// Starts an export, or refuses while another one runs.
     pub(crate) fn start_export(&self, document: DocumentKind) -> Result<Running<'_>> {
+        self.start_job(document, false)
+    }
+
+    /// Starts an export or an import (of a sync bundle), or refuses while another runs.
+    pub(crate) fn start_job(&self, document: DocumentKind, importing: bool) -> Result<Running<'_>> {
         let mut running = self.running_export();
         if running.is_some() {
             return Err(AppError::ExportRunning);
         }
         let job = Arc::new(Job {
             document,
+            importing,
             stage: AtomicU8::new(ExportStage::Reading as u8),
             done: AtomicU32::new(0),
             total: AtomicU32::new(0),
@@ -537,6 +562,7 @@ impl App {
         ExportProgress {
             running: true,
             document: Some(job.document),
+            importing: job.importing,
             stage: ExportStage::ALL.into_iter().find(|s| *s as u8 == stage).unwrap_or_default(),
             done: job.done.load(Ordering::Relaxed),
             total: job.total.load(Ordering::Relaxed),
@@ -608,8 +634,8 @@ impl App {
         }
     }
 
-    /// Fetches the record's pictures the device does not hold from the server, as far as
-    /// it answers: the first failure (offline) stops the fetching, and the document lists
+    /// Fetches the record's pictures the device does not hold from the server (or the team
+    /// relay while the server is out of reach), as far as it answers: the first failure (offline) stops the fetching, and the document lists
     /// those pictures without showing them. Returns how many are still missing.
     fn fetch_pictures(&self, store: &mut Store, record: &Record, job: &Running<'_>) -> Result<usize> {
         let missing = missing_pictures(store, record)?;
@@ -617,10 +643,10 @@ impl App {
             return Ok(0);
         }
         job.stage(ExportStage::Fetching, missing.len());
-        let Ok(client) = xuncha_sync::Client::for_device(store, FETCH_TIMEOUT) else { return Ok(missing.len()) };
         let mut left = missing.len();
         for (sha256, mime) in &missing {
-            if self.runtime.block_on(client.download_attachment(store, sha256, mime)).is_err() {
+            let fetched = xuncha_sync::relay::download_attachment_anywhere(store, sha256, mime, FETCH_TIMEOUT);
+            if self.runtime.block_on(fetched).is_err() {
                 break;
             }
             left -= 1;
@@ -1044,6 +1070,39 @@ mod tests {
     }
 
     #[test]
+    fn a_bundle_import_runs_as_a_job_with_its_stages_and_stops_when_cancelled() {
+        use xuncha_sync::bundle::{Stage, Step};
+        let (_a_dir, a) = set_up();
+        let (_b_dir, b) = set_up();
+        let id = create(&a, RecordKind::FundCheck, "上坪村到户补贴发放检查");
+        let bundle = a.export_bundle(&b.bundle_key().unwrap(), false).unwrap();
+        assert_eq!(a.export_progress(), ExportProgress::default(), "the export's job ended");
+
+        // How a bundle's steps read as the job's progress, and 取消 stops it.
+        let job = b.start_job(DocumentKind::Bundle, true).unwrap();
+        let mut watch = crate::bundles::watch(&job, true);
+        assert!(watch(Step { stage: Stage::Verifying, done: 3, total: 10 }));
+        let progress = b.export_progress();
+        assert_eq!(
+            (progress.importing, progress.document, progress.stage, progress.done, progress.total),
+            (true, Some(DocumentKind::Bundle), ExportStage::Verifying, 3, 10)
+        );
+        assert!(matches!(b.import_bundle(&bundle.path), Err(AppError::ExportRunning)), "one job at a time");
+        b.cancel_export();
+        assert!(!watch(Step { stage: Stage::Files, done: 0, total: 2 }), "cancelled");
+        assert_eq!(b.export_progress().stage, ExportStage::Storing);
+        drop(watch);
+        drop(job);
+        assert!(b.record(id).is_err());
+
+        let imported = b.import_bundle(&bundle.path).unwrap();
+        assert_eq!((imported.documents, imported.merged), (1, 1));
+        assert!(imported.answer.is_some(), "a receipt for the sender");
+        assert_eq!(b.record(id).unwrap().record.text(xuncha_domain::Field::Title), Some("上坪村到户补贴发放检查"));
+        assert_eq!(b.export_progress(), ExportProgress::default(), "the import's job ended");
+    }
+
+    #[test]
     fn an_export_reports_its_progress_and_stops_when_cancelled() {
         let (_dir, app) = set_up();
         assert_eq!(app.export_progress(), ExportProgress::default());
@@ -1053,6 +1112,7 @@ mod tests {
         let expected = ExportProgress {
             running: true,
             document: Some(DocumentKind::Workbook),
+            importing: false,
             stage: ExportStage::Reading,
             done: 1,
             total: 3,

@@ -223,6 +223,9 @@ pub enum BenchCommand {
         /// Syncs with nothing new per device, for the rate.
         #[arg(long, default_value_t = 20)]
         idle: usize,
+        /// Photos (1 MiB each) on each device, sent with its records.
+        #[arg(long, default_value_t = 2)]
+        photos: usize,
     },
     /// A new device receiving a province's division table in its first sync.
     Reference {

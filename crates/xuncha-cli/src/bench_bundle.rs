@@ -107,7 +107,7 @@ fn case(name: &str, extra: u32, runtime: &tokio::runtime::Runtime) -> Result<Fig
     let tablet_file = dir.path().join("tablet.xcb");
     let (tablet_export_ms, sent) = timed(|| {
         let out = std::io::BufWriter::new(std::fs::File::create(&tablet_file)?);
-        Ok(xuncha_sync::bundle::export(&tablet, &inner_id.key, true, out, "tablet", crate::now_ms())?)
+        Ok(xuncha_sync::bundle::export(&tablet, &inner_id.key, true, out, "tablet", crate::now_ms(), &mut |_| true)?)
     })?;
     let (tablet_import_ms, _) = timed(|| {
         let input = std::io::BufReader::new(std::fs::File::open(&tablet_file)?);

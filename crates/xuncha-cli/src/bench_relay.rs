@@ -2,7 +2,9 @@
 //! loopback, beside the same devices syncing with the district server on loopback (copies of
 //! them, holding the same records): the time for every device to send its day's records, for
 //! every device to receive everyone else's, and the rate of syncs with nothing new; then how
-//! long the lead's device takes to take it all in and carry it to the server.
+//! long the lead's device takes to take it all in and carry it to the server. Each device's
+//! day includes photos, which travel with its records (to the relay or to the server) and
+//! from the relay into the lead's device and on to the server.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -94,7 +96,24 @@ struct Route {
     idle_syncs_per_s: f64,
 }
 
-pub fn relay(devices: usize, records: usize, idle_rounds: usize) -> Result<()> {
+/// The size of each photo.
+const PHOTO: usize = 1 << 20;
+
+/// A photo's bytes: a JPEG's start, then noise (photos do not compress), different for
+/// each `seed`.
+fn photo(seed: u64) -> Vec<u8> {
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    bytes.extend((0..PHOTO - 4).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x.to_le_bytes()[0]
+    }));
+    bytes
+}
+
+pub fn relay(devices: usize, records: usize, idle_rounds: usize, photos: usize) -> Result<()> {
     if !(1..=200).contains(&devices) {
         return Err(crate::commands::BadInput("--devices must be between 1 and 200".into()).into());
     }
@@ -151,6 +170,16 @@ pub fn relay(devices: usize, records: usize, idle_rounds: usize) -> Result<()> {
                 Edit::Set { field: Field::FundType, value: Some(Value::Choice("household_subsidy".into())) },
             ];
             store.create_record(&new, &edits, now)?;
+            if r < photos {
+                let file = xuncha_store::NewAttachment {
+                    bytes: photo((n as u64) << 32 | r as u64),
+                    mime: "image/jpeg".into(),
+                    caption: format!("现场照片 {r}"),
+                    taken_at_ms: Some(now),
+                    gps: None,
+                };
+                store.edit_with_attachments(new.id, &[], &[file], now)?;
+            }
         }
         drop(store);
         members.push(member);
@@ -206,6 +235,7 @@ pub fn relay(devices: usize, records: usize, idle_rounds: usize) -> Result<()> {
 
     // Everyone holds everyone's records, by either route.
     let total = devices * records;
+    let photos_sent = devices * photos.min(records);
     for db in originals.iter().chain(&copies) {
         let store = Store::open(db, PIN)?;
         let held = usize::try_from(store.count()?).unwrap_or(0);
@@ -221,19 +251,28 @@ pub fn relay(devices: usize, records: usize, idle_rounds: usize) -> Result<()> {
     let bridge_ms = started.elapsed().as_secs_f64() * 1000.0;
     let Ok(host) = Arc::try_unwrap(host) else { return Err(anyhow!("the relay still holds the lead's database")) };
     let mut lead = host.into_inner().map_err(|_| anyhow!("poisoned"))?;
+    let carried = lead.attachments_to_upload()?.len();
+    if carried < photos_sent {
+        return Err(anyhow!("the lead's device holds {carried} of the team's {photos_sent} photos"));
+    }
     let started = Instant::now();
     server_sync(&mut lead)?;
     let carry_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     println!(
-        "xuncha bench relay: {devices} member devices with {records} new records each, syncing at once with the lead's relay on loopback; baseline: the same devices (copies) syncing with the district server on loopback\n"
+        "xuncha bench relay: {devices} member devices with {records} new records and {} photos of 1 MiB each, syncing at once with the lead's relay on loopback; baseline: the same devices (copies) syncing with the district server on loopback\n",
+        photos.min(records)
     );
     println!("| step | relay | server | relay/server time |");
     println!("|---|---|---|---|");
     let row = |step: &str, relay: f64, server: f64| {
         println!("| {step} | {relay:.0} ms | {server:.0} ms | {:.2} |", relay / server.max(0.001));
     };
-    row(&format!("every device sends its {records} records"), via_relay.send_ms, via_server.send_ms);
+    row(
+        &format!("every device sends its {records} records and {} photos", photos.min(records)),
+        via_relay.send_ms,
+        via_server.send_ms,
+    );
     row(
         &format!("every device receives the other {} devices' records", devices - 1),
         via_relay.receive_ms,
@@ -247,7 +286,7 @@ pub fn relay(devices: usize, records: usize, idle_rounds: usize) -> Result<()> {
         via_server.idle_syncs_per_s / via_relay.idle_syncs_per_s.max(0.001)
     );
     println!(
-        "\nrecords through the relay: {:.0} /s in, {:.0} /s out; the lead's device takes the team's {total} records in {bridge_ms:.0} ms and carries them to the server in {carry_ms:.0} ms",
+        "\nrecords through the relay: {:.0} /s in, {:.0} /s out; the lead's device takes the team's {total} records and {photos_sent} photos in {bridge_ms:.0} ms and carries them to the server in {carry_ms:.0} ms",
         total as f64 / (via_relay.send_ms / 1000.0),
         (total * (devices - 1)) as f64 / (via_relay.receive_ms / 1000.0),
     );

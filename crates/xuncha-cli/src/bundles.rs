@@ -82,7 +82,7 @@ pub fn device(store: &mut xuncha_store::Store, command: &BundleCommand, json: bo
             let to = parse_key(&export.to)?;
             let id = bundle_id()?;
             let exported = write_whole(&export.out, |file| {
-                Ok(xuncha_sync::bundle::export(store, &to, export.attachments, file, &id, now_ms())?)
+                Ok(xuncha_sync::bundle::export(store, &to, export.attachments, file, &id, now_ms(), &mut |_| true)?)
             })?;
             if json {
                 return print_json(&exported);
@@ -98,7 +98,9 @@ pub fn device(store: &mut xuncha_store::Store, command: &BundleCommand, json: bo
         }
         BundleCommand::Import(import) => {
             let id = bundle_id()?;
-            let imported = xuncha_sync::bundle::import(store, open_bundle(&import.file)?, &id, now_ms())?;
+            let input = open_bundle(&import.file)?;
+            let size = input.get_ref().metadata().map_or(0, |m| m.len());
+            let imported = xuncha_sync::bundle::import(store, input, size, &id, now_ms(), &mut |_| true)?;
             let receipt_file = keep_receipt(import, imported.receipt.as_ref())?;
             if json {
                 return print_imported(&imported, receipt_file.as_ref());

@@ -305,8 +305,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(args::BenchCommand::Sync { docs, devices, seconds }) => bench::sync(docs, *devices, *seconds),
         Command::Bench(args::BenchCommand::Reference { villages }) => bench::reference(*villages),
         Command::Bench(args::BenchCommand::Bundle { records }) => bench_bundle::bundle(records),
-        Command::Bench(args::BenchCommand::Relay { devices, records, idle }) => {
-            bench_relay::relay(*devices, *records, *idle)
+        Command::Bench(args::BenchCommand::Relay { devices, records, idle, photos }) => {
+            bench_relay::relay(*devices, *records, *idle, *photos)
         }
         Command::Bench(args::BenchCommand::Report { problems, runs }) => {
             bench_report::report(*problems, *runs, cli.json)

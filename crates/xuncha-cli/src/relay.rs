@@ -43,8 +43,8 @@ pub fn relay(mut store: Store, db: &Path, args: &RelayArgs, json: bool) -> Resul
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 println!(
-                    "组内同步 relay {}: 发送 sent {} 份, 收到 received {} 份, {} 次往返 round trips",
-                    report.team, report.sent, report.received, report.round_trips
+                    "组内同步 relay {}: 发送 sent {} 份, 收到 received {} 份, 附件 files sent {} 个, {} 次往返 round trips",
+                    report.team, report.sent, report.received, report.files_up, report.round_trips
                 );
                 for (doc, code, message) in &report.refused {
                     println!("✗ {doc} ({code}): {message}");

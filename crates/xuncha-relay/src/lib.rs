@@ -9,21 +9,24 @@
 //!   those the lead received from the district server), so members see them;
 //! - the changes members bring go into the lead's database with their authors' signatures,
 //!   waiting in its outbox, so that the lead's next sync with the district server (or a
-//!   bundle) takes them there, where each is accepted by its author's signature.
+//!   bundle) takes them there, where each is accepted by its author's signature;
+//! - photos and files the district server does not hold yet, both ways: the lead's into the
+//!   relay (members whose records reference them fetch them there), members' into the lead's
+//!   database, to be taken on to the district server.
 //!
 //! Members join with the code shown beside the relay's QR code ([`Relay::link`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use xuncha_domain::{ChangeHash, Team};
+use xuncha_domain::Team;
 use xuncha_protocol::Outcome;
 use xuncha_protocol::bundle::PeerKey;
 use xuncha_protocol::relay::RelayLink;
 use xuncha_server::relay::{self as server_relay, Host};
 use xuncha_server::storage::with_tx;
 use xuncha_server::{AppState, SqliteStorage, Storage};
-use xuncha_store::{CarriedOutcome, Part, Store};
+use xuncha_store::Store;
 
 /// What can stop a relay.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +73,10 @@ pub struct Bridged {
     pub to_relay: usize,
     /// Documents of the lead's device that received members' changes.
     pub to_host: usize,
+    /// Photos and files of the lead's device the relay took.
+    pub files_to_relay: usize,
+    /// Photos and files members brought, now on the lead's device.
+    pub files_to_host: usize,
 }
 
 /// The folder a device database's relay keeps its data in: beside it.
@@ -196,30 +203,81 @@ impl Relay {
                 .iter()
                 .map(|u| xuncha_sync::carried_of(&u.doc, &u.changes, &u.signatures))
                 .collect::<Result<Vec<_>, _>>()?;
-            let docs: Vec<_> = carried.iter().map(|c| (c.incoming.record, c.incoming.part)).collect();
-            let held = store.held_by_peer(&peer, &docs)?;
-            // Members' changes wait in the outbox: the lead's next sync takes them on.
-            let outcomes = store.apply_bundle(&carried, true, now)?;
-            let mut now_held: Vec<(xuncha_domain::RecordId, Part, Vec<ChangeHash>)> = Vec::new();
-            for ((outcome, (record, part)), was_held) in outcomes.into_iter().zip(&docs).zip(held) {
-                match outcome {
-                    CarriedOutcome::Merged { changed, heads } => {
-                        bridged.to_host += usize::from(changed);
-                        if was_held {
-                            now_held.push((*record, *part, heads));
-                        }
-                    }
-                    CarriedOutcome::NeedFull => {
-                        tracing::warn!(%record, "the relay sent changes whose history the lead's device lacks");
-                    }
-                }
+            // Members' changes wait in the outbox: the lead's next sync takes them on. The
+            // position reached in the relay's log is kept with the merge.
+            let reached_text = reached.to_string();
+            let merged = store.merge_from_peer(&peer, &carried, true, now, None, &[(&seq_key, &reached_text)])?;
+            bridged.to_host += merged.changed;
+            for (record, _) in &merged.need_full {
+                tracing::warn!(%record, "the relay sent changes whose history the lead's device lacks");
             }
-            store.acknowledge_bundle(&peer, &now_held)?;
             after = reached;
-            store.set_sync_value(&seq_key, &after.to_string())?;
         }
+        self.bridge_files(store, &peer, now, &mut bridged)?;
         Ok(bridged)
     }
+
+    /// Photos and files both ways: the lead's that the district server does not hold yet
+    /// into the relay (members whose records reference them can fetch them), and those
+    /// members brought into the lead's database, to be taken on to the district server.
+    fn bridge_files(&self, store: &mut Store, peer: &str, now: i64, bridged: &mut Bridged) -> Result<(), RelayError> {
+        let host = self.host.device_id.as_str();
+        for info in store.attachments_for_peer(peer)? {
+            let held = with_tx(self.storage.as_ref(), true, |tx| {
+                server_relay::store_host_attachment(
+                    tx,
+                    host,
+                    &info.sha256,
+                    info.size,
+                    |offset| store.attachment_range(&info.sha256, offset, PIECE).map_err(|e| e.to_string()),
+                    now,
+                )
+            })?;
+            if held {
+                store.mark_attachment_held(peer, &info.sha256)?;
+                bridged.files_to_relay += 1;
+            } else {
+                tracing::warn!(sha256 = %info.sha256, "an attachment of the lead's device does not match its hash");
+            }
+        }
+        loop {
+            let wanted =
+                with_tx(self.storage.as_ref(), false, |tx| server_relay::attachments_for_host(tx, host, FILES_BATCH))?;
+            if wanted.is_empty() {
+                return Ok(());
+            }
+            for (sha256, _) in &wanted {
+                let bytes = with_tx(self.storage.as_ref(), false, |tx| tx.attachment_bytes(sha256, 0))?;
+                if xuncha_store::sha256_hex(&bytes) != *sha256 {
+                    return Err(RelayError::Protocol(format!("the relay's copy of attachment {sha256} is damaged")));
+                }
+                // The lead's device carries members' files on to the district server.
+                store.put_attachment_from_peer(peer, &bytes, sniff_mime(&bytes), true, now)?;
+                with_tx(self.storage.as_ref(), true, |tx| tx.hold_attachment(sha256, host, now))?;
+                bridged.files_to_host += 1;
+            }
+        }
+    }
+}
+
+/// How many attachments one pass looks up at a time.
+const FILES_BATCH: u32 = 50;
+/// The size of one piece of an attachment written into the relay.
+const PIECE: usize = 1024 * 1024;
+
+/// The media type of an attachment's bytes, by their first bytes: the relay's storage keeps
+/// no media type (the records that reference a file name it; the screens go by those).
+fn sniff_mime(bytes: &[u8]) -> &'static str {
+    const KNOWN: [(&[u8], &str); 4] = [
+        (b"\xFF\xD8\xFF", "image/jpeg"),
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"%PDF-", "application/pdf"),
+        (b"GIF8", "image/gif"),
+    ];
+    if bytes.get(4..12).is_some_and(|brand| brand == b"ftypheic" || brand == b"ftypmif1") {
+        return "image/heic";
+    }
+    KNOWN.iter().find(|(magic, _)| bytes.starts_with(magic)).map_or("application/octet-stream", |(_, mime)| mime)
 }
 
 /// Serves `relay` on `listener` until `shutdown`, bridging it with the lead's device

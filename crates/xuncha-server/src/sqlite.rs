@@ -1098,6 +1098,31 @@ impl Tx for SqlTx<'_> {
         Ok(())
     }
 
+    fn attachments_not_held_by(&mut self, device_id: &str, limit: u32) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self.tx.prepare(
+            "SELECT a.sha256, a.size FROM attachments a
+             WHERE a.complete = 1
+               AND NOT EXISTS (SELECT 1 FROM attachment_holders h WHERE h.sha256 = a.sha256 AND h.device_id = ?1)
+             ORDER BY a.created_at, a.sha256 LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![device_id, limit], |row| {
+                Ok((row.get::<_, String>(0)?, u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0)))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn hold_attachment(&mut self, sha256: &str, device_id: &str, now_ms: i64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO attachment_holders (sha256, device_id, size, held_at)
+             SELECT sha256, ?2, size, ?3 FROM attachments WHERE sha256 = ?1 AND complete = 1
+             ON CONFLICT DO NOTHING",
+            params![sha256, device_id, now_ms],
+        )?;
+        Ok(())
+    }
+
     fn attachment_piece(&mut self, sha256: &str, offset: u64) -> Result<Option<(u64, Vec<u8>)>> {
         let key = self.blob_key(sha256)?;
         let row: Option<(i64, Vec<u8>)> = self

@@ -272,6 +272,12 @@ pub trait Tx {
     fn attachment_piece(&mut self, sha256: &str, offset: u64) -> Result<Option<(u64, Vec<u8>)>>;
     /// The bytes of an attachment from `offset`.
     fn attachment_bytes(&mut self, sha256: &str, offset: u64) -> Result<Vec<u8>>;
+    /// Complete attachments `device_id` does not hold, with their sizes, oldest first, at
+    /// most `limit` (a team relay's storage: what its host device still lacks).
+    fn attachments_not_held_by(&mut self, device_id: &str, limit: u32) -> Result<Vec<(String, u64)>>;
+    /// Makes `device_id` a holder of a complete attachment without its sending the bytes:
+    /// only for a device that got them another way (a relay's host, from the relay itself).
+    fn hold_attachment(&mut self, sha256: &str, device_id: &str, now_ms: i64) -> Result<()>;
     /// A device by its id.
     fn device(&mut self, device_id: &str) -> Result<Option<Device>>;
     /// The epoch cursors are made in: it changes when the server is restored from a backup.

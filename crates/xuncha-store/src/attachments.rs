@@ -61,17 +61,18 @@ impl NewAttachment {
 }
 
 /// Writes an attachment's bytes inside the caller's transaction (once per content).
+/// Returns whether they were new.
 pub(crate) fn insert_blob(
     tx: &rusqlite::Transaction<'_>,
     sha256: &str,
     bytes: &[u8],
     mime: &str,
     now_ms: i64,
-) -> Result<()> {
+) -> Result<bool> {
     let exists =
         tx.query_row("SELECT 1 FROM attachments WHERE sha256 = ?1", [sha256], |_| Ok(())).optional()?.is_some();
     if exists {
-        return Ok(());
+        return Ok(false);
     }
     let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
     tx.execute(
@@ -82,7 +83,7 @@ pub(crate) fn insert_blob(
     for (idx, chunk) in bytes.chunks(CHUNK).enumerate() {
         insert.execute(params![sha256, i64::try_from(idx).unwrap_or(i64::MAX), chunk])?;
     }
-    Ok(())
+    Ok(true)
 }
 
 impl Store {
@@ -187,6 +188,46 @@ impl Store {
         Ok(())
     }
 
+    /// Attachments the server does not hold yet and `peer` (a team relay) does not hold
+    /// either, oldest first: what the relay should carry.
+    pub fn attachments_for_peer(&self, peer: &str) -> Result<Vec<AttachmentInfo>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT a.sha256, a.mime, a.size, a.added_at FROM attachments a
+             WHERE a.uploaded = 0
+               AND NOT EXISTS (SELECT 1 FROM peer_attachments p WHERE p.peer = ?1 AND p.sha256 = a.sha256)
+             ORDER BY a.added_at, a.sha256",
+        )?;
+        let rows = stmt.query_map([peer], info_from)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Notes that `peer` holds an attachment whole.
+    pub fn mark_attachment_held(&mut self, peer: &str, sha256: &str) -> Result<()> {
+        mark_held(&self.conn, peer, sha256)
+    }
+
+    /// Stores an attachment that came from `peer` (a team relay), which therefore holds it.
+    /// `carry` says whether this device takes it on to the server (the lead's device
+    /// does, for its team; a member's leaves that to the lead, as with records).
+    pub fn put_attachment_from_peer(
+        &mut self,
+        peer: &str,
+        bytes: &[u8],
+        mime: &str,
+        carry: bool,
+        now_ms: i64,
+    ) -> Result<String> {
+        let sha256 = sha256_hex(bytes);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Bytes this device held already keep their own state.
+        if insert_blob(&tx, &sha256, bytes, mime, now_ms)? && !carry {
+            tx.execute("UPDATE attachments SET uploaded = 1 WHERE sha256 = ?1", [&sha256])?;
+        }
+        mark_held(&tx, peer, &sha256)?;
+        tx.commit()?;
+        Ok(sha256)
+    }
+
     /// Stores an attachment fetched from the server (it holds it already).
     pub fn put_downloaded_attachment(&mut self, sha256: &str, bytes: &[u8], mime: &str, now_ms: i64) -> Result<()> {
         if sha256_hex(bytes) != sha256 {
@@ -198,4 +239,12 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+fn mark_held(conn: &rusqlite::Connection, peer: &str, sha256: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO peer_attachments (peer, sha256) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        params![peer, sha256],
+    )?;
+    Ok(())
 }

@@ -82,55 +82,79 @@ impl Store {
     /// takes them to the server, as a relay would.
     pub fn apply_bundle(&mut self, docs: &[Carried], forward: bool, now_ms: i64) -> Result<Vec<CarriedOutcome>> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut outcomes = Vec::with_capacity(docs.len());
-        {
-            let mut keep = tx.prepare_cached(
-                "INSERT INTO change_signatures (hash, signature) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING",
-            )?;
-            for carried in docs {
-                let entry = &carried.incoming;
-                let Some(merged) = merge(&tx, entry)? else {
-                    outcomes.push(CarriedOutcome::NeedFull);
-                    continue;
-                };
-                if !merged.complete {
-                    // Changes held back for their missing history are not part of the
-                    // document yet: ask for it whole.
-                    outcomes.push(CarriedOutcome::NeedFull);
-                    continue;
-                }
-                for (hash, signature) in &carried.signatures {
-                    keep.execute(params![hash.to_string(), signature])?;
-                }
-                let doc_id = entry.part.doc_id(entry.record);
-                if merged.changed && forward {
-                    mark_outbox(&tx, &doc_id, now_ms)?;
-                }
-                outcomes.push(CarriedOutcome::Merged { changed: merged.changed, heads: merged.heads });
-            }
-        }
+        let outcomes = merge_carried(&tx, docs, forward, now_ms)?;
         tx.commit()?;
         self.cache = crate::docs::DocCache::default();
         Ok(outcomes)
+    }
+
+    /// Merges what a peer that tracks its own copy (a team relay, or the relay's storage
+    /// on the lead's device) sent, in one transaction with what it settles: the documents,
+    /// their signatures, the heads the peer now holds (those it held all of before hold all
+    /// of the merge), the documents to ask it for whole next time (under `wants_key`), and
+    /// the caller's sync-state `values` (the cursor it reached). A crash leaves either all
+    /// of it or none.
+    pub fn merge_from_peer(
+        &mut self,
+        peer: &str,
+        docs: &[Carried],
+        forward: bool,
+        now_ms: i64,
+        wants_key: Option<&str>,
+        values: &[(&str, &str)],
+    ) -> Result<PeerMerge> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let keys: Vec<(RecordId, Part)> = docs.iter().map(|c| (c.incoming.record, c.incoming.part)).collect();
+        let held = held_by(&tx, peer, &keys)?;
+        let outcomes = merge_carried(&tx, docs, forward, now_ms)?;
+        let mut merged = PeerMerge::default();
+        let mut now_held = Vec::new();
+        for ((outcome, (record, part)), was_held) in outcomes.into_iter().zip(keys).zip(held) {
+            match outcome {
+                CarriedOutcome::Merged { changed, heads } => {
+                    merged.changed += usize::from(changed);
+                    if was_held {
+                        now_held.push((record, part, heads));
+                    }
+                }
+                CarriedOutcome::NeedFull => merged.need_full.push((record, part)),
+            }
+        }
+        acknowledge(&tx, peer, &now_held)?;
+        if let Some(key) = wants_key {
+            crate::set_value(&tx, key, &wants_text(&merged.need_full))?;
+        }
+        for (key, value) in values {
+            crate::set_value(&tx, key, value)?;
+        }
+        tx.commit()?;
+        self.cache = crate::docs::DocCache::default();
+        Ok(merged)
+    }
+
+    /// The documents kept under `wants_key` by [`Store::merge_from_peer`].
+    pub fn peer_wants(&self, wants_key: &str) -> Result<Vec<(RecordId, Part)>> {
+        Ok(self
+            .sync_value(wants_key)?
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|w| {
+                let (record, part) = w.split_once('/')?;
+                let part = match part {
+                    "p" => Part::Protected,
+                    "r" => Part::Record,
+                    _ => return None,
+                };
+                Some((record.parse().ok()?, part))
+            })
+            .collect())
     }
 
     /// Marks the heads `peer` acknowledged in a receipt, document by document: the next
     /// bundle to it carries only what came after. Returns how many documents were marked.
     pub fn acknowledge_bundle(&mut self, peer: &str, acked: &[(RecordId, Part, Vec<ChangeHash>)]) -> Result<usize> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut marked = 0;
-        {
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO bundle_peers (peer, doc_id, heads) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (peer, doc_id) DO UPDATE SET heads = excluded.heads",
-            )?;
-            for (record, part, heads) in acked {
-                if heads.is_empty() {
-                    continue;
-                }
-                marked += upsert.execute(params![peer, part.doc_id(*record), heads_text(heads)])?;
-            }
-        }
+        let marked = acknowledge(&tx, peer, acked)?;
         tx.commit()?;
         Ok(marked)
     }
@@ -139,17 +163,7 @@ impl Store {
     /// acknowledged the document's current heads, or this device does not hold it. What a
     /// peer then sends of such a document leaves it holding what this device holds.
     pub fn held_by_peer(&self, peer: &str, docs: &[(RecordId, Part)]) -> Result<Vec<bool>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT d.heads = p.heads FROM documents d
-             LEFT JOIN bundle_peers p ON p.peer = ?1 AND p.doc_id = d.doc_id WHERE d.doc_id = ?2",
-        )?;
-        docs.iter()
-            .map(|(record, part)| {
-                let same: Option<Option<bool>> =
-                    stmt.query_row(params![peer, part.doc_id(*record)], |row| row.get(0)).optional()?;
-                Ok(same.is_none_or(|s| s.unwrap_or(false)))
-            })
-            .collect()
+        held_by(&self.conn, peer, docs)
     }
 
     /// A document whole, with the signatures of its changes, to send a peer that lacked
@@ -171,4 +185,86 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// What [`Store::merge_from_peer`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerMerge {
+    /// Documents that received changes.
+    pub changed: usize,
+    /// Documents whose history this device lacks: to ask the peer for whole.
+    pub need_full: Vec<(RecordId, Part)>,
+}
+
+fn wants_text(docs: &[(RecordId, Part)]) -> String {
+    docs.iter()
+        .map(|(record, part)| format!("{record}/{}", if *part == Part::Protected { "p" } else { "r" }))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Merges each carried document inside `tx` (see [`Store::apply_bundle`]).
+fn merge_carried(
+    tx: &rusqlite::Transaction<'_>,
+    docs: &[Carried],
+    forward: bool,
+    now_ms: i64,
+) -> Result<Vec<CarriedOutcome>> {
+    let mut outcomes = Vec::with_capacity(docs.len());
+    let mut keep = tx.prepare_cached(
+        "INSERT INTO change_signatures (hash, signature) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING",
+    )?;
+    for carried in docs {
+        let entry = &carried.incoming;
+        let Some(merged) = merge(tx, entry)? else {
+            outcomes.push(CarriedOutcome::NeedFull);
+            continue;
+        };
+        if !merged.complete {
+            // Changes held back for their missing history are not part of the document
+            // yet: ask for it whole.
+            outcomes.push(CarriedOutcome::NeedFull);
+            continue;
+        }
+        for (hash, signature) in &carried.signatures {
+            keep.execute(params![hash.to_string(), signature])?;
+        }
+        let doc_id = entry.part.doc_id(entry.record);
+        if merged.changed && forward {
+            mark_outbox(tx, &doc_id, now_ms)?;
+        }
+        outcomes.push(CarriedOutcome::Merged { changed: merged.changed, heads: merged.heads });
+    }
+    Ok(outcomes)
+}
+
+/// Marks the heads `peer` acknowledged, inside the caller's transaction.
+fn acknowledge(conn: &Connection, peer: &str, acked: &[(RecordId, Part, Vec<ChangeHash>)]) -> Result<usize> {
+    let mut upsert = conn.prepare_cached(
+        "INSERT INTO bundle_peers (peer, doc_id, heads) VALUES (?1, ?2, ?3)
+         ON CONFLICT (peer, doc_id) DO UPDATE SET heads = excluded.heads",
+    )?;
+    let mut marked = 0;
+    for (record, part, heads) in acked {
+        if heads.is_empty() {
+            continue;
+        }
+        marked += upsert.execute(params![peer, part.doc_id(*record), heads_text(heads)])?;
+    }
+    Ok(marked)
+}
+
+/// See [`Store::held_by_peer`].
+fn held_by(conn: &Connection, peer: &str, docs: &[(RecordId, Part)]) -> Result<Vec<bool>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.heads = p.heads FROM documents d
+         LEFT JOIN bundle_peers p ON p.peer = ?1 AND p.doc_id = d.doc_id WHERE d.doc_id = ?2",
+    )?;
+    docs.iter()
+        .map(|(record, part)| {
+            let same: Option<Option<bool>> =
+                stmt.query_row(params![peer, part.doc_id(*record)], |row| row.get(0)).optional()?;
+            Ok(same.is_none_or(|s| s.unwrap_or(false)))
+        })
+        .collect()
 }

@@ -25,7 +25,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use xuncha_domain::{ActorId, DeviceId, EditContext, UserId};
 
 pub use attachments::{AttachmentInfo, NewAttachment, sha256_hex};
-pub use bundles::{Carried, CarriedOutcome};
+pub use bundles::{Carried, CarriedOutcome, PeerMerge};
 pub use docs::Part;
 pub use error::{Result, StoreError};
 pub use index::RecordFilter;
@@ -305,12 +305,17 @@ impl Store {
 
     /// Sets a value of the sync state.
     pub fn set_sync_value(&mut self, key: &str, value: &str) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![key, value],
-        )?;
-        Ok(())
+        set_value(&self.conn, key, value)
     }
+}
+
+/// Sets a value of the sync state (inside the caller's transaction, if it has one).
+pub(crate) fn set_value(conn: &rusqlite::Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
 }
 
 /// `path` with `suffix` appended to its file name.

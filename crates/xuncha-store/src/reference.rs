@@ -85,10 +85,7 @@ pub(crate) fn replace(tx: &Transaction<'_>, tag: &[u8], data: &Reference) -> Res
             }
         }
     }
-    tx.execute(
-        "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![TAG, hex::encode(tag)],
-    )?;
+    crate::set_value(tx, TAG, &hex::encode(tag))?;
     Ok(())
 }
 

@@ -262,6 +262,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (peer, doc_id)
     ) WITHOUT ROWID;
     "#,
+    // 13: which attachments each peer of its own route (a team relay) holds: photos travel
+    // through the relay once, and those that came from it do not go back.
+    r#"
+    CREATE TABLE peer_attachments (
+        peer   TEXT NOT NULL,
+        sha256 TEXT NOT NULL REFERENCES attachments (sha256) ON DELETE CASCADE,
+        PRIMARY KEY (peer, sha256)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this code writes.

@@ -316,10 +316,7 @@ impl Store {
                 crate::keys::set_protected(&tx, &self.secrets, recipient, wrapped)?;
             }
         }
-        tx.execute(
-            "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![CURSOR, hex::encode(received.cursor)],
-        )?;
+        crate::set_value(&tx, CURSOR, &hex::encode(received.cursor))?;
         tx.commit()?;
         if applied.dropped > 0 {
             self.cache = crate::docs::DocCache::default();

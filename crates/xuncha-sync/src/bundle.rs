@@ -26,6 +26,9 @@ pub enum BundleFailure {
     UnexpectedKind { kind: String },
     #[error("同步包中的记录编号无效 / the bundle names a record id that is not 16 bytes: export it again")]
     BadRecord,
+    /// Stopped when asked to, before anything was written or applied.
+    #[error("已取消，未做任何更改 / cancelled; nothing was changed")]
+    Cancelled,
 }
 
 impl BundleFailure {
@@ -36,6 +39,7 @@ impl BundleFailure {
             BundleFailure::Store(_) => "storage",
             BundleFailure::UnexpectedKind { .. } => "unexpected_bundle_kind",
             BundleFailure::BadRecord => "bundle_damaged",
+            BundleFailure::Cancelled => "cancelled",
         }
     }
 }
@@ -58,6 +62,63 @@ fn heads_from(bytes: &[serde_bytes::ByteBuf]) -> Vec<ChangeHash> {
     bytes.iter().filter_map(|b| ChangeHash::try_from(b.as_slice()).ok()).collect()
 }
 
+/// What a bundle export or import is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading the documents to send (`done` of `total` documents).
+    Reading,
+    /// Reading (export) or storing (import) photos and files (`done` of `total`).
+    Files,
+    /// Reading the bundle and checking its signatures (`done` of `total` KiB).
+    Verifying,
+    /// Merging its documents, in one transaction (`total` documents).
+    Merging,
+    /// Writing the bundle or the receipt.
+    Writing,
+}
+
+/// One report of progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub stage: Stage,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// Hears of each step; answers `false` to stop (then nothing is written or applied).
+pub type Watch<'a> = &'a mut dyn FnMut(Step) -> bool;
+
+fn report(watch: &mut dyn FnMut(Step) -> bool, stage: Stage, done: usize, total: usize) -> Result<(), BundleFailure> {
+    if watch(Step { stage, done: done as u64, total: total as u64 }) { Ok(()) } else { Err(BundleFailure::Cancelled) }
+}
+
+/// A reader that reports how far it has read (in KiB of `total`), and stops when told to.
+struct Watched<'a, R> {
+    inner: R,
+    read: u64,
+    total_kib: u64,
+    watch: &'a mut dyn FnMut(Step) -> bool,
+    cancelled: bool,
+}
+
+impl<R: Read> Read for Watched<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let before = self.read / 1024;
+        self.read += n as u64;
+        // A report every 256 KiB, not every read.
+        if self.read / 1024 / 256 != before / 256 || n == 0 {
+            let done = self.read.div_ceil(1024).min(self.total_kib);
+            let step = Step { stage: Stage::Verifying, done, total: self.total_kib };
+            if !(self.watch)(step) {
+                self.cancelled = true;
+                return Err(std::io::Error::other("cancelled"));
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Exported {
@@ -71,7 +132,8 @@ pub struct Exported {
 }
 
 /// Writes a bundle to `to` of every change it has not acknowledged by a receipt (all of
-/// them, the first time), with the photos and files the records name when `attachments`.
+/// them, the first time), with the photos and files the records name when `attachments`;
+/// `watch` hears of each step and may stop it.
 pub fn export(
     store: &Store,
     to: &PeerKey,
@@ -79,6 +141,7 @@ pub fn export(
     out: impl Write,
     bundle_id: &str,
     now_ms: i64,
+    watch: Watch<'_>,
 ) -> Result<Exported, BundleFailure> {
     let me = identity(store)?;
     let docs = store.bundle_outgoing(&to.to_text())?;
@@ -87,7 +150,8 @@ pub fn export(
     let mut writer = BundleWriter::new(bundle::Counting::new(out), &header, &store.secrets().signing)?;
     let mut changes = 0;
     let mut files = BTreeMap::new();
-    for doc in &docs {
+    for (at, doc) in docs.iter().enumerate() {
+        report(watch, Stage::Reading, at, docs.len())?;
         changes += doc.signatures.len();
         if attachments && doc.part == Part::Record {
             for attachment in store.record(doc.record)?.read().all_attachments() {
@@ -106,7 +170,8 @@ pub fn export(
         writer.write(&Item::Changes { upload, heads: heads_bytes(&doc.heads) })?;
     }
     let mut attachment_count = 0;
-    for sha256 in files.keys() {
+    for (at, sha256) in files.keys().enumerate() {
+        report(watch, Stage::Files, at, files.len())?;
         // A photo this device never received is not its to send.
         let Ok(bytes) = store.attachment(sha256) else { continue };
         attachment_count += 1;
@@ -116,6 +181,7 @@ pub fn export(
             writer.write(&Item::Attachment { sha256: sha256.clone(), size, offset, bytes: piece.to_vec() })?;
         }
     }
+    report(watch, Stage::Writing, 0, 1)?;
     let (counter, _) = writer.finish()?;
     Ok(Exported {
         bundle: bundle_id.to_owned(),
@@ -158,10 +224,24 @@ pub struct Imported {
 
 /// Imports a bundle sent to this device: changes (merged in one transaction, then answered
 /// with a receipt to send back), or a receipt of a bundle this device sent. Nothing is
-/// applied unless the whole bundle verifies.
-pub fn import(store: &mut Store, input: impl Read, receipt_id: &str, now_ms: i64) -> Result<Imported, BundleFailure> {
+/// applied unless the whole bundle verifies. `watch` hears of each step (the reading in KiB
+/// of `size`, the input's length in bytes) and may stop it while nothing is applied yet.
+pub fn import(
+    store: &mut Store,
+    input: impl Read,
+    size: u64,
+    receipt_id: &str,
+    now_ms: i64,
+    watch: Watch<'_>,
+) -> Result<Imported, BundleFailure> {
     let me = identity(store)?;
-    let (header, items) = bundle::read_bundle::<_, Item>(input, &me, &store.secrets().sealing)?;
+    let mut watched = Watched { inner: input, read: 0, total_kib: size.div_ceil(1024), watch, cancelled: false };
+    let read = bundle::read_bundle::<_, Item>(&mut watched, &me, &store.secrets().sealing);
+    let Watched { cancelled, watch, .. } = watched;
+    if cancelled {
+        return Err(BundleFailure::Cancelled);
+    }
+    let (header, items) = read?;
     let mut imported = Imported {
         bundle: header.id.clone(),
         kind: header.kind.clone(),
@@ -220,6 +300,7 @@ pub fn import(store: &mut Store, input: impl Read, receipt_id: &str, now_ms: i64
         }
     }
     imported.documents = carried.len();
+    report(watch, Stage::Merging, 0, carried.len())?;
     let outcomes = store.apply_bundle(&carried, upto.is_none(), now_ms)?;
     // The sender holds what it sent: a bundle back to it need not carry that again.
     let held: Vec<(RecordId, Part, Vec<ChangeHash>)> = carried
@@ -228,7 +309,11 @@ pub fn import(store: &mut Store, input: impl Read, receipt_id: &str, now_ms: i64
         .map(|(c, (_, heads))| (c.incoming.record, c.incoming.part, heads_from(heads)))
         .collect();
     store.acknowledge_bundle(&imported.sender_key, &held)?;
-    imported.attachments = import_attachments(store, &items, now_ms)?;
+    // Applied: from here on it goes to the end whatever `watch` answers.
+    imported.attachments = import_attachments(store, &items, now_ms, &mut |step| {
+        watch(step);
+    })?;
+    watch(Step { stage: Stage::Writing, done: 0, total: 1 });
     let mut answers = vec![Item::Answers { bundle: header.id.clone(), upto }];
     for (outcome, (doc, heads)) in outcomes.into_iter().zip(sent) {
         let ack = match outcome {
@@ -255,7 +340,12 @@ pub fn import(store: &mut Store, input: impl Read, receipt_id: &str, now_ms: i64
 
 /// Stores the attachments a bundle carries that their hash checks, with the type the
 /// records naming them give. Returns how many were stored.
-fn import_attachments(store: &mut Store, items: &[Item], now_ms: i64) -> Result<usize, BundleFailure> {
+fn import_attachments(
+    store: &mut Store,
+    items: &[Item],
+    now_ms: i64,
+    watch: &mut dyn FnMut(Step),
+) -> Result<usize, BundleFailure> {
     let mut files: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
     let mut mimes: BTreeMap<String, String> = BTreeMap::new();
     for item in items {
@@ -279,7 +369,9 @@ fn import_attachments(store: &mut Store, items: &[Item], now_ms: i64) -> Result<
         }
     }
     let mut stored = 0;
-    for (sha256, bytes) in files {
+    let total = files.len() as u64;
+    for (at, (sha256, bytes)) in files.into_iter().enumerate() {
+        watch(Step { stage: Stage::Files, done: at as u64, total });
         if xuncha_store::sha256_hex(&bytes) != sha256 {
             continue;
         }

@@ -519,51 +519,68 @@ impl Client {
         let token = store.sync_value(DEVICE_TOKEN)?.ok_or(SyncError::NotEnrolled)?;
         let mut done = Vec::new();
         for info in store.attachments_to_upload()? {
-            let path = format!("/v1/attachments/{}", info.sha256);
-            let head =
-                self.request(reqwest::Method::HEAD, &path, &token).send().await.map_err(|e| self.unreachable(e))?;
-            let mut offset: u64 = match head.status().as_u16() {
-                200 => received_of(&head),
-                404 => 0,
-                _ => return Err(self.error_from(head).await),
-            };
-            let resumed_from = offset;
-            let mut sent = 0u64;
-            while offset < info.size {
-                let bytes = store.attachment_range(&info.sha256, offset, piece)?;
-                let len = bytes.len() as u64;
-                let response = self
-                    .request(reqwest::Method::PUT, &format!("{path}?offset={offset}&size={}", info.size), &token)
-                    .body(bytes)
-                    .send()
-                    .await
-                    .map_err(|e| self.unreachable(e))?;
-                if !response.status().is_success() {
-                    return Err(self.error_from(response).await);
-                }
-                sent += len;
-                offset = received_of(&response);
-            }
+            done.push(self.push_attachment(store, &token, &info, piece).await?);
             store.mark_attachment_uploaded(&info.sha256)?;
-            done.push(AttachmentUpload { sha256: info.sha256, size: info.size, resumed_from, sent });
         }
         Ok(done)
+    }
+
+    /// Sends one attachment to this server with `token`, resuming from the last byte it
+    /// holds of this device's upload, in pieces of `piece` bytes. (`store` is taken
+    /// mutably only so that the future stays `Send`: a shared `Store` is not `Sync`.)
+    pub(crate) async fn push_attachment(
+        &self,
+        store: &mut Store,
+        token: &str,
+        info: &xuncha_store::AttachmentInfo,
+        piece: usize,
+    ) -> Result<AttachmentUpload, SyncError> {
+        let path = format!("/v1/attachments/{}", info.sha256);
+        let head = self.request(reqwest::Method::HEAD, &path, token).send().await.map_err(|e| self.unreachable(e))?;
+        let mut offset: u64 = match head.status().as_u16() {
+            200 => received_of(&head),
+            404 => 0,
+            _ => return Err(self.error_from(head).await),
+        };
+        let resumed_from = offset;
+        let mut sent = 0u64;
+        while offset < info.size {
+            let bytes = store.attachment_range(&info.sha256, offset, piece)?;
+            let len = bytes.len() as u64;
+            let response = self
+                .request(reqwest::Method::PUT, &format!("{path}?offset={offset}&size={}", info.size), token)
+                .body(bytes)
+                .send()
+                .await
+                .map_err(|e| self.unreachable(e))?;
+            if !response.status().is_success() {
+                return Err(self.error_from(response).await);
+            }
+            sent += len;
+            offset = received_of(&response);
+        }
+        Ok(AttachmentUpload { sha256: info.sha256.clone(), size: info.size, resumed_from, sent })
     }
 
     /// Fetches an attachment this device does not hold (on demand: photos are large).
     pub async fn download_attachment(&self, store: &mut Store, sha256: &str, mime: &str) -> Result<Vec<u8>, SyncError> {
         let token = store.sync_value(DEVICE_TOKEN)?.ok_or(SyncError::NotEnrolled)?;
+        let bytes = self.fetch_attachment(&token, sha256).await?;
+        store.put_downloaded_attachment(sha256, &bytes, mime, 0)?;
+        Ok(bytes)
+    }
+
+    /// An attachment's bytes from this server, fetched with `token`.
+    pub(crate) async fn fetch_attachment(&self, token: &str, sha256: &str) -> Result<Vec<u8>, SyncError> {
         let response = self
-            .request(reqwest::Method::GET, &format!("/v1/attachments/{sha256}"), &token)
+            .request(reqwest::Method::GET, &format!("/v1/attachments/{sha256}"), token)
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
         if !response.status().is_success() {
             return Err(self.error_from(response).await);
         }
-        let bytes = response.bytes().await.map_err(|e| self.unreachable(e))?.to_vec();
-        store.put_downloaded_attachment(sha256, &bytes, mime, 0)?;
-        Ok(bytes)
+        Ok(response.bytes().await.map_err(|e| self.unreachable(e))?.to_vec())
     }
 
     /// Whether the server answers at all (a short health check).

@@ -6,14 +6,16 @@
 //! send whole. Syncing with it never touches what the server acknowledged: the device's own
 //! changes stay in the outbox for the server. The relay sends every change with its author's
 //! signature, which the device keeps, so that whatever of a teammate's work it later carries
-//! to the server is accepted as the teammate's.
+//! to the server is accepted as the teammate's. Photos and files the server does not hold
+//! yet go to the relay after the records, once; a teammate's are fetched from it on demand
+//! while the server is out of reach ([`download_attachment_anywhere`]).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use xuncha_protocol::relay::{JoinRequest, JoinResponse, RelayLink, join_message, joined_message};
 use xuncha_protocol::{Outcome, PROTOCOL_HEADER, PROTOCOL_VERSION, SyncRequest};
-use xuncha_store::{CarriedOutcome, Part, Store};
+use xuncha_store::Store;
 
 use crate::{Client, SyncError, carried_of, device_keys, key_of, upload_of};
 
@@ -111,6 +113,8 @@ pub struct RelayReport {
     pub received: usize,
     /// Uploads the relay refused: (document, code, message).
     pub refused: Vec<(String, String, String)>,
+    /// Photos and files sent to the relay (those the district server does not hold yet).
+    pub files_up: usize,
     pub bytes_up: u64,
     pub bytes_down: u64,
 }
@@ -136,20 +140,10 @@ pub async fn sync(store: &mut Store, timeout: Duration) -> Result<RelayReport, S
     for _ in 0..100_000 {
         let take = pending.len().min(BATCH_DOCS);
         let batch: Vec<_> = pending.drain(..take).collect();
-        let wants: Vec<xuncha_protocol::DocKey> = store
-            .sync_value(&wants_key)?
-            .unwrap_or_default()
-            .split(',')
-            .filter(|w| !w.is_empty())
-            .filter_map(|w| {
-                let (record, part) = w.split_once('/')?;
-                Some(key_of(record.parse().ok()?, if part == "p" { Part::Protected } else { Part::Record }))
-            })
-            .collect();
         let request = SyncRequest {
             cursor: store.sync_value(&cursor_key)?.and_then(|c| hex::decode(c).ok()).unwrap_or_default(),
             uploads: batch.iter().map(upload_of).collect(),
-            want_full: wants,
+            want_full: store.peer_wants(&wants_key)?.into_iter().map(|(record, part)| key_of(record, part)).collect(),
             reference_tag: store.sync_value(&tag_key)?.and_then(|t| hex::decode(t).ok()).unwrap_or_default(),
             keys: None,
             want_numbers: Vec::new(),
@@ -188,45 +182,78 @@ pub async fn sync(store: &mut Store, timeout: Duration) -> Result<RelayReport, S
             .iter()
             .map(|e| carried_of(&e.doc, &e.changes, &e.signatures))
             .collect::<Result<Vec<_>, SyncError>>()?;
-        let docs: Vec<_> = carried.iter().map(|c| (c.incoming.record, c.incoming.part)).collect();
-        let held = store.held_by_peer(&peer, &docs)?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let cursor = hex::encode(&response.cursor);
+        // The server's reference data stays the device's: the relay's tag only spares
+        // sending it again.
+        let tag = response.reference.as_ref().map(|r| hex::encode(&r.tag));
+        let mut values = vec![(cursor_key.as_str(), cursor.as_str())];
+        if let Some(tag) = &tag {
+            values.push((tag_key.as_str(), tag.as_str()));
+        }
         // The relay passes the team's changes on to the server itself: they do not wait in
         // this device's outbox.
-        let outcomes = store.apply_bundle(&carried, false, now)?;
-        let mut now_held = Vec::new();
-        let mut wanted = Vec::new();
-        for ((outcome, (record, part)), was_held) in outcomes.into_iter().zip(&docs).zip(held) {
-            match outcome {
-                CarriedOutcome::Merged { changed, heads } => {
-                    report.received += usize::from(changed);
-                    // It held all of ours before: it holds all of the merge now.
-                    if was_held {
-                        now_held.push((*record, *part, heads));
-                    }
-                }
-                CarriedOutcome::NeedFull => {
-                    wanted.push(format!("{record}/{}", if *part == Part::Protected { "p" } else { "r" }))
-                }
-            }
-        }
-        store.acknowledge_bundle(&peer, &now_held)?;
-        store.set_sync_value(&wants_key, &wanted.join(","))?;
-        store.set_sync_value(&cursor_key, &hex::encode(&response.cursor))?;
-        if let Some(reference) = &response.reference {
-            // The server's reference data stays the device's: the relay's tag only spares
-            // sending it again.
-            store.set_sync_value(&tag_key, &hex::encode(&reference.tag))?;
-        }
+        let merged = store.merge_from_peer(&peer, &carried, false, now_ms(), Some(&wants_key), &values)?;
+        report.received += merged.changed;
         report.round_trips += 1;
         report.bytes_up += up as u64;
         report.bytes_down += down as u64;
         // Documents asked for whole are asked for once a sync.
-        if pending.is_empty() && !response.more && (wanted.is_empty() || !request.want_full.is_empty()) {
+        if pending.is_empty() && !response.more && (merged.need_full.is_empty() || !request.want_full.is_empty()) {
+            // Photos and files travel after the records that reference them.
+            for info in store.attachments_for_peer(&peer)? {
+                let upload = client.push_attachment(store, &route.token, &info, crate::ATTACHMENT_PIECE).await?;
+                store.mark_attachment_held(&peer, &info.sha256)?;
+                report.files_up += 1;
+                report.bytes_up += upload.sent;
+            }
             return Ok(report);
         }
     }
     Err(SyncError::BadResponse("sync with the relay did not settle".into()))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Fetches an attachment from the relay this device joined. The relay gives it only if a
+/// record of the team references it; the lead's device takes it on to the district
+/// server, so this device does not.
+pub async fn download_attachment(
+    store: &mut Store,
+    sha256: &str,
+    mime: &str,
+    timeout: Duration,
+) -> Result<Vec<u8>, SyncError> {
+    let route = route(store)?.ok_or(SyncError::NotJoined)?;
+    let client = Client::new(&route.url, timeout)?;
+    let bytes = client.fetch_attachment(&route.token, sha256).await?;
+    if xuncha_store::sha256_hex(&bytes) != sha256 {
+        return Err(SyncError::BadResponse(format!("the relay sent other bytes than attachment {sha256}")));
+    }
+    store.put_attachment_from_peer(&route.peer(), &bytes, mime, false, now_ms())?;
+    Ok(bytes)
+}
+
+/// Fetches an attachment from the district server, or, while it is out of reach, from the
+/// team relay this device joined (if any).
+pub async fn download_attachment_anywhere(
+    store: &mut Store,
+    sha256: &str,
+    mime: &str,
+    timeout: Duration,
+) -> Result<Vec<u8>, SyncError> {
+    let client = Client::for_device(store, timeout)?;
+    match client.download_attachment(store, sha256, mime).await {
+        Err(error) if error.is_transient() && route(store)?.is_some() => {
+            tracing::info!(%error, sha256, "the server is out of reach; fetching from the team relay");
+            download_attachment(store, sha256, mime, timeout).await.map_err(|relayed| {
+                tracing::warn!(%relayed, sha256, "the team relay could not give it either");
+                error
+            })
+        }
+        other => other,
+    }
 }

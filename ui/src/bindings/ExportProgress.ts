@@ -5,7 +5,11 @@ import type { ExportStage } from "./ExportStage";
 /**
  * How far the running export is (the UI asks while it waits).
  */
-export type ExportProgress = { running: boolean, document: DocumentKind | null, stage: ExportStage, 
+export type ExportProgress = { running: boolean, document: DocumentKind | null, 
+/**
+ * It reads a file in (导入同步包) rather than making one.
+ */
+importing: boolean, stage: ExportStage, 
 /**
  * Steps done of `total` in this stage (records read, attachments archived).
  */

@@ -3,4 +3,4 @@
 /**
  * What an export is doing.
  */
-export type ExportStage = "idle" | "reading" | "fetching" | "typesetting" | "archiving" | "writing";
+export type ExportStage = "idle" | "reading" | "fetching" | "typesetting" | "archiving" | "writing" | "verifying" | "merging" | "storing";

@@ -68,6 +68,8 @@ export const useExports = defineStore('exports', {
     error: null as IpcError | null,
     /** Counts cancelled exports (the screen says so once per change). */
     cancelled: 0,
+    /** What runs (or ran last) reads a file in (导入同步包) rather than making one. */
+    importing: false,
   }),
   getters: {
     busy: (s) => s.running !== null,
@@ -76,12 +78,7 @@ export const useExports = defineStore('exports', {
     /** Runs one export (none while another runs); returns its file, or null. */
     async run(document: DocumentKind, start: () => Promise<ExportedFile>): Promise<ExportedFile | null> {
       if (this.running) return null;
-      this.running = document;
-      this.progress = null;
-      this.cancelling = false;
-      this.result = null;
-      this.error = null;
-      const timer = setInterval(() => void this.poll(), POLL_MS);
+      const timer = this.begin(document, false);
       try {
         const written = await start();
         clearInterval(timer);
@@ -97,11 +94,42 @@ export const useExports = defineStore('exports', {
         else this.error = e;
         return null;
       } finally {
-        clearInterval(timer);
-        this.running = null;
-        this.progress = null;
-        this.cancelling = false;
+        this.end(timer);
       }
+    },
+    /** Runs an import of a `document` (导入同步包) as a job: its progress shows like an
+     * export's and 取消 stops it while the file is read (nothing applied). Answers what
+     * `start` answers, or null when cancelled; a failure is thrown to the caller, who says
+     * why (no file was made, so there is nothing to save). */
+    async track<T>(document: DocumentKind, start: () => Promise<T>): Promise<T | null> {
+      if (this.running) return null;
+      const timer = this.begin(document, true);
+      try {
+        return await start();
+      } catch (error) {
+        const e = IpcError.from(error);
+        if (e.code !== 'cancelled') throw e;
+        this.cancelled += 1;
+        return null;
+      } finally {
+        this.end(timer);
+      }
+    },
+    /** A job starts: what is shown of the last one goes, and its progress is asked for. */
+    begin(document: DocumentKind, importing: boolean): ReturnType<typeof setInterval> {
+      this.running = document;
+      this.importing = importing;
+      this.progress = null;
+      this.cancelling = false;
+      this.result = null;
+      this.error = null;
+      return setInterval(() => void this.poll(), POLL_MS);
+    },
+    end(timer: ReturnType<typeof setInterval>) {
+      clearInterval(timer);
+      this.running = null;
+      this.progress = null;
+      this.cancelling = false;
     },
     /** Saves the file an export wrote (a `what`, see exports.documents) where the user
      * chooses in the Save dialog, and answers where it is now; null when the dialog was
