@@ -89,9 +89,9 @@ fn a_team_relay_serves_its_team_and_the_server_accepts_what_it_carries_by_signat
 
     // 开启组内同步: only a lead's device can; the lead's shows the QR code.
     let relay_dir = tempfile::tempdir().unwrap();
-    let not_a_lead = Relay::open(&wang.store, &relay_dir.path().join("wang"), None, "1");
+    let not_a_lead = Relay::open(&mut wang.store, &relay_dir.path().join("wang"), None, "1");
     assert!(matches!(not_a_lead, Err(xuncha_relay::RelayError::NotALead(_))), "{not_a_lead:?}");
-    let relay = Arc::new(Relay::open(&lee.store, &relay_dir.path().join("lee"), None, "4821 0937").unwrap());
+    let relay = Arc::new(Relay::open(&mut lee.store, &relay_dir.path().join("lee"), None, "4821 0937").unwrap());
     let listener = district.runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let link = RelayLink::parse(&relay.link(&url).to_uri()).unwrap();
@@ -245,4 +245,56 @@ fn a_team_relay_serves_its_team_and_the_server_accepts_what_it_carries_by_signat
     for id in [leads, by_wang, by_zhang] {
         assert!(zhao.store.record(id).is_err(), "another team's device holds {id}");
     }
+}
+
+#[test]
+fn the_relays_keys_live_in_the_lead_s_device_database_and_an_earlier_relays_key_files_move_in() {
+    let district = District::start();
+    let mut lee = district.device("lee", Role::TeamLead, EAST.0);
+    district.set_up_round("lee", &[], &[]);
+    district.synced(&mut lee);
+    let dirs = tempfile::tempdir().unwrap();
+    // A relay as the earlier release left it: its keys in files in its folder.
+    let dir = dirs.path().join("device.db.relay");
+    let (old_id, old_key) = {
+        let storage = xuncha_server::SqliteStorage::open(&dir).unwrap();
+        let identity = xuncha_server::bundles::identity(&storage, &dir).unwrap();
+        (with_tx(&storage, false, |tx| tx.server_id()).unwrap(), identity.key.to_text())
+    };
+    let key_files = || -> Vec<String> {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".key"))
+            .collect()
+    };
+    assert_eq!(key_files().len(), 2, "the earlier release's server.key and checkpoint.key");
+
+    // Opened now, it is the same relay (its id, the key its QR code shows), and its folder
+    // keeps no key.
+    let relay = Relay::open(&mut lee.store, &dir, None, "1").unwrap();
+    assert_eq!(relay.relay_id(), old_id);
+    assert_eq!(relay.link("http://127.0.0.1:1").key, old_key);
+    assert!(key_files().is_empty(), "{:?}", key_files());
+    drop(relay);
+    let again = Relay::open(&mut lee.store, &dir, None, "2").unwrap();
+    assert_eq!((again.relay_id(), again.link("http://127.0.0.1:1").key), (old_id.as_str(), old_key));
+    drop(again);
+    // The folder alone opens with no key: without the device database (and its PIN) the
+    // team's records in it cannot be read.
+    let guessed = xuncha_server::at_rest::MasterKey::from_bytes([0; 32]);
+    assert!(xuncha_server::SqliteStorage::open_with_key(&dir, &guessed).is_err());
+    assert!(xuncha_server::SqliteStorage::open(&dir).is_err(), "a key file made anew does not open it either");
+
+    // A relay made now (its keys made now, in the device database) writes no key file.
+    let elsewhere = District::start();
+    let mut sun = elsewhere.device("sun", Role::TeamLead, EAST.0);
+    elsewhere.set_up_round("sun", &[], &[]);
+    elsewhere.synced(&mut sun);
+    let fresh = dirs.path().join("fresh.relay");
+    Relay::open(&mut sun.store, &fresh, None, "3").unwrap();
+    assert!(sun.store.sync_value("relay_storage_key").unwrap().is_some());
+    let files: Vec<String> =
+        std::fs::read_dir(&fresh).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(files.iter().all(|f| !f.ends_with(".key")), "{files:?}");
 }

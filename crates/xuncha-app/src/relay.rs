@@ -96,9 +96,9 @@ impl App {
         if let Some(relay) = running.as_ref().filter(|r| !r.task.is_finished()) {
             return Ok(relay.info.clone());
         }
-        let store = self.with(|s| Ok(s.store.open_another()?))?;
+        let mut store = self.with(|s| Ok(s.store.open_another()?))?;
         let code = xuncha_relay::new_join_code()?;
-        let relay = Relay::open(&store, &xuncha_relay::dir_for(&self.db_path()), None, &code)?;
+        let relay = Relay::open(&mut store, &xuncha_relay::dir_for(&self.db_path()), None, &code)?;
         let listen = self.config.relay_listen;
         let listener = self
             .runtime

@@ -146,7 +146,7 @@ pub fn relay(devices: usize, records: usize, idle_rounds: usize, photos: usize) 
 
     let lead_db = dir.path().join("lead").join("device.db");
     std::fs::create_dir_all(lead_db.parent().unwrap_or(dir.path()))?;
-    let lead = enroll(office.as_ref(), &office_url, &lead_db, "relay-lead", 1, &runtime)?;
+    let mut lead = enroll(office.as_ref(), &office_url, &lead_db, "relay-lead", 1, &runtime)?;
     let mut members = Vec::new();
     for (i, user) in users.iter().enumerate() {
         let member = Member { dir: dir.path().join(format!("m{i}")), user: user.clone() };
@@ -194,7 +194,7 @@ pub fn relay(devices: usize, records: usize, idle_rounds: usize, photos: usize) 
     let originals: Vec<_> = members.iter().map(Member::db).collect();
 
     // The relay on the lead's device, on loopback.
-    let relay = Arc::new(xuncha_relay::Relay::open(&lead, &xuncha_relay::dir_for(&lead_db), None, "1234 5678")?);
+    let relay = Arc::new(xuncha_relay::Relay::open(&mut lead, &xuncha_relay::dir_for(&lead_db), None, "1234 5678")?);
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let link = relay.link(&format!("http://{}", listener.local_addr()?));
     let host = Arc::new(Mutex::new(lead));

@@ -64,7 +64,7 @@ pub fn relay(mut store: Store, db: &Path, args: &RelayArgs, json: bool) -> Resul
     }
 }
 
-fn serve(store: Store, db: &Path, args: &RelayArgs, listen: std::net::SocketAddr, json: bool) -> Result<()> {
+fn serve(mut store: Store, db: &Path, args: &RelayArgs, listen: std::net::SocketAddr, json: bool) -> Result<()> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(
             std::env::var("XUNCHA_LOG").unwrap_or_else(|_| "info".into()),
@@ -76,7 +76,7 @@ fn serve(store: Store, db: &Path, args: &RelayArgs, listen: std::net::SocketAddr
         None => xuncha_relay::new_join_code()?,
     };
     let dir = xuncha_relay::dir_for(db);
-    let relay = Relay::open(&store, &dir, args.team.as_deref(), &code).map_err(|e| match e {
+    let relay = Relay::open(&mut store, &dir, args.team.as_deref(), &code).map_err(|e| match e {
         RelayError::NotALead(message) => anyhow::Error::from(BadInput(message)),
         other => other.into(),
     })?;

@@ -15,6 +15,10 @@
 //!   database, to be taken on to the district server.
 //!
 //! Members join with the code shown beside the relay's QR code ([`Relay::link`]).
+//!
+//! The relay's folder holds no key: its storage's key and its signing key are kept in the
+//! lead's device database (encrypted under the PIN), so a tablet lost in the village gives
+//! away the team's records no more through the relay than through the device itself.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -53,6 +57,8 @@ const BRIDGE_BATCH: usize = 500;
 pub struct Relay {
     storage: Arc<SqliteStorage>,
     dir: PathBuf,
+    /// The relay's signing key (the key its QR code shows).
+    signing: ed25519_dalek::SigningKey,
     team: Team,
     host: Host,
     code: String,
@@ -86,6 +92,42 @@ pub fn dir_for(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Where the device database keeps the relay storage's key, and the relay's signing key.
+const STORAGE_KEY: &str = "relay_storage_key";
+const SIGNING_KEY: &str = "relay_signing_key";
+
+/// A 32-byte secret of the relay, kept in the device database (encrypted under the PIN)
+/// under `name`: the one there; else the one a file of an earlier release left at `file`
+/// (moved in, then the file removed); else a new one.
+fn secret(store: &mut Store, name: &str, file: &Path) -> Result<zeroize::Zeroizing<[u8; 32]>, RelayError> {
+    let kept = store.sync_value(name)?.map(zeroize::Zeroizing::new);
+    let from_file = xuncha_server::at_rest::MasterKey::read(file)?;
+    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+    match (&kept, &from_file) {
+        (Some(hex_text), _) => hex::decode_to_slice(hex_text.as_str(), bytes.as_mut())
+            .map_err(|_| RelayError::Protocol(format!("the device database's {name} is damaged")))?,
+        (None, Some(key)) => {
+            bytes.copy_from_slice(key.bytes());
+            store.set_sync_value(name, &zeroize::Zeroizing::new(hex::encode(bytes.as_ref())))?;
+        }
+        (None, None) => {
+            getrandom::fill(bytes.as_mut())
+                .map_err(|e| RelayError::Protocol(format!("no randomness from the OS: {e}")))?;
+            store.set_sync_value(name, &zeroize::Zeroizing::new(hex::encode(bytes.as_ref())))?;
+        }
+    }
+    if let Some(key) = from_file {
+        if key.bytes() == &*bytes {
+            // Kept in the device database now: the file goes.
+            std::fs::remove_file(file)
+                .map_err(|e| RelayError::Protocol(format!("cannot remove {}: {e}", file.display())))?;
+        } else {
+            tracing::warn!(file = %file.display(), "a key file in the relay's folder differs from the device's; left alone");
+        }
+    }
+    Ok(bytes)
+}
+
 /// A new join code: eight random digits, easy to read out beside the QR code.
 pub fn new_join_code() -> Result<String, RelayError> {
     let mut bytes = [0u8; 8];
@@ -103,11 +145,13 @@ fn now_ms() -> i64 {
 impl Relay {
     /// Opens (or makes) the relay of the device `store` in `dir`, for `team` (or the one team
     /// the device's user leads), with a new join `code`, seeded with what the device knows.
-    pub fn open(store: &Store, dir: &Path, team: Option<&str>, code: &str) -> Result<Relay, RelayError> {
+    /// Its keys are the device database's (made the first time; moved in from the files an
+    /// earlier release left in `dir`).
+    pub fn open(store: &mut Store, dir: &Path, team: Option<&str>, code: &str) -> Result<Relay, RelayError> {
         let reference = store.reference()?;
-        let identity = store.identity();
+        let identity = store.identity().clone();
         let team = server_relay::team_of(&reference, identity.user_id.as_str(), team).map_err(RelayError::NotALead)?;
-        let (signing, sealing) = store.public_keys();
+        let (signing_key, sealing) = store.public_keys();
         let device_id = identity.device_id.to_string();
         let device_name = reference
             .devices
@@ -119,18 +163,22 @@ impl Relay {
             device_name,
             user_id: identity.user_id.to_string(),
             actor: identity.actor.to_hex_string(),
-            signing_key: signing,
+            signing_key,
             sealing_key: sealing,
         };
-        let storage = Arc::new(SqliteStorage::open(dir)?);
-        let server_identity = xuncha_server::bundles::identity(storage.as_ref(), dir)?;
+        let storage_key = secret(store, STORAGE_KEY, &dir.join(xuncha_server::at_rest::KEY_FILE))?;
+        let storage =
+            Arc::new(SqliteStorage::open_with_key(dir, &xuncha_server::at_rest::MasterKey::from_bytes(*storage_key))?);
+        let signing_secret = secret(store, SIGNING_KEY, &dir.join(xuncha_server::chain::ServerKey::FILE))?;
+        let signing = ed25519_dalek::SigningKey::from_bytes(&signing_secret);
+        let server_identity = xuncha_server::bundles::identity_with(storage.as_ref(), signing.clone())?;
         let key = server_identity.key.clone();
         let now = now_ms();
         let relay_id = with_tx(storage.as_ref(), true, |tx| {
             server_relay::prepare(tx, &reference, &team, &host, now)?;
             tx.server_id()
         })?;
-        Ok(Relay { storage, dir: dir.to_owned(), team, host, code: code.to_owned(), key, relay_id })
+        Ok(Relay { storage, dir: dir.to_owned(), signing, team, host, code: code.to_owned(), key, relay_id })
     }
 
     /// The team the relay serves.
@@ -150,7 +198,7 @@ impl Relay {
 
     /// The server state the relay serves with.
     pub fn state(&self) -> Result<AppState, RelayError> {
-        let identity = xuncha_server::bundles::identity(self.storage.as_ref(), &self.dir)?;
+        let identity = xuncha_server::bundles::identity_with(self.storage.as_ref(), self.signing.clone())?;
         let storage: Arc<dyn Storage> = self.storage.clone();
         let relay = server_relay::Relay::new(&self.team.id, &self.code, identity);
         Ok(server_relay::with_relay(AppState::new(storage), relay))

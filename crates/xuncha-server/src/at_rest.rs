@@ -45,6 +45,22 @@ impl std::fmt::Debug for MasterKey {
 }
 
 impl MasterKey {
+    /// A key kept elsewhere (a team relay's, inside the lead's encrypted device database).
+    pub fn from_bytes(bytes: [u8; 32]) -> MasterKey {
+        MasterKey(Zeroizing::new(bytes))
+    }
+
+    /// The key in a key file of the format this module writes (64 hex digits), `None` if
+    /// there is no such file.
+    pub fn read(path: &Path) -> Result<Option<MasterKey>> {
+        read_key(path)
+    }
+
+    /// The key's bytes, to keep it elsewhere.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The key as SQLCipher's raw-key literal, `x'…'` (no passphrase derivation).
     fn raw_literal(&self) -> Zeroizing<String> {
         Zeroizing::new(format!("x'{}'", hex::encode(self.0.as_ref())))
@@ -180,8 +196,7 @@ fn found(db: &Path) -> Result<Found> {
 /// nothing, a key that is missing or does not open the database.
 pub(crate) fn open_encrypted(dir: &Path, key_file: &Path) -> Result<Connection> {
     fs::create_dir_all(dir).map_err(|e| io_error("cannot create", dir, &e))?;
-    let db = dir.join(DB_FILE);
-    let state = found(&db)?;
+    let state = found(&dir.join(DB_FILE))?;
     let key = match (read_key(key_file)?, state) {
         (Some(key), _) => key,
         (None, Found::Nothing | Found::Plaintext) => create_key(key_file)?,
@@ -189,17 +204,45 @@ pub(crate) fn open_encrypted(dir: &Path, key_file: &Path) -> Result<Connection> 
             return Err(key_error(key_file, "找不到密钥文件", "the key file is missing"));
         }
     };
+    open_keyed(dir, &key, state).map_err(|e| match e {
+        Mismatch::Key => {
+            key_error(key_file, "密钥不符（或文件已损坏）", "the key does not match (or the file is damaged)")
+        }
+        Mismatch::Other(e) => e,
+    })
+}
+
+/// Opens `server.db` in `dir` keyed with `key`, held by the caller rather than in a file
+/// (a team relay's storage, whose key the lead's encrypted device database keeps).
+pub(crate) fn open_with_key(dir: &Path, key: &MasterKey) -> Result<Connection> {
+    fs::create_dir_all(dir).map_err(|e| io_error("cannot create", dir, &e))?;
+    let state = found(&dir.join(DB_FILE))?;
+    open_keyed(dir, key, state).map_err(|e| match e {
+        Mismatch::Key => StorageError::Key(format!(
+            "{} 无法用所给密钥打开（密钥不符或文件已损坏）/ {} cannot be opened with the key given (it does not match, or the file is damaged)",
+            dir.join(DB_FILE).display(),
+            dir.join(DB_FILE).display()
+        )),
+        Mismatch::Other(e) => e,
+    })
+}
+
+/// Why a database did not open with a key.
+enum Mismatch {
+    Key,
+    Other(StorageError),
+}
+
+fn open_keyed(dir: &Path, key: &MasterKey, state: Found) -> std::result::Result<Connection, Mismatch> {
     if state == Found::Plaintext {
-        encrypt_plaintext(dir, &key)?;
+        encrypt_plaintext(dir, key).map_err(Mismatch::Other)?;
     }
-    let conn = Connection::open(&db)?;
-    key.apply(&conn)?;
+    let conn = Connection::open(dir.join(DB_FILE)).map_err(|e| Mismatch::Other(e.into()))?;
+    key.apply(&conn).map_err(Mismatch::Other)?;
     match conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get::<_, i64>(0)) {
         Ok(_) => Ok(conn),
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::NotADatabase => {
-            Err(key_error(key_file, "密钥不符（或文件已损坏）", "the key does not match (or the file is damaged)"))
-        }
-        Err(e) => Err(e.into()),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::NotADatabase => Err(Mismatch::Key),
+        Err(e) => Err(Mismatch::Other(e.into())),
     }
 }
 

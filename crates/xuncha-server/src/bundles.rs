@@ -81,7 +81,12 @@ impl Identity {
 
 /// The bundle identity of the server whose data directory is `dir`, made on first use.
 pub fn identity(storage: &dyn Storage, dir: &Path) -> Result<Identity> {
-    let signing = ServerKey::open(dir)?.signing_key().clone();
+    identity_with(storage, ServerKey::open(dir)?.signing_key().clone())
+}
+
+/// The bundle identity of a storage whose signing key the caller keeps (a team relay's, in
+/// the lead's encrypted device database): that key, and the storage's bundle key.
+pub fn identity_with(storage: &dyn Storage, signing: ed25519_dalek::SigningKey) -> Result<Identity> {
     let made = age::x25519::Identity::generate().to_string().expose_secret().to_owned();
     let text = with_tx(storage, true, |tx| tx.bundle_identity(&made))?;
     let sealing = age::x25519::Identity::from_str(&text)

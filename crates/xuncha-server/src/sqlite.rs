@@ -369,7 +369,17 @@ impl SqliteStorage {
     /// Opens (creating if needed) `server.db` in `dir`, encrypted with the master key in
     /// `key_file` (made there for a new database).
     pub fn open_with_key_file(dir: &Path, key_file: &Path) -> Result<SqliteStorage> {
-        let mut conn = at_rest::open_encrypted(dir, key_file)?;
+        SqliteStorage::prepare(at_rest::open_encrypted(dir, key_file)?)
+    }
+
+    /// Opens (creating if needed) `server.db` in `dir`, encrypted with `key`, which the
+    /// caller keeps (no key file is read or written).
+    pub fn open_with_key(dir: &Path, key: &at_rest::MasterKey) -> Result<SqliteStorage> {
+        SqliteStorage::prepare(at_rest::open_with_key(dir, key)?)
+    }
+
+    /// Sets an opened database up and brings its schema up to date.
+    fn prepare(mut conn: Connection) -> Result<SqliteStorage> {
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
