@@ -58,7 +58,7 @@ test('the lead’s app serves the team: a member joins by its QR code and its re
   await app.shown('relay-qr', 30_000);
   const link = await app.attr('relay-qr', 'data-link');
   assert.ok(link.startsWith('xuncha:relay?'), link);
-  assert.match(await app.attr('relay-qr', 'data-url'), /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.match(await app.attr('relay-qr', 'data-url'), /^https:\/\/127\.0\.0\.1:\d+$/);
   assert.match(await app.text('relay-code'), /\d{4} \d{4}/);
   await (await app.$('relay-code')).scrollIntoView({ block: 'center' });
   await app.shot('43-relay-qr');

@@ -1,7 +1,7 @@
 //! A team relay in a village with no signal: the lead's device serves its team of three on
 //! loopback (as on a phone hotspot). Members join with the code beside its QR code and see
-//! each other's records and the lead's; a device of another team, a wrong code and a device
-//! that cannot prove its key are refused. Back at the office, the lead's device syncs with
+//! each other's records and the lead's, over TLS pinned to the relay's key; a device of
+//! another team, a wrong code and a relay that cannot prove its key are refused. Back at the office, the lead's device syncs with
 //! the district server, which accepts the members' changes by their own signatures (the log
 //! names their tablets, not the lead's) and refuses a change the relay forged in a member's
 //! name. Photos travel the same way: a member's reach the lead's device (which takes them on
@@ -93,7 +93,7 @@ fn a_team_relay_serves_its_team_and_the_server_accepts_what_it_carries_by_signat
     assert!(matches!(not_a_lead, Err(xuncha_relay::RelayError::NotALead(_))), "{not_a_lead:?}");
     let relay = Arc::new(Relay::open(&mut lee.store, &relay_dir.path().join("lee"), None, "4821 0937").unwrap());
     let listener = district.runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let url = format!("https://{}", listener.local_addr().unwrap());
     let link = RelayLink::parse(&relay.link(&url).to_uri()).unwrap();
     let Device { store: lee_store, client: lee_client, name: lee_name } = lee;
     let host = Arc::new(Mutex::new(lee_store));
@@ -122,11 +122,40 @@ fn a_team_relay_serves_its_team_and_the_server_accepts_what_it_carries_by_signat
         district.runtime.block_on(xuncha_sync::relay::sync(&mut zhao.store, TIMEOUT)),
         Err(SyncError::NotJoined)
     ));
-    // A QR code naming another key than the relay's: the join is meant for another relay
-    // (which this one cannot prove to be), and nothing is joined.
+    // A QR code naming another key than the relay's (a device on the hotspot posing as the
+    // lead's relay, say): the TLS handshake already shows another key, and nothing is
+    // joined or sent.
     let other_key = district.bundle_identity().key.to_text();
     let impostor = RelayLink { key: other_key, ..link.clone() };
-    assert_eq!(refusal(join(&mut wang, &impostor).unwrap_err()), "bad_signature");
+    assert!(matches!(join(&mut wang, &impostor), Err(SyncError::NotTheRelay { .. })));
+    // The relay speaks TLS only.
+    let plain = RelayLink { url: url.replace("https://", "http://"), ..link.clone() };
+    assert!(matches!(join(&mut wang, &plain), Err(SyncError::Unreachable { .. })));
+    // A join whose proof is not the device's signature (someone replaying what they know
+    // of wang's device) is refused by the relay itself.
+    let (signing, sealing) = wang.store.public_keys();
+    let identity = wang.store.identity().clone();
+    let forged_join = xuncha_protocol::relay::JoinRequest {
+        code: link.code.clone(),
+        device_id: identity.device_id.to_string(),
+        device_name: "平板".into(),
+        user_id: identity.user_id.to_string(),
+        actor: identity.actor.to_hex_string(),
+        keys: xuncha_protocol::DeviceKeys { signing, sealing },
+        proof: vec![0; 64],
+    };
+    let answer = district.runtime.block_on(async {
+        let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+        let response = http
+            .post(format!("{url}/v1/relay/join"))
+            .header(xuncha_protocol::PROTOCOL_HEADER, xuncha_protocol::PROTOCOL_VERSION.to_string())
+            .json(&forged_join)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json::<serde_json::Value>().await.unwrap())
+    });
+    assert_eq!((answer.0, answer.1["code"].as_str()), (403, Some("bad_signature")), "{answer:?}");
     assert!(xuncha_sync::relay::route(&wang.store).unwrap().is_none());
     for device in [&mut wang, &mut zhang] {
         let route = join(device, &link).unwrap();

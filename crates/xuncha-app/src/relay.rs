@@ -108,16 +108,16 @@ impl App {
         let url = match &self.config.relay_url {
             Some(url) => url.clone(),
             None if address.ip().is_unspecified() => {
-                format!("http://{}", SocketAddr::new(local_address(), address.port()))
+                format!("https://{}", SocketAddr::new(local_address(), address.port()))
             }
-            None => format!("http://{address}"),
+            None => format!("https://{address}"),
         };
         let link: RelayLink = relay.link(&url);
         let uri = link.to_uri();
         let info = RelayInfo {
             team: relay.team().id.clone(),
             team_name: relay.team().name.clone(),
-            url,
+            url: link.url,
             qr: qr(&uri)?,
             link: uri,
             code,

@@ -143,8 +143,9 @@ pub struct RelayArgs {
     /// Where to serve, e.g. 0.0.0.0:8471 on the hotspot (port 0: any free port).
     #[arg(long)]
     pub listen: Option<std::net::SocketAddr>,
-    /// The address members reach the relay at, for the QR code [default: http://LISTEN;
-    /// required when listening on 0.0.0.0].
+    /// The address members reach the relay at, for the QR code [default: https://LISTEN;
+    /// required when listening on 0.0.0.0]. The relay speaks TLS only, with a certificate
+    /// for its own key (members pin it from the QR code).
     #[arg(long)]
     pub url: Option<String>,
     /// The team to relay for, when this user leads several.

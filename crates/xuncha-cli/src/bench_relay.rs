@@ -196,7 +196,7 @@ pub fn relay(devices: usize, records: usize, idle_rounds: usize, photos: usize) 
     // The relay on the lead's device, on loopback.
     let relay = Arc::new(xuncha_relay::Relay::open(&mut lead, &xuncha_relay::dir_for(&lead_db), None, "1234 5678")?);
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let link = relay.link(&format!("http://{}", listener.local_addr()?));
+    let link = relay.link(&format!("https://{}", listener.local_addr()?));
     let host = Arc::new(Mutex::new(lead));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = runtime.spawn(xuncha_relay::serve(

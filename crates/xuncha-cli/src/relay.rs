@@ -89,13 +89,15 @@ fn serve(mut store: Store, db: &Path, args: &RelayArgs, listen: std::net::Socket
             Some(url) => url.trim_end_matches('/').to_owned(),
             None if address.ip().is_unspecified() => {
                 return Err(BadInput(
-                    "监听所有地址时请用 --url 给出成员可访问的地址，如 --url http://192.168.43.1:8471 / when listening on every address, give the address members reach with --url, e.g. --url http://192.168.43.1:8471".into(),
+                    "监听所有地址时请用 --url 给出成员可访问的地址，如 --url https://192.168.43.1:8471 / when listening on every address, give the address members reach with --url, e.g. --url https://192.168.43.1:8471".into(),
                 )
                 .into());
             }
-            None => format!("http://{address}"),
+            None => format!("https://{address}"),
         };
         let link = relay.link(&url);
+        // The relay speaks TLS only: its link says https, whatever --url said.
+        let url = link.url.clone();
         let uri = link.to_uri();
         let qr = crate::qr::QrCode::of(&uri)?;
         if let Some(path) = &args.qr {

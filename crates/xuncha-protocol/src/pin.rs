@@ -11,6 +11,15 @@ pub fn of_certificate(der: &[u8]) -> Option<String> {
     Some(hex::encode(Sha256::digest(cert.subject_public_key_info().as_ref())))
 }
 
+/// The pin of an Ed25519 public key (a team relay presents a certificate for its own
+/// signing key, so the key its QR code shows is all a member needs to pin it).
+pub fn of_ed25519(public: &[u8; 32]) -> String {
+    // SubjectPublicKeyInfo: SEQUENCE { SEQUENCE { OID 1.3.101.112 }, BIT STRING key }.
+    let mut spki = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+    spki.extend_from_slice(public);
+    hex::encode(Sha256::digest(&spki))
+}
+
 /// Whether `pin` is written as a pin is (64 lower-case hex digits, after trimming and
 /// lower-casing), and its normal form.
 pub fn normalise(pin: &str) -> Option<String> {

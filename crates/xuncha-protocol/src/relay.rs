@@ -17,7 +17,8 @@ use crate::{DeviceKeys, percent_decode, percent_encode};
 /// What a relay's QR code holds, as `xuncha:relay?url=…&key=…&code=…&team=…`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelayLink {
-    /// Where the relay listens, `http://<address>:<port>`.
+    /// Where the relay listens, `https://<address>:<port>` (TLS with a certificate for the
+    /// relay's own key: see [`tls_pin`]).
     pub url: String,
     /// The relay's public key (`xuncha1:…`).
     pub key: String,
@@ -59,8 +60,16 @@ impl RelayLink {
         }
         let link = RelayLink { url: url?, key: key?, code: code?, team: team? };
         let key_ok = PeerKey::parse(&link.key).is_ok();
-        (key_ok && (link.url.starts_with("http://") || link.url.starts_with("https://"))).then_some(link)
+        (key_ok && link.url.starts_with("https://")).then_some(link)
     }
+}
+
+/// The TLS pin of the relay whose key is `key` (`xuncha1:…`): a relay's certificate is for
+/// its signing key, so a member pins it from the QR code alone, and a device on the same
+/// hotspot can neither read the sync nor pose as the relay.
+pub fn tls_pin(key: &PeerKey) -> Option<String> {
+    let bytes: [u8; 32] = hex::decode(key.signing.trim()).ok()?.try_into().ok()?;
+    Some(crate::pin::of_ed25519(&bytes))
 }
 
 /// `POST /v1/relay/join`: a device of the team joins the relay as the device the district
@@ -127,7 +136,7 @@ mod tests {
         let sealing = age::x25519::Identity::generate().to_public().to_string();
         let peer = PeerKey::new(&hex::encode(key.verifying_key().as_bytes()), &sealing).unwrap();
         let link = RelayLink {
-            url: "http://192.168.43.1:7443".into(),
+            url: "https://192.168.43.1:7443".into(),
             key: peer.to_text(),
             code: "4821 0937".into(),
             team: "team-东岭".into(),
@@ -136,8 +145,12 @@ mod tests {
         assert_eq!(RelayLink::parse("xuncha:enroll?server=http%3A%2F%2Fx&code=1"), None);
         let bad_key = RelayLink { key: "xuncha1:00:age1".into(), ..link.clone() };
         assert_eq!(RelayLink::parse(&bad_key.to_uri()), None);
-        let ftp = RelayLink { url: "ftp://x".into(), ..link };
+        let ftp = RelayLink { url: "ftp://x".into(), ..link.clone() };
         assert_eq!(RelayLink::parse(&ftp.to_uri()), None);
+        // A relay speaks TLS only: a plain-HTTP link is none.
+        let plain = RelayLink { url: "http://192.168.43.1:7443".into(), ..link };
+        assert_eq!(RelayLink::parse(&plain.to_uri()), None);
+        assert_eq!(tls_pin(&peer).unwrap().len(), 64);
     }
 
     #[test]

@@ -16,6 +16,10 @@
 //!
 //! Members join with the code shown beside the relay's QR code ([`Relay::link`]).
 //!
+//! Members reach it over TLS with a certificate for the relay's own signing key, which they
+//! pin from the key in the QR code ([`xuncha_protocol::relay::tls_pin`]): a device on the
+//! same hotspot can neither read a sync nor pose as the relay.
+//!
 //! The relay's folder holds no key: its storage's key and its signing key are kept in the
 //! lead's device database (encrypted under the PIN), so a tablet lost in the village gives
 //! away the team's records no more through the relay than through the device itself.
@@ -191,9 +195,40 @@ impl Relay {
         &self.relay_id
     }
 
-    /// What the QR code on the lead's screen holds, for a relay reached at `url`.
+    /// What the QR code on the lead's screen holds, for a relay reached at `url` (its
+    /// address, with or without `https://`: the relay speaks TLS only).
     pub fn link(&self, url: &str) -> RelayLink {
-        RelayLink { url: url.to_owned(), key: self.key.to_text(), code: self.code.clone(), team: self.team.id.clone() }
+        let address = url.trim().trim_end_matches('/');
+        let address = address.strip_prefix("https://").or_else(|| address.strip_prefix("http://")).unwrap_or(address);
+        RelayLink {
+            url: format!("https://{address}"),
+            key: self.key.to_text(),
+            code: self.code.clone(),
+            team: self.team.id.clone(),
+        }
+    }
+
+    /// The relay's TLS identity: a self-signed certificate for its own signing key (made
+    /// anew at each start; the key, and so the pin, stays).
+    pub fn tls(&self) -> Result<xuncha_server::Tls, RelayError> {
+        let secret = self.signing.to_bytes();
+        let public = self.signing.verifying_key().to_bytes();
+        // PKCS #8 v2 of an Ed25519 key: version 1, the algorithm, the seed, the public key.
+        let mut pkcs8 =
+            vec![0x30, 0x53, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+        pkcs8.extend_from_slice(&secret);
+        pkcs8.extend_from_slice(&[0xa1, 0x23, 0x03, 0x21, 0x00]);
+        pkcs8.extend_from_slice(&public);
+        let pkcs8 = zeroize::Zeroizing::new(pkcs8);
+        let fail = |e: rcgen::Error| RelayError::Protocol(format!("the relay's certificate cannot be made: {e}"));
+        let der = rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_slice());
+        let pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_ED25519).map_err(fail)?;
+        let mut params = rcgen::CertificateParams::new(vec!["xuncha-relay".to_owned()]).map_err(fail)?;
+        params.distinguished_name.push(rcgen::DnType::CommonName, format!("巡察通组内同步 {}", self.team.name));
+        let cert = params.self_signed(&pair).map_err(fail)?;
+        let pin = xuncha_protocol::pin::of_ed25519(&public);
+        let private = rustls_pki_types::PrivateKeyDer::Pkcs8(pkcs8.to_vec().into());
+        xuncha_server::Tls::from_der(vec![cert.der().clone()], private, pin).map_err(RelayError::Protocol)
     }
 
     /// The server state the relay serves with.
@@ -369,7 +404,7 @@ pub async fn serve(
             }
         })
     };
-    let served = xuncha_server::serve(listener, state, shutdown).await;
+    let served = xuncha_server::serve_with(listener, state, Some(relay.tls()?), shutdown).await;
     ticker.abort();
     let last = tokio::task::spawn_blocking(pass).await.map_err(|e| RelayError::Protocol(e.to_string()))??;
     if last != Bridged::default() {

@@ -139,6 +139,16 @@ impl Tls {
         let private = rustls_pki_types::PrivateKeyDer::from_pem_file(key).map_err(|e| {
             format!("无法读取私钥 {} / cannot read the private key {}: {e}", key.display(), key.display())
         })?;
+        Tls::from_der(chain, private, pin)
+    }
+
+    /// The certificate chain (server's first) and private key as DER (a team relay's,
+    /// made in memory for its own key), and the pin devices know the key by.
+    pub fn from_der(
+        chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+        private: rustls_pki_types::PrivateKeyDer<'static>,
+        pin: String,
+    ) -> Result<Tls, String> {
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

@@ -42,11 +42,29 @@ impl Route {
     fn state_key(&self, what: &str) -> String {
         format!("relay_{what}:{}", self.relay_id)
     }
+
+    /// A client for the relay, pinned to the key its QR code showed.
+    fn client(&self, timeout: Duration) -> Result<Client, SyncError> {
+        pinned(&self.url, &self.key, timeout)
+    }
 }
 
-/// The relay this device joined, if any.
+/// A client for the relay at `url` whose key is `key`: TLS pinned to that key.
+fn pinned(url: &str, key: &str, timeout: Duration) -> Result<Client, SyncError> {
+    let pin = xuncha_protocol::bundle::PeerKey::parse(key)
+        .ok()
+        .and_then(|key| xuncha_protocol::relay::tls_pin(&key))
+        .ok_or_else(|| SyncError::NotTheRelay { url: url.to_owned() })?;
+    Client::with_pin(url, timeout, Some(pin))
+}
+
+/// The relay this device joined, if any. A route of the first relays, which spoke plain
+/// HTTP, is none: the device joins again (the relays now speak TLS only).
 pub fn route(store: &Store) -> Result<Option<Route>, SyncError> {
-    Ok(store.sync_value(ROUTE)?.and_then(|text| serde_json::from_str(&text).ok()))
+    Ok(store
+        .sync_value(ROUTE)?
+        .and_then(|text| serde_json::from_str::<Route>(&text).ok())
+        .filter(|route| route.url.starts_with("https://")))
 }
 
 /// Joins the relay a QR code names, as the device the server enrolled (its id, actor and
@@ -72,7 +90,7 @@ pub async fn join(
         keys: device_keys(store),
         proof,
     };
-    let client = Client::new(&link.url, timeout)?;
+    let client = pinned(&link.url, &link.key, timeout)?;
     let response = client
         .http
         .post(format!("{}/v1/relay/join", client.base))
@@ -80,7 +98,11 @@ pub async fn join(
         .json(&request)
         .send()
         .await
-        .map_err(|e| client.unreachable(e))?;
+        // Another key than the QR code's: not the lead's relay.
+        .map_err(|e| match client.unreachable(e) {
+            SyncError::WrongServerKey { url, .. } => SyncError::NotTheRelay { url },
+            other => other,
+        })?;
     if !response.status().is_success() {
         return Err(client.error_from(response).await);
     }
@@ -129,7 +151,7 @@ const BATCH_DOCS: usize = 200;
 /// what arrives twice merges once.
 pub async fn sync(store: &mut Store, timeout: Duration) -> Result<RelayReport, SyncError> {
     let route = route(store)?.ok_or(SyncError::NotJoined)?;
-    let client = Client::new(&route.url, timeout)?;
+    let client = route.client(timeout)?;
     let peer = route.peer();
     let (cursor_key, wants_key, tag_key) =
         (route.state_key("cursor"), route.state_key("wants"), route.state_key("tag"));
@@ -228,7 +250,7 @@ pub async fn download_attachment(
     timeout: Duration,
 ) -> Result<Vec<u8>, SyncError> {
     let route = route(store)?.ok_or(SyncError::NotJoined)?;
-    let client = Client::new(&route.url, timeout)?;
+    let client = route.client(timeout)?;
     let bytes = client.fetch_attachment(&route.token, sha256).await?;
     if xuncha_store::sha256_hex(&bytes) != sha256 {
         return Err(SyncError::BadResponse(format!("the relay sent other bytes than attachment {sha256}")));
