@@ -353,6 +353,13 @@ fn part_from(code: &str) -> Part {
     if code == "protected" { Part::Protected } else { Part::Record }
 }
 
+/// SQLite's errors, as the storage trait's (which knows no backend).
+impl From<rusqlite::Error> for StorageError {
+    fn from(error: rusqlite::Error) -> StorageError {
+        StorageError::Backend(error.to_string())
+    }
+}
+
 /// The SQLite backend.
 #[derive(Debug)]
 pub struct SqliteStorage {

@@ -27,12 +27,6 @@ pub enum StorageError {
     Resume(u64),
 }
 
-impl From<rusqlite::Error> for StorageError {
-    fn from(error: rusqlite::Error) -> StorageError {
-        StorageError::Backend(error.to_string())
-    }
-}
-
 /// Shorthand.
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
