@@ -239,8 +239,11 @@ fn a_teammates_changes_carried_by_another_tablet_keep_their_author_and_forgeries
         true
     };
     xuncha_sync::bundle::export(&zhang.store, &to_zhao, false, out, "h", now_ms(), &mut watch).unwrap();
-    let stages: Vec<_> = exporting.iter().map(|s| s.stage).collect();
+    let mut stages: Vec<_> = exporting.iter().map(|s| s.stage).collect();
+    stages.dedup();
     assert_eq!(stages, [Stage::Reading, Stage::Writing], "{exporting:?}");
+    let read = exporting.iter().rfind(|s| s.stage == Stage::Reading).unwrap();
+    assert_eq!((read.done, read.total), (1, 1), "the reading reaches its end");
     // An import stopped while the bundle is read applies nothing; then it goes through,
     // saying how far it is at each stage.
     let bytes = std::fs::read(&file).unwrap();

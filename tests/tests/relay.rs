@@ -313,13 +313,26 @@ fn the_relays_keys_live_in_the_lead_s_device_database_and_an_earlier_relays_key_
     // team's records in it cannot be read.
     let guessed = xuncha_server::at_rest::MasterKey::from_bytes([0; 32]);
     assert!(xuncha_server::SqliteStorage::open_with_key(&dir, &guessed).is_err());
-    assert!(xuncha_server::SqliteStorage::open(&dir).is_err(), "a key file made anew does not open it either");
+    assert!(xuncha_server::SqliteStorage::open(&dir).is_err(), "and no key file opens it");
 
     // A relay made now (its keys made now, in the device database) writes no key file.
     let elsewhere = District::start();
     let mut sun = elsewhere.device("sun", Role::TeamLead, EAST.0);
     elsewhere.set_up_round("sun", &[], &[]);
     elsewhere.synced(&mut sun);
+    // Relay data this device holds no key for is refused, and no key is made for it.
+    let foreign = dirs.path().join("foreign.relay");
+    std::fs::create_dir_all(&foreign).unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), foreign.join(entry.file_name())).unwrap();
+    }
+    let refused = Relay::open(&mut sun.store, &foreign, None, "3");
+    assert!(
+        matches!(refused, Err(xuncha_relay::RelayError::Protocol(ref m)) if m.contains("remove the folder")),
+        "{refused:?}"
+    );
+    assert!(sun.store.sync_value("relay_storage_key").unwrap().is_none());
     let fresh = dirs.path().join("fresh.relay");
     Relay::open(&mut sun.store, &fresh, None, "3").unwrap();
     assert!(sun.store.sync_value("relay_storage_key").unwrap().is_some());

@@ -95,17 +95,19 @@ impl App {
     /// 导入同步包: checks the bundle at `path` whole and merges it in one transaction (a
     /// receipt to give back is written to the export folder), or marks what a receipt says.
     /// It runs as a job (its progress asked for like an export's; cancelled while it is
-    /// read, nothing is applied), on a connection of its own so the UI goes on meanwhile.
+    /// read, nothing is applied); the reading, the long part, holds up nothing else.
     pub fn import_bundle(&self, path: &str) -> Result<BundleImport> {
         let io = |e: std::io::Error| AppError::Io { path: path.to_owned(), detail: e.to_string() };
         let file = std::fs::File::open(path).map_err(io)?;
         let size = file.metadata().map_err(io)?.len();
         let job = self.start_job(DocumentKind::Bundle, true)?;
-        let mut store = self.export_store()?;
         let id = self.new_bundle_id()?;
         let now = self.clock.now_ms();
-        let input = std::io::BufReader::new(file);
-        let imported = bundle::import(&mut store, input, size, &id, now, &mut watch(&job, true))?;
+        let mut watch = watch(&job, true);
+        // Read and checked on a connection of its own (the UI goes on meanwhile); merged on
+        // the session's, so the UI's own writes wait for the merge rather than fail.
+        let verified = bundle::verify(&self.export_store()?, std::io::BufReader::new(file), size, &mut watch)?;
+        let imported = self.with(|s| Ok(bundle::apply(&mut s.store, verified, &id, now, &mut watch)?))?;
         self.changed();
         let answer = match &imported.receipt {
             Some(bytes) => {

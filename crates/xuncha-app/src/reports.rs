@@ -1093,7 +1093,31 @@ mod tests {
         assert_eq!(b.export_progress().stage, ExportStage::Storing);
         drop(watch);
         drop(job);
-        assert!(b.record(id).is_err());
+
+        // 取消 while the bundle is read, through the app: the bundle comes through a pipe
+        // that gives nothing until the cancelling was asked for; nothing is applied.
+        let pipe = _b_dir.path().join("U盘.xcb");
+        let made = std::process::Command::new("mkfifo").arg(&pipe).status().unwrap();
+        assert!(made.success());
+        let bytes = std::fs::read(&bundle.path).unwrap();
+        let cancelled = std::thread::scope(|scope| {
+            let importing = scope.spawn(|| b.import_bundle(pipe.to_str().unwrap()));
+            let mut writer = std::fs::OpenOptions::new().write(true).open(&pipe).unwrap();
+            for waited in 0.. {
+                if b.export_progress().running {
+                    break;
+                }
+                assert!(waited < 2_000, "the import never started");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert!(b.cancel_export().cancelling);
+            std::io::Write::write_all(&mut writer, &bytes).unwrap();
+            drop(writer);
+            importing.join().unwrap()
+        });
+        assert!(matches!(cancelled, Err(AppError::Cancelled)), "{cancelled:?}");
+        assert!(b.record(id).is_err(), "a cancelled import applied nothing");
+        assert_eq!(b.export_progress(), ExportProgress::default(), "the cancelled job ended");
 
         let imported = b.import_bundle(&bundle.path).unwrap();
         assert_eq!((imported.documents, imported.merged), (1, 1));

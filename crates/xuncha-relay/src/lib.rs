@@ -31,7 +31,7 @@ use xuncha_domain::Team;
 use xuncha_protocol::Outcome;
 use xuncha_protocol::bundle::PeerKey;
 use xuncha_protocol::relay::RelayLink;
-use xuncha_server::relay::{self as server_relay, Host};
+use xuncha_server::relay::{self as server_relay, Host, HostUpload};
 use xuncha_server::storage::with_tx;
 use xuncha_server::{AppState, SqliteStorage, Storage};
 use xuncha_store::Store;
@@ -63,6 +63,8 @@ pub struct Relay {
     dir: PathBuf,
     /// The relay's signing key (the key its QR code shows).
     signing: ed25519_dalek::SigningKey,
+    /// Files that could not be bridged (damaged, say): passed over until the next start.
+    passed_over: Mutex<std::collections::HashSet<String>>,
     team: Team,
     host: Host,
     code: String,
@@ -102,8 +104,14 @@ const SIGNING_KEY: &str = "relay_signing_key";
 
 /// A 32-byte secret of the relay, kept in the device database (encrypted under the PIN)
 /// under `name`: the one there; else the one a file of an earlier release left at `file`
-/// (moved in, then the file removed); else a new one.
-fn secret(store: &mut Store, name: &str, file: &Path) -> Result<zeroize::Zeroizing<[u8; 32]>, RelayError> {
+/// (moved in, then the file removed); else a new one, unless the data it `opens` is there
+/// already (then no new key would open it).
+fn secret(
+    store: &mut Store,
+    name: &str,
+    file: &Path,
+    opens: Option<&Path>,
+) -> Result<zeroize::Zeroizing<[u8; 32]>, RelayError> {
     let kept = store.sync_value(name)?.map(zeroize::Zeroizing::new);
     let from_file = xuncha_server::at_rest::MasterKey::read(file)?;
     let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
@@ -113,6 +121,14 @@ fn secret(store: &mut Store, name: &str, file: &Path) -> Result<zeroize::Zeroizi
         (None, Some(key)) => {
             bytes.copy_from_slice(key.bytes());
             store.set_sync_value(name, &zeroize::Zeroizing::new(hex::encode(bytes.as_ref())))?;
+        }
+        (None, None) if opens.is_some_and(Path::exists) => {
+            // Data made with a key this device does not hold (its database was replaced,
+            // say): a new key would never open it.
+            return Err(RelayError::Protocol(format!(
+                "组内同步点的数据（{dir}）不是用本机保存的密钥加密的，无法打开；如确认其中成员的修改已无需保留，可删除该文件夹后重新开启 / the relay's data in {dir} was not made with a key this device keeps and cannot be opened; if members' changes in it need not be kept, remove the folder and start the relay again",
+                dir = file.parent().unwrap_or(file).display()
+            )));
         }
         (None, None) => {
             getrandom::fill(bytes.as_mut())
@@ -170,10 +186,11 @@ impl Relay {
             signing_key,
             sealing_key: sealing,
         };
-        let storage_key = secret(store, STORAGE_KEY, &dir.join(xuncha_server::at_rest::KEY_FILE))?;
+        let db = dir.join(xuncha_server::at_rest::DB_FILE);
+        let storage_key = secret(store, STORAGE_KEY, &dir.join(xuncha_server::at_rest::KEY_FILE), Some(&db))?;
         let storage =
             Arc::new(SqliteStorage::open_with_key(dir, &xuncha_server::at_rest::MasterKey::from_bytes(*storage_key))?);
-        let signing_secret = secret(store, SIGNING_KEY, &dir.join(xuncha_server::chain::ServerKey::FILE))?;
+        let signing_secret = secret(store, SIGNING_KEY, &dir.join(xuncha_server::chain::ServerKey::FILE), None)?;
         let signing = ed25519_dalek::SigningKey::from_bytes(&signing_secret);
         let server_identity = xuncha_server::bundles::identity_with(storage.as_ref(), signing.clone())?;
         let key = server_identity.key.clone();
@@ -182,7 +199,17 @@ impl Relay {
             server_relay::prepare(tx, &reference, &team, &host, now)?;
             tx.server_id()
         })?;
-        Ok(Relay { storage, dir: dir.to_owned(), signing, team, host, code: code.to_owned(), key, relay_id })
+        Ok(Relay {
+            storage,
+            dir: dir.to_owned(),
+            signing,
+            passed_over: Mutex::default(),
+            team,
+            host,
+            code: code.to_owned(),
+            key,
+            relay_id,
+        })
     }
 
     /// The team the relay serves.
@@ -211,15 +238,16 @@ impl Relay {
     /// The relay's TLS identity: a self-signed certificate for its own signing key (made
     /// anew at each start; the key, and so the pin, stays).
     pub fn tls(&self) -> Result<xuncha_server::Tls, RelayError> {
-        let secret = self.signing.to_bytes();
+        let secret = zeroize::Zeroizing::new(self.signing.to_bytes());
         let public = self.signing.verifying_key().to_bytes();
-        // PKCS #8 v2 of an Ed25519 key: version 1, the algorithm, the seed, the public key.
-        let mut pkcs8 =
-            vec![0x30, 0x53, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
-        pkcs8.extend_from_slice(&secret);
+        // PKCS #8 v2 of an Ed25519 key: version 1, the algorithm, the seed, the public key
+        // (85 bytes, allocated once, so no copy of the seed is left behind unwiped).
+        let mut pkcs8 = zeroize::Zeroizing::new(Vec::with_capacity(85));
+        pkcs8.extend_from_slice(&[0x30, 0x53, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70]);
+        pkcs8.extend_from_slice(&[0x04, 0x22, 0x04, 0x20]);
+        pkcs8.extend_from_slice(secret.as_ref());
         pkcs8.extend_from_slice(&[0xa1, 0x23, 0x03, 0x21, 0x00]);
         pkcs8.extend_from_slice(&public);
-        let pkcs8 = zeroize::Zeroizing::new(pkcs8);
         let fail = |e: rcgen::Error| RelayError::Protocol(format!("the relay's certificate cannot be made: {e}"));
         let der = rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_slice());
         let pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_ED25519).map_err(fail)?;
@@ -244,9 +272,16 @@ impl Relay {
         format!("relay:{}", self.relay_id)
     }
 
-    /// One pass both ways: the lead's documents the relay lacks into it, then the changes
-    /// members brought into the lead's database (each batch one transaction on each side).
+    /// One pass both ways: records, then photos and files ([`Relay::bridge_files`]).
     pub fn bridge(&self, store: &mut Store) -> Result<Bridged, RelayError> {
+        let records = self.bridge_records(store)?;
+        let files = self.bridge_files(store)?;
+        Ok(Bridged { files_to_relay: files.files_to_relay, files_to_host: files.files_to_host, ..records })
+    }
+
+    /// Records both ways: the lead's documents the relay lacks into it, then the changes
+    /// members brought into the lead's database (each batch one transaction on each side).
+    pub fn bridge_records(&self, store: &mut Store) -> Result<Bridged, RelayError> {
         let mut bridged = Bridged::default();
         let peer = self.peer();
         let now = now_ms();
@@ -296,50 +331,81 @@ impl Relay {
             }
             after = reached;
         }
-        self.bridge_files(store, &peer, now, &mut bridged)?;
         Ok(bridged)
     }
 
-    /// Photos and files both ways: the lead's that the district server does not hold yet
-    /// into the relay (members whose records reference them can fetch them), and those
-    /// members brought into the lead's database, to be taken on to the district server.
-    fn bridge_files(&self, store: &mut Store, peer: &str, now: i64, bridged: &mut Bridged) -> Result<(), RelayError> {
+    /// Photos and files both ways, at most [`FILES_BATCH`] each way a pass (the next pass
+    /// goes on): the lead's that the district server does not hold yet into the relay
+    /// (members whose records reference them can fetch them), and those members brought for
+    /// the team's records into the lead's database, to be taken on to the district server.
+    /// A file that cannot be moved is passed over (and said once); the others still move.
+    pub fn bridge_files(&self, store: &mut Store) -> Result<Bridged, RelayError> {
+        let mut bridged = Bridged::default();
+        let (peer, now) = (self.peer(), now_ms());
         let host = self.host.device_id.as_str();
-        for info in store.attachments_for_peer(peer)? {
-            let held = with_tx(self.storage.as_ref(), true, |tx| {
-                server_relay::store_host_attachment(
-                    tx,
-                    host,
-                    &info.sha256,
-                    info.size,
-                    |offset| store.attachment_range(&info.sha256, offset, PIECE).map_err(|e| e.to_string()),
-                    now,
-                )
-            })?;
-            if held {
-                store.mark_attachment_held(peer, &info.sha256)?;
-                bridged.files_to_relay += 1;
-            } else {
-                tracing::warn!(sha256 = %info.sha256, "an attachment of the lead's device does not match its hash");
-            }
-        }
-        loop {
-            let wanted =
-                with_tx(self.storage.as_ref(), false, |tx| server_relay::attachments_for_host(tx, host, FILES_BATCH))?;
-            if wanted.is_empty() {
-                return Ok(());
-            }
-            for (sha256, _) in &wanted {
-                let bytes = with_tx(self.storage.as_ref(), false, |tx| tx.attachment_bytes(sha256, 0))?;
-                if xuncha_store::sha256_hex(&bytes) != *sha256 {
-                    return Err(RelayError::Protocol(format!("the relay's copy of attachment {sha256} is damaged")));
+        let mut outgoing = store.attachments_for_peer(&peer)?;
+        outgoing.retain(|info| !self.passed_over(&info.sha256));
+        for info in outgoing.into_iter().take(FILES_BATCH as usize) {
+            let mut piece = |offset| store.attachment_range(&info.sha256, offset, PIECE).map_err(|e| e.to_string());
+            // One piece a transaction: members' syncs go on meanwhile.
+            let moved = loop {
+                let step = with_tx(self.storage.as_ref(), true, |tx| {
+                    server_relay::store_host_piece(tx, host, &info.sha256, info.size, &mut piece, now)
+                });
+                match step {
+                    Ok(HostUpload::Received(_)) => continue,
+                    Ok(HostUpload::Held) => break Ok(()),
+                    Ok(HostUpload::Mismatch) => break Err("its bytes do not match its hash".to_owned()),
+                    Err(error) => break Err(error.to_string()),
                 }
-                // The lead's device carries members' files on to the district server.
-                store.put_attachment_from_peer(peer, &bytes, sniff_mime(&bytes), true, now)?;
-                with_tx(self.storage.as_ref(), true, |tx| tx.hold_attachment(sha256, host, now))?;
-                bridged.files_to_host += 1;
+            };
+            match moved {
+                Ok(()) => {
+                    store.mark_attachment_held(&peer, &info.sha256)?;
+                    bridged.files_to_relay += 1;
+                }
+                Err(why) => {
+                    self.pass_over(&info.sha256, &format!("the lead's attachment cannot go into the relay: {why}"))
+                }
             }
         }
+        let skipped = self.passed_over_count();
+        let wanted = with_tx(self.storage.as_ref(), false, |tx| {
+            server_relay::attachments_for_host(tx, host, FILES_BATCH + skipped)
+        })?;
+        for (sha256, _) in wanted.iter().filter(|(sha256, _)| !self.passed_over(sha256)).take(FILES_BATCH as usize) {
+            let bytes = with_tx(self.storage.as_ref(), false, |tx| tx.attachment_bytes(sha256, 0))?;
+            if xuncha_store::sha256_hex(&bytes) != *sha256 {
+                self.pass_over(sha256, "the relay's copy of a member's attachment is damaged");
+                continue;
+            }
+            // The lead's device carries members' files on to the district server.
+            if let Err(error) = store.put_attachment_from_peer(&peer, &bytes, sniff_mime(&bytes), true, now) {
+                self.pass_over(
+                    sha256,
+                    &format!("a member's attachment cannot be stored on the lead's device: {error}"),
+                );
+                continue;
+            }
+            with_tx(self.storage.as_ref(), true, |tx| tx.hold_attachment(sha256, host, now))?;
+            bridged.files_to_host += 1;
+        }
+        Ok(bridged)
+    }
+
+    fn passed_over(&self, sha256: &str) -> bool {
+        self.passed_over.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(sha256)
+    }
+
+    fn passed_over_count(&self) -> u32 {
+        let count = self.passed_over.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len();
+        u32::try_from(count).unwrap_or(u32::MAX)
+    }
+
+    /// Passes a file over until the relay starts again, saying why once.
+    fn pass_over(&self, sha256: &str, why: &str) {
+        tracing::warn!(sha256, "{why}; passed over until the relay starts again");
+        self.passed_over.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(sha256.to_owned());
     }
 }
 
@@ -375,15 +441,20 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
     let state = relay.state()?;
-    let pass = {
+    // A pass of the bridge, as a blocking task: records only, or records and files.
+    let pass_of = |records_only: bool| {
         let (relay, store) = (relay.clone(), store.clone());
         move || -> Result<Bridged, RelayError> {
             let mut store =
                 store.lock().map_err(|_| RelayError::Protocol("the device database lock was poisoned".into()))?;
-            relay.bridge(&mut store)
+            if records_only { relay.bridge_records(&mut store) } else { relay.bridge(&mut store) }
         }
     };
-    let first = pass.clone();
+    let pass = pass_of(false);
+    let tls = relay.tls()?;
+    // Records first, before members come (quick); photos and files with the passes that
+    // follow, while the relay serves (they may be many).
+    let first = pass_of(true);
     tokio::task::spawn_blocking(first).await.map_err(|e| RelayError::Protocol(e.to_string()))??;
     let bridged = Arc::new(bridged);
     let ticker = {
@@ -404,7 +475,7 @@ pub async fn serve(
             }
         })
     };
-    let served = xuncha_server::serve_with(listener, state, Some(relay.tls()?), shutdown).await;
+    let served = xuncha_server::serve_with(listener, state, Some(tls), shutdown).await;
     ticker.abort();
     let last = tokio::task::spawn_blocking(pass).await.map_err(|e| RelayError::Protocol(e.to_string()))??;
     if last != Bridged::default() {

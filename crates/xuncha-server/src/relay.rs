@@ -357,37 +357,51 @@ pub fn for_host(tx: &mut dyn Tx, host: &str, after: u64, limit: u32) -> crate::s
     Ok((by_doc.uploads(), reached))
 }
 
-/// Takes an attachment of the host device's into the relay, the host holding it (its
-/// bytes checked against their hash, as any upload is), so that members whose records
-/// reference it can fetch it. `bytes` is read a piece at a time from `offset` on.
-pub fn store_host_attachment(
+/// Where taking one of the host's attachments into the relay stands after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostUpload {
+    /// Bytes up to this offset are in; more steps to go.
+    Received(u64),
+    /// The relay holds it whole, the host as its holder.
+    Held,
+    /// All its bytes came, but they do not match the hash: discarded.
+    Mismatch,
+}
+
+/// One step of taking an attachment of the host device's into the relay (one piece, or
+/// the check against the hash at the end), so that members whose records reference it can
+/// fetch it. Each step is its own short transaction: members' syncs go on meanwhile, and a
+/// step cut short resumes from the bytes held. `piece` reads the host's bytes from an
+/// offset.
+pub fn store_host_piece(
     tx: &mut dyn Tx,
     host: &str,
     sha256: &str,
     size: u64,
-    mut piece: impl FnMut(u64) -> Result<Vec<u8>, String>,
+    piece: &mut dyn FnMut(u64) -> Result<Vec<u8>, String>,
     now_ms: i64,
-) -> crate::storage::Result<bool> {
-    if tx.upload_state(sha256, host)?.is_some_and(|s| s.held) {
-        return Ok(true);
+) -> crate::storage::Result<HostUpload> {
+    let state = tx.upload_state(sha256, host)?;
+    if state.as_ref().is_some_and(|s| s.held) {
+        return Ok(HostUpload::Held);
     }
-    let mut received = tx.upload_state(sha256, host)?.map_or(0, |s| s.received);
-    while received < size {
+    let received = state.map_or(0, |s| s.received);
+    if received < size {
         let bytes = piece(received).map_err(StorageError::Backend)?;
         if bytes.is_empty() {
             return Err(StorageError::Backend(format!(
                 "the host's attachment {sha256} ends at {received} of {size} bytes"
             )));
         }
-        received = tx.append_upload(sha256, host, size, received, &bytes, now_ms)?;
+        return Ok(HostUpload::Received(tx.append_upload(sha256, host, size, received, &bytes, now_ms)?));
     }
     let valid = tx.upload_digest(sha256, host)? == sha256;
     tx.finish_upload(sha256, host, valid, now_ms)?;
-    Ok(valid)
+    Ok(if valid { HostUpload::Held } else { HostUpload::Mismatch })
 }
 
-/// Attachments members brought to the relay that the host does not hold yet: their hashes
-/// and sizes, at most `limit`.
+/// Attachments members brought to the relay that a record there references and the host
+/// does not hold yet: their hashes and sizes, at most `limit`.
 pub fn attachments_for_host(tx: &mut dyn Tx, host: &str, limit: u32) -> crate::storage::Result<Vec<(String, u64)>> {
     tx.attachments_not_held_by(host, limit)
 }

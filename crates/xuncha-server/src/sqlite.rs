@@ -1119,6 +1119,7 @@ impl Tx for SqlTx<'_> {
         let mut stmt = self.tx.prepare(
             "SELECT a.sha256, a.size FROM attachments a
              WHERE a.complete = 1
+               AND EXISTS (SELECT 1 FROM attachment_refs r WHERE r.sha256 = a.sha256)
                AND NOT EXISTS (SELECT 1 FROM attachment_holders h WHERE h.sha256 = a.sha256 AND h.device_id = ?1)
              ORDER BY a.created_at, a.sha256 LIMIT ?2",
         )?;

@@ -266,8 +266,9 @@ pub trait Tx {
     fn attachment_piece(&mut self, sha256: &str, offset: u64) -> Result<Option<(u64, Vec<u8>)>>;
     /// The bytes of an attachment from `offset`.
     fn attachment_bytes(&mut self, sha256: &str, offset: u64) -> Result<Vec<u8>>;
-    /// Complete attachments `device_id` does not hold, with their sizes, oldest first, at
-    /// most `limit` (a team relay's storage: what its host device still lacks).
+    /// Complete attachments that a stored record references and `device_id` does not hold,
+    /// with their sizes, oldest first, at most `limit` (a team relay's storage: what its
+    /// host device still lacks; bytes no record names are not taken on).
     fn attachments_not_held_by(&mut self, device_id: &str, limit: u32) -> Result<Vec<(String, u64)>>;
     /// Makes `device_id` a holder of a complete attachment without its sending the bytes:
     /// only for a device that got them another way (a relay's host, from the relay itself).

@@ -169,6 +169,7 @@ pub fn export(
         };
         writer.write(&Item::Changes { upload, heads: heads_bytes(&doc.heads) })?;
     }
+    report(watch, Stage::Reading, docs.len(), docs.len())?;
     let mut attachment_count = 0;
     for (at, sha256) in files.keys().enumerate() {
         report(watch, Stage::Files, at, files.len())?;
@@ -180,6 +181,9 @@ pub fn export(
             let offset = (at * ATTACHMENT_PIECE) as u64;
             writer.write(&Item::Attachment { sha256: sha256.clone(), size, offset, bytes: piece.to_vec() })?;
         }
+    }
+    if !files.is_empty() {
+        report(watch, Stage::Files, files.len(), files.len())?;
     }
     report(watch, Stage::Writing, 0, 1)?;
     let (counter, _) = writer.finish()?;
@@ -234,14 +238,42 @@ pub fn import(
     now_ms: i64,
     watch: Watch<'_>,
 ) -> Result<Imported, BundleFailure> {
+    let verified = verify(store, input, size, watch)?;
+    apply(store, verified, receipt_id, now_ms, watch)
+}
+
+/// A bundle read whole and verified, not yet applied.
+#[derive(Debug)]
+pub struct Verified {
+    header: Header,
+    items: Vec<Item>,
+}
+
+/// Reads a bundle sent to this device and checks it whole (receiver, signatures, every
+/// frame), writing nothing: the first half of [`import`], which needs no write lock.
+/// `watch` hears of the reading in KiB of `size` and may stop it.
+pub fn verify(store: &Store, input: impl Read, size: u64, watch: Watch<'_>) -> Result<Verified, BundleFailure> {
     let me = identity(store)?;
     let mut watched = Watched { inner: input, read: 0, total_kib: size.div_ceil(1024), watch, cancelled: false };
     let read = bundle::read_bundle::<_, Item>(&mut watched, &me, &store.secrets().sealing);
-    let Watched { cancelled, watch, .. } = watched;
-    if cancelled {
+    if watched.cancelled {
         return Err(BundleFailure::Cancelled);
     }
     let (header, items) = read?;
+    Ok(Verified { header, items })
+}
+
+/// Applies a verified bundle: the second half of [`import`] (merged in one transaction;
+/// from there on it goes to the end whatever `watch` answers).
+pub fn apply(
+    store: &mut Store,
+    verified: Verified,
+    receipt_id: &str,
+    now_ms: i64,
+    watch: Watch<'_>,
+) -> Result<Imported, BundleFailure> {
+    let Verified { header, items } = verified;
+    let me = identity(store)?;
     let mut imported = Imported {
         bundle: header.id.clone(),
         kind: header.kind.clone(),
@@ -378,6 +410,9 @@ fn import_attachments(
         let mime = mimes.get(sha256).map_or("application/octet-stream", String::as_str);
         store.put_attachment(&bytes, mime, now_ms)?;
         stored += 1;
+    }
+    if total > 0 {
+        watch(Step { stage: Stage::Files, done: total, total });
     }
     Ok(stored)
 }

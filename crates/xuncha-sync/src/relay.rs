@@ -259,8 +259,9 @@ pub async fn download_attachment(
     Ok(bytes)
 }
 
-/// Fetches an attachment from the district server, or, while it is out of reach, from the
-/// team relay this device joined (if any).
+/// Fetches an attachment from the district server, or from the team relay this device
+/// joined (if any) while the server is out of reach or does not have it yet (a teammate's
+/// photo the lead has not taken to the server).
 pub async fn download_attachment_anywhere(
     store: &mut Store,
     sha256: &str,
@@ -269,8 +270,11 @@ pub async fn download_attachment_anywhere(
 ) -> Result<Vec<u8>, SyncError> {
     let client = Client::for_device(store, timeout)?;
     match client.download_attachment(store, sha256, mime).await {
-        Err(error) if error.is_transient() && route(store)?.is_some() => {
-            tracing::info!(%error, sha256, "the server is out of reach; fetching from the team relay");
+        Err(error)
+            if (error.is_transient() || matches!(error, SyncError::Server { status: 404, .. }))
+                && route(store)?.is_some() =>
+        {
+            tracing::info!(%error, sha256, "not from the server; fetching from the team relay");
             download_attachment(store, sha256, mime, timeout).await.map_err(|relayed| {
                 tracing::warn!(%relayed, sha256, "the team relay could not give it either");
                 error
