@@ -116,6 +116,8 @@ test('a member’s app joins a lead’s relay and syncs through it while the ser
   // The office is out of reach: the app goes through the team relay.
   await server.stop();
   await app.click('tab-records');
+  // 同步 now (a tap on the pill) rather than at the next round of the background sync.
+  await app.click('sync-status');
   await app.until('the lead’s record through the relay', async () => {
     const route = await app.attr('sync-status', 'data-route');
     return route === 'relay' && (await app.content('record-list')).includes(FROM_LEAD);
