@@ -163,7 +163,7 @@ fn a_database_of_the_release_before_gets_each_rows_latest_step_and_submission() 
     store
         .execute_batch_for_tests(
             "DROP INDEX records_creator; DROP TABLE record_seen; DROP TABLE ref_devices;
-             DROP TABLE record_actors; DROP TABLE attachment_thumbs; DROP TABLE change_signatures; DROP TABLE bundle_peers;
+             DROP TABLE record_actors; DROP TABLE attachment_thumbs; DROP TABLE change_signatures; DROP TABLE bundle_peers; DROP TABLE peer_attachments;
              ALTER TABLE records DROP COLUMN last_step; ALTER TABLE records DROP COLUMN last_step_by;
              ALTER TABLE records DROP COLUMN last_step_to; ALTER TABLE records DROP COLUMN submitted_by;
              ALTER TABLE records DROP COLUMN submitted_at;",
@@ -196,7 +196,7 @@ fn a_database_of_schema_9_gets_an_empty_device_directory_and_fetches_the_referen
     store
         .execute_batch_for_tests(
             "DROP TABLE ref_devices; DROP TABLE record_actors; DROP TABLE attachment_thumbs;
-             DROP TABLE change_signatures; DROP TABLE bundle_peers;",
+             DROP TABLE change_signatures; DROP TABLE bundle_peers; DROP TABLE peer_attachments;",
         )
         .unwrap();
     store.set_user_version_for_tests(9).unwrap();
@@ -257,7 +257,7 @@ fn a_later_step_by_someone_else_is_news_to_the_creator_and_to_everyone_who_took_
     // gets the bundle tables of schema 12: every document is new to any bundle peer.
     deputy
         .execute_batch_for_tests(
-            "DROP TABLE record_actors; DROP TABLE attachment_thumbs; DROP TABLE change_signatures; DROP TABLE bundle_peers;",
+            "DROP TABLE record_actors; DROP TABLE attachment_thumbs; DROP TABLE change_signatures; DROP TABLE bundle_peers; DROP TABLE peer_attachments;",
         )
         .unwrap();
     deputy.set_user_version_for_tests(10).unwrap();
