@@ -83,6 +83,34 @@ function bilingual() {
   return found;
 }
 
+/** Runs in the page: waits (up to 3 s) for every finite animation and transition to end. */
+async function settle() {
+  const finite = () => document.getAnimations().filter((a) => a.playState === 'running'
+    && Number.isFinite(a.effect?.getComputedTiming().endTime ?? Infinity));
+  const deadline = Date.now() + 3000;
+  for (let running = finite(); running.length > 0 && Date.now() < deadline; running = finite()) {
+    await Promise.race([Promise.all(running.map((a) => a.finished.catch(() => {}))), new Promise((r) => setTimeout(r, 250))]);
+  }
+}
+
+/** axe-core's contrast violations in each theme, the page's own theme put back after. */
+async function contrastInThemes(browser) {
+  const found = [];
+  const before = await browser.execute(() => document.documentElement.dataset.theme ?? 'default');
+  try {
+    for (const theme of THEMES) {
+      await browser.execute(async (t) => {
+        document.documentElement.dataset.theme = t;
+        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      }, theme);
+      for (const v of await browser.execute(contrastViolations)) found.push(`contrast (${theme} theme): ${v}`);
+    }
+  } finally {
+    await browser.execute((t) => (document.documentElement.dataset.theme = t), before);
+  }
+  return found;
+}
+
 /** Everything wrong with the screen now shown, in both themes; empty when it passes. */
 export async function auditScreen(browser) {
   const problems = [];
@@ -92,18 +120,18 @@ export async function auditScreen(browser) {
     const loaded = await browser.execute(`${AXE}\n;return typeof window.axe;`);
     if (loaded !== 'object') throw new Error(`axe-core did not load into the page (${loaded})`);
   }
-  const before = await browser.execute(() => document.documentElement.dataset.theme ?? 'default');
-  try {
-    for (const theme of THEMES) {
-      await browser.execute(async (t) => {
-        document.documentElement.dataset.theme = t;
-        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-      }, theme);
-      for (const v of await browser.execute(contrastViolations)) problems.push(`contrast (${theme} theme): ${v}`);
-    }
-  } finally {
-    await browser.execute((t) => (document.documentElement.dataset.theme = t), before);
+  // A screen in the middle of a transition (a toast fading out, a dialog sliding in) is not
+  // yet the screen: its colours are blends. So contrast is judged once every finite animation
+  // has ended (spinners, which never end, are left running), and a violation is judged again
+  // after the next settling: a toast that began to fade while it was judged is gone by then,
+  // a real violation is still there.
+  let contrast = [];
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    await browser.execute(settle);
+    contrast = await contrastInThemes(browser);
+    if (contrast.length === 0) break;
   }
+  problems.push(...contrast);
   for (const v of await browser.execute(smallTargets, TARGETS, MIN_TARGET)) problems.push(`target under ${MIN_TARGET}×${MIN_TARGET} px: ${v}`);
   for (const v of await browser.execute(bilingual)) problems.push(`a bilingual message on screen: “${v}”`);
   return problems;
