@@ -741,6 +741,12 @@ impl Tx for SqlTx<'_> {
         Ok(())
     }
 
+    fn lock_records(&mut self, _records: &[Vec<u8>]) -> Result<()> {
+        // Every write transaction here holds the database's write lock from its start
+        // (BEGIN IMMEDIATE under one connection's mutex): records are held already.
+        Ok(())
+    }
+
     fn doc(&mut self, key: &DocKey) -> Result<Option<StoredDoc>> {
         Ok(self
             .tx
@@ -780,18 +786,23 @@ impl Tx for SqlTx<'_> {
                 params![doc.key.record, township, scope.kind, scope.place, scope.team],
             )?;
         }
+        // Positions are given here, one after the chain's head, rather than by
+        // AUTOINCREMENT, which spends a number on a change skipped as already logged: the
+        // log has no gaps, which `xuncha admin verify` reports as missing entries.
         let mut insert = self.tx.prepare_cached(
-            "INSERT INTO changes (record, part, hash, bytes, device_id, received_at, signature)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO changes (seq, record, part, hash, bytes, device_id, received_at, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (hash) DO NOTHING RETURNING seq",
         )?;
         let mut chain = self.tx.prepare_cached("UPDATE changes SET link = ?2 WHERE seq = ?1")?;
-        let (_, mut previous) = self.chain_head()?;
+        let (head, mut previous) = self.chain_head()?;
+        let mut next = i64::try_from(head).unwrap_or(i64::MAX) + 1;
         let mut new = 0u32;
         for change in changes {
             let seq: Option<i64> = insert
                 .query_row(
                     params![
+                        next,
                         doc.key.record,
                         part,
                         change.hash,
@@ -804,6 +815,7 @@ impl Tx for SqlTx<'_> {
                 )
                 .optional()?;
             let Some(seq) = seq else { continue };
+            next = seq + 1;
             let row = LogRow {
                 seq: u64::try_from(seq).unwrap_or(0),
                 record: doc.key.record.clone(),

@@ -211,6 +211,13 @@ pub trait Tx {
     fn touch_device(&mut self, device_id: &str, now_ms: i64) -> Result<()>;
     /// Registers a device's public keys, unless it has some already.
     fn set_device_keys(&mut self, device_id: &str, signing_key: &str, sealing_key: &str) -> Result<()>;
+    /// Holds `records` (both parts of each) until the transaction ends: another
+    /// transaction locking one of them waits. Called before a record is read to be merged
+    /// and written back, so that two writers on different connections (replicas of one
+    /// PostgreSQL database) never merge into the same old snapshot and drop each other's
+    /// changes. Takes them in sorted order, so two writers cannot deadlock. A backend whose
+    /// write transactions are serialised anyway (SQLite) has nothing more to do.
+    fn lock_records(&mut self, records: &[Vec<u8>]) -> Result<()>;
     fn doc(&mut self, key: &DocKey) -> Result<Option<StoredDoc>>;
     /// Writes a document's merged snapshot and appends its new changes to the log; a
     /// change whose hash is already logged is skipped. Returns how many were new.

@@ -649,6 +649,7 @@ fn uuid_string(b: &[u8; 16]) -> String {
 
 /// Stores the uploads of one request, in one write transaction, with its audit entry.
 pub fn store_uploads(tx: &mut dyn Tx, by: &Uploader<'_>, request: &SyncRequest, now_ms: i64) -> Result<Vec<Ack>> {
+    lock_uploaded(tx, &request.uploads)?;
     let mut acks = Vec::with_capacity(request.uploads.len());
     for upload in &request.uploads {
         acks.push(apply_upload(tx, Carrier::Device(*by), upload, now_ms)?);
@@ -660,7 +661,17 @@ pub fn store_uploads(tx: &mut dyn Tx, by: &Uploader<'_>, request: &SyncRequest, 
 /// Stores uploads carried for their authors (from a bundle, or a team relay's): each new
 /// change is checked as its author's by its signature, whoever carried it.
 pub fn store_carried(tx: &mut dyn Tx, uploads: &[Upload], now_ms: i64) -> Result<Vec<Ack>> {
+    lock_uploaded(tx, uploads)?;
     uploads.iter().map(|upload| apply_upload(tx, Carrier::Bundle, upload, now_ms)).collect()
+}
+
+/// Holds the records `uploads` write to, all at once before any is read (see
+/// [`Tx::lock_records`]).
+fn lock_uploaded(tx: &mut dyn Tx, uploads: &[Upload]) -> Result<()> {
+    let mut records: Vec<Vec<u8>> = uploads.iter().map(|u| u.doc.record.clone()).collect();
+    records.sort_unstable();
+    records.dedup();
+    tx.lock_records(&records)
 }
 
 /// One response's worth of what a device receives.
