@@ -11,10 +11,11 @@ export CARGO_TERM_COLOR ?= never
 # WebKitWebDriver for the end-to-end tests; a CJK font so the UI renders Chinese; Noto CJK,
 # whose serif collections the reports bundle (crates/xuncha-report/fonts); poppler's
 # pdftotext, pdffonts, pdfinfo and pdftoppm, which the tests read the PDFs back with; Python 3,
-# which the end-to-end tests open the workbook with.
+# which the end-to-end tests open the workbook with; PostgreSQL 15, which the tests of the
+# province backend run a throwaway cluster of (tools/postgres/with-cluster).
 APT_PACKAGES := build-essential pkg-config perl make ca-certificates curl \
 	libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev libssl-dev \
-	xvfb xauth webkit2gtk-driver fonts-wqy-microhei procps fonts-noto-cjk poppler-utils python3
+	xvfb xauth webkit2gtk-driver fonts-wqy-microhei procps fonts-noto-cjk poppler-utils python3 postgresql-15
 
 # The UI (Vite 7, Vitest 3) needs Node.js 20.19 or newer.
 NODE_MIN := 20.19
@@ -49,6 +50,9 @@ setup:
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		if [ "$$(id -u)" != 0 ]; then echo "need root to install$$missing (or install them yourself)"; exit 1; fi; \
+		mkdir -p /etc/postgresql-common/createcluster.d; \
+		test -e /etc/postgresql-common/createcluster.d/xuncha.conf || \
+			echo "create_main_cluster = false  # xuncha: the tests start their own cluster" > /etc/postgresql-common/createcluster.d/xuncha.conf; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install the Rust toolchain (rustup) first"; exit 1; }
@@ -108,9 +112,10 @@ lint-check: setup
 		{ echo "clippy-driver not found: rustup component add clippy, then make test again"; exit 1; }
 	@echo "== clippy (-D warnings) lints the workspace as it builds: $$RUSTC_WORKSPACE_WRAPPER"
 
-## unit: every Rust test (including the check that ui/src/bindings matches the Rust types)
+## unit: every Rust test (including the check that ui/src/bindings matches the Rust types),
+## with a throwaway PostgreSQL 15 cluster on a free loopback port for the province backend's
 unit: build tools/automerge-check/node_modules/.installed
-	$(CARGO) test --workspace --locked
+	tools/postgres/with-cluster $(CARGO) test --workspace --locked
 
 ## ui-test: the UI's type check (vue-tsc) and unit tests (Vitest, Tauri IPC mocked)
 ui-test: ui/node_modules/.installed

@@ -67,11 +67,12 @@ pub enum Command {
     Demo(DemoArgs),
     /// Change the PIN (re-keys the database).
     Pin,
-    /// Run the central server (SQLite in a data directory; loopback by default).
+    /// Run the central server (SQLite in a data directory, or PostgreSQL with --postgres;
+    /// loopback by default).
     Server(ServerArgs),
-    /// Administer the server's users and devices (run on the server, against its data directory).
-    #[command(subcommand)]
-    Admin(AdminCommand),
+    /// Administer the server's users and devices (run on the server, against its data
+    /// directory, or with --postgres against the province's database).
+    Admin(AdminArgs),
     /// Enroll this device with the server, using a one-time code from the administrator.
     Enroll {
         /// The server, e.g. http://127.0.0.1:8470.
@@ -245,20 +246,34 @@ pub enum BenchCommand {
         /// Seconds of the concurrency run.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+        /// Where the server keeps its data: sqlite (a district) or postgres (a province).
+        #[arg(long, value_parser = ["sqlite", "postgres"], default_value = "sqlite")]
+        backend: String,
+        /// With --backend postgres: a PostgreSQL server to make a throwaway database on
+        /// (`postgres://user@host:port/postgres`) [default: XUNCHA_TEST_POSTGRES].
+        #[arg(long)]
+        postgres: Option<String>,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// A JSON configuration file: {"listen": "127.0.0.1:8470", "data": "/srv/xuncha", "log": "info"},
+    /// A JSON configuration file: {"listen": "127.0.0.1:8470", "data": "/srv/xuncha", "log": "info",
+    /// "postgres": "postgres://…"},
     /// and the limits: "max_connections", "max_per_address", "header_timeout_secs",
     /// "body_timeout_secs", "trusted_proxies", "max_uploads", "attachment_quota_mb",
     /// "token_lifetime_days". Flags and XUNCHA_* environment variables override it.
     #[arg(long, env = "XUNCHA_CONFIG")]
     pub config: Option<std::path::PathBuf>,
-    /// Where the server keeps its data [default: xuncha-server-data].
+    /// Where the server keeps its data [default: xuncha-server-data]: the SQLite database,
+    /// or with --postgres only the server's keys.
     #[arg(long, env = "XUNCHA_SERVER_DATA")]
     pub data: Option<std::path::PathBuf>,
+    /// Keep the data in this PostgreSQL database
+    /// (`postgres://user:password@host:port/database`), which any number of servers may
+    /// share, each with the same key files in its data directory.
+    #[arg(long, env = "XUNCHA_POSTGRES")]
+    pub postgres: Option<String>,
     /// The address to listen on [default: 127.0.0.1:8470].
     #[arg(long, env = "XUNCHA_LISTEN")]
     pub listen: Option<std::net::SocketAddr>,
@@ -536,6 +551,17 @@ pub enum AdminBundleCommand {
         #[command(flatten)]
         import: BundleImport,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AdminArgs {
+    /// Administer the server whose data is in this PostgreSQL database
+    /// (`postgres://user:password@host:port/database`) rather than in the data
+    /// directory's SQLite file; the data directory still holds the server's keys.
+    #[arg(long, env = "XUNCHA_POSTGRES", global = true)]
+    pub postgres: Option<String>,
+    #[command(subcommand)]
+    pub command: AdminCommand,
 }
 
 #[derive(Debug, Subcommand)]

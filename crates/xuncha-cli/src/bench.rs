@@ -12,7 +12,7 @@ use automerge::sync::{Message, State, SyncDoc};
 use xuncha_domain::{ActorId, DeviceId, Division, Edit, Field, NewRecord, RecordId, RecordKind, UserId, Value};
 use xuncha_protocol::{DocKey, PROTOCOL_HEADER, Part, Role, SyncRequest};
 use xuncha_server::baseline::BaselineMessage;
-use xuncha_server::{AppState, SqliteStorage, admin};
+use xuncha_server::{AppState, SqliteStorage, Storage, admin};
 use xuncha_store::{Identity, KdfParams, Store};
 use xuncha_sync::Client;
 
@@ -29,7 +29,7 @@ struct Cost {
 struct Bench {
     dir: tempfile::TempDir,
     url: String,
-    storage: Arc<SqliteStorage>,
+    storage: Arc<dyn Storage>,
     http: reqwest::Client,
     devices: u8,
 }
@@ -188,15 +188,48 @@ fn throughput(
     done.load(Ordering::Relaxed) as f64 / seconds as f64
 }
 
+/// Where the benchmarked server keeps its data.
+pub enum Backend {
+    /// A SQLite data directory (a district's server).
+    Sqlite,
+    /// A new database on the PostgreSQL server at this URL (a province's), dropped after.
+    Postgres(String),
+}
+
+impl Backend {
+    fn open(&self, dir: &std::path::Path) -> Result<(Arc<dyn Storage>, Option<xuncha_server::pg::ScratchDatabase>)> {
+        match self {
+            Backend::Sqlite => {
+                Ok((Arc::new(SqliteStorage::open(&dir.join("server")).map_err(|e| anyhow!("{e}"))?), None))
+            }
+            Backend::Postgres(url) => {
+                let database = xuncha_server::pg::ScratchDatabase::create(url).map_err(|e| anyhow!("{e}"))?;
+                let key = xuncha_server::at_rest::MasterKey::read_or_create(&dir.join("server.key"))
+                    .map_err(|e| anyhow!("{e}"))?;
+                let storage = xuncha_server::PgStorage::open(&database.url, key).map_err(|e| anyhow!("{e}"))?;
+                Ok((Arc::new(storage), Some(database)))
+            }
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres(_) => "PostgreSQL",
+        }
+    }
+}
+
 /// Runs the benchmark for each number of documents.
-pub fn sync(sizes: &[usize], devices: usize, seconds: u64) -> Result<()> {
+pub fn sync(sizes: &[usize], devices: usize, seconds: u64, backend: &Backend) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     println!(
-        "xuncha bench sync: cursor protocol (ours) vs standard Automerge sync per document (baseline), same HTTP transport, loopback\n"
+        "xuncha bench sync: cursor protocol (ours) vs standard Automerge sync per document (baseline), same HTTP transport, loopback, server on {}\n",
+        backend.name()
     );
     for &n in sizes {
         let dir = tempfile::tempdir()?;
-        let storage = Arc::new(SqliteStorage::open(&dir.path().join("server")).map_err(|e| anyhow!("{e}"))?);
+        let (storage, _database) = backend.open(dir.path())?;
         let state = AppState::new(storage.clone()).with_baseline();
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
         let url = format!("http://{}", listener.local_addr()?);
@@ -348,7 +381,8 @@ fn province(villages: usize) -> Vec<xuncha_domain::DivisionEntry> {
 pub fn reference(villages: usize) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let dir = tempfile::tempdir()?;
-    let storage = Arc::new(SqliteStorage::open(&dir.path().join("server")).map_err(|e| anyhow!("{e}"))?);
+    let storage: Arc<dyn Storage> =
+        Arc::new(SqliteStorage::open(&dir.path().join("server")).map_err(|e| anyhow!("{e}"))?);
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let url = format!("http://{}", listener.local_addr()?);
     runtime.spawn(xuncha_server::serve(listener, AppState::new(storage.clone()), std::future::pending()));

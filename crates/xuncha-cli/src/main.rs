@@ -302,7 +302,19 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Server(args) => remote::server(args),
-        Command::Bench(args::BenchCommand::Sync { docs, devices, seconds }) => bench::sync(docs, *devices, *seconds),
+        Command::Bench(args::BenchCommand::Sync { docs, devices, seconds, backend, postgres }) => {
+            let backend = match backend.as_str() {
+                "postgres" => bench::Backend::Postgres(
+                    postgres.clone().or_else(|| std::env::var("XUNCHA_TEST_POSTGRES").ok()).ok_or_else(|| {
+                        commands::BadInput(
+                            "--backend postgres 需要 PostgreSQL 服务器：--postgres URL 或 XUNCHA_TEST_POSTGRES / --backend postgres needs a PostgreSQL server: give --postgres URL or set XUNCHA_TEST_POSTGRES".into(),
+                        )
+                    })?,
+                ),
+                _ => bench::Backend::Sqlite,
+            };
+            bench::sync(docs, *devices, *seconds, &backend)
+        }
         Command::Bench(args::BenchCommand::Reference { villages }) => bench::reference(*villages),
         Command::Bench(args::BenchCommand::Bundle { records }) => bench_bundle::bundle(records),
         Command::Bench(args::BenchCommand::Relay { devices, records, idle, photos }) => {
@@ -314,7 +326,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(args::BenchCommand::Abuse { devices, idle, abusive_per_minute, seconds }) => {
             bench_abuse::abuse(*devices, *idle, *abusive_per_minute, *seconds, cli.json)
         }
-        Command::Admin(command) => remote::admin(command, cli.json),
+        Command::Admin(args) => remote::admin(args, cli.json),
         Command::Enroll { server, code, name, pin } => {
             let mut store = open(&cli)?;
             remote::enroll(&mut store, server, code, name, pin.as_deref())

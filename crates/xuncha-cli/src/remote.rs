@@ -11,15 +11,37 @@ use xuncha_server::{AppState, SqliteStorage, Storage, admin};
 use xuncha_store::Store;
 use xuncha_sync::Client;
 
-use crate::args::{AdminCommand, ServerArgs};
+use crate::args::{AdminArgs, AdminCommand, ServerArgs};
 use crate::{now_ms, show};
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
+/// The PostgreSQL database `xuncha admin --postgres` or `xuncha server --postgres` named,
+/// set once before any storage is opened.
+static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The server's storage: the PostgreSQL database given with `--postgres`, its
+/// attachments' keys sealed with the master key of the data directory (made there the
+/// first time); otherwise the SQLite database in the data directory.
 pub fn storage(data: &std::path::Path) -> Result<Arc<dyn Storage>> {
+    if let Some(url) = POSTGRES.get() {
+        let key_file = xuncha_server::at_rest::key_file_for(data);
+        if key_file.parent().is_some_and(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(key_file.parent().unwrap_or(data))
+                .with_context(|| format!("cannot make {}", data.display()))?;
+        }
+        let key = xuncha_server::at_rest::MasterKey::read_or_create(&key_file)?;
+        return Ok(Arc::new(xuncha_server::PgStorage::open(url, key)?));
+    }
     Ok(Arc::new(SqliteStorage::open(data)?))
+}
+
+fn use_postgres(url: Option<&str>) {
+    if let Some(url) = url.filter(|u| !u.trim().is_empty()) {
+        let _ = POSTGRES.set(url.to_owned());
+    }
 }
 
 /// A backup's passphrase: from the file given, XUNCHA_BACKUP_PASSPHRASE, or typed (twice
@@ -83,6 +105,8 @@ struct ServerConfig {
     tls_cert: Option<std::path::PathBuf>,
     /// The certificate's private key (PEM).
     tls_key: Option<std::path::PathBuf>,
+    /// The PostgreSQL database to keep the data in (`postgres://…`).
+    postgres: Option<String>,
 }
 
 impl ServerConfig {
@@ -124,6 +148,7 @@ pub fn server(args: &ServerArgs) -> Result<()> {
         None => ServerConfig::default(),
     };
     let limits = config.limits(args);
+    use_postgres(args.postgres.as_deref().or(config.postgres.as_deref()));
     let data = args.data.clone().or(config.data).unwrap_or_else(|| "xuncha-server-data".into());
     let listen = args.listen.or(config.listen).unwrap_or_else(|| ([127, 0, 0, 1], 8470).into());
     let filter = std::env::var("XUNCHA_LOG").ok().or(config.log).unwrap_or_else(|| "info".into());
@@ -162,7 +187,14 @@ pub fn server(args: &ServerArgs) -> Result<()> {
             .with_context(|| format!("无法监听 {listen} / cannot listen on {listen}"))?;
         let address = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        println!("巡察通服务器 listening on {scheme}://{address} (data: {})", data.display());
+        match POSTGRES.get() {
+            Some(url) => println!(
+                "巡察通服务器 listening on {scheme}://{address} (data: PostgreSQL {}, keys: {})",
+                xuncha_server::pg::redact(url),
+                data.display()
+            ),
+            None => println!("巡察通服务器 listening on {scheme}://{address} (data: {})", data.display()),
+        }
         if let Some(tls) = &tls {
             println!("TLS key pin / 服务器密钥指纹: {}", tls.pin);
         }
@@ -200,7 +232,9 @@ pub fn server(args: &ServerArgs) -> Result<()> {
 }
 
 /// `xuncha admin …`.
-pub fn admin(command: &AdminCommand, json: bool) -> Result<()> {
+pub fn admin(args: &AdminArgs, json: bool) -> Result<()> {
+    use_postgres(args.postgres.as_deref());
+    let command = &args.command;
     let print = |value: serde_json::Value| {
         if json {
             println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
@@ -333,6 +367,12 @@ pub fn admin(command: &AdminCommand, json: bool) -> Result<()> {
                     println!("{}  {}  {}  {}  last sync {}", d.id, d.user_id, show::plain(&d.name), state, last);
                 }
             }
+        }
+        AdminCommand::Backup { .. } | AdminCommand::Restore { .. } if POSTGRES.get().is_some() => {
+            return Err(crate::commands::BadInput(
+                "xuncha admin backup / restore 目前只用于 SQLite 数据目录；PostgreSQL 请用 pg_dump / pg_restore 并另行保管密钥文件 / xuncha admin backup and restore work on a SQLite data directory only for now; back PostgreSQL up with pg_dump / pg_restore and keep the key files apart".into(),
+            )
+            .into());
         }
         AdminCommand::Backup { data, out, passphrase } => {
             let secret = backup_passphrase(passphrase, true)?;

@@ -61,6 +61,27 @@ impl MasterKey {
         &self.0
     }
 
+    /// The key in `path`, made there (durably, readable by its owner only) if there is none.
+    pub fn read_or_create(path: &Path) -> Result<MasterKey> {
+        match read_key(path)? {
+            Some(key) => Ok(key),
+            None => create_key(path),
+        }
+    }
+
+    /// A value only this key opens ([`MasterKey::opens`]), for a database to remember
+    /// which key its sealed values need.
+    pub(crate) fn check_value(&self) -> Result<Vec<u8>> {
+        BlobKey(Zeroizing::new(*self.bytes())).seal(KEY_CHECK, 0, KEY_CHECK.as_bytes())
+    }
+
+    /// Whether `check` was made by [`MasterKey::check_value`] with this key.
+    pub(crate) fn opens(&self, check: &[u8]) -> bool {
+        BlobKey(Zeroizing::new(*self.bytes()))
+            .open(KEY_CHECK, 0, check)
+            .is_ok_and(|plain| plain == KEY_CHECK.as_bytes())
+    }
+
     /// The key as SQLCipher's raw-key literal, `x'…'` (no passphrase derivation).
     fn raw_literal(&self) -> Zeroizing<String> {
         Zeroizing::new(format!("x'{}'", hex::encode(self.0.as_ref())))
@@ -324,6 +345,10 @@ impl std::fmt::Debug for BlobKey {
 }
 
 const NONCE_LEN: usize = 24;
+/// What a master key's check value seals.
+const KEY_CHECK: &str = "xuncha-master-key-check-v1";
+/// The offset a wrapped attachment key is sealed at: no piece starts there.
+const WRAPPED_KEY_AT: u64 = u64::MAX;
 /// How many bytes sealing adds to a piece: the nonce before it, the tag after it.
 pub(crate) const SEAL_OVERHEAD: usize = NONCE_LEN + 16;
 
@@ -348,6 +373,20 @@ impl BlobKey {
     /// The key's bytes, for its column.
     pub(crate) fn as_bytes(&self) -> &[u8] {
         self.0.as_ref()
+    }
+
+    /// The key sealed under the server's master key, bound to its attachment: for a
+    /// backend whose rows are not themselves encrypted (PostgreSQL), so that the database
+    /// alone opens no attachment.
+    pub(crate) fn wrap(&self, master: &MasterKey, sha256: &str) -> Result<Vec<u8>> {
+        BlobKey(Zeroizing::new(*master.bytes())).seal(sha256, WRAPPED_KEY_AT, self.as_bytes())
+    }
+
+    /// A key [`BlobKey::wrap`] sealed for `sha256`.
+    pub(crate) fn unwrap(master: &MasterKey, sha256: &str, wrapped: &[u8]) -> Result<BlobKey> {
+        let bytes = Zeroizing::new(BlobKey(Zeroizing::new(*master.bytes())).open(sha256, WRAPPED_KEY_AT, wrapped)?);
+        BlobKey::from_column(sha256, Some(bytes.to_vec()))?
+            .ok_or_else(|| StorageError::Backend(format!("attachment {sha256} has no key")))
     }
 
     fn cipher(&self) -> XChaCha20Poly1305 {

@@ -86,6 +86,14 @@ impl From<StorageError> for ApiError {
                 codes::RESUME,
                 format!("请从第 {held} 字节续传 / resume from byte {held}"),
             ),
+            StorageError::Busy(detail) => {
+                tracing::warn!(%detail, "a transaction kept colliding with others");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::Busy,
+                    "服务器繁忙，请稍后重试 / the server is busy; retry in a moment",
+                )
+            }
             StorageError::Backend(detail) | StorageError::Key(detail) => ApiError::internal(detail),
         }
     }

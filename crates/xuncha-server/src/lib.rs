@@ -15,6 +15,7 @@ pub mod evidence;
 pub mod import;
 pub mod limits;
 pub mod listen;
+pub mod pg;
 pub mod protected_key;
 pub mod reference;
 pub mod relay;
@@ -38,6 +39,7 @@ use xuncha_protocol::{
 };
 
 pub use error::ApiError;
+pub use pg::PgStorage;
 pub use sqlite::SqliteStorage;
 pub use storage::{Storage, StorageError};
 
@@ -112,6 +114,7 @@ impl std::fmt::Debug for dyn Storage {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
         .route("/v1/info", get(info))
         .route("/v1/enroll", post(enroll))
@@ -132,6 +135,19 @@ pub use listen::{Tls, serve, serve_with};
 
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// `GET /readyz`: whether this replica can serve, its storage answering (a load balancer
+/// sends no syncs to one that cannot reach the database).
+async fn readyz(State(state): State<AppState>) -> Response {
+    let storage = state.storage.clone();
+    match blocking(move || Ok(with_tx(storage.as_ref(), false, |tx| tx.server_id())?)).await {
+        Ok(_) => "ready".into_response(),
+        Err(error) => {
+            tracing::warn!(message = %error.message, "not ready: storage does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response()
+        }
+    }
 }
 
 /// `GET /v1/info`: the server's identity, for a device checking a new address.

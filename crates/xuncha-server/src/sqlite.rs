@@ -17,6 +17,7 @@ use xuncha_domain::{DivisionEntry, ReadScope, Roster, Round, Team};
 use crate::at_rest::{self, BlobKey};
 use crate::chain::{self, Checkpoint, LogRow};
 
+use crate::storage::shared::{self, part_code, part_from, township_of};
 use crate::storage::{
     AuditEntry, Device, DocMeta, DocScope, Epoch, LogEntry, LoggedChange, Peer, Result, Storage, StorageError,
     StoredDoc, Tx, UploadState, User, Visibility,
@@ -342,17 +343,6 @@ fn backfill_numbers(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-fn part_code(part: Part) -> &'static str {
-    match part {
-        Part::Record => "record",
-        Part::Protected => "protected",
-    }
-}
-
-fn part_from(code: &str) -> Part {
-    if code == "protected" { Part::Protected } else { Part::Record }
-}
-
 /// SQLite's errors, as the storage trait's (which knows no backend).
 impl From<rusqlite::Error> for StorageError {
     fn from(error: rusqlite::Error) -> StorageError {
@@ -581,7 +571,7 @@ impl Tx for SqlTx<'_> {
             params![user.id, user.name, user.role.code(), user.jurisdiction, user.created_at_ms],
         )?;
         if inserted == 0 {
-            return Err(StorageError::Conflict(format!("用户 {} 已存在 / user {} already exists", user.id, user.id)));
+            return Err(shared::user_exists(&user.id));
         }
         Ok(())
     }
@@ -620,19 +610,13 @@ impl Tx for SqlTx<'_> {
             )?;
             stmt.query_map([now_ms], |row| Ok((row.get(0)?, row.get(1)?)))?.collect::<Result<_, _>>()?
         };
-        let refused = || {
-            StorageError::BadCode(
-                "注册码无效、已使用、已作废或已过期，请向管理员索取新的注册码 / the enrollment code is unknown, used, cancelled or expired; ask the administrator for a new one".into(),
-            )
-        };
-        let (stored, user_id) =
-            outstanding.into_iter().find(|(stored, _)| crate::auth::code_matches(stored, code)).ok_or_else(refused)?;
-        let user = self.user(&user_id)?.ok_or_else(refused)?;
+        let (stored, user_id) = outstanding
+            .into_iter()
+            .find(|(stored, _)| crate::auth::code_matches(stored, code))
+            .ok_or_else(shared::code_refused)?;
+        let user = self.user(&user_id)?.ok_or_else(shared::code_refused)?;
         if user.disabled_at_ms.is_some() {
-            return Err(StorageError::BadCode(format!(
-                "用户 {} 已停用，请联系管理员 / user {} is disabled; ask the administrator",
-                user.id, user.id
-            )));
+            return Err(shared::user_disabled(&user.id));
         }
         self.tx.execute(
             "UPDATE enrollments SET used_at = ?2, device_id = ?3 WHERE code_hash = ?1",
@@ -681,9 +665,7 @@ impl Tx for SqlTx<'_> {
                 ],
             )
             .map_err(|e| match e.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::ConstraintViolation) => StorageError::Conflict(
-                    "该设备的写入标识已登记 / this device's actor id is already registered; reinstall the app".into(),
-                ),
+                Some(rusqlite::ErrorCode::ConstraintViolation) => shared::actor_taken(),
                 _ => e.into(),
             })?;
         Ok(())
@@ -1040,20 +1022,7 @@ impl Tx for SqlTx<'_> {
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )?;
         let (declared, received) = (u64::try_from(declared).unwrap_or(0), u64::try_from(received).unwrap_or(0));
-        if declared != size {
-            return Err(StorageError::Conflict(format!(
-                "附件大小不符（本设备先前声明 {declared}，本次 {size}）/ size {size} differs from the {declared} bytes this device declared first"
-            )));
-        }
-        if offset != received {
-            return Err(StorageError::Resume(received));
-        }
-        let after = received + bytes.len() as u64;
-        if after > size {
-            return Err(StorageError::Conflict(format!(
-                "超出声明的 {size} 字节 / more than the {size} bytes declared"
-            )));
-        }
+        let after = shared::check_piece(declared, received, size, offset, bytes.len())?;
         if bytes.is_empty() {
             // Nothing to store: an empty piece would only take the offset the next one needs.
             return Ok(received);
@@ -1183,10 +1152,7 @@ impl Tx for SqlTx<'_> {
         };
         let epoch = meta(self.tx, "epoch")?.unwrap_or_default();
         let restored = meta(self.tx, "restored_at")?.is_some();
-        let digest = Sha256::digest(format!("{server_id}/{epoch}").as_bytes());
-        let mut tag = [0u8; 8];
-        tag.copy_from_slice(&digest[..8]);
-        Ok(Epoch { tag, restored })
+        Ok(Epoch::derive(&server_id, &epoch, restored))
     }
 
     fn device(&mut self, device_id: &str) -> Result<Option<Device>> {
@@ -1200,29 +1166,16 @@ impl Tx for SqlTx<'_> {
         let key = self.blob_key(sha256)?;
         let mut stmt =
             self.tx.prepare("SELECT offset, data FROM attachment_pieces WHERE sha256 = ?1 ORDER BY offset")?;
-        let mut out = Vec::new();
-        let mut next = 0u64;
-        for row in stmt.query_map([sha256], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)))? {
-            let (start, stored) = row?;
-            let start = u64::try_from(start).unwrap_or(0);
-            if start != next {
-                return Err(StorageError::Backend(format!(
-                    "attachment {sha256} lacks bytes {next} to {start}; the data directory is damaged"
-                )));
+        let pieces = stmt.query_map([sha256], |row| {
+            Ok((u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0), row.get::<_, Vec<u8>>(1)?))
+        })?;
+        let overhead = if key.is_some() { at_rest::SEAL_OVERHEAD } else { 0 };
+        shared::assemble(sha256, offset, overhead, pieces.map(|p| p.map_err(StorageError::from)), |start, stored| {
+            match &key {
+                Some(key) => key.open(sha256, start, &stored),
+                None => Ok(stored),
             }
-            let overhead = if key.is_some() { at_rest::SEAL_OVERHEAD } else { 0 };
-            next = start + stored.len().saturating_sub(overhead) as u64;
-            if next <= offset {
-                continue;
-            }
-            let data = match &key {
-                Some(key) => key.open(sha256, start, &stored)?,
-                None => stored,
-            };
-            let skip = usize::try_from(offset.saturating_sub(start)).unwrap_or(0);
-            out.extend_from_slice(&data[skip..]);
-        }
-        Ok(out)
+        })
     }
 
     fn doc_metas(&mut self) -> Result<Vec<DocMeta>> {
@@ -1290,10 +1243,7 @@ impl Tx for SqlTx<'_> {
             params![round.id, round.name, round.start, round.end, json(&round.units)],
         )?;
         if inserted == 0 {
-            return Err(StorageError::Conflict(format!(
-                "巡察轮次 “{}” 已存在 / the round {:?} already exists",
-                round.name, round.name
-            )));
+            return Err(shared::round_exists(&round.name));
         }
         Ok(())
     }
@@ -1486,10 +1436,7 @@ impl Tx for SqlTx<'_> {
                 params![peer.name, peer.key, signing, peer.added_at_ms],
             )
             .map_err(|e| match e.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::ConstraintViolation) => StorageError::Conflict(format!(
-                    "已有同名或同密钥的对端 {} / a peer of this name or key is already trusted ({})",
-                    peer.name, peer.name
-                )),
+                Some(rusqlite::ErrorCode::ConstraintViolation) => shared::peer_exists(&peer.name),
                 _ => e.into(),
             })?;
         Ok(())
@@ -1503,22 +1450,14 @@ impl Tx for SqlTx<'_> {
         let mut out = Vec::new();
         for row in rows {
             let (name, key, added_at_ms, acked, wants) = row?;
-            let wants = if wants.is_empty() {
-                Vec::new()
-            } else {
-                serde_json::from_slice(&wants).map_err(|e| StorageError::Backend(e.to_string()))?
-            };
+            let wants = shared::decode_wants(&wants)?;
             out.push(Peer { name, key, added_at_ms, acked_seq: u64::try_from(acked).unwrap_or(0), wants });
         }
         Ok(out)
     }
 
     fn set_peer_state(&mut self, name: &str, acked_seq: u64, wants: &[DocKey]) -> Result<()> {
-        let bytes = if wants.is_empty() {
-            Vec::new()
-        } else {
-            serde_json::to_vec(wants).map_err(|e| StorageError::Backend(e.to_string()))?
-        };
+        let bytes = shared::encode_wants(wants)?;
         self.tx.execute(
             "UPDATE peers SET acked_seq = ?2, wants = ?3 WHERE name = ?1",
             params![name, i64::try_from(acked_seq).unwrap_or(i64::MAX), bytes],
@@ -1539,13 +1478,5 @@ impl Tx for SqlTx<'_> {
             .query_row("SELECT value FROM meta WHERE key = 'server_id'", [], |row| row.get(0))
             .optional()?
             .ok_or_else(|| StorageError::Backend("the server has no id; its data directory is damaged".into()))
-    }
-}
-
-/// The township of a place (a village's first nine digits and `000`), or the place itself.
-fn township_of(place: &str) -> String {
-    match xuncha_domain::reference::level_of(place) {
-        Some(xuncha_domain::Level::Village) => format!("{}000", &place[..9]),
-        _ => place.to_owned(),
     }
 }

@@ -25,6 +25,10 @@ pub enum StorageError {
     /// An attachment piece that does not start where the bytes held end.
     #[error("resume from {0}")]
     Resume(u64),
+    /// The transaction collided with another (a serialization failure or a deadlock, on a
+    /// backend with concurrent writers) and was retried as often as it may be.
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// Shorthand.
@@ -361,4 +365,144 @@ pub fn with_tx<T>(storage: &dyn Storage, write: bool, mut work: impl FnMut(&mut 
         Ok(())
     })?;
     out.ok_or_else(|| StorageError::Backend("transaction produced nothing".into()))
+}
+
+/// What the backends share: how they name things in storage, and what they refuse with.
+pub(crate) mod shared {
+    use super::{Epoch, StorageError};
+    use sha2::{Digest, Sha256};
+    use xuncha_protocol::{DocKey, Part};
+
+    /// A document part's name in storage.
+    pub(crate) fn part_code(part: Part) -> &'static str {
+        match part {
+            Part::Record => "record",
+            Part::Protected => "protected",
+        }
+    }
+
+    pub(crate) fn part_from(code: &str) -> Part {
+        if code == "protected" { Part::Protected } else { Part::Record }
+    }
+
+    /// The township of a place (a village's first nine digits and `000`), or the place itself.
+    pub(crate) fn township_of(place: &str) -> String {
+        match xuncha_domain::reference::level_of(place) {
+            Some(xuncha_domain::Level::Village) => format!("{}000", &place[..9]),
+            _ => place.to_owned(),
+        }
+    }
+
+    impl Epoch {
+        /// The epoch of server `server_id` whose stored epoch value is `epoch` (empty
+        /// before its first restore).
+        pub(crate) fn derive(server_id: &str, epoch: &str, restored: bool) -> Epoch {
+            let digest = Sha256::digest(format!("{server_id}/{epoch}").as_bytes());
+            let mut tag = [0u8; 8];
+            tag.copy_from_slice(&digest[..8]);
+            Epoch { tag, restored }
+        }
+    }
+
+    pub(crate) fn code_refused() -> StorageError {
+        StorageError::BadCode(
+            "注册码无效、已使用、已作废或已过期，请向管理员索取新的注册码 / the enrollment code is unknown, used, cancelled or expired; ask the administrator for a new one".into(),
+        )
+    }
+
+    pub(crate) fn user_disabled(user: &str) -> StorageError {
+        StorageError::BadCode(format!(
+            "用户 {user} 已停用，请联系管理员 / user {user} is disabled; ask the administrator"
+        ))
+    }
+
+    pub(crate) fn user_exists(user: &str) -> StorageError {
+        StorageError::Conflict(format!("用户 {user} 已存在 / user {user} already exists"))
+    }
+
+    pub(crate) fn actor_taken() -> StorageError {
+        StorageError::Conflict(
+            "该设备的写入标识已登记 / this device's actor id is already registered; reinstall the app".into(),
+        )
+    }
+
+    pub(crate) fn round_exists(name: &str) -> StorageError {
+        StorageError::Conflict(format!("巡察轮次 “{name}” 已存在 / the round {name:?} already exists"))
+    }
+
+    pub(crate) fn peer_exists(name: &str) -> StorageError {
+        StorageError::Conflict(format!(
+            "已有同名或同密钥的对端 {name} / a peer of this name or key is already trusted ({name})"
+        ))
+    }
+
+    /// The checks of an appended attachment piece: the size first declared, the offset
+    /// reached, the size not exceeded. Returns where the bytes will end.
+    pub(crate) fn check_piece(
+        declared: u64,
+        received: u64,
+        size: u64,
+        offset: u64,
+        len: usize,
+    ) -> Result<u64, StorageError> {
+        if declared != size {
+            return Err(StorageError::Conflict(format!(
+                "附件大小不符（本设备先前声明 {declared}，本次 {size}）/ size {size} differs from the {declared} bytes this device declared first"
+            )));
+        }
+        if offset != received {
+            return Err(StorageError::Resume(received));
+        }
+        let after = received + len as u64;
+        if after > size {
+            return Err(StorageError::Conflict(format!(
+                "超出声明的 {size} 字节 / more than the {size} bytes declared"
+            )));
+        }
+        Ok(after)
+    }
+
+    /// A peer's wanted documents as stored (empty: none).
+    pub(crate) fn encode_wants(wants: &[DocKey]) -> Result<Vec<u8>, StorageError> {
+        if wants.is_empty() {
+            return Ok(Vec::new());
+        }
+        serde_json::to_vec(wants).map_err(|e| StorageError::Backend(e.to_string()))
+    }
+
+    pub(crate) fn decode_wants(stored: &[u8]) -> Result<Vec<DocKey>, StorageError> {
+        if stored.is_empty() {
+            return Ok(Vec::new());
+        }
+        serde_json::from_slice(stored).map_err(|e| StorageError::Backend(e.to_string()))
+    }
+
+    /// The bytes of an attachment from `offset`, from its pieces in order (where each
+    /// starts, as stored), opened by `open`; `overhead` is what storing adds to a piece.
+    pub(crate) fn assemble(
+        sha256: &str,
+        offset: u64,
+        overhead: usize,
+        pieces: impl IntoIterator<Item = Result<(u64, Vec<u8>), StorageError>>,
+        mut open: impl FnMut(u64, Vec<u8>) -> Result<Vec<u8>, StorageError>,
+    ) -> Result<Vec<u8>, StorageError> {
+        let mut out = Vec::new();
+        let mut next = 0u64;
+        for piece in pieces {
+            let (start, stored) = piece?;
+            if start != next {
+                return Err(StorageError::Backend(format!(
+                    "attachment {sha256} lacks bytes {next} to {start}; the data directory is damaged"
+                )));
+            }
+            next = start + stored.len().saturating_sub(overhead) as u64;
+            if next <= offset {
+                continue;
+            }
+            let data = open(start, stored)?;
+            let skip = usize::try_from(offset.saturating_sub(start)).unwrap_or(0);
+            out.extend_from_slice(&data[skip..]);
+        }
+        Ok(out)
+    }
 }

@@ -799,24 +799,40 @@ mod open {
     use super::Store;
     use std::sync::Arc;
 
+    fn random_key() -> xuncha_server::at_rest::MasterKey {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).expect("the OS random source");
+        xuncha_server::at_rest::MasterKey::from_bytes(bytes)
+    }
+
+    /// A new, empty database on the PostgreSQL server `XUNCHA_TEST_POSTGRES` names
+    /// (`tools/postgres/with-cluster`, which `make test` runs the tests under, starts
+    /// one), dropped when the guard goes.
+    pub fn postgres() -> (xuncha_server::pg::ScratchDatabase, Store) {
+        let database = xuncha_server::pg::ScratchDatabase::from_env().expect("a scratch database");
+        let store = xuncha_server::PgStorage::open(&database.url, random_key()).expect("open PostgreSQL");
+        (database, Arc::new(store))
+    }
+
     /// A new SQLite store in a temporary directory (kept while the guard lives).
     pub fn sqlite() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).expect("the OS random source");
-        let key = xuncha_server::at_rest::MasterKey::from_bytes(bytes);
-        let store = xuncha_server::SqliteStorage::open_with_key(dir.path(), &key).expect("open");
+        let store = xuncha_server::SqliteStorage::open_with_key(dir.path(), &random_key()).expect("open");
         (dir, Arc::new(store))
     }
 }
 
 macro_rules! conformance {
-    ($backend:ident: $($case:ident),* $(,)?) => {
-        mod $backend {
+    ($($case:ident),* $(,)?) => {
+        conformance!(@backend on_sqlite, sqlite: $($case),*);
+        conformance!(@backend on_postgres, postgres: $($case),*);
+    };
+    (@backend $module:ident, $open:ident: $($case:ident),*) => {
+        mod $module {
             $(
                 #[test]
                 fn $case() {
-                    let (_guard, store) = super::open::$backend();
+                    let (_guard, store) = super::open::$open();
                     super::$case(store);
                 }
             )*
@@ -824,7 +840,7 @@ macro_rules! conformance {
     };
 }
 
-conformance!(sqlite:
+conformance!(
     users_and_their_state,
     enrollment_codes_are_used_once,
     an_enrollment_code_redeemed_at_once_works_once,

@@ -94,8 +94,16 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts a server over the data directory `data` and waits until it listens.
     pub fn start(data: &Path) -> ServerProcess {
+        ServerProcess::start_with(data, &[], &[])
+    }
+
+    /// Starts a server over `data` with more arguments and environment, and waits until it
+    /// listens.
+    pub fn start_with(data: &Path, args: &[&str], envs: &[(&str, &str)]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_xuncha"))
             .args(["server", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(args)
+            .envs(envs.iter().copied())
             .env("XUNCHA_LOG", "warn")
             .env_remove("XUNCHA_SERVER_KEY_FILE")
             .stdout(Stdio::piped())

@@ -1,0 +1,266 @@
+//! A province on PostgreSQL: three `xuncha server` replicas on one database, twelve
+//! tablets in two districts and a supervisor, each sync through a replica picked at random.
+//! One replica pauses between logging changes and committing them (an injected delay);
+//! another is killed with SIGKILL while devices sync through it, and started again. At
+//! the end every tablet holds exactly the records of its district, each with every item
+//! anyone added to it, and the supervisor holds all of them: no change a device may see
+//! was skipped, none leaked across districts.
+//!
+//! The database is a throwaway one on the cluster `XUNCHA_TEST_POSTGRES` names
+//! (`tools/postgres/with-cluster`, which `make test` runs the tests under).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use common::{Device, ServerProcess, admin_ok, json};
+use xuncha_server::pg::ScratchDatabase;
+
+const DIVISIONS: &str = "code,name,parent_code\n\
+    330199000000,清河区,\n330199101000,东岭镇,330199000000\n330199101001,上坪村,330199101000\n\
+    330188000000,白沙区,\n330188101000,南山镇,330188000000\n330188101001,下湾村,330188101000\n";
+
+/// A district: its jurisdiction code and where its tablets record.
+struct District {
+    code: &'static str,
+    township: &'static str,
+    village: &'static str,
+}
+
+const DISTRICTS: [District; 2] = [
+    District { code: "330199000000", township: "330199101000:东岭镇", village: "330199101001:上坪村" },
+    District { code: "330188000000", township: "330188101000:南山镇", village: "330188101001:下湾村" },
+];
+const PER_DISTRICT: usize = 6;
+/// Each record made: its district, the tablet that made it, the items added to it.
+type Created = BTreeMap<String, (usize, usize, usize)>;
+const ROUNDS: usize = 3;
+
+/// A tiny random source (xorshift), seeded per tablet and round.
+fn pick(seed: u64, n: usize) -> usize {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    usize::try_from(x % n as u64).unwrap_or(0)
+}
+
+struct Province {
+    database: ScratchDatabase,
+    keys: tempfile::TempDir,
+    /// Each replica's data directory (its keys, the same in each) and its process.
+    replicas: Vec<(PathBuf, Option<ServerProcess>)>,
+}
+
+impl Province {
+    fn admin(&self, args: &[&str]) -> String {
+        let mut all = vec!["--postgres", self.database.url.as_str()];
+        all.extend_from_slice(args);
+        admin_ok(&self.replicas[0].0, &all)
+    }
+
+    fn start(&mut self, index: usize) {
+        let delay: &[(&str, &str)] = if index == 2 { &[("XUNCHA_PG_COMMIT_DELAY_MS", "40")] } else { &[] };
+        let (data, process) = &mut self.replicas[index];
+        *process = Some(ServerProcess::start_with(data, &["--postgres", &self.database.url], delay));
+    }
+
+    fn url(&self, index: usize) -> Option<String> {
+        self.replicas[index].1.as_ref().map(ServerProcess::url)
+    }
+
+    fn urls(&self) -> Vec<Option<String>> {
+        (0..self.replicas.len()).map(|i| self.url(i)).collect()
+    }
+}
+
+fn copy_keys(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for file in ["server.key", "checkpoint.key"] {
+        std::fs::copy(from.join(file), to.join(file)).unwrap_or_else(|e| panic!("copying {file}: {e}"));
+    }
+}
+
+/// Syncs through the replica `urls[first]`, or the next one up when that one is down or
+/// fails (a tablet whose server does not answer tries again later; here, at once).
+fn sync_through(tablet: &Device, urls: &[Option<String>], first: usize) -> usize {
+    for step in 0..urls.len() * 2 {
+        let index = (first + step) % urls.len();
+        let Some(url) = &urls[index] else { continue };
+        // Pointing the tablet at a replica checks that it is the same server: a killed
+        // one does not answer, and the next is tried.
+        if tablet.run(&["server-address", url]).status.success() && tablet.run(&["sync"]).status.success() {
+            return index;
+        }
+    }
+    panic!("no replica took the sync");
+}
+
+#[test]
+fn three_replicas_on_one_database_deliver_every_change_once_to_those_who_may_see_it() {
+    let database = ScratchDatabase::from_env().expect("a scratch database on XUNCHA_TEST_POSTGRES");
+    let keys = tempfile::tempdir().unwrap();
+    let replicas = (0..3).map(|i| (keys.path().join(format!("replica-{i}")), None)).collect();
+    let mut province = Province { database, keys, replicas };
+
+    // The reference data and the people, through `xuncha admin --postgres`.
+    let csv = province.keys.path().join("divisions.csv");
+    std::fs::write(&csv, DIVISIONS).unwrap();
+    province.admin(&["divisions", "import", csv.to_str().unwrap()]);
+    let mut people = Vec::new();
+    for (d, district) in DISTRICTS.iter().enumerate() {
+        for i in 0..PER_DISTRICT {
+            let user = format!("d{d}-inspector{i}");
+            province.admin(&[
+                "add-user",
+                &user,
+                "--name",
+                &user,
+                "--role",
+                "inspector",
+                "--jurisdiction",
+                district.code,
+            ]);
+            people.push((user, Some(d)));
+        }
+    }
+    province.admin(&[
+        "add-user",
+        "supervisor",
+        "--name",
+        "审核人",
+        "--role",
+        "supervisor",
+        "--jurisdiction",
+        "district",
+    ]);
+    people.push(("supervisor".to_owned(), None));
+    // The keys every replica shares: made by the first command that needed them, copied.
+    province.admin(&["checkpoint"]);
+    let first = province.replicas[0].0.clone();
+    for i in 1..3 {
+        copy_keys(&first, &province.replicas[i].0.clone());
+    }
+    for i in 0..3 {
+        province.start(i);
+    }
+
+    // Each tablet enrolls through a replica of its own.
+    let tablets: Vec<(Device, Option<usize>, String)> = people
+        .iter()
+        .enumerate()
+        .map(|(n, (user, district))| {
+            let tablet = Device::new();
+            tablet.ok(&["init", "--user", user, "--name", user, "--device", &format!("tablet-{n}")]);
+            let code = province.admin(&["enroll", user]);
+            let url = province.url(n % 3).unwrap();
+            tablet.ok(&["enroll", "--server", &url, "--code", code.trim()]);
+            (tablet, *district, user.clone())
+        })
+        .collect();
+
+    // Rounds of work: every inspector records a fund check and adds an item to each of its
+    // records, then syncs through a replica picked at random. In the second round replica 1
+    // is killed (SIGKILL) while they sync, and started again after.
+    let created: Arc<Mutex<Created>> = Arc::default();
+    let tablets = Arc::new(tablets);
+    for round in 0..ROUNDS {
+        let urls = province.urls();
+        let workers: Vec<_> = (0..tablets.len())
+            .map(|n| {
+                let (tablets, created, urls) = (Arc::clone(&tablets), Arc::clone(&created), urls.clone());
+                std::thread::spawn(move || {
+                    let (tablet, district, user) = &tablets[n];
+                    if let Some(d) = district {
+                        let district = &DISTRICTS[*d];
+                        let id = json(&tablet.ok(&[
+                            "record",
+                            "new",
+                            "--kind",
+                            "fund_check",
+                            "--title",
+                            &format!("{user} 第{round}轮"),
+                            "--township",
+                            district.township,
+                            "--village",
+                            district.village,
+                            "--json",
+                        ]))["id"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned();
+                        created.lock().unwrap().insert(id, (*d, n, 0));
+                        let mine: Vec<String> = created
+                            .lock()
+                            .unwrap()
+                            .iter()
+                            .filter(|(_, (_, by, _))| *by == n)
+                            .map(|(id, _)| id.clone())
+                            .collect();
+                        for id in mine {
+                            tablet.ok(&[
+                                "record",
+                                "edit",
+                                &id,
+                                "--add-item",
+                                "beneficiaries",
+                                &format!("head={user}-{round},entitled=100"),
+                            ]);
+                            created.lock().unwrap().entry(id).and_modify(|(_, _, items)| *items += 1);
+                        }
+                    }
+                    sync_through(tablet, &urls, pick((n * 31 + round) as u64, urls.len()));
+                })
+            })
+            .collect();
+        if round == 1 {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            let (_, process) = &mut province.replicas[1];
+            let mut killed = process.take().expect("replica 1 runs");
+            killed.child.kill().unwrap(); // SIGKILL
+            let _ = killed.child.wait();
+        }
+        for worker in workers {
+            worker.join().expect("a tablet's round");
+        }
+        if round == 1 {
+            province.start(1);
+        }
+    }
+
+    // Everyone syncs twice more, so that what others sent last reaches them.
+    let urls = province.urls();
+    for pass in 0..2 {
+        for (n, (tablet, _, _)) in tablets.iter().enumerate() {
+            sync_through(tablet, &urls, pick((n * 7 + pass + 100) as u64, urls.len()));
+        }
+    }
+
+    let created = created.lock().unwrap().clone();
+    assert_eq!(created.len(), DISTRICTS.len() * PER_DISTRICT * ROUNDS);
+    for (tablet, district, user) in tablets.iter() {
+        let list = json(&tablet.ok(&["record", "list", "--json"]));
+        let held: BTreeMap<String, u64> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["record_id"].as_str().unwrap().to_owned(), r["item_count"].as_u64().unwrap()))
+            .collect();
+        let expected: BTreeMap<String, u64> = created
+            .iter()
+            .filter(|(_, (d, _, _))| district.is_none_or(|mine| mine == *d))
+            .map(|(id, (_, _, items))| (id.clone(), *items as u64))
+            .collect();
+        let missing: BTreeSet<&String> = expected.keys().filter(|id| !held.contains_key(*id)).collect();
+        let foreign: BTreeSet<&String> = held.keys().filter(|id| !expected.contains_key(*id)).collect();
+        assert!(missing.is_empty(), "{user} lacks {} record(s) it may see: {missing:?}", missing.len());
+        assert!(foreign.is_empty(), "{user} holds {} record(s) of another district: {foreign:?}", foreign.len());
+        assert_eq!(held, expected, "{user}: every item added to every record reached it");
+    }
+
+    // The log the replicas wrote together is one unbroken chain under one key.
+    let verified = json(&province.admin(&["verify", "--json"]));
+    assert_eq!(verified["breaks"].as_array().map(Vec::len), Some(0), "{verified}");
+}
