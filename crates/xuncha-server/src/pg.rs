@@ -23,10 +23,11 @@
 
 use std::time::Duration;
 
+use std::collections::HashMap;
+
 use postgres::error::SqlState;
 use postgres::types::ToSql;
-use postgres::{IsolationLevel, NoTls, Row};
-use r2d2_postgres::PostgresConnectionManager;
+use postgres::{IsolationLevel, NoTls, Row, Statement};
 use sha2::{Digest, Sha256};
 use xuncha_domain::numbering::Number;
 use xuncha_domain::{DivisionEntry, ReadScope, Roster, Round, Team};
@@ -235,17 +236,60 @@ static COMMIT_DELAY: std::sync::LazyLock<Option<Duration>> = std::sync::LazyLock
 /// is run again before the caller is told the server is busy.
 const ATTEMPTS: u32 = 8;
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+/// A connection, with the statements it prepared by their SQL (each is then one round
+/// trip instead of two).
+struct Conn {
+    client: postgres::Client,
+    statements: HashMap<String, Statement>,
+}
+
+/// Makes the pool's connections.
+struct Manager {
+    config: postgres::Config,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> std::result::Result<Conn, postgres::Error> {
+        Ok(Conn { client: self.config.connect(NoTls)?, statements: HashMap::new() })
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> std::result::Result<(), postgres::Error> {
+        conn.client.simple_query("").map(drop)
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+type Pool = r2d2::Pool<Manager>;
 
 /// The PostgreSQL backend: a pool of connections to one database.
 pub struct PgStorage {
-    pool: Pool,
+    /// Always `Some` until dropped.
+    pool: Option<Pool>,
     master: MasterKey,
 }
 
 impl std::fmt::Debug for PgStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgStorage").field("connections", &self.pool.state().connections).finish_non_exhaustive()
+        let connections = self.pool.as_ref().map_or(0, |p| p.state().connections);
+        f.debug_struct("PgStorage").field("connections", &connections).finish_non_exhaustive()
+    }
+}
+
+impl Drop for PgStorage {
+    fn drop(&mut self) {
+        // A blocking client closes its connection by blocking on a runtime of its own,
+        // which panics on a thread that drives async tasks (where the server's state is
+        // dropped when it stops): the connections are closed on a thread of their own.
+        if let Some(pool) = self.pool.take() {
+            let _ =
+                std::thread::Builder::new().name("xuncha-pg-close".into()).spawn(move || drop(pool)).map(|t| t.join());
+        }
     }
 }
 
@@ -261,7 +305,7 @@ impl PgStorage {
                 redact(url)
             ))
         })?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = Manager { config };
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .min_idle(Some(1))
@@ -273,14 +317,14 @@ impl PgStorage {
                     redact(url)
                 ))
             })?;
-        let storage = PgStorage { pool, master };
+        let storage = PgStorage { pool: Some(pool), master };
         storage.migrate()?;
         Ok(storage)
     }
 
     fn migrate(&self) -> Result<()> {
-        let mut client = self.client()?;
-        let mut tx = client.transaction().map_err(pg_error)?;
+        let mut conn = self.client()?;
+        let mut tx = conn.client.transaction().map_err(pg_error)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key("xuncha-migrate")]).map_err(pg_error)?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS xuncha_schema (version integer NOT NULL)").map_err(pg_error)?;
         let version: Option<i32> =
@@ -327,14 +371,9 @@ impl PgStorage {
         tx.commit().map_err(pg_error)
     }
 
-    fn client(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>> {
-        self.pool.get().map_err(|e| StorageError::Backend(format!("no PostgreSQL connection: {e}")))
-    }
-
-    /// Whether the database answers (for a readiness check).
-    pub fn ping(&self) -> Result<()> {
-        self.client()?.simple_query("SELECT 1").map_err(pg_error)?;
-        Ok(())
+    fn client(&self) -> Result<r2d2::PooledConnection<Manager>> {
+        let pool = self.pool.as_ref().ok_or_else(|| StorageError::Backend("the storage was closed".into()))?;
+        pool.get().map_err(|e| StorageError::Backend(format!("no PostgreSQL connection: {e}")))
     }
 }
 
@@ -386,7 +425,8 @@ fn to_u64(value: i64) -> u64 {
 
 impl Storage for PgStorage {
     fn transaction(&self, write: bool, work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
-        let mut client = self.client()?;
+        let mut conn = self.client()?;
+        let Conn { client, statements } = &mut *conn;
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
@@ -395,7 +435,7 @@ impl Storage for PgStorage {
             }
             let level = if write { IsolationLevel::ReadCommitted } else { IsolationLevel::RepeatableRead };
             let tx = client.build_transaction().isolation_level(level).start().map_err(pg_error)?;
-            let mut pg_tx = PgTx { tx, master: &self.master };
+            let mut pg_tx = PgTx { tx, statements: &mut *statements, master: &self.master };
             match work(&mut pg_tx) {
                 Ok(()) => match pg_tx.tx.commit().map_err(pg_error) {
                     Ok(()) => return Ok(()),
@@ -413,26 +453,41 @@ impl Storage for PgStorage {
 
 struct PgTx<'a> {
     tx: postgres::Transaction<'a>,
+    statements: &'a mut HashMap<String, Statement>,
     master: &'a MasterKey,
 }
 
 type Params<'p> = [&'p (dyn ToSql + Sync)];
 
 impl PgTx<'_> {
+    /// `sql` prepared on this connection, once.
+    fn statement(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.tx.prepare(sql).map_err(pg_error)?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
     fn execute(&mut self, sql: &str, params: &Params<'_>) -> Result<u64> {
-        self.tx.execute(sql, params).map_err(pg_error)
+        let statement = self.statement(sql)?;
+        self.tx.execute(&statement, params).map_err(pg_error)
     }
 
     fn query(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>> {
-        self.tx.query(sql, params).map_err(pg_error)
+        let statement = self.statement(sql)?;
+        self.tx.query(&statement, params).map_err(pg_error)
     }
 
     fn query_opt(&mut self, sql: &str, params: &Params<'_>) -> Result<Option<Row>> {
-        self.tx.query_opt(sql, params).map_err(pg_error)
+        let statement = self.statement(sql)?;
+        self.tx.query_opt(&statement, params).map_err(pg_error)
     }
 
     fn query_one(&mut self, sql: &str, params: &Params<'_>) -> Result<Row> {
-        self.tx.query_one(sql, params).map_err(pg_error)
+        let statement = self.statement(sql)?;
+        self.tx.query_one(&statement, params).map_err(pg_error)
     }
 
     fn lock(&mut self, name: impl AsRef<[u8]>) -> Result<()> {

@@ -793,6 +793,17 @@ fn a_failed_transaction_leaves_nothing(store: Store) {
     assert!(read(&store, |tx| tx.user("ghost")).is_some());
 }
 
+fn closes_quietly_where_the_server_drops_it(store: Store) {
+    // The server's state, the store with it, is dropped on a thread that drives async
+    // tasks when it stops: closing must not block on a runtime there.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    runtime.block_on(async move {
+        let held = Arc::clone(&store);
+        tokio::task::spawn_blocking(move || person(&held, "zhang")).await.expect("a write");
+        tokio::spawn(async move { drop(store) }).await.expect("dropped on a worker thread without a panic");
+    });
+}
+
 // ---- the backends ----------------------------------------------------------------------
 
 mod open {
@@ -857,4 +868,5 @@ conformance!(
     peers_and_their_receipts,
     identity_keys_scopes_and_audit,
     a_failed_transaction_leaves_nothing,
+    closes_quietly_where_the_server_drops_it,
 );
