@@ -329,7 +329,12 @@ impl PgStorage {
         let mut conn = self.client()?;
         let mut tx = conn.client.transaction().map_err(pg_error)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key("xuncha-migrate")]).map_err(pg_error)?;
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS xuncha_schema (version integer NOT NULL)").map_err(pg_error)?;
+        // Asked rather than CREATE … IF NOT EXISTS, whose notice every start would log.
+        let known_table: bool =
+            tx.query_one("SELECT to_regclass('xuncha_schema') IS NOT NULL", &[]).map_err(pg_error)?.get(0);
+        if !known_table {
+            tx.batch_execute("CREATE TABLE xuncha_schema (version integer NOT NULL)").map_err(pg_error)?;
+        }
         let version: Option<i32> =
             tx.query_opt("SELECT version FROM xuncha_schema", &[]).map_err(pg_error)?.map(|row| row.get(0));
         let known = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
