@@ -110,7 +110,16 @@ fn the_api_is_described_and_guessing_tokens_is_rate_limited() {
     let description: serde_json::Value = district.runtime.block_on(async {
         reqwest::get(format!("{}/openapi.json", district.url())).await.unwrap().json().await.unwrap()
     });
-    for path in ["/healthz", "/v1/info", "/v1/enroll", "/v1/sync", "/v1/relay/join", "/v1/attachments/{sha256}"] {
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/v1/info",
+        "/v1/enroll",
+        "/v1/sync",
+        "/v1/relay/join",
+        "/v1/attachments/{sha256}",
+    ] {
         assert!(description["paths"].get(path).is_some(), "{path} is not described");
     }
     let mut device = district.device("zhang", Role::Inspector, EAST.0);

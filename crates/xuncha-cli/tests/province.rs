@@ -260,7 +260,40 @@ fn three_replicas_on_one_database_deliver_every_change_once_to_those_who_may_see
         assert_eq!(held, expected, "{user}: every item added to every record reached it");
     }
 
+    // Each replica reports its work to a scraper on its host, and only there; every replica
+    // reads the same log head.
+    let mut heads = BTreeSet::new();
+    for url in province.urls().into_iter().flatten() {
+        let address = url.trim_start_matches("http://");
+        let (status, text) = http_get(address, "/metrics", "");
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains("# TYPE xuncha_sync_duration_seconds histogram"), "{text}");
+        let value = |name: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+                .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+        };
+        assert!(value("xuncha_syncs_total{outcome=\"ok\"}") >= 1.0, "{text}");
+        assert!(value("xuncha_storage_commits_total{kind=\"write\"}") >= 1.0, "{text}");
+        heads.insert(value("xuncha_log_head") as u64);
+        let (status, _) = http_get(address, "/metrics", "x-forwarded-for: 203.0.113.9\r\n");
+        assert_eq!(status, 404, "metrics passed on by a proxy are not served");
+    }
+    assert_eq!(heads.len(), 1, "the replicas read one log: {heads:?}");
+
     // The log the replicas wrote together is one unbroken chain under one key.
     let verified = json(&province.admin(&["verify", "--json"]));
     assert_eq!(verified["breaks"].as_array().map(Vec::len), Some(0), "{verified}");
+}
+
+/// A GET over a plain TCP connection: the status and the body.
+fn http_get(address: &str, path: &str, extra_headers: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\n{extra_headers}\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
 }

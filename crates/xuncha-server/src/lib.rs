@@ -15,6 +15,7 @@ pub mod evidence;
 pub mod import;
 pub mod limits;
 pub mod listen;
+pub mod metrics;
 pub mod pg;
 pub mod protected_key;
 pub mod reference;
@@ -76,6 +77,8 @@ pub struct AppState {
     pub limits: Arc<limits::Limits>,
     /// Set when the server serves as a team relay on a team lead's device.
     pub relay: Option<Arc<relay::Relay>>,
+    /// What `/metrics` reports.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -88,6 +91,7 @@ impl AppState {
             failures: Arc::default(),
             limits: Arc::default(),
             relay: None,
+            metrics: Arc::default(),
         }
     }
 
@@ -115,6 +119,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_handler))
         .route("/openapi.json", get(openapi))
         .route("/v1/info", get(info))
         .route("/v1/enroll", post(enroll))
@@ -148,6 +153,22 @@ async fn readyz(State(state): State<AppState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response()
         }
     }
+}
+
+/// `GET /metrics`, for a scraper on the replica's own host: a request from elsewhere, or
+/// passed on by a proxy, is answered as an unknown path.
+async fn metrics_handler(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if !peer.ip().is_loopback() || headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let storage = state.storage.clone();
+    let head = blocking(move || Ok(with_tx(storage.as_ref(), false, |tx| tx.max_seq())?)).await.ok();
+    let text = state.metrics.render(&state.storage.stats(), head);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 /// `GET /v1/info`: the server's identity, for a device checking a new address.
@@ -461,6 +482,8 @@ async fn sync_handler(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let started = std::time::Instant::now();
+    let metrics = Arc::clone(&state.metrics);
     let result = async {
         // Nothing of the body is read, let alone inflated or parsed, before the token is known.
         let (device, user) = authenticated(&state, peer, &headers).await?;
@@ -485,11 +508,17 @@ async fn sync_handler(
             ));
         }
         let bytes_in = body.len();
-        blocking(move || sync_once(&state, device, user, &request, bytes_in)).await
+        blocking(move || sync_once(&state, device, user, &request, bytes_in)).await.map(|out| (out, bytes_in))
     }
     .await;
+    metrics.sync(
+        result.is_ok(),
+        started.elapsed(),
+        result.as_ref().map_or(0, |(_, bytes_in)| *bytes_in),
+        result.as_ref().map_or(0, |(out, _)| out.len()),
+    );
     match result {
-        Ok(body) => {
+        Ok((body, _)) => {
             let mut response = body.into_response();
             response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SYNC_CONTENT_TYPE));
             response

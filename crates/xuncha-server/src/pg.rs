@@ -24,6 +24,7 @@
 use std::time::Duration;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use postgres::error::SqlState;
 use postgres::types::ToSql;
@@ -38,7 +39,7 @@ use crate::chain::{self, Checkpoint, LogRow};
 use crate::storage::shared::{self, part_code, part_from, township_of};
 use crate::storage::{
     AttachmentState, AuditEntry, Device, DocMeta, DocScope, Epoch, LogEntry, LoggedChange, Peer, Result, Storage,
-    StorageError, StoredDoc, Tx, UploadState, User, Visibility,
+    StorageError, StorageStats, StoredDoc, Tx, UploadState, User, Visibility,
 };
 
 /// The schema, one entry per version (`xuncha_schema.version` counts them). Text that
@@ -275,6 +276,16 @@ pub struct PgStorage {
     /// Test only: log without the appender's lock, numbered by a sequence (see
     /// [`PgStorage::naive_log`]).
     naive: bool,
+    counters: Counters,
+}
+
+/// What `/metrics` reports of the backend.
+#[derive(Debug, Default)]
+struct Counters {
+    commits: [AtomicU64; 2],
+    retries: AtomicU64,
+    gave_up: AtomicU64,
+    log_wait_micros: AtomicU64,
 }
 
 impl std::fmt::Debug for PgStorage {
@@ -320,7 +331,7 @@ impl PgStorage {
                     redact(url)
                 ))
             })?;
-        let storage = PgStorage { pool: Some(pool), master, naive: false };
+        let storage = PgStorage { pool: Some(pool), master, naive: false, counters: Counters::default() };
         storage.migrate()?;
         Ok(storage)
     }
@@ -457,10 +468,22 @@ impl Storage for PgStorage {
             }
             let level = if write { IsolationLevel::ReadCommitted } else { IsolationLevel::RepeatableRead };
             let tx = client.build_transaction().isolation_level(level).start().map_err(pg_error)?;
-            let mut pg_tx = PgTx { tx, statements: &mut *statements, master: &self.master, naive: self.naive };
+            if attempt > 0 {
+                self.counters.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            let mut pg_tx = PgTx {
+                tx,
+                statements: &mut *statements,
+                master: &self.master,
+                naive: self.naive,
+                log_wait: &self.counters.log_wait_micros,
+            };
             match work(&mut pg_tx) {
                 Ok(()) => match pg_tx.tx.commit().map_err(pg_error) {
-                    Ok(()) => return Ok(()),
+                    Ok(()) => {
+                        self.counters.commits[usize::from(write)].fetch_add(1, Ordering::Relaxed);
+                        return Ok(());
+                    }
                     Err(StorageError::Busy(detail)) => last = detail,
                     Err(e) => return Err(e),
                 },
@@ -469,7 +492,19 @@ impl Storage for PgStorage {
                 Err(e) => return Err(e),
             }
         }
+        self.counters.gave_up.fetch_add(1, Ordering::Relaxed);
         Err(StorageError::Busy(format!("gave up after {ATTEMPTS} attempts: {last}")))
+    }
+
+    fn stats(&self) -> StorageStats {
+        let c = &self.counters;
+        StorageStats {
+            read_commits: c.commits[0].load(Ordering::Relaxed),
+            write_commits: c.commits[1].load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            gave_up: c.gave_up.load(Ordering::Relaxed),
+            log_wait_micros: c.log_wait_micros.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -478,6 +513,8 @@ struct PgTx<'a> {
     statements: &'a mut HashMap<String, Statement>,
     master: &'a MasterKey,
     naive: bool,
+    /// Where the time waited for the log's appender lock is added up.
+    log_wait: &'a AtomicU64,
 }
 
 type Params<'p> = [&'p (dyn ToSql + Sync)];
@@ -844,7 +881,9 @@ impl Tx for PgTx<'_> {
         // The single appender: held to the end of the transaction, so entries become
         // visible in the order they are numbered.
         if !self.naive {
+            let asked = std::time::Instant::now();
             self.lock("xuncha-log")?;
+            self.log_wait.fetch_add(u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
         }
         let (head, mut previous) = self.chain_head()?;
         let mut next = head + 1;

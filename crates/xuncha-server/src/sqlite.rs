@@ -20,7 +20,7 @@ use crate::chain::{self, Checkpoint, LogRow};
 use crate::storage::shared::{self, part_code, part_from, township_of};
 use crate::storage::{
     AuditEntry, Device, DocMeta, DocScope, Epoch, LogEntry, LoggedChange, Peer, Result, Storage, StorageError,
-    StoredDoc, Tx, UploadState, User, Visibility,
+    StorageStats, StoredDoc, Tx, UploadState, User, Visibility,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -354,6 +354,10 @@ impl From<rusqlite::Error> for StorageError {
 #[derive(Debug)]
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
+    /// Commits of read and of write transactions (`/metrics`).
+    commits: [std::sync::atomic::AtomicU64; 2],
+    /// Microseconds write transactions waited for the connection.
+    waited_micros: std::sync::atomic::AtomicU64,
 }
 
 impl SqliteStorage {
@@ -402,7 +406,7 @@ impl SqliteStorage {
             tx.commit()?;
         }
         at_rest::seal_plaintext_attachments(&mut conn)?;
-        Ok(SqliteStorage { conn: Mutex::new(conn) })
+        Ok(SqliteStorage { conn: Mutex::new(conn), commits: Default::default(), waited_micros: Default::default() })
     }
 }
 
@@ -445,14 +449,33 @@ impl Storage for SqliteStorage {
     fn transaction(&self, write: bool, work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
         // A panic under the lock rolled its transaction back (rusqlite rolls back on drop),
         // so the connection is consistent: keep serving.
+        let asked = std::time::Instant::now();
         let mut conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if write {
+            // Every writer appends to the log through this one connection: its wait is
+            // the log's.
+            let waited = u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.waited_micros.fetch_add(waited, std::sync::atomic::Ordering::Relaxed);
+        }
         let behavior =
             if write { rusqlite::TransactionBehavior::Immediate } else { rusqlite::TransactionBehavior::Deferred };
         let tx = conn.transaction_with_behavior(behavior)?;
         let mut sql = SqlTx { tx: &tx };
         work(&mut sql)?;
         tx.commit()?;
+        self.commits[usize::from(write)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+
+    fn stats(&self) -> StorageStats {
+        let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
+        StorageStats {
+            read_commits: load(&self.commits[0]),
+            write_commits: load(&self.commits[1]),
+            retries: 0,
+            gave_up: 0,
+            log_wait_micros: load(&self.waited_micros),
+        }
     }
 }
 

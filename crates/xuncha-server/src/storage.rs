@@ -350,11 +350,26 @@ pub trait Tx {
     fn checkpoints(&mut self) -> Result<Vec<crate::chain::Checkpoint>>;
 }
 
+/// What a backend counted since it opened (for `/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StorageStats {
+    pub read_commits: u64,
+    pub write_commits: u64,
+    /// Transactions run again after colliding with another.
+    pub retries: u64,
+    /// Transactions given up after colliding as often as they may.
+    pub gave_up: u64,
+    /// Microseconds writers waited for their turn to append to the change log.
+    pub log_wait_micros: u64,
+}
+
 /// A storage backend.
 pub trait Storage: Send + Sync + 'static {
     /// Runs `work` in one transaction: committed if it returns `Ok`, rolled back otherwise.
     /// `write` transactions are serialised; read transactions see a consistent snapshot.
     fn transaction(&self, write: bool, work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
+    /// What it counted since it opened.
+    fn stats(&self) -> StorageStats;
 }
 
 /// Runs `work` in a transaction and returns its value.
