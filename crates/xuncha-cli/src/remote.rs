@@ -28,9 +28,8 @@ static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 pub fn storage(data: &std::path::Path) -> Result<Arc<dyn Storage>> {
     if let Some(url) = POSTGRES.get() {
         let key_file = xuncha_server::at_rest::key_file_for(data);
-        if key_file.parent().is_some_and(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::create_dir_all(key_file.parent().unwrap_or(data))
-                .with_context(|| format!("cannot make {}", data.display()))?;
+        if let Some(dir) = key_file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot make {}", dir.display()))?;
         }
         let key = xuncha_server::at_rest::MasterKey::read_or_create(&key_file)?;
         return Ok(Arc::new(xuncha_server::PgStorage::open(url, key)?));
