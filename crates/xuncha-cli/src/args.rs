@@ -259,7 +259,7 @@ pub enum BenchCommand {
 #[derive(Debug, Args)]
 pub struct ServerArgs {
     /// A JSON configuration file: {"listen": "127.0.0.1:8470", "data": "/srv/xuncha", "log": "info",
-    /// "postgres": "postgres://…"},
+    /// "postgres": "postgres://…", "attachments": "s3://…"},
     /// and the limits: "max_connections", "max_per_address", "header_timeout_secs",
     /// "body_timeout_secs", "trusted_proxies", "max_uploads", "attachment_quota_mb",
     /// "token_lifetime_days". Flags and XUNCHA_* environment variables override it.
@@ -274,6 +274,12 @@ pub struct ServerArgs {
     /// share, each with the same key files in its data directory.
     #[arg(long, env = "XUNCHA_POSTGRES")]
     pub postgres: Option<String>,
+    /// Keep complete attachments in this store rather than in the database: an
+    /// S3-compatible bucket (`s3://BUCKET?endpoint=http://HOST:PORT&region=R`, credentials
+    /// from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) or a folder. Every replica of one
+    /// database must be given the same.
+    #[arg(long, env = "XUNCHA_ATTACHMENTS")]
+    pub attachments: Option<String>,
     /// The address to listen on [default: 127.0.0.1:8470].
     #[arg(long, env = "XUNCHA_LISTEN")]
     pub listen: Option<std::net::SocketAddr>,
@@ -560,6 +566,10 @@ pub struct AdminArgs {
     /// directory's SQLite file; the data directory still holds the server's keys.
     #[arg(long, env = "XUNCHA_POSTGRES", global = true)]
     pub postgres: Option<String>,
+    /// The attachment store the server was given (`--attachments` of `xuncha server`), for
+    /// the commands that read or copy attachments (backup, restore, bundles).
+    #[arg(long, env = "XUNCHA_ATTACHMENTS", global = true)]
+    pub attachments: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }

@@ -348,8 +348,21 @@ fn run(cli: Cli) -> Result<()> {
         Command::Roster(command) => reference::roster_list(&open(&cli)?, command, cli.json),
         Command::ServerAddress { url } => reference::server_address(&mut open(&cli)?, url, cli.json),
         Command::Attachment { sha256, out } => {
-            let store = open(&cli)?;
-            let bytes = store.attachment(sha256)?;
+            let mut store = open(&cli)?;
+            let bytes = match store.attachment(sha256) {
+                // Not on this device (another's photo): fetched from the server, or the
+                // team relay, and kept, as the app does when a record is opened.
+                Err(missing @ StoreError::AttachmentNotFound { .. }) => {
+                    match remote::download_attachment(&mut store, sha256) {
+                        // Not enrolled anywhere: it is simply not here.
+                        Err(error) if matches!(error.downcast_ref(), Some(xuncha_sync::SyncError::NotEnrolled)) => {
+                            return Err(missing.into());
+                        }
+                        other => other?,
+                    }
+                }
+                other => other?,
+            };
             export::write_whole(out, &bytes)?;
             println!("{} bytes → {}", bytes.len(), out.display());
             Ok(())

@@ -21,25 +21,48 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// The PostgreSQL database `xuncha admin --postgres` or `xuncha server --postgres` named,
 /// set once before any storage is opened.
 static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// The attachment store `--attachments` named (as [`POSTGRES`]).
+static ATTACHMENTS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// The server's storage: the PostgreSQL database given with `--postgres`, its
 /// attachments' keys sealed with the master key of the data directory (made there the
-/// first time); otherwise the SQLite database in the data directory.
+/// first time); otherwise the SQLite database in the data directory. Complete attachments
+/// go to the store given with `--attachments`, else into the database.
 pub fn storage(data: &std::path::Path) -> Result<Arc<dyn Storage>> {
+    let blobs = match ATTACHMENTS.get() {
+        Some(url) => Some(Arc::new(
+            xuncha_server::blobs::Blobs::open(url).map_err(|e| crate::commands::BadInput(e.to_string()))?,
+        )),
+        None => None,
+    };
     if let Some(url) = POSTGRES.get() {
         let key_file = xuncha_server::at_rest::key_file_for(data);
         if let Some(dir) = key_file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot make {}", dir.display()))?;
         }
         let key = xuncha_server::at_rest::MasterKey::read_or_create(&key_file)?;
-        return Ok(Arc::new(xuncha_server::PgStorage::open(url, key)?));
+        let storage = xuncha_server::PgStorage::open(url, key)?;
+        return Ok(Arc::new(match blobs {
+            Some(blobs) => storage.with_attachments(blobs),
+            None => storage,
+        }));
     }
-    Ok(Arc::new(SqliteStorage::open(data)?))
+    let storage = SqliteStorage::open(data)?;
+    Ok(Arc::new(match blobs {
+        Some(blobs) => storage.with_attachments(blobs),
+        None => storage,
+    }))
 }
 
 fn use_postgres(url: Option<&str>) {
     if let Some(url) = url.filter(|u| !u.trim().is_empty()) {
         let _ = POSTGRES.set(url.to_owned());
+    }
+}
+
+fn use_attachments(url: Option<&str>) {
+    if let Some(url) = url.filter(|u| !u.trim().is_empty()) {
+        let _ = ATTACHMENTS.set(url.to_owned());
     }
 }
 
@@ -106,6 +129,8 @@ struct ServerConfig {
     tls_key: Option<std::path::PathBuf>,
     /// The PostgreSQL database to keep the data in (`postgres://…`).
     postgres: Option<String>,
+    /// Where complete attachments go (`s3://BUCKET?endpoint=…` or a folder).
+    attachments: Option<String>,
 }
 
 impl ServerConfig {
@@ -148,6 +173,7 @@ pub fn server(args: &ServerArgs) -> Result<()> {
     };
     let limits = config.limits(args);
     use_postgres(args.postgres.as_deref().or(config.postgres.as_deref()));
+    use_attachments(args.attachments.as_deref().or(config.attachments.as_deref()));
     let data = args.data.clone().or(config.data).unwrap_or_else(|| "xuncha-server-data".into());
     let listen = args.listen.or(config.listen).unwrap_or_else(|| ([127, 0, 0, 1], 8470).into());
     let filter = std::env::var("XUNCHA_LOG").ok().or(config.log).unwrap_or_else(|| "info".into());
@@ -186,13 +212,14 @@ pub fn server(args: &ServerArgs) -> Result<()> {
             .with_context(|| format!("无法监听 {listen} / cannot listen on {listen}"))?;
         let address = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
+        let attachments = storage.blobs().map(|b| format!(", attachments: {}", b.location())).unwrap_or_default();
         match POSTGRES.get() {
             Some(url) => println!(
-                "巡察通服务器 listening on {scheme}://{address} (data: PostgreSQL {}, keys: {})",
+                "巡察通服务器 listening on {scheme}://{address} (data: PostgreSQL {}, keys: {}{attachments})",
                 xuncha_server::pg::redact(url),
                 data.display()
             ),
-            None => println!("巡察通服务器 listening on {scheme}://{address} (data: {})", data.display()),
+            None => println!("巡察通服务器 listening on {scheme}://{address} (data: {}{attachments})", data.display()),
         }
         if let Some(tls) = &tls {
             println!("TLS key pin / 服务器密钥指纹: {}", tls.pin);
@@ -233,6 +260,7 @@ pub fn server(args: &ServerArgs) -> Result<()> {
 /// `xuncha admin …`.
 pub fn admin(args: &AdminArgs, json: bool) -> Result<()> {
     use_postgres(args.postgres.as_deref());
+    use_attachments(args.attachments.as_deref());
     let command = &args.command;
     let print = |value: serde_json::Value| {
         if json {
@@ -517,6 +545,37 @@ pub fn watch(store: &mut Store) -> Result<()> {
 }
 
 /// `xuncha sync`.
+/// `xuncha attachment SHA256` of an attachment this device does not hold: from the
+/// server (or the team relay), kept on the device.
+pub fn download_attachment(store: &mut Store, sha256: &str) -> Result<Vec<u8>> {
+    let mime = attachment_mime(store, sha256)?;
+    Ok(runtime()?.block_on(xuncha_sync::relay::download_attachment_anywhere(
+        store,
+        sha256,
+        &mime,
+        Duration::from_secs(120),
+    ))?)
+}
+
+/// The type a record on this device gives attachment `sha256`.
+fn attachment_mime(store: &Store, sha256: &str) -> Result<String> {
+    let mut offset = 0;
+    loop {
+        let page =
+            store.list(&xuncha_store::ListFilter { limit: 500, offset, ..xuncha_store::ListFilter::default() })?;
+        for projection in &page {
+            let record = store.record(projection.record_id.parse()?)?.read();
+            if let Some(found) = record.attachments.iter().find(|a| a.sha256 == sha256) {
+                return Ok(found.mime.clone());
+            }
+        }
+        if page.len() < 500 {
+            return Ok("application/octet-stream".into());
+        }
+        offset += 500;
+    }
+}
+
 pub fn sync(store: &mut Store, attempts: u32, json: bool) -> Result<()> {
     let client = Client::for_device(store, Duration::from_secs(60))?;
     let report = runtime()?.block_on(client.sync_with_retry(store, attempts.max(1), |_| {}))?;

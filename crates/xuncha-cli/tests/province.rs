@@ -6,8 +6,14 @@
 //! anyone added to it, and the supervisor holds all of them: no change a device may see
 //! was skipped, none leaked across districts.
 //!
+//! Every inspector also attaches a photo (one of them larger than an object chunk); the
+//! replicas keep complete attachments in one S3-compatible bucket, so a photo uploaded
+//! through one replica is fetched whole through another by a teammate, and refused to the
+//! other district.
+//!
 //! The database is a throwaway one on the cluster `XUNCHA_TEST_POSTGRES` names
-//! (`tools/postgres/with-cluster`, which `make test` runs the tests under).
+//! (`tools/postgres/with-cluster`), the bucket the SeaweedFS store `XUNCHA_TEST_S3` names
+//! (`tools/s3/with-store`); `make test` runs the tests under both.
 
 mod common;
 
@@ -49,6 +55,8 @@ fn pick(seed: u64, n: usize) -> usize {
 
 struct Province {
     database: ScratchDatabase,
+    /// The attachment store every replica is given.
+    bucket: String,
     keys: tempfile::TempDir,
     /// Each replica's data directory (its keys, the same in each) and its process.
     replicas: Vec<(PathBuf, Option<ServerProcess>)>,
@@ -64,7 +72,11 @@ impl Province {
     fn start(&mut self, index: usize) {
         let delay: &[(&str, &str)] = if index == 2 { &[("XUNCHA_PG_COMMIT_DELAY_MS", "40")] } else { &[] };
         let (data, process) = &mut self.replicas[index];
-        *process = Some(ServerProcess::start_with(data, &["--postgres", &self.database.url], delay));
+        *process = Some(ServerProcess::start_with(
+            data,
+            &["--postgres", &self.database.url, "--attachments", &self.bucket],
+            delay,
+        ));
     }
 
     fn url(&self, index: usize) -> Option<String> {
@@ -101,9 +113,11 @@ fn sync_through(tablet: &Device, urls: &[Option<String>], first: usize) -> usize
 #[test]
 fn three_replicas_on_one_database_deliver_every_change_once_to_those_who_may_see_it() {
     let database = ScratchDatabase::from_env().expect("a scratch database on XUNCHA_TEST_POSTGRES");
+    let bucket = std::env::var("XUNCHA_TEST_S3")
+        .expect("XUNCHA_TEST_S3 names no S3-compatible store: run under tools/s3/with-store (make test does)");
     let keys = tempfile::tempdir().unwrap();
     let replicas = (0..3).map(|i| (keys.path().join(format!("replica-{i}")), None)).collect();
-    let mut province = Province { database, keys, replicas };
+    let mut province = Province { database, bucket, keys, replicas };
 
     // The reference data and the people, through `xuncha admin --postgres`.
     let csv = province.keys.path().join("divisions.csv");
@@ -191,7 +205,13 @@ fn three_replicas_on_one_database_deliver_every_change_once_to_those_who_may_see
                             .as_str()
                             .unwrap()
                             .to_owned();
-                        created.lock().unwrap().insert(id, (*d, n, 0));
+                        created.lock().unwrap().insert(id.clone(), (*d, n, 0));
+                        if round == 0 {
+                            // A photo of its own: tablet 0's spans two object chunks.
+                            let photo = tablet.dir.path().join("photo.jpg");
+                            std::fs::write(&photo, photo_bytes(n)).unwrap();
+                            tablet.ok(&["record", "edit", &id, "--attach", photo.to_str().unwrap()]);
+                        }
                         let mine: Vec<String> = created
                             .lock()
                             .unwrap()
@@ -260,6 +280,38 @@ fn three_replicas_on_one_database_deliver_every_change_once_to_those_who_may_see
         assert_eq!(held, expected, "{user}: every item added to every record reached it");
     }
 
+    // Every photo is one object in the bucket, uploaded through whichever replica its tablet
+    // synced with; a teammate fetches it whole through another, the other district gets
+    // nothing.
+    let objects = xuncha_server::blobs::Blobs::open(&province.bucket).unwrap().list("attachments").unwrap();
+    let urls = province.urls();
+    for (n, (_, district, user)) in tablets.iter().enumerate() {
+        let Some(d) = district else { continue };
+        let photo = photo_bytes(n);
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&photo));
+        assert_eq!(
+            objects.iter().filter(|o| o.contains(&sha)).count(),
+            1,
+            "{user}'s photo is one object in the bucket: {objects:?}"
+        );
+        let teammate = (0..tablets.len()).find(|m| *m != n && tablets[*m].1 == Some(*d)).unwrap();
+        let stranger = (0..tablets.len()).find(|m| tablets[*m].1.is_some_and(|other| other != *d)).unwrap();
+        for (m, may) in [(teammate, true), (stranger, false)] {
+            let tablet = &tablets[m].0;
+            let replica = urls[(n + m + 1) % urls.len()].as_ref().unwrap();
+            tablet.ok(&["server-address", replica]);
+            let out = tablet.dir.path().join(format!("fetched-{n}.jpg"));
+            let fetched = tablet.run(&["attachment", &sha, "--out", out.to_str().unwrap()]);
+            if may {
+                assert!(fetched.status.success(), "{}", String::from_utf8_lossy(&fetched.stderr));
+                assert!(std::fs::read(&out).unwrap() == photo, "{user}'s photo came back different through {replica}");
+            } else {
+                assert!(!fetched.status.success(), "another district fetched {user}'s photo");
+                assert!(!out.exists());
+            }
+        }
+    }
+
     // Each replica reports its work to a scraper on its host, and only there; every replica
     // reads the same log head.
     let mut heads = BTreeSet::new();
@@ -284,6 +336,14 @@ fn three_replicas_on_one_database_deliver_every_change_once_to_those_who_may_see
     // The log the replicas wrote together is one unbroken chain under one key.
     let verified = json(&province.admin(&["verify", "--json"]));
     assert_eq!(verified["breaks"].as_array().map(Vec::len), Some(0), "{verified}");
+}
+
+/// Tablet `n`'s photo: its own bytes, tablet 0's larger than one object chunk.
+fn photo_bytes(n: usize) -> Vec<u8> {
+    let size = if n == 0 { 1_300_000 } else { 150_000 + n * 1000 };
+    let mut bytes = vec![0xff, 0xd8, 0xff, 0xe0];
+    bytes.extend((0..size).map(|i| u8::try_from((i * 31 + n * 7) % 251).unwrap_or(0)));
+    bytes
 }
 
 /// A GET over a plain TCP connection: the status and the body.

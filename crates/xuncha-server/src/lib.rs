@@ -8,6 +8,7 @@ pub mod attachments;
 pub mod auth;
 pub mod backup;
 pub mod baseline;
+pub mod blobs;
 pub mod bundles;
 pub mod chain;
 mod error;
@@ -142,15 +143,23 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: whether this replica can serve, its storage answering (a load balancer
-/// sends no syncs to one that cannot reach the database).
+/// `GET /readyz`: whether this replica can serve, its storage and its attachment store
+/// answering (a load balancer sends no syncs to one that cannot reach either).
 async fn readyz(State(state): State<AppState>) -> Response {
     let storage = state.storage.clone();
     match blocking(move || Ok(with_tx(storage.as_ref(), false, |tx| tx.server_id())?)).await {
-        Ok(_) => "ready".into_response(),
+        Ok(_) => {}
         Err(error) => {
             tracing::warn!(message = %error.message, "not ready: storage does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response()
+            return (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response();
+        }
+    }
+    let storage = state.storage.clone();
+    match blocking(move || Ok(storage.blobs().map(|b| b.check()).transpose()?)).await {
+        Ok(_) => "ready".into_response(),
+        Err(error) => {
+            tracing::warn!(message = %error.message, "not ready: the attachment store does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "attachment store unavailable").into_response()
         }
     }
 }

@@ -24,6 +24,7 @@
 use std::time::Duration;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use postgres::error::SqlState;
@@ -35,6 +36,7 @@ use xuncha_domain::{DivisionEntry, ReadScope, Roster, Round, Team};
 use xuncha_protocol::{DocKey, Part, Role};
 
 use crate::at_rest::{BlobKey, MasterKey};
+use crate::blobs::Blobs;
 use crate::chain::{self, Checkpoint, LogRow};
 use crate::storage::shared::{self, part_code, part_from, township_of};
 use crate::storage::{
@@ -45,7 +47,8 @@ use crate::storage::{
 /// The schema, one entry per version (`xuncha_schema.version` counts them). Text that
 /// pages or lists are ordered by is compared as bytes (`COLLATE "C"`), as on SQLite,
 /// whatever the database's locale.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE meta (
         key   text COLLATE "C" PRIMARY KEY,
         value text NOT NULL
@@ -225,7 +228,13 @@ const MIGRATIONS: &[&str] = &[r#"
         acked_seq bigint NOT NULL DEFAULT 0,
         wants     bytea NOT NULL DEFAULT ''
     );
-"#];
+"#,
+    // 2: a complete attachment may be an object in an attachment store (`blobs.rs`): its
+    // name, or NULL for pieces kept in this database.
+    r#"
+    ALTER TABLE attachments ADD COLUMN object text;
+"#,
+];
 
 /// `XUNCHA_PG_COMMIT_DELAY_MS`: a pause after a transaction logs changes and before it
 /// commits (fault injection for tests; unset in service).
@@ -277,6 +286,8 @@ pub struct PgStorage {
     /// [`PgStorage::naive_log`]).
     naive: bool,
     counters: Counters,
+    /// Where complete attachments go, if not into the database.
+    blobs: Option<Arc<Blobs>>,
 }
 
 /// What `/metrics` reports of the backend.
@@ -331,7 +342,7 @@ impl PgStorage {
                     redact(url)
                 ))
             })?;
-        let storage = PgStorage { pool: Some(pool), master, naive: false, counters: Counters::default() };
+        let storage = PgStorage { pool: Some(pool), master, naive: false, counters: Counters::default(), blobs: None };
         storage.migrate()?;
         Ok(storage)
     }
@@ -388,6 +399,13 @@ impl PgStorage {
             )));
         }
         tx.commit().map_err(pg_error)
+    }
+
+    /// Complete attachments from now on go to `blobs` (those already in the database
+    /// stay there, and are read from there).
+    pub fn with_attachments(mut self, blobs: Arc<Blobs>) -> PgStorage {
+        self.blobs = Some(blobs);
+        self
     }
 
     /// For tests only: the same store with the change log written the naive way, numbered
@@ -477,6 +495,7 @@ impl Storage for PgStorage {
                 master: &self.master,
                 naive: self.naive,
                 log_wait: &self.counters.log_wait_micros,
+                blobs: self.blobs.as_deref(),
             };
             match work(&mut pg_tx) {
                 Ok(()) => match pg_tx.tx.commit().map_err(pg_error) {
@@ -506,6 +525,10 @@ impl Storage for PgStorage {
             log_wait_micros: c.log_wait_micros.load(Ordering::Relaxed),
         }
     }
+
+    fn blobs(&self) -> Option<&Blobs> {
+        self.blobs.as_deref()
+    }
 }
 
 struct PgTx<'a> {
@@ -515,6 +538,7 @@ struct PgTx<'a> {
     naive: bool,
     /// Where the time waited for the log's appender lock is added up.
     log_wait: &'a AtomicU64,
+    blobs: Option<&'a Blobs>,
 }
 
 type Params<'p> = [&'p (dyn ToSql + Sync)];
@@ -570,6 +594,39 @@ impl PgTx<'_> {
         let wrapped: Vec<u8> =
             row.map(|r| r.get(0)).ok_or_else(|| StorageError::NotFound(format!("attachment {sha256}")))?;
         BlobKey::unwrap(self.master, sha256, &wrapped)
+    }
+
+    /// The object a complete attachment is stored as, with its size and key; `None` for
+    /// one whose pieces are in this database.
+    fn stored_object(&mut self, sha256: &str) -> Result<Option<(&'_ Blobs, String, u64, BlobKey)>> {
+        let Some(row) = self.query_opt(
+            "SELECT object, size, blob_key FROM attachments WHERE sha256 = $1 AND object IS NOT NULL",
+            &[&sha256],
+        )?
+        else {
+            return Ok(None);
+        };
+        let key = BlobKey::unwrap(self.master, sha256, row.get::<_, &[u8]>(2))?;
+        Ok(Some((shared::blobs_for(self.blobs, sha256)?, row.get(0), to_u64(row.get(1)), key)))
+    }
+
+    /// Writes `device_id`'s checked upload of an attachment into the attachment store as
+    /// one object; its name.
+    fn write_object(&mut self, blobs: &Blobs, sha256: &str, device_id: &str) -> Result<String> {
+        let key = self.blob_key(sha256, Some(device_id))?;
+        let size: i64 = self
+            .query_one(
+                "SELECT size FROM attachment_uploads WHERE sha256 = $1 AND device_id = $2",
+                &[&sha256, &device_id],
+            )?
+            .get(0);
+        let rows = self.query(
+            "SELECT byte_offset, data FROM attachment_upload_pieces WHERE sha256 = $1 AND device_id = $2
+             ORDER BY byte_offset",
+            &[&sha256, &device_id],
+        )?;
+        let mut pieces = rows.iter().map(|row| Ok((to_u64(row.get(0)), row.get::<_, Vec<u8>>(1))));
+        blobs.write(sha256, to_u64(size), &key, &mut pieces)
     }
 }
 
@@ -1162,19 +1219,27 @@ impl Tx for PgTx<'_> {
         if valid {
             let whole = self.attachment_state(sha256)?.is_some_and(|s| s.complete);
             if !whole {
+                // Into one object in the attachment store, or the pieces as they are.
+                let object = match self.blobs {
+                    Some(blobs) => Some(self.write_object(blobs, sha256, device_id)?),
+                    None => None,
+                };
                 self.execute("DELETE FROM attachment_pieces WHERE sha256 = $1", &[&sha256])?;
                 self.execute("DELETE FROM attachments WHERE sha256 = $1", &[&sha256])?;
                 self.execute(
-                    "INSERT INTO attachments (sha256, size, received, complete, created_at, blob_key)
-                     SELECT sha256, size, received, true, $3, blob_key FROM attachment_uploads
+                    "INSERT INTO attachments (sha256, size, received, complete, created_at, blob_key, object)
+                     SELECT sha256, size, received, true, $3, blob_key, $4 FROM attachment_uploads
                      WHERE sha256 = $1 AND device_id = $2",
-                    &[&sha256, &device_id, &now_ms],
+                    &[&sha256, &device_id, &now_ms, &object],
                 )?;
-                self.execute(
-                    "INSERT INTO attachment_pieces (sha256, byte_offset, data)
-                     SELECT sha256, byte_offset, data FROM attachment_upload_pieces WHERE sha256 = $1 AND device_id = $2",
-                    &[&sha256, &device_id],
-                )?;
+                if object.is_none() {
+                    self.execute(
+                        "INSERT INTO attachment_pieces (sha256, byte_offset, data)
+                         SELECT sha256, byte_offset, data FROM attachment_upload_pieces
+                         WHERE sha256 = $1 AND device_id = $2",
+                        &[&sha256, &device_id],
+                    )?;
+                }
             }
             self.execute(
                 "INSERT INTO attachment_holders (sha256, device_id, size, held_at)
@@ -1192,6 +1257,9 @@ impl Tx for PgTx<'_> {
     }
 
     fn attachment_piece(&mut self, sha256: &str, offset: u64) -> Result<Option<(u64, Vec<u8>)>> {
+        if let Some((blobs, object, size, key)) = self.stored_object(sha256)? {
+            return blobs.chunk(&object, sha256, size, &key, offset);
+        }
         let Some(row) = self.query_opt(
             "SELECT byte_offset, data FROM attachment_pieces WHERE sha256 = $1 AND byte_offset <= $2
              ORDER BY byte_offset DESC LIMIT 1",
@@ -1210,6 +1278,9 @@ impl Tx for PgTx<'_> {
     }
 
     fn attachment_bytes(&mut self, sha256: &str, offset: u64) -> Result<Vec<u8>> {
+        if let Some((blobs, object, size, key)) = self.stored_object(sha256)? {
+            return blobs.bytes(&object, sha256, size, &key, offset);
+        }
         let key = self.blob_key(sha256, None)?;
         let rows = self.query(
             "SELECT byte_offset, data FROM attachment_pieces WHERE sha256 = $1 ORDER BY byte_offset",

@@ -5,7 +5,7 @@
 
 use crate::storage::AttachmentState;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
@@ -15,6 +15,7 @@ use xuncha_domain::numbering::{self, Number};
 use xuncha_domain::{DivisionEntry, ReadScope, Roster, Round, Team};
 
 use crate::at_rest::{self, BlobKey};
+use crate::blobs::Blobs;
 use crate::chain::{self, Checkpoint, LogRow};
 
 use crate::storage::shared::{self, part_code, part_from, township_of};
@@ -269,6 +270,11 @@ const MIGRATIONS: &[&str] = &[
         wants     BLOB NOT NULL DEFAULT x''
     );
 "#,
+    // 12: a complete attachment may be an object in an attachment store (`blobs.rs`):
+    // its name, or NULL for pieces kept in this database.
+    r#"
+    ALTER TABLE attachments ADD COLUMN object TEXT;
+"#,
 ];
 
 const LOG_COLUMNS: &str = "seq, record, part, hash, device_id, received_at, bytes, link";
@@ -354,6 +360,8 @@ impl From<rusqlite::Error> for StorageError {
 #[derive(Debug)]
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
+    /// Where complete attachments go, if not into the database.
+    blobs: Option<Arc<Blobs>>,
     /// Commits of read and of write transactions (`/metrics`).
     commits: [std::sync::atomic::AtomicU64; 2],
     /// Microseconds write transactions waited for the connection.
@@ -406,7 +414,19 @@ impl SqliteStorage {
             tx.commit()?;
         }
         at_rest::seal_plaintext_attachments(&mut conn)?;
-        Ok(SqliteStorage { conn: Mutex::new(conn), commits: Default::default(), waited_micros: Default::default() })
+        Ok(SqliteStorage {
+            conn: Mutex::new(conn),
+            blobs: None,
+            commits: Default::default(),
+            waited_micros: Default::default(),
+        })
+    }
+
+    /// Complete attachments from now on go to `blobs` (those already in the database
+    /// stay there, and are read from there).
+    pub fn with_attachments(mut self, blobs: Arc<Blobs>) -> SqliteStorage {
+        self.blobs = Some(blobs);
+        self
     }
 }
 
@@ -460,7 +480,7 @@ impl Storage for SqliteStorage {
         let behavior =
             if write { rusqlite::TransactionBehavior::Immediate } else { rusqlite::TransactionBehavior::Deferred };
         let tx = conn.transaction_with_behavior(behavior)?;
-        let mut sql = SqlTx { tx: &tx };
+        let mut sql = SqlTx { tx: &tx, blobs: self.blobs.as_deref() };
         work(&mut sql)?;
         tx.commit()?;
         self.commits[usize::from(write)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -477,10 +497,15 @@ impl Storage for SqliteStorage {
             log_wait_micros: load(&self.waited_micros),
         }
     }
+
+    fn blobs(&self) -> Option<&Blobs> {
+        self.blobs.as_deref()
+    }
 }
 
 struct SqlTx<'a> {
     tx: &'a rusqlite::Transaction<'a>,
+    blobs: Option<&'a Blobs>,
 }
 
 impl SqlTx<'_> {
@@ -492,6 +517,53 @@ impl SqlTx<'_> {
             .query_row("SELECT blob_key FROM attachments WHERE sha256 = ?1", [sha256], |row| row.get(0))
             .optional()?;
         BlobKey::from_column(sha256, stored.flatten())
+    }
+
+    /// The object a complete attachment is stored as, with its size and key; `None` for
+    /// one whose pieces are in this database.
+    fn stored_object(&self, sha256: &str) -> Result<Option<(&Blobs, String, u64, BlobKey)>> {
+        let found: Option<(String, i64, Vec<u8>)> = self
+            .tx
+            .query_row(
+                "SELECT object, size, blob_key FROM attachments WHERE sha256 = ?1 AND object IS NOT NULL",
+                [sha256],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?;
+        let Some((object, size, key)) = found else { return Ok(None) };
+        let key = BlobKey::from_column(sha256, Some(key))?
+            .ok_or_else(|| StorageError::Backend(format!("attachment {sha256} has no key")))?;
+        Ok(Some((shared::blobs_for(self.blobs, sha256)?, object, u64::try_from(size).unwrap_or(0), key)))
+    }
+
+    /// The key that seals `device_id`'s upload of an attachment.
+    fn upload_key(&self, sha256: &str, device_id: &str) -> Result<BlobKey> {
+        let key: Vec<u8> = self.tx.query_row(
+            "SELECT blob_key FROM attachment_uploads WHERE sha256 = ?1 AND device_id = ?2",
+            [sha256, device_id],
+            |row| row.get(0),
+        )?;
+        BlobKey::from_column(sha256, Some(key))?
+            .ok_or_else(|| StorageError::Backend(format!("the upload of {sha256} has no key")))
+    }
+
+    /// Writes `device_id`'s checked upload of an attachment into the attachment store as
+    /// one object; its name.
+    fn write_object(&self, blobs: &Blobs, sha256: &str, device_id: &str) -> Result<String> {
+        let key = self.upload_key(sha256, device_id)?;
+        let size: i64 = self.tx.query_row(
+            "SELECT size FROM attachment_uploads WHERE sha256 = ?1 AND device_id = ?2",
+            [sha256, device_id],
+            |row| row.get(0),
+        )?;
+        let mut stmt = self.tx.prepare(
+            "SELECT offset, data FROM attachment_upload_pieces WHERE sha256 = ?1 AND device_id = ?2 ORDER BY offset",
+        )?;
+        let mut pieces = stmt.query_map([sha256, device_id], |row| {
+            Ok((u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0), row.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut pieces = std::iter::from_fn(|| pieces.next().map(|p| p.map_err(StorageError::from)));
+        blobs.write(sha256, u64::try_from(size).unwrap_or(0), &key, &mut pieces)
     }
 }
 
@@ -1039,10 +1111,10 @@ impl Tx for SqlTx<'_> {
              ON CONFLICT (sha256, device_id) DO NOTHING",
             params![sha256, device_id, size_i, now_ms, new_key.as_bytes()],
         )?;
-        let (declared, received, key): (i64, i64, Vec<u8>) = self.tx.query_row(
-            "SELECT size, received, blob_key FROM attachment_uploads WHERE sha256 = ?1 AND device_id = ?2",
+        let (declared, received): (i64, i64) = self.tx.query_row(
+            "SELECT size, received FROM attachment_uploads WHERE sha256 = ?1 AND device_id = ?2",
             [sha256, device_id],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
         let (declared, received) = (u64::try_from(declared).unwrap_or(0), u64::try_from(received).unwrap_or(0));
         let after = shared::check_piece(declared, received, size, offset, bytes.len())?;
@@ -1050,8 +1122,7 @@ impl Tx for SqlTx<'_> {
             // Nothing to store: an empty piece would only take the offset the next one needs.
             return Ok(received);
         }
-        let key = BlobKey::from_column(sha256, Some(key))?
-            .ok_or_else(|| StorageError::Backend(format!("the upload of {sha256} has no key")))?;
+        let key = self.upload_key(sha256, device_id)?;
         self.tx.execute(
             "INSERT INTO attachment_upload_pieces (sha256, device_id, offset, data) VALUES (?1, ?2, ?3, ?4)",
             params![sha256, device_id, i64::try_from(offset).unwrap_or(i64::MAX), key.seal(sha256, offset, bytes)?],
@@ -1064,13 +1135,7 @@ impl Tx for SqlTx<'_> {
     }
 
     fn upload_digest(&mut self, sha256: &str, device_id: &str) -> Result<String> {
-        let key: Vec<u8> = self.tx.query_row(
-            "SELECT blob_key FROM attachment_uploads WHERE sha256 = ?1 AND device_id = ?2",
-            [sha256, device_id],
-            |row| row.get(0),
-        )?;
-        let key = BlobKey::from_column(sha256, Some(key))?
-            .ok_or_else(|| StorageError::Backend(format!("the upload of {sha256} has no key")))?;
+        let key = self.upload_key(sha256, device_id)?;
         let mut stmt = self.tx.prepare(
             "SELECT offset, data FROM attachment_upload_pieces WHERE sha256 = ?1 AND device_id = ?2 ORDER BY offset",
         )?;
@@ -1088,21 +1153,27 @@ impl Tx for SqlTx<'_> {
         if valid {
             let whole = self.attachment_state(sha256)?.is_some_and(|s| s.complete);
             if !whole {
-                // The first device to complete it makes the attachment whole: its pieces
-                // and their key move over as they are.
+                // The first device to complete it makes the attachment whole: its key moves
+                // over, and its pieces too, or into one object in the attachment store.
+                let object = match self.blobs {
+                    Some(blobs) => Some(self.write_object(blobs, sha256, device_id)?),
+                    None => None,
+                };
                 self.tx.execute("DELETE FROM attachment_pieces WHERE sha256 = ?1", [sha256])?;
                 self.tx.execute("DELETE FROM attachments WHERE sha256 = ?1", [sha256])?;
                 self.tx.execute(
-                    "INSERT INTO attachments (sha256, size, received, complete, created_at, blob_key)
-                     SELECT sha256, size, received, 1, ?3, blob_key FROM attachment_uploads
+                    "INSERT INTO attachments (sha256, size, received, complete, created_at, blob_key, object)
+                     SELECT sha256, size, received, 1, ?3, blob_key, ?4 FROM attachment_uploads
                      WHERE sha256 = ?1 AND device_id = ?2",
-                    params![sha256, device_id, now_ms],
+                    params![sha256, device_id, now_ms, object],
                 )?;
-                self.tx.execute(
-                    "INSERT INTO attachment_pieces (sha256, offset, data)
-                     SELECT sha256, offset, data FROM attachment_upload_pieces WHERE sha256 = ?1 AND device_id = ?2",
-                    [sha256, device_id],
-                )?;
+                if object.is_none() {
+                    self.tx.execute(
+                        "INSERT INTO attachment_pieces (sha256, offset, data)
+                         SELECT sha256, offset, data FROM attachment_upload_pieces WHERE sha256 = ?1 AND device_id = ?2",
+                        [sha256, device_id],
+                    )?;
+                }
             }
             self.tx.execute(
                 "INSERT INTO attachment_holders (sha256, device_id, size, held_at)
@@ -1146,6 +1217,9 @@ impl Tx for SqlTx<'_> {
     }
 
     fn attachment_piece(&mut self, sha256: &str, offset: u64) -> Result<Option<(u64, Vec<u8>)>> {
+        if let Some((blobs, object, size, key)) = self.stored_object(sha256)? {
+            return blobs.chunk(&object, sha256, size, &key, offset);
+        }
         let key = self.blob_key(sha256)?;
         let row: Option<(i64, Vec<u8>)> = self
             .tx
@@ -1186,6 +1260,9 @@ impl Tx for SqlTx<'_> {
     }
 
     fn attachment_bytes(&mut self, sha256: &str, offset: u64) -> Result<Vec<u8>> {
+        if let Some((blobs, object, size, key)) = self.stored_object(sha256)? {
+            return blobs.bytes(&object, sha256, size, &key, offset);
+        }
         let key = self.blob_key(sha256)?;
         let mut stmt =
             self.tx.prepare("SELECT offset, data FROM attachment_pieces WHERE sha256 = ?1 ORDER BY offset")?;

@@ -370,6 +370,8 @@ pub trait Storage: Send + Sync + 'static {
     fn transaction(&self, write: bool, work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
     /// What it counted since it opened.
     fn stats(&self) -> StorageStats;
+    /// The attachment store complete attachments go to, if not the database.
+    fn blobs(&self) -> Option<&crate::blobs::Blobs>;
 }
 
 /// Runs `work` in a transaction and returns its value.
@@ -490,6 +492,19 @@ pub(crate) mod shared {
             return Ok(Vec::new());
         }
         serde_json::from_slice(stored).map_err(|e| StorageError::Backend(e.to_string()))
+    }
+
+    /// The attachment store that holds attachment `sha256`'s object: refused when the
+    /// server was started without one.
+    pub(crate) fn blobs_for<'b>(
+        blobs: Option<&'b crate::blobs::Blobs>,
+        sha256: &str,
+    ) -> Result<&'b crate::blobs::Blobs, StorageError> {
+        blobs.ok_or_else(|| {
+            StorageError::Backend(format!(
+                "附件 {sha256} 存放在附件存储中，但服务器启动时未指定 --attachments / attachment {sha256} is stored in an attachment store, but the server was started without --attachments (or XUNCHA_ATTACHMENTS): start it with the store it was given before"
+            ))
+        })
     }
 
     /// The bytes of an attachment from `offset`, from its pieces in order (where each

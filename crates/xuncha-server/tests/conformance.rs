@@ -831,12 +831,40 @@ mod open {
         let store = xuncha_server::SqliteStorage::open_with_key(dir.path(), &random_key()).expect("open");
         (dir, Arc::new(store))
     }
+
+    /// A new SQLite store whose complete attachments go to a folder (`--attachments DIR`).
+    pub fn sqlite_and_folder() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let blobs = xuncha_server::blobs::Blobs::open(dir.path().join("objects").to_str().expect("a UTF-8 path"))
+            .expect("a folder store");
+        let store = xuncha_server::SqliteStorage::open_with_key(dir.path(), &random_key())
+            .expect("open")
+            .with_attachments(Arc::new(blobs));
+        (dir, Arc::new(store))
+    }
+
+    /// A new PostgreSQL database whose complete attachments go to the S3-compatible store
+    /// `XUNCHA_TEST_S3` names (`tools/s3/with-store`, which `make test` runs the tests
+    /// under, starts SeaweedFS on loopback).
+    pub fn postgres_and_s3() -> (xuncha_server::pg::ScratchDatabase, Store) {
+        let url = std::env::var("XUNCHA_TEST_S3").expect(
+            "XUNCHA_TEST_S3 names no S3-compatible store: run the tests under tools/s3/with-store (make test does)",
+        );
+        let blobs = xuncha_server::blobs::Blobs::open(&url).expect("the S3 store");
+        let database = xuncha_server::pg::ScratchDatabase::from_env().expect("a scratch database");
+        let store = xuncha_server::PgStorage::open(&database.url, random_key())
+            .expect("open PostgreSQL")
+            .with_attachments(Arc::new(blobs));
+        (database, Arc::new(store))
+    }
 }
 
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         conformance!(@backend on_sqlite, sqlite: $($case),*);
         conformance!(@backend on_postgres, postgres: $($case),*);
+        conformance!(@backend on_sqlite_and_a_folder, sqlite_and_folder: $($case),*);
+        conformance!(@backend on_postgres_and_s3, postgres_and_s3: $($case),*);
     };
     (@backend $module:ident, $open:ident: $($case:ident),*) => {
         mod $module {
