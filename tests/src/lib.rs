@@ -38,6 +38,9 @@ pub struct District {
     /// Added to the number of each new device (its id and actor): two districts that will
     /// exchange bundles number their devices apart, as random actors are in the field.
     device_base: u8,
+    /// A district on PostgreSQL ([`District::start_postgres`]): its scratch database, and
+    /// the S3-compatible store its attachments go to, if the tests were given one.
+    postgres: Option<(xuncha_server::pg::ScratchDatabase, Option<String>)>,
 }
 
 /// A device: its database and its user.
@@ -111,9 +114,72 @@ impl District {
             limits: xuncha_server::limits::Limits::default(),
             tls: None,
             device_base: 0,
+            postgres: None,
         };
         district.serve();
         district
+    }
+
+    /// Starts a server on 127.0.0.1, port 0, over a new database on the PostgreSQL server
+    /// `XUNCHA_TEST_POSTGRES` names, its complete attachments in the S3-compatible store
+    /// `XUNCHA_TEST_S3` names if set; it holds the serving lock, as `xuncha server` does.
+    pub fn start_postgres() -> District {
+        let database = xuncha_server::pg::ScratchDatabase::from_env().expect("XUNCHA_TEST_POSTGRES");
+        let bucket = std::env::var("XUNCHA_TEST_S3").ok();
+        let mut district = District::start();
+        district.stop();
+        district.postgres = Some((database, bucket));
+        district.storage = Arc::new(district.open_postgres().serving(&district.postgres_url()).unwrap());
+        let (recipient, secret) = xuncha_server::protected_key::generate();
+        xuncha_server::protected_key::init(district.storage.as_ref(), &recipient, now_ms()).unwrap();
+        district.protected_secret = Some(secret.to_string());
+        district.serve();
+        district
+    }
+
+    fn postgres_url(&self) -> String {
+        self.postgres.as_ref().map(|(database, _)| database.url.clone()).expect("a district on PostgreSQL")
+    }
+
+    /// A new connection to this district's PostgreSQL database, with its attachment store.
+    fn open_postgres(&self) -> xuncha_server::PgStorage {
+        let key = xuncha_server::at_rest::MasterKey::read_or_create(&self.data_dir().join("server.key")).unwrap();
+        let storage = xuncha_server::PgStorage::open(&self.postgres_url(), key).unwrap();
+        match self.postgres.as_ref().and_then(|(_, bucket)| bucket.as_deref()) {
+            Some(bucket) => storage.with_attachments(Arc::new(xuncha_server::blobs::Blobs::open(bucket).unwrap())),
+            None => storage,
+        }
+    }
+
+    /// Whether the district keeps its data in PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    /// A restore tried while this district's server serves from its PostgreSQL database.
+    pub fn restore_while_serving(
+        &self,
+        file: &std::path::Path,
+        passphrase: &str,
+    ) -> Result<xuncha_server::backup::Manifest, xuncha_server::StorageError> {
+        xuncha_server::pg::backup::restore(
+            &self.open_postgres(),
+            &self.data_dir(),
+            file,
+            &age_secret(passphrase),
+            now_ms(),
+        )
+    }
+
+    /// A backup of the server, taken while it serves (`xuncha admin backup`).
+    pub fn backup(&self, file: &std::path::Path, passphrase: &str) -> xuncha_server::backup::Manifest {
+        let passphrase = age_secret(passphrase);
+        if self.postgres.is_some() {
+            xuncha_server::pg::backup::backup(&self.open_postgres(), &self.data_dir(), file, &passphrase, now_ms())
+                .unwrap()
+        } else {
+            xuncha_server::backup::backup(&self.data_dir(), file, &passphrase, now_ms()).unwrap()
+        }
     }
 
     fn serve(&mut self) {
@@ -295,6 +361,22 @@ impl District {
     /// address over it.
     pub fn restore(&mut self, file: &std::path::Path, passphrase: &str) -> xuncha_server::backup::Manifest {
         self.stop();
+        if self.postgres.is_some() {
+            // Every replica stops (this one lets go of its serving lock) before a restore.
+            self.storage = Arc::new(SqliteStorage::open(&self.dir.path().join("scratch")).unwrap());
+            let passphrase = age_secret(passphrase);
+            let manifest = xuncha_server::pg::backup::restore(
+                &self.open_postgres(),
+                &self.data_dir(),
+                file,
+                &passphrase,
+                now_ms(),
+            )
+            .unwrap();
+            self.storage = Arc::new(self.open_postgres().serving(&self.postgres_url()).unwrap());
+            self.resume();
+            return manifest;
+        }
         let dir = self.dir.path().join("server");
         // The open database is let go of before its file is replaced.
         self.storage = Arc::new(SqliteStorage::open(&self.dir.path().join("scratch")).unwrap());

@@ -10,7 +10,18 @@ const PASSPHRASE: &str = "东岭镇 backup passphrase";
 
 #[test]
 fn after_a_restore_no_device_skips_a_change_made_after_it() {
-    let mut district = District::start();
+    no_device_skips_a_change_made_after_a_restore(District::start());
+}
+
+/// The same on PostgreSQL (and the S3-compatible store, when the tests have one): the
+/// backup holds the database and the attachment objects, and the restore starts a new
+/// epoch there too.
+#[test]
+fn after_a_restore_on_postgres_no_device_skips_a_change_made_after_it() {
+    no_device_skips_a_change_made_after_a_restore(District::start_postgres());
+}
+
+fn no_device_skips_a_change_made_after_a_restore(mut district: District) {
     let mut zhang = district.device("zhang", Role::Inspector, EAST.0);
     let mut wang = district.device("wang", Role::Inspector, EAST.0);
     let mut li = district.device("li", Role::Supervisor, "district");
@@ -21,7 +32,18 @@ fn after_a_restore_no_device_skips_a_change_made_after_it() {
     // A backup, taken while the server serves.
     let file = district.dir.path().join("district.xbk");
     let server = district.dir.path().join("server");
-    let manifest = xuncha_server::backup::backup(&server, &file, &age_secret(PASSPHRASE), 1).unwrap();
+    let photo: Vec<u8> = (0..1_200_000u32).map(|i| (i % 249) as u8).collect();
+    let with_photo = zhang.create(&new_record(RecordKind::FundCheck, "有照片", EAST, 20), &[]);
+    let attachment = xuncha_store::NewAttachment {
+        bytes: photo.clone(),
+        mime: "image/jpeg".into(),
+        caption: "现场".into(),
+        taken_at_ms: None,
+        gps: None,
+    };
+    zhang.store.edit_with_attachments(with_photo, &[], &[attachment], 1).unwrap();
+    district.sync(&mut zhang).unwrap();
+    let manifest = district.backup(&file, PASSPHRASE);
     assert!(manifest.log_seq > 0);
     let bytes = std::fs::read(&file).unwrap();
     assert!(bytes.starts_with(b"age-encryption.org/v1"), "the backup is not encrypted");
@@ -54,9 +76,41 @@ fn after_a_restore_no_device_skips_a_change_made_after_it() {
     district.sync(&mut li).unwrap();
     assert!(li.store.record(after).is_ok(), "the supervisor skipped a change made after the restore");
     assert!(li.store.record(first).is_ok());
-    // Devices go on syncing, and what the restore replaced is kept beside it.
+    // The photo is whole after the restore, for a device that never had it.
+    let sha = xuncha_store::sha256_hex(&photo);
+    assert_eq!(
+        district.runtime.block_on(li.client.download_attachment(&mut li.store, &sha, "image/jpeg")).unwrap(),
+        photo
+    );
+    assert!(li.store.record(with_photo).is_ok());
+    // Devices go on syncing, and (on SQLite) what the restore replaced is kept beside it.
     district.sync(&mut zhang).unwrap();
-    assert!(server.join("server.db.before-restore").exists());
+    assert!(district.is_postgres() || server.join("server.db.before-restore").exists());
+
+    // The same backup restored on new machines (another database, another master key):
+    // the attachments' keys are re-wrapped for it, and the photo opens there.
+    if district.is_postgres() {
+        let mut moved = District::start_postgres();
+        moved.restore(&file, PASSPHRASE);
+        let bytes = xuncha_server::storage::with_tx(moved.storage.as_ref(), false, |tx| tx.attachment_bytes(&sha, 0));
+        assert_eq!(bytes.unwrap(), photo);
+        assert!(moved.server_record(first).is_some());
+    }
+}
+
+#[test]
+fn a_restore_on_postgres_refuses_while_a_replica_serves() {
+    let district = District::start_postgres();
+    let file = district.dir.path().join("province.xbk");
+    district.backup(&file, PASSPHRASE);
+    let refused = district.restore_while_serving(&file, PASSPHRASE).unwrap_err();
+    assert!(refused.to_string().contains("running server"), "{refused}");
+    // A SQLite backup is not taken for one of PostgreSQL, and says so.
+    let sqlite = District::start();
+    let other = sqlite.dir.path().join("district.xbk");
+    sqlite.backup(&other, PASSPHRASE);
+    let refused = district.restore_while_serving(&other, PASSPHRASE).unwrap_err();
+    assert!(refused.to_string().contains("without --postgres"), "{refused}");
 }
 
 #[test]

@@ -567,8 +567,10 @@ pub struct AdminArgs {
     #[arg(long, env = "XUNCHA_POSTGRES", global = true)]
     pub postgres: Option<String>,
     /// The attachment store the server was given (`--attachments` of `xuncha server`), for
-    /// the commands that read or copy attachments (backup, restore, bundles).
-    #[arg(long, env = "XUNCHA_ATTACHMENTS", global = true)]
+    /// the commands that read or copy attachments (backup, restore, bundles). Given before
+    /// the command (`xuncha admin --attachments URL backup …`) or as XUNCHA_ATTACHMENTS:
+    /// after it, `bundle export --attachments` is the switch that puts attachments in a bundle.
+    #[arg(long = "attachments", id = "attachment_store", value_name = "URL", env = "XUNCHA_ATTACHMENTS")]
     pub attachments: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
@@ -1060,4 +1062,49 @@ pub struct RectifyArgs {
     /// Judge deadlines as of this day (YYYY-MM-DD; default today).
     #[arg(long)]
     pub today: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    fn parse(line: &[&str]) -> Cli {
+        Cli::try_parse_from(line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// The store an administrative command reads attachments from, and the switch that puts
+    /// attachments into a bundle, share a name at different levels and must not collide.
+    #[test]
+    fn the_attachment_store_and_the_bundle_switch_do_not_collide() {
+        let cli = parse(&["xuncha", "admin", "bundle", "export", "--to", "K", "--out", "b.xcb", "--attachments"]);
+        let Command::Admin(admin) = cli.command else { panic!("not admin") };
+        assert_eq!(admin.attachments, None);
+        let AdminCommand::Bundle(AdminBundleCommand::Export { export, .. }) = admin.command else {
+            panic!("not export")
+        };
+        assert!(export.attachments);
+
+        let cli = parse(&[
+            "xuncha",
+            "admin",
+            "--postgres",
+            "postgres://p",
+            "--attachments",
+            "s3://b",
+            "backup",
+            "--out",
+            "f",
+        ]);
+        let Command::Admin(admin) = cli.command else { panic!("not admin") };
+        assert_eq!(admin.postgres.as_deref(), Some("postgres://p"));
+        assert_eq!(admin.attachments.as_deref(), Some("s3://b"));
+        assert!(matches!(admin.command, AdminCommand::Backup { .. }));
+    }
 }

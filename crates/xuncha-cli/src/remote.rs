@@ -29,26 +29,33 @@ static ATTACHMENTS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 /// first time); otherwise the SQLite database in the data directory. Complete attachments
 /// go to the store given with `--attachments`, else into the database.
 pub fn storage(data: &std::path::Path) -> Result<Arc<dyn Storage>> {
-    let blobs = match ATTACHMENTS.get() {
-        Some(url) => Some(Arc::new(
-            xuncha_server::blobs::Blobs::open(url).map_err(|e| crate::commands::BadInput(e.to_string()))?,
-        )),
-        None => None,
-    };
-    if let Some(url) = POSTGRES.get() {
-        let key_file = xuncha_server::at_rest::key_file_for(data);
-        if let Some(dir) = key_file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot make {}", dir.display()))?;
-        }
-        let key = xuncha_server::at_rest::MasterKey::read_or_create(&key_file)?;
-        let storage = xuncha_server::PgStorage::open(url, key)?;
-        return Ok(Arc::new(match blobs {
-            Some(blobs) => storage.with_attachments(blobs),
-            None => storage,
-        }));
+    if let Some(storage) = postgres_storage(data)? {
+        return Ok(Arc::new(storage));
     }
     let storage = SqliteStorage::open(data)?;
-    Ok(Arc::new(match blobs {
+    Ok(Arc::new(match attachment_store()? {
+        Some(blobs) => storage.with_attachments(blobs),
+        None => storage,
+    }))
+}
+
+/// The attachment store given with `--attachments`, if any.
+fn attachment_store() -> Result<Option<Arc<xuncha_server::blobs::Blobs>>> {
+    let Some(url) = ATTACHMENTS.get() else { return Ok(None) };
+    let blobs = xuncha_server::blobs::Blobs::open(url).map_err(|e| crate::commands::BadInput(e.to_string()))?;
+    Ok(Some(Arc::new(blobs)))
+}
+
+/// The PostgreSQL database given with `--postgres`, if any (see [`storage`]).
+fn postgres_storage(data: &std::path::Path) -> Result<Option<xuncha_server::PgStorage>> {
+    let Some(url) = POSTGRES.get() else { return Ok(None) };
+    let key_file = xuncha_server::at_rest::key_file_for(data);
+    if let Some(dir) = key_file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot make {}", dir.display()))?;
+    }
+    let key = xuncha_server::at_rest::MasterKey::read_or_create(&key_file)?;
+    let storage = xuncha_server::PgStorage::open(url, key)?;
+    Ok(Some(match attachment_store()? {
         Some(blobs) => storage.with_attachments(blobs),
         None => storage,
     }))
@@ -205,7 +212,11 @@ pub fn server(args: &ServerArgs) -> Result<()> {
     crate::raise_file_limit();
     // Held while serving: a restore cannot replace the database under a running server.
     let _lock = xuncha_server::backup::lock(&data).map_err(|e| crate::commands::BadInput(e.to_string()))?;
-    let storage = storage(&data)?;
+    let storage: Arc<dyn Storage> = match postgres_storage(&data)? {
+        // A restore waits until no replica serves from the database.
+        Some(pg) => Arc::new(pg.serving(POSTGRES.get().map_or("", String::as_str))?),
+        None => storage(&data)?,
+    };
     runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -395,16 +406,13 @@ pub fn admin(args: &AdminArgs, json: bool) -> Result<()> {
                 }
             }
         }
-        AdminCommand::Backup { .. } | AdminCommand::Restore { .. } if POSTGRES.get().is_some() => {
-            return Err(crate::commands::BadInput(
-                "xuncha admin backup / restore 目前只用于 SQLite 数据目录；PostgreSQL 请用 pg_dump / pg_restore 并另行保管密钥文件 / xuncha admin backup and restore work on a SQLite data directory only for now; back PostgreSQL up with pg_dump / pg_restore and keep the key files apart".into(),
-            )
-            .into());
-        }
         AdminCommand::Backup { data, out, passphrase } => {
             let secret = backup_passphrase(passphrase, true)?;
-            let manifest = xuncha_server::backup::backup(&data.data, out, &secret, now_ms())
-                .map_err(|e| crate::commands::BadInput(e.to_string()))?;
+            let manifest = match postgres_storage(&data.data)? {
+                Some(pg) => xuncha_server::pg::backup::backup(&pg, &data.data, out, &secret, now_ms()),
+                None => xuncha_server::backup::backup(&data.data, out, &secret, now_ms()),
+            }
+            .map_err(|e| crate::commands::BadInput(e.to_string()))?;
             print(serde_json::json!({
                 "out": out,
                 "server_id": manifest.server_id,
@@ -425,8 +433,11 @@ pub fn admin(args: &AdminArgs, json: bool) -> Result<()> {
         }
         AdminCommand::Restore { data, file, passphrase } => {
             let secret = backup_passphrase(passphrase, false)?;
-            let manifest = xuncha_server::backup::restore(&data.data, file, &secret, now_ms())
-                .map_err(|e| crate::commands::BadInput(e.to_string()))?;
+            let manifest = match postgres_storage(&data.data)? {
+                Some(pg) => xuncha_server::pg::backup::restore(&pg, &data.data, file, &secret, now_ms()),
+                None => xuncha_server::backup::restore(&data.data, file, &secret, now_ms()),
+            }
+            .map_err(|e| crate::commands::BadInput(e.to_string()))?;
             print(serde_json::json!({
                 "server_id": manifest.server_id,
                 "backup_made_at_ms": manifest.created_at_ms,

@@ -48,6 +48,21 @@ pub struct Manifest {
     checkpoint_key: Option<String>,
 }
 
+impl Manifest {
+    /// What a backup made otherwise (of PostgreSQL) reports.
+    pub(crate) fn of(server_id: String, created_at_ms: i64, schema: i64, log_seq: u64, bytes: u64) -> Manifest {
+        Manifest {
+            server_id,
+            created_at_ms,
+            schema,
+            log_seq,
+            db_bytes: bytes,
+            db_key: String::new(),
+            checkpoint_key: None,
+        }
+    }
+}
+
 fn io(what: &str, path: &Path, error: &std::io::Error) -> StorageError {
     StorageError::Backend(format!("{what} {}: {error}", path.display()))
 }
@@ -153,6 +168,23 @@ pub fn backup(dir: &Path, out: &Path, passphrase: &SecretString, now_ms: i64) ->
     Ok(manifest)
 }
 
+/// The backup `file` decrypted with `passphrase`, and its first `magic` bytes (which name
+/// its format).
+pub(crate) fn decrypt(
+    file: &Path,
+    passphrase: &SecretString,
+    magic: usize,
+) -> Result<(BufReader<impl Read + use<>>, Vec<u8>)> {
+    let input = fs::File::open(file).map_err(|e| io("cannot read", file, &e))?;
+    let decryptor = age::Decryptor::new(BufReader::new(input)).map_err(|_| wrong_file(file))?;
+    let identity = age::scrypt::Identity::new(passphrase.clone());
+    let reader = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).map_err(|_| wrong_file(file))?;
+    let mut reader = BufReader::new(reader);
+    let mut first = vec![0u8; magic];
+    reader.read_exact(&mut first).map_err(|_| wrong_file(file))?;
+    Ok((reader, first))
+}
+
 fn wrong_file(file: &Path) -> StorageError {
     StorageError::Conflict(format!(
         "{} 不是巡察通备份，或口令不对 / {} is not a Xuncha backup, or the passphrase is wrong",
@@ -166,14 +198,15 @@ fn wrong_file(file: &Path) -> StorageError {
 /// it as `server.db.before-restore`.
 pub fn restore(dir: &Path, file: &Path, passphrase: &SecretString, now_ms: i64) -> Result<Manifest> {
     let _lock = lock(dir)?;
-    let input = fs::File::open(file).map_err(|e| io("cannot read", file, &e))?;
-    let decryptor = age::Decryptor::new(BufReader::new(input)).map_err(|_| wrong_file(file))?;
-    let identity = age::scrypt::Identity::new(passphrase.clone());
-    let reader = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).map_err(|_| wrong_file(file))?;
-    let mut reader = BufReader::new(reader);
-    let mut magic = vec![0u8; MAGIC.len()];
-    reader.read_exact(&mut magic).map_err(|_| wrong_file(file))?;
+    let (mut reader, magic) = decrypt(file, passphrase, MAGIC.len())?;
     if magic != MAGIC {
+        if magic.starts_with(b"XUNCHA-BACKUP-PG") {
+            return Err(StorageError::Conflict(format!(
+                "{} 是 PostgreSQL 数据库的备份，请加 --postgres 恢复 / {} is a backup of a PostgreSQL database: restore it with --postgres",
+                file.display(),
+                file.display()
+            )));
+        }
         return Err(wrong_file(file));
     }
     let mut line = String::new();

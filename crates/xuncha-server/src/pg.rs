@@ -35,6 +35,8 @@ use xuncha_domain::numbering::Number;
 use xuncha_domain::{DivisionEntry, ReadScope, Roster, Round, Team};
 use xuncha_protocol::{DocKey, Part, Role};
 
+pub mod backup;
+
 use crate::at_rest::{BlobKey, MasterKey};
 use crate::blobs::Blobs;
 use crate::chain::{self, Checkpoint, LogRow};
@@ -288,6 +290,9 @@ pub struct PgStorage {
     counters: Counters,
     /// Where complete attachments go, if not into the database.
     blobs: Option<Arc<Blobs>>,
+    /// A serving replica's connection that holds the shared serving lock (a restore waits
+    /// for none).
+    serving: Option<std::sync::Mutex<postgres::Client>>,
 }
 
 /// What `/metrics` reports of the backend.
@@ -312,8 +317,14 @@ impl Drop for PgStorage {
         // which panics on a thread that drives async tasks (where the server's state is
         // dropped when it stops): the connections are closed on a thread of their own.
         if let Some(pool) = self.pool.take() {
-            let _ =
-                std::thread::Builder::new().name("xuncha-pg-close".into()).spawn(move || drop(pool)).map(|t| t.join());
+            let serving = self.serving.take();
+            let _ = std::thread::Builder::new()
+                .name("xuncha-pg-close".into())
+                .spawn(move || {
+                    drop(serving);
+                    drop(pool);
+                })
+                .map(|t| t.join());
         }
     }
 }
@@ -342,7 +353,14 @@ impl PgStorage {
                     redact(url)
                 ))
             })?;
-        let storage = PgStorage { pool: Some(pool), master, naive: false, counters: Counters::default(), blobs: None };
+        let storage = PgStorage {
+            pool: Some(pool),
+            master,
+            naive: false,
+            counters: Counters::default(),
+            blobs: None,
+            serving: None,
+        };
         storage.migrate()?;
         Ok(storage)
     }
@@ -399,6 +417,16 @@ impl PgStorage {
             )));
         }
         tx.commit().map_err(pg_error)
+    }
+
+    /// Marks this store as a serving replica's for as long as it lives: a connection of its
+    /// own holds the serving lock shared, so that a restore refuses while any replica runs.
+    pub fn serving(mut self, url: &str) -> Result<PgStorage> {
+        let config: postgres::Config = url.parse().map_err(|e| StorageError::Backend(format!("{e}")))?;
+        let mut client = config.connect(NoTls).map_err(pg_error)?;
+        client.execute("SELECT pg_advisory_lock_shared($1)", &[&lock_key(backup::SERVING)]).map_err(pg_error)?;
+        self.serving = Some(std::sync::Mutex::new(client));
+        Ok(self)
     }
 
     /// Complete attachments from now on go to `blobs` (those already in the database
