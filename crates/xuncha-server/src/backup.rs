@@ -168,21 +168,33 @@ pub fn backup(dir: &Path, out: &Path, passphrase: &SecretString, now_ms: i64) ->
     Ok(manifest)
 }
 
-/// The backup `file` decrypted with `passphrase`, and its first `magic` bytes (which name
-/// its format).
-pub(crate) fn decrypt(
+/// The backup `file` decrypted with `passphrase`: checks that it starts with `magic`
+/// (a file of the `other` format, `(its magic, the advice)`, is refused with that advice)
+/// and reads its manifest line. Returns the reader at the first byte after the manifest.
+pub(crate) fn open<M: serde::de::DeserializeOwned>(
     file: &Path,
     passphrase: &SecretString,
-    magic: usize,
-) -> Result<(BufReader<impl Read + use<>>, Vec<u8>)> {
+    magic: &[u8],
+    other: (&[u8], &str),
+) -> Result<(BufReader<impl Read + use<M>>, M)> {
     let input = fs::File::open(file).map_err(|e| io("cannot read", file, &e))?;
     let decryptor = age::Decryptor::new(BufReader::new(input)).map_err(|_| wrong_file(file))?;
     let identity = age::scrypt::Identity::new(passphrase.clone());
     let reader = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).map_err(|_| wrong_file(file))?;
     let mut reader = BufReader::new(reader);
-    let mut first = vec![0u8; magic];
+    let mut first = vec![0u8; magic.len()];
     reader.read_exact(&mut first).map_err(|_| wrong_file(file))?;
-    Ok((reader, first))
+    if first != magic {
+        let (other_magic, advice) = other;
+        if first.starts_with(other_magic) {
+            return Err(StorageError::Conflict(format!("{}: {advice}", file.display())));
+        }
+        return Err(wrong_file(file));
+    }
+    let mut line = String::new();
+    reader.read_line(&mut line).map_err(|_| wrong_file(file))?;
+    let manifest = serde_json::from_str(line.trim()).map_err(|_| wrong_file(file))?;
+    Ok((reader, manifest))
 }
 
 fn wrong_file(file: &Path) -> StorageError {
@@ -198,20 +210,15 @@ fn wrong_file(file: &Path) -> StorageError {
 /// it as `server.db.before-restore`.
 pub fn restore(dir: &Path, file: &Path, passphrase: &SecretString, now_ms: i64) -> Result<Manifest> {
     let _lock = lock(dir)?;
-    let (mut reader, magic) = decrypt(file, passphrase, MAGIC.len())?;
-    if magic != MAGIC {
-        if magic.starts_with(b"XUNCHA-BACKUP-PG") {
-            return Err(StorageError::Conflict(format!(
-                "{} 是 PostgreSQL 数据库的备份，请加 --postgres 恢复 / {} is a backup of a PostgreSQL database: restore it with --postgres",
-                file.display(),
-                file.display()
-            )));
-        }
-        return Err(wrong_file(file));
-    }
-    let mut line = String::new();
-    reader.read_line(&mut line).map_err(|_| wrong_file(file))?;
-    let manifest: Manifest = serde_json::from_str(line.trim()).map_err(|_| wrong_file(file))?;
+    let (mut reader, manifest) = open::<Manifest>(
+        file,
+        passphrase,
+        MAGIC,
+        (
+            b"XUNCHA-BACKUP-PG",
+            "是 PostgreSQL 数据库的备份，请加 --postgres 恢复 / a backup of a PostgreSQL database: restore it with --postgres",
+        ),
+    )?;
 
     let db = dir.join(at_rest::DB_FILE);
     let incoming = beside(&db, ".restoring");

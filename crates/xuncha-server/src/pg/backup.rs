@@ -62,14 +62,6 @@ fn io(what: &str, path: &Path, error: &std::io::Error) -> StorageError {
     StorageError::Backend(format!("{what} {}: {error}", path.display()))
 }
 
-fn wrong_file(file: &Path) -> StorageError {
-    StorageError::Conflict(format!(
-        "{} 不是巡察通 PostgreSQL 备份，或口令不对 / {} is not a backup of a Xuncha PostgreSQL database, or the passphrase is wrong",
-        file.display(),
-        file.display()
-    ))
-}
-
 fn cut_off(file: &Path) -> StorageError {
     StorageError::Conflict(format!("备份不完整 / the backup {} is incomplete or damaged", file.display()))
 }
@@ -282,20 +274,15 @@ pub fn restore(
     passphrase: &SecretString,
     now_ms: i64,
 ) -> Result<Manifest> {
-    let (mut reader, magic) = crate::backup::decrypt(file, passphrase, MAGIC.len())?;
-    if magic != MAGIC {
-        if magic.starts_with(b"XUNCHA-BACKUP 1") {
-            return Err(StorageError::Conflict(format!(
-                "{} 是 SQLite 数据目录的备份，请不带 --postgres 恢复 / {} is a backup of a SQLite data directory: restore it without --postgres",
-                file.display(),
-                file.display()
-            )));
-        }
-        return Err(wrong_file(file));
-    }
-    let mut line = String::new();
-    reader.read_line(&mut line).map_err(|_| wrong_file(file))?;
-    let manifest: PgManifest = serde_json::from_str(line.trim()).map_err(|_| wrong_file(file))?;
+    let (mut reader, manifest) = crate::backup::open::<PgManifest>(
+        file,
+        passphrase,
+        MAGIC,
+        (
+            b"XUNCHA-BACKUP 1",
+            "是 SQLite 数据目录的备份，请不带 --postgres 恢复 / a backup of a SQLite data directory: restore it without --postgres",
+        ),
+    )?;
     let known = i32::try_from(super::MIGRATIONS.len()).unwrap_or(i32::MAX);
     if manifest.schema > known {
         return Err(StorageError::Conflict(format!(
@@ -323,6 +310,7 @@ pub fn restore(
     tx.batch_execute(&format!("TRUNCATE {}", names.join(", "))).map_err(pg_error)?;
     let (mut tables_read, mut objects_read, mut bytes) = (0usize, 0usize, 0u64);
     let mut restored_objects = Vec::new();
+    let mut line = String::new();
     loop {
         line.clear();
         if reader.read_line(&mut line).map_err(|_| cut_off(file))? == 0 {
