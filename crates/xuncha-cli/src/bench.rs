@@ -164,21 +164,8 @@ fn throughput(
             let (http, url, token, body, done) =
                 (bench.http.clone(), bench.url.clone(), token.clone(), body.clone(), Arc::clone(&done));
             tasks.push(tokio::spawn(async move {
-                while Instant::now() < deadline {
-                    let sent = http
-                        .post(format!("{url}/v1/sync"))
-                        .header(PROTOCOL_HEADER, "1")
-                        .bearer_auth(&token)
-                        .body(body.clone())
-                        .send()
-                        .await;
-                    if let Ok(response) = sent
-                        && response.status().is_success()
-                        && response.bytes().await.is_ok()
-                    {
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
+                let times = repeat_sync(&http, &format!("{url}/v1/sync"), &token, &body, deadline).await;
+                done.fetch_add(times.len() as u64, Ordering::Relaxed);
             }));
         }
         for task in tasks {
@@ -186,6 +173,29 @@ fn throughput(
         }
     });
     done.load(Ordering::Relaxed) as f64 / seconds as f64
+}
+
+/// One device's same sync request sent over and over until `deadline`: the time of each
+/// that was answered, in milliseconds.
+pub(crate) async fn repeat_sync(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &[u8],
+    deadline: Instant,
+) -> Vec<f64> {
+    let mut times = Vec::new();
+    while Instant::now() < deadline {
+        let started = Instant::now();
+        let sent = http.post(url).header(PROTOCOL_HEADER, "1").bearer_auth(token).body(body.to_vec()).send().await;
+        if let Ok(response) = sent
+            && response.status().is_success()
+            && response.bytes().await.is_ok()
+        {
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    times
 }
 
 /// Where the benchmarked server keeps its data.

@@ -5,6 +5,7 @@ mod args;
 mod bench;
 mod bench_abuse;
 mod bench_bundle;
+mod bench_province;
 mod bench_relay;
 mod bench_report;
 mod bundles;
@@ -314,6 +315,34 @@ fn run(cli: Cli) -> Result<()> {
                 _ => bench::Backend::Sqlite,
             };
             bench::sync(docs, *devices, *seconds, &backend)
+        }
+        Command::Bench(args::BenchCommand::Province {
+            records,
+            devices,
+            writers,
+            seconds,
+            uploads,
+            upload_mb,
+            postgres,
+            attachments,
+        }) => {
+            let from_env = |given: &Option<String>, env: &str, what: &str| {
+                given.clone().or_else(|| std::env::var(env).ok()).ok_or_else(|| {
+                    commands::BadInput(format!(
+                        "需要{what}：用 make bench-province 运行，或给出选项 / needs {what}: run make bench-province, or give the option or {env}"
+                    ))
+                })
+            };
+            bench_province::province(&bench_province::Options {
+                records: *records,
+                devices: *devices,
+                writers: *writers,
+                seconds: *seconds,
+                uploads: *uploads,
+                upload_mb: *upload_mb,
+                postgres: from_env(postgres, "XUNCHA_TEST_POSTGRES", "PostgreSQL (--postgres)")?,
+                attachments: from_env(attachments, "XUNCHA_TEST_S3", "an S3-compatible store (--attachments)")?,
+            })
         }
         Command::Bench(args::BenchCommand::Reference { villages }) => bench::reference(*villages),
         Command::Bench(args::BenchCommand::Bundle { records }) => bench_bundle::bundle(records),

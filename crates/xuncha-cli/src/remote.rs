@@ -214,7 +214,7 @@ pub fn server(args: &ServerArgs) -> Result<()> {
     let _lock = xuncha_server::backup::lock(&data).map_err(|e| crate::commands::BadInput(e.to_string()))?;
     let storage: Arc<dyn Storage> = match postgres_storage(&data)? {
         // A restore waits until no replica serves from the database.
-        Some(pg) => Arc::new(pg.serving(POSTGRES.get().map_or("", String::as_str))?),
+        Some(pg) => Arc::new(naive_for_tests(pg.serving(POSTGRES.get().map_or("", String::as_str))?)?),
         None => storage(&data)?,
     };
     runtime()?.block_on(async {
@@ -785,4 +785,15 @@ pub fn evidence(command: &crate::args::EvidenceCommand, json: bool) -> Result<()
         }
     }
     Ok(())
+}
+
+/// In test builds only (debug assertions on), `XUNCHA_PG_NAIVE_LOG=1` serves the change log
+/// the naive way (a sequence number at INSERT, no single appender), so that the province
+/// test can show that its devices see the changes such a log skips. Release builds ignore it.
+fn naive_for_tests(storage: xuncha_server::PgStorage) -> Result<xuncha_server::PgStorage> {
+    if cfg!(debug_assertions) && std::env::var("XUNCHA_PG_NAIVE_LOG").is_ok_and(|v| v == "1") {
+        tracing::warn!("XUNCHA_PG_NAIVE_LOG=1: the change log is the naive one, which skips changes (tests only)");
+        return Ok(storage.naive_log()?);
+    }
+    Ok(storage)
 }

@@ -40,7 +40,7 @@ pub mod backup;
 use crate::at_rest::{BlobKey, MasterKey};
 use crate::blobs::Blobs;
 use crate::chain::{self, Checkpoint, LogRow};
-use crate::storage::shared::{self, part_code, part_from, township_of};
+use crate::storage::shared::{self, district_of, districts_of, part_code, part_from, township_of};
 use crate::storage::{
     AttachmentState, AuditEntry, Device, DocMeta, DocScope, Epoch, LogEntry, LoggedChange, Peer, Result, Storage,
     StorageError, StorageStats, StoredDoc, Tx, UploadState, User, Visibility,
@@ -236,7 +236,22 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE attachments ADD COLUMN object text;
 "#,
+    // 3: a province's reads lead by district: each log entry carries the district (the
+    // first six digits of the place) of its document, and a district device's log and walk
+    // go through indexes that start with it, so they never scan the other districts.
+    r#"
+    ALTER TABLE changes ADD COLUMN district text COLLATE "C" NOT NULL DEFAULT '';
+    UPDATE changes c SET district = left(d.place, 6)
+        FROM docs d WHERE d.record = c.record AND d.part = c.part AND d.place <> '';
+    CREATE INDEX changes_district ON changes (district, seq);
+    CREATE INDEX docs_district ON docs ((left(place, 6)), record, part);
+"#,
 ];
+
+/// Gives every log entry the district its document is in now (after a restore of a
+/// backup made before log entries carried one).
+pub(crate) const REFRESH_DISTRICTS: &str = "UPDATE changes c SET district = left(d.place, 6)
+    FROM docs d WHERE d.record = c.record AND d.part = c.part AND c.district <> left(d.place, 6)";
 
 /// `XUNCHA_PG_COMMIT_DELAY_MS`: a pause after a transaction logs changes and before it
 /// commits (fault injection for tests; unset in service).
@@ -938,27 +953,41 @@ impl Tx for PgTx<'_> {
         let part = part_code(doc.key.part);
         let scope = &doc.scope;
         let township = township_of(&scope.place);
-        self.execute(
-            "INSERT INTO docs (record, part, township, owner_device, snapshot, kind, place, team)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (record, part) DO UPDATE SET township = excluded.township, snapshot = excluded.snapshot,
-                 kind = excluded.kind, place = excluded.place, team = excluded.team",
-            &[
-                &doc.key.record,
-                &part,
-                &township,
-                &doc.owner_device,
-                &doc.snapshot,
-                &scope.kind,
-                &scope.place,
-                &scope.team,
-            ],
-        )?;
+        let district = district_of(&scope.place);
+        // Its place before (none for a new document), read in the statement's snapshot.
+        let before: Option<String> = self
+            .query_one(
+                "WITH old AS (SELECT place FROM docs WHERE record = $1 AND part = $2)
+                 INSERT INTO docs (record, part, township, owner_device, snapshot, kind, place, team)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (record, part) DO UPDATE SET township = excluded.township, snapshot = excluded.snapshot,
+                     kind = excluded.kind, place = excluded.place, team = excluded.team
+                 RETURNING (SELECT place FROM old)",
+                &[
+                    &doc.key.record,
+                    &part,
+                    &township,
+                    &doc.owner_device,
+                    &doc.snapshot,
+                    &scope.kind,
+                    &scope.place,
+                    &scope.team,
+                ],
+            )?
+            .get(0);
         if doc.key.part == Part::Record {
             self.execute(
                 "UPDATE docs SET township = $2, kind = $3, place = $4, team = $5 WHERE record = $1 AND part = 'protected'",
                 &[&doc.key.record, &township, &scope.kind, &scope.place, &scope.team],
             )?;
+            // A record moved to another district takes its log with it, so the new
+            // district's devices find all of it where they read.
+            if before.as_deref().is_some_and(|old| district_of(old) != district) {
+                self.execute(
+                    "UPDATE changes SET district = $2 WHERE record = $1 AND district <> $2",
+                    &[&doc.key.record, &district],
+                )?;
+            }
         }
         if changes.is_empty() {
             return Ok(0);
@@ -988,8 +1017,8 @@ impl Tx for PgTx<'_> {
             };
             let link = chain::link(&previous, &row.digest());
             let inserted = self.execute(
-                "INSERT INTO changes (seq, record, part, hash, bytes, device_id, received_at, signature, link)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (hash) DO NOTHING",
+                "INSERT INTO changes (seq, record, part, hash, bytes, device_id, received_at, signature, link, district)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (hash) DO NOTHING",
                 &[
                     &to_i64(next),
                     &doc.key.record,
@@ -1000,6 +1029,7 @@ impl Tx for PgTx<'_> {
                     &now_ms,
                     &change.signature,
                     &link.as_slice(),
+                    &district,
                 ],
             )?;
             if inserted == 0 {
@@ -1021,15 +1051,29 @@ impl Tx for PgTx<'_> {
         let max = self.max_seq()?;
         let visible = Visible::of(who);
         let (after_i, limit_i) = (to_i64(after), i64::from(limit));
-        let rows = self.query(
-            &format!(
-                "SELECT c.seq, c.record, c.part, c.bytes FROM changes c
-                 JOIN docs d ON d.record = c.record AND d.part = c.part
-                 WHERE c.seq > $6 AND c.device_id <> $1 AND {VISIBLE}
-                 ORDER BY c.seq LIMIT $7"
-            ),
-            &visible.with(&[&after_i, &limit_i]),
-        )?;
+        const ENTRIES: &str = "SELECT c.seq, c.record, c.part, c.bytes FROM changes c
+                 JOIN docs d ON d.record = c.record AND d.part = c.part";
+        let rows = match districts_of(&who.scope.places) {
+            // A district's (or township's, or village's) device: each of its districts'
+            // entries in order from the index that leads by district, then merged.
+            Some(districts) => self.query(
+                &format!(
+                    "SELECT e.* FROM unnest($8::text[]) AS district(code) CROSS JOIN LATERAL (
+                         {ENTRIES}
+                         WHERE c.district = district.code AND c.seq > $6 AND c.device_id <> $1 AND {VISIBLE}
+                         ORDER BY c.seq LIMIT $7) e
+                     ORDER BY e.seq LIMIT $7"
+                ),
+                &visible.with(&[&after_i, &limit_i, &districts]),
+            )?,
+            None => self.query(
+                &format!(
+                    "{ENTRIES} WHERE c.seq > $6 AND c.device_id <> $1 AND {VISIBLE}
+                     ORDER BY c.seq LIMIT $7"
+                ),
+                &visible.with(&[&after_i, &limit_i]),
+            )?,
+        };
         let rows: Vec<LogEntry> = rows
             .iter()
             .map(|row| {
@@ -1050,17 +1094,31 @@ impl Tx for PgTx<'_> {
         let (record, part) = after.map_or((Vec::new(), ""), |k| (k.record.clone(), part_code(k.part)));
         let visible = Visible::of(who);
         let limit_i = i64::from(limit);
-        let rows = self.query(
-            &format!(
-                "SELECT {DOC_COLUMNS} FROM docs d
-                 WHERE (d.record, d.part) > ($6::bytea, $7::text COLLATE \"C\") AND {VISIBLE}
+        const WANTED: &str = "(d.record, d.part) > ($6::bytea, $7::text COLLATE \"C\")
                    AND (d.owner_device <> $1
                         OR EXISTS (SELECT 1 FROM changes c
-                                   WHERE c.record = d.record AND c.part = d.part AND c.device_id <> $1))
-                 ORDER BY d.record, d.part LIMIT $8"
-            ),
-            &visible.with(&[&record, &part, &limit_i]),
-        )?;
+                                   WHERE c.record = d.record AND c.part = d.part AND c.device_id <> $1))";
+        let rows = match districts_of(&who.scope.places) {
+            // A district's device walks its districts' documents by the index that leads
+            // by district, each in key order, merged.
+            Some(districts) => self.query(
+                &format!(
+                    "SELECT w.* FROM unnest($9::text[]) AS district(code) CROSS JOIN LATERAL (
+                         SELECT {DOC_COLUMNS} FROM docs d
+                         WHERE left(d.place, 6) = district.code AND {WANTED} AND {VISIBLE}
+                         ORDER BY d.record, d.part LIMIT $8) w
+                     ORDER BY w.record, w.part LIMIT $8"
+                ),
+                &visible.with(&[&record, &part, &limit_i, &districts]),
+            )?,
+            None => self.query(
+                &format!(
+                    "SELECT {DOC_COLUMNS} FROM docs d WHERE {WANTED} AND {VISIBLE}
+                     ORDER BY d.record, d.part LIMIT $8"
+                ),
+                &visible.with(&[&record, &part, &limit_i]),
+            )?,
+        };
         let docs: Vec<StoredDoc> = rows.iter().map(doc_from).collect();
         let more = docs.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
         Ok((docs, more))

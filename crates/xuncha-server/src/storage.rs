@@ -410,6 +410,28 @@ pub(crate) mod shared {
         }
     }
 
+    /// The digits of a place (a 12-digit division code) that name its district (区县): the
+    /// first six, or the place itself when it is shorter (none).
+    pub(crate) fn district_of(place: &str) -> &str {
+        place.get(..6).unwrap_or(place)
+    }
+
+    /// The districts a read scope's places all lie in, each once (empty when it reads
+    /// nothing); `None` when a place is wider than one district (a city's or province's
+    /// role, or the whole server), whose reads go over every district.
+    pub(crate) fn districts_of(places: &[String]) -> Option<Vec<String>> {
+        let mut out = Vec::with_capacity(places.len());
+        for place in places {
+            if place.len() < 6 {
+                return None;
+            }
+            out.push(district_of(place).to_owned());
+        }
+        out.sort();
+        out.dedup();
+        Some(out)
+    }
+
     impl Epoch {
         /// The epoch of server `server_id` whose stored epoch value is `epoch` (empty
         /// before its first restore).
@@ -534,5 +556,24 @@ pub(crate) mod shared {
             out.extend_from_slice(&data[skip..]);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shared::{district_of, districts_of};
+
+    #[test]
+    fn reads_lead_by_district_only_when_every_place_lies_in_one() {
+        assert_eq!(district_of("330102001001"), "330102");
+        assert_eq!(district_of(""), "");
+        let places = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            districts_of(&places(&["330102001", "330102", "330199101001"])),
+            Some(vec!["330102".to_owned(), "330199".to_owned()])
+        );
+        assert_eq!(districts_of(&[]), Some(Vec::new()), "a scope that reads nothing");
+        assert_eq!(districts_of(&places(&["330102", "3301"])), None, "a city's role reads every district");
+        assert_eq!(districts_of(&places(&[""])), None, "the whole server");
     }
 }

@@ -289,6 +289,71 @@ fn documents_and_the_change_log(store: Store) {
     assert!(metas.iter().all(|m| m.scope == moved && m.owner_device == a), "{metas:?}");
 }
 
+/// A province's reads, district by district: a district's (township's) device reads its own
+/// district's documents and log, whole and in order, and none of another's; a province-wide
+/// role reads them all; a record moved to another district takes its whole log with it.
+fn districts_read_their_own_and_a_moved_record_takes_its_log(store: Store) {
+    const THERE: &str = "330199101001";
+    let a = person(&store, "zhang");
+    let here_only = inspector("dev-here", &["330102"], &[]);
+    let township = inspector("dev-township", &["330102001"], &[]);
+    let there_only = inspector("dev-there", &["330199"], &[]);
+    let both = inspector("dev-both", &["330102001", "330199"], &[]);
+    let province = inspector("dev-province", &["33"], &[]);
+    write(&store, |tx| {
+        for n in 1..=6u8 {
+            let place = if n % 2 == 0 { THERE } else { VILLAGE };
+            tx.put_doc(
+                &doc(&key(n, Part::Record), &scope("fund_check", place, ""), &a, &[n]),
+                &[change(&format!("c{n}"), &a)],
+                NOW,
+            )?;
+        }
+        Ok(())
+    });
+    let log = |who: &Visibility| -> Vec<Vec<u8>> {
+        read(&store, |tx| tx.log_after(0, who, 100)).0.into_iter().map(|r| r.bytes).collect()
+    };
+    let walk = |who: &Visibility| -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut after: Option<DocKey> = None;
+        loop {
+            let (docs, more) = read(&store, |tx| tx.docs_after(after.as_ref(), who, 2));
+            out.extend(docs.iter().map(|d| d.key.record[0]));
+            after = docs.last().map(|d| d.key.clone());
+            if !more || after.is_none() {
+                return out;
+            }
+        }
+    };
+    let bytes = |ns: &[u8]| -> Vec<Vec<u8>> { ns.iter().map(|n| format!("change c{n}").into_bytes()).collect() };
+    assert_eq!(log(&here_only), bytes(&[1, 3, 5]));
+    assert_eq!(log(&township), bytes(&[1, 3, 5]));
+    assert_eq!(log(&there_only), bytes(&[2, 4, 6]));
+    assert_eq!(log(&both), bytes(&[1, 2, 3, 4, 5, 6]), "two districts' logs merged in log order");
+    assert_eq!(log(&province), bytes(&[1, 2, 3, 4, 5, 6]));
+    assert_eq!(walk(&here_only), [1, 3, 5]);
+    assert_eq!(walk(&there_only), [2, 4, 6]);
+    assert_eq!(walk(&both), [1, 2, 3, 4, 5, 6], "two districts' documents merged in key order");
+    assert_eq!(walk(&province), [1, 2, 3, 4, 5, 6]);
+    // A page as long as the limit resumes after its last entry, in either district.
+    let (page, resume, full) = read(&store, |tx| tx.log_after(0, &both, 4));
+    assert_eq!((page.len(), full), (4, true));
+    let (rest, _, _) = read(&store, |tx| tx.log_after(resume, &both, 4));
+    assert_eq!(rest.iter().map(|r| r.bytes.clone()).collect::<Vec<_>>(), bytes(&[5, 6]));
+
+    // Record 1 moves to the other district, with a new change: its whole log goes with it.
+    write(&store, |tx| {
+        tx.put_doc(&doc(&key(1, Part::Record), &scope("fund_check", THERE, ""), &a, b"m"), &[change("c7", &a)], NOW)
+    });
+    assert_eq!(log(&here_only), bytes(&[3, 5]));
+    let mut moved = bytes(&[1, 2, 4, 6]);
+    moved.push(b"change c7".to_vec());
+    assert_eq!(log(&there_only), moved, "the moved record's earlier changes too");
+    assert_eq!(walk(&there_only), [1, 2, 4, 6]);
+    assert_eq!(walk(&here_only), [3, 5]);
+}
+
 fn who_reads_what(store: Store) {
     let (a, b) = (person(&store, "zhang"), person(&store, "wang"));
     let fund = key(1, Part::Record);
@@ -886,6 +951,7 @@ conformance!(
     devices_tokens_and_keys,
     documents_and_the_change_log,
     who_reads_what,
+    districts_read_their_own_and_a_moved_record_takes_its_log,
     the_walk_pages_in_key_order,
     the_log_is_a_hash_chain,
     concurrent_writers_lose_nothing,

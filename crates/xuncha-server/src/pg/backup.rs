@@ -356,6 +356,8 @@ pub fn restore(
             }
         }
     }
+    // A backup made before log entries carried their district leaves them none.
+    tx.execute(super::REFRESH_DISTRICTS, &[]).map_err(pg_error)?;
     // Identity columns go on after the restored rows.
     let identities = tx
         .query(

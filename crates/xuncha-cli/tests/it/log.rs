@@ -3,12 +3,10 @@
 //! evidence bundle of a record verifies in another folder with no server, and fails after
 //! any one-byte change.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{ServerProcess, admin, demo_office};
+use crate::common::{ServerProcess, admin, demo_office};
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

@@ -4,11 +4,9 @@
 //! `record transitions`, `rectify` (ledger, progress with a photo, list, 销号), `record new
 //! --kind talk|petition`, `record cite`, `record sign`, and `totals --json` with its filters.
 
-mod common;
-
 use std::path::Path;
 
-use common::{Device, ServerProcess, admin_ok, json};
+use crate::common::{Device, ServerProcess, admin_ok, json};
 
 /// A device of `user`, enrolled and synced.
 fn tablet(data: &Path, server: &ServerProcess, user: &str) -> Device {

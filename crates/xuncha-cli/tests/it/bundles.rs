@@ -7,11 +7,9 @@
 //! read; a bundle for another side, for a stranger, or altered, is refused
 //! with a clear error and its exit status.
 
-mod common;
-
 use std::path::Path;
 
-use common::{Device, admin, admin_ok, demo_office, json};
+use crate::common::{Device, admin, admin_ok, demo_office, json};
 
 #[test]
 fn the_office_feeds_the_air_gapped_server_and_tablets_by_file() {

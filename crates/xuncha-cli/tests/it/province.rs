@@ -11,17 +11,19 @@
 //! through one replica is fetched whole through another by a teammate, and refused to the
 //! other district.
 //!
+//! A second test runs one late commit against the real log and against a deliberately naive
+//! one (`seq > cursor`, numbers handed out at INSERT): the naive one must skip the late
+//! record, which proves that the check can see the bug.
+//!
 //! The database is a throwaway one on the cluster `XUNCHA_TEST_POSTGRES` names
 //! (`tools/postgres/with-cluster`), the bucket the SeaweedFS store `XUNCHA_TEST_S3` names
 //! (`tools/s3/with-store`); `make test` runs the tests under both.
-
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use common::{Device, ServerProcess, admin_ok, json};
+use crate::common::{Device, ServerProcess, admin_ok, json};
 use xuncha_server::pg::ScratchDatabase;
 
 const DIVISIONS: &str = "code,name,parent_code\n\
@@ -63,6 +65,29 @@ struct Province {
 }
 
 impl Province {
+    /// A new database and bucket for three replicas (none started), with the two districts'
+    /// divisions imported through `xuncha admin --postgres`.
+    fn new() -> Province {
+        let database = ScratchDatabase::from_env().expect("a scratch database on XUNCHA_TEST_POSTGRES");
+        let bucket = std::env::var("XUNCHA_TEST_S3")
+            .expect("XUNCHA_TEST_S3 names no S3-compatible store: run under tools/s3/with-store (make test does)");
+        let keys = tempfile::tempdir().unwrap();
+        let replicas = (0..3).map(|i| (keys.path().join(format!("replica-{i}")), None)).collect();
+        let province = Province { database, bucket, keys, replicas };
+        let csv = province.keys.path().join("divisions.csv");
+        std::fs::write(&csv, DIVISIONS).unwrap();
+        province.admin(&["divisions", "import", csv.to_str().unwrap()]);
+        province
+    }
+
+    /// The keys every replica shares: made by the first command that needs them, copied.
+    fn share_keys(&self) {
+        self.admin(&["checkpoint"]);
+        for i in 1..3 {
+            copy_keys(&self.replicas[0].0, &self.replicas[i].0);
+        }
+    }
+
     fn admin(&self, args: &[&str]) -> String {
         let mut all = vec!["--postgres", self.database.url.as_str()];
         all.extend_from_slice(args);
@@ -86,6 +111,24 @@ impl Province {
     fn urls(&self) -> Vec<Option<String>> {
         (0..self.replicas.len()).map(|i| self.url(i)).collect()
     }
+}
+
+/// A new fund check in `district`'s village on `tablet`: its id.
+fn new_fund_check(tablet: &Device, district: &District, title: &str) -> String {
+    let out = tablet.ok(&[
+        "record",
+        "new",
+        "--kind",
+        "fund_check",
+        "--title",
+        title,
+        "--township",
+        district.township,
+        "--village",
+        district.village,
+        "--json",
+    ]);
+    json(&out)["id"].as_str().unwrap().to_owned()
 }
 
 fn copy_keys(from: &Path, to: &Path) {
@@ -112,17 +155,8 @@ fn sync_through(tablet: &Device, urls: &[Option<String>], first: usize) -> usize
 
 #[test]
 fn three_replicas_on_one_database_deliver_every_change_once_to_those_who_may_see_it() {
-    let database = ScratchDatabase::from_env().expect("a scratch database on XUNCHA_TEST_POSTGRES");
-    let bucket = std::env::var("XUNCHA_TEST_S3")
-        .expect("XUNCHA_TEST_S3 names no S3-compatible store: run under tools/s3/with-store (make test does)");
-    let keys = tempfile::tempdir().unwrap();
-    let replicas = (0..3).map(|i| (keys.path().join(format!("replica-{i}")), None)).collect();
-    let mut province = Province { database, bucket, keys, replicas };
-
     // The reference data and the people, through `xuncha admin --postgres`.
-    let csv = province.keys.path().join("divisions.csv");
-    std::fs::write(&csv, DIVISIONS).unwrap();
-    province.admin(&["divisions", "import", csv.to_str().unwrap()]);
+    let mut province = Province::new();
     let mut people = Vec::new();
     for (d, district) in DISTRICTS.iter().enumerate() {
         for i in 0..PER_DISTRICT {
@@ -151,12 +185,7 @@ fn three_replicas_on_one_database_deliver_every_change_once_to_those_who_may_see
         "district",
     ]);
     people.push(("supervisor".to_owned(), None));
-    // The keys every replica shares: made by the first command that needed them, copied.
-    province.admin(&["checkpoint"]);
-    let first = province.replicas[0].0.clone();
-    for i in 1..3 {
-        copy_keys(&first, &province.replicas[i].0.clone());
-    }
+    province.share_keys();
     for i in 0..3 {
         province.start(i);
     }
@@ -189,22 +218,7 @@ fn three_replicas_on_one_database_deliver_every_change_once_to_those_who_may_see
                     let (tablet, district, user) = &tablets[n];
                     if let Some(d) = district {
                         let district = &DISTRICTS[*d];
-                        let id = json(&tablet.ok(&[
-                            "record",
-                            "new",
-                            "--kind",
-                            "fund_check",
-                            "--title",
-                            &format!("{user} 第{round}轮"),
-                            "--township",
-                            district.township,
-                            "--village",
-                            district.village,
-                            "--json",
-                        ]))["id"]
-                            .as_str()
-                            .unwrap()
-                            .to_owned();
+                        let id = new_fund_check(tablet, district, &format!("{user} 第{round}轮"));
                         created.lock().unwrap().insert(id.clone(), (*d, n, 0));
                         if round == 0 {
                             // A photo of its own: tablet 0's spans two object chunks.
@@ -336,6 +350,96 @@ fn three_replicas_on_one_database_deliver_every_change_once_to_those_who_may_see
     // The log the replicas wrote together is one unbroken chain under one key.
     let verified = json(&province.admin(&["verify", "--json"]));
     assert_eq!(verified["breaks"].as_array().map(Vec::len), Some(0), "{verified}");
+}
+
+/// One late commit, on a log that is correct or deliberately naive (`XUNCHA_PG_NAIVE_LOG=1`,
+/// honoured by test builds only): tablet A's upload goes through a replica that pauses three
+/// seconds between logging its changes and committing them; meanwhile tablet B uploads
+/// through another replica, and tablet C reads through a third. Returns the records C
+/// lacks at the end, after syncing again: what its log skipped for good.
+fn late_commit_skips(naive: bool) -> BTreeSet<String> {
+    let mut province = Province::new();
+    let district = &DISTRICTS[0];
+    for user in ["a", "b", "c"] {
+        province.admin(&["add-user", user, "--name", user, "--role", "inspector", "--jurisdiction", district.code]);
+    }
+    province.share_keys();
+    let url = province.database.url.clone();
+    let naive_env: &[(&str, &str)] = if naive { &[("XUNCHA_PG_NAIVE_LOG", "1")] } else { &[] };
+    for (i, delay) in [(0, None), (1, None), (2, Some("3000"))] {
+        let mut envs = naive_env.to_vec();
+        if let Some(ms) = delay {
+            envs.push(("XUNCHA_PG_COMMIT_DELAY_MS", ms));
+        }
+        let (data, process) = &mut province.replicas[i];
+        *process = Some(ServerProcess::start_with(data, &["--postgres", &url], &envs));
+    }
+    let urls: Vec<String> = province.urls().into_iter().map(Option::unwrap).collect();
+    // A syncs through the pausing replica 2, B through 0, C through 1.
+    let tablets: Vec<Device> = [("a", 2), ("b", 0), ("c", 1)]
+        .iter()
+        .map(|(user, replica)| {
+            let tablet = Device::new();
+            tablet.ok(&["init", "--user", user, "--name", user, "--device", &format!("late-{user}")]);
+            let code = province.admin(&["enroll", user]);
+            tablet.ok(&["enroll", "--server", &urls[*replica], "--code", code.trim()]);
+            tablet
+        })
+        .collect();
+    let (a, b, c) = (&tablets[0], &tablets[1], &tablets[2]);
+    // B's record is numbered and stored first: B's upload in the window is an edit, which
+    // waits for no lock A holds (a new record would wait for A's numbering).
+    let early = new_fund_check(b, district, "先提交的记录");
+    b.ok(&["sync"]);
+    c.ok(&["sync"]);
+    let late = new_fund_check(a, district, "晚提交的记录");
+    b.ok(&["record", "edit", &early, "--add-item", "beneficiaries", "head=张三,entitled=100"]);
+    std::thread::scope(|scope| {
+        // A's changes are logged at once, committed three seconds later.
+        let slow = scope.spawn(|| a.ok(&["sync"]));
+        // Until A's transaction has logged its changes and waits to commit (idle in it for
+        // longer than between two statements).
+        let mut database = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let started = std::time::Instant::now();
+        while database
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND state = 'idle in transaction'
+                   AND clock_timestamp() - state_change > interval '300 milliseconds'",
+                &[],
+            )
+            .unwrap()
+            .get::<_, i64>(0)
+            == 0
+        {
+            assert!(started.elapsed().as_secs() < 20, "A's upload never reached its commit");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        b.ok(&["sync"]);
+        c.ok(&["sync"]);
+        slow.join().unwrap();
+    });
+    c.ok(&["sync"]);
+    c.ok(&["sync"]);
+    let held: BTreeSet<String> = json(&c.ok(&["record", "list", "--json"]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["record_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(held.contains(&early), "C received B's record");
+    [late, early].into_iter().filter(|id| !held.contains(id)).collect()
+}
+
+/// The check above can see the bug it guards against: on the naive log (numbers handed out
+/// at INSERT, read as `seq > cursor`) the record that committed late never reaches the
+/// reader; on the real log it does.
+#[test]
+fn a_late_commit_is_skipped_by_a_naive_log_and_delivered_by_the_real_one() {
+    let skipped = late_commit_skips(true);
+    assert_eq!(skipped.len(), 1, "the naive log skips the late record: the test can see skips");
+    let skipped = late_commit_skips(false);
+    assert!(skipped.is_empty(), "the real log delivered everything: {skipped:?}");
 }
 
 /// Tablet `n`'s photo: its own bytes, tablet 0's larger than one object chunk.

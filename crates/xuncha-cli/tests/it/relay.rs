@@ -5,12 +5,10 @@
 //! the lead syncs at the office, the inspector's record is on the server and the inspector's
 //! own sync finds nothing left to send.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use common::{Device, admin, demo_office, json};
+use crate::common::{Device, admin, demo_office, json};
 
 fn enrolled(data: &std::path::Path, url: &str, user: &str) -> Device {
     let device = Device::new();

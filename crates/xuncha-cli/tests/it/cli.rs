@@ -2,9 +2,7 @@
 //! the server's data opens only with its key; the demo district reproduces the published
 //! totals; export writes whole files.
 
-mod common;
-
-use common::{Device, admin, files};
+use crate::common::{Device, admin, files};
 
 fn database_files_of(all: &[(std::path::PathBuf, Vec<u8>)]) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     all.iter().filter(|(p, _)| p.to_string_lossy().contains("device.db")).cloned().collect()

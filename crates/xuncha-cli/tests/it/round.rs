@@ -4,11 +4,9 @@
 //! added from the roster, a draft withdrawn; a bad roster refused with its row and column;
 //! the server's address changed only to the same server.
 
-mod common;
-
 use std::path::Path;
 
-use common::{Device, ServerProcess, admin, admin_ok, json};
+use crate::common::{Device, ServerProcess, admin, admin_ok, json};
 
 /// A valid 18-digit ID number for household `n`.
 fn id_number(n: u32) -> String {

@@ -4,14 +4,12 @@
 //! against their SHA-256 manifest, and the Automerge archive opened by the reference
 //! JavaScript implementation and compared with `xuncha record show --json`.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Cursor, Read};
 use std::path::Path;
 
+use crate::common::Device;
 use calamine::{Data, Range, Reader, Xlsx};
-use common::Device;
 use xuncha_store::attachments::sha256_hex;
 
 fn stderr(out: &std::process::Output) -> String {
@@ -413,9 +411,9 @@ fn the_automerge_archive_opens_in_automerge_js_with_the_values_record_show_print
     assert!(stderr(&out).contains("the narrative differs"), "{}", stderr(&out));
 
     // A folder that already holds something is refused, and left as it was.
-    let before = common::files(&dir);
+    let before = crate::common::files(&dir);
     let again = device.run(&["export", "--format", "automerge", "--out", dir.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(6), "{}", stderr(&again));
     assert!(stderr(&again).contains("not empty"), "{}", stderr(&again));
-    assert!(common::files(&dir) == before, "the refused export changed the folder");
+    assert!(crate::common::files(&dir) == before, "the refused export changed the folder");
 }

@@ -3,9 +3,7 @@
 //! restarted in the middle of syncs. Everything still converges; no change is lost, none is
 //! applied twice, and log cursors only move forward.
 
-mod common;
-
-use common::ServerProcess;
+use crate::common::ServerProcess;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -4,12 +4,10 @@
 //! font is embedded, the pages are A4, and a PNG of page 1 is kept in
 //! `target/report-artifacts/` for people to look at.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Device, demo_office, json};
+use crate::common::{Device, demo_office, json};
 
 fn tool(name: &str, args: &[&str]) -> String {
     let out = Command::new(name)

@@ -2,14 +2,12 @@
 //! SIGKILL at random moments. After every kill the database opens, SQLite's integrity check
 //! passes, `xuncha verify` passes, and every edit the child acknowledged is there.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Device, PIN};
+use crate::common::{Device, PIN};
 use rand::{Rng, SeedableRng};
 use xuncha_domain::{Edit, ItemField, ItemId, ItemList, RecordId, Value, Yuan};
 use xuncha_store::Store;
