@@ -1783,6 +1783,63 @@ mod tests {
         assert_eq!(redact("host=127.0.0.1 user=x"), "host=127.0.0.1 user=x");
     }
 
+    /// A database the previous release left (schema 2: log entries without their district)
+    /// opened by this one: the migration gives every entry its record's district, and a
+    /// district's device reads them through the district's index. (Needs the cluster of
+    /// `XUNCHA_TEST_POSTGRES`, as every PostgreSQL test.)
+    #[test]
+    fn a_database_of_the_previous_release_gets_its_log_districts() {
+        let database = ScratchDatabase::from_env().expect("a scratch database on XUNCHA_TEST_POSTGRES");
+        let mut old = postgres::Client::connect(&database.url, NoTls).expect("connect");
+        old.batch_execute(
+            "CREATE TABLE xuncha_schema (version integer NOT NULL); INSERT INTO xuncha_schema VALUES (2);",
+        )
+        .unwrap();
+        for sql in &MIGRATIONS[..2] {
+            old.batch_execute(sql).unwrap();
+        }
+        let record = vec![1u8; 16];
+        for (place, part) in [("330102001001", "record"), ("330102001001", "protected")] {
+            old.execute(
+                "INSERT INTO docs (record, part, township, owner_device, snapshot, kind, place, team)
+                 VALUES ($1, $2, '330102001000', 'dev-a', '\\x00', 'fund_check', $3, '')",
+                &[&record, &part, &place],
+            )
+            .unwrap();
+        }
+        for (seq, part) in [(1i64, "record"), (2, "protected")] {
+            old.execute(
+                "INSERT INTO changes (seq, record, part, hash, bytes, device_id, received_at, link)
+                 VALUES ($1, $2, $3, $4, 'change', 'dev-a', 0, '\\x00')",
+                &[&seq, &record, &part, &format!("h{seq}")],
+            )
+            .unwrap();
+        }
+        drop(old);
+
+        let store = PgStorage::open(&database.url, MasterKey::from_bytes([7; 32])).expect("opened and migrated");
+        let mut client = postgres::Client::connect(&database.url, NoTls).unwrap();
+        let districts: Vec<String> =
+            client.query("SELECT district FROM changes ORDER BY seq", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+        assert_eq!(districts, ["330102", "330102"]);
+        let version: i32 = client.query_one("SELECT version FROM xuncha_schema", &[]).unwrap().get(0);
+        assert_eq!(version, i32::try_from(MIGRATIONS.len()).unwrap());
+        let district = Visibility {
+            device_id: "dev-b".into(),
+            scope: xuncha_domain::ReadScope {
+                places: vec!["330102".into()],
+                all_gang_clues: true,
+                gang_teams: Vec::new(),
+                all_protected: true,
+                rosters: true,
+            },
+        };
+        let (rows, resume, _) =
+            crate::storage::with_tx(&store, false, |tx| tx.log_after(0, &district, 10)).expect("read");
+        assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(resume, 2);
+    }
+
     #[test]
     fn lock_keys_differ_by_name() {
         assert_ne!(lock_key("xuncha-log"), lock_key("xuncha-migrate"));
