@@ -46,6 +46,14 @@ use crate::storage::{
     StorageError, StorageStats, StoredDoc, Tx, UploadState, User, Visibility,
 };
 
+/// The statement of [`REFRESH_DISTRICTS`], as a literal the migrations can include.
+macro_rules! refresh_districts {
+    () => {
+        "UPDATE changes c SET district = left(d.place, 6)
+         FROM docs d WHERE d.record = c.record AND d.part = c.part AND c.district <> left(d.place, 6)"
+    };
+}
+
 /// The schema, one entry per version (`xuncha_schema.version` counts them). Text that
 /// pages or lists are ordered by is compared as bytes (`COLLATE "C"`), as on SQLite,
 /// whatever the database's locale.
@@ -239,19 +247,20 @@ const MIGRATIONS: &[&str] = &[
     // 3: a province's reads lead by district: each log entry carries the district (the
     // first six digits of the place) of its document, and a district device's log and walk
     // go through indexes that start with it, so they never scan the other districts.
-    r#"
+    concat!(
+        r#"
     ALTER TABLE changes ADD COLUMN district text COLLATE "C" NOT NULL DEFAULT '';
-    UPDATE changes c SET district = left(d.place, 6)
-        FROM docs d WHERE d.record = c.record AND d.part = c.part AND d.place <> '';
     CREATE INDEX changes_district ON changes (district, seq);
     CREATE INDEX docs_district ON docs ((left(place, 6)), record, part);
 "#,
+        refresh_districts!(),
+        ";"
+    ),
 ];
 
-/// Gives every log entry the district its document is in now (after a restore of a
-/// backup made before log entries carried one).
-pub(crate) const REFRESH_DISTRICTS: &str = "UPDATE changes c SET district = left(d.place, 6)
-    FROM docs d WHERE d.record = c.record AND d.part = c.part AND c.district <> left(d.place, 6)";
+/// Gives every log entry the district its document is in now: migration 3, and a restore
+/// of a backup made before log entries carried one.
+pub(crate) const REFRESH_DISTRICTS: &str = refresh_districts!();
 
 /// `XUNCHA_PG_COMMIT_DELAY_MS`: a pause after a transaction logs changes and before it
 /// commits (fault injection for tests; unset in service).
