@@ -133,8 +133,9 @@ ui-test: ui/node_modules/.installed
 
 ## e2e: the real app under Xvfb through tauri-driver and WebKitWebDriver, against a real
 ## server on loopback; screenshots land in target/e2e/screenshots
+# tauri-driver only relays WebDriver requests: a debug build, which compiles in half the time.
 e2e-setup: e2e/node_modules/.installed
-	@test -x $(TAURI_DRIVER) || command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --version ^2 --locked
+	@test -x $(TAURI_DRIVER) || command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --version ^2 --locked --debug
 e2e: build e2e-setup
 	TAURI_DRIVER=$$(test -x $(TAURI_DRIVER) && echo $(TAURI_DRIVER) || command -v tauri-driver) npm --prefix e2e test
 
@@ -147,22 +148,8 @@ screenshots:
 bindings: setup
 	UPDATE_BINDINGS=1 $(CARGO) test --locked -p xuncha-app --test bindings
 
-## test: every check and every test, as CI runs them (fuzzing for a bounded time included).
-## The fuzz targets build in the background while the tests run (their own target directory
-## and flags, at idle CPU and I/O priority: they take only what the tests leave, which is
-## much of the end-to-end tests' waiting), and are fuzzed after the tests. If anything fails,
-## the background build is stopped with make.
-test: fmt lint-check build
-	@$(MAKE) --no-print-directory fuzz-setup
-	@mkdir -p target; log=target/fuzz-build.log; \
-	echo "== fuzz: building the fuzz targets in the background at idle priority ($$log)"; \
-	setsid $(FUZZ_ENV) chrt --idle 0 nice -n 19 ionice -c 3 fuzz/run.sh --build-only >$$log 2>&1 </dev/null & fuzz_build=$$!; \
-	trap 'kill -- -'$$fuzz_build' 2>/dev/null' EXIT; \
-	$(MAKE) --no-print-directory unit ui-test e2e || exit 1; \
-	echo "== fuzz: waiting for the background build of the fuzz targets"; \
-	wait $$fuzz_build || { tail -40 $$log; echo "the fuzz targets did not build: see $$log"; exit 1; }; \
-	cat $$log; \
-	$(MAKE) --no-print-directory fuzz
+## test: every check and every test, as CI runs them (fuzzing for a bounded time included)
+test: fmt lint-check build unit ui-test e2e fuzz
 
 check: test
 
@@ -316,12 +303,9 @@ fuzz-regressions: setup
 	cp Cargo.lock fuzz/Cargo.lock
 	cd fuzz && CARGO_TARGET_DIR=$(CURDIR)/target $(CARGO) test
 
-# The fuzz build's environment: not make test's lints and linker (its own flags, env.sh).
-FUZZ_ENV = env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS -u CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS FUZZ_OPT_LEVEL=$(FUZZ_OPT_LEVEL)
-
 fuzz: fuzz-setup
 	@status=0; \
-	$(FUZZ_ENV) FUZZ_JOBS=$(FUZZ_JOBS) fuzz/run.sh $(FUZZ_SECONDS) || status=1; \
+	env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS -u CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS FUZZ_OPT_LEVEL=$(FUZZ_OPT_LEVEL) FUZZ_JOBS=$(FUZZ_JOBS) fuzz/run.sh $(FUZZ_SECONDS) || status=1; \
 	fuzz/api.sh $(FUZZ_API_EXAMPLES) $(FUZZ_API_SECONDS) || status=1; \
 	exit $$status
 

@@ -3,8 +3,6 @@
 # env.sh) and runs each for a bounded time against its committed corpus.
 #
 #   fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]     default 30 s, every target
-#   fuzz/run.sh --build-only [TARGET...]             builds them and stops (make test builds
-#                                                    them in the background while its tests run)
 #
 # New inputs that raise coverage go to fuzz/target/corpus/<target> (not committed; the
 # committed fuzz/corpus/<target> is only read, unless FUZZ_MERGE=1). A crash is written to
@@ -19,14 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source ./env.sh
 
-BUILD_ONLY=0
-if [ "${1:-}" = --build-only ]; then
-	BUILD_ONLY=1
-	shift
-else
-	SECONDS_PER_TARGET="${1:-30}"
-	shift || true
-fi
+SECONDS_PER_TARGET="${1:-30}"
+shift || true
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${FUZZ_TARGETS[@]}")
 MAX_LEN="${FUZZ_MAX_LEN:-65536}"
@@ -47,7 +39,6 @@ for t in "${TARGETS[@]}"; do
 done
 built=$(date +%s)
 echo "== fuzz: built in $((built - start)) s"
-[ "$BUILD_ONLY" = 0 ] || exit 0
 
 mkdir -p "$CARGO_TARGET_DIR/fuzz-logs"
 run_one() {
