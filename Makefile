@@ -282,6 +282,9 @@ FUZZ_JOBS ?= 2
 # the profile's 3; at 0 the build is 2 minutes shorter but replaying the committed corpora
 # takes 3 minutes longer). fuzz-long optimises fully.
 FUZZ_OPT_LEVEL ?= 1
+# The bounded run instruments Xuncha's crates and Automerge only (fuzz/env.sh); fuzz-long
+# instruments every crate.
+FUZZ_INSTRUMENT ?= ours
 FUZZ_LONG_SECONDS ?= 600
 FUZZ_API_EXAMPLES ?= 50
 FUZZ_API_SECONDS ?= 30
@@ -305,7 +308,7 @@ fuzz-regressions: setup
 
 fuzz: fuzz-setup
 	@status=0; \
-	env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS -u CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS FUZZ_OPT_LEVEL=$(FUZZ_OPT_LEVEL) FUZZ_JOBS=$(FUZZ_JOBS) fuzz/run.sh $(FUZZ_SECONDS) || status=1; \
+	env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS -u CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS FUZZ_OPT_LEVEL=$(FUZZ_OPT_LEVEL) FUZZ_INSTRUMENT=$(FUZZ_INSTRUMENT) FUZZ_JOBS=$(FUZZ_JOBS) fuzz/run.sh $(FUZZ_SECONDS) || status=1; \
 	fuzz/api.sh $(FUZZ_API_EXAMPLES) $(FUZZ_API_SECONDS) || status=1; \
 	exit $$status
 

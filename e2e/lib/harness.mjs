@@ -246,7 +246,9 @@ export async function openApp(driverPort, dataDir, args = []) {
     connectionRetryTimeout: 90_000,
     capabilities: {
       'wdio:enforceWebDriverClassic': true,
-      'tauri:options': { application: APP, args: ['--data-dir', dataDir, ...args] },
+      // The app syncs every 3 s when idle (20 s in the product): the tests wait for other
+      // devices' edits to arrive, and nothing here depends on the interval.
+      'tauri:options': { application: APP, args: ['--data-dir', dataDir, '--sync-every', '3', ...args] },
     },
   });
   const app = new AppDriver(browser, dataDir);

@@ -443,6 +443,16 @@ fn window_size_arg() -> Option<tauri::LogicalSize<f64>> {
     Some(tauri::LogicalSize::new(width.trim().parse().ok()?, height.trim().parse().ok()?))
 }
 
+/// `--sync-every SECONDS` (desktop): how often the app, connected to its server and idle,
+/// syncs to receive the others' edits [default: 20]. A desk that must see new decisions
+/// sooner may set less; the end-to-end tests, which wait for other devices' edits, set 3.
+fn sync_every_arg() -> Option<std::time::Duration> {
+    let args: Vec<String> = std::env::args().collect();
+    let text = args.windows(2).find(|pair| pair[0] == "--sync-every").map(|pair| pair[1].clone())?;
+    let seconds: f64 = text.trim().parse().ok().filter(|s: &f64| s.is_finite() && *s >= 1.0)?;
+    Some(std::time::Duration::from_secs_f64(seconds))
+}
+
 /// The folder of the data folder where exports wait until the user has chosen their place.
 const PENDING_EXPORTS: &str = "exports-pending";
 
@@ -522,6 +532,9 @@ pub fn run() {
             // Where 开启组内同步 serves (the end-to-end tests keep it on loopback).
             if let Some(listen) = std::env::var("XUNCHA_RELAY_LISTEN").ok().and_then(|a| a.parse().ok()) {
                 config.relay_listen = listen;
+            }
+            if let Some(every) = sync_every_arg() {
+                config.sync_every = every;
             }
             let events = Arc::new(WebviewEvents(app.handle().clone()));
             app.manage(App::new(config, events, Arc::new(SystemClock))?);

@@ -96,6 +96,9 @@ pub struct Config {
     /// The address members reach the relay at, for its QR code [default: this device's
     /// address on its network].
     pub relay_url: Option<String>,
+    /// How often a device connected to its server syncs when nothing happens on it, to
+    /// receive the others' edits [default: every 20 s].
+    pub sync_every: std::time::Duration,
 }
 
 impl Config {
@@ -112,6 +115,7 @@ impl Config {
             photo_quality: photos::PhotoSettings::default().quality,
             relay_listen: std::net::SocketAddr::from(([0, 0, 0, 0], 8471)),
             relay_url: None,
+            sync_every: sync::SYNC_EVERY,
         }
     }
 }
@@ -360,7 +364,13 @@ impl App {
     }
 
     fn start_worker(&self, store: Store) -> sync::Worker {
-        sync::Worker::start(self.runtime.handle(), store, Arc::clone(&self.events), Arc::clone(&self.clock))
+        sync::Worker::start(
+            self.runtime.handle(),
+            store,
+            Arc::clone(&self.events),
+            Arc::clone(&self.clock),
+            self.config.sync_every,
+        )
     }
 
     /// Moves the device to a new address of its server (我的 → 服务器地址): accepted only
@@ -849,7 +859,7 @@ fn remove_database(path: &Path) {
 #[cfg(test)]
 mod tests {
     //! Locking and the background sync worker, with no server: the worker runs against an
-    //! address where nothing listens and reports being offline. (`tests/tests/app.rs` in
+    //! address where nothing listens and reports being offline. (`tests/tests/it/app.rs` in
     //! the workspace's `tests` crate syncs a locked app against a real server.)
 
     use super::*;

@@ -99,6 +99,9 @@ impl App {
         let mut store = self.with(|s| Ok(s.store.open_another()?))?;
         let code = xuncha_relay::new_join_code()?;
         let relay = Relay::open(&mut store, &xuncha_relay::dir_for(&self.db_path()), None, &code)?;
+        // The team's records go to the relay before its QR code is shown: a member who scans
+        // it at once finds them there (photos follow while the relay serves).
+        relay.bridge_records(&mut store)?;
         let listen = self.config.relay_listen;
         let listener = self
             .runtime

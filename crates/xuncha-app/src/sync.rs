@@ -18,8 +18,9 @@ use crate::{Clock, EventSink};
 
 /// How often an offline device looks for its server.
 const PROBE_EVERY: Duration = Duration::from_secs(3);
-/// How often a connected device syncs when nothing happens locally (to receive others' edits).
-const SYNC_EVERY: Duration = Duration::from_secs(20);
+/// How often a connected device syncs when nothing happens locally (to receive others'
+/// edits), unless its configuration says otherwise.
+pub(crate) const SYNC_EVERY: Duration = Duration::from_secs(20);
 /// How long after an edit sync waits for more edits, so typing syncs once, not per key.
 const SETTLE: Duration = Duration::from_millis(800);
 /// The sync-state key of when this device last synced with its team relay.
@@ -85,6 +86,7 @@ impl Worker {
         mut store: Store,
         events: Arc<dyn EventSink>,
         clock: Arc<dyn Clock>,
+        every: Duration,
     ) -> Worker {
         let server_url = store.sync_value("server_url").ok().flatten().unwrap_or_default();
         let (pending, refused) = store.outbox_status().unwrap_or((0, 0));
@@ -107,7 +109,7 @@ impl Worker {
         let (stop, stop_rx) = watch::channel(false);
         let task_shared = Arc::clone(&shared);
         let task = runtime.spawn(async move {
-            run(&mut store, &task_shared, events.as_ref(), clock.as_ref(), stop_rx).await;
+            run(&mut store, &task_shared, events.as_ref(), clock.as_ref(), every, stop_rx).await;
         });
         Worker { shared, stop, task }
     }
@@ -164,6 +166,7 @@ async fn run(
     shared: &Shared,
     events: &dyn EventSink,
     clock: &dyn Clock,
+    every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     let client = match Client::for_device(store, Duration::from_secs(60)) {
@@ -209,7 +212,7 @@ async fn run(
                         events.records_changed();
                     }
                     backoff = PROBE_EVERY;
-                    SYNC_EVERY
+                    every
                 }
                 Err(error) => {
                     let transient = error.is_transient();

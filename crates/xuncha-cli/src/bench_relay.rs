@@ -195,6 +195,7 @@ pub fn relay(devices: usize, records: usize, idle_rounds: usize, photos: usize) 
 
     // The relay on the lead's device, on loopback.
     let relay = Arc::new(xuncha_relay::Relay::open(&mut lead, &xuncha_relay::dir_for(&lead_db), None, "1234 5678")?);
+    relay.bridge_records(&mut lead)?;
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let link = relay.link(&format!("https://{}", listener.local_addr()?));
     let host = Arc::new(Mutex::new(lead));

@@ -80,9 +80,8 @@ fn serve(mut store: Store, db: &Path, args: &RelayArgs, listen: std::net::Socket
         RelayError::NotALead(message) => anyhow::Error::from(BadInput(message)),
         other => other.into(),
     })?;
-    // The team's records go to the relay before the link is printed: whoever reads the link
-    // may join at once, and the relay answers only after this pass (on a busy tablet, longer
-    // than a member's connect timeout). The serve loop's own first pass then finds nothing new.
+    // The team's records go to the relay before the link is printed: whoever reads it may
+    // join at once and finds them there (photos follow while the relay serves).
     relay.bridge_records(&mut store)?;
     crate::remote::runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| {

@@ -430,8 +430,13 @@ fn sniff_mime(bytes: &[u8]) -> &'static str {
 }
 
 /// Serves `relay` on `listener` until `shutdown`, bridging it with the lead's device
-/// database every `every` (and once more at the end); `bridged` hears of every pass that
-/// moved something.
+/// database at once, then every `every`, and once more at the end; `bridged` hears of every
+/// pass that moved something.
+///
+/// It answers from the start. So the caller moves the team's records into the relay
+/// ([`Relay::bridge_records`], quick) before it shows anyone the link: a member who joins at
+/// once then finds them there, and is not kept waiting on a pass (on a busy tablet, longer
+/// than its connect timeout). Photos and files follow with the passes here.
 pub async fn serve(
     relay: Arc<Relay>,
     store: Arc<Mutex<Store>>,
@@ -441,21 +446,16 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
     let state = relay.state()?;
-    // A pass of the bridge, as a blocking task: records only, or records and files.
-    let pass_of = |records_only: bool| {
+    // A pass of the bridge (records and files), as a blocking task.
+    let pass = {
         let (relay, store) = (relay.clone(), store.clone());
         move || -> Result<Bridged, RelayError> {
             let mut store =
                 store.lock().map_err(|_| RelayError::Protocol("the device database lock was poisoned".into()))?;
-            if records_only { relay.bridge_records(&mut store) } else { relay.bridge(&mut store) }
+            relay.bridge(&mut store)
         }
     };
-    let pass = pass_of(false);
     let tls = relay.tls()?;
-    // Records first, before members come (quick); photos and files with the passes that
-    // follow, while the relay serves (they may be many).
-    let first = pass_of(true);
-    tokio::task::spawn_blocking(first).await.map_err(|e| RelayError::Protocol(e.to_string()))??;
     let bridged = Arc::new(bridged);
     let ticker = {
         let (pass, bridged) = (pass.clone(), bridged.clone());

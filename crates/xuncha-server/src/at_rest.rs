@@ -71,11 +71,13 @@ impl MasterKey {
 
     /// A value only this key opens ([`MasterKey::opens`]), for a database to remember
     /// which key its sealed values need.
+    #[cfg_attr(not(feature = "province"), allow(dead_code))] // used by PostgreSQL (pg.rs)
     pub(crate) fn check_value(&self) -> Result<Vec<u8>> {
         BlobKey(Zeroizing::new(*self.bytes())).seal(KEY_CHECK, 0, KEY_CHECK.as_bytes())
     }
 
     /// Whether `check` was made by [`MasterKey::check_value`] with this key.
+    #[cfg_attr(not(feature = "province"), allow(dead_code))] // used by PostgreSQL (pg.rs)
     pub(crate) fn opens(&self, check: &[u8]) -> bool {
         BlobKey(Zeroizing::new(*self.bytes()))
             .open(KEY_CHECK, 0, check)
@@ -346,8 +348,10 @@ impl std::fmt::Debug for BlobKey {
 
 const NONCE_LEN: usize = 24;
 /// What a master key's check value seals.
+#[cfg_attr(not(feature = "province"), allow(dead_code))] // used by PostgreSQL (pg.rs)
 const KEY_CHECK: &str = "xuncha-master-key-check-v1";
 /// The offset a wrapped attachment key is sealed at: no piece starts there.
+#[cfg_attr(not(feature = "province"), allow(dead_code))] // used by PostgreSQL (pg.rs)
 const WRAPPED_KEY_AT: u64 = u64::MAX;
 /// How many bytes sealing adds to a piece: the nonce before it, the tag after it.
 pub(crate) const SEAL_OVERHEAD: usize = NONCE_LEN + 16;
@@ -378,11 +382,13 @@ impl BlobKey {
     /// The key sealed under the server's master key, bound to its attachment: for a
     /// backend whose rows are not themselves encrypted (PostgreSQL), so that the database
     /// alone opens no attachment.
+    #[cfg_attr(not(feature = "province"), allow(dead_code))] // used by PostgreSQL (pg.rs)
     pub(crate) fn wrap(&self, master: &MasterKey, sha256: &str) -> Result<Vec<u8>> {
         BlobKey(Zeroizing::new(*master.bytes())).seal(sha256, WRAPPED_KEY_AT, self.as_bytes())
     }
 
     /// A key [`BlobKey::wrap`] sealed for `sha256`.
+    #[cfg_attr(not(feature = "province"), allow(dead_code))] // used by PostgreSQL (pg.rs)
     pub(crate) fn unwrap(master: &MasterKey, sha256: &str, wrapped: &[u8]) -> Result<BlobKey> {
         let bytes = Zeroizing::new(BlobKey(Zeroizing::new(*master.bytes())).open(sha256, WRAPPED_KEY_AT, wrapped)?);
         BlobKey::from_column(sha256, Some(bytes.to_vec()))?

@@ -50,6 +50,7 @@ pub struct Manifest {
 
 impl Manifest {
     /// What a backup made otherwise (of PostgreSQL) reports.
+    #[cfg_attr(not(feature = "province"), allow(dead_code))] // used by PostgreSQL (pg.rs)
     pub(crate) fn of(server_id: String, created_at_ms: i64, schema: i64, log_seq: u64, bytes: u64) -> Manifest {
         Manifest {
             server_id,

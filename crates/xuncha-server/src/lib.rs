@@ -17,6 +17,7 @@ pub mod import;
 pub mod limits;
 pub mod listen;
 pub mod metrics;
+#[cfg(feature = "province")]
 pub mod pg;
 pub mod protected_key;
 pub mod reference;
@@ -41,6 +42,7 @@ use xuncha_protocol::{
 };
 
 pub use error::ApiError;
+#[cfg(feature = "province")]
 pub use pg::PgStorage;
 pub use sqlite::SqliteStorage;
 pub use storage::{Storage, StorageError};

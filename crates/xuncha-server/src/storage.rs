@@ -412,6 +412,7 @@ pub(crate) mod shared {
 
     /// The digits of a place (a 12-digit division code) that name its district (区县): the
     /// first six, or the place itself when it is shorter (none).
+    #[cfg_attr(not(feature = "province"), allow(dead_code))] // used by PostgreSQL (pg.rs)
     pub(crate) fn district_of(place: &str) -> &str {
         place.get(..6).unwrap_or(place)
     }
@@ -419,6 +420,7 @@ pub(crate) mod shared {
     /// The districts a read scope's places all lie in, each once (empty when it reads
     /// nothing); `None` when a place is wider than one district (a city's or province's
     /// role, or the whole server), whose reads go over every district.
+    #[cfg_attr(not(feature = "province"), allow(dead_code))] // used by PostgreSQL (pg.rs)
     pub(crate) fn districts_of(places: &[String]) -> Option<Vec<String>> {
         let mut out = Vec::with_capacity(places.len());
         for place in places {

@@ -4,7 +4,7 @@
 
 use xuncha_domain::{DomainError, ProtectedDoc, RecordDoc};
 
-const SHORT_READ: &[u8] = include_bytes!("fixtures/malformed/hexane-short-read.bin");
+const SHORT_READ: &[u8] = include_bytes!("../fixtures/malformed/hexane-short-read.bin");
 
 #[test]
 fn bytes_that_panic_automerge_are_corrupt_not_a_panic() {

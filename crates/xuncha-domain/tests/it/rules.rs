@@ -1104,7 +1104,7 @@ fn comments_are_added_in_ones_own_name_and_never_changed() {
 /// decision, and nobody writes one again.
 #[test]
 fn decisions_of_older_records_are_never_written_again() {
-    let bytes = include_bytes!("fixtures/v1/fund_check_verified.automerge");
+    let bytes = include_bytes!("../fixtures/v1/fund_check_verified.automerge");
     let mut doc = RecordDoc::load(bytes).unwrap();
     let before = doc.read();
     let decision = before.review.decision.clone().unwrap();

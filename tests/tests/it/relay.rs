@@ -92,6 +92,7 @@ fn a_team_relay_serves_its_team_and_the_server_accepts_what_it_carries_by_signat
     let not_a_lead = Relay::open(&mut wang.store, &relay_dir.path().join("wang"), None, "1");
     assert!(matches!(not_a_lead, Err(xuncha_relay::RelayError::NotALead(_))), "{not_a_lead:?}");
     let relay = Arc::new(Relay::open(&mut lee.store, &relay_dir.path().join("lee"), None, "4821 0937").unwrap());
+    relay.bridge_records(&mut lee.store).unwrap();
     let listener = district.runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let url = format!("https://{}", listener.local_addr().unwrap());
     let link = RelayLink::parse(&relay.link(&url).to_uri()).unwrap();
