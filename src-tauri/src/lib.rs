@@ -446,11 +446,18 @@ fn window_size_arg() -> Option<tauri::LogicalSize<f64>> {
 /// `--sync-every SECONDS` (desktop): how often the app, connected to its server and idle,
 /// syncs to receive the others' edits [default: 20]. A desk that must see new decisions
 /// sooner may set less; the end-to-end tests, which wait for other devices' edits, set 3.
+/// A value that is not a number of seconds, 1 or more, is refused with a warning on
+/// standard error, and the default kept.
 fn sync_every_arg() -> Option<std::time::Duration> {
     let args: Vec<String> = std::env::args().collect();
     let text = args.windows(2).find(|pair| pair[0] == "--sync-every").map(|pair| pair[1].clone())?;
-    let seconds: f64 = text.trim().parse().ok().filter(|s: &f64| s.is_finite() && *s >= 1.0)?;
-    Some(std::time::Duration::from_secs_f64(seconds))
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds >= 1.0 => Some(std::time::Duration::from_secs_f64(seconds)),
+        _ => {
+            tracing::warn!(value = %text, "--sync-every takes a number of seconds, 1 or more; the default interval is kept");
+            None
+        }
+    }
 }
 
 /// The folder of the data folder where exports wait until the user has chosen their place.
