@@ -10,9 +10,9 @@ use xuncha_protocol::Role;
 use xuncha_server::SqliteStorage;
 use xuncha_server::at_rest::MasterKey;
 use xuncha_server::blobs::Blobs;
-use xuncha_server::storage::{Device, Storage, User, with_tx};
+use xuncha_server::storage::{Storage, with_tx};
 
-const NOW: i64 = 1_780_000_000_000;
+use crate::conformance::{NOW, device, user};
 
 fn upload(store: &dyn Storage, device: &str, bytes: &[u8]) -> String {
     let sha = hex::encode(Sha256::digest(bytes));
@@ -40,29 +40,8 @@ fn attachments_from_before_the_store_stay_readable_and_new_ones_become_objects()
 
     let before = SqliteStorage::open_with_key(dir.path(), &key).unwrap();
     with_tx(&before, true, |tx| {
-        tx.add_user(&User {
-            id: "zhang".into(),
-            name: "张伟".into(),
-            role: Role::Inspector,
-            jurisdiction: "district".into(),
-            created_at_ms: NOW,
-            disabled_at_ms: None,
-        })?;
-        tx.add_device(
-            &Device {
-                id: "tablet-1".into(),
-                user_id: "zhang".into(),
-                name: "平板".into(),
-                actor: "actor-1".into(),
-                created_at_ms: NOW,
-                token_issued_at_ms: NOW,
-                revoked_at_ms: None,
-                last_sync_ms: None,
-                signing_key: None,
-                sealing_key: None,
-            },
-            "token",
-        )
+        tx.add_user(&user("zhang", Role::Inspector))?;
+        tx.add_device(&device("tablet-1", "zhang"), "token")
     })
     .unwrap();
     let old_sha = upload(&before, "tablet-1", &old);

@@ -18,7 +18,7 @@ use xuncha_server::storage::{
 
 type Store = Arc<dyn Storage>;
 
-const NOW: i64 = 1_780_000_000_000;
+pub(crate) const NOW: i64 = 1_780_000_000_000;
 const TOWNSHIP: &str = "330102001000";
 const VILLAGE: &str = "330102001001";
 const OTHER_VILLAGE: &str = "330102002001";
@@ -31,7 +31,7 @@ fn read<T>(store: &Store, work: impl FnMut(&mut dyn Tx) -> Result<T, StorageErro
     with_tx(&**store, false, work).expect("read transaction")
 }
 
-fn user(id: &str, role: Role) -> User {
+pub(crate) fn user(id: &str, role: Role) -> User {
     User {
         id: id.into(),
         name: format!("{id} 的名字"),
@@ -42,7 +42,7 @@ fn user(id: &str, role: Role) -> User {
     }
 }
 
-fn device(id: &str, user_id: &str) -> Device {
+pub(crate) fn device(id: &str, user_id: &str) -> Device {
     Device {
         id: id.into(),
         user_id: user_id.into(),
