@@ -19,7 +19,7 @@ export CARGO_TERM_COLOR ?= never
 APT_PACKAGES := build-essential pkg-config perl make ca-certificates curl \
 	libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev libssl-dev \
 	xvfb xauth webkit2gtk-driver fonts-wqy-microhei procps fonts-noto-cjk poppler-utils python3 python3-venv postgresql-15 \
-	mold
+	mold libegl-dev x11-apps
 
 # The UI (Vite 7, Vitest 3) needs Node.js 20.19 or newer.
 NODE_MIN := 20.19

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
-  startDisplay, startDriver, startServer, openApp, preparedAppDir, tempDir, appPid, cleanup, stopAll, cli, APP, PIN,
+  startDisplay, startDriver, startServer, openApp, preparedAppDir, tempDir, appPid, cleanup, stopAll, cli, APP, PIN, GL_DRIVER,
 } from '../lib/harness.mjs';
 
 const RECORDS = Number(process.env.XUNCHA_BENCH_RECORDS ?? 10_000);
@@ -35,7 +35,7 @@ function memory(pid) {
     let mapping = '';
     for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
       if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) mapping = line;
-      else if (line.startsWith('Rss:') && /libLLVM|\/dri\/|libGLX_mesa|libgallium|libEGL_mesa|libglapi/.test(mapping)) gl += Number(line.split(/\s+/)[1]);
+      else if (line.startsWith('Rss:') && GL_DRIVER.test(mapping)) gl += Number(line.split(/\s+/)[1]);
     }
     return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile'), shmem: field('RssShmem'), pss, gl };
   } catch {

@@ -1,7 +1,7 @@
 // The end-to-end harness: Xvfb, tauri-driver (over WebKitWebDriver), a real Xuncha
 // server on loopback started from the real CLI binary, and the real app binary.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, existsSync, rmSync, openSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, existsSync, rmSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -260,6 +260,31 @@ export async function openApp(driverPort, dataDir, args = []) {
 export function appPid(dataDir) {
   const out = spawnSync('pgrep', ["-f", `xuncha-app.*--data-dir ${dataDir}`], { encoding: 'utf8' }).stdout.trim();
   return out ? Number(out.split('\n')[0]) : null;
+}
+
+/** The OpenGL driver's libraries a process has mapped (Mesa's drivers and its LLVM). */
+export const GL_DRIVER = /libLLVM|\/dri\/|libGLX_mesa|libgallium|libEGL_mesa|libglapi/;
+
+/** The files a process has mapped that are part of the OpenGL driver (`GL_DRIVER`). */
+export function glDriverMapped(pid) {
+  const files = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').map((line) => line.split(/\s+/)[5] ?? '');
+  return [...new Set(files.filter((file) => GL_DRIVER.test(file)))];
+}
+
+/** The number of distinct colours on the X display now, as drawn on it (`xwd` of the root
+ * window, not WebDriver's picture of the page, which WebKit draws for it apart from the
+ * window): a window that shows its page has hundreds (text is smoothed), a blank one a few. */
+export function screenColours() {
+  const xwd = execFileSync('xwd', ['-root', '-silent'], { maxBuffer: 64 << 20 });
+  const field = (i) => xwd.readUInt32BE(i * 4);
+  const [headerSize, width, height, bitsPerPixel, bytesPerLine, colourEntries] = [field(0), field(4), field(5), field(11), field(12), field(19)];
+  if (bitsPerPixel !== 32) throw new Error(`xwd: ${bitsPerPixel} bits per pixel, expected 32`);
+  const pixels = headerSize + colourEntries * 12;
+  const colours = new Set();
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) colours.add(xwd.readUInt32LE(pixels + y * bytesPerLine + x * 4) & 0xffffff);
+  }
+  return colours.size;
 }
 
 export class AppDriver {

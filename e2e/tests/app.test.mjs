@@ -8,7 +8,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { cameraJpeg } from '../lib/camera.mjs';
 import {
   startDisplay, startDriver, startServer, openApp, cliDevice, preparedAppDir, tempDir, appPid, cleanup, stopAll,
-  sleep, PIN, ROOT,
+  sleep, glDriverMapped, screenColours, PIN, ROOT,
 } from '../lib/harness.mjs';
 
 const PHOTO = path.join(ROOT, 'e2e/fixtures/receipt.png');
@@ -70,6 +70,11 @@ test('enroll, set a PIN, record a fund check with three households and a photo, 
     await app.type('setup-code', server.enrollCode('wang'));
     await app.type('setup-device', '东岭村巡察平板');
     await app.shot('01-setup');
+    // Drawing in software, the app process holds no OpenGL driver (WebKit's web process
+    // loads its own), and the window on the display still shows the page.
+    assert.deepEqual(glDriverMapped(appPid(inspectorDir)), [], 'the app process maps the OpenGL driver');
+    const colours = screenColours();
+    assert.ok(colours > 100, `the window shows ${colours} colours: it is not drawn`);
     await app.click('setup-next');
     await app.type('setup-pin', PIN);
     await app.type('setup-pin-again', PIN);

@@ -482,9 +482,9 @@ fn gpu_asked() -> bool {
 /// it, that process holds 90 MiB less of its own memory and the start is faster); GTK's own
 /// OpenGL (GLX) is not needed either. The app's pages are forms, lists and tables that
 /// software draws as fast. Measured by `make bench-app`, both ways side by side (README).
-/// WebKitGTK still opens an EGL display in both processes whatever the mode, so Mesa's
-/// driver stays mapped. It also sidesteps the blank windows WebKitGTK's compositing is
-/// known for on some drivers. What the user has set for these variables is kept.
+/// It also sidesteps the blank windows WebKitGTK's compositing is known for on some
+/// drivers. What the user has set for these variables is kept. The app process is then kept
+/// free of the OpenGL driver ([`keep_the_gl_driver_out_of_the_app_process`]).
 ///
 /// The variables are set before GTK starts and before any thread does, through glib (the
 /// C library reads them; the workspace allows no `unsafe`, which `std::env::set_var` needs).
@@ -497,6 +497,45 @@ fn draw_in_software_unless_asked() {
         if let Err(error) = glib::setenv(name, value, false) {
             tracing::warn!(%error, name, "could not choose software drawing");
         }
+    }
+    keep_the_gl_driver_out_of_the_app_process();
+}
+
+/// The EGL loader's list of drivers (libglvnd's "vendors"), read once per process.
+#[cfg(target_os = "linux")]
+const EGL_VENDORS: &str = "__EGL_VENDOR_LIBRARY_FILENAMES";
+
+/// In software drawing the app process draws nothing with OpenGL, yet WebKitGTK opens an
+/// EGL display in it whatever the mode, and on Mesa that maps the driver with its LLVM: 50
+/// of the app process's 186 MiB resident with 10,000 records (`make bench-app`). libglvnd,
+/// the EGL loader of Linux distributions, chooses a process's drivers once, at its first EGL
+/// call, from [`EGL_VENDORS`] when that is set. So the app makes that first call itself with
+/// the list empty, then puts the variable back as it was: the app process has no EGL driver
+/// (WebKitGTK's side of the window then does without one, as software drawing needs none),
+/// and WebKit's web process, started later with the environment as it was, loads its driver
+/// as before (it needs one: without it, it stops at "Could not create surfaceless EGL
+/// display"). Where EGL is not libglvnd, the variable means nothing and nothing changes.
+/// The end-to-end run checks both: no driver in the app process, the window drawn.
+#[cfg(target_os = "linux")]
+fn keep_the_gl_driver_out_of_the_app_process() {
+    let before = glib::getenv(EGL_VENDORS);
+    if let Err(error) = glib::setenv(EGL_VENDORS, "", true) {
+        tracing::warn!(%error, "could not keep the OpenGL driver out of the app process");
+        return;
+    }
+    // The client extensions are the loader's own and its drivers': none, with no driver.
+    let egl = khronos_egl::Instance::new(khronos_egl::Static);
+    let extensions = egl.query_string(None, khronos_egl::EXTENSIONS);
+    tracing::debug!(?extensions, "EGL drivers chosen for the app process");
+    let restored = match &before {
+        Some(value) => glib::setenv(EGL_VENDORS, value, true),
+        None => {
+            glib::unsetenv(EGL_VENDORS);
+            Ok(())
+        }
+    };
+    if let Err(error) = restored {
+        tracing::error!(%error, "could not give WebKit's web process back its OpenGL driver");
     }
 }
 
