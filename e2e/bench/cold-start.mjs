@@ -8,12 +8,13 @@
 //
 // Each cold start is made twice, as shipped and with --gpu (WebKitGTK's own default of
 // drawing through OpenGL), side by side, with the ratio.
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
   startDisplay, startDriver, startServer, openApp, preparedAppDir, tempDir, appPid, cleanup, stopAll, cli, APP, PIN, GL_DRIVER,
 } from '../lib/harness.mjs';
+import { cameraJpeg } from '../lib/camera.mjs';
 
 const RECORDS = Number(process.env.XUNCHA_BENCH_RECORDS ?? 10_000);
 const RUNS = Number(process.env.XUNCHA_BENCH_RUNS ?? 5);
@@ -69,6 +70,16 @@ try {
   const count = JSON.parse(cli(['--db', db, '--json', 'totals'])).records;
   console.log(`device database: ${count} records, made in ${((Date.now() - made) / 1000).toFixed(1)} s; app: ${APP}`);
   await server.stop(); // offline, as in a village: the app must not wait for the network
+  // Every start finds the device as it was made (a start adds photos to it).
+  const pristine = path.join(dir, 'pristine');
+  cpSync(appDir, pristine, { recursive: true });
+  // Three 24-megapixel camera photos (10 MB each), each with its own time and place in
+  // its EXIF.
+  const photos = [1, 2, 3].map((n) => {
+    const file = path.join(dir, `camera-${n}.jpg`);
+    writeFileSync(file, cameraJpeg(6000, 4000, { taken: `2026:11:30 14:0${n}:09`, gps: [29.8683, 121.544] }));
+    return file;
+  });
 
   // Each run starts the app as shipped (software drawing) and, as the baseline, with the
   // graphics path WebKitGTK takes by default (--gpu: accelerated compositing, GTK's OpenGL).
@@ -79,6 +90,8 @@ try {
   const rows = { shipped: [], gpu: [] };
   for (let run = 1; run <= RUNS; run++) {
     for (const mode of MODES) {
+      rmSync(appDir, { recursive: true, force: true });
+      cpSync(pristine, appDir, { recursive: true });
       const t0 = performance.now();
       const app = await openApp(driver, appDir, mode.args);
       await app.waitFor('unlock-pin', 60_000);
@@ -98,6 +111,21 @@ try {
       const pid = appPid(appDir);
       const own = memory(pid);
       const webkit = pid ? sum(descendants(pid).map(memory)) : memory(null);
+      // Then three 24-megapixel camera photos into that record, one after the other,
+      // watermarked (the default): the app decodes each, draws the watermark with the report
+      // fonts and stores it at 2,560 px. The memory after the first and after the third.
+      const picker = await app.$('attach-input');
+      await picker.waitForExist({ timeout: 10_000, timeoutMsg: 'the first record takes no photos' });
+      const photoed = [];
+      let tPhoto = 0;
+      for (const file of photos) {
+        const tiles = (await app.b.$$('[data-testid="attachment"]')).length;
+        const tPick = performance.now();
+        await picker.setValue(file);
+        await app.until('the photo stored', async () => (await app.b.$$('[data-testid="attachment"]')).length > tiles, 60_000);
+        if (photoed.length === 0) tPhoto = performance.now() - tPick;
+        photoed.push(memory(pid));
+      }
       rows[mode.key].push({
         launchToPin: tPin - t0,
         unlockToList: tList - tTyped,
@@ -107,12 +135,15 @@ try {
         webkit,
         lockedApp: locked,
         lockedWebkit,
+        photo: tPhoto,
+        photoApp: photoed[0],
+        photosApp: photoed[photoed.length - 1],
       });
       console.log(
         `run ${run}, ${mode.key}: launch→PIN screen ${(tPin - t0).toFixed(0)} ms, PIN→list ${(tList - tTyped).toFixed(0)} ms, ` +
           `first record ${(tOpen - tList).toFixed(0)} ms; RSS app ${(own.rss / 1024).toFixed(1)} MiB ` +
           `(own ${(own.anon / 1024).toFixed(1)}, files ${(own.file / 1024).toFixed(1)}, OpenGL ${(own.gl / 1024).toFixed(1)}) ` +
-          `+ WebKit ${(webkit.rss / 1024).toFixed(1)} MiB`,
+          `+ WebKit ${(webkit.rss / 1024).toFixed(1)} MiB; photo ${tPhoto.toFixed(0)} ms, app after each photo ${photoed.map((m) => (m.rss / 1024).toFixed(1)).join(', ')} MiB`,
       );
       await app.close();
     }
@@ -135,6 +166,9 @@ try {
     ['  shared memory (RssShmem)', mib((r) => r.webkit.shmem)],
     ['  of which the OpenGL driver', mib((r) => r.webkit.gl)],
     ['resident, total', mib((r) => r.app.rss + r.webkit.rss)],
+    ['a 6000×4000 photo taken, watermarked and stored', ms((r) => r.photo)],
+    ['app process, resident, after that photo', mib((r) => r.photoApp.rss)],
+    ['app process, resident, after two more', mib((r) => r.photosApp.rss)],
     ['at the PIN screen (no database open): app', mib((r) => r.lockedApp.rss)],
     ['at the PIN screen: WebKit', mib((r) => r.lockedWebkit.rss)],
   ];

@@ -22,7 +22,7 @@ pub mod watermark;
 pub mod workbook;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use xuncha_domain::{ActorId, DeviceId, DivisionEntry, Edit, Entropy, FieldPath, InformantField, RecordId, UserId};
@@ -156,8 +156,8 @@ pub struct App {
     runtime: tokio::runtime::Runtime,
     events: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
-    /// The report fonts, read at the first document and kept (`reports`).
-    fonts: Mutex<Option<Arc<xuncha_report::Fonts>>>,
+    /// The report fonts while a document or a watermark uses them (`reports`).
+    fonts: Mutex<Weak<xuncha_report::Fonts>>,
     /// The export running, if any: one at a time (`reports`).
     export: Mutex<Option<Arc<reports::Job>>>,
     /// The team relay this device serves, if it does (`relay`).
@@ -200,7 +200,7 @@ impl App {
             runtime,
             events,
             clock,
-            fonts: Mutex::new(None),
+            fonts: Mutex::new(Weak::new()),
             export: Mutex::new(None),
             relay: Mutex::new(None),
         })

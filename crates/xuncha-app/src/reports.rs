@@ -511,21 +511,31 @@ fn picked(store: &Store, desk: &Desk, filter: &RecordFilter, problems_only: bool
 const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl App {
-    /// The fonts every document is typeset with: from [`crate::Config::fonts_dir`] when it
-    /// is set, else from the search path of [`Fonts::load`]. Read at the first document
-    /// (some 50 MB) and kept for every later one; a failure is not kept, so fonts installed
-    /// meanwhile are found the next time.
+    /// The fonts every document and watermark is drawn with: from
+    /// [`crate::Config::fonts_dir`] when it is set, else from the search path of
+    /// [`Fonts::load`]. They are read when a document or a photo needs them, shared by
+    /// whatever needs them at the same time, and dropped when the last of those is done:
+    /// some 53 MB that would otherwise stay in the app's memory after its first photo
+    /// (reading them again takes tens of milliseconds; [`Fonts::load_from`] gives the
+    /// memory back). A failure is not kept, so fonts installed meanwhile are found the
+    /// next time.
     pub(crate) fn fonts(&self) -> Result<Arc<Fonts>, ReportError> {
-        let mut cached = self.fonts.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(fonts) = cached.as_ref() {
-            return Ok(Arc::clone(fonts));
+        let mut shared = self.fonts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(fonts) = shared.upgrade() {
+            return Ok(fonts);
         }
         let fonts = Arc::new(match &self.config.fonts_dir {
             Some(dir) => Fonts::load_from(dir)?,
             None => Fonts::load()?,
         });
-        *cached = Some(Arc::clone(&fonts));
+        *shared = Arc::downgrade(&fonts);
         Ok(fonts)
+    }
+
+    /// Whether the fonts are in memory now (held by a document or a photo being made).
+    #[doc(hidden)]
+    pub fn fonts_in_memory(&self) -> bool {
+        self.fonts.lock().unwrap_or_else(PoisonError::into_inner).strong_count() > 0
     }
 
     fn running_export(&self) -> MutexGuard<'_, Option<Arc<Job>>> {

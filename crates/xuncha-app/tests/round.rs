@@ -410,7 +410,7 @@ fn a_photo_is_stored_at_the_asked_size_and_its_thumbnail_is_made_once_and_kept()
         long_side: Some(1200),
         keep_original: false,
     };
-    let view = app.attach(&input, jpeg).unwrap();
+    let view = app.attach(&input, jpeg.clone()).unwrap();
     let sha = view.record.attachments[0].sha256.clone();
     let stored = image::load_from_memory(&app.attachment(&sha, "image/jpeg").unwrap()).unwrap();
     assert_eq!((stored.width(), stored.height()), (1200, 800));
@@ -425,10 +425,16 @@ fn a_photo_is_stored_at_the_asked_size_and_its_thumbnail_is_made_once_and_kept()
     assert_eq!(thumb.width().max(thumb.height()), xuncha_app::photos::THUMBNAIL_SIDE);
     assert_eq!(kept().as_deref(), Some(small.as_slice()), "kept on the device");
     assert_eq!(app.attachment_thumbnail(&sha, "image/jpeg").unwrap().unwrap(), small);
+    // A watermarked photo: the fonts are read for it and not kept in memory afterwards.
+    assert!(!app.fonts_in_memory());
+    let view = app.attach(&xuncha_app::AttachmentInput { watermark: true, ..input.clone() }, jpeg).unwrap();
+    assert_eq!(view.record.attachments.len(), 2);
+    assert_ne!(view.record.attachments[1].sha256, sha, "the watermark is drawn into the photo");
+    assert!(!app.fonts_in_memory(), "the fonts stay in memory after the photo");
     // A file that is not a photo has none, and nothing is kept for it.
     let view = app
         .attach(&xuncha_app::AttachmentInput { mime: "application/pdf".into(), ..input }, b"%PDF-1.4\n".to_vec())
         .unwrap();
-    let pdf = &view.record.attachments[1].sha256;
+    let pdf = &view.record.attachments[2].sha256;
     assert_eq!(app.attachment_thumbnail(pdf, "application/pdf").unwrap(), None);
 }
