@@ -255,7 +255,8 @@ test('the 副组长 returns a submitted record with a reason; the inspector sees
   await app.until('the asset check open', async () => (await app.attr('editor', 'data-record')) === assetCheckId);
   await app.until('the news seen', async () => (await app.attr('tab-records', 'data-news')) === '0');
   assert.equal(await (await app.$('tab-records')).$('.van-badge').isExisting(), false);
-  assert.equal(await (await rowOf(ASSET_TITLE)).getAttribute('data-news'), 'false');
+  // The row is redrawn when the list reloads, which may come a moment after the tab's count.
+  await app.until('the row no longer news', async () => (await (await rowOf(ASSET_TITLE)).getAttribute('data-news')) === 'false', 5_000);
   await app.waitFor('returned-reason');
   const banner = await app.text('returned-reason');
   assert.match(banner, new RegExp(`退回理由：${REASON}`));
