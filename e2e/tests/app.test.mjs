@@ -72,9 +72,10 @@ test('enroll, set a PIN, record a fund check with three households and a photo, 
     await app.shot('01-setup');
     // Drawing in software, the app process holds no OpenGL driver (WebKit's web process
     // loads its own), and the window on the display still shows the page.
-    assert.deepEqual(glDriverMapped(appPid(inspectorDir)), [], 'the app process maps the OpenGL driver');
+    const pid = appPid(inspectorDir);
+    assert.deepEqual(glDriverMapped(pid), [], 'the app process maps the OpenGL driver');
     // It started itself again with the allocator's setting that gives large blocks back.
-    const environ = readFileSync(`/proc/${appPid(inspectorDir)}/environ`, 'utf8').split('\0');
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
     assert.ok(environ.includes('GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576'), 'the app runs without its allocator setting');
     const colours = screenColours();
     assert.ok(colours > 100, `the window shows ${colours} colours: it is not drawn`);
